@@ -1,0 +1,101 @@
+//! The `bouture` command line, as a library so that it can be embedded and
+//! tested in-process.
+//!
+//! [`main_impl`] is what the binary runs; [`run`] takes the arguments and
+//! output streams explicitly.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod commands;
+mod exit;
+mod output;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use exit::BoutureExitCode;
+pub use output::OutputFormat;
+
+/// Move SlapOS nodes between masters and merge Ganeti clusters.
+#[derive(Debug, Parser)]
+#[command(name = "bouture", bin_name = "bouture", version, about, long_about = None)]
+#[command(after_help = "Run `bouture <COMMAND> --help` for the options and examples of a command.")]
+pub struct Cli {
+    /// Print more detail about what is done (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Print only warnings and errors.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `bouture`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the node as bouture sees it: computer, partitions, addresses, bouture.json status.
+    Inventory(commands::inventory::InventoryArgs),
+}
+
+/// Where a command writes: its report on `stdout`, everything human on `stderr`.
+pub struct Streams<'a> {
+    /// The command's result (text or JSON report).
+    pub stdout: &'a mut dyn Write,
+    /// Logs, warnings and errors.
+    pub stderr: &'a mut dyn Write,
+}
+
+/// Run the `bouture` command line with the process's arguments and streams.
+pub fn main_impl() -> ExitCode {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let code = run(
+        std::env::args_os(),
+        &mut Streams {
+            stdout: &mut out,
+            stderr: &mut err,
+        },
+    );
+    ExitCode::from(code)
+}
+
+/// Run the `bouture` command line with the given arguments (the first is the
+/// program name) and streams; returns the process exit code.
+pub fn run<I, T>(args: I, streams: &mut Streams<'_>) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() {
+                BoutureExitCode::USAGE
+            } else {
+                BoutureExitCode::OK
+            };
+            let rendered = error.render();
+            let target: &mut dyn Write = if error.use_stderr() {
+                &mut *streams.stderr
+            } else {
+                &mut *streams.stdout
+            };
+            let _ = write!(target, "{rendered}");
+            return code;
+        }
+    };
+    let result = match &cli.command {
+        Command::Inventory(args) => commands::inventory::run(args, streams),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => failure.report(streams.stderr),
+    }
+}

@@ -1,0 +1,1 @@
+//! The SlapOS node as data.
