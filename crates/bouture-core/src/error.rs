@@ -31,6 +31,12 @@ impl FileError {
     }
 }
 
+impl Clone for FileError {
+    fn clone(&self) -> Self {
+        Self::new(&self.path, self.kind.clone())
+    }
+}
+
 /// Serialised as `{"path": ..., "problem": <code>, "reason": <message>}`.
 impl serde::Serialize for FileError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -99,6 +105,36 @@ pub enum FileErrorKind {
         /// What is wrong, e.g. "is missing".
         problem: String,
     },
+}
+
+/// `io::Error` is not `Clone`: a clone keeps the OS error code, or else the
+/// kind and message.
+impl Clone for FileErrorKind {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Symlink => Self::Symlink,
+            Self::NotRegular { file_type } => Self::NotRegular { file_type },
+            Self::NotADirectory { file_type } => Self::NotADirectory { file_type },
+            Self::TooLarge { limit } => Self::TooLarge { limit: *limit },
+            Self::Io { source } => Self::Io {
+                source: match source.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(source.kind(), source.to_string()),
+                },
+            },
+            Self::NotUtf8 { offset } => Self::NotUtf8 { offset: *offset },
+            Self::InvalidJson {
+                message,
+                line,
+                column,
+            } => Self::InvalidJson {
+                message: message.clone(),
+                line: *line,
+                column: *column,
+            },
+            Self::Field { field, problem } => Self::field(field, problem),
+        }
+    }
 }
 
 impl FileErrorKind {

@@ -9,5 +9,6 @@
     clippy::indexing_slicing
 )]
 
+mod graft_plan;
 mod ini_baseline;
 mod support;
