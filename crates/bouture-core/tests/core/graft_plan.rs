@@ -40,7 +40,7 @@ fn instance(title: &str, shared: &[&str]) -> Value {
     })
 }
 
-fn plan(root: &Path, partitions: &[(u32, Option<Value>)], options: &GraftOptions) -> GraftPlan {
+fn plan_of(root: &Path, partitions: &[(u32, Option<Value>)], options: &GraftOptions) -> GraftPlan {
     let config = node(root, partitions);
     GraftPlan::build(&Inventory::scan(&config).unwrap(), options)
 }
@@ -48,7 +48,7 @@ fn plan(root: &Path, partitions: &[(u32, Option<Value>)], options: &GraftOptions
 #[test]
 fn numeric_order_and_skips() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan(
+    let plan = plan_of(
         dir.path(),
         &[
             (10, Some(instance("ten", &["_shared ten"]))),
@@ -79,7 +79,7 @@ fn numeric_order_and_skips() {
 #[test]
 fn two_partitions_claiming_one_title_are_both_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan(
+    let plan = plan_of(
         dir.path(),
         &[
             (1, Some(instance("same", &[]))),
@@ -118,7 +118,7 @@ fn monitor_url_goes_inside_the_json_string_or_beside_plain_keys() {
     let dir = tempfile::tempdir().unwrap();
     let mut broken = instance("x", &[]);
     broken["config"] = json!({"_": "[1, 2]"});
-    let plan = plan(
+    let plan = plan_of(
         dir.path(),
         &[(1, Some(broken))],
         &GraftOptions::with_monitor_url("u"),
