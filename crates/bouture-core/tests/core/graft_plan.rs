@@ -102,8 +102,8 @@ fn two_partitions_claiming_one_title_are_both_skipped() {
 
 #[test]
 fn monitor_url_goes_inside_the_json_string_or_beside_plain_keys() {
-    let plain = json!({"a": "1", "b": 2});
-    let updated = with_monitor_url(plain.as_object().unwrap(), "https://m/").unwrap();
+    let plain_keys = json!({"a": "1", "b": 2});
+    let updated = with_monitor_url(plain_keys.as_object().unwrap(), "https://m/").unwrap();
     assert_eq!(
         Value::Object(updated),
         json!({"a": "1", "b": 2, "monitor-interface-url": "https://m/"})
@@ -118,14 +118,14 @@ fn monitor_url_goes_inside_the_json_string_or_beside_plain_keys() {
     let dir = tempfile::tempdir().unwrap();
     let mut broken = instance("x", &[]);
     broken["config"] = json!({"_": "[1, 2]"});
-    let plan = plan_of(
+    let skipped_plan = plan_of(
         dir.path(),
         &[(1, Some(broken))],
         &GraftOptions::with_monitor_url("u"),
     );
-    assert!(plan.partitions.is_empty());
+    assert!(skipped_plan.partitions.is_empty());
     assert!(
-        plan.skipped[0]
+        skipped_plan.skipped[0]
             .reason
             .to_string()
             .contains("field `config._` is not a JSON object")
