@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod graft;
 mod help;
 mod inventory;
 mod support;
