@@ -215,13 +215,12 @@ fn kill_graft_after(node: &WrittenNode, proxy: &SlapProxy, instances: usize) {
         .spawn()
         .unwrap();
     let client = MasterClient::new(proxy.url()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let placed = client
             .json_rpc()
             .compute_node_instance_list(&node.computer_id)
-            .map(|list| list.len())
-            .unwrap_or(0);
+            .map_or(0, |list| list.len());
         if placed >= instances || Instant::now() > deadline || child.try_wait().unwrap().is_some() {
             break;
         }
