@@ -2,7 +2,12 @@
 //! round-trip properties.
 
 // Test helpers outside #[test] functions may unwrap and index too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use bouture_master_client::marshal::{self, Object, Value};
 use bouture_master_client::{ComputerRegistration, PartitionAddress, PartitionRegistration, parse};
