@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use bouture_master_client::{
     ClientOptions, ComputerRegistration, ErrorKind, InstanceRequest, InstanceState, MasterClient,
-    Parameters, PartitionAddress, PartitionRegistration, SharedInstanceRequest, SupplyState,
-    UnreachableReason,
+    Parameters, PartitionAddress, PartitionRegistration, RequestedInstance, SharedInstanceRequest,
+    SupplyState, UnreachableReason,
 };
 use bouture_test_support::{SlapProxy, SlaposEnv};
 use serde_json::json;
@@ -95,7 +95,19 @@ fn sql(proxy: &SlapProxy, query: &str) -> Vec<Vec<serde_json::Value>> {
 fn graft_sequence_reads_back_through_both_apis() {
     let proxy = SlapProxy::start("COMP-PROXY-DEFAULT").unwrap();
     let client = MasterClient::new(proxy.url()).unwrap();
-    let c = "COMP-GRAFT";
+    let main_answer = graft(&client);
+    read_back_legacy(&client, &main_answer);
+    read_back_json_rpc(&client);
+    check_database(&proxy);
+    // Every call above was one HTTP request.
+    assert_eq!(client.request_count(), 18);
+}
+
+const C: &str = "COMP-GRAFT";
+
+/// Register, supply, request two instances and two shared instances, bang.
+fn graft(client: &MasterClient) -> RequestedInstance {
+    let c = C;
     assert_eq!(client.run_id().unwrap().len(), 32);
 
     // Wipe, register 3 partitions, supply.
@@ -154,6 +166,12 @@ fn graft_sequence_reads_back_through_both_apis() {
     }
     client.bang(c, "slappart0", "bouture").unwrap();
 
+    main_answer
+}
+
+fn read_back_legacy(client: &MasterClient, main_answer: &RequestedInstance) {
+    let c = C;
+    let tricky = tricky_values();
     // Legacy read-back.
     let info = client.full_computer_information(c).unwrap();
     assert_eq!(info.computer_id, c);
@@ -237,7 +255,11 @@ fn graft_sequence_reads_back_through_both_apis() {
         &client.register_computer_partition(c, "slappart0").unwrap(),
         p0
     );
+}
 
+fn read_back_json_rpc(client: &MasterClient) {
+    let c = C;
+    let tricky = tricky_values();
     // JSON-RPC read-back.
     let rpc = client.json_rpc();
     let list = rpc.compute_node_instance_list(c).unwrap();
@@ -290,17 +312,20 @@ fn graft_sequence_reads_back_through_both_apis() {
             .len(),
         2
     );
+}
 
+fn check_database(proxy: &SlapProxy) {
+    let c = C;
     // The computer's and each IP's address, netmask and interface, as stored by the proxy.
     assert_eq!(
         sql(
-            &proxy,
+            proxy,
             &format!("select address, netmask from computer18 where reference = '{c}'")
         ),
         [vec![json!("10.0.0.1"), json!("255.255.0.0")]]
     );
     let ips = sql(
-        &proxy,
+        proxy,
         &format!(
             "select partition_reference, reference, address, netmask from partition_network18 where computer_reference = '{c}' order by partition_reference, address"
         ),
@@ -324,9 +349,6 @@ fn graft_sequence_reads_back_through_both_apis() {
             json!("ffff:ffff:ffff:ffff::")
         ]
     );
-
-    // Every call above was one HTTP request.
-    assert_eq!(client.request_count(), 18);
 }
 
 #[test]
