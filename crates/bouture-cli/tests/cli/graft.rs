@@ -280,3 +280,70 @@ fn a_killed_graft_converges_when_run_again() {
         }
     }
 }
+
+#[test]
+fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference_node = big_node(&dir.path().join("reference"), "COMP-RESTART", 25);
+    let reference = SlapProxy::start("COMP-RESTART").unwrap();
+    let run = bouture(
+        &[
+            "graft",
+            "--cfg",
+            reference_node.cfg.to_str().unwrap(),
+            "--new-master-url",
+            reference.url(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = master_state(&reference, "COMP-RESTART");
+
+    let node = big_node(&dir.path().join("node"), "COMP-RESTART", 25);
+    let mut proxy = SlapProxy::start("COMP-RESTART").unwrap();
+    let mut graft = Command::new(env!("CARGO_BIN_EXE_bouture"))
+        .args([
+            "graft",
+            "--cfg",
+            node.cfg.to_str().unwrap(),
+            "--new-master-url",
+            proxy.url(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = MasterClient::new(proxy.url()).unwrap();
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while client
+        .json_rpc()
+        .compute_node_instance_list("COMP-RESTART")
+        .map_or(0, |list| list.len())
+        < 8
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The master goes away in the middle of the graft, and comes back.
+    proxy.restart().unwrap();
+    let cut = graft.wait_with_output().unwrap();
+    assert_eq!(
+        cut.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&cut.stdout)
+    );
+
+    let run = bouture(
+        &[
+            "graft",
+            "--cfg",
+            node.cfg.to_str().unwrap(),
+            "--new-master-url",
+            proxy.url(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(master_state(&proxy, "COMP-RESTART"), expected);
+}
