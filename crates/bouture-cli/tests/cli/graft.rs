@@ -301,7 +301,7 @@ fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
 
     let node = big_node(&dir.path().join("node"), "COMP-RESTART", 25);
     let mut proxy = SlapProxy::start("COMP-RESTART").unwrap();
-    let mut graft = Command::new(env!("CARGO_BIN_EXE_bouture"))
+    let graft = Command::new(env!("CARGO_BIN_EXE_bouture"))
         .args([
             "graft",
             "--cfg",
