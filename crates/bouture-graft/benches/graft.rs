@@ -140,6 +140,10 @@ fn main() {
                 .expect("BOUTURE_BENCH_SIZES: numbers separated by commas")
         })
         .collect();
+    let reference_max: u32 = std::env::var("BOUTURE_BENCH_REFERENCE_MAX")
+        .ok()
+        .and_then(|max| max.parse().ok())
+        .unwrap_or(100);
     println!(
         "| partitions | bouture wall | requests | waiting for the proxy | wall / waiting | reference wall | reference requests | reference waiting |"
     );
