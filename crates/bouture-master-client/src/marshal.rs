@@ -34,7 +34,7 @@
 //! cycle) is an error. [`to_string`] never writes references, like Python for a value without
 //! sharing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 /// Deepest nesting [`from_str`] accepts, so hostile input cannot exhaust the stack.
@@ -536,7 +536,16 @@ pub fn from_str(xml: &str) -> Result<Value, DecodeError> {
     if children.next().is_some() {
         return Err(structure("<marshal> holds more than one value".to_owned()));
     }
+    // Only containers that a <reference> points to need to be kept (copying every container
+    // with an id would make decoding quadratic in the nesting depth).
+    let referenced = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("reference"))
+        .filter_map(|n| n.attribute("id"))
+        .map(str::to_owned)
+        .collect();
     let mut dec = Decoder {
+        referenced,
         ids: HashMap::new(),
     };
     dec.value(first, 0)
@@ -577,6 +586,8 @@ fn structure(msg: String) -> DecodeError {
 }
 
 struct Decoder {
+    /// Ids that some `<reference>` points to.
+    referenced: HashSet<String>,
     /// Finished containers by id (`None` while the container is still open).
     ids: HashMap<String, Option<Value>>,
 }
@@ -618,7 +629,10 @@ impl Decoder {
             }
             "tuple" => Value::Tuple(self.items(node, depth)?),
             "list" | "set" | "dictionary" | "object" => {
-                let id = node.attribute("id").map(str::to_owned);
+                let id = node
+                    .attribute("id")
+                    .filter(|id| self.referenced.contains(*id))
+                    .map(str::to_owned);
                 if let Some(id) = &id {
                     self.ids.insert(id.clone(), None);
                 }
@@ -638,6 +652,7 @@ impl Decoder {
                     .attribute("id")
                     .ok_or_else(|| structure("<reference> without an id".to_owned()))?;
                 match self.ids.get(id) {
+                    // (Ids that are never opened stay unknown: "points to no earlier value".)
                     Some(Some(v)) => v.clone(),
                     Some(None) => {
                         return Err(structure(format!(
