@@ -40,6 +40,8 @@ pub struct Cli {
 pub enum Command {
     /// Show the node as bouture sees it: computer, partitions, addresses, bouture.json status.
     Inventory(commands::inventory::InventoryArgs),
+    /// Graft the node's opted-in partitions onto a new master (e.g. a local slapproxy).
+    Graft(commands::graft::GraftArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -93,6 +95,7 @@ where
     };
     let result = match &cli.command {
         Command::Inventory(args) => commands::inventory::run(args, streams),
+        Command::Graft(args) => commands::graft::run(args, streams),
     };
     match result {
         Ok(code) => code,

@@ -32,9 +32,25 @@ impl Failure {
         }
     }
 
+    /// The report could not be written (a closed pipe is not a failure).
+    pub(crate) fn output(error: &std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self {
+                message: String::new(),
+                code: BoutureExitCode::OK,
+            };
+        }
+        Self {
+            message: format!("cannot write the report: {error}"),
+            code: BoutureExitCode::FAILURE,
+        }
+    }
+
     /// Print the failure on `stderr` and return its exit code.
     pub(crate) fn report(&self, stderr: &mut dyn Write) -> u8 {
-        let _ = writeln!(stderr, "error: {}", self.message);
+        if !self.message.is_empty() {
+            let _ = writeln!(stderr, "error: {}", self.message);
+        }
         self.code
     }
 }

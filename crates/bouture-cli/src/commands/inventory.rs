@@ -1,19 +1,32 @@
 //! `bouture inventory`: the node as bouture sees it.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use bouture_core::{
+    BoutureStatus, Inventory, InventoryTotals, NodeConfig, Partition, PartitionAddress,
+    ResourceStatus,
+};
+
 use crate::Streams;
-use crate::output::{Failure, OutputFormat};
+use crate::output::{Failure, OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  bouture inventory
+  bouture inventory --cfg /etc/opt/slapos/slapos.cfg --format json
+
+Exit status: 0 when the node was scanned (even if some partitions are invalid),
+1 when the node configuration or the instance root cannot be read, 2 for usage errors.")]
 pub struct InventoryArgs {
     /// The node configuration file.
     #[arg(
         long,
         value_name = "NODE_CFG",
         env = "SLAPOS_CONFIGURATION",
-        default_value = "/etc/opt/slapos/slapos.cfg"
+        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
     )]
     pub cfg: PathBuf,
     /// How to print the inventory.
@@ -21,9 +34,113 @@ pub struct InventoryArgs {
     pub format: OutputFormat,
 }
 
-pub(crate) fn run(_args: &InventoryArgs, _streams: &mut Streams<'_>) -> Result<u8, Failure> {
-    Err(Failure {
-        message: "inventory: not written yet".into(),
-        code: 1,
-    })
+/// The JSON document `bouture inventory --format json` prints.
+#[derive(serde::Serialize)]
+struct InventoryReport<'a> {
+    #[serde(flatten)]
+    inventory: &'a Inventory,
+    totals: InventoryTotals,
+}
+
+pub(crate) fn run(args: &InventoryArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+    let config = NodeConfig::load(&args.cfg).map_err(|error| Failure::operation(&error))?;
+    let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
+    let written = match args.format {
+        OutputFormat::Json => write_json(
+            streams.stdout,
+            &InventoryReport {
+                inventory: &inventory,
+                totals: inventory.totals(),
+            },
+        ),
+        OutputFormat::Text => streams.stdout.write_all(render_text(&inventory).as_bytes()),
+    };
+    written.map_err(|error| Failure::output(&error))?;
+    Ok(crate::BoutureExitCode::OK)
+}
+
+/// The human-readable inventory.
+pub(crate) fn render_text(inventory: &Inventory) -> String {
+    let mut out = String::new();
+    let computer = &inventory.computer;
+    let _ = writeln!(out, "computer {}", computer.computer_id);
+    let _ = writeln!(out, "  configuration  {}", computer.config_path.display());
+    let _ = writeln!(out, "  instance root  {}", computer.instance_root.display());
+    let address = match (computer.address, computer.netmask) {
+        (Some(addr), Some(netmask)) => format_address(&PartitionAddress { addr, netmask }),
+        (Some(addr), None) => addr.to_string(),
+        _ => "not recorded".to_string(),
+    };
+    let _ = writeln!(out, "  address        {address}");
+    for partition in &inventory.partitions {
+        out.push('\n');
+        render_partition(&mut out, partition);
+    }
+    let totals = inventory.totals();
+    let _ = writeln!(
+        out,
+        "\n{} partitions: {} opted in and valid, {} invalid, {} not opted in",
+        totals.partitions, totals.valid, totals.invalid, totals.not_opted_in
+    );
+    out
+}
+
+fn render_partition(out: &mut String, partition: &Partition) {
+    match partition.interface() {
+        Some(interface) => {
+            let _ = writeln!(out, "{}  interface {interface}", partition.id);
+        }
+        None => {
+            let _ = writeln!(out, "{}", partition.id);
+        }
+    }
+    match &partition.resource {
+        ResourceStatus::Valid(resource) if resource.addresses.is_empty() => {
+            let _ = writeln!(out, "  no addresses");
+        }
+        ResourceStatus::Valid(resource) => {
+            for address in &resource.addresses {
+                let _ = writeln!(out, "  {}", format_address(address));
+            }
+        }
+        ResourceStatus::Missing { path } => {
+            let _ = writeln!(out, "  .slapos-resource: missing ({})", path.display());
+        }
+        ResourceStatus::Invalid(error) => {
+            let _ = writeln!(out, "  .slapos-resource: invalid: {error}");
+        }
+        _ => {}
+    }
+    match &partition.bouture {
+        BoutureStatus::NotOptedIn => {
+            let _ = writeln!(out, "  bouture.json: absent (not opted in)");
+        }
+        BoutureStatus::Valid(file) => {
+            let software_type = if file.software_type.is_empty() {
+                "default type"
+            } else {
+                &file.software_type
+            };
+            let shared = match file.shared_list.len() {
+                1 => "1 shared instance".to_string(),
+                n => format!("{n} shared instances"),
+            };
+            let _ = writeln!(
+                out,
+                "  bouture.json: valid: \"{}\" ({software_type}, {}), {shared}",
+                file.instance_title, file.instance_state
+            );
+        }
+        BoutureStatus::Invalid(error) => {
+            let _ = writeln!(out, "  bouture.json: invalid: {error}");
+        }
+        _ => {}
+    }
+}
+
+fn format_address(address: &PartitionAddress) -> String {
+    match address.prefix_len() {
+        Some(prefix) => format!("{}/{prefix}", address.addr),
+        None => format!("{} netmask {}", address.addr, address.netmask),
+    }
 }

@@ -1,0 +1,17 @@
+//! Tests of the real `bouture` binary.
+
+// Test code: panicking on an unexpected value is how a test fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod graft;
+mod help;
+mod inventory;
+mod support;
+
+#[path = "../../../../tests/support/demo_node.rs"]
+mod demo_node;

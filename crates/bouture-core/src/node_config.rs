@@ -1,0 +1,228 @@
+//! The node configuration, `slapos.cfg`, as SlapOS itself reads it.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use crate::error::{FileError, FileErrorKind, NodeConfigError};
+use crate::ids::ComputerId;
+use crate::ini::IniDocument;
+use crate::json_fields::{JsonObject, parse_json_object};
+use crate::safe_read::{self, Links};
+
+/// Where the node configuration is when `--cfg` is not given and
+/// `$SLAPOS_CONFIGURATION` is not set.
+pub const DEFAULT_NODE_CONFIG_PATH: &str = "/etc/opt/slapos/slapos.cfg";
+
+/// The environment variable SlapOS reads the node configuration path from.
+pub const NODE_CONFIG_ENV: &str = "SLAPOS_CONFIGURATION";
+
+/// The most bytes bouture reads from a node configuration file.
+pub const NODE_CONFIG_SIZE_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// The most bytes bouture reads from the `computer_json` file.
+pub const COMPUTER_JSON_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The partition base name SlapOS uses when `partition_base_name` is not set.
+pub const DEFAULT_PARTITION_BASE_NAME: &str = "slappart";
+
+/// The node configuration path SlapOS would use: `$SLAPOS_CONFIGURATION`,
+/// else [`DEFAULT_NODE_CONFIG_PATH`].
+pub fn default_node_config_path() -> PathBuf {
+    std::env::var_os(NODE_CONFIG_ENV)
+        .filter(|value| !value.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_NODE_CONFIG_PATH), PathBuf::from)
+}
+
+/// A node configuration, read with Python's `ConfigParser` semantics.
+///
+/// Node-wide options are `[slapformat]`'s merged with `[slapos]`'s, `[slapos]`
+/// winning, each section inheriting `[DEFAULT]`, as the SlapOS node commands
+/// read them.
+///
+/// ```
+/// use bouture_core::NodeConfig;
+///
+/// let text = "[slapos]\ncomputer_id = COMP-1\ninstance_root = /srv/slapgrid\n";
+/// let config = NodeConfig::parse("/etc/opt/slapos/slapos.cfg", text)?;
+/// assert_eq!(config.computer_id.as_str(), "COMP-1");
+/// assert_eq!(config.partition_base_name, "slappart");
+/// # Ok::<(), bouture_core::NodeConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct NodeConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `computer_id`: the node's reference on its master.
+    pub computer_id: ComputerId,
+    /// `instance_root`: where the partitions are.
+    pub instance_root: PathBuf,
+    /// `partition_base_name` (default `slappart`).
+    pub partition_base_name: String,
+    /// `master_url`, when set.
+    pub master_url: Option<String>,
+    /// `computer_json` of `[slapformat]`: the computer description `slapos node format` writes.
+    pub computer_json: Option<PathBuf>,
+    /// Every merged option (`[slapformat]` then `[slapos]`), interpolated.
+    #[serde(skip)]
+    pub options: Vec<(String, String)>,
+    /// The parsed document, for callers that need other sections.
+    #[serde(skip)]
+    pub document: IniDocument,
+}
+
+impl NodeConfig {
+    /// Read and check the node configuration at `path`.
+    ///
+    /// The file may be a symbolic link (it belongs to the node's
+    /// administrator) but must be a regular file of at most
+    /// [`NODE_CONFIG_SIZE_LIMIT`] bytes.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, NodeConfigError> {
+        let path = path.as_ref();
+        let read_error = |kind| NodeConfigError::Read {
+            path: path.to_path_buf(),
+            kind,
+        };
+        let bytes = safe_read::read_bounded(path, NODE_CONFIG_SIZE_LIMIT, Links::Follow)
+            .map_err(read_error)?;
+        let text = String::from_utf8(bytes).map_err(|error| {
+            read_error(FileErrorKind::NotUtf8 {
+                offset: error.utf8_error().valid_up_to(),
+            })
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Check a node configuration given as text; `path` is only used in messages.
+    pub fn parse(path: impl AsRef<Path>, text: &str) -> Result<Self, NodeConfigError> {
+        let path = path.as_ref().to_path_buf();
+        let document = IniDocument::parse(text).map_err(|source| NodeConfigError::Syntax {
+            path: path.clone(),
+            source,
+        })?;
+        if !document.has_section("slapos") {
+            return Err(NodeConfigError::MissingSection {
+                path,
+                section: "slapos",
+            });
+        }
+        let mut options: Vec<(String, String)> = Vec::new();
+        for section in ["slapformat", "slapos"] {
+            if !document.has_section(section) {
+                continue;
+            }
+            let items = document
+                .items(section)
+                .map_err(|source| NodeConfigError::Syntax {
+                    path: path.clone(),
+                    source,
+                })?;
+            for (name, value) in items {
+                match options.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = value,
+                    None => options.push((name, value)),
+                }
+            }
+        }
+        let get = |name: &str| {
+            options
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |option: &'static str, example: &'static str| {
+            get(option).ok_or_else(|| NodeConfigError::MissingOption {
+                path: path.clone(),
+                option,
+                example,
+            })
+        };
+        let computer_id = ComputerId::try_from(required("computer_id", "COMP-1234")?.to_string())
+            .map_err(|error| NodeConfigError::InvalidOption {
+            path: path.clone(),
+            option: "computer_id",
+            value: error.value.clone(),
+            problem: error.problem.to_string(),
+        })?;
+        let instance_root = PathBuf::from(required("instance_root", "/srv/slapgrid")?);
+        let partition_base_name = get("partition_base_name")
+            .unwrap_or(DEFAULT_PARTITION_BASE_NAME)
+            .to_string();
+        if partition_base_name.contains('/') {
+            return Err(NodeConfigError::InvalidOption {
+                path,
+                option: "partition_base_name",
+                value: partition_base_name,
+                problem: "must not contain `/`".to_string(),
+            });
+        }
+        let master_url = get("master_url").map(str::to_string);
+        let computer_json = document
+            .get_raw("slapformat", "computer_json")
+            .and(get("computer_json"))
+            .map(PathBuf::from);
+        Ok(Self {
+            path,
+            computer_id,
+            instance_root,
+            partition_base_name,
+            master_url,
+            computer_json,
+            options,
+            document,
+        })
+    }
+
+    /// A merged node option (`[slapformat]` then `[slapos]`), interpolated.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        let name = name.to_lowercase();
+        self.options
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The computer's own address and netmask, from the `computer_json` file
+    /// when the configuration names one and it exists.
+    pub fn computer_address(&self) -> Result<ComputerAddress, NodeConfigError> {
+        let Some(path) = &self.computer_json else {
+            return Ok(ComputerAddress::default());
+        };
+        let bytes = match safe_read::read_bounded(path, COMPUTER_JSON_SIZE_LIMIT, Links::Follow) {
+            Ok(bytes) => bytes,
+            Err(FileErrorKind::Io { source }) if safe_read::is_not_found(&source) => {
+                return Ok(ComputerAddress::default());
+            }
+            Err(kind) => return Err(NodeConfigError::ComputerJson(FileError::new(path, kind))),
+        };
+        let parse = || -> Result<ComputerAddress, FileErrorKind> {
+            let object = parse_json_object(&bytes)?;
+            Ok(ComputerAddress {
+                address: optional_ip(&object, "address")?,
+                netmask: optional_ip(&object, "netmask")?,
+            })
+        };
+        parse().map_err(|kind| NodeConfigError::ComputerJson(FileError::new(path, kind)))
+    }
+}
+
+/// The computer's own address and netmask, when the node records them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ComputerAddress {
+    /// The computer's address.
+    pub address: Option<IpAddr>,
+    /// Its netmask.
+    pub netmask: Option<IpAddr>,
+}
+
+fn optional_ip(object: &JsonObject, field: &str) -> Result<Option<IpAddr>, FileErrorKind> {
+    match object.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(text)) if text.is_empty() => Ok(None),
+        Some(serde_json::Value::String(text)) => text.parse().map(Some).map_err(|_| {
+            FileErrorKind::field(field, format!("is `{text}`, not an IPv4 or IPv6 address"))
+        }),
+        Some(_) => Err(FileErrorKind::field(field, "must be a string")),
+    }
+}

@@ -1,0 +1,55 @@
+//! The toolkit as an embedder uses it: through the `bouture` facade crate.
+
+// Test code: panicking on an unexpected value is how a test fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "../support/demo_node.rs"]
+mod demo_node;
+
+use bouture::core::{BoutureStatus, InstanceState, Inventory, NodeConfig};
+
+#[test]
+fn scans_the_demo_node_through_the_facade() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = demo_node::materialize_demo_node(dir.path());
+
+    let config = NodeConfig::load(&cfg).unwrap();
+    assert_eq!(config.computer_id.as_str(), "COMP-DEMO");
+    // [networkcache] is not merged into the node options, [slapformat] is; a
+    // multi-line value starting on its key line keeps that empty first line.
+    assert_eq!(config.option("tap_base_name"), Some("slaptap"));
+    assert_eq!(
+        config
+            .document
+            .get_raw("networkcache", "download-from-binary-cache-url-blacklist"),
+        Some("\nhttps://lab.nexedi.com/nexedi/slapos/raw/master\n/")
+    );
+
+    let inventory = Inventory::scan(&config).unwrap();
+    let ids: Vec<&str> = inventory.partitions.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["slappart0", "slappart1", "slappart2", "slappart10"]);
+    assert_eq!(
+        inventory.computer.address,
+        Some("10.0.100.1".parse().unwrap())
+    );
+
+    let totals = inventory.totals();
+    assert_eq!(
+        (totals.valid, totals.invalid, totals.not_opted_in),
+        (3, 0, 1)
+    );
+
+    let BoutureStatus::Valid(monitor) = &inventory.partitions[3].bouture else {
+        panic!("slappart10 should be valid");
+    };
+    assert_eq!(monitor.instance_state, InstanceState::Started);
+    assert_eq!(monitor.config["port"], 8080);
+    assert_eq!(monitor.config["note"], "line one\nline two");
+    assert_eq!(inventory.partitions[3].interface(), Some("slappart10"));
+    assert_eq!(inventory.partitions[2].addresses().len(), 1);
+}
