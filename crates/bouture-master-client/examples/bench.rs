@@ -16,8 +16,11 @@
 //!   structs here, Python objects there);
 //! * `POST /requestComputerPartition` of an existing, unchanged instance.
 //!
-//! It also times the client's own CPU work for each call (encoding the request, decoding the
-//! answer) to show how much of a call's latency is the client's.
+//! Each bouture call is paired with the same HTTP request made with a bare ureq agent that only
+//! reads the body ("raw HTTP": the proxy's own cost plus the transport), alternating call by
+//! call so that load from other processes affects both alike; the difference is the client's
+//! overhead. It also times the client's own CPU work per call (encoding the request, decoding
+//! the answer into typed structs) on the real payloads.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A benchmark reports on stdout.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // It stops at the first failure.
@@ -83,21 +86,26 @@ impl Measure {
     }
 }
 
-fn measure(seconds: f64, mut call: impl FnMut()) -> Measure {
-    call(); // warm up
-    let start = Instant::now();
+/// Alternate `a` and `b` call by call for `seconds` each (so that load from other processes
+/// affects both alike) and time each side separately.
+fn measure_pair(seconds: f64, mut a: impl FnMut(), mut b: impl FnMut()) -> (Measure, Measure) {
+    a(); // warm up
+    b();
+    let (mut ta, mut tb) = (0.0, 0.0);
     let mut calls = 0;
-    loop {
-        call();
+    while ta + tb < 2.0 * seconds {
+        let start = Instant::now();
+        a();
+        let mid = Instant::now();
+        b();
+        ta += (mid - start).as_secs_f64();
+        tb += mid.elapsed().as_secs_f64();
         calls += 1;
-        let elapsed = start.elapsed().as_secs_f64();
-        if elapsed >= seconds {
-            return Measure {
-                calls,
-                seconds: elapsed,
-            };
-        }
     }
+    (
+        Measure { calls, seconds: ta },
+        Measure { calls, seconds: tb },
+    )
 }
 
 fn python_measure(env: &SlaposEnv, url: &str, seconds: f64, op: &str, computer: &str) -> Measure {
@@ -166,6 +174,18 @@ fn populate(client: &MasterClient, computer: &str, partitions: usize) {
     }
 }
 
+/// `getFullComputerInformation` of a computer with `partitions` partitions.
+fn full_info<'a>(
+    client: &'a MasterClient,
+    computer: &'a str,
+    partitions: usize,
+) -> Box<dyn FnMut() + 'a> {
+    Box::new(move || {
+        let info = client.full_computer_information(computer).unwrap();
+        assert_eq!(info.partitions.len(), partitions);
+    })
+}
+
 /// CPU time of `f` per call, in microseconds (median of 5 batches).
 fn cpu_us(iterations: u32, mut f: impl FnMut()) -> f64 {
     let mut batches: Vec<f64> = (0..5)
@@ -181,8 +201,15 @@ fn cpu_us(iterations: u32, mut f: impl FnMut()) -> f64 {
     batches[2]
 }
 
-/// (label, Python operation, computer, the Rust call).
-type Op<'a> = (&'a str, &'a str, &'a str, Box<dyn FnMut() + 'a>);
+/// (label, Python operation, computer, the client's call, the same HTTP request without the
+/// client: body read, not decoded).
+type Op<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Box<dyn FnMut() + 'a>,
+    Box<dyn FnMut() + 'a>,
+);
 
 fn main() {
     let seconds: f64 = std::env::args()
@@ -218,6 +245,20 @@ fn main() {
     bench_request.computer_guid = "COMP-BREQ".into();
     client.request_instance(&bench_request).unwrap();
 
+    let agent = ureq::agent();
+    let url = proxy.url();
+    let raw_get = |path: &'static str| {
+        let agent = &agent;
+        move || {
+            agent
+                .get(format!("{url}/{path}"))
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap();
+        }
+    };
     let ops: Vec<Op<'_>> = vec![
         (
             "GET getRunId",
@@ -226,36 +267,21 @@ fn main() {
             Box::new(|| {
                 client.run_id().unwrap();
             }),
+            Box::new(raw_get("getRunId")),
         ),
         (
             "GET getFullComputerInformation, 10 partitions",
             "getFullComputerInformation",
             "COMP-B10",
-            Box::new(|| {
-                assert_eq!(
-                    client
-                        .full_computer_information("COMP-B10")
-                        .unwrap()
-                        .partitions
-                        .len(),
-                    10
-                );
-            }),
+            full_info(&client, "COMP-B10", 10),
+            Box::new(raw_get("getFullComputerInformation?computer_id=COMP-B10")),
         ),
         (
             "GET getFullComputerInformation, 100 partitions",
             "getFullComputerInformation",
             "COMP-B100",
-            Box::new(|| {
-                assert_eq!(
-                    client
-                        .full_computer_information("COMP-B100")
-                        .unwrap()
-                        .partitions
-                        .len(),
-                    100
-                );
-            }),
+            full_info(&client, "COMP-B100", 100),
+            Box::new(raw_get("getFullComputerInformation?computer_id=COMP-B100")),
         ),
         (
             "POST requestComputerPartition (existing, unchanged)",
@@ -264,15 +290,18 @@ fn main() {
             Box::new(|| {
                 client.request_instance(&bench_request).unwrap();
             }),
+            Box::new(|| {
+                proxy_request_answer(&agent, url, &bench_request);
+            }),
         ),
     ];
 
     let mut rows = Vec::new();
-    for (label, op, computer, mut call) in ops {
+    for (label, op, computer, mut call, mut raw) in ops {
         eprintln!("measuring {label} ...");
-        let rust = measure(seconds, &mut call);
+        let (raw, rust) = measure_pair(seconds, &mut raw, &mut call);
         let python = python_measure(env, proxy.url(), seconds, op, computer);
-        rows.push((label, rust, python));
+        rows.push((label, raw, rust, python));
     }
 
     let (cpu, sizes) = client_cpu(proxy.url(), &bench_request);
@@ -280,26 +309,32 @@ fn main() {
 }
 
 fn print_table(
-    rows: &[(&str, Measure, Measure)],
+    rows: &[(&str, Measure, Measure, Measure)],
     cpu: [f64; 4],
     sizes: (usize, usize),
     seconds: f64,
     requests: u64,
 ) {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "| operation | bouture req/s | bouture ms/call | slapos.slap req/s | slapos.slap ms/call | bouture / Python | bouture CPU per call |").unwrap();
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
-    for ((label, rust, python), cpu) in rows.iter().zip(cpu) {
+    writeln!(
+        out,
+        "| operation | raw HTTP ms/call | bouture req/s | bouture ms/call | bouture − raw | slapos.slap req/s | slapos.slap ms/call | bouture / slapos.slap | bouture CPU per call |"
+    )
+    .unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+    for ((label, raw, rust, python), cpu) in rows.iter().zip(cpu) {
         writeln!(
             out,
-            "| {label} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2}× | {} |",
+            "| {label} | {:.2} | {:.0} | {:.2} | {:+.2} ms | {:.0} | {:.2} | {:.2}× | {} |",
+            raw.latency_ms(),
             rust.rate(),
             rust.latency_ms(),
+            rust.latency_ms() - raw.latency_ms(),
             python.rate(),
             python.latency_ms(),
             rust.rate() / python.rate(),
             if cpu > 0.0 {
-                format!("{cpu:.0} µs")
+                format!("{:.2} ms", cpu / 1000.0)
             } else {
                 "–".to_owned()
             },
