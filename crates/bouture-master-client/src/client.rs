@@ -326,6 +326,8 @@ impl MasterClient {
             ureq::Error::Io(io) => match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => UnreachableReason::ConnectionRefused,
                 std::io::ErrorKind::TimedOut => UnreachableReason::Timeout,
+                // rustls reports certificate and handshake failures as InvalidData.
+                std::io::ErrorKind::InvalidData => UnreachableReason::Tls,
                 _ => UnreachableReason::Io,
             },
             ureq::Error::ConnectionFailed => UnreachableReason::Io,

@@ -184,3 +184,52 @@ impl Error {
         self.kind() == ErrorKind::Unreachable
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_where_and_what() {
+        let errors = [
+            Error::Unreachable {
+                url: "http://127.0.0.1:4000".into(),
+                endpoint: "getRunId".into(),
+                context: String::new(),
+                reason: UnreachableReason::ConnectionRefused,
+                source: "connection refused".into(),
+            },
+            Error::Status {
+                url: "http://127.0.0.1:4000".into(),
+                endpoint: "requestComputerPartition".into(),
+                context: "instance \"ORS gNB\" on computer COMP-1".into(),
+                status: 404,
+                message: "No free computer partition found for: ORS gNB".into(),
+            },
+            Error::Protocol {
+                url: "https://master.example.org".into(),
+                endpoint: "getFullComputerInformation".into(),
+                context: "computer COMP-1".into(),
+                detail: "not well-formed XML: unexpected end of stream".into(),
+                source: None,
+            },
+            Error::Input {
+                endpoint: "requestComputerPartition".into(),
+                context: "instance \"x\" on computer COMP-1".into(),
+                detail: "string \"a\\0\" contains the character U+0000, which XML cannot carry: remove it".into(),
+                source: None,
+            },
+            Error::TlsFile {
+                what: "key_file",
+                path: "/etc/opt/slapos/ssl/computer.key".into(),
+                detail: "cannot read it: No such file or directory (os error 2)".into(),
+                source: None,
+            },
+        ];
+        let text: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{:?}: {e}", e.kind()))
+            .collect();
+        insta::assert_snapshot!(text.join("\n"));
+    }
+}

@@ -369,6 +369,45 @@ impl JsonRpc<'_> {
         )
     }
 
+    /// `slapos.put.v0.software_instance_connection_parameter`: publish connection parameters
+    /// for an instance (as the instance itself would).
+    ///
+    /// # Errors
+    ///
+    /// See [`Self::call`].
+    pub fn software_instance_connection_parameter(
+        &self,
+        instance_guid: &str,
+        connection_parameters: &Parameters,
+    ) -> Result<()> {
+        self.success(
+            "slapos.put.v0.software_instance_connection_parameter",
+            &format!("instance {instance_guid}"),
+            &json!({
+                "instance_guid": instance_guid,
+                "connection_parameter_dict": connection_parameters,
+            }),
+        )
+    }
+
+    /// `slapos.put.v0.software_instance_reported_state`: report an instance's state (as the
+    /// node would); `destroyed` frees its partition.
+    ///
+    /// # Errors
+    ///
+    /// See [`Self::call`].
+    pub fn software_instance_reported_state(
+        &self,
+        instance_guid: &str,
+        reported_state: InstanceState,
+    ) -> Result<()> {
+        self.success(
+            "slapos.put.v0.software_instance_reported_state",
+            &format!("instance {instance_guid}"),
+            &json!({ "instance_guid": instance_guid, "reported_state": reported_state.as_str() }),
+        )
+    }
+
     fn success(self, route: &str, context: &str, body: &serde_json::Value) -> Result<()> {
         let answer: serde_json::Value = self.call(route, context, body)?;
         match answer.get("type").and_then(serde_json::Value::as_str) {

@@ -34,7 +34,11 @@
 //! cycle) is an error. [`to_string`] never writes references, like Python for a value without
 //! sharing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+mod reader;
+
+use reader::Reader;
 use std::fmt::Write as _;
 
 /// Deepest nesting [`from_str`] accepts, so hostile input cannot exhaust the stack.
@@ -515,93 +519,93 @@ pub fn python_float_repr(f: f64) -> String {
 /// # Ok::<(), bouture_master_client::marshal::DecodeError>(())
 /// ```
 pub fn from_str(xml: &str) -> Result<Value, DecodeError> {
-    // roxmltree recurses on nesting: refuse absurd depths before it overflows the stack.
-    if element_depth(xml) > MAX_DEPTH + 2 {
-        return Err(structure(format!(
-            "values nested deeper than {MAX_DEPTH} levels"
-        )));
-    }
-    let doc = roxmltree::Document::parse(xml).map_err(|e| DecodeError::Xml(e.to_string()))?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "marshal" {
+    let mut r = Reader::new(xml);
+    r.skip_misc(false)?;
+    let root = r.start_tag()?;
+    if root.name != "marshal" {
         return Err(structure(format!(
             "the root element is <{}>, expected <marshal>",
-            root.tag_name().name()
+            root.name
         )));
     }
-    let mut children = root.children().filter(roxmltree::Node::is_element);
-    let first = children
-        .next()
-        .ok_or_else(|| structure("<marshal> is empty".to_owned()))?;
-    if children.next().is_some() {
-        return Err(structure("<marshal> holds more than one value".to_owned()));
+    if root.empty {
+        return Err(structure("<marshal> is empty".to_owned()));
+    }
+    r.skip_misc(true)?;
+    if r.at_end_tag() {
+        return Err(structure("<marshal> is empty".to_owned()));
     }
     let mut dec = Decoder {
+        referenced: referenced_ids(xml)?,
         ids: HashMap::new(),
+        r,
     };
-    dec.value(first, 0)
+    let value = dec.value(0)?;
+    dec.r.skip_misc(true)?;
+    if !dec.r.at_end_tag() {
+        return Err(structure("<marshal> holds more than one value".to_owned()));
+    }
+    dec.r.end_tag("marshal")?;
+    dec.r.skip_misc(false)?;
+    if !dec.r.at_end() {
+        return Err(DecodeError::Xml("content after </marshal>".to_owned()));
+    }
+    Ok(value)
 }
 
-/// Deepest element nesting of `xml`, estimated from its tags (without parsing).
-fn element_depth(xml: &str) -> usize {
-    let bytes = xml.as_bytes();
-    let mut depth = 0usize;
-    let mut max = 0usize;
-    let mut i = 0;
-    while let Some(offset) = bytes
-        .get(i..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'<'))
-    {
-        let start = i + offset;
-        let end = bytes
-            .get(start..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'>'))
-            .map_or(bytes.len(), |o| start + o);
-        match bytes.get(start + 1) {
-            Some(b'/') => depth = depth.saturating_sub(1),
-            Some(b'?' | b'!') | None => {}
-            Some(_) => {
-                if end == 0 || bytes.get(end - 1) != Some(&b'/') {
-                    depth += 1;
-                    max = max.max(depth);
-                }
-            }
+/// Ids that some `<reference id=…>` points to. Only those containers need to be kept (copying
+/// every container with an id would make decoding quadratic in the nesting depth).
+fn referenced_ids(xml: &str) -> Result<HashSet<String>, DecodeError> {
+    let mut ids = HashSet::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find("<reference") {
+        let mut r = Reader::new(rest.get(i..).unwrap_or_default());
+        if let Some(id) = r.start_tag()?.attribute("id")? {
+            ids.insert(id);
         }
-        i = end + 1;
+        rest = rest.get(i + 10..).unwrap_or_default();
     }
-    max
+    Ok(ids)
 }
 
 fn structure(msg: String) -> DecodeError {
     DecodeError::Structure(msg)
 }
 
-struct Decoder {
+struct Decoder<'a> {
+    r: Reader<'a>,
+    /// Ids that some `<reference>` points to.
+    referenced: HashSet<String>,
     /// Finished containers by id (`None` while the container is still open).
     ids: HashMap<String, Option<Value>>,
 }
 
-impl Decoder {
-    fn value(&mut self, node: roxmltree::Node<'_, '_>, depth: usize) -> Result<Value, DecodeError> {
+impl Decoder<'_> {
+    /// Read the next element as a value.
+    fn value(&mut self, depth: usize) -> Result<Value, DecodeError> {
         if depth > MAX_DEPTH {
             return Err(structure(format!(
                 "values nested deeper than {MAX_DEPTH} levels"
             )));
         }
-        let tag = node.tag_name().name();
-        let value = match tag {
-            "none" => Value::None,
-            "string" | "unicode" => Value::String(unescape_once(&text_of(node))),
+        let tag = self.r.start_tag()?;
+        let name = tag.name;
+        let value = match name {
+            "none" => {
+                self.r.text(&tag)?;
+                Value::None
+            }
+            "string" | "unicode" => Value::String(unescape_once(&self.r.text(&tag)?)),
             "int" | "long" => {
-                let t = text_of(node);
+                let t = self.r.text(&tag)?;
                 Value::Int(
                     t.trim()
                         .parse()
-                        .map_err(|_| structure(format!("<{tag}> holds {t:?}, not an integer")))?,
+                        .map_err(|_| structure(format!("<{name}> holds {t:?}, not an integer")))?,
                 )
             }
             "float" => {
-                let t = text_of(node);
+                let t = self.r.text(&tag)?;
                 Value::Float(
                     t.trim()
                         .parse()
@@ -609,24 +613,33 @@ impl Decoder {
                 )
             }
             "bool" => {
-                let t = text_of(node);
+                let t = self.r.text(&tag)?;
                 let i: i64 = t
                     .trim()
                     .parse()
                     .map_err(|_| structure(format!("<bool> holds {t:?}, not 0 or 1")))?;
                 Value::Bool(i != 0)
             }
-            "tuple" => Value::Tuple(self.items(node, depth)?),
+            "tuple" => Value::Tuple(self.items(name, tag.empty, depth)?),
             "list" | "set" | "dictionary" | "object" => {
-                let id = node.attribute("id").map(str::to_owned);
+                let id = tag
+                    .attribute("id")?
+                    .filter(|id| self.referenced.contains(id));
                 if let Some(id) = &id {
                     self.ids.insert(id.clone(), None);
                 }
-                let v = match tag {
-                    "list" => Value::List(self.items(node, depth)?),
-                    "set" => Value::Set(self.items(node, depth)?),
-                    "dictionary" => Value::Dict(self.pairs(node, depth)?),
-                    _ => Value::Object(self.object(node, depth)?),
+                let v = match name {
+                    "list" => Value::List(self.items(name, tag.empty, depth)?),
+                    "set" => Value::Set(self.items(name, tag.empty, depth)?),
+                    "dictionary" => Value::Dict(pairs(self.items(name, tag.empty, depth)?)?),
+                    _ => {
+                        let module = tag.attribute("module")?.unwrap_or_default();
+                        let class = tag
+                            .attribute("class")?
+                            .ok_or_else(|| structure("<object> without a class".to_owned()))?;
+                        let items = self.items(name, tag.empty, depth)?;
+                        Value::Object(object(module, class, items)?)
+                    }
                 };
                 if let Some(id) = id {
                     self.ids.insert(id, Some(v.clone()));
@@ -634,10 +647,11 @@ impl Decoder {
                 v
             }
             "reference" => {
-                let id = node
-                    .attribute("id")
+                let id = tag
+                    .attribute("id")?
                     .ok_or_else(|| structure("<reference> without an id".to_owned()))?;
-                match self.ids.get(id) {
+                self.r.text(&tag)?;
+                match self.ids.get(&id) {
                     Some(Some(v)) => v.clone(),
                     Some(None) => {
                         return Err(structure(format!(
@@ -656,76 +670,60 @@ impl Decoder {
         Ok(value)
     }
 
-    fn items(
-        &mut self,
-        node: roxmltree::Node<'_, '_>,
-        depth: usize,
-    ) -> Result<Vec<Value>, DecodeError> {
-        node.children()
-            .filter(roxmltree::Node::is_element)
-            .map(|c| self.value(c, depth + 1))
-            .collect()
-    }
-
-    fn pairs(
-        &mut self,
-        node: roxmltree::Node<'_, '_>,
-        depth: usize,
-    ) -> Result<Vec<(Value, Value)>, DecodeError> {
-        let items = self.items(node, depth)?;
-        if items.len() % 2 != 0 {
-            return Err(structure(format!(
-                "<dictionary> has {} children: a key without a value",
-                items.len()
-            )));
+    /// The child values of a container, up to and including its end tag.
+    fn items(&mut self, name: &str, empty: bool, depth: usize) -> Result<Vec<Value>, DecodeError> {
+        let mut items = Vec::new();
+        if empty {
+            return Ok(items);
         }
-        let mut pairs = Vec::with_capacity(items.len() / 2);
-        let mut it = items.into_iter();
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            pairs.push((k, v));
-        }
-        Ok(pairs)
-    }
-
-    fn object(
-        &mut self,
-        node: roxmltree::Node<'_, '_>,
-        depth: usize,
-    ) -> Result<Object, DecodeError> {
-        let module = node.attribute("module").unwrap_or_default().to_owned();
-        let class = node
-            .attribute("class")
-            .ok_or_else(|| structure("<object> without a class".to_owned()))?
-            .to_owned();
-        let mut args = Vec::new();
-        let mut state = Vec::new();
-        for child in node.children().filter(roxmltree::Node::is_element) {
-            match self.value(child, depth + 1)? {
-                Value::Tuple(a) => args = a,
-                Value::Dict(d) => state = d,
-                Value::None => {}
-                other => {
-                    return Err(structure(format!(
-                        "<object class={class:?}> holds a {}, expected a tuple and a dictionary",
-                        other.type_name()
-                    )));
-                }
+        loop {
+            self.r.skip_misc(true)?;
+            if self.r.at_end_tag() {
+                self.r.end_tag(name)?;
+                return Ok(items);
             }
+            items.push(self.value(depth + 1)?);
         }
-        Ok(Object {
-            module,
-            class,
-            args,
-            state,
-        })
     }
 }
 
-fn text_of(node: roxmltree::Node<'_, '_>) -> String {
-    node.children()
-        .filter(roxmltree::Node::is_text)
-        .filter_map(|n| n.text())
-        .collect()
+fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>, DecodeError> {
+    if !items.len().is_multiple_of(2) {
+        return Err(structure(format!(
+            "<dictionary> has {} children: a key without a value",
+            items.len()
+        )));
+    }
+    let mut pairs = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        pairs.push((k, v));
+    }
+    Ok(pairs)
+}
+
+fn object(module: String, class: String, items: Vec<Value>) -> Result<Object, DecodeError> {
+    let mut args = Vec::new();
+    let mut state = Vec::new();
+    for item in items {
+        match item {
+            Value::Tuple(a) => args = a,
+            Value::Dict(d) => state = d,
+            Value::None => {}
+            other => {
+                return Err(structure(format!(
+                    "<object class={class:?}> holds a {}, expected a tuple and a dictionary",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+    Ok(Object {
+        module,
+        class,
+        args,
+        state,
+    })
 }
 
 /// The second level of unescaping, like Python's `xml.sax.saxutils.unescape`.

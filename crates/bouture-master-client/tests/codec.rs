@@ -228,6 +228,18 @@ fn python_checked_decodings() {
         ("<marshal><string/></marshal>", Value::from("")),
         ("<marshal><bool>2</bool></marshal>", Value::Bool(true)),
         (
+            "<?xml version='1.0'?><marshal><string><![CDATA[a&amp;lt;]]></string></marshal>",
+            Value::from("a&lt;"),
+        ),
+        (
+            "<marshal><!-- c --><list id=\"i2\"> <int>1</int> <!-- x --> </list></marshal>\n",
+            Value::List(vec![Value::Int(1)]),
+        ),
+        (
+            "<marshal><string>a&#x41;&apos;</string></marshal>",
+            Value::from("aA'"),
+        ),
+        (
             r#"<marshal><dictionary id="i2"><string>x</string><list id="i3"><int>1</int></list><string>y</string><reference id="i3"/></dictionary></marshal>"#,
             Value::dict([
                 ("x", Value::List(vec![Value::Int(1)])),
@@ -255,6 +267,16 @@ fn malformed_documents_are_errors_not_panics() {
         r#"<marshal><list id="i2"><reference id="i2"/></list></marshal>"#,
         "<marshal><bogus/></marshal>",
         "<marshal><none/><none/></marshal>",
+        "<marshal><string>x</int></marshal>",
+        "<marshal><string>x",
+        "<marshal><string>&bogus;</string></marshal>",
+        "<marshal><string>&#0;</string></marshal>",
+        "<marshal><string>bell\u{7}</string></marshal>",
+        "<marshal><none/></marshal>trailing",
+        "<marshal><string><int>1</int></string></marshal>",
+        "<marshal><list id=\"i2\"><int>1</int></marshal>",
+        "<marshal><object module=\"m\"><tuple/></object></marshal>",
+        "<!DOCTYPE x><marshal><none/></marshal>",
     ];
     for xml in bad {
         assert!(marshal::from_str(xml).is_err(), "{xml:?} decoded");

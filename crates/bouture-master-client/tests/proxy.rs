@@ -658,3 +658,100 @@ fn our_encodings_match_python_s_dumps() {
         assert_eq!(marshal_roundtrip_through_python(&ours), ours);
     }
 }
+
+#[test]
+fn json_rpc_writes() {
+    use bouture_master_client::jsonrpc::{FormatIp, FormatPartition, SoftwareInstancePost};
+    let proxy = SlapProxy::start("COMP-RPC").unwrap();
+    let client = MasterClient::new(proxy.url()).unwrap();
+    let rpc = client.json_rpc();
+    let c = "COMP-RPC";
+    rpc.compute_node_format(c, &[]).unwrap();
+    rpc.compute_node_format(
+        c,
+        &[FormatPartition {
+            partition_id: "slappart3".into(),
+            ip_list: vec![
+                FormatIp {
+                    ip_address: "10.0.25.13".into(),
+                    netmask: "255.255.255.0".into(),
+                    network_interface: "slaptap3".into(),
+                },
+                FormatIp {
+                    ip_address: "2001:db8:25::13".into(),
+                    netmask: "ffff:ffff:ffff:ffff::".into(),
+                    network_interface: "slaptap3".into(),
+                },
+            ],
+        }],
+    )
+    .unwrap();
+    rpc.software_installation(c, SR, SupplyState::Available)
+        .unwrap();
+    let main = rpc
+        .request_software_instance(&SoftwareInstancePost {
+            title: "JR main".into(),
+            software_release_uri: SR.into(),
+            software_type: "core-network".into(),
+            parameters: params(&[("_", r#"{"a": 1}"#)]),
+            state: Some(InstanceState::Started),
+            shared: false,
+            sla_parameters: params(&[("computer_guid", c)]),
+        })
+        .unwrap();
+    assert_eq!(main.compute_partition_id, "slappart3");
+    assert_eq!(main.instance_guid, "JR main______0");
+    let sim = rpc
+        .request_software_instance(&SoftwareInstancePost {
+            title: "JR sim".into(),
+            software_release_uri: SR.into(),
+            software_type: "core-network".into(),
+            parameters: params(&[("_", r#"{"imsi": "1"}"#)]),
+            state: None,
+            shared: true,
+            sla_parameters: params(&[
+                ("computer_guid", c),
+                ("instance_guid", "COMP-RPC-slappart3"),
+            ]),
+        })
+        .unwrap();
+    assert!(sim.shared);
+    rpc.software_instance_bang(&main.instance_guid, "bouture")
+        .unwrap();
+    // Banging a shared instance is refused (403) with the proxy's message.
+    let err = rpc
+        .software_instance_bang(&sim.instance_guid, "x")
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    rpc.software_instance_connection_parameter(
+        &main.instance_guid,
+        &params(&[("url", "https://[2001:db8::1]:4000")]),
+    )
+    .unwrap();
+    assert_eq!(
+        rpc.software_instance(&main.instance_guid)
+            .unwrap()
+            .connection_parameters["url"],
+        "https://[2001:db8::1]:4000"
+    );
+    // The legacy API sees the same thing, including the computer's missing address.
+    let p3 = client.register_computer_partition(c, "slappart3").unwrap();
+    let inst = p3.instance.unwrap();
+    assert_eq!(inst.title, "JR main");
+    assert_eq!(inst.shared_instances[0].reference, "_JR sim");
+    assert_eq!(
+        inst.connection_parameters["url"],
+        "https://[2001:db8::1]:4000"
+    );
+    assert_eq!(
+        sql(
+            &proxy,
+            "select address, netmask from computer18 where reference = 'COMP-RPC'"
+        ),
+        [vec![json!(null), json!(null)]]
+    );
+    // A destroyed report frees the partition.
+    rpc.software_instance_reported_state(&main.instance_guid, InstanceState::Destroyed)
+        .unwrap();
+    assert!(rpc.compute_node_instance_list(c).unwrap().is_empty());
+}
