@@ -9,6 +9,10 @@
 //!   ([`PartitionResource`], from `.slapos-resource`) and its opt-in file
 //!   ([`BoutureFile`], from `bouture.json`).
 //!
+//! - [`configure`]: the node configuration pointed at a new master, edited
+//!   line by line so that comments and layout survive ([`cfg_edit`]), written
+//!   atomically ([`atomic_file`]).
+//!
 //! Files written by partition users are read without following symbolic
 //! links, only when they are regular files, and only up to a size limit
 //! (see [`safe_read`]). Every error names its file and field.
@@ -26,7 +30,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod atomic_file;
 pub mod bouture_file;
+pub mod cfg_edit;
+pub mod configure;
 pub mod error;
 pub mod graft_plan;
 pub mod ids;
