@@ -44,6 +44,7 @@ pub mod ids;
 pub mod ini;
 mod json_fields;
 pub mod node_config;
+pub mod pidfile;
 pub mod pyjson;
 pub mod resource;
 pub mod safe_read;

@@ -1,6 +1,6 @@
 //! `bouture configure`: write the node configuration pointed at a new master.
 
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use bouture_core::configure::{self, ConfigureOutcome};
@@ -69,13 +69,14 @@ pub(crate) fn render(outcome: &ConfigureOutcome, url: &str) -> String {
     } else {
         "would write (dry run, nothing written)"
     };
-    out.push_str(&format!(
-        "{verb} {} for master {url}, from {}\n",
+    let _ = writeln!(
+        out,
+        "{verb} {} for master {url}, from {}",
         outcome.new_cfg.display(),
         outcome.node_cfg.display()
-    ));
+    );
     for change in &outcome.changes {
-        out.push_str(&format!("  {change}\n"));
+        let _ = writeln!(out, "  {change}");
     }
     if !outcome.written {
         out.push('\n');

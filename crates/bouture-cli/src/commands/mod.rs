@@ -1,3 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
+pub(crate) mod configure;
+pub(crate) mod failover;
+mod graft_step;
 pub(crate) mod inventory;
+pub(crate) mod status;
