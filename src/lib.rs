@@ -6,8 +6,10 @@
 //!
 //! - [`core`]: the node as data (node configuration, partitions, `bouture.json`, scan);
 //! - [`master_client`]: the SlapOS master and slapproxy API;
+//! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`merge`]: Ganeti `config.data` merging.
 
 pub use bouture_core as core;
+pub use bouture_graft as graft;
 pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;

@@ -41,6 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Show the node as bouture sees it: computer, partitions, addresses, bouture.json status.
     Inventory(commands::inventory::InventoryArgs),
+    /// Graft the node's opted-in partitions onto a new master (e.g. a local slapproxy).
+    Graft(commands::graft::GraftArgs),
     /// Write the node configuration pointed at a new master, keeping comments and layout.
     Configure(commands::configure::ConfigureArgs),
     /// Process the node with its master, or fail over to a new master while it is offline.
@@ -100,6 +102,7 @@ where
     };
     let result = match &cli.command {
         Command::Inventory(args) => commands::inventory::run(args, streams),
+        Command::Graft(args) => commands::graft::run(args, streams),
         Command::Configure(args) => commands::configure::run(args, streams),
         Command::Failover(args) => commands::failover::run(args, streams),
         Command::Status(args) => commands::status::run(args, streams),

@@ -152,6 +152,13 @@ impl TryFrom<String> for PartitionId {
     }
 }
 
+impl std::str::FromStr for PartitionId {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        Self::try_from(s.to_string())
+    }
+}
+
 impl From<PartitionId> for String {
     fn from(id: PartitionId) -> String {
         id.name

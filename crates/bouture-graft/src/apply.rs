@@ -1,0 +1,478 @@
+//! Carrying out a [`GraftPlan`] against a master.
+//!
+//! The sequence, all over the legacy SLAP API except the read-only clash check:
+//!
+//! 1. `getRunId`: the master answers, or nothing is done at all;
+//! 2. clash check (JSON-RPC): a planned instance title that already lives on
+//!    another computer of the master would be updated *there* by a request,
+//!    not moved; such partitions are refused;
+//! 3. wipe the computer (register it with no partition), then register every
+//!    partition to graft **once**, in request order, with the computer's
+//!    address and each partition's addresses and interface;
+//! 4. supply each software release once;
+//! 5. per partition, in order: request its instance (always with
+//!    `computer_guid`) and check the partition the master chose; attach its
+//!    shared instances to it; bang it; remove its local `.timestamp`.
+//!
+//! The proxy gives a new instance the *first free* partition of the computer,
+//! which with a single registration is the next partition in request order
+//! (`SQLite` scans in insertion order). That is an implementation detail, so
+//! every answer is checked: when an instance lands elsewhere, the graft falls
+//! back to the reference's method for the rest, registering the placed
+//! partitions plus only the next one before each request, so that exactly one
+//! partition is free.
+//!
+//! A partition that fails on the master is removed from it at the end (a
+//! final registration of the grafted partitions only), so that the master
+//! holds exactly the grafted partitions. Starting with a wipe makes the graft
+//! idempotent and lets an interrupted graft be re-run to the full result.
+
+use std::collections::BTreeSet;
+use std::io;
+
+use bouture_core::{GraftPlan, PlannedPartition};
+use bouture_master_client::{
+    ComputerRegistration, Error as MasterError, InstanceRequest, InstanceState, MasterClient,
+    PartitionAddress, PartitionRegistration, SharedInstanceRequest, SupplyState,
+};
+
+use crate::report::{GraftReport, PartitionReport, PartitionStatus, Placement};
+
+/// The message sent with each bang.
+pub const BANG_MESSAGE: &str = "Bouture";
+
+/// A graft that could not be carried out at all. Failures of single
+/// partitions are not errors: they are in the [`GraftReport`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraftError {
+    /// The master failed a step that concerns the whole computer.
+    #[error("graft onto {url} stopped at {step}: {source}")]
+    Master {
+        /// The new master's URL.
+        url: String,
+        /// What the graft was doing.
+        step: &'static str,
+        /// The master's error.
+        #[source]
+        source: Box<MasterError>,
+    },
+}
+
+impl GraftError {
+    /// Whether the master could not be reached at all.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Master { source, .. } => source.is_unreachable(),
+        }
+    }
+}
+
+/// What a graft reports as it goes, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraftEvent<'a> {
+    /// The computer is registered; `partitions` are about to be requested.
+    Registered {
+        /// How many partitions will be requested.
+        partitions: usize,
+    },
+    /// A partition is being requested.
+    Partition {
+        /// Its position, from 0.
+        index: usize,
+        /// The partition.
+        id: &'a str,
+        /// Its instance's title.
+        title: &'a str,
+    },
+    /// Every partition was handled.
+    Finished,
+}
+
+/// Receives [`GraftEvent`]s. `()` ignores them.
+pub trait GraftObserver {
+    /// Called for each event.
+    fn event(&mut self, event: GraftEvent<'_>);
+}
+
+impl GraftObserver for () {
+    fn event(&mut self, _event: GraftEvent<'_>) {}
+}
+
+/// Knobs for tests of the placement check; not part of the stable API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlacementTuning {
+    /// Register partitions in the reverse of request order, so that the
+    /// master misplaces instances and the fallback must recover.
+    pub register_in_reverse: bool,
+}
+
+/// Carry out `plan` against `client`'s master and report what happened.
+pub fn apply(
+    plan: &GraftPlan,
+    client: &MasterClient,
+    observer: &mut dyn GraftObserver,
+) -> Result<GraftReport, GraftError> {
+    apply_tuned(plan, client, observer, PlacementTuning::default())
+}
+
+/// [`apply`] with placement knobs for tests.
+#[doc(hidden)]
+pub fn apply_tuned(
+    plan: &GraftPlan,
+    client: &MasterClient,
+    observer: &mut dyn GraftObserver,
+    tuning: PlacementTuning,
+) -> Result<GraftReport, GraftError> {
+    let first_request = client.request_count();
+    let mut graft = Graft {
+        plan,
+        client,
+        report: GraftReport::start(plan, client.url()),
+    };
+    graft.step("the health check (getRunId)", MasterClient::run_id)?;
+    let clashes = graft.find_title_clashes()?;
+    let mut candidates = Vec::new();
+    for partition in &plan.partitions {
+        match clashes
+            .iter()
+            .find(|(title, _)| *title == partition.instance.title)
+        {
+            Some((_, computer)) => graft.fail(
+                partition,
+                format!(
+                    "instance title \"{}\" already lives on computer {computer} of this master; \
+                     bouture does not move it (destroy it there, or rename the instance)",
+                    partition.instance.title
+                ),
+            ),
+            None => candidates.push(partition),
+        }
+    }
+
+    graft.register("the wipe of the computer", &[])?;
+    if !candidates.is_empty() {
+        let mut order = candidates.clone();
+        if tuning.register_in_reverse {
+            order.reverse();
+        }
+        graft.register("the registration of the partitions", &order)?;
+        graft.report.placement = Placement::SingleRegistration;
+    }
+    let mut software_releases: Vec<&str> = Vec::new();
+    for partition in &candidates {
+        let url = partition.instance.software_url.as_str();
+        if !software_releases.contains(&url) {
+            software_releases.push(url);
+        }
+    }
+    for url in &software_releases {
+        graft.step("supplying the software releases", |client| {
+            client.supply(plan.computer_id.as_str(), url, SupplyState::Available)
+        })?;
+    }
+    graft.report.software_releases = software_releases.iter().map(ToString::to_string).collect();
+
+    observer.event(GraftEvent::Registered {
+        partitions: candidates.len(),
+    });
+    let mut grafted: Vec<&PlannedPartition> = Vec::new();
+    let mut incremental = false;
+    let mut master_gone: Option<String> = None;
+    for (index, partition) in candidates.iter().enumerate() {
+        observer.event(GraftEvent::Partition {
+            index,
+            id: partition.id.as_str(),
+            title: &partition.instance.title,
+        });
+        if let Some(reason) = &master_gone {
+            graft.fail(partition, reason.clone());
+            continue;
+        }
+        let result = graft.graft_partition(partition, &grafted, &mut incremental);
+        match result {
+            Ok(warning) => {
+                graft.succeed(partition, warning);
+                grafted.push(partition);
+            }
+            Err(PartitionFailure {
+                reason,
+                unreachable,
+            }) => {
+                graft.fail(partition, reason.clone());
+                if unreachable {
+                    master_gone =
+                        Some(format!("not sent: the master stopped answering ({reason})"));
+                }
+            }
+        }
+    }
+    let failed_on_master = graft
+        .report
+        .partitions
+        .iter()
+        .any(|p| p.status == PartitionStatus::Failed);
+    if failed_on_master && master_gone.is_none() {
+        // Leave exactly the grafted partitions on the master.
+        graft.register("removing the failed partitions from the master", &grafted)?;
+    }
+    observer.event(GraftEvent::Finished);
+    let requests = client.request_count() - first_request;
+    graft.report.finish(requests);
+    Ok(graft.report)
+}
+
+struct Graft<'a> {
+    plan: &'a GraftPlan,
+    client: &'a MasterClient,
+    report: GraftReport,
+}
+
+struct PartitionFailure {
+    reason: String,
+    unreachable: bool,
+}
+
+impl From<MasterError> for PartitionFailure {
+    fn from(error: MasterError) -> Self {
+        Self {
+            unreachable: error.is_unreachable(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl Graft<'_> {
+    fn step<T>(
+        &self,
+        step: &'static str,
+        call: impl FnOnce(&MasterClient) -> Result<T, MasterError>,
+    ) -> Result<T, GraftError> {
+        call(self.client).map_err(|source| GraftError::Master {
+            url: self.client.url().to_string(),
+            step,
+            source: Box::new(source),
+        })
+    }
+
+    fn registration(&self, partitions: &[&PlannedPartition]) -> ComputerRegistration {
+        let mut computer = ComputerRegistration::new(self.plan.computer_id.as_str());
+        computer.address = self.plan.address;
+        computer.netmask = self.plan.netmask.map(|mask| mask.to_string());
+        computer.partitions = partitions
+            .iter()
+            .map(|partition| {
+                let mut registration = PartitionRegistration::new(partition.id.as_str());
+                registration.tap_name = partition.tap_name.clone().unwrap_or_default();
+                registration.addresses = partition
+                    .addresses
+                    .iter()
+                    .map(|a| PartitionAddress::new(a.addr, a.netmask.to_string()))
+                    .collect();
+                registration
+            })
+            .collect();
+        computer
+    }
+
+    fn register(
+        &self,
+        step: &'static str,
+        partitions: &[&PlannedPartition],
+    ) -> Result<(), GraftError> {
+        let computer = self.registration(partitions);
+        self.step(step, |client| client.load_computer_configuration(&computer))
+    }
+
+    /// Titles of the plan that live on another computer of the master, with that computer.
+    fn find_title_clashes(&self) -> Result<Vec<(String, String)>, GraftError> {
+        let step = "the check for instance titles on other computers (JSON-RPC)";
+        let all_titles: BTreeSet<String> = self
+            .step(step, |client| client.json_rpc().instance_tree_list())?
+            .into_iter()
+            .collect();
+        let planned: Vec<&str> = self
+            .plan
+            .partitions
+            .iter()
+            .map(|p| p.instance.title.as_str())
+            .filter(|title| all_titles.contains(*title))
+            .collect();
+        if planned.is_empty() {
+            return Ok(Vec::new());
+        }
+        let computer = self.plan.computer_id.as_str();
+        let ours: BTreeSet<String> =
+            match self.client.json_rpc().compute_node_instance_list(computer) {
+                Ok(list) => list.into_iter().map(|instance| instance.title).collect(),
+                // The proxy answers 403 for a computer it does not know.
+                Err(error) if error.status() == Some(403) => BTreeSet::new(),
+                Err(source) => {
+                    return Err(GraftError::Master {
+                        url: self.client.url().to_string(),
+                        step,
+                        source: Box::new(source),
+                    });
+                }
+            };
+        let mut clashes = Vec::new();
+        for title in planned.into_iter().filter(|title| !ours.contains(*title)) {
+            // A user request's guid on a proxy: "<title>___<requested_by>___0".
+            let guid = format!("{title}______0");
+            let elsewhere = self.client.json_rpc().software_instance(&guid).map_or_else(
+                |_| "another computer".to_string(),
+                |record| record.computer_guid,
+            );
+            clashes.push((title.to_string(), elsewhere));
+        }
+        Ok(clashes)
+    }
+
+    /// Request the partition's instance and shared instances, bang it and
+    /// remove its timestamp. Returns a warning, if any.
+    fn graft_partition(
+        &mut self,
+        partition: &PlannedPartition,
+        grafted: &[&PlannedPartition],
+        incremental: &mut bool,
+    ) -> Result<Option<String>, PartitionFailure> {
+        let computer = self.plan.computer_id.as_str();
+        if *incremental {
+            self.register_placed_plus(grafted, partition)?;
+        }
+        let mut answer = self
+            .client
+            .request_instance(&instance_request(computer, partition))?;
+        if answer.computer_id != computer {
+            return Err(PartitionFailure {
+                reason: format!(
+                    "the master put instance \"{}\" on computer {}, not {computer}",
+                    partition.instance.title, answer.computer_id
+                ),
+                unreachable: false,
+            });
+        }
+        if answer.partition_id != partition.id.as_str() {
+            if *incremental {
+                return Err(PartitionFailure {
+                    reason: format!(
+                        "the master put instance \"{}\" in {} although {} was the only free partition",
+                        partition.instance.title, answer.partition_id, partition.id
+                    ),
+                    unreachable: false,
+                });
+            }
+            // Fall back: drop the misplaced instance (its partition is not in
+            // the new registration) and make this partition the only free one.
+            *incremental = true;
+            self.report.placement = Placement::IncrementalFallback {
+                from: partition.id.clone(),
+                misplaced_into: answer.partition_id.clone(),
+            };
+            self.register_placed_plus(grafted, partition)?;
+            answer = self
+                .client
+                .request_instance(&instance_request(computer, partition))?;
+            if answer.partition_id != partition.id.as_str() {
+                return Err(PartitionFailure {
+                    reason: format!(
+                        "the master put instance \"{}\" in {} although {} was the only free partition",
+                        partition.instance.title, answer.partition_id, partition.id
+                    ),
+                    unreachable: false,
+                });
+            }
+        }
+        for shared in &partition.shared_instances {
+            let mut request = SharedInstanceRequest::new(
+                computer,
+                &partition.instance.software_url,
+                &shared.software_type,
+                &shared.title,
+            );
+            request.parameters.clone_from(&shared.parameters);
+            request.host_instance_guid = Some(format!("{computer}-{}", partition.id));
+            let hosted = self.client.request_shared_instance(&request)?;
+            if hosted.partition_id != partition.id.as_str() {
+                return Err(PartitionFailure {
+                    reason: format!(
+                        "the master attached shared instance \"{}\" to {} instead of {}",
+                        shared.title, hosted.partition_id, partition.id
+                    ),
+                    unreachable: false,
+                });
+            }
+        }
+        self.client
+            .bang(computer, partition.id.as_str(), BANG_MESSAGE)?;
+        Ok(remove_timestamp(partition))
+    }
+
+    fn register_placed_plus(
+        &self,
+        grafted: &[&PlannedPartition],
+        next: &PlannedPartition,
+    ) -> Result<(), MasterError> {
+        let mut partitions = grafted.to_vec();
+        partitions.push(next);
+        self.client
+            .load_computer_configuration(&self.registration(&partitions))
+    }
+
+    fn succeed(&mut self, partition: &PlannedPartition, warning: Option<String>) {
+        self.push(partition, PartitionStatus::Grafted, None, warning);
+    }
+
+    fn fail(&mut self, partition: &PlannedPartition, reason: String) {
+        self.push(partition, PartitionStatus::Failed, Some(reason), None);
+    }
+
+    fn push(
+        &mut self,
+        partition: &PlannedPartition,
+        status: PartitionStatus,
+        reason: Option<String>,
+        warning: Option<String>,
+    ) {
+        self.report.partitions.push(PartitionReport {
+            id: partition.id.clone(),
+            status,
+            instance_title: Some(partition.instance.title.clone()),
+            shared_instances: partition.shared_instances.len(),
+            reason,
+            warning,
+        });
+    }
+}
+
+fn instance_request(computer: &str, partition: &PlannedPartition) -> InstanceRequest {
+    let instance = &partition.instance;
+    let mut request = InstanceRequest::new(
+        computer,
+        &instance.software_url,
+        &instance.software_type,
+        &instance.title,
+    );
+    request.parameters.clone_from(&instance.parameters);
+    request.state = Some(match instance.state {
+        bouture_core::InstanceState::Started => InstanceState::Started,
+        bouture_core::InstanceState::Stopped => InstanceState::Stopped,
+        bouture_core::InstanceState::Destroyed => InstanceState::Destroyed,
+    });
+    request
+}
+
+/// Remove the partition's `.timestamp` so that the node reprocesses it. The
+/// file is unlinked, never followed; a missing file is fine.
+fn remove_timestamp(partition: &PlannedPartition) -> Option<String> {
+    match std::fs::remove_file(&partition.timestamp_file) {
+        Ok(()) => None,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => Some(format!(
+            "could not remove {} ({error}); remove it by hand so that the node reprocesses the partition",
+            partition.timestamp_file.display()
+        )),
+    }
+}

@@ -1,0 +1,186 @@
+//! The one error type of the crate.
+//!
+//! Callers mostly need to know *which side* failed, which [`Error::kind`] tells:
+//!
+//! * [`ErrorKind::Unreachable`]: no answer at all (connection refused, DNS, timeout, TLS). A
+//!   failover treats this as "the master is down".
+//! * [`ErrorKind::Status`]: the master answered with an HTTP error status; the error carries
+//!   the status and the message of the body (the proxy's Flask page or JSON-RPC `title`).
+//! * [`ErrorKind::Protocol`]: the master answered 200 but the body could not be understood.
+//! * [`ErrorKind::Input`]: the request could not even be built (a string XML cannot carry, an
+//!   unreadable certificate file, a bad URL).
+
+use std::path::PathBuf;
+
+/// A boxed source error (keeps `ureq` and other dependencies out of the public API).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias of the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which side of a call failed; see [`Error::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No answer: connection refused, DNS failure, timeout, TLS failure.
+    Unreachable,
+    /// The master answered with an HTTP error status.
+    Status,
+    /// The master answered, but the response could not be understood.
+    Protocol,
+    /// The request could not be built from the caller's input.
+    Input,
+}
+
+/// Why the master could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnreachableReason {
+    /// The TCP connection was refused (nothing listens on that port).
+    ConnectionRefused,
+    /// The host name does not resolve.
+    Dns,
+    /// No answer within the configured timeout.
+    Timeout,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// Another I/O error on the connection (reset, unreachable network, …).
+    Io,
+}
+
+impl std::fmt::Display for UnreachableReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UnreachableReason::ConnectionRefused => "connection refused",
+            UnreachableReason::Dns => "host name does not resolve",
+            UnreachableReason::Timeout => "timed out",
+            UnreachableReason::Tls => "TLS failure",
+            UnreachableReason::Io => "connection failed",
+        })
+    }
+}
+
+/// Every error of the master client. Each variant says which master (`url`), which endpoint and
+/// what the call was about (`context`, e.g. `computer COMP-1, partition slappart3`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The master could not be reached.
+    #[error(
+        "master {url} is unreachable ({reason}) calling {endpoint}{}: check the master URL, that the master runs, and the network",
+        ctx(context)
+    )]
+    Unreachable {
+        /// Base URL of the master.
+        url: String,
+        /// Endpoint called, e.g. `getRunId`.
+        endpoint: String,
+        /// What the call was about.
+        context: String,
+        /// Why.
+        reason: UnreachableReason,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The master answered with an HTTP error status.
+    #[error(
+        "master {url} answered {endpoint}{} with HTTP {status}: {message}",
+        ctx(context)
+    )]
+    Status {
+        /// Base URL of the master.
+        url: String,
+        /// Endpoint called.
+        endpoint: String,
+        /// What the call was about.
+        context: String,
+        /// HTTP status code.
+        status: u16,
+        /// The message of the body (Flask's `<p>` text, JSON-RPC `title`, or the body itself,
+        /// truncated).
+        message: String,
+    },
+    /// The master answered, but the response could not be understood.
+    #[error(
+        "master {url} sent a response to {endpoint}{} that could not be understood: {detail}",
+        ctx(context)
+    )]
+    Protocol {
+        /// Base URL of the master.
+        url: String,
+        /// Endpoint called.
+        endpoint: String,
+        /// What the call was about.
+        context: String,
+        /// What was wrong with it.
+        detail: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The request could not be built from the caller's input.
+    #[error("cannot call {endpoint}{}: {detail}", ctx(context))]
+    Input {
+        /// Endpoint that would have been called.
+        endpoint: String,
+        /// What the call was about.
+        context: String,
+        /// What is wrong with the input.
+        detail: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A TLS file (key, certificate, CA) could not be used.
+    #[error("cannot use the {what} {path}: {detail}")]
+    TlsFile {
+        /// `key_file`, `cert_file` or `CA file`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+fn ctx(context: &str) -> String {
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!(" ({context})")
+    }
+}
+
+impl Error {
+    /// Which side failed.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Unreachable { .. } => ErrorKind::Unreachable,
+            Error::Status { .. } => ErrorKind::Status,
+            Error::Protocol { .. } => ErrorKind::Protocol,
+            Error::Input { .. } | Error::TlsFile { .. } => ErrorKind::Input,
+        }
+    }
+
+    /// The HTTP status, for [`Error::Status`].
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the master answered 404 (the proxy's "no free partition" / "no matching host").
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// Whether the master could not be reached at all.
+    pub fn is_unreachable(&self) -> bool {
+        self.kind() == ErrorKind::Unreachable
+    }
+}
