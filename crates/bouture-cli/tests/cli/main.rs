@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+mod configure;
+mod failover;
 mod help;
 mod inventory;
 mod support;
