@@ -10,6 +10,7 @@
 
 mod configure;
 mod failover;
+mod failover_e2e;
 mod help;
 mod inventory;
 mod support;
