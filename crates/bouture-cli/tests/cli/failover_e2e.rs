@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bouture_test_support::node::{TEST_SOFTWARE_URL, TestNode, TestPartition};
+use bouture_test_support::node::{TEST_SOFTWARE_URL, TestNode, TestPartition, WrittenNode};
 use bouture_test_support::{SlapProxy, SlaposEnv};
 
 use crate::support::bouture;
@@ -76,27 +76,15 @@ fn chown_nobody(path: &Path) {
     assert!(status.success());
 }
 
-#[test]
-fn real_slapos_node_instance_fails_over_and_back() {
-    let env = SlaposEnv::get().unwrap();
-    assert!(
-        env.supports_node_instance(),
-        "this test runs the real `slapos node instance`, which needs Python >= 3.12, but the \
-         slapos venv ({}) runs Python {:?}. Source scripts/setup.d/05-python312.sh (it exports \
-         BOUTURE_PYTHON) or set BOUTURE_PYTHON=/path/to/python3.12, then remove target/slapos-venv \
-         so that it is rebuilt with it.",
-        env.slapos_bin.display(),
-        env.python_version
-    );
-    let python = env.python.clone().expect("the venv's python");
-
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+/// A throw-away node under `root` whose partitions can really be processed
+/// (fake software release, partitions owned by nobody, mode 0750), with a
+/// node configuration pointing at `original_url`.
+fn e2e_node(root: &Path, python: &Path, original_url: &str) -> WrittenNode {
     // Partition users must reach the software release through it.
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
 
     // A minimal fake software release: instance.cfg with no parts, a buildout that succeeds.
-    let software = root.join("soft").join(md5_hex(&python, TEST_SOFTWARE_URL));
+    let software = root.join("soft").join(md5_hex(python, TEST_SOFTWARE_URL));
     fs::create_dir_all(software.join("bin")).unwrap();
     fs::write(software.join("instance.cfg"), "[buildout]\nparts =\n").unwrap();
     fs::write(software.join("bin/buildout"), "#!/bin/sh\nexit 0\n").unwrap();
@@ -115,16 +103,6 @@ fn real_slapos_node_instance_fails_over_and_back() {
         chown_nobody(&path);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o750)).unwrap();
     }
-    let _supervisord = Supervisord(node.instance_root.clone());
-
-    // The original master: a proxy that knows the node, behind a fixed port.
-    let original = SlapProxy::start("COMP-E2E").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let original_url = format!("http://127.0.0.1:{port}");
     let pki = root.join("pki");
     fs::create_dir(&pki).unwrap();
     let cfg = format!(
@@ -147,6 +125,36 @@ fn real_slapos_node_instance_fails_over_and_back() {
         root = root.display(),
     );
     fs::write(&node.cfg, cfg).unwrap();
+    node
+}
+
+// One scenario, step by step: splitting it would hide the sequence.
+#[allow(clippy::too_many_lines)]
+#[test]
+fn real_slapos_node_instance_fails_over_and_back() {
+    let env = SlaposEnv::get().unwrap();
+    assert!(
+        env.supports_node_instance(),
+        "this test runs the real `slapos node instance`, which needs Python >= 3.12, but the \
+         slapos venv ({}) runs Python {:?}. Source scripts/setup.d/05-python312.sh (it exports \
+         BOUTURE_PYTHON) or set BOUTURE_PYTHON=/path/to/python3.12, then remove target/slapos-venv \
+         so that it is rebuilt with it.",
+        env.slapos_bin.display(),
+        env.python_version
+    );
+    let python = env.python.clone().expect("the venv's python");
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The original master: a proxy that knows the node, behind a fixed port.
+    let original = SlapProxy::start("COMP-E2E").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let node = e2e_node(root, &python, &format!("http://127.0.0.1:{port}"));
+    let _supervisord = Supervisord(node.instance_root.clone());
     let graft = bouture(
         &[
             "graft",
