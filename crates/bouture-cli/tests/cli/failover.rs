@@ -604,3 +604,63 @@ fn the_program_is_looked_up_on_path() {
 pub(crate) fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
+
+/// A graft that skipped invalid partitions but grafted the others succeeded.
+#[test]
+fn skipped_invalid_partitions_are_logged_and_the_switch_happens() {
+    let scene = Scene::new();
+    let invalid = scene.node.instance_root.join("slappart3");
+    fs::create_dir_all(&invalid).unwrap();
+    fs::write(invalid.join("bouture.json"), "{not json").unwrap();
+    let proxy = SlapProxy::start("COMP-FO").unwrap();
+    scene.codes(&["3", "0"]);
+    let run = scene.failover(proxy.url(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("WARNING graft skipped invalid partition slappart3"),
+        "{}",
+        run.stderr
+    );
+    let record = scene.switch_record();
+    assert_eq!(record["grafted"].as_array().unwrap().len(), 2);
+    assert_eq!(record["skipped"][0]["partition"], "slappart3");
+}
+
+/// A valid partition that fails on the new master (here its title already
+/// lives on another computer of that master) means no switch.
+#[test]
+fn a_valid_partition_failing_on_the_new_master_means_no_switch() {
+    let scene = Scene::new();
+    let proxy = SlapProxy::start("COMP-FO").unwrap();
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = TestNode::new(other_dir.path(), "COMP-OTHER")
+        .partition(TestPartition::new(0).instance("Main", "started"))
+        .write();
+    let graft = crate::support::bouture(
+        &[
+            "graft",
+            "--cfg",
+            other.cfg.to_str().unwrap(),
+            "--new-master-url",
+            proxy.url(),
+        ],
+        other_dir.path(),
+    );
+    assert_eq!(graft.code, 0, "{}", graft.stderr);
+    scene.codes(&["3", "0"]);
+    let run = scene.failover(proxy.url(), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ERROR graft of slappart0 failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("graft failed, not switching"),
+        "{}",
+        run.stderr
+    );
+    assert!(!scene.switchfile().exists());
+    assert_eq!(scene.calls().len(), 1, "not processed from the new master");
+}
