@@ -321,16 +321,20 @@ pub fn unified_diff(before: &str, after: &str, old_name: &str, new_name: &str) -
                 similar::ChangeTag::Equal => ' ',
             };
             let value = change.value();
-            let line = value.strip_suffix('\n').unwrap_or(value);
-            let (line, cr) = match line.strip_suffix('\r') {
-                Some(stripped) => (stripped, "\\r"),
-                None => (line, ""),
+            let (line, ending) = if let Some(line) = value.strip_suffix("\r\n") {
+                (line, "\\r")
+            } else if let Some(line) = value.strip_suffix('\n') {
+                (line, "")
+            } else if let Some(line) = value.strip_suffix('\r') {
+                (line, "\\r")
+            } else {
+                (value, "")
             };
             out.push(sign);
             out.push_str(&line.replace('\r', "\\r"));
-            out.push_str(cr);
+            out.push_str(ending);
             out.push('\n');
-            if !value.ends_with('\n') {
+            if !value.ends_with(['\n', '\r']) {
                 out.push_str("\\ No newline at end of file\n");
             }
         }

@@ -18,7 +18,8 @@ blank lines, order, key case and every other option are kept as written. NODE_CF
 is never modified; NEW_CFG is replaced atomically and gets NODE_CFG's permissions.
 
 Examples:
-  bouture configure --new-master-url http://10.0.0.2:4000 --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg
+  bouture configure --new-master-url http://10.0.0.2:4000 \\
+      --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg
   bouture configure --cfg /etc/opt/slapos/slapos.cfg --new-master-url http://10.0.0.2:4000 \\
       --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg --dry-run
 

@@ -54,9 +54,10 @@ Examples:
   bouture failover --new-master-url http://10.0.0.2:4000 \\
       --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg \\
       --pidfile /run/bouture-failover.pid --switchfile /etc/opt/slapos/bouture-switch
-  bouture failover --cfg /etc/opt/slapos/slapos.cfg --new-master-url http://10.0.0.2:4000 \\
-      --new-monitor-url https://[2001:db8::2]:4001 --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg \\
-      --pidfile /run/bouture-failover.pid --switchfile /etc/opt/slapos/bouture-switch --switch-after 3
+  bouture failover --cfg /etc/opt/slapos/slapos.cfg \\
+      --new-master-url http://10.0.0.2:4000 --new-monitor-url https://[2001:db8::2]:4001 \\
+      --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg --pidfile /run/bouture-failover.pid \\
+      --switchfile /etc/opt/slapos/bouture-switch --switch-after 3
 
 Exit status: 0 the node was processed (by the original master, or by the new one);
 1 bouture could not do its part (bad configuration or arguments, PIDFILE equal to

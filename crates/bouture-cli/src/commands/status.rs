@@ -18,7 +18,8 @@ follows and since when.
 
 Examples:
   bouture status --switchfile /etc/opt/slapos/bouture-switch
-  bouture status --cfg /etc/opt/slapos/slapos.cfg --switchfile /etc/opt/slapos/bouture-switch --format json
+  bouture status --cfg /etc/opt/slapos/slapos.cfg \\
+      --switchfile /etc/opt/slapos/bouture-switch --format json
 
 Exit status: 0 when the state was read (whichever master), 1 when the node
 configuration or SWITCHFILE cannot be read, 2 for usage errors.")]

@@ -11,6 +11,12 @@ fn writes_the_new_configuration_and_never_touches_the_node_one() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = materialize_demo_node(dir.path());
     fs::set_permissions(&cfg, fs::Permissions::from_mode(0o640)).unwrap();
+    // As root, NEW_CFG gets NODE_CFG's owner and group (the tests run as root in CI).
+    let chowned = std::process::Command::new("chown")
+        .args(["nobody:nogroup", cfg.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success();
     let before = fs::read(&cfg).unwrap();
     let new_cfg = dir.path().join("slapos-bouture.cfg");
     // An existing, wider NEW_CFG does not keep its mode.
@@ -41,10 +47,14 @@ fn writes_the_new_configuration_and_never_touches_the_node_one() {
         written.replace(dir.path().to_str().unwrap(), "[ROOT]")
     );
     assert_eq!(fs::metadata(&new_cfg).unwrap().mode() & 0o7777, 0o640);
+    let (new_meta, node_meta) = (fs::metadata(&new_cfg).unwrap(), fs::metadata(&cfg).unwrap());
     assert_eq!(
-        fs::metadata(&new_cfg).unwrap().uid(),
-        fs::metadata(&cfg).unwrap().uid()
+        (new_meta.uid(), new_meta.gid()),
+        (node_meta.uid(), node_meta.gid())
     );
+    if chowned {
+        assert_ne!(new_meta.uid(), 0, "the owner was carried over");
+    }
 }
 
 #[test]
