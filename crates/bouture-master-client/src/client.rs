@@ -118,6 +118,7 @@ pub struct MasterClient {
     agent: ureq::Agent,
     max_body: u64,
     requests: Arc<AtomicU64>,
+    waited_nanos: Arc<AtomicU64>,
 }
 
 /// Body of a request.
@@ -188,6 +189,7 @@ impl MasterClient {
             agent,
             max_body: DEFAULT_MAX_BODY,
             requests: Arc::new(AtomicU64::new(0)),
+            waited_nanos: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -201,8 +203,23 @@ impl MasterClient {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// Time this client (and its clones) spent waiting for the master: from
+    /// sending each request to having read its whole answer, summed. Against
+    /// the wall time of a job, it tells the master's cost from the client's.
+    pub fn request_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.waited_nanos.load(Ordering::Relaxed))
+    }
+
     /// Send one request and read the whole answer, whatever its status.
     pub(crate) fn send(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<Answer> {
+        let started = std::time::Instant::now();
+        let answer = self.send_untimed(endpoint, context, body);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
+        answer
+    }
+
+    fn send_untimed(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<Answer> {
         let url = format!("{}/{endpoint}", self.base);
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = match body {

@@ -515,6 +515,12 @@ pub fn python_float_repr(f: f64) -> String {
 /// # Ok::<(), bouture_master_client::marshal::DecodeError>(())
 /// ```
 pub fn from_str(xml: &str) -> Result<Value, DecodeError> {
+    // roxmltree recurses on nesting: refuse absurd depths before it overflows the stack.
+    if element_depth(xml) > MAX_DEPTH + 2 {
+        return Err(structure(format!(
+            "values nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
     let doc = roxmltree::Document::parse(xml).map_err(|e| DecodeError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "marshal" {
@@ -534,6 +540,36 @@ pub fn from_str(xml: &str) -> Result<Value, DecodeError> {
         ids: HashMap::new(),
     };
     dec.value(first, 0)
+}
+
+/// Deepest element nesting of `xml`, estimated from its tags (without parsing).
+fn element_depth(xml: &str) -> usize {
+    let bytes = xml.as_bytes();
+    let mut depth = 0usize;
+    let mut max = 0usize;
+    let mut i = 0;
+    while let Some(offset) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'<'))
+    {
+        let start = i + offset;
+        let end = bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'>'))
+            .map_or(bytes.len(), |o| start + o);
+        match bytes.get(start + 1) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(b'?' | b'!') | None => {}
+            Some(_) => {
+                if end == 0 || bytes.get(end - 1) != Some(&b'/') {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+            }
+        }
+        i = end + 1;
+    }
+    max
 }
 
 fn structure(msg: String) -> DecodeError {

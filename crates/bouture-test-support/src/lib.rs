@@ -453,7 +453,35 @@ impl SlapProxy {
             ),
         )
         .map_err(io_err("cannot write", &cfg))?;
+        Self::launch(env, dir, computer_id)
+    }
 
+    /// Stop the proxy and start it again on the same configuration and
+    /// database, as after a crash or a reboot of the master. It listens on a
+    /// new port: read [`Self::url`] again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::start`].
+    pub fn restart(&mut self) -> Result<(), HarnessError> {
+        let env = SlaposEnv::get()?;
+        self.shutdown();
+        let placeholder = tempfile::tempdir().map_err(io_err(
+            "cannot create a temporary directory in",
+            &std::env::temp_dir(),
+        ))?;
+        let dir = std::mem::replace(&mut self.dir, placeholder);
+        *self = Self::launch(env, dir, &self.computer_id.clone())?;
+        Ok(())
+    }
+
+    /// Start `slapos proxy start` on the configuration in `dir` and wait until it answers.
+    fn launch(
+        env: &SlaposEnv,
+        dir: tempfile::TempDir,
+        computer_id: &str,
+    ) -> Result<SlapProxy, HarnessError> {
+        let cfg = dir.path().join("slapos.cfg");
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(WATCHDOG)

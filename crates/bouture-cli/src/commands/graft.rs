@@ -100,10 +100,10 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
     .map_err(|error| Failure::operation(&error))?;
     let _ = writeln!(
         streams.stderr,
-        "Grafting computer {} onto {} ({} partitions, {} skipped)",
+        "Grafting computer {} onto {} ({}, {} skipped)",
         plan.computer_id,
         args.new_master_url,
-        plan.partitions.len(),
+        count(plan.partitions.len(), "partition"),
         plan.skipped.len()
     );
     let mut progress = Progress::new(streams.stderr);
@@ -120,6 +120,15 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
         GraftOutcome::Complete => BoutureExitCode::OK,
         GraftOutcome::SkippedInvalid | GraftOutcome::Failed => BoutureExitCode::FAILURE,
     })
+}
+
+/// `1 partition`, `2 partitions`.
+fn count(n: usize, singular: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {singular}s")
+    }
 }
 
 fn exit_for_skipped(skipped: usize) -> u8 {
@@ -329,19 +338,23 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
     let totals = &report.totals;
     let _ = writeln!(
         out,
-        "{} grafted, {} skipped, {} failed; {} shared instances; {} software releases supplied; {} HTTP requests ({placement})",
+        "{} grafted, {} skipped, {} failed; {}; {} supplied; {} ({placement})",
         totals.grafted,
         totals.skipped,
         totals.failed,
-        totals.shared_instances,
-        report.software_releases.len(),
-        report.http_requests
+        count(totals.shared_instances, "shared instance"),
+        count(report.software_releases.len(), "software release"),
+        count(
+            usize::try_from(report.http_requests).unwrap_or(usize::MAX),
+            "HTTP request"
+        ),
     );
     if totals.skipped > 0 {
+        let verb = if totals.skipped == 1 { "was" } else { "were" };
         let _ = writeln!(
             out,
-            "{} partitions were skipped: fix their files (see above) and graft again.",
-            totals.skipped
+            "{} {verb} skipped: fix their files (see above) and graft again.",
+            count(totals.skipped, "partition")
         );
     }
     out

@@ -11,6 +11,7 @@
 mod configure;
 mod failover;
 mod failover_e2e;
+mod graft;
 mod help;
 mod inventory;
 mod support;
