@@ -223,7 +223,12 @@ impl Failover<'_, '_> {
                 }
                 self.process_from_new_master()
             }
-            Action::StayOnNewMaster => self.process_from_new_master(),
+            Action::StayOnNewMaster => {
+                if !args.new_node_cfg.exists() && !self.rewrite_new_cfg() {
+                    return Ok(BoutureExitCode::FAILURE);
+                }
+                self.process_from_new_master()
+            }
         }
     }
 
@@ -317,6 +322,29 @@ impl Failover<'_, '_> {
             record.switched_at
         ));
         Ok(())
+    }
+
+    /// While switched, `NEW_CFG` went missing (removed by hand, or the switch
+    /// was made by another tool): write it again, without grafting again.
+    fn rewrite_new_cfg(&mut self) -> bool {
+        let args = self.args;
+        self.log.warning(&format!(
+            "the new node configuration {} is missing: writing it again for {} (configure \
+             only: the node stays grafted, no new graft)",
+            args.new_node_cfg.display(),
+            args.new_master_url
+        ));
+        match configure::configure(&args.cfg, &args.new_node_cfg, &args.new_master_url, false) {
+            Ok(_) => true,
+            Err(error) => {
+                self.log.error(&format!(
+                    "configure failed, the node is not processed from the new master in this \
+                     run: {}",
+                    error_chain(&error)
+                ));
+                false
+            }
+        }
     }
 
     fn process_from_new_master(&mut self) -> Result<u8, Failure> {

@@ -514,6 +514,27 @@ fn an_empty_switchfile_from_the_python_tool_counts_as_switched() {
 }
 
 #[test]
+fn a_missing_new_configuration_is_written_again_without_grafting() {
+    let scene = Scene::new();
+    fs::write(scene.switchfile(), "").unwrap();
+    scene.codes(&["3", "0"]);
+    let run = scene.failover("http://127.0.0.1:4000", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is missing: writing it again"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("grafting this node"));
+    let new_cfg = fs::read_to_string(scene.new_cfg()).unwrap();
+    assert!(
+        new_cfg.contains("master_url = http://127.0.0.1:4000"),
+        "{new_cfg}"
+    );
+    assert_eq!(scene.calls().len(), 2);
+}
+
+#[test]
 fn the_new_master_run_failing_is_reported() {
     let scene = Scene::new();
     fs::write(scene.switchfile(), "").unwrap();
