@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -618,12 +618,6 @@ fn the_program_is_looked_up_on_path() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(scene.calls().len(), 1);
-}
-
-/// Used by the benchmark and the end-to-end test.
-#[allow(dead_code)]
-pub(crate) fn is_executable(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 /// A graft that skipped invalid partitions but grafted the others succeeded.
