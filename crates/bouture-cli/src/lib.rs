@@ -8,6 +8,7 @@
 
 mod commands;
 mod exit;
+mod log;
 mod output;
 
 use std::ffi::OsString;
@@ -42,6 +43,12 @@ pub enum Command {
     Inventory(commands::inventory::InventoryArgs),
     /// Graft the node's opted-in partitions onto a new master (e.g. a local slapproxy).
     Graft(commands::graft::GraftArgs),
+    /// Write the node configuration pointed at a new master, keeping comments and layout.
+    Configure(commands::configure::ConfigureArgs),
+    /// Process the node with its master, or fail over to a new master while it is offline.
+    Failover(commands::failover::FailoverArgs),
+    /// Show which master the node follows (after `bouture failover`) and since when.
+    Status(commands::status::StatusArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -96,6 +103,9 @@ where
     let result = match &cli.command {
         Command::Inventory(args) => commands::inventory::run(args, streams),
         Command::Graft(args) => commands::graft::run(args, streams),
+        Command::Configure(args) => commands::configure::run(args, streams),
+        Command::Failover(args) => commands::failover::run(args, streams),
+        Command::Status(args) => commands::status::run(args, streams),
     };
     match result {
         Ok(code) => code,

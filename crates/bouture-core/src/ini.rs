@@ -418,7 +418,7 @@ pub(crate) fn py_strip(text: &str) -> &str {
 
 /// `\[(?P<header>.+)\]` matched at the start of a stripped line: the text
 /// between the opening `[` and the last `]`, at least one character.
-fn section_header(trimmed: &str) -> Option<&str> {
+pub(crate) fn section_header(trimmed: &str) -> Option<&str> {
     let inner = trimmed.strip_prefix('[')?;
     let close = inner.rfind(']')?;
     (close > 0).then(|| &inner[..close])
@@ -426,7 +426,7 @@ fn section_header(trimmed: &str) -> Option<&str> {
 
 /// `(?P<option>.*?)\s*(?P<vi>=|:)\s*(?P<value>.*)$`: the option (lower-cased,
 /// trailing white space removed) and the stripped value.
-fn option_line(trimmed: &str) -> Option<(String, &str)> {
+pub(crate) fn option_line(trimmed: &str) -> Option<(String, &str)> {
     let at = trimmed.find(['=', ':'])?;
     let option = trimmed[..at].trim_end_matches(py_isspace).to_lowercase();
     let value = py_strip(&trimmed[at + 1..]);

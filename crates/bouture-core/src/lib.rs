@@ -9,6 +9,13 @@
 //!   ([`PartitionResource`], from `.slapos-resource`) and its opt-in file
 //!   ([`BoutureFile`], from `bouture.json`).
 //!
+//! - [`configure`]: the node configuration pointed at a new master, edited
+//!   line by line so that comments and layout survive ([`cfg_edit`]), written
+//!   atomically ([`atomic_file`]).
+//!
+//! - [`failover`]: the failover state machine as a pure function, and its
+//!   state on disk ([`switchfile`]).
+//!
 //! Files written by partition users are read without following symbolic
 //! links, only when they are regular files, and only up to a size limit
 //! (see [`safe_read`]). Every error names its file and field.
@@ -26,17 +33,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod atomic_file;
 pub mod bouture_file;
+pub mod cfg_edit;
+pub mod configure;
 pub mod error;
+pub mod failover;
 pub mod graft_plan;
 pub mod ids;
 pub mod ini;
 mod json_fields;
 pub mod node_config;
+pub mod pidfile;
 pub mod pyjson;
 pub mod resource;
 pub mod safe_read;
 pub mod scan;
+pub mod switchfile;
 
 pub use bouture_file::{BoutureFile, InstanceState, SharedInstance};
 pub use error::{FileError, FileErrorKind, NodeConfigError, ScanError};

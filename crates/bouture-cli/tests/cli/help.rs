@@ -6,7 +6,7 @@ use crate::support::bouture;
 fn help_of_every_command() {
     let root = std::env::temp_dir();
     insta::assert_snapshot!("bouture", bouture(&["--help"], &root).snapshot());
-    for command in ["inventory", "graft"] {
+    for command in ["inventory", "graft", "configure", "failover", "status"] {
         let run = bouture(&[command, "--help"], &root);
         assert_eq!(run.code, 0);
         insta::assert_snapshot!(command, run.snapshot());

@@ -8,6 +8,9 @@
     clippy::indexing_slicing
 )]
 
+mod configure;
+mod failover;
+mod failover_e2e;
 mod graft;
 mod help;
 mod inventory;

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod configure;
 mod graft_plan;
 mod ini_baseline;
 mod support;

@@ -1,0 +1,92 @@
+//! `bouture configure`: write the node configuration pointed at a new master.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use bouture_core::configure::{self, ConfigureOutcome};
+
+use crate::Streams;
+use crate::output::Failure;
+
+/// Arguments of `bouture configure`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Writes NEW_CFG: NODE_CFG with [slapos] master_url set to the new master and the
+client certificate options (key_file, cert_file, certificate_repository_path,
+master_ca_file) removed, from [DEFAULT] too when they come from there. Comments,
+blank lines, order, key case and every other option are kept as written. NODE_CFG
+is never modified; NEW_CFG is replaced atomically and gets NODE_CFG's permissions.
+
+Examples:
+  bouture configure --new-master-url http://10.0.0.2:4000 \\
+      --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg
+  bouture configure --cfg /etc/opt/slapos/slapos.cfg --new-master-url http://10.0.0.2:4000 \\
+      --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg --dry-run
+
+Exit status: 0 when NEW_CFG was written (or, with --dry-run, could be), 1 when
+NODE_CFG cannot be read or used, NEW_CFG is NODE_CFG, or NEW_CFG cannot be
+written (nothing is written then), 2 for usage errors.")]
+pub struct ConfigureArgs {
+    /// The node configuration file (read, never modified).
+    #[arg(
+        long,
+        value_name = "NODE_CFG",
+        env = "SLAPOS_CONFIGURATION",
+        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
+    )]
+    pub cfg: PathBuf,
+    /// URL of the new master (a slapproxy) the node will follow.
+    #[arg(long, value_name = "URL")]
+    pub new_master_url: String,
+    /// Where to write the new node configuration.
+    #[arg(long, value_name = "NEW_CFG")]
+    pub new_node_cfg: PathBuf,
+    /// Print the changes and the diff that would be applied; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub(crate) fn run(args: &ConfigureArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+    let outcome = configure::configure(
+        &args.cfg,
+        &args.new_node_cfg,
+        &args.new_master_url,
+        args.dry_run,
+    )
+    .map_err(|error| Failure::operation(&error))?;
+    streams
+        .stdout
+        .write_all(render(&outcome, &args.new_master_url).as_bytes())
+        .map_err(|error| Failure::output(&error))?;
+    Ok(crate::BoutureExitCode::OK)
+}
+
+/// The report: what was (or would be) written, each change, and for a dry
+/// run the diff.
+pub(crate) fn render(outcome: &ConfigureOutcome, url: &str) -> String {
+    let mut out = String::new();
+    let verb = if outcome.written {
+        "wrote"
+    } else {
+        "would write (dry run, nothing written)"
+    };
+    let _ = writeln!(
+        out,
+        "{verb} {} for master {url}, from {}",
+        outcome.new_cfg.display(),
+        outcome.node_cfg.display()
+    );
+    for change in &outcome.changes {
+        let _ = writeln!(out, "  {change}");
+    }
+    if !outcome.written {
+        out.push('\n');
+        out.push_str(&configure::unified_diff(
+            &outcome.before,
+            &outcome.after,
+            &outcome.node_cfg.display().to_string(),
+            &outcome.new_cfg.display().to_string(),
+        ));
+    }
+    out
+}
