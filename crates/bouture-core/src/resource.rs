@@ -42,6 +42,17 @@ impl PartitionAddress {
     }
 }
 
+/// `10.0.0.2/24`, or `10.0.0.2 netmask 255.0.255.0` for a netmask whose
+/// one bits are not contiguous.
+impl std::fmt::Display for PartitionAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.prefix_len() {
+            Some(prefix) => write!(f, "{}/{prefix}", self.addr),
+            None => write!(f, "{} netmask {}", self.addr, self.netmask),
+        }
+    }
+}
+
 /// What bouture uses of a partition's `.slapos-resource`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use bouture_core::configure::{self, ConfigureOutcome};
 
 use crate::Streams;
+use crate::commands::NodeCfgArg;
 use crate::output::Failure;
 
 /// Arguments of `bouture configure`.
@@ -27,14 +28,9 @@ Exit status: 0 when NEW_CFG was written (or, with --dry-run, could be), 1 when
 NODE_CFG cannot be read or used, NEW_CFG is NODE_CFG, or NEW_CFG cannot be
 written (nothing is written then), 2 for usage errors.")]
 pub struct ConfigureArgs {
-    /// The node configuration file (read, never modified).
-    #[arg(
-        long,
-        value_name = "NODE_CFG",
-        env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
-    )]
-    pub cfg: PathBuf,
+    /// `--cfg NODE_CFG`: the node configuration.
+    #[command(flatten)]
+    pub node: NodeCfgArg,
     /// URL of the new master (a slapproxy) the node will follow.
     #[arg(long, value_name = "URL")]
     pub new_master_url: String,
@@ -48,7 +44,7 @@ pub struct ConfigureArgs {
 
 pub(crate) fn run(args: &ConfigureArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
     let outcome = configure::configure(
-        &args.cfg,
+        &args.node.cfg,
         &args.new_node_cfg,
         &args.new_master_url,
         args.dry_run,

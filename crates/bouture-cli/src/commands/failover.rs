@@ -31,6 +31,7 @@ use bouture_core::switchfile::{
     self, GraftedPartition, OfflineRuns, SkippedPartitionNote, SwitchRecord,
 };
 
+use crate::commands::NodeCfgArg;
 use crate::log::Logger;
 use crate::output::{Failure, error_chain};
 use crate::{BoutureExitCode, Streams};
@@ -66,14 +67,9 @@ pidfile_instance, PROGRAM cannot be run, configure or graft failed: not switched
 this run: ambiguous exit of the original run (nothing changed), offline but fewer than
 --switch-after runs in a row, or the run from the new master failed.")]
 pub struct FailoverArgs {
-    /// The node configuration file (pointing at the original master).
-    #[arg(
-        long,
-        value_name = "NODE_CFG",
-        env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
-    )]
-    pub cfg: PathBuf,
+    /// `--cfg NODE_CFG`: the node configuration.
+    #[command(flatten)]
+    pub node: NodeCfgArg,
     /// URL of the new master (a slapproxy) to fail over to.
     #[arg(long, value_name = "URL")]
     pub new_master_url: String,
@@ -131,7 +127,7 @@ pub(crate) fn run_with(
     streams: &mut Streams<'_>,
     graft: &dyn GraftStep,
 ) -> Result<u8, Failure> {
-    let config = NodeConfig::load(&args.cfg).map_err(|error| Failure::operation(&error))?;
+    let config = args.node.load()?;
     configure::check_master_url(&args.new_master_url)
         .map_err(|error| Failure::operation(&error))?;
     check_paths(args, &config)?;
@@ -187,7 +183,7 @@ impl Failover<'_, '_> {
         self.log.info(&format!(
             "processing the node with its original master {original}"
         ));
-        let code = self.inner_run(&args.cfg)?;
+        let code = self.inner_run(&args.node.cfg)?;
         let outcome = InnerOutcome::from_exit_code(code);
         let decision = decide(state, outcome, args.switch_after);
         self.log.info(&format!("decision: {}", decision.reason));
@@ -253,7 +249,12 @@ impl Failover<'_, '_> {
             args.new_master_url,
             args.new_node_cfg.display()
         ));
-        match configure::configure(&args.cfg, &args.new_node_cfg, &args.new_master_url, false) {
+        match configure::configure(
+            &args.node.cfg,
+            &args.new_node_cfg,
+            &args.new_master_url,
+            false,
+        ) {
             Ok(outcome) => {
                 for change in &outcome.changes {
                     self.log.info(&format!("configure: {change}"));
@@ -301,7 +302,7 @@ impl Failover<'_, '_> {
         let mut record = SwitchRecord::now(
             &args.new_master_url,
             (original != "(no master_url)").then_some(original),
-            &args.cfg,
+            &args.node.cfg,
             &args.new_node_cfg,
             offline_runs,
         );
@@ -334,7 +335,12 @@ impl Failover<'_, '_> {
             args.new_node_cfg.display(),
             args.new_master_url
         ));
-        match configure::configure(&args.cfg, &args.new_node_cfg, &args.new_master_url, false) {
+        match configure::configure(
+            &args.node.cfg,
+            &args.new_node_cfg,
+            &args.new_master_url,
+            false,
+        ) {
             Ok(_) => true,
             Err(error) => {
                 self.log.error(&format!(
@@ -442,7 +448,7 @@ fn check_paths(args: &FailoverArgs, config: &NodeConfig) -> Result<(), Failure> 
     }
     for (name, path) in [
         ("--switchfile", &args.switchfile),
-        ("--cfg", &args.cfg),
+        ("--cfg", &args.node.cfg),
         ("--new-node-cfg", &args.new_node_cfg),
     ] {
         if same_path(&args.pidfile, path) {
@@ -452,13 +458,15 @@ fn check_paths(args: &FailoverArgs, config: &NodeConfig) -> Result<(), Failure> 
             ));
         }
     }
-    if same_path(&args.switchfile, &args.cfg) || same_path(&args.switchfile, &args.new_node_cfg) {
+    if same_path(&args.switchfile, &args.node.cfg)
+        || same_path(&args.switchfile, &args.new_node_cfg)
+    {
         return refuse(format!(
             "--switchfile {} is also a configuration file; choose another path",
             args.switchfile.display()
         ));
     }
-    if same_path(&args.cfg, &args.new_node_cfg) {
+    if same_path(&args.node.cfg, &args.new_node_cfg) {
         return refuse(format!(
             "--new-node-cfg {} is the node configuration itself; choose another path: \
              the node configuration is never modified",

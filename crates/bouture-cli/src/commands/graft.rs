@@ -2,9 +2,8 @@
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig, PartitionAddress};
+use bouture_core::{GraftOptions, GraftPlan, Inventory, PartitionAddress};
 use bouture_graft::{
     GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus, Placement,
 };
@@ -12,6 +11,7 @@ use bouture_master_client::{ClientOptions, MasterClient};
 
 use crate::BoutureExitCode;
 use crate::Streams;
+use crate::commands::NodeCfgArg;
 use crate::output::{Failure, OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
@@ -29,14 +29,9 @@ Exit status: 0 every opted-in partition was grafted; 1 some were skipped or
 failed, the master could not be reached, or the node configuration cannot be
 read; 2 usage error.")]
 pub struct GraftArgs {
-    /// The node configuration file.
-    #[arg(
-        long,
-        value_name = "NODE_CFG",
-        env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
-    )]
-    pub cfg: PathBuf,
+    /// `--cfg NODE_CFG`: the node configuration.
+    #[command(flatten)]
+    pub node: NodeCfgArg,
     /// URL of the new SlapOS master onto which to graft (e.g. the node's local slapproxy).
     #[arg(long, value_name = "URL")]
     pub new_master_url: String,
@@ -55,7 +50,7 @@ pub struct GraftArgs {
 }
 
 pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
-    let config = NodeConfig::load(&args.cfg).map_err(|error| Failure::operation(&error))?;
+    let config = args.node.load()?;
     let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
@@ -189,13 +184,6 @@ impl GraftObserver for Progress<'_> {
     }
 }
 
-fn format_address(address: &PartitionAddress) -> String {
-    match address.prefix_len() {
-        Some(prefix) => format!("{}/{prefix}", address.addr),
-        None => format!("{} netmask {}", address.addr, address.netmask),
-    }
-}
-
 /// The plan, as `--dry-run` prints it.
 pub(crate) fn render_plan(plan: &GraftPlan, url: &str) -> String {
     let mut out = String::new();
@@ -204,10 +192,7 @@ pub(crate) fn render_plan(plan: &GraftPlan, url: &str) -> String {
         "Dry run: nothing is sent to {url} and nothing on the node is changed."
     );
     let address = match (plan.address, plan.netmask) {
-        (Some(addr), Some(netmask)) => format!(
-            " (address {})",
-            format_address(&PartitionAddress { addr, netmask })
-        ),
+        (Some(addr), Some(netmask)) => format!(" (address {})", PartitionAddress { addr, netmask }),
         (Some(addr), None) => format!(" (address {addr})"),
         _ => String::new(),
     };
@@ -218,7 +203,11 @@ pub(crate) fn render_plan(plan: &GraftPlan, url: &str) -> String {
         plan.partitions.len()
     );
     for partition in &plan.partitions {
-        let addresses: Vec<String> = partition.addresses.iter().map(format_address).collect();
+        let addresses: Vec<String> = partition
+            .addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let _ = writeln!(
             out,
             "   {:<12} interface {:<12} {}",

@@ -1,14 +1,13 @@
 //! `bouture inventory`: the node as bouture sees it.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use bouture_core::{
-    BoutureStatus, Inventory, InventoryTotals, NodeConfig, Partition, PartitionAddress,
-    ResourceStatus,
+    BoutureStatus, Inventory, InventoryTotals, Partition, PartitionAddress, ResourceStatus,
 };
 
 use crate::Streams;
+use crate::commands::NodeCfgArg;
 use crate::output::{Failure, OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
@@ -21,14 +20,9 @@ Examples:
 Exit status: 0 when the node was scanned (even if some partitions are invalid),
 1 when the node configuration or the instance root cannot be read, 2 for usage errors.")]
 pub struct InventoryArgs {
-    /// The node configuration file.
-    #[arg(
-        long,
-        value_name = "NODE_CFG",
-        env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
-    )]
-    pub cfg: PathBuf,
+    /// `--cfg NODE_CFG`: the node configuration.
+    #[command(flatten)]
+    pub node: NodeCfgArg,
     /// How to print the inventory.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -43,7 +37,7 @@ struct InventoryReport<'a> {
 }
 
 pub(crate) fn run(args: &InventoryArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
-    let config = NodeConfig::load(&args.cfg).map_err(|error| Failure::operation(&error))?;
+    let config = args.node.load()?;
     let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
     let written = match args.format {
         OutputFormat::Json => write_json(
@@ -67,7 +61,7 @@ pub(crate) fn render_text(inventory: &Inventory) -> String {
     let _ = writeln!(out, "  configuration  {}", computer.config_path.display());
     let _ = writeln!(out, "  instance root  {}", computer.instance_root.display());
     let address = match (computer.address, computer.netmask) {
-        (Some(addr), Some(netmask)) => format_address(&PartitionAddress { addr, netmask }),
+        (Some(addr), Some(netmask)) => PartitionAddress { addr, netmask }.to_string(),
         (Some(addr), None) => addr.to_string(),
         _ => "not recorded".to_string(),
     };
@@ -100,7 +94,7 @@ fn render_partition(out: &mut String, partition: &Partition) {
         }
         ResourceStatus::Valid(resource) => {
             for address in &resource.addresses {
-                let _ = writeln!(out, "  {}", format_address(address));
+                let _ = writeln!(out, "  {address}");
             }
         }
         ResourceStatus::Missing { path } => {
@@ -135,12 +129,5 @@ fn render_partition(out: &mut String, partition: &Partition) {
             let _ = writeln!(out, "  bouture.json: invalid: {error}");
         }
         _ => {}
-    }
-}
-
-fn format_address(address: &PartitionAddress) -> String {
-    match address.prefix_len() {
-        Some(prefix) => format!("{}/{prefix}", address.addr),
-        None => format!("{} netmask {}", address.addr, address.netmask),
     }
 }

@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use bouture_core::NodeConfig;
 use bouture_core::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
 
 use crate::Streams;
+use crate::commands::NodeCfgArg;
 use crate::output::{Failure, OutputFormat, write_json};
 
 /// Arguments of `bouture status`.
@@ -24,14 +24,9 @@ Examples:
 Exit status: 0 when the state was read (whichever master), 1 when the node
 configuration or SWITCHFILE cannot be read, 2 for usage errors.")]
 pub struct StatusArgs {
-    /// The node configuration file (pointing at the original master).
-    #[arg(
-        long,
-        value_name = "NODE_CFG",
-        env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
-    )]
-    pub cfg: PathBuf,
+    /// `--cfg NODE_CFG`: the node configuration.
+    #[command(flatten)]
+    pub node: NodeCfgArg,
     /// The flag file `bouture failover` maintains.
     #[arg(long, value_name = "SWITCHFILE")]
     pub switchfile: PathBuf,
@@ -61,7 +56,7 @@ struct StatusReport {
 }
 
 pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
-    let config = NodeConfig::load(&args.cfg).map_err(|error| Failure::operation(&error))?;
+    let config = args.node.load()?;
     let status = switchfile::read_switchfile(&args.switchfile)
         .map_err(|error| Failure::operation(&error))?;
     let offline_runs = switchfile::read_offline_runs(&args.switchfile)
