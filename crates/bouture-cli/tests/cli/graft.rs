@@ -200,6 +200,41 @@ fn big_node(root: &std::path::Path, computer_id: &str, count: u32) -> WrittenNod
     node.write()
 }
 
+/// The master state after an uninterrupted graft of `big_node` (25 partitions).
+fn uninterrupted_graft(root: &std::path::Path, computer_id: &str) -> MasterState {
+    let node = big_node(&root.join("reference"), computer_id, 25);
+    let proxy = SlapProxy::start(computer_id).unwrap();
+    let cfg = node.cfg.to_str().unwrap();
+    let run = bouture(
+        &["graft", "--cfg", cfg, "--new-master-url", proxy.url()],
+        root,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    master_state(&proxy, computer_id)
+}
+
+/// Wait until the master holds `instances` instances of the computer, or the
+/// graft process ended, or a minute passed.
+fn wait_for_instances(
+    proxy: &SlapProxy,
+    computer_id: &str,
+    instances: usize,
+    graft: &mut std::process::Child,
+) {
+    let client = MasterClient::new(proxy.url()).unwrap();
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let placed = client
+            .json_rpc()
+            .compute_node_instance_list(computer_id)
+            .map_or(0, |list| list.len());
+        if placed >= instances || Instant::now() > deadline || graft.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Start `bouture graft` and SIGKILL it once the master holds `instances` instances.
 fn kill_graft_after(node: &WrittenNode, proxy: &SlapProxy, instances: usize) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bouture"))
@@ -214,18 +249,7 @@ fn kill_graft_after(node: &WrittenNode, proxy: &SlapProxy, instances: usize) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let client = MasterClient::new(proxy.url()).unwrap();
-    let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        let placed = client
-            .json_rpc()
-            .compute_node_instance_list(&node.computer_id)
-            .map_or(0, |list| list.len());
-        if placed >= instances || Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_instances(proxy, &node.computer_id, instances, &mut child);
     let _ = child.kill();
     child.wait().unwrap();
 }
@@ -233,20 +257,7 @@ fn kill_graft_after(node: &WrittenNode, proxy: &SlapProxy, instances: usize) {
 #[test]
 fn a_killed_graft_converges_when_run_again() {
     let dir = tempfile::tempdir().unwrap();
-    let reference_node = big_node(&dir.path().join("reference"), "COMP-KILL", 25);
-    let reference = SlapProxy::start("COMP-KILL").unwrap();
-    let run = bouture(
-        &[
-            "graft",
-            "--cfg",
-            reference_node.cfg.to_str().unwrap(),
-            "--new-master-url",
-            reference.url(),
-        ],
-        dir.path(),
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let expected = master_state(&reference, "COMP-KILL");
+    let expected = uninterrupted_graft(dir.path(), "COMP-KILL");
 
     for (attempt, kill_at) in [1, 12, 24].into_iter().enumerate() {
         let node = big_node(&dir.path().join(format!("node{attempt}")), "COMP-KILL", 25);
@@ -284,24 +295,11 @@ fn a_killed_graft_converges_when_run_again() {
 #[test]
 fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
     let dir = tempfile::tempdir().unwrap();
-    let reference_node = big_node(&dir.path().join("reference"), "COMP-RESTART", 25);
-    let reference = SlapProxy::start("COMP-RESTART").unwrap();
-    let run = bouture(
-        &[
-            "graft",
-            "--cfg",
-            reference_node.cfg.to_str().unwrap(),
-            "--new-master-url",
-            reference.url(),
-        ],
-        dir.path(),
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let expected = master_state(&reference, "COMP-RESTART");
+    let expected = uninterrupted_graft(dir.path(), "COMP-RESTART");
 
     let node = big_node(&dir.path().join("node"), "COMP-RESTART", 25);
     let mut proxy = SlapProxy::start("COMP-RESTART").unwrap();
-    let graft = Command::new(env!("CARGO_BIN_EXE_bouture"))
+    let mut graft = Command::new(env!("CARGO_BIN_EXE_bouture"))
         .args([
             "graft",
             "--cfg",
@@ -313,17 +311,7 @@ fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let client = MasterClient::new(proxy.url()).unwrap();
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while client
-        .json_rpc()
-        .compute_node_instance_list("COMP-RESTART")
-        .map_or(0, |list| list.len())
-        < 8
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_instances(&proxy, "COMP-RESTART", 8, &mut graft);
     // The master goes away in the middle of the graft, and comes back.
     proxy.restart().unwrap();
     let cut = graft.wait_with_output().unwrap();
