@@ -2,14 +2,19 @@
 
 use std::path::PathBuf;
 
-use crate::output::{Failure, OutputFormat};
 use crate::Streams;
+use crate::output::{Failure, OutputFormat};
 
 /// Arguments of `bouture inventory`.
 #[derive(Debug, clap::Args)]
 pub struct InventoryArgs {
     /// The node configuration file.
-    #[arg(long, value_name = "NODE_CFG", env = "SLAPOS_CONFIGURATION", default_value = "/etc/opt/slapos/slapos.cfg")]
+    #[arg(
+        long,
+        value_name = "NODE_CFG",
+        env = "SLAPOS_CONFIGURATION",
+        default_value = "/etc/opt/slapos/slapos.cfg"
+    )]
     pub cfg: PathBuf,
     /// How to print the inventory.
     #[arg(long, value_enum, default_value_t)]
@@ -17,5 +22,8 @@ pub struct InventoryArgs {
 }
 
 pub(crate) fn run(_args: &InventoryArgs, _streams: &mut Streams<'_>) -> Result<u8, Failure> {
-    Err(Failure { message: "inventory: not written yet".into(), code: 1 })
+    Err(Failure {
+        message: "inventory: not written yet".into(),
+        code: 1,
+    })
 }
