@@ -40,6 +40,8 @@ pub struct Cli {
 pub enum Command {
     /// Show the node as bouture sees it: computer, partitions, addresses, bouture.json status.
     Inventory(commands::inventory::InventoryArgs),
+    /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
+    Merge(commands::merge::MergeArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -93,6 +95,7 @@ where
     };
     let result = match &cli.command {
         Command::Inventory(args) => commands::inventory::run(args, streams),
+        Command::Merge(args) => commands::merge::run(args, streams),
     };
     match result {
         Ok(code) => code,

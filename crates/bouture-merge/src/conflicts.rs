@@ -61,10 +61,20 @@ impl<'a> Finder<'a> {
                 let value = slot.key().clone();
                 let a = self.object_ref(first);
                 let b = self.object_ref(owner);
-                let message = format!(
-                    "{} {value} is used by {a} and by {b}; change it in one of the clusters before merging",
+                let what = if owner.kind == ObjectKind::LogicalVolume {
+                    "LV name"
+                } else {
                     namespace.what
-                );
+                };
+                let message = if namespace.kind == ConflictKind::ClusterName {
+                    format!(
+                        "{a} cannot be merged with {b}: both are named '{value}' (is it the same cluster?)"
+                    )
+                } else {
+                    format!(
+                        "{what} {value} is used by {a} and by {b}; change it in one of the clusters before merging"
+                    )
+                };
                 self.conflicts.push(Conflict {
                     kind: namespace.kind,
                     value,

@@ -177,6 +177,13 @@ pub struct ObjectRef {
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == ObjectKind::Cluster {
+            return if self.name == self.cluster {
+                write!(f, "cluster '{}'", self.cluster)
+            } else {
+                write!(f, "the {} of cluster '{}'", self.name, self.cluster)
+            };
+        }
         write!(f, "{} '{}'", self.kind, self.name)?;
         if let Some(uuid) = &self.uuid
             && uuid != &self.name
