@@ -63,6 +63,9 @@ pub struct GroupOutcome {
     /// What happened to it.
     #[serde(flatten)]
     pub action: GroupAction,
+    /// For a merged group: the name of the group its nodes joined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<String>,
 }
 
 /// The merged cluster's port bookkeeping.
@@ -88,6 +91,14 @@ impl Report {
         plan: &MergePlan,
         output: Option<PathBuf>,
     ) -> Self {
+        let group_names: std::collections::HashMap<&str, &str> = std::iter::once(ours)
+            .chain(theirs.iter())
+            .flat_map(|c| {
+                c.nodegroups
+                    .iter()
+                    .map(|g| (g.uuid.as_str(), g.name.as_str()))
+            })
+            .collect();
         let merged = theirs
             .iter()
             .enumerate()
@@ -98,14 +109,24 @@ impl Report {
                 groups: other
                     .nodegroups
                     .iter()
-                    .map(|g| GroupOutcome {
-                        name: g.name.clone(),
-                        uuid: g.uuid.clone(),
-                        action: plan
+                    .map(|g| {
+                        let action = plan
                             .groups
                             .action(index, &g.uuid)
                             .cloned()
-                            .unwrap_or(GroupAction::Add),
+                            .unwrap_or(GroupAction::Add);
+                        let joined = match &action {
+                            GroupAction::MergeInto { target_uuid, .. } => group_names
+                                .get(target_uuid.as_str())
+                                .map(|n| (*n).to_owned()),
+                            _ => None,
+                        };
+                        GroupOutcome {
+                            name: g.name.clone(),
+                            uuid: g.uuid.clone(),
+                            action,
+                            joined,
+                        }
                     })
                     .collect(),
                 instances_added: other.instances.iter().map(|i| i.name.clone()).collect(),
@@ -171,7 +192,7 @@ impl Report {
             );
             list(
                 &mut out,
-                "nodes added (offline, not master candidates)",
+                "nodes added, offline and not candidates",
                 &cluster.nodes_added,
             );
             let groups: Vec<String> = cluster
@@ -180,9 +201,11 @@ impl Report {
                 .map(|g| match &g.action {
                     GroupAction::Add => format!("{} (added)", g.name),
                     GroupAction::Rename { new_name } => format!("{} (added as {new_name})", g.name),
-                    GroupAction::MergeInto { target_uuid, .. } => {
-                        format!("{} (merged into group {target_uuid})", g.name)
-                    }
+                    GroupAction::MergeInto { target_uuid, .. } => format!(
+                        "{} (nodes join group '{}', {target_uuid})",
+                        g.name,
+                        g.joined.as_deref().unwrap_or("?")
+                    ),
                 })
                 .collect();
             list(&mut out, "node groups", &groups);
