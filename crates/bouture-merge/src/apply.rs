@@ -1,124 +1,74 @@
 //! Building the merged `config.data` from the inputs and a [`MergePlan`].
 //!
-//! Our objects are copied as raw text, untouched (except the cluster object,
-//! the config's serial number and time, and a node group that gains the
-//! networks of a group merged into it). The merging clusters' objects are
-//! re-serialised one level deep: only the members bouture changes are
-//! replaced, every other member keeps its text.
+//! Our objects are copied as text, untouched (except the cluster object, the
+//! config's serial number and time, and a node group that gains the networks
+//! of a group merged into it). The merging clusters' objects are split one
+//! level deep: only the members bouture changes are replaced, every other
+//! member keeps its text. The output is written directly, without building a
+//! JSON tree.
 
 use std::collections::HashMap;
 
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::groups::GroupAction;
 use crate::model::{ConfigFile, SECTIONS};
 use crate::plan::MergePlan;
-use crate::raw::RawObject;
+use crate::raw::{PatchObject, RawObject};
 
 /// Entries of a node group's `networks` map.
 type NetworkMap = Vec<(String, Box<RawValue>)>;
 
-type Entries<'a> = Vec<(&'a str, RawRef<'a>)>;
-
-/// A raw value either borrowed from an input or produced by the merge.
-enum RawRef<'a> {
-    Borrowed(&'a RawValue),
+/// One object of the output: text from an input, text made by the merge, or
+/// an input object with some members replaced.
+enum Piece<'a> {
+    Text(&'a str),
     Owned(Box<RawValue>),
+    Patched(PatchObject<'a>),
 }
 
-impl Serialize for RawRef<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Borrowed(raw) => raw.serialize(serializer),
-            Self::Owned(raw) => raw.serialize(serializer),
-        }
-    }
-}
+type Entries<'a> = Vec<(&'a str, Piece<'a>)>;
 
-struct Section<'a>(Entries<'a>);
-
-impl Serialize for Section<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in &self.0 {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
-    }
-}
-
-enum TopValue<'a> {
-    Raw(RawRef<'a>),
-    Section(Section<'a>),
-}
-
-struct Document<'a>(Vec<(&'a str, TopValue<'a>)>);
-
-impl Serialize for Document<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in &self.0 {
-            match value {
-                TopValue::Raw(raw) => map.serialize_entry(key, raw)?,
-                TopValue::Section(section) => map.serialize_entry(key, section)?,
-            }
-        }
-        map.end()
-    }
+/// A node group on its way to the output, with where it comes from.
+struct GroupOut<'a> {
+    cluster: usize,
+    key: &'a str,
+    uuid: &'a str,
+    piece: Piece<'a>,
 }
 
 fn ser(error: serde_json::Error) -> Error {
     Error::Serialize { source: error }
 }
 
-/// Parse an object of a merging cluster one level deep.
-fn open(config: &ConfigFile, what: &str, raw: &RawValue) -> Result<RawObject, Error> {
-    RawObject::parse(raw.get()).map_err(|source| Error::Malformed {
+/// Parse an object one level deep into an owned [`RawObject`].
+fn open(config: &ConfigFile, what: &str, text: &str) -> Result<RawObject, Error> {
+    RawObject::parse(text).map_err(|source| Error::Malformed {
         path: config.path.clone(),
         what: what.to_owned(),
         source: Some(source),
     })
 }
 
+/// Split an object of a merging cluster into members, borrowing their text.
+fn patch<'c>(
+    config: &ConfigFile,
+    text: &'c str,
+    what: impl FnOnce() -> String,
+) -> Result<PatchObject<'c>, Error> {
+    PatchObject::parse(text).map_err(|source| Error::Malformed {
+        path: config.path.clone(),
+        what: what(),
+        source: Some(source),
+    })
+}
+
 /// `serial_no = 1`, `ctime = mtime = now`: what Ganeti's Add* calls do.
-fn stamp_new(object: &mut RawObject, now: f64) -> Result<(), Error> {
+fn stamp(object: &mut PatchObject<'_>, now: f64) -> Result<(), Error> {
     object.set("serial_no", &1).map_err(ser)?;
     object.set("ctime", &now).map_err(ser)?;
     object.set("mtime", &now).map_err(ser)
-}
-
-fn close(object: &RawObject) -> Result<Box<RawValue>, Error> {
-    object.to_raw_value().map_err(ser)
-}
-
-/// Our objects of one section, as raw text.
-fn section_of<'c>(config: &'c ConfigFile, name: &str) -> Vec<(&'c str, &'c RawValue)> {
-    match name {
-        "nodes" => config
-            .nodes
-            .iter()
-            .map(|o| (o.key.as_str(), &*o.raw))
-            .collect(),
-        "instances" => config
-            .instances
-            .iter()
-            .map(|o| (o.key.as_str(), &*o.raw))
-            .collect(),
-        "networks" => config
-            .networks
-            .iter()
-            .map(|o| (o.key.as_str(), &*o.raw))
-            .collect(),
-        "disks" => config
-            .disks
-            .iter()
-            .map(|o| (o.key.as_str(), &*o.raw))
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// Build the merged `config.data` text (a newline-terminated JSON document).
@@ -128,164 +78,219 @@ fn section_of<'c>(config: &'c ConfigFile, name: &str) -> Vec<(&'c str, &'c RawVa
 /// [`Error::Malformed`] if an object of a merging cluster is not a JSON
 /// object (which [`ConfigFile::parse`] already rules out), or
 /// [`Error::Serialize`].
-#[allow(
-    clippy::too_many_lines,
-    reason = "one pass per section, in file order; splitting it would only move the borrows around"
-)]
 pub fn apply(ours: &ConfigFile, theirs: &[ConfigFile], plan: &MergePlan) -> Result<Vec<u8>, Error> {
     let now = plan.now;
     let mut sections: HashMap<&str, Entries<'_>> = HashMap::new();
-
-    // Our objects, untouched.
-    let mut groups_all: Vec<(usize, &str, &str, RawRef<'_>)> = ours
+    sections.insert(
+        "nodes",
+        our_section(ours, &ours.nodes, |o| (&o.key, &o.raw)),
+    );
+    sections.insert(
+        "instances",
+        our_section(ours, &ours.instances, |o| (&o.key, &o.raw)),
+    );
+    sections.insert(
+        "networks",
+        our_section(ours, &ours.networks, |o| (&o.key, &o.raw)),
+    );
+    sections.insert(
+        "disks",
+        our_section(ours, &ours.disks, |o| (&o.key, &o.raw)),
+    );
+    let mut groups: Vec<GroupOut<'_>> = ours
         .nodegroups
         .iter()
-        .map(|g| (0, g.key.as_str(), g.uuid.as_str(), RawRef::Borrowed(&g.raw)))
+        .map(|g| GroupOut {
+            cluster: 0,
+            key: &g.key,
+            uuid: &g.uuid,
+            piece: Piece::Text(ours.raw(&g.raw)),
+        })
         .collect();
-    for name in ["nodes", "instances", "networks", "disks"] {
-        let entries = section_of(ours, name)
-            .into_iter()
-            .map(|(key, raw)| (key, RawRef::Borrowed(raw)))
-            .collect();
-        sections.insert(name, entries);
-    }
-
-    // Networks gained by existing groups through --groups merge:
+    // Networks gained by existing groups through the merge strategy:
     // (cluster index, group uuid) → network map entries.
     let mut gained: HashMap<(usize, &str), NetworkMap> = HashMap::new();
 
     for (index, other) in theirs.iter().enumerate() {
-        for group in &other.nodegroups {
-            let action = plan
-                .groups
-                .action(index, &group.uuid)
-                .unwrap_or(&GroupAction::Add);
-            let mut object = open(other, &format!("node group '{}'", group.name), &group.raw)?;
-            match action {
-                GroupAction::MergeInto {
-                    target_uuid,
-                    target_cluster,
-                } => {
-                    if let Some(networks) = object.get("networks") {
-                        let networks = open(
-                            other,
-                            &format!("node group '{}' networks", group.name),
-                            networks,
-                        )?;
-                        gained
-                            .entry((*target_cluster, target_uuid.as_str()))
-                            .or_default()
-                            .extend(networks.into_entries());
-                    }
-                    continue;
-                }
-                GroupAction::Rename { new_name } => {
-                    object.set("name", new_name).map_err(ser)?;
-                }
-                GroupAction::Add => {}
-            }
-            stamp_new(&mut object, now)?;
-            groups_all.push((
-                index + 1,
-                group.key.as_str(),
-                group.uuid.as_str(),
-                RawRef::Owned(close(&object)?),
-            ));
-        }
-
-        let mut nodes_out: Entries<'_> = Vec::with_capacity(other.nodes.len());
-        for node in &other.nodes {
-            let mut object = open(other, &format!("node '{}'", node.name), &node.raw)?;
-            object.set("master_candidate", &false).map_err(ser)?;
-            object.set("drained", &false).map_err(ser)?;
-            object.set("offline", &true).map_err(ser)?;
-            if let Some(group) = &node.group
-                && let Some(GroupAction::MergeInto { target_uuid, .. }) =
-                    plan.groups.action(index, group)
-            {
-                object.set("group", target_uuid).map_err(ser)?;
-            }
-            stamp_new(&mut object, now)?;
-            nodes_out.push((node.key.as_str(), RawRef::Owned(close(&object)?)));
-        }
-        sections.entry("nodes").or_default().extend(nodes_out);
-
-        let empty = HashMap::new();
-        let instance_ports = plan.instance_ports.get(index).unwrap_or(&empty);
-        let mut instances_out: Entries<'_> = Vec::with_capacity(other.instances.len());
-        for instance in &other.instances {
-            let mut object = open(
-                other,
-                &format!("instance '{}'", instance.name),
-                &instance.raw,
-            )?;
-            if let Some(port) = instance_ports.get(&instance.uuid) {
-                object.set("network_port", port).map_err(ser)?;
-            }
-            stamp_new(&mut object, now)?;
-            instances_out.push((instance.key.as_str(), RawRef::Owned(close(&object)?)));
-        }
-        sections
-            .entry("instances")
-            .or_default()
-            .extend(instances_out);
-
-        let disk_ports = plan.disk_ports.get(index).unwrap_or(&empty);
-        let mut disks_out: Entries<'_> = Vec::with_capacity(other.disks.len());
-        for disk in &other.disks {
-            let what = format!("disk '{}'", disk.uuid);
-            let mut object = open(other, &what, &disk.raw)?;
-            if let Some(port) = disk_ports.get(&disk.uuid) {
-                let mut logical_id: Vec<Box<RawValue>> = object
-                    .get_as("logical_id")
-                    .map_err(|source| Error::Malformed {
-                        path: other.path.clone(),
-                        what: format!("{what}: logical_id"),
-                        source: Some(source),
-                    })?
-                    .unwrap_or_default();
-                let slot = logical_id.get_mut(2).ok_or_else(|| Error::Malformed {
-                    path: other.path.clone(),
-                    what: format!("{what}: logical_id[2] (the DRBD port)"),
-                    source: None,
-                })?;
-                *slot = serde_json::value::to_raw_value(port).map_err(ser)?;
-                object.set("logical_id", &logical_id).map_err(ser)?;
-            }
-            stamp_new(&mut object, now)?;
-            disks_out.push((disk.key.as_str(), RawRef::Owned(close(&object)?)));
-        }
-        sections.entry("disks").or_default().extend(disks_out);
-
-        let mut networks_out: Entries<'_> = Vec::with_capacity(other.networks.len());
+        add_groups(other, index, plan, &mut groups, &mut gained)?;
+        let nodes = their_nodes(other, index, plan)?;
+        sections.entry("nodes").or_default().extend(nodes);
+        let instances = their_instances(other, index, plan)?;
+        sections.entry("instances").or_default().extend(instances);
+        let disks = their_disks(other, index, plan)?;
+        sections.entry("disks").or_default().extend(disks);
+        let mut networks = Vec::with_capacity(other.networks.len());
         for network in &other.networks {
-            let mut object = open(other, &format!("network '{}'", network.name), &network.raw)?;
-            stamp_new(&mut object, now)?;
-            networks_out.push((network.key.as_str(), RawRef::Owned(close(&object)?)));
+            let mut object = patch(other, other.raw(&network.raw), || {
+                format!("network '{}'", network.name)
+            })?;
+            stamp(&mut object, now)?;
+            networks.push((network.key.as_str(), Piece::Patched(object)));
         }
-        sections.entry("networks").or_default().extend(networks_out);
+        sections.entry("networks").or_default().extend(networks);
     }
+    extend_group_networks(ours, theirs, now, &mut groups, gained)?;
+    sections.insert(
+        "nodegroups",
+        groups.into_iter().map(|g| (g.key, g.piece)).collect(),
+    );
 
-    // Groups that gained networks: ours, or groups added from an earlier merging cluster.
-    for (cluster, key, uuid, value) in &mut groups_all {
-        let Some(networks) = gained.remove(&(*cluster, *uuid)) else {
+    let cluster = merged_cluster(ours, plan)?;
+    let serial = serde_json::value::to_raw_value(&(ours.serial_no + 1)).map_err(ser)?;
+    let mtime = serde_json::value::to_raw_value(&now).map_err(ser)?;
+
+    let capacity = ours.text.len() + theirs.iter().map(|t| t.text.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(capacity + capacity / 8 + 4096);
+    out.push(b'{');
+    let mut first = true;
+    let mut member = |out: &mut Vec<u8>, key: &str| -> Result<(), Error> {
+        if !first {
+            out.extend_from_slice(b", ");
+        }
+        first = false;
+        serde_json::to_writer(&mut *out, key).map_err(ser)?;
+        out.extend_from_slice(b": ");
+        Ok(())
+    };
+    for (key, raw) in ours.top.iter() {
+        member(&mut out, key)?;
+        match key {
+            "cluster" => out.extend_from_slice(cluster.get().as_bytes()),
+            "serial_no" => out.extend_from_slice(serial.get().as_bytes()),
+            "mtime" => out.extend_from_slice(mtime.get().as_bytes()),
+            _ => match sections.remove(key) {
+                Some(entries) => write_section(&mut out, &entries)?,
+                None => out.extend_from_slice(raw.get().as_bytes()),
+            },
+        }
+    }
+    for name in SECTIONS {
+        if let Some(entries) = sections.remove(name)
+            && !entries.is_empty()
+        {
+            member(&mut out, name)?;
+            write_section(&mut out, &entries)?;
+        }
+    }
+    if ours.top.get("mtime").is_none() {
+        member(&mut out, "mtime")?;
+        out.extend_from_slice(mtime.get().as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(out)
+}
+
+/// Our objects of one section, as text.
+fn our_section<'c, T>(
+    ours: &'c ConfigFile,
+    objects: &'c [T],
+    fields: impl Fn(&'c T) -> (&'c String, &'c std::ops::Range<usize>),
+) -> Entries<'c> {
+    objects
+        .iter()
+        .map(|object| {
+            let (key, range) = fields(object);
+            (key.as_str(), Piece::Text(ours.raw(range)))
+        })
+        .collect()
+}
+
+fn write_section(out: &mut Vec<u8>, entries: &Entries<'_>) -> Result<(), Error> {
+    out.push(b'{');
+    for (i, (key, piece)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        serde_json::to_writer(&mut *out, key).map_err(ser)?;
+        out.extend_from_slice(b": ");
+        match piece {
+            Piece::Text(text) => out.extend_from_slice(text.as_bytes()),
+            Piece::Owned(raw) => out.extend_from_slice(raw.get().as_bytes()),
+            Piece::Patched(object) => serde_json::to_writer(&mut *out, object).map_err(ser)?,
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The merging cluster's node groups: added, renamed, or dropped (their
+/// networks then go to the group their nodes join).
+fn add_groups<'c>(
+    other: &'c ConfigFile,
+    index: usize,
+    plan: &'c MergePlan,
+    groups: &mut Vec<GroupOut<'c>>,
+    gained: &mut HashMap<(usize, &'c str), NetworkMap>,
+) -> Result<(), Error> {
+    for group in &other.nodegroups {
+        let action = plan
+            .groups
+            .action(index, &group.uuid)
+            .unwrap_or(&GroupAction::Add);
+        let mut object = patch(other, other.raw(&group.raw), || {
+            format!("node group '{}'", group.name)
+        })?;
+        match action {
+            GroupAction::MergeInto {
+                target_uuid,
+                target_cluster,
+            } => {
+                if let Some(networks) = object.get("networks") {
+                    let what = format!("node group '{}' networks", group.name);
+                    let networks = open(other, &what, networks.get())?;
+                    gained
+                        .entry((*target_cluster, target_uuid.as_str()))
+                        .or_default()
+                        .extend(networks.into_entries());
+                }
+                continue;
+            }
+            GroupAction::Rename { new_name } => {
+                object.set("name", new_name).map_err(ser)?;
+            }
+            GroupAction::Add => {}
+        }
+        stamp(&mut object, plan.now)?;
+        groups.push(GroupOut {
+            cluster: index + 1,
+            key: &group.key,
+            uuid: &group.uuid,
+            piece: Piece::Patched(object),
+        });
+    }
+    Ok(())
+}
+
+/// Add the networks of merged groups to the groups their nodes joined.
+fn extend_group_networks<'c>(
+    ours: &ConfigFile,
+    theirs: &[ConfigFile],
+    now: f64,
+    groups: &mut [GroupOut<'c>],
+    mut gained: HashMap<(usize, &'c str), NetworkMap>,
+) -> Result<(), Error> {
+    for group in groups.iter_mut() {
+        let Some(networks) = gained.remove(&(group.cluster, group.uuid)) else {
             continue;
         };
-        let path = cluster
+        let path = group
+            .cluster
             .checked_sub(1)
             .and_then(|i| theirs.get(i))
             .map_or(&ours.path, |c| &c.path);
+        let key = group.key;
         let malformed = |what: String, source| Error::Malformed {
             path: path.clone(),
             what,
             source: Some(source),
         };
-        let raw = match value {
-            RawRef::Borrowed(raw) => raw.get().to_owned(),
-            RawRef::Owned(raw) => raw.get().to_owned(),
+        let text = match &group.piece {
+            Piece::Text(text) => (*text).to_owned(),
+            Piece::Owned(raw) => raw.get().to_owned(),
+            Piece::Patched(object) => serde_json::to_string(object).map_err(ser)?,
         };
         let mut object =
-            RawObject::parse(&raw).map_err(|e| malformed(format!("node group '{key}'"), e))?;
+            RawObject::parse(&text).map_err(|e| malformed(format!("node group '{key}'"), e))?;
         let mut map = match object.get("networks") {
             Some(existing) => RawObject::parse(existing.get())
                 .map_err(|e| malformed(format!("node group '{key}' networks"), e))?,
@@ -295,69 +300,98 @@ pub fn apply(ours: &ConfigFile, theirs: &[ConfigFile], plan: &MergePlan) -> Resu
             map.set_raw(&network, params);
         }
         object.set("networks", &map).map_err(ser)?;
-        if *cluster == 0 {
+        if group.cluster == 0 {
             let serial: u64 = object.get_as("serial_no").ok().flatten().unwrap_or(0);
             object.set("serial_no", &(serial + 1)).map_err(ser)?;
             object.set("mtime", &now).map_err(ser)?;
         }
-        *value = RawRef::Owned(close(&object)?);
+        group.piece = Piece::Owned(object.to_raw_value().map_err(ser)?);
     }
-    sections.insert(
-        "nodegroups",
-        groups_all
-            .into_iter()
-            .map(|(_, key, _, value)| (key, value))
-            .collect(),
-    );
+    Ok(())
+}
 
-    let cluster = merged_cluster(ours, plan)?;
-
-    let mut document: Vec<(&str, TopValue<'_>)> = Vec::with_capacity(ours.top.len() + 2);
-    let mut seen_sections = Vec::new();
-    for (key, raw) in ours.top.iter() {
-        let value = match key {
-            "cluster" => TopValue::Raw(RawRef::Owned(cluster.clone())),
-            "serial_no" => TopValue::Raw(RawRef::Owned(
-                serde_json::value::to_raw_value(&(ours.serial_no + 1)).map_err(ser)?,
-            )),
-            "mtime" => TopValue::Raw(RawRef::Owned(
-                serde_json::value::to_raw_value(&now).map_err(ser)?,
-            )),
-            _ => match sections.remove(key) {
-                Some(entries) => {
-                    seen_sections.push(key);
-                    TopValue::Section(Section(entries))
-                }
-                None => TopValue::Raw(RawRef::Borrowed(raw)),
-            },
-        };
-        document.push((key, value));
-    }
-    for name in SECTIONS {
-        if let Some(entries) = sections.remove(name)
-            && !entries.is_empty()
+/// The merging cluster's nodes: offline, not candidates, maybe in another group.
+fn their_nodes<'c>(
+    other: &'c ConfigFile,
+    index: usize,
+    plan: &'c MergePlan,
+) -> Result<Entries<'c>, Error> {
+    let mut out = Vec::with_capacity(other.nodes.len());
+    for node in &other.nodes {
+        let mut object = patch(other, other.raw(&node.raw), || {
+            format!("node '{}'", node.name)
+        })?;
+        object.set("master_candidate", &false).map_err(ser)?;
+        object.set("drained", &false).map_err(ser)?;
+        object.set("offline", &true).map_err(ser)?;
+        if let Some(group) = &node.group
+            && let Some(GroupAction::MergeInto { target_uuid, .. }) =
+                plan.groups.action(index, group)
         {
-            document.push((name, TopValue::Section(Section(entries))));
+            object.set("group", target_uuid).map_err(ser)?;
         }
+        stamp(&mut object, plan.now)?;
+        out.push((node.key.as_str(), Piece::Patched(object)));
     }
-    if ours.top.get("mtime").is_none() {
-        document.push((
-            "mtime",
-            TopValue::Raw(RawRef::Owned(
-                serde_json::value::to_raw_value(&now).map_err(ser)?,
-            )),
-        ));
-    }
-
-    let mut out =
-        Vec::with_capacity(ours_size(ours) + theirs.iter().map(ours_size).sum::<usize>() + 1024);
-    serde_json::to_writer(&mut out, &Document(document)).map_err(ser)?;
-    out.push(b'\n');
     Ok(out)
 }
 
-fn ours_size(config: &ConfigFile) -> usize {
-    config.top.iter().map(|(_, raw)| raw.get().len()).sum()
+/// The merging cluster's instances, with their new console ports.
+fn their_instances<'c>(
+    other: &'c ConfigFile,
+    index: usize,
+    plan: &'c MergePlan,
+) -> Result<Entries<'c>, Error> {
+    let ports = plan.instance_ports.get(index);
+    let mut out = Vec::with_capacity(other.instances.len());
+    for instance in &other.instances {
+        let mut object = patch(other, other.raw(&instance.raw), || {
+            format!("instance '{}'", instance.name)
+        })?;
+        if let Some(port) = ports.and_then(|p| p.get(&instance.uuid)) {
+            object.set("network_port", port).map_err(ser)?;
+        }
+        stamp(&mut object, plan.now)?;
+        out.push((instance.key.as_str(), Piece::Patched(object)));
+    }
+    Ok(out)
+}
+
+/// The merging cluster's top-level disks, with their new DRBD ports.
+fn their_disks<'c>(
+    other: &'c ConfigFile,
+    index: usize,
+    plan: &'c MergePlan,
+) -> Result<Entries<'c>, Error> {
+    let ports = plan.disk_ports.get(index);
+    let mut out = Vec::with_capacity(other.disks.len());
+    for disk in &other.disks {
+        let what = || format!("disk '{}'", disk.uuid);
+        let mut object = patch(other, other.raw(&disk.raw), what)?;
+        if let Some(port) = ports.and_then(|p| p.get(&disk.uuid)) {
+            let malformed = |detail: &str, source| Error::Malformed {
+                path: other.path.clone(),
+                what: format!("{}: {detail}", what()),
+                source,
+            };
+            let new_port = serde_json::value::to_raw_value(port).map_err(ser)?;
+            let mut logical_id: Vec<&RawValue> = match object.get("logical_id") {
+                Some(raw) => {
+                    serde_json::from_str(raw.get()).map_err(|e| malformed("logical_id", Some(e)))?
+                }
+                None => Vec::new(),
+            };
+            let slot = logical_id
+                .get_mut(2)
+                .ok_or_else(|| malformed("logical_id[2] (the DRBD port)", None))?;
+            *slot = &new_port;
+            let new_logical_id = serde_json::value::to_raw_value(&logical_id).map_err(ser)?;
+            object.set_raw("logical_id", new_logical_id);
+        }
+        stamp(&mut object, plan.now)?;
+        out.push((disk.key.as_str(), Piece::Patched(object)));
+    }
+    Ok(out)
 }
 
 fn merged_cluster(ours: &ConfigFile, plan: &MergePlan) -> Result<Box<RawValue>, Error> {
@@ -380,11 +414,7 @@ fn merged_cluster(ours: &ConfigFile, plan: &MergePlan) -> Result<Box<RawValue>, 
     }
     if !plan.params.osparams_added.is_empty() {
         let mut osparams = match cluster.get("osparams") {
-            Some(raw) => RawObject::parse(raw.get()).map_err(|source| Error::Malformed {
-                path: ours.path.clone(),
-                what: "cluster.osparams".to_owned(),
-                source: Some(source),
-            })?,
+            Some(raw) => open(ours, "cluster.osparams", raw.get())?,
             None => RawObject::default(),
         };
         for (os, params) in &plan.params.osparams_added {
@@ -392,5 +422,5 @@ fn merged_cluster(ours: &ConfigFile, plan: &MergePlan) -> Result<Box<RawValue>, 
         }
         cluster.set("osparams", &osparams).map_err(ser)?;
     }
-    close(&cluster)
+    cluster.to_raw_value().map_err(ser)
 }

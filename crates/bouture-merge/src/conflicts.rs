@@ -6,8 +6,10 @@
 //! Duplicates inside one input are that input's business (Ganeti's verifier
 //! reports those) and are not reported here.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
+
+use rustc_hash::FxHashMap;
 
 use crate::error::{Conflict, ConflictKind, ObjectKind, ObjectRef};
 use crate::groups::{GroupAction, GroupPlan, cluster_name};
@@ -25,7 +27,7 @@ struct Owner<'a> {
 struct Namespace<'a> {
     kind: ConflictKind,
     what: &'static str,
-    claimed: HashMap<String, Owner<'a>>,
+    claimed: FxHashMap<Cow<'a, str>, Owner<'a>>,
 }
 
 struct Finder<'a> {
@@ -48,8 +50,13 @@ impl<'a> Finder<'a> {
         }
     }
 
-    fn claim(&mut self, namespace: &mut Namespace<'a>, value: String, owner: Owner<'a>) {
-        match namespace.claimed.entry(value) {
+    fn claim(
+        &mut self,
+        namespace: &mut Namespace<'a>,
+        value: impl Into<Cow<'a, str>>,
+        owner: Owner<'a>,
+    ) {
+        match namespace.claimed.entry(value.into()) {
             Entry::Vacant(slot) => {
                 slot.insert(owner);
             }
@@ -58,7 +65,7 @@ impl<'a> Finder<'a> {
                 if first.cluster == owner.cluster {
                     return;
                 }
-                let value = slot.key().clone();
+                let value = slot.key().to_string();
                 let a = self.object_ref(first);
                 let b = self.object_ref(owner);
                 let what = if owner.kind == ObjectKind::LogicalVolume {
@@ -86,11 +93,13 @@ impl<'a> Finder<'a> {
     }
 }
 
-fn namespace<'a>(kind: ConflictKind, what: &'static str) -> Namespace<'a> {
+fn namespace<'a>(kind: ConflictKind, what: &'static str, capacity: usize) -> Namespace<'a> {
+    let mut claimed = FxHashMap::default();
+    claimed.reserve(capacity);
     Namespace {
         kind,
         what,
-        claimed: HashMap::new(),
+        claimed,
     }
 }
 
@@ -119,21 +128,40 @@ pub fn find_conflicts<'a>(
         theirs,
         conflicts: Vec::new(),
     };
-    let mut cluster_names = namespace(ConflictKind::ClusterName, "cluster name");
-    let mut uuids = namespace(ConflictKind::Uuid, "UUID");
-    let mut node_names = namespace(ConflictKind::NodeName, "node name");
-    let mut instance_names = namespace(ConflictKind::InstanceName, "instance name");
-    let mut network_names = namespace(ConflictKind::NetworkName, "network name");
-    let mut ips = namespace(ConflictKind::Ip, "IP address");
-    let mut macs = namespace(ConflictKind::Mac, "MAC address");
+    let all = || std::iter::once(ours).chain(theirs.iter());
+    let count = |f: fn(&ConfigFile) -> usize| all().map(f).sum::<usize>();
+    let nodes = count(|c| c.nodes.len());
+    let instances = count(|c| c.instances.len());
+    let nics = count(|c| c.instances.iter().map(|i| i.nics.len()).sum());
+    let ids = count(|c| {
+        c.nodes.len()
+            + c.instances.len()
+            + c.nodegroups.len()
+            + c.networks.len()
+            + c.disks
+                .iter()
+                .map(|d| 1 + d.lvs.len() + d.child_uuids.len())
+                .sum::<usize>()
+            + 1
+    }) + nics;
+    let mut cluster_names = namespace(ConflictKind::ClusterName, "cluster name", theirs.len() + 1);
+    let mut uuids = namespace(ConflictKind::Uuid, "UUID", ids);
+    let mut node_names = namespace(ConflictKind::NodeName, "node name", nodes);
+    let mut instance_names = namespace(ConflictKind::InstanceName, "instance name", instances);
+    let mut network_names = namespace(ConflictKind::NetworkName, "network name", 16);
+    let mut ips = namespace(
+        ConflictKind::Ip,
+        "IP address",
+        2 * nodes + theirs.len() + 1 + nics,
+    );
+    let mut macs = namespace(ConflictKind::Mac, "MAC address", nics);
 
     // NIC addresses are keyed as Ganeti's verifier keys them, with the
     // merged cluster's (our) default NIC parameters filled in.
     let default_mode = ours.cluster.default_nic_mode.as_str();
     let default_link = ours.cluster.default_nic_link.as_str();
 
-    let all = std::iter::once(ours).chain(theirs.iter());
-    for (index, config) in all.enumerate() {
+    for (index, config) in all().enumerate() {
         let owner = |kind, name: &'a str, uuid: Option<&'a str>| Owner {
             cluster: index,
             kind,
@@ -144,20 +172,20 @@ pub fn find_conflicts<'a>(
         let cluster = &config.cluster;
         finder.claim(
             &mut cluster_names,
-            cluster.name.clone(),
+            cluster.name.as_str(),
             owner(ObjectKind::Cluster, &cluster.name, cluster.uuid.as_deref()),
         );
         if let Some(uuid) = &cluster.uuid {
             finder.claim(
                 &mut uuids,
-                uuid.clone(),
+                uuid.as_str(),
                 owner(ObjectKind::Cluster, &cluster.name, Some(uuid)),
             );
         }
         if let Some(ip) = &cluster.master_ip {
             finder.claim(
                 &mut ips,
-                ip.clone(),
+                ip.as_str(),
                 Owner {
                     name: "master IP",
                     ..owner(ObjectKind::Cluster, &cluster.name, None)
@@ -166,15 +194,15 @@ pub fn find_conflicts<'a>(
         }
         for node in &config.nodes {
             let me = owner(ObjectKind::Node, &node.name, Some(&node.uuid));
-            finder.claim(&mut uuids, node.uuid.clone(), me);
-            finder.claim(&mut node_names, node.name.clone(), me);
+            finder.claim(&mut uuids, node.uuid.as_str(), me);
+            finder.claim(&mut node_names, node.name.as_str(), me);
             if let Some(ip) = &node.primary_ip {
-                finder.claim(&mut ips, ip.clone(), me);
+                finder.claim(&mut ips, ip.as_str(), me);
             }
             if let Some(ip) = &node.secondary_ip
                 && node.primary_ip.as_ref() != Some(ip)
             {
-                finder.claim(&mut ips, ip.clone(), me);
+                finder.claim(&mut ips, ip.as_str(), me);
             }
         }
         for group in &config.nodegroups {
@@ -186,20 +214,20 @@ pub fn find_conflicts<'a>(
             if added {
                 finder.claim(
                     &mut uuids,
-                    group.uuid.clone(),
+                    group.uuid.as_str(),
                     owner(ObjectKind::NodeGroup, &group.name, Some(&group.uuid)),
                 );
             }
         }
         for network in &config.networks {
             let me = owner(ObjectKind::Network, &network.name, Some(&network.uuid));
-            finder.claim(&mut uuids, network.uuid.clone(), me);
-            finder.claim(&mut network_names, network.name.clone(), me);
+            finder.claim(&mut uuids, network.uuid.as_str(), me);
+            finder.claim(&mut network_names, network.name.as_str(), me);
         }
         for instance in &config.instances {
             let me = owner(ObjectKind::Instance, &instance.name, Some(&instance.uuid));
-            finder.claim(&mut uuids, instance.uuid.clone(), me);
-            finder.claim(&mut instance_names, instance.name.clone(), me);
+            finder.claim(&mut uuids, instance.uuid.as_str(), me);
+            finder.claim(&mut instance_names, instance.name.as_str(), me);
             for (nic_index, nic) in instance.nics.iter().enumerate() {
                 let nic_owner = Owner {
                     kind: ObjectKind::Nic,
@@ -208,10 +236,15 @@ pub fn find_conflicts<'a>(
                     ..me
                 };
                 if let Some(uuid) = &nic.uuid {
-                    finder.claim(&mut uuids, uuid.clone(), nic_owner);
+                    finder.claim(&mut uuids, uuid.as_str(), nic_owner);
                 }
                 if let Some(mac) = &nic.mac {
-                    finder.claim(&mut macs, mac.to_ascii_lowercase(), nic_owner);
+                    let mac: Cow<'a, str> = if mac.bytes().any(|b| b.is_ascii_uppercase()) {
+                        Cow::Owned(mac.to_ascii_lowercase())
+                    } else {
+                        Cow::Borrowed(mac.as_str())
+                    };
+                    finder.claim(&mut macs, mac, nic_owner);
                 }
                 if let Some(ip) = &nic.ip {
                     let mode = nic.nicparams.mode.as_deref().unwrap_or(default_mode);
@@ -225,11 +258,11 @@ pub fn find_conflicts<'a>(
         for disk in &config.disks {
             let name = disk.iv_name.as_deref().unwrap_or(&disk.uuid);
             let me = owner(ObjectKind::Disk, name, Some(&disk.uuid));
-            finder.claim(&mut uuids, disk.uuid.clone(), me);
+            finder.claim(&mut uuids, disk.uuid.as_str(), me);
             for child in &disk.child_uuids {
                 finder.claim(
                     &mut uuids,
-                    child.clone(),
+                    child.as_str(),
                     Owner {
                         uuid: Some(child),
                         ..me
@@ -239,7 +272,7 @@ pub fn find_conflicts<'a>(
             for lv in &disk.lvs {
                 finder.claim(
                     &mut uuids,
-                    lv.clone(),
+                    lv.as_str(),
                     owner(ObjectKind::LogicalVolume, lv, None),
                 );
             }

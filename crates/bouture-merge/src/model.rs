@@ -4,6 +4,7 @@
 //! checks or changes (UUIDs, names, addresses, ports, references). Fields it
 //! does not know are never parsed and are written back verbatim.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -23,15 +24,23 @@ pub const SECTIONS: [&str; 6] = [
 ];
 
 /// One parsed `config.data`.
+///
+/// The file's text is kept whole; objects refer to their text by byte range,
+/// so nothing bouture does not change is ever copied or re-encoded.
 #[derive(Debug, Clone)]
 pub struct ConfigFile {
     /// Where it was read from (used in messages).
     pub path: PathBuf,
+    /// The whole text of the file.
+    pub text: String,
     /// The format version (`3000000` for Ganeti 3.0).
     pub version: u64,
     /// The configuration's serial number.
     pub serial_no: u64,
-    /// The top-level members, in file order, with the object sections as read.
+    /// The top-level members, in file order. The object sections (nodes,
+    /// node groups, instances, networks, disks) are `{}` placeholders here:
+    /// their objects are in the fields below. Everything else (`filters`,
+    /// members a newer Ganeti added) is kept as read.
     pub top: RawObject,
     /// The cluster object.
     pub cluster: Cluster,
@@ -87,8 +96,8 @@ pub struct Node {
     pub secondary_ip: Option<String>,
     /// `group` (a node group UUID).
     pub group: Option<String>,
-    /// The whole object.
-    pub raw: Box<RawValue>,
+    /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
+    pub raw: Range<usize>,
 }
 
 /// A node group.
@@ -102,8 +111,8 @@ pub struct NodeGroup {
     pub name: String,
     /// The keys of its `networks` map (network UUIDs).
     pub networks: Vec<String>,
-    /// The whole object.
-    pub raw: Box<RawValue>,
+    /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
+    pub raw: Range<usize>,
 }
 
 /// A network.
@@ -115,8 +124,8 @@ pub struct Network {
     pub uuid: String,
     /// `name`.
     pub name: String,
-    /// The whole object.
-    pub raw: Box<RawValue>,
+    /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
+    pub raw: Range<usize>,
 }
 
 /// An instance network interface.
@@ -165,8 +174,8 @@ pub struct Instance {
     pub nics: Vec<Nic>,
     /// `disks` (disk UUIDs, in order).
     pub disks: Vec<String>,
-    /// The whole object.
-    pub raw: Box<RawValue>,
+    /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
+    pub raw: Range<usize>,
 }
 
 /// A top-level disk.
@@ -184,8 +193,8 @@ pub struct Disk {
     pub lvs: Vec<String>,
     /// UUIDs of child disks that have one.
     pub child_uuids: Vec<String>,
-    /// The whole object.
-    pub raw: Box<RawValue>,
+    /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
+    pub raw: Range<usize>,
 }
 
 #[derive(Deserialize)]
@@ -227,17 +236,17 @@ struct InstanceFields {
 }
 
 #[derive(Deserialize)]
-struct DiskFields {
+struct DiskFields<'a> {
     #[serde(default)]
     uuid: Option<String>,
     #[serde(default)]
     dev_type: Option<String>,
     #[serde(default)]
     iv_name: Option<String>,
-    #[serde(default)]
-    logical_id: Vec<serde_json::Value>,
-    #[serde(default)]
-    children: Vec<DiskFields>,
+    #[serde(default, borrow)]
+    logical_id: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    children: Vec<DiskFields<'a>>,
 }
 
 /// Whether a `dev_type` is DRBD (`drbd`, or the legacy `drbd8`).
@@ -249,14 +258,20 @@ fn is_plain(dev_type: &str) -> bool {
     dev_type == "plain" || dev_type == "lvm"
 }
 
-impl DiskFields {
+impl DiskFields<'_> {
+    /// `logical_id[index]` parsed as `T`, if present and of that type.
+    fn logical_id_part<'de, T: Deserialize<'de>>(&'de self, index: usize) -> Option<T> {
+        self.logical_id
+            .get(index)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+
     fn collect_lvs(&self, lvs: &mut Vec<String>, child_uuids: &mut Vec<String>) {
         if self.dev_type.as_deref().is_some_and(is_plain)
-            && let [
-                serde_json::Value::String(vg),
-                serde_json::Value::String(lv),
-                ..,
-            ] = self.logical_id.as_slice()
+            && let (Some(vg), Some(lv)) = (
+                self.logical_id_part::<String>(0),
+                self.logical_id_part::<String>(1),
+            )
         {
             lvs.push(format!("{vg}/{lv}"));
         }
@@ -292,6 +307,118 @@ struct ClusterNicParams {
     default: NicParams,
 }
 
+/// The sections parsed in the same pass as the top level (the others,
+/// `filters` and unknown ones, stay raw).
+const OBJECT_SECTIONS: [&str; 5] = ["nodes", "nodegroups", "instances", "networks", "disks"];
+
+/// The top level read in one pass: object sections are split into their
+/// members right away, everything else is kept raw. In `top`, object
+/// sections hold an empty placeholder (they are rebuilt on output).
+struct TopLevel<'t> {
+    top: RawObject,
+    sections: Vec<(String, Section<'t>)>,
+}
+
+/// The members of one object section, their text borrowed from the file.
+#[derive(Default)]
+struct Section<'t>(Vec<(String, &'t RawValue)>);
+
+impl<'de> Deserialize<'de> for Section<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SectionVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for SectionVisitor {
+            type Value = Section<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("an object of objects keyed by UUID")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Section<'de>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(1024));
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(Section(entries))
+            }
+        }
+
+        deserializer.deserialize_map(SectionVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TopVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for TopVisitor {
+            type Value = TopLevel<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a Ganeti config.data object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopLevel<'de>, A::Error> {
+                let mut entries = Vec::new();
+                let mut sections = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if OBJECT_SECTIONS.contains(&key.as_str()) {
+                        let section: Section<'de> = map.next_value()?;
+                        let placeholder = RawValue::from_string("{}".to_owned())
+                            .map_err(serde::de::Error::custom)?;
+                        entries.push((key.clone(), placeholder));
+                        sections.push((key, section));
+                    } else {
+                        entries.push((key, map.next_value::<Box<RawValue>>()?));
+                    }
+                }
+                Ok(TopLevel {
+                    top: RawObject::from_entries(entries),
+                    sections,
+                })
+            }
+        }
+
+        deserializer.deserialize_map(TopVisitor)
+    }
+}
+
+impl<'t> TopLevel<'t> {
+    fn take(&mut self, name: &str) -> Vec<(String, &'t RawValue)> {
+        self.sections
+            .iter_mut()
+            .find(|(key, _)| key == name)
+            .map(|(_, section)| std::mem::take(section).0)
+            .unwrap_or_default()
+    }
+}
+
+/// The byte range of `part` (a slice of `whole`) within `whole`.
+fn span(whole: &str, part: &RawValue) -> Range<usize> {
+    let start = (part.get().as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start + part.get().len()
+}
+
+/// Everything [`ConfigFile`] holds but its path and text.
+struct Parts {
+    version: u64,
+    serial_no: u64,
+    top: RawObject,
+    cluster: Cluster,
+    nodes: Vec<Node>,
+    nodegroups: Vec<NodeGroup>,
+    instances: Vec<Instance>,
+    networks: Vec<Network>,
+    disks: Vec<Disk>,
+    filters: usize,
+}
+
 struct Context<'a> {
     path: &'a Path,
 }
@@ -302,15 +429,6 @@ impl Context<'_> {
             path: self.path.to_owned(),
             what: what.into(),
             source,
-        }
-    }
-
-    fn section(&self, top: &RawObject, name: &str) -> Result<Vec<(String, Box<RawValue>)>, Error> {
-        match top.get(name) {
-            None => Ok(Vec::new()),
-            Some(raw) => RawObject::parse(raw.get())
-                .map(RawObject::into_entries)
-                .map_err(|e| self.malformed(format!("section '{name}'"), Some(e))),
         }
     }
 
@@ -338,7 +456,7 @@ impl ConfigFile {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, path)
+        Self::from_string(text, path)
     }
 
     /// Parse the text of a `config.data`; `path` is only used in messages.
@@ -346,14 +464,48 @@ impl ConfigFile {
     /// # Errors
     ///
     /// As [`read`](Self::read), except for I/O.
-    #[allow(clippy::too_many_lines, reason = "one loop per section")]
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::from_string(text.to_owned(), path)
+    }
+
+    /// Parse the text of a `config.data`, taking ownership of it; `path` is
+    /// only used in messages.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read), except for I/O.
+    pub fn from_string(text: String, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
+        let parts = Self::parse_parts(&text, path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            text,
+            version: parts.version,
+            serial_no: parts.serial_no,
+            top: parts.top,
+            cluster: parts.cluster,
+            nodes: parts.nodes,
+            nodegroups: parts.nodegroups,
+            instances: parts.instances,
+            networks: parts.networks,
+            disks: parts.disks,
+            filters: parts.filters,
+        })
+    }
+
+    /// The JSON text of an object, from its `raw` range.
+    pub fn raw(&self, range: &Range<usize>) -> &str {
+        self.text.get(range.clone()).unwrap_or("{}")
+    }
+
+    #[allow(clippy::too_many_lines, reason = "one loop per section")]
+    fn parse_parts(text: &str, path: &Path) -> Result<Parts, Error> {
         let cx = Context { path };
-        let top = RawObject::parse(text).map_err(|source| Error::Json {
+        let mut parsed: TopLevel = serde_json::from_str(text).map_err(|source| Error::Json {
             path: path.to_owned(),
             source,
         })?;
+        let top = std::mem::take(&mut parsed.top);
         let version: u64 = top
             .get_as("version")
             .map_err(|e| cx.malformed("'version'", Some(e)))?
@@ -371,8 +523,8 @@ impl ConfigFile {
         let cluster = Self::parse_cluster(&cx, &top)?;
 
         let mut nodes = Vec::new();
-        for (key, raw) in cx.section(&top, "nodes")? {
-            let f: NodeFields = cx.object("nodes", &key, &raw)?;
+        for (key, raw) in parsed.take("nodes") {
+            let f: NodeFields = cx.object("nodes", &key, raw)?;
             nodes.push(Node {
                 uuid: f.uuid.unwrap_or_else(|| key.clone()),
                 key,
@@ -380,12 +532,12 @@ impl ConfigFile {
                 primary_ip: f.primary_ip,
                 secondary_ip: f.secondary_ip,
                 group: f.group,
-                raw,
+                raw: span(text, raw),
             });
         }
         let mut nodegroups = Vec::new();
-        for (key, raw) in cx.section(&top, "nodegroups")? {
-            let f: GroupFields = cx.object("nodegroups", &key, &raw)?;
+        for (key, raw) in parsed.take("nodegroups") {
+            let f: GroupFields = cx.object("nodegroups", &key, raw)?;
             nodegroups.push(NodeGroup {
                 uuid: f.uuid.unwrap_or_else(|| key.clone()),
                 key,
@@ -394,12 +546,12 @@ impl ConfigFile {
                     .networks
                     .map(|n| n.iter().map(|(k, _)| k.to_owned()).collect())
                     .unwrap_or_default(),
-                raw,
+                raw: span(text, raw),
             });
         }
         let mut instances = Vec::new();
-        for (key, raw) in cx.section(&top, "instances")? {
-            let f: InstanceFields = cx.object("instances", &key, &raw)?;
+        for (key, raw) in parsed.take("instances") {
+            let f: InstanceFields = cx.object("instances", &key, raw)?;
             instances.push(Instance {
                 uuid: f.uuid.unwrap_or_else(|| key.clone()),
                 key,
@@ -407,30 +559,26 @@ impl ConfigFile {
                 network_port: f.network_port,
                 nics: f.nics,
                 disks: f.disks,
-                raw,
+                raw: span(text, raw),
             });
         }
         let mut networks = Vec::new();
-        for (key, raw) in cx.section(&top, "networks")? {
-            let f: NamedFields = cx.object("networks", &key, &raw)?;
+        for (key, raw) in parsed.take("networks") {
+            let f: NamedFields = cx.object("networks", &key, raw)?;
             networks.push(Network {
                 uuid: f.uuid.unwrap_or_else(|| key.clone()),
                 key,
                 name: f.name,
-                raw,
+                raw: span(text, raw),
             });
         }
         let mut disks = Vec::new();
-        for (key, raw) in cx.section(&top, "disks")? {
-            let f: DiskFields = cx.object("disks", &key, &raw)?;
+        for (key, raw) in parsed.take("disks") {
+            let f: DiskFields = cx.object("disks", &key, raw)?;
             let drbd_port = if f.dev_type.as_deref().is_some_and(is_drbd) {
-                let port = f
-                    .logical_id
-                    .get(2)
-                    .and_then(serde_json::Value::as_u64)
-                    .ok_or_else(|| {
-                        cx.malformed(format!("DRBD disk '{key}': logical_id[2] (the port)"), None)
-                    })?;
+                let port = f.logical_id_part::<u64>(2).ok_or_else(|| {
+                    cx.malformed(format!("DRBD disk '{key}': logical_id[2] (the port)"), None)
+                })?;
                 Some(port)
             } else {
                 None
@@ -445,13 +593,17 @@ impl ConfigFile {
                 drbd_port,
                 lvs,
                 child_uuids,
-                raw,
+                raw: span(text, raw),
             });
         }
-        let filters = cx.section(&top, "filters")?.len();
+        let filters = match top.get("filters") {
+            Some(raw) => RawObject::parse(raw.get())
+                .map_err(|e| cx.malformed("section 'filters'", Some(e)))?
+                .len(),
+            None => 0,
+        };
 
-        Ok(Self {
-            path: path.to_owned(),
+        Ok(Parts {
             version,
             serial_no,
             top,

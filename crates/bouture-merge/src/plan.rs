@@ -189,10 +189,10 @@ pub fn plan(
     let mut disk_ports = Vec::with_capacity(theirs.len());
     let mut instance_ports = Vec::with_capacity(theirs.len());
     for other in theirs {
-        let disks: HashMap<&str, &crate::model::Disk> =
+        let disks: rustc_hash::FxHashMap<&str, &crate::model::Disk> =
             other.disks.iter().map(|d| (d.uuid.as_str(), d)).collect();
-        let mut new_disk_ports = HashMap::new();
-        let mut new_instance_ports = HashMap::new();
+        let mut new_disk_ports = HashMap::with_capacity(other.disks.len());
+        let mut new_instance_ports = HashMap::with_capacity(other.instances.len());
         let mut allocate = || {
             allocator.allocate().ok_or(Error::PortsExhausted {
                 needed,

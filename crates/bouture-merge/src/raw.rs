@@ -6,6 +6,7 @@
 //! unparsed JSON text ([`RawValue`]), so untouched members are written back
 //! exactly as they were read and are never parsed into a tree.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{MapAccess, Visitor};
@@ -152,6 +153,134 @@ impl Serialize for RawObject {
     }
 }
 
+/// A member name, borrowed from the input when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                value: &'de str,
+            ) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(value)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(value.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A member value: the input's text, or a replacement.
+#[derive(Debug)]
+pub(crate) enum Member<'a> {
+    /// Unchanged, borrowed from the input.
+    Borrowed(&'a RawValue),
+    /// Replaced.
+    Owned(Box<RawValue>),
+}
+
+impl Serialize for Member<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Borrowed(raw) => raw.serialize(serializer),
+            Self::Owned(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
+/// Like [`RawObject`], but borrowing the members' text from the input: the
+/// cheap way to change a few members of many objects and write them out.
+#[derive(Debug)]
+pub(crate) struct PatchObject<'a> {
+    entries: Vec<(Cow<'a, str>, Member<'a>)>,
+}
+
+impl<'a> PatchObject<'a> {
+    /// Split one JSON object into its members.
+    pub(crate) fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        struct PatchVisitor;
+
+        impl<'de> Visitor<'de> for PatchVisitor {
+            type Value = PatchObject<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PatchObject<'de>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(24));
+                while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    entries.push((key, Member::Borrowed(value)));
+                }
+                Ok(PatchObject { entries })
+            }
+        }
+
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let object = serde::Deserializer::deserialize_map(&mut deserializer, PatchVisitor)?;
+        deserializer.end()?;
+        Ok(object)
+    }
+
+    /// Replace or append member `key` with `value` serialised as JSON.
+    pub(crate) fn set<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), serde_json::Error> {
+        let raw = serde_json::value::to_raw_value(value)?;
+        self.set_raw(key, raw);
+        Ok(())
+    }
+
+    /// Replace or append member `key` with raw JSON text.
+    pub(crate) fn set_raw(&mut self, key: &str, raw: Box<RawValue>) {
+        if let Some(slot) = self.entries.iter_mut().find(|(name, _)| name == key) {
+            slot.1 = Member::Owned(raw);
+        } else {
+            self.entries
+                .push((Cow::Owned(key.to_owned()), Member::Owned(raw)));
+        }
+    }
+
+    /// The current text of member `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&RawValue> {
+        self.entries
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, member)| match member {
+                Member::Borrowed(raw) => *raw,
+                Member::Owned(raw) => &**raw,
+            })
+    }
+}
+
+impl Serialize for PatchObject<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (key, value) in &self.entries {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +296,18 @@ mod tests {
         assert_eq!(object.get_as::<Vec<u32>>("b").unwrap(), Some(vec![1, 2]));
         assert!(object.remove("z").is_some());
         assert_eq!(object.len(), 3);
+    }
+
+    #[test]
+    fn patch_object_borrows_and_replaces() {
+        let text = r#"{"a\u0041": 1, "b": [ 2 ], "c": "x"}"#;
+        let mut object = PatchObject::parse(text).unwrap();
+        object.set("c", "y").unwrap();
+        object.set("d", &4).unwrap();
+        assert_eq!(object.get("b").unwrap().get(), "[ 2 ]");
+        let out = serde_json::to_string(&object).unwrap();
+        assert_eq!(out, r#"{"aA":1,"b":[ 2 ],"c":"y","d":4}"#);
+        assert!(PatchObject::parse("[1]").is_err());
+        assert!(PatchObject::parse("{} x").is_err());
     }
 }

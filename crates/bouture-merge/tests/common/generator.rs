@@ -8,6 +8,7 @@
 
 #![allow(
     dead_code,
+    unreachable_pub,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::too_many_lines,
