@@ -48,7 +48,7 @@ def main(argv):
         index = argv.index("--port-last")
         port_last = int(argv[index + 1])
         del argv[index:index + 2]
-    ours, theirs, output = argv
+    ours, theirs, output = [os.path.abspath(arg) for arg in argv]
     t_import = time.time()
     workdir = tempfile.mkdtemp(prefix="ganeti-merge.")
     try:
