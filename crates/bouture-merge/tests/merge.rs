@@ -792,3 +792,46 @@ fn conflicts_of_a_cluster_merged_with_itself() {
     let outcome = bouture_merge::check(&ours, &theirs, &options(None));
     insta::assert_json_snapshot!("self_merge_conflicts", outcome.conflicts);
 }
+
+#[test]
+fn drbd_disk_attached_to_no_instance_still_gets_a_port() {
+    // Instance 0 of B keeps its console port but loses its DRBD disk, which
+    // stays in the top-level disks (a detached disk).
+    let b = mutate(&small(2), |v| {
+        v["instances"][uuid(2, 3, 0)]["disks"] = json!([]);
+    });
+    let case = Case::new(&small(1), &[&b]);
+    let report = case.merge(&options(Some(GroupStrategy::Rename))).unwrap();
+    let detached: Vec<_> = report
+        .port_changes
+        .iter()
+        .filter(|c| c.instance.is_none())
+        .collect();
+    assert_eq!(detached.len(), 1, "{:#?}", report.port_changes);
+    assert_eq!(detached[0].old, 11000);
+    let merged = case.merged();
+    assert_eq!(
+        merged["disks"][uuid(2, 4, 0)]["logical_id"][2],
+        json!(detached[0].new)
+    );
+    // Every port in the merged file is unique and below highest_used_port.
+    let mut ports: Vec<u64> = merged["disks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|d| d["dev_type"] == "drbd")
+        .map(|d| d["logical_id"][2].as_u64().unwrap())
+        .chain(
+            merged["instances"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter_map(|i| i["network_port"].as_u64()),
+        )
+        .collect();
+    let count = ports.len();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), count, "duplicate ports");
+    assert!(*ports.last().unwrap() <= merged["cluster"]["highest_used_port"].as_u64().unwrap());
+}
