@@ -83,11 +83,17 @@ pub fn merge_files(
             .collect();
         check_output_is_not_input(output, &inputs)?;
     }
-    let our_config = ConfigFile::read(ours)?;
-    let their_configs = theirs
-        .iter()
-        .map(ConfigFile::read)
-        .collect::<Result<Vec<_>, _>>()?;
+    let paths: Vec<&Path> = std::iter::once(ours)
+        .chain(theirs.iter().copied())
+        .collect();
+    let mut configs = ConfigFile::read_all(&paths)?;
+    let their_configs = configs.split_off(1);
+    let Some(our_config) = configs.pop() else {
+        return Err(Error::Read {
+            path: ours.to_owned(),
+            source: std::io::Error::other("no configuration was read"),
+        });
+    };
     let plan = plan(&our_config, &their_configs, options)?;
     if let Some(output) = output {
         let bytes = apply(&our_config, &their_configs, &plan)?;

@@ -639,6 +639,34 @@ impl ConfigFile {
         })
     }
 
+    /// Read and parse several files, each in its own thread (they are
+    /// independent; on a multi-core machine this halves the wall time of a
+    /// two-cluster merge). The result is in the order of `paths`.
+    ///
+    /// # Errors
+    ///
+    /// The first error, in the order of `paths`, of [`read`](Self::read).
+    pub fn read_all(paths: &[&Path]) -> Result<Vec<Self>, Error> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = paths
+                .iter()
+                .map(|path| scope.spawn(move || Self::read(path)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(paths)
+                .map(|(handle, path)| {
+                    handle.join().unwrap_or_else(|_| {
+                        Err(Error::Read {
+                            path: path.to_path_buf(),
+                            source: std::io::Error::other("the thread parsing this file failed"),
+                        })
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// The cluster's name (`cluster.cluster_name`).
     pub fn name(&self) -> &str {
         &self.cluster.name

@@ -114,12 +114,8 @@ fn merge(args: &MergeArgs, options: &MergeOptions) -> Result<Report, Error> {
         .collect();
     // Refused even for a dry run: the real run would be refused too.
     bouture_merge::check_output_is_not_input(&args.output, &inputs)?;
-    let ours = ConfigFile::read(&args.config)?;
-    let theirs = args
-        .merge
-        .iter()
-        .map(ConfigFile::read)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut theirs = ConfigFile::read_all(&inputs)?;
+    let ours = theirs.remove(0);
     let plan = bouture_merge::plan(&ours, &theirs, options)?;
     if args.dry_run {
         return Ok(Report::new(&ours, &theirs, &plan, None));
