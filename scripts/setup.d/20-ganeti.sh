@@ -21,19 +21,26 @@ if [ ! -f "$BOUTURE_GANETI_LIBDIR/ganeti/config/__init__.py" ] || [ ! -x "$BOUTU
         return 1
     fi
     # Keep the package's daemons from starting: nothing is configured, and a
-    # test machine does not want a Ganeti node daemon running.
-    policy_rc_created=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-        chmod 0755 /usr/sbin/policy-rc.d
-        policy_rc_created=1
+    # test machine does not want a Ganeti node daemon running. The policy
+    # file is removed again whatever apt-get does.
+    if ! (
+        created=
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+            chmod 0755 /usr/sbin/policy-rc.d
+            created=1
+        fi
+        status=0
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                ganeti python3 >/dev/null \
+            || status=$?
+        [ -z "$created" ] || rm -f /usr/sbin/policy-rc.d
+        exit "$status"
+    ); then
+        echo "20-ganeti: installing Debian's ganeti package failed" >&2
+        return 1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ganeti python3 >/dev/null
-    if [ -n "$policy_rc_created" ]; then
-        rm -f /usr/sbin/policy-rc.d
-    fi
-    unset policy_rc_created
 fi
 
 if [ ! -f "$BOUTURE_GANETI_LIBDIR/ganeti/config/__init__.py" ]; then
