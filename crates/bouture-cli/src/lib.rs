@@ -49,6 +49,8 @@ pub enum Command {
     Failover(commands::failover::FailoverArgs),
     /// Show which master the node follows (after `bouture failover`) and since when.
     Status(commands::status::StatusArgs),
+    /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
+    Merge(commands::merge::MergeArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -106,6 +108,7 @@ where
         Command::Configure(args) => commands::configure::run(args, streams),
         Command::Failover(args) => commands::failover::run(args, streams),
         Command::Status(args) => commands::status::run(args, streams),
+        Command::Merge(args) => commands::merge::run(args, streams),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,282 @@
+//! Clashes between the clusters: UUIDs, names, addresses.
+//!
+//! Every value that must be unique in the merged cluster goes into one map
+//! per namespace; a value already claimed by *another* cluster is a
+//! conflict. Everything is collected, nothing stops at the first clash.
+//! Duplicates inside one input are that input's business (Ganeti's verifier
+//! reports those) and are not reported here.
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{Conflict, ConflictKind, ObjectKind, ObjectRef};
+use crate::groups::{GroupAction, GroupPlan, cluster_name};
+use crate::model::ConfigFile;
+
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    cluster: usize,
+    kind: ObjectKind,
+    name: &'a str,
+    nic: Option<usize>,
+    uuid: Option<&'a str>,
+}
+
+struct Namespace<'a> {
+    kind: ConflictKind,
+    what: &'static str,
+    claimed: FxHashMap<Cow<'a, str>, Owner<'a>>,
+}
+
+struct Finder<'a> {
+    ours: &'a ConfigFile,
+    theirs: &'a [ConfigFile],
+    conflicts: Vec<Conflict>,
+}
+
+impl<'a> Finder<'a> {
+    fn object_ref(&self, owner: Owner<'_>) -> ObjectRef {
+        let name = match owner.nic {
+            Some(index) => format!("{}/nic {index}", owner.name),
+            None => owner.name.to_owned(),
+        };
+        ObjectRef {
+            cluster: cluster_name(self.ours, self.theirs, owner.cluster).to_owned(),
+            kind: owner.kind,
+            name,
+            uuid: owner.uuid.map(str::to_owned),
+        }
+    }
+
+    fn claim(
+        &mut self,
+        namespace: &mut Namespace<'a>,
+        value: impl Into<Cow<'a, str>>,
+        owner: Owner<'a>,
+    ) {
+        match namespace.claimed.entry(value.into()) {
+            Entry::Vacant(slot) => {
+                slot.insert(owner);
+            }
+            Entry::Occupied(slot) => {
+                let first = *slot.get();
+                if first.cluster == owner.cluster {
+                    return;
+                }
+                let value = slot.key().to_string();
+                let a = self.object_ref(first);
+                let b = self.object_ref(owner);
+                let what = if owner.kind == ObjectKind::LogicalVolume {
+                    "LV name"
+                } else {
+                    namespace.what
+                };
+                let message = if namespace.kind == ConflictKind::ClusterName {
+                    format!(
+                        "{a} cannot be merged with {b}: both are named '{value}' (is it the same cluster?)"
+                    )
+                } else {
+                    format!(
+                        "{what} {value} is used by {a} and by {b}; change it in one of the clusters before merging"
+                    )
+                };
+                self.conflicts.push(Conflict {
+                    kind: namespace.kind,
+                    value,
+                    owners: vec![a, b],
+                    message,
+                });
+            }
+        }
+    }
+}
+
+fn namespace<'a>(kind: ConflictKind, what: &'static str, capacity: usize) -> Namespace<'a> {
+    let mut claimed = FxHashMap::default();
+    claimed.reserve(capacity);
+    Namespace {
+        kind,
+        what,
+        claimed,
+    }
+}
+
+fn nic_link_prefix(mode: &str) -> &str {
+    match mode {
+        "bridged" => "bridge",
+        "routed" => "route",
+        "openvswitch" => "ovs",
+        other => other,
+    }
+}
+
+/// Find every clash between `ours` and the merging clusters (and between the
+/// merging clusters themselves). `groups` says which node groups are added.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one claim per unique value, kind by kind"
+)]
+pub fn find_conflicts<'a>(
+    ours: &'a ConfigFile,
+    theirs: &'a [ConfigFile],
+    groups: &GroupPlan,
+) -> Vec<Conflict> {
+    let mut finder = Finder {
+        ours,
+        theirs,
+        conflicts: Vec::new(),
+    };
+    let all = || std::iter::once(ours).chain(theirs.iter());
+    let count = |f: fn(&ConfigFile) -> usize| all().map(f).sum::<usize>();
+    let nodes = count(|c| c.nodes.len());
+    let instances = count(|c| c.instances.len());
+    let nics = count(|c| c.instances.iter().map(|i| i.nics.len()).sum());
+    let ids = count(|c| {
+        c.nodes.len()
+            + c.instances.len()
+            + c.nodegroups.len()
+            + c.networks.len()
+            + c.disks
+                .iter()
+                .map(|d| 1 + d.lvs.len() + d.child_uuids.len())
+                .sum::<usize>()
+            + 1
+    }) + nics;
+    let mut cluster_names = namespace(ConflictKind::ClusterName, "cluster name", theirs.len() + 1);
+    let mut uuids = namespace(ConflictKind::Uuid, "UUID", ids);
+    let mut node_names = namespace(ConflictKind::NodeName, "node name", nodes);
+    let mut instance_names = namespace(ConflictKind::InstanceName, "instance name", instances);
+    let mut network_names = namespace(ConflictKind::NetworkName, "network name", 16);
+    let mut ips = namespace(
+        ConflictKind::Ip,
+        "IP address",
+        2 * nodes + theirs.len() + 1 + nics,
+    );
+    let mut macs = namespace(ConflictKind::Mac, "MAC address", nics);
+
+    // NIC addresses are keyed as Ganeti's verifier keys them, with the
+    // merged cluster's (our) default NIC parameters filled in.
+    let default_mode = ours.cluster.default_nic_mode.as_str();
+    let default_link = ours.cluster.default_nic_link.as_str();
+
+    for (index, config) in all().enumerate() {
+        let owner = |kind, name: &'a str, uuid: Option<&'a str>| Owner {
+            cluster: index,
+            kind,
+            name,
+            nic: None,
+            uuid,
+        };
+        let cluster = &config.cluster;
+        finder.claim(
+            &mut cluster_names,
+            cluster.name.as_str(),
+            owner(ObjectKind::Cluster, &cluster.name, cluster.uuid.as_deref()),
+        );
+        if let Some(uuid) = &cluster.uuid {
+            finder.claim(
+                &mut uuids,
+                uuid.as_str(),
+                owner(ObjectKind::Cluster, &cluster.name, Some(uuid)),
+            );
+        }
+        if let Some(ip) = &cluster.master_ip {
+            finder.claim(
+                &mut ips,
+                ip.as_str(),
+                Owner {
+                    name: "master IP",
+                    ..owner(ObjectKind::Cluster, &cluster.name, None)
+                },
+            );
+        }
+        for node in &config.nodes {
+            let me = owner(ObjectKind::Node, &node.name, Some(&node.uuid));
+            finder.claim(&mut uuids, node.uuid.as_str(), me);
+            finder.claim(&mut node_names, node.name.as_str(), me);
+            if let Some(ip) = &node.primary_ip {
+                finder.claim(&mut ips, ip.as_str(), me);
+            }
+            if let Some(ip) = &node.secondary_ip
+                && node.primary_ip.as_ref() != Some(ip)
+            {
+                finder.claim(&mut ips, ip.as_str(), me);
+            }
+        }
+        for group in &config.nodegroups {
+            let added = index == 0
+                || !matches!(
+                    groups.action(index - 1, &group.uuid),
+                    Some(GroupAction::MergeInto { .. })
+                );
+            if added {
+                finder.claim(
+                    &mut uuids,
+                    group.uuid.as_str(),
+                    owner(ObjectKind::NodeGroup, &group.name, Some(&group.uuid)),
+                );
+            }
+        }
+        for network in &config.networks {
+            let me = owner(ObjectKind::Network, &network.name, Some(&network.uuid));
+            finder.claim(&mut uuids, network.uuid.as_str(), me);
+            finder.claim(&mut network_names, network.name.as_str(), me);
+        }
+        for instance in &config.instances {
+            let me = owner(ObjectKind::Instance, &instance.name, Some(&instance.uuid));
+            finder.claim(&mut uuids, instance.uuid.as_str(), me);
+            finder.claim(&mut instance_names, instance.name.as_str(), me);
+            for (nic_index, nic) in instance.nics.iter().enumerate() {
+                let nic_owner = Owner {
+                    kind: ObjectKind::Nic,
+                    nic: Some(nic_index),
+                    uuid: nic.uuid.as_deref(),
+                    ..me
+                };
+                if let Some(uuid) = &nic.uuid {
+                    finder.claim(&mut uuids, uuid.as_str(), nic_owner);
+                }
+                if let Some(mac) = &nic.mac {
+                    let mac: Cow<'a, str> = if mac.bytes().any(|b| b.is_ascii_uppercase()) {
+                        Cow::Owned(mac.to_ascii_lowercase())
+                    } else {
+                        Cow::Borrowed(mac.as_str())
+                    };
+                    finder.claim(&mut macs, mac, nic_owner);
+                }
+                if let Some(ip) = &nic.ip {
+                    let mode = nic.nicparams.mode.as_deref().unwrap_or(default_mode);
+                    let link = nic.nicparams.link.as_deref().unwrap_or(default_link);
+                    let network = nic.network.as_deref().unwrap_or("None");
+                    let key = format!("{}:{link}/{ip}/{network}", nic_link_prefix(mode));
+                    finder.claim(&mut ips, key, nic_owner);
+                }
+            }
+        }
+        for disk in &config.disks {
+            let name = disk.iv_name.as_deref().unwrap_or(&disk.uuid);
+            let me = owner(ObjectKind::Disk, name, Some(&disk.uuid));
+            finder.claim(&mut uuids, disk.uuid.as_str(), me);
+            for child in &disk.child_uuids {
+                finder.claim(
+                    &mut uuids,
+                    child.as_str(),
+                    Owner {
+                        uuid: Some(child),
+                        ..me
+                    },
+                );
+            }
+            for lv in &disk.lvs {
+                finder.claim(
+                    &mut uuids,
+                    lv.as_str(),
+                    owner(ObjectKind::LogicalVolume, lv, None),
+                );
+            }
+        }
+    }
+    finder.conflicts
+}

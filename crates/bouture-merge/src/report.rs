@@ -1,0 +1,271 @@
+//! What a merge did (or, with a dry run, would do), as data and as text.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::version_name;
+use crate::groups::GroupAction;
+use crate::model::ConfigFile;
+use crate::params::Warning;
+use crate::plan::{MergePlan, PortChange, PortKind};
+
+/// The report of a merge; its JSON form is what `bouture merge --format json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Our cluster's name.
+    pub cluster: String,
+    /// The format version of the files (`3.0`).
+    pub version: String,
+    /// The output file, or `None` for a dry run.
+    pub output: Option<PathBuf>,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// One entry per merging cluster.
+    pub merged: Vec<MergedCluster>,
+    /// Every reallocated port.
+    pub port_changes: Vec<PortChange>,
+    /// Our port bookkeeping before and after.
+    pub ports: PortSummary,
+    /// Cluster parameters whose merged value changed.
+    pub parameters_merged: Vec<String>,
+    /// Warnings.
+    pub warnings: Vec<Warning>,
+}
+
+/// What one merging cluster brought.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergedCluster {
+    /// Its name.
+    pub name: String,
+    /// Its file.
+    pub path: PathBuf,
+    /// Names of the nodes added (offline, not master candidates).
+    pub nodes_added: Vec<String>,
+    /// Its node groups and what happened to them.
+    pub groups: Vec<GroupOutcome>,
+    /// Names of the instances added.
+    pub instances_added: Vec<String>,
+    /// UUIDs of the top-level disks added.
+    pub disks_added: Vec<String>,
+    /// Names of the networks added.
+    pub networks_added: Vec<String>,
+}
+
+/// The fate of one node group.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupOutcome {
+    /// Its name in the merging cluster.
+    pub name: String,
+    /// Its UUID.
+    pub uuid: String,
+    /// What happened to it.
+    #[serde(flatten)]
+    pub action: GroupAction,
+    /// For a merged group: the name of the group its nodes joined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<String>,
+}
+
+/// The merged cluster's port bookkeeping.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortSummary {
+    /// The range fresh ports were drawn from.
+    pub range: String,
+    /// `highest_used_port` before the merge.
+    pub highest_used_port_before: u64,
+    /// `highest_used_port` after the merge.
+    pub highest_used_port_after: u64,
+    /// Size of `tcpudp_port_pool` before.
+    pub pool_before: usize,
+    /// Size of `tcpudp_port_pool` after.
+    pub pool_after: usize,
+}
+
+impl Report {
+    /// The report of `plan` applied to these inputs; `output` is `None` for a dry run.
+    pub fn new(
+        ours: &ConfigFile,
+        theirs: &[ConfigFile],
+        plan: &MergePlan,
+        output: Option<PathBuf>,
+    ) -> Self {
+        let group_names: std::collections::HashMap<&str, &str> = std::iter::once(ours)
+            .chain(theirs.iter())
+            .flat_map(|c| {
+                c.nodegroups
+                    .iter()
+                    .map(|g| (g.uuid.as_str(), g.name.as_str()))
+            })
+            .collect();
+        let merged = theirs
+            .iter()
+            .enumerate()
+            .map(|(index, other)| MergedCluster {
+                name: other.name().to_owned(),
+                path: other.path.clone(),
+                nodes_added: other.nodes.iter().map(|n| n.name.clone()).collect(),
+                groups: other
+                    .nodegroups
+                    .iter()
+                    .map(|g| {
+                        let action = plan
+                            .groups
+                            .action(index, &g.uuid)
+                            .cloned()
+                            .unwrap_or(GroupAction::Add);
+                        let joined = match &action {
+                            GroupAction::MergeInto { target_uuid, .. } => group_names
+                                .get(target_uuid.as_str())
+                                .map(|n| (*n).to_owned()),
+                            _ => None,
+                        };
+                        GroupOutcome {
+                            name: g.name.clone(),
+                            uuid: g.uuid.clone(),
+                            action,
+                            joined,
+                        }
+                    })
+                    .collect(),
+                instances_added: other.instances.iter().map(|i| i.name.clone()).collect(),
+                disks_added: other.disks.iter().map(|d| d.uuid.clone()).collect(),
+                networks_added: other.networks.iter().map(|n| n.name.clone()).collect(),
+            })
+            .collect();
+        let mut parameters_merged = Vec::new();
+        if plan.params.reserved_lvs.is_some() {
+            parameters_merged.push("reserved_lvs".to_owned());
+        }
+        if plan.params.prealloc_wipe_disks.is_some() {
+            parameters_merged.push("prealloc_wipe_disks".to_owned());
+        }
+        for (os, _) in &plan.params.osparams_added {
+            parameters_merged.push(format!("osparams.{os}"));
+        }
+        Self {
+            cluster: ours.name().to_owned(),
+            version: version_name(ours.version),
+            dry_run: output.is_none(),
+            output,
+            merged,
+            port_changes: plan.port_changes.clone(),
+            ports: PortSummary {
+                range: plan.options.port_range.to_string(),
+                highest_used_port_before: ours.cluster.highest_used_port,
+                highest_used_port_after: plan.highest_used_port,
+                pool_before: ours.cluster.tcpudp_port_pool.len(),
+                pool_after: plan.tcpudp_port_pool.len(),
+            },
+            parameters_merged,
+            warnings: plan.warnings.clone(),
+        }
+    }
+
+    /// The report as text for people.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = if self.dry_run {
+            writeln!(
+                out,
+                "Dry run: merging into cluster '{}' (Ganeti {}); nothing written.",
+                self.cluster, self.version
+            )
+        } else {
+            writeln!(
+                out,
+                "Merged into cluster '{}' (Ganeti {}), written to {}.",
+                self.cluster,
+                self.version,
+                self.output
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            )
+        };
+        for cluster in &self.merged {
+            let _ = writeln!(
+                out,
+                "\nFrom cluster '{}' ({}):",
+                cluster.name,
+                cluster.path.display()
+            );
+            list(
+                &mut out,
+                "nodes added, offline and not candidates",
+                &cluster.nodes_added,
+            );
+            let groups: Vec<String> = cluster
+                .groups
+                .iter()
+                .map(|g| match &g.action {
+                    GroupAction::Add => format!("{} (added)", g.name),
+                    GroupAction::Rename { new_name } => format!("{} (added as {new_name})", g.name),
+                    GroupAction::MergeInto { target_uuid, .. } => format!(
+                        "{} (nodes join group '{}', {target_uuid})",
+                        g.name,
+                        g.joined.as_deref().unwrap_or("?")
+                    ),
+                })
+                .collect();
+            list(&mut out, "node groups", &groups);
+            list(&mut out, "instances added", &cluster.instances_added);
+            list(&mut out, "disks added", &cluster.disks_added);
+            list(&mut out, "networks added", &cluster.networks_added);
+        }
+        let _ = writeln!(out, "\nPorts reallocated: {}", self.port_changes.len());
+        for change in &self.port_changes {
+            let what = match change.kind {
+                PortKind::Drbd => format!("drbd {}", change.disk.as_deref().unwrap_or("?")),
+                PortKind::Console => "console".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {}/{}: {what}: {} -> {}",
+                change.cluster,
+                change.instance.as_deref().unwrap_or("(no instance)"),
+                change.old,
+                change.new
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Port range {}: highest_used_port {} -> {}, free pool {} -> {} ports",
+            self.ports.range,
+            self.ports.highest_used_port_before,
+            self.ports.highest_used_port_after,
+            self.ports.pool_before,
+            self.ports.pool_after
+        );
+        if !self.parameters_merged.is_empty() {
+            let _ = writeln!(
+                out,
+                "Cluster parameters merged: {}",
+                self.parameters_merged.join(", ")
+            );
+        }
+        if self.warnings.is_empty() {
+            let _ = writeln!(out, "Warnings: none");
+        } else {
+            let _ = writeln!(out, "Warnings ({}):", self.warnings.len());
+            for warning in &self.warnings {
+                let _ = writeln!(out, "  - {}", warning.message);
+            }
+        }
+        if !self.dry_run {
+            let _ = writeln!(
+                out,
+                "\nNext: install the merged file as config.data on the master, start the master daemon, then `gnt-node add --readd` every merged node."
+            );
+        }
+        out
+    }
+}
+
+fn list(out: &mut String, title: &str, items: &[String]) {
+    if items.is_empty() {
+        let _ = writeln!(out, "  {title}: none");
+    } else {
+        let _ = writeln!(out, "  {title} ({}): {}", items.len(), items.join(", "));
+    }
+}

@@ -1,0 +1,155 @@
+//! Shared helpers of the merge tests: fixtures, the Ganeti verifier, copies.
+
+#![allow(
+    unreachable_pub,
+    dead_code,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: failing loudly is their job"
+)]
+
+pub mod generator;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A fixture of `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The 3.0 fixture's text.
+pub fn fixture_30() -> String {
+    std::fs::read_to_string(fixture("cluster_config_3.0.json")).unwrap()
+}
+
+fn is_uuid_at(bytes: &[u8], start: usize) -> bool {
+    let Some(candidate) = bytes.get(start..start + 36) else {
+        return false;
+    };
+    candidate.iter().enumerate().all(|(i, b)| match i {
+        8 | 13 | 18 | 23 => *b == b'-',
+        _ => b.is_ascii_hexdigit(),
+    }) && (start == 0 || !bytes[start - 1].is_ascii_hexdigit())
+}
+
+/// A copy of a config whose every UUID has its first four digits replaced
+/// by `prefix`, whose names, node IPs and MACs are changed, so it can be
+/// merged with the original.
+pub fn renamed_copy(text: &str, prefix: &str) -> String {
+    assert_eq!(prefix.len(), 4);
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_uuid_at(bytes, i) {
+            out.push_str(prefix);
+            out.push_str(&text[i + 4..i + 36]);
+            i += 36;
+        } else {
+            let ch = text[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out.replace(".example.com", ".copy.example.com")
+        .replace("\"192.0.2.", "\"192.0.3.")
+        .replace("\"198.51.100.", "\"198.51.101.")
+        .replace("aa:bb:cc:", "aa:bb:cd:")
+        .replace("\"a network\"", "\"copied network\"")
+}
+
+/// Apply `change` to the JSON of a config text.
+pub fn mutate(text: &str, change: impl FnOnce(&mut Value)) -> String {
+    let mut value: Value = serde_json::from_str(text).unwrap();
+    change(&mut value);
+    serde_json::to_string(&value).unwrap()
+}
+
+/// The first object of a section.
+pub fn first<'a>(value: &'a mut Value, section: &str) -> &'a mut Value {
+    value[section]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .next()
+        .unwrap()
+}
+
+/// What Ganeti's verifier said about one file.
+#[derive(Debug)]
+pub struct Verdict {
+    /// The file.
+    pub path: String,
+    /// A load failure.
+    pub load_error: Option<String>,
+    /// The verifier's errors.
+    pub errors: Vec<String>,
+}
+
+/// Load every file with Ganeti 3.0's own `ConfigWriter` and run `VerifyConfig`.
+pub fn ganeti_verify(paths: &[&Path]) -> Vec<Verdict> {
+    let python =
+        std::env::var_os("BOUTURE_GANETI_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ganeti_verify.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .args(paths)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} for Ganeti's verifier ({e}): run scripts/setup.d/20-ganeti.sh as root \
+                 (it installs Debian's package ganeti with /usr/bin/python3), or set BOUTURE_GANETI_PYTHON",
+                python.to_string_lossy()
+            )
+        });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.code() != Some(3),
+        "Ganeti 3.0's Python library is missing: {stderr}\n\
+         run scripts/setup.d/20-ganeti.sh as root (apt-get install --no-install-recommends ganeti), \
+         or point BOUTURE_GANETI_LIBDIR at /usr/share/ganeti/3.0"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let verdicts: Vec<Verdict> = stdout
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("verifier printed {line:?} ({e}); stderr: {stderr}"));
+            Verdict {
+                path: v["path"].as_str().unwrap().to_owned(),
+                load_error: v["load_error"].as_str().map(str::to_owned),
+                errors: v["errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap().to_owned())
+                    .collect(),
+            }
+        })
+        .collect();
+    assert_eq!(
+        verdicts.len(),
+        paths.len(),
+        "verifier output: {stdout}\nstderr: {stderr}"
+    );
+    verdicts
+}
+
+/// Fail unless Ganeti loads every file and its verifier finds nothing.
+pub fn assert_ganeti_valid(paths: &[&Path]) {
+    for verdict in ganeti_verify(paths) {
+        assert!(
+            verdict.load_error.is_none() && verdict.errors.is_empty(),
+            "Ganeti rejects {}: load error {:?}, verifier errors {:#?}",
+            verdict.path,
+            verdict.load_error,
+            verdict.errors
+        );
+    }
+}
