@@ -89,7 +89,8 @@ fn write_string(out: &mut String, text: &str) {
 
 /// Python's `repr(float)`: the shortest text that reads back as the same
 /// number, in positional notation when the decimal exponent is from -4 to
-/// 15, else in scientific notation with a signed, two-digit exponent.
+/// 15, else in scientific notation with a signed, two-digit exponent;
+/// `nan`, `inf` and `-inf` for the non-finite values (JSON has none).
 ///
 /// ```
 /// use bouture_core::pyjson::float_repr;
@@ -99,13 +100,14 @@ fn write_string(out: &mut String, text: &str) {
 /// assert_eq!(float_repr(1e16), "1e+16");
 /// assert_eq!(float_repr(1.5e300), "1.5e+300");
 /// assert_eq!(float_repr(-0.0), "-0.0");
+/// assert_eq!(float_repr(f64::NEG_INFINITY), "-inf");
 /// ```
 pub fn float_repr(value: f64) -> String {
     if value.is_nan() {
-        return "NaN".to_string();
+        return "nan".to_string();
     }
     if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+        return if value > 0.0 { "inf" } else { "-inf" }.to_string();
     }
     // Rust's `{:e}` gives the shortest round-trip digits: "3.5e3", "1e-5".
     let scientific = format!("{value:e}");

@@ -27,10 +27,7 @@
 use std::time::{Duration, Instant};
 
 use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
-use bouture_master_client::{
-    ComputerRegistration, InstanceRequest, MasterClient, PartitionAddress, PartitionRegistration,
-    SharedInstanceRequest, SupplyState,
-};
+use bouture_master_client::{InstanceRequest, MasterClient, SharedInstanceRequest, SupplyState};
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode, bouture_json};
 use serde_json::json;
@@ -78,18 +75,15 @@ fn reference_sequence(plan: &GraftPlan, proxy: &SlapProxy) -> Measure {
     let client = MasterClient::new(proxy.url()).unwrap();
     let computer = plan.computer_id.as_str();
     let started = Instant::now();
-    let mut registration = ComputerRegistration::new(computer);
-    client.load_computer_configuration(&registration).unwrap();
+    client
+        .load_computer_configuration(&bouture_graft::computer_registration(plan, &[]))
+        .unwrap();
+    let mut registered = Vec::new();
     for partition in &plan.partitions {
-        let mut entry = PartitionRegistration::new(partition.id.as_str());
-        entry.tap_name = partition.tap_name.clone().unwrap_or_default();
-        entry.addresses = partition
-            .addresses
-            .iter()
-            .map(|a| PartitionAddress::new(a.addr, a.netmask.to_string()))
-            .collect();
-        registration.partitions.push(entry);
-        client.load_computer_configuration(&registration).unwrap();
+        registered.push(partition);
+        client
+            .load_computer_configuration(&bouture_graft::computer_registration(plan, &registered))
+            .unwrap();
         client
             .supply(
                 computer,

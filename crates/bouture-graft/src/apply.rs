@@ -32,8 +32,8 @@ use std::io;
 
 use bouture_core::{GraftPlan, PlannedPartition};
 use bouture_master_client::{
-    ComputerRegistration, Error as MasterError, InstanceRequest, InstanceState, MasterClient,
-    PartitionAddress, PartitionRegistration, SharedInstanceRequest, SupplyState,
+    ComputerRegistration, Error as MasterError, InstanceRequest, MasterClient, PartitionAddress,
+    PartitionRegistration, SharedInstanceRequest, SupplyState,
 };
 
 use crate::report::{GraftReport, PartitionReport, PartitionStatus, Placement};
@@ -258,23 +258,7 @@ impl Graft<'_> {
     }
 
     fn registration(&self, partitions: &[&PlannedPartition]) -> ComputerRegistration {
-        let mut computer = ComputerRegistration::new(self.plan.computer_id.as_str());
-        computer.address = self.plan.address;
-        computer.netmask = self.plan.netmask.map(|mask| mask.to_string());
-        computer.partitions = partitions
-            .iter()
-            .map(|partition| {
-                let mut registration = PartitionRegistration::new(partition.id.as_str());
-                registration.tap_name = partition.tap_name.clone().unwrap_or_default();
-                registration.addresses = partition
-                    .addresses
-                    .iter()
-                    .map(|a| PartitionAddress::new(a.addr, a.netmask.to_string()))
-                    .collect();
-                registration
-            })
-            .collect();
-        computer
+        computer_registration(self.plan, partitions)
     }
 
     fn register(
@@ -447,6 +431,31 @@ impl Graft<'_> {
     }
 }
 
+/// The registration of the plan's computer (its address) with these
+/// partitions (ids, addresses with netmasks, tap names), in this order.
+pub fn computer_registration(
+    plan: &GraftPlan,
+    partitions: &[&PlannedPartition],
+) -> ComputerRegistration {
+    let mut computer = ComputerRegistration::new(plan.computer_id.as_str());
+    computer.address = plan.address;
+    computer.netmask = plan.netmask.map(|mask| mask.to_string());
+    computer.partitions = partitions
+        .iter()
+        .map(|partition| {
+            let mut registration = PartitionRegistration::new(partition.id.as_str());
+            registration.tap_name = partition.tap_name.clone().unwrap_or_default();
+            registration.addresses = partition
+                .addresses
+                .iter()
+                .map(|a| PartitionAddress::new(a.addr, a.netmask.to_string()))
+                .collect();
+            registration
+        })
+        .collect();
+    computer
+}
+
 fn instance_request(computer: &str, partition: &PlannedPartition) -> InstanceRequest {
     let instance = &partition.instance;
     let mut request = InstanceRequest::new(
@@ -456,11 +465,7 @@ fn instance_request(computer: &str, partition: &PlannedPartition) -> InstanceReq
         &instance.title,
     );
     request.parameters.clone_from(&instance.parameters);
-    request.state = Some(match instance.state {
-        bouture_core::InstanceState::Started => InstanceState::Started,
-        bouture_core::InstanceState::Stopped => InstanceState::Stopped,
-        bouture_core::InstanceState::Destroyed => InstanceState::Destroyed,
-    });
+    request.state = Some(instance.state);
     request
 }
 

@@ -29,7 +29,9 @@
 mod apply;
 mod report;
 
-pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
+pub use apply::{
+    BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply, computer_registration,
+};
 #[doc(hidden)]
 pub use apply::{PlacementTuning, apply_tuned};
 pub use report::{

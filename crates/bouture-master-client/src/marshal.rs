@@ -445,60 +445,9 @@ fn invalid_char(whole: &str, code: u32) -> EncodeError {
     }
 }
 
-/// Python's `repr(float)`: the shortest string that reads back as the same float, in fixed
-/// notation when the decimal exponent is in `-4..16`, else `d.ddde+XX`.
-pub fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_owned();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e20", "0e0".
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = mantissa
-        .strip_prefix('-')
-        .map_or(("", mantissa), |m| ("-", m));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let ndigits = i32::try_from(digits.len()).unwrap_or(i32::MAX);
-    if (-4..16).contains(&exp) {
-        let mut s = String::from(sign);
-        if exp < 0 {
-            s.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                s.push('0');
-            }
-            s.push_str(&digits);
-        } else {
-            let int_len = usize::try_from(exp + 1).unwrap_or(0);
-            if digits.len() <= int_len {
-                s.push_str(&digits);
-                for _ in 0..(exp + 1 - ndigits) {
-                    s.push('0');
-                }
-                s.push_str(".0");
-            } else {
-                let (int_part, frac) = digits.split_at(int_len);
-                s.push_str(int_part);
-                s.push('.');
-                s.push_str(frac);
-            }
-        }
-        s
-    } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
-        let mut s = format!("{sign}{first}");
-        if !rest.is_empty() {
-            s.push('.');
-            s.push_str(rest);
-        }
-        let exp_sign = if exp < 0 { '-' } else { '+' };
-        let _ = write!(s, "e{exp_sign}{:02}", exp.unsigned_abs());
-        s
-    }
-}
+/// Python's `repr(float)`, as the marshaller writes floats (shared with
+/// `bouture-core`, which writes Python's JSON).
+pub use bouture_core::pyjson::float_repr as python_float_repr;
 
 // ---------------------------------------------------------------------------------------------
 // Decoding

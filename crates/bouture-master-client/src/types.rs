@@ -21,49 +21,9 @@ use crate::marshal::Value;
 /// mapping onto the marshaller's types).
 pub type Parameters = serde_json::Map<String, serde_json::Value>;
 
-/// The state an instance is requested in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InstanceState {
-    /// `started`
-    Started,
-    /// `stopped`
-    Stopped,
-    /// `destroyed`
-    Destroyed,
-}
-
-impl InstanceState {
-    /// The wire name (`started`, `stopped`, `destroyed`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InstanceState::Started => "started",
-            InstanceState::Stopped => "stopped",
-            InstanceState::Destroyed => "destroyed",
-        }
-    }
-}
-
-impl std::fmt::Display for InstanceState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for InstanceState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "started" => Ok(InstanceState::Started),
-            "stopped" => Ok(InstanceState::Stopped),
-            "destroyed" => Ok(InstanceState::Destroyed),
-            other => Err(format!(
-                "unknown instance state {other:?} (expected started, stopped or destroyed)"
-            )),
-        }
-    }
-}
+/// The state an instance is requested in (`started`, `stopped`, `destroyed`):
+/// the node model's type, so that a `bouture.json` state goes on the wire as is.
+pub use bouture_core::InstanceState;
 
 /// The state a software release is supplied in (`supplySupply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
