@@ -96,6 +96,13 @@ impl Scene {
 
     /// `bouture failover` with the scene's files and `url` as new master.
     pub(crate) fn failover(&self, url: &str, extra: &[&str]) -> Run {
+        let args = self.failover_args(url, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::support::bouture(&args, self.dir.path())
+    }
+
+    /// The arguments of `bouture failover` with the scene's files.
+    pub(crate) fn failover_args(&self, url: &str, extra: &[&str]) -> Vec<String> {
         let mut args = vec![
             "failover".to_string(),
             "--cfg".into(),
@@ -112,8 +119,7 @@ impl Scene {
             self.path("fake-slapos").to_str().unwrap().into(),
         ];
         args.extend(extra.iter().map(ToString::to_string));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::support::bouture(&args, self.dir.path())
+        args
     }
 
     pub(crate) fn switch_record(&self) -> Value {
@@ -402,25 +408,9 @@ fn a_flapping_master_needs_n_offline_runs_in_a_row() {
 fn a_second_concurrent_run_exits_at_once() {
     let scene = Scene::new();
     scene.codes(&["sleep 3"]);
-    let args = |scene: &Scene| -> Vec<String> {
-        vec![
-            "failover".into(),
-            "--cfg".into(),
-            scene.node.cfg.to_str().unwrap().into(),
-            "--new-master-url".into(),
-            DEAD_MASTER.into(),
-            "--new-node-cfg".into(),
-            scene.new_cfg().to_str().unwrap().into(),
-            "--pidfile".into(),
-            scene.path("failover.pid").to_str().unwrap().into(),
-            "--switchfile".into(),
-            scene.switchfile().to_str().unwrap().into(),
-            "--slapos-command".into(),
-            scene.path("fake-slapos").to_str().unwrap().into(),
-        ]
-    };
+    let args = scene.failover_args(DEAD_MASTER, &[]);
     let mut first = Command::new(env!("CARGO_BIN_EXE_bouture"))
-        .args(args(&scene))
+        .args(&args)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -432,7 +422,7 @@ fn a_second_concurrent_run_exits_at_once() {
     }
     let started = Instant::now();
     let second = crate::support::bouture(
-        &args(&scene).iter().map(String::as_str).collect::<Vec<_>>(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
         scene.dir.path(),
     );
     assert!(started.elapsed() < Duration::from_secs(2), "did not wait");
