@@ -235,20 +235,25 @@ fn wait_for_instances(
     }
 }
 
-/// Start `bouture graft` and SIGKILL it once the master holds `instances` instances.
-fn kill_graft_after(node: &WrittenNode, proxy: &SlapProxy, instances: usize) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bouture"))
+/// Start `bouture graft` of the node onto `url` in the background, its output piped.
+fn spawn_graft(node: &WrittenNode, url: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bouture"))
         .args([
             "graft",
             "--cfg",
             node.cfg.to_str().unwrap(),
             "--new-master-url",
-            proxy.url(),
+            url,
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Start `bouture graft` and SIGKILL it once the master holds `instances` instances.
+fn kill_graft_after(node: &WrittenNode, proxy: &SlapProxy, instances: usize) {
+    let mut child = spawn_graft(node, proxy.url());
     wait_for_instances(proxy, &node.computer_id, instances, &mut child);
     let _ = child.kill();
     child.wait().unwrap();
@@ -299,18 +304,7 @@ fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
 
     let node = big_node(&dir.path().join("node"), "COMP-RESTART", 25);
     let mut proxy = SlapProxy::start("COMP-RESTART").unwrap();
-    let mut graft = Command::new(env!("CARGO_BIN_EXE_bouture"))
-        .args([
-            "graft",
-            "--cfg",
-            node.cfg.to_str().unwrap(),
-            "--new-master-url",
-            proxy.url(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut graft = spawn_graft(&node, proxy.url());
     wait_for_instances(&proxy, "COMP-RESTART", 8, &mut graft);
     // The master goes away in the middle of the graft, and comes back.
     proxy.restart().unwrap();
