@@ -3,8 +3,25 @@
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+use std::path::Path;
+
 use crate::demo_node::materialize_demo_node;
-use crate::support::bouture;
+use crate::support::{Run, bouture};
+
+/// `bouture configure --cfg CFG --new-master-url URL --new-node-cfg NEW_CFG EXTRA...`.
+fn configure(cfg: &Path, url: &str, new_cfg: &Path, extra: &[&str], root: &Path) -> Run {
+    let mut args = vec![
+        "configure",
+        "--cfg",
+        cfg.to_str().unwrap(),
+        "--new-master-url",
+        url,
+        "--new-node-cfg",
+        new_cfg.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    bouture(&args, root)
+}
 
 #[test]
 fn writes_the_new_configuration_and_never_touches_the_node_one() {
@@ -22,18 +39,7 @@ fn writes_the_new_configuration_and_never_touches_the_node_one() {
     // An existing, wider NEW_CFG does not keep its mode.
     fs::write(&new_cfg, "old").unwrap();
     fs::set_permissions(&new_cfg, fs::Permissions::from_mode(0o666)).unwrap();
-    let run = bouture(
-        &[
-            "configure",
-            "--cfg",
-            cfg.to_str().unwrap(),
-            "--new-master-url",
-            "http://127.0.0.1:4000",
-            "--new-node-cfg",
-            new_cfg.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let run = configure(&cfg, "http://127.0.0.1:4000", &new_cfg, &[], dir.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("configure_demo", run.snapshot());
     assert_eq!(
@@ -62,17 +68,11 @@ fn dry_run_prints_the_diff_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = materialize_demo_node(dir.path());
     let new_cfg = dir.path().join("slapos-bouture.cfg");
-    let run = bouture(
-        &[
-            "configure",
-            "--cfg",
-            cfg.to_str().unwrap(),
-            "--new-master-url",
-            "http://127.0.0.1:4000",
-            "--new-node-cfg",
-            new_cfg.to_str().unwrap(),
-            "--dry-run",
-        ],
+    let run = configure(
+        &cfg,
+        "http://127.0.0.1:4000",
+        &new_cfg,
+        &["--dry-run"],
         dir.path(),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -91,18 +91,7 @@ fn the_node_configuration_itself_is_refused_under_any_name() {
     fs::hard_link(&cfg, &hardlink).unwrap();
     let dotted = dir.path().join("./slapos.cfg");
     for target in [&cfg, &symlink, &hardlink, &dotted] {
-        let run = bouture(
-            &[
-                "configure",
-                "--cfg",
-                cfg.to_str().unwrap(),
-                "--new-master-url",
-                "http://127.0.0.1:4000",
-                "--new-node-cfg",
-                target.to_str().unwrap(),
-            ],
-            dir.path(),
-        );
+        let run = configure(&cfg, "http://127.0.0.1:4000", target, &[], dir.path());
         assert_eq!(run.code, 1, "{}", target.display());
         assert!(run.stderr.contains("(same file)"), "{}", run.stderr);
         assert_eq!(fs::read(&cfg).unwrap(), before);
@@ -113,18 +102,7 @@ fn the_node_configuration_itself_is_refused_under_any_name() {
                 .is_symlink()
         );
     }
-    let run = bouture(
-        &[
-            "configure",
-            "--cfg",
-            cfg.to_str().unwrap(),
-            "--new-master-url",
-            "http://127.0.0.1:4000",
-            "--new-node-cfg",
-            symlink.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let run = configure(&cfg, "http://127.0.0.1:4000", &symlink, &[], dir.path());
     insta::assert_snapshot!("configure_same_file", run.snapshot());
 }
 
@@ -134,42 +112,20 @@ fn bad_input_is_refused_with_the_file_and_line_and_nothing_written() {
     let cfg = dir.path().join("slapos.cfg");
     let new_cfg = dir.path().join("new.cfg");
     fs::write(&cfg, "[slapos]\nmaster_url = x\nMaster_URL = y\n").unwrap();
-    let args = |url: &str| {
-        vec![
-            "configure".to_string(),
-            "--cfg".into(),
-            cfg.to_str().unwrap().into(),
-            "--new-master-url".into(),
-            url.into(),
-            "--new-node-cfg".into(),
-            new_cfg.to_str().unwrap().into(),
-        ]
-    };
-    let run_with = |url: &str| {
-        let args = args(url);
-        bouture(
-            &args.iter().map(String::as_str).collect::<Vec<_>>(),
-            dir.path(),
-        )
-    };
+    let run_with = |url: &str| configure(&cfg, url, &new_cfg, &[], dir.path());
     let duplicate = run_with("http://127.0.0.1:4000");
     assert_eq!(duplicate.code, 1);
     fs::write(&cfg, "[slapformat]\nx = 1\n").unwrap();
     let no_slapos = run_with("http://127.0.0.1:4000");
     fs::write(&cfg, "[slapos]\ncomputer_id = C\n").unwrap();
     let bad_url = run_with("ftp://127.0.0.1");
-    let missing = {
-        let args = [
-            "configure",
-            "--cfg",
-            "/nonexistent/slapos.cfg",
-            "--new-master-url",
-            "http://127.0.0.1:4000",
-            "--new-node-cfg",
-            new_cfg.to_str().unwrap(),
-        ];
-        bouture(&args, dir.path())
-    };
+    let missing = configure(
+        Path::new("/nonexistent/slapos.cfg"),
+        "http://127.0.0.1:4000",
+        &new_cfg,
+        &[],
+        dir.path(),
+    );
     assert!(!new_cfg.exists());
     insta::assert_snapshot!(
         "configure_bad_input",
