@@ -12,6 +12,13 @@ use bouture_test_support::node::{TestNode, TestPartition, WrittenNode};
 use crate::demo_node::materialize_demo_node;
 use crate::support::{Run, bouture};
 
+/// `bouture graft --cfg CFG --new-master-url URL EXTRA...`.
+fn graft(cfg: &str, url: &str, extra: &[&str], root: &std::path::Path) -> Run {
+    let mut args = vec!["graft", "--cfg", cfg, "--new-master-url", url];
+    args.extend_from_slice(extra);
+    bouture(&args, root)
+}
+
 /// Replace the proxy's URL, which changes every run.
 fn without_url(run: &Run, url: &str) -> String {
     run.snapshot().replace(url, "[MASTER]")
@@ -32,30 +39,13 @@ fn dry_run_of_the_demo_node_prints_the_plan_and_changes_nothing() {
     // The proxy's own computer is another one, so it does not know COMP-DEMO.
     let proxy = SlapProxy::start("COMP-PROXY").unwrap();
 
-    let text = bouture(
-        &[
-            "graft",
-            "--cfg",
-            cfg,
-            "--new-master-url",
-            proxy.url(),
-            "--dry-run",
-        ],
-        dir.path(),
-    );
+    let text = graft(cfg, proxy.url(), &["--dry-run"], dir.path());
     assert_eq!(text.code, 0, "{}", text.stderr);
     insta::assert_snapshot!("demo_plan_text", without_url(&text, proxy.url()));
-    let json = bouture(
-        &[
-            "graft",
-            "--cfg",
-            cfg,
-            "--new-master-url",
-            proxy.url(),
-            "--dry-run",
-            "--format",
-            "json",
-        ],
+    let json = graft(
+        cfg,
+        proxy.url(),
+        &["--dry-run", "--format", "json"],
         dir.path(),
     );
     assert_eq!(json.code, 0);
@@ -86,14 +76,7 @@ fn graft_of_the_demo_node_reports_and_the_master_holds_it() {
     let proxy = SlapProxy::start("COMP-DEMO").unwrap();
     let monitor = ["--new-monitor-url", "https://[2001:db8::1]:4001/"];
 
-    let text = bouture(
-        &[
-            &["graft", "--cfg", cfg, "--new-master-url", proxy.url()][..],
-            &monitor,
-        ]
-        .concat(),
-        dir.path(),
-    );
+    let text = graft(cfg, proxy.url(), &monitor, dir.path());
     assert_eq!(text.code, 0, "{}", text.stderr);
     insta::assert_snapshot!("demo_report_text", without_url(&text, proxy.url()));
     let state = master_state(&proxy, "COMP-DEMO");
@@ -104,20 +87,10 @@ fn graft_of_the_demo_node_reports_and_the_master_holds_it() {
             .exists()
     );
 
-    let json = bouture(
-        &[
-            &[
-                "graft",
-                "--cfg",
-                cfg,
-                "--new-master-url",
-                proxy.url(),
-                "--format",
-                "json",
-            ][..],
-            &monitor,
-        ]
-        .concat(),
+    let json = graft(
+        cfg,
+        proxy.url(),
+        &[&["--format", "json"][..], &monitor].concat(),
         dir.path(),
     );
     assert_eq!(json.code, 0, "{}", json.stderr);
@@ -136,16 +109,7 @@ fn skipped_partitions_make_graft_exit_1_and_say_how_many() {
         .partition(TestPartition::new(1).bouture_bytes(b"\xff not utf-8"))
         .write();
     let proxy = SlapProxy::start("COMP-CLI-SKIP").unwrap();
-    let run = bouture(
-        &[
-            "graft",
-            "--cfg",
-            node.cfg.to_str().unwrap(),
-            "--new-master-url",
-            proxy.url(),
-        ],
-        dir.path(),
-    );
+    let run = graft(node.cfg.to_str().unwrap(), proxy.url(), &[], dir.path());
     assert_eq!(run.code, 1, "{}", run.stderr);
     insta::assert_snapshot!("skipped_report", without_url(&run, proxy.url()));
 }
@@ -163,16 +127,7 @@ fn an_unreachable_master_exits_1_quickly_with_the_url_and_the_cause() {
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    let run = bouture(
-        &[
-            "graft",
-            "--cfg",
-            node.cfg.to_str().unwrap(),
-            "--new-master-url",
-            &url,
-        ],
-        dir.path(),
-    );
+    let run = graft(node.cfg.to_str().unwrap(), &url, &[], dir.path());
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(run.code, 1);
     assert!(run.stdout.is_empty());
@@ -205,10 +160,7 @@ fn uninterrupted_graft(root: &std::path::Path, computer_id: &str) -> MasterState
     let node = big_node(&root.join("reference"), computer_id, 25);
     let proxy = SlapProxy::start(computer_id).unwrap();
     let cfg = node.cfg.to_str().unwrap();
-    let run = bouture(
-        &["graft", "--cfg", cfg, "--new-master-url", proxy.url()],
-        root,
-    );
+    let run = graft(cfg, proxy.url(), &[], root);
     assert_eq!(run.code, 0, "{}", run.stderr);
     master_state(&proxy, computer_id)
 }
@@ -269,16 +221,7 @@ fn a_killed_graft_converges_when_run_again() {
         let proxy = SlapProxy::start("COMP-KILL").unwrap();
         kill_graft_after(&node, &proxy, kill_at);
         let interrupted = master_state(&proxy, "COMP-KILL");
-        let run = bouture(
-            &[
-                "graft",
-                "--cfg",
-                node.cfg.to_str().unwrap(),
-                "--new-master-url",
-                proxy.url(),
-            ],
-            dir.path(),
-        );
+        let run = graft(node.cfg.to_str().unwrap(), proxy.url(), &[], dir.path());
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(
             master_state(&proxy, "COMP-KILL"),
@@ -304,11 +247,11 @@ fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
 
     let node = big_node(&dir.path().join("node"), "COMP-RESTART", 25);
     let mut proxy = SlapProxy::start("COMP-RESTART").unwrap();
-    let mut graft = spawn_graft(&node, proxy.url());
-    wait_for_instances(&proxy, "COMP-RESTART", 8, &mut graft);
+    let mut background = spawn_graft(&node, proxy.url());
+    wait_for_instances(&proxy, "COMP-RESTART", 8, &mut background);
     // The master goes away in the middle of the graft, and comes back.
     proxy.restart().unwrap();
-    let cut = graft.wait_with_output().unwrap();
+    let cut = background.wait_with_output().unwrap();
     assert_eq!(
         cut.status.code(),
         Some(1),
@@ -316,16 +259,7 @@ fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
         String::from_utf8_lossy(&cut.stdout)
     );
 
-    let run = bouture(
-        &[
-            "graft",
-            "--cfg",
-            node.cfg.to_str().unwrap(),
-            "--new-master-url",
-            proxy.url(),
-        ],
-        dir.path(),
-    );
+    let run = graft(node.cfg.to_str().unwrap(), proxy.url(), &[], dir.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(master_state(&proxy, "COMP-RESTART"), expected);
 }
