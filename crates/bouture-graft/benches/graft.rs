@@ -27,7 +27,7 @@
 use std::time::{Duration, Instant};
 
 use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
-use bouture_master_client::{InstanceRequest, MasterClient, SharedInstanceRequest, SupplyState};
+use bouture_master_client::{MasterClient, SupplyState};
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode, bouture_json};
 use serde_json::json;
@@ -91,26 +91,12 @@ fn reference_sequence(plan: &GraftPlan, proxy: &SlapProxy) -> Measure {
                 SupplyState::Available,
             )
             .unwrap();
-        let mut request = InstanceRequest::new(
-            computer,
-            &partition.instance.software_url,
-            &partition.instance.software_type,
-            &partition.instance.title,
-        );
-        request
-            .parameters
-            .clone_from(&partition.instance.parameters);
-        let placed = client.request_instance(&request).unwrap();
+        let placed = client
+            .request_instance(&bouture_graft::instance_request(computer, partition))
+            .unwrap();
         assert_eq!(placed.partition_id, partition.id.as_str());
         for shared in &partition.shared_instances {
-            let mut request = SharedInstanceRequest::new(
-                computer,
-                &partition.instance.software_url,
-                &shared.software_type,
-                &shared.title,
-            );
-            request.parameters.clone_from(&shared.parameters);
-            request.host_instance_guid = Some(format!("{computer}-{}", partition.id));
+            let request = bouture_graft::shared_instance_request(computer, partition, shared);
             client.request_shared_instance(&request).unwrap();
         }
         client

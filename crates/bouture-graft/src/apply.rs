@@ -30,6 +30,7 @@
 use std::collections::BTreeSet;
 use std::io;
 
+use bouture_core::graft_plan::PlannedSharedInstance;
 use bouture_core::{GraftPlan, PlannedPartition};
 use bouture_master_client::{
     ComputerRegistration, Error as MasterError, InstanceRequest, MasterClient, PartitionAddress,
@@ -370,14 +371,7 @@ impl Graft<'_> {
             }
         }
         for shared in &partition.shared_instances {
-            let mut request = SharedInstanceRequest::new(
-                computer,
-                &partition.instance.software_url,
-                &shared.software_type,
-                &shared.title,
-            );
-            request.parameters.clone_from(&shared.parameters);
-            request.host_instance_guid = Some(format!("{computer}-{}", partition.id));
+            let request = shared_instance_request(computer, partition, shared);
             let hosted = self.client.request_shared_instance(&request)?;
             if hosted.partition_id != partition.id.as_str() {
                 return Err(PartitionFailure {
@@ -456,7 +450,8 @@ pub fn computer_registration(
     computer
 }
 
-fn instance_request(computer: &str, partition: &PlannedPartition) -> InstanceRequest {
+/// The request of the partition's instance, on `computer`, in its requested state.
+pub fn instance_request(computer: &str, partition: &PlannedPartition) -> InstanceRequest {
     let instance = &partition.instance;
     let mut request = InstanceRequest::new(
         computer,
@@ -466,6 +461,24 @@ fn instance_request(computer: &str, partition: &PlannedPartition) -> InstanceReq
     );
     request.parameters.clone_from(&instance.parameters);
     request.state = Some(instance.state);
+    request
+}
+
+/// The request of one of the partition's shared instances, hosted by that
+/// partition's instance.
+pub fn shared_instance_request(
+    computer: &str,
+    partition: &PlannedPartition,
+    shared: &PlannedSharedInstance,
+) -> SharedInstanceRequest {
+    let mut request = SharedInstanceRequest::new(
+        computer,
+        &partition.instance.software_url,
+        &shared.software_type,
+        &shared.title,
+    );
+    request.parameters.clone_from(&shared.parameters);
+    request.host_instance_guid = Some(format!("{computer}-{}", partition.id));
     request
 }
 

@@ -31,6 +31,7 @@ mod report;
 
 pub use apply::{
     BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply, computer_registration,
+    instance_request, shared_instance_request,
 };
 #[doc(hidden)]
 pub use apply::{PlacementTuning, apply_tuned};
