@@ -31,10 +31,9 @@ use std::path::{Path, PathBuf};
 
 use crate::atomic_file;
 use crate::cfg_edit::{CfgEditor, SetOutcome};
-use crate::error::FileErrorKind;
-use crate::ini::{DEFAULT_SECTION, IniDocument, IniError};
-use crate::node_config::NODE_CONFIG_SIZE_LIMIT;
-use crate::safe_read::{self, Links};
+use crate::error::{FileErrorKind, NodeConfigError};
+use crate::ini::{DEFAULT_SECTION, IniDocument};
+use crate::node_config::read_node_config_text;
 
 /// The `[slapos]` options that `configure` removes: the client certificate
 /// (`key_file`, `cert_file`), the partition certificate directory, and the
@@ -108,24 +107,10 @@ pub struct ConfigureEdit {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigureError {
-    /// The node configuration cannot be read.
-    #[error("node configuration {}: {kind}", path.display())]
-    Read {
-        /// The node configuration.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        kind: FileErrorKind,
-    },
-    /// The node configuration is not valid for Python's configparser.
-    #[error("node configuration {}: {source}", path.display())]
-    Syntax {
-        /// The node configuration.
-        path: PathBuf,
-        /// The parse error, with its line.
-        #[source]
-        source: IniError,
-    },
+    /// The node configuration cannot be read, or is not valid for Python's
+    /// configparser.
+    #[error(transparent)]
+    Node(#[from] NodeConfigError),
     /// The node configuration has no `[slapos]` section.
     #[error("node configuration {}: there is no [slapos] section; is this a SlapOS node configuration?", path.display())]
     NoSlaposSection {
@@ -205,9 +190,11 @@ fn configure_text_at(
     new_master_url: &str,
 ) -> Result<ConfigureEdit, ConfigureError> {
     check_master_url(new_master_url)?;
-    let syntax = |source| ConfigureError::Syntax {
-        path: path.to_path_buf(),
-        source,
+    let syntax = |source| {
+        ConfigureError::Node(NodeConfigError::Syntax {
+            path: path.to_path_buf(),
+            source,
+        })
     };
     let before = IniDocument::parse(text).map_err(syntax)?;
     if !before.has_section(SLAPOS_SECTION) {
@@ -373,25 +360,17 @@ pub fn configure(
     dry_run: bool,
 ) -> Result<ConfigureOutcome, ConfigureError> {
     check_master_url(new_master_url)?;
-    let read_error = |kind| ConfigureError::Read {
+    let node_metadata = std::fs::metadata(node_cfg).map_err(|source| NodeConfigError::Read {
         path: node_cfg.to_path_buf(),
-        kind,
-    };
-    let node_metadata =
-        std::fs::metadata(node_cfg).map_err(|source| read_error(FileErrorKind::Io { source }))?;
+        kind: FileErrorKind::Io { source },
+    })?;
     if atomic_file::same_file(&node_metadata, new_cfg) {
         return Err(ConfigureError::SameFile {
             node: node_cfg.to_path_buf(),
             new: new_cfg.to_path_buf(),
         });
     }
-    let bytes = safe_read::read_bounded(node_cfg, NODE_CONFIG_SIZE_LIMIT, Links::Follow)
-        .map_err(read_error)?;
-    let before = String::from_utf8(bytes).map_err(|error| {
-        read_error(FileErrorKind::NotUtf8 {
-            offset: error.utf8_error().valid_up_to(),
-        })
-    })?;
+    let before = read_node_config_text(node_cfg)?;
     let edit = configure_text_at(node_cfg, &before, new_master_url)?;
     if !dry_run {
         atomic_file::write_like(new_cfg, edit.text.as_bytes(), &node_metadata).map_err(

@@ -33,6 +33,23 @@ pub fn default_node_config_path() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEFAULT_NODE_CONFIG_PATH), PathBuf::from)
 }
 
+/// The text of a node configuration file: a regular file (links followed:
+/// it belongs to the node's administrator) of at most
+/// [`NODE_CONFIG_SIZE_LIMIT`] bytes, in UTF-8.
+pub fn read_node_config_text(path: &Path) -> Result<String, NodeConfigError> {
+    let read_error = |kind| NodeConfigError::Read {
+        path: path.to_path_buf(),
+        kind,
+    };
+    let bytes =
+        safe_read::read_bounded(path, NODE_CONFIG_SIZE_LIMIT, Links::Follow).map_err(read_error)?;
+    String::from_utf8(bytes).map_err(|error| {
+        read_error(FileErrorKind::NotUtf8 {
+            offset: error.utf8_error().valid_up_to(),
+        })
+    })
+}
+
 /// A node configuration, read with Python's `ConfigParser` semantics.
 ///
 /// Node-wide options are `[slapformat]`'s merged with `[slapos]`'s, `[slapos]`
@@ -79,18 +96,7 @@ impl NodeConfig {
     /// [`NODE_CONFIG_SIZE_LIMIT`] bytes.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, NodeConfigError> {
         let path = path.as_ref();
-        let read_error = |kind| NodeConfigError::Read {
-            path: path.to_path_buf(),
-            kind,
-        };
-        let bytes = safe_read::read_bounded(path, NODE_CONFIG_SIZE_LIMIT, Links::Follow)
-            .map_err(read_error)?;
-        let text = String::from_utf8(bytes).map_err(|error| {
-            read_error(FileErrorKind::NotUtf8 {
-                offset: error.utf8_error().valid_up_to(),
-            })
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &read_node_config_text(path)?)
     }
 
     /// Check a node configuration given as text; `path` is only used in messages.
