@@ -14,7 +14,7 @@ use crate::json_fields::{
     JsonObject, element_object, parse_json_object, required_array, required_non_empty_str,
     required_object, required_str,
 };
-use crate::safe_read::{self, Links};
+use bouture_fs::Links;
 
 /// The name of the file that opts a partition in.
 pub const BOUTURE_FILE_NAME: &str = "bouture.json";
@@ -133,7 +133,8 @@ impl BoutureFile {
     /// non-regular files and reading at most [`BOUTURE_FILE_SIZE_LIMIT`] bytes.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, FileError> {
         let path = path.as_ref();
-        safe_read::read_bounded(path, BOUTURE_FILE_SIZE_LIMIT, Links::Refuse)
+        bouture_fs::read_bounded(path, BOUTURE_FILE_SIZE_LIMIT, Links::Refuse)
+            .map_err(FileErrorKind::from)
             .and_then(|bytes| Self::parse(&bytes))
             .map_err(|kind| FileError::new(path, kind))
     }

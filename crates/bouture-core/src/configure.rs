@@ -14,7 +14,7 @@
 //! [`crate::cfg_edit`]), and the result is checked: it must parse, with
 //! Python's rules, to the original options minus the removed ones plus the
 //! new `master_url`. [`configure`] reads `NODE_CFG` and writes `NEW_CFG`
-//! atomically (see [`crate::atomic_file`]).
+//! atomically (see [`bouture_fs::write_like`]).
 //!
 //! ```
 //! use bouture_core::configure::{configure_text, ChangeAction};
@@ -26,10 +26,8 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file;
 use crate::cfg_edit::{CfgEditor, SetOutcome};
 use crate::error::{FileErrorKind, NodeConfigError};
 use crate::ini::{DEFAULT_SECTION, IniDocument};
@@ -151,9 +149,10 @@ pub enum ConfigureError {
     Write {
         /// The new configuration.
         path: PathBuf,
-        /// The operating system's error.
+        /// Why (something in the way that is not a regular file, or the
+        /// operating system's error).
         #[source]
-        source: io::Error,
+        source: bouture_fs::WriteError,
     },
 }
 
@@ -364,7 +363,7 @@ pub fn configure(
         path: node_cfg.to_path_buf(),
         kind: FileErrorKind::Io { source },
     })?;
-    if atomic_file::same_file(&node_metadata, new_cfg) {
+    if bouture_fs::same_file(node_cfg, new_cfg) {
         return Err(ConfigureError::SameFile {
             node: node_cfg.to_path_buf(),
             new: new_cfg.to_path_buf(),
@@ -373,7 +372,7 @@ pub fn configure(
     let before = read_node_config_text(node_cfg)?;
     let edit = configure_text_at(node_cfg, &before, new_master_url)?;
     if !dry_run {
-        atomic_file::write_like(new_cfg, edit.text.as_bytes(), &node_metadata).map_err(
+        bouture_fs::write_like(new_cfg, edit.text.as_bytes(), &node_metadata).map_err(
             |source| ConfigureError::Write {
                 path: new_cfg.to_path_buf(),
                 source,

@@ -137,6 +137,21 @@ impl Clone for FileErrorKind {
     }
 }
 
+impl From<bouture_fs::ReadError> for FileErrorKind {
+    fn from(error: bouture_fs::ReadError) -> Self {
+        match error {
+            bouture_fs::ReadError::Symlink => Self::Symlink,
+            bouture_fs::ReadError::NotRegular { file_type } => Self::NotRegular { file_type },
+            bouture_fs::ReadError::TooLarge { limit } => Self::TooLarge { limit },
+            bouture_fs::ReadError::Io { source } => Self::Io { source },
+            // `ReadError` is non-exhaustive: a future kind keeps its message.
+            other => Self::Io {
+                source: io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
 impl FileErrorKind {
     /// A stable, machine-readable code for the kind of problem.
     pub fn code(&self) -> &'static str {

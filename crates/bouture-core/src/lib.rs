@@ -11,14 +11,14 @@
 //!
 //! - [`configure`]: the node configuration pointed at a new master, edited
 //!   line by line so that comments and layout survive ([`cfg_edit`]), written
-//!   atomically ([`atomic_file`]).
+//!   atomically (with [`bouture_fs::write_like`]).
 //!
 //! - [`failover`]: the failover state machine as a pure function, and its
 //!   state on disk ([`switchfile`]).
 //!
 //! Files written by partition users are read without following symbolic
 //! links, only when they are regular files, and only up to a size limit
-//! (see [`safe_read`]). Every error names its file and field.
+//! (with [`bouture_fs::read_bounded`]). Every error names its file and field.
 //!
 //! ```no_run
 //! use bouture_core::{BoutureStatus, Inventory, NodeConfig};
@@ -33,7 +33,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod atomic_file;
 pub mod bouture_file;
 pub mod cfg_edit;
 pub mod configure;
@@ -47,7 +46,6 @@ pub mod node_config;
 pub mod pidfile;
 pub mod pyjson;
 pub mod resource;
-pub mod safe_read;
 pub mod scan;
 pub mod switchfile;
 

@@ -7,7 +7,7 @@ use crate::error::{FileError, FileErrorKind, NodeConfigError};
 use crate::ids::ComputerId;
 use crate::ini::IniDocument;
 use crate::json_fields::{JsonObject, parse_json_object};
-use crate::safe_read::{self, Links};
+use bouture_fs::Links;
 
 /// Where the node configuration is when `--cfg` is not given and
 /// `$SLAPOS_CONFIGURATION` is not set.
@@ -41,8 +41,8 @@ pub fn read_node_config_text(path: &Path) -> Result<String, NodeConfigError> {
         path: path.to_path_buf(),
         kind,
     };
-    let bytes =
-        safe_read::read_bounded(path, NODE_CONFIG_SIZE_LIMIT, Links::Follow).map_err(read_error)?;
+    let bytes = bouture_fs::read_bounded(path, NODE_CONFIG_SIZE_LIMIT, Links::Follow)
+        .map_err(|error| read_error(error.into()))?;
     String::from_utf8(bytes).map_err(|error| {
         read_error(FileErrorKind::NotUtf8 {
             offset: error.utf8_error().valid_up_to(),
@@ -195,12 +195,17 @@ impl NodeConfig {
         let Some(path) = &self.computer_json else {
             return Ok(ComputerAddress::default());
         };
-        let bytes = match safe_read::read_bounded(path, COMPUTER_JSON_SIZE_LIMIT, Links::Follow) {
+        let bytes = match bouture_fs::read_bounded(path, COMPUTER_JSON_SIZE_LIMIT, Links::Follow) {
             Ok(bytes) => bytes,
-            Err(FileErrorKind::Io { source }) if safe_read::is_not_found(&source) => {
+            Err(error) if error.is_not_found() => {
                 return Ok(ComputerAddress::default());
             }
-            Err(kind) => return Err(NodeConfigError::ComputerJson(FileError::new(path, kind))),
+            Err(error) => {
+                return Err(NodeConfigError::ComputerJson(FileError::new(
+                    path,
+                    error.into(),
+                )));
+            }
         };
         let parse = || -> Result<ComputerAddress, FileErrorKind> {
             let object = parse_json_object(&bytes)?;

@@ -7,7 +7,7 @@ use crate::error::{FileError, FileErrorKind};
 use crate::json_fields::{
     element_object, field_path, parse_json_object, required_array, required_str,
 };
-use crate::safe_read::{self, Links};
+use bouture_fs::Links;
 
 /// The name of the file `slapos node format` writes into each partition.
 pub const RESOURCE_FILE_NAME: &str = ".slapos-resource";
@@ -68,7 +68,8 @@ impl PartitionResource {
     /// non-regular files and reading at most [`RESOURCE_FILE_SIZE_LIMIT`] bytes.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, FileError> {
         let path = path.as_ref();
-        safe_read::read_bounded(path, RESOURCE_FILE_SIZE_LIMIT, Links::Refuse)
+        bouture_fs::read_bounded(path, RESOURCE_FILE_SIZE_LIMIT, Links::Refuse)
+            .map_err(FileErrorKind::from)
             .and_then(|bytes| Self::parse(&bytes))
             .map_err(|kind| FileError::new(path, kind))
     }

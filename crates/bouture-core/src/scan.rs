@@ -8,7 +8,7 @@ use crate::error::{FileError, FileErrorKind, NodeConfigError, ScanError};
 use crate::ids::{ComputerId, PartitionId};
 use crate::node_config::{ComputerAddress, NodeConfig};
 use crate::resource::{PartitionAddress, PartitionResource, RESOURCE_FILE_NAME};
-use crate::safe_read::{describe, is_not_found};
+use bouture_fs::describe;
 
 /// The node as bouture sees it.
 #[derive(Debug, serde::Serialize)]
@@ -214,14 +214,14 @@ fn scan_partition(id: PartitionId, path: PathBuf) -> Partition {
         Err(FileError {
             kind: FileErrorKind::Io { source },
             ..
-        }) if is_not_found(&source) => ResourceStatus::Missing {
+        }) if source.kind() == std::io::ErrorKind::NotFound => ResourceStatus::Missing {
             path: resource_path,
         },
         Err(error) => ResourceStatus::Invalid(error),
     };
     let bouture_path = path.join(BOUTURE_FILE_NAME);
     let bouture = match std::fs::symlink_metadata(&bouture_path) {
-        Err(error) if is_not_found(&error) => BoutureStatus::NotOptedIn,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => BoutureStatus::NotOptedIn,
         _ => match BoutureFile::load(&bouture_path) {
             Ok(file) => BoutureStatus::Valid(file),
             Err(error) => BoutureStatus::Invalid(error),

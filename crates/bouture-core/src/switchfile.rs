@@ -15,9 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::atomic_file;
 use crate::error::FileErrorKind;
-use crate::safe_read::{self, Links};
+use bouture_fs::Links;
 
 /// The version of the switchfile and counter formats bouture writes.
 pub const SWITCHFILE_VERSION: u32 = 1;
@@ -137,9 +136,10 @@ pub enum SwitchfileError {
     Write {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
+        /// Why (something in the way that is not a regular file, or the
+        /// operating system's error).
         #[source]
-        source: io::Error,
+        source: bouture_fs::WriteError,
     },
 }
 
@@ -228,12 +228,12 @@ pub fn remove_offline_runs(switchfile: &Path) -> Result<bool, SwitchfileError> {
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, SwitchfileError> {
-    match safe_read::read_bounded(path, SWITCHFILE_SIZE_LIMIT, Links::Follow) {
+    match bouture_fs::read_bounded(path, SWITCHFILE_SIZE_LIMIT, Links::Follow) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(FileErrorKind::Io { source }) if safe_read::is_not_found(&source) => Ok(None),
-        Err(kind) => Err(SwitchfileError::Read {
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(SwitchfileError::Read {
             path: path.to_path_buf(),
-            kind,
+            kind: error.into(),
         }),
     }
 }
@@ -245,9 +245,9 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Switchf
     };
     let mut text = serde_json::to_string_pretty(value)
         .map_err(io::Error::from)
-        .map_err(write_error)?;
+        .map_err(|source| write_error(bouture_fs::WriteError::Io { source }))?;
     text.push('\n');
-    atomic_file::write_with_mode(path, text.as_bytes(), 0o644, None).map_err(write_error)
+    bouture_fs::write_atomic(path, text.as_bytes(), 0o644, None).map_err(write_error)
 }
 
 fn remove_optional(path: &Path) -> Result<bool, SwitchfileError> {
@@ -256,7 +256,7 @@ fn remove_optional(path: &Path) -> Result<bool, SwitchfileError> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(source) => Err(SwitchfileError::Write {
             path: path.to_path_buf(),
-            source,
+            source: bouture_fs::WriteError::Io { source },
         }),
     }
 }

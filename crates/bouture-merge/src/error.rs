@@ -97,7 +97,7 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: bouture_fs::WriteError,
     },
     /// Serialising the merged configuration failed.
     #[error("cannot serialise the merged configuration")]

@@ -1,85 +1,52 @@
-//! Writing the merged configuration: never over an input, always atomically.
+//! Writing the merged configuration: never over an input, always atomically
+//! (both through `bouture-fs`).
 
-use std::fs::{self, File, Permissions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::Error;
 
 /// The mode of the merged file, as Ganeti writes `config.data`.
 pub const OUTPUT_MODE: u32 = 0o640;
 
-/// Refuse an `output` that designates one of the `inputs`: the same path
-/// after resolving symlinks and `..`, or the same file (device and inode,
-/// which also catches hard links).
+/// Refuse an `output` that designates one of the `inputs` (see
+/// [`bouture_fs::same_file`]: the same file through hard or symbolic links,
+/// or the same path once resolved).
 ///
 /// # Errors
 ///
 /// [`Error::OutputIsInput`].
 pub fn check_output_is_not_input(output: &Path, inputs: &[&Path]) -> Result<(), Error> {
-    let output_identity = fs::metadata(output).ok().map(|m| (m.dev(), m.ino()));
-    let output_resolved = resolve(output);
-    for input in inputs {
-        let same_file = match (output_identity, fs::metadata(input)) {
-            (Some(identity), Ok(meta)) => identity == (meta.dev(), meta.ino()),
-            _ => false,
-        };
-        let same_path = output_resolved.is_some() && output_resolved == resolve(input);
-        if same_file || same_path {
-            return Err(Error::OutputIsInput {
-                output: output.to_owned(),
-                input: (*input).to_owned(),
-            });
-        }
+    match inputs
+        .iter()
+        .find(|input| bouture_fs::same_file(output, input))
+    {
+        Some(input) => Err(Error::OutputIsInput {
+            output: output.to_owned(),
+            input: (*input).to_owned(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// The canonical form of a path that may not exist yet (its parent must).
-fn resolve(path: &Path) -> Option<PathBuf> {
-    if let Ok(path) = path.canonicalize() {
-        return Some(path);
-    }
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    Some(parent.canonicalize().ok()?.join(path.file_name()?))
-}
-
-/// Write `bytes` to `path` atomically: a temporary file in the same
-/// directory, written, set to mode 0640, fsynced, renamed over `path`, then
-/// the directory fsynced. On error the previous `path`, if any, is intact.
+/// Write `bytes` to `path` atomically with mode [`OUTPUT_MODE`] (see
+/// [`bouture_fs::write_atomic`]). On error the previous `path`, if any, is
+/// intact; something at `path` that is not a regular file is never replaced.
 ///
 /// # Errors
 ///
 /// [`Error::Write`].
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let failed = |source| Error::Write {
+    bouture_fs::write_atomic(path, bytes, OUTPUT_MODE, None).map_err(|source| Error::Write {
         path: path.to_owned(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".bouture-merge.")
-        .tempfile_in(dir)
-        .map_err(failed)?;
-    temp.write_all(bytes).map_err(failed)?;
-    temp.as_file()
-        .set_permissions(Permissions::from_mode(OUTPUT_MODE))
-        .map_err(failed)?;
-    temp.as_file().sync_all().map_err(failed)?;
-    temp.persist(path).map_err(|e| failed(e.error))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(failed)?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

@@ -438,7 +438,7 @@ fn check_paths(args: &FailoverArgs, config: &NodeConfig) -> Result<(), Failure> 
             code: BoutureExitCode::FAILURE,
         })
     };
-    if same_path(&args.pidfile, &pidfile_instance) {
+    if bouture_fs::same_file(&args.pidfile, &pidfile_instance) {
         return refuse(format!(
             "--pidfile {} is the node's pidfile_instance ({}): `slapos node instance` would \
              find it locked and refuse to run; choose another path, e.g. /run/bouture-failover.pid",
@@ -451,22 +451,22 @@ fn check_paths(args: &FailoverArgs, config: &NodeConfig) -> Result<(), Failure> 
         ("--cfg", &args.node.cfg),
         ("--new-node-cfg", &args.new_node_cfg),
     ] {
-        if same_path(&args.pidfile, path) {
+        if bouture_fs::same_file(&args.pidfile, path) {
             return refuse(format!(
                 "--pidfile {} is also {name}; choose another path",
                 args.pidfile.display()
             ));
         }
     }
-    if same_path(&args.switchfile, &args.node.cfg)
-        || same_path(&args.switchfile, &args.new_node_cfg)
+    if bouture_fs::same_file(&args.switchfile, &args.node.cfg)
+        || bouture_fs::same_file(&args.switchfile, &args.new_node_cfg)
     {
         return refuse(format!(
             "--switchfile {} is also a configuration file; choose another path",
             args.switchfile.display()
         ));
     }
-    if same_path(&args.node.cfg, &args.new_node_cfg) {
+    if bouture_fs::same_file(&args.node.cfg, &args.new_node_cfg) {
         return refuse(format!(
             "--new-node-cfg {} is the node configuration itself; choose another path: \
              the node configuration is never modified",
@@ -474,16 +474,4 @@ fn check_paths(args: &FailoverArgs, config: &NodeConfig) -> Result<(), Failure> 
         ));
     }
     Ok(())
-}
-
-/// The same path once made absolute, or the same existing file.
-fn same_path(a: &Path, b: &Path) -> bool {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    if absolute(a) == absolute(b) {
-        return true;
-    }
-    match std::fs::metadata(a) {
-        Ok(meta) => bouture_core::atomic_file::same_file(&meta, b),
-        Err(_) => false,
-    }
 }

@@ -1,0 +1,175 @@
+//! Atomic replacement of a file.
+
+use std::fs::{self, File, Metadata, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use crate::describe;
+
+/// Why a file was not written. The messages are predicates, to be prefixed
+/// by the file's path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// Something other than a regular file is in the way; it is never replaced.
+    #[error("is {file_type}, not a regular file; it is never replaced, choose another path")]
+    NotRegular {
+        /// What it is (see [`describe`](crate::describe)).
+        file_type: &'static str,
+    },
+    /// The path has no file name (`/`, or ends with `..`).
+    #[error("has no file name")]
+    NoFileName,
+    /// The operating system refused a step of the write.
+    #[error(transparent)]
+    Io {
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
+impl From<io::Error> for WriteError {
+    fn from(source: io::Error) -> Self {
+        Self::Io { source }
+    }
+}
+
+/// Atomically replace (or create) `path` with `contents`, with permission
+/// bits `mode` (set-id and sticky bits dropped) and, when `owner` is given
+/// and the process may (it runs as root), that `(uid, gid)`.
+///
+/// The temporary file (`.<name>.<random>.tmp`, in the same directory) has
+/// its mode and owner before any byte is written, so the contents are never
+/// readable more widely than the result; it is flushed, renamed over `path`,
+/// then the directory is flushed. On error the temporary file is removed and
+/// `path` is as it was.
+///
+/// # Errors
+///
+/// [`WriteError::NotRegular`] if `path` exists and is not a regular file
+/// (symbolic links included); [`WriteError::Io`] if a step fails.
+pub fn write_atomic(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<(), WriteError> {
+    match fs::symlink_metadata(path) {
+        Ok(existing) if !existing.file_type().is_file() => {
+            return Err(WriteError::NotRegular {
+                file_type: describe(existing.file_type()),
+            });
+        }
+        Ok(_) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error.into()),
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or(WriteError::NoFileName)?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .permissions(Permissions::from_mode(mode & 0o600))
+        .tempfile_in(dir)?;
+    if let Some((uid, gid)) = owner {
+        // Only root may give a file away: elsewhere the file stays ours.
+        match std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid)) {
+            Err(error) if error.kind() != io::ErrorKind::PermissionDenied => {
+                return Err(error.into());
+            }
+            _ => {}
+        }
+    }
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(mode & 0o777))?;
+    temp.write_all(contents)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|error| error.error)?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// [`write_atomic`] with the permission bits, owner and group of `like`
+/// (another file, usually the one the new file is derived from), so the
+/// result is readable by no one who could not read `like`.
+///
+/// # Errors
+///
+/// As [`write_atomic`].
+pub fn write_like(path: &Path, contents: &[u8], like: &Metadata) -> Result<(), WriteError> {
+    write_atomic(path, contents, like.mode(), Some((like.uid(), like.gid())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_atomically_with_the_reference_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let reference = dir.path().join("ref");
+        fs::write(&reference, "r").unwrap();
+        fs::set_permissions(&reference, Permissions::from_mode(0o640)).unwrap();
+        let target = dir.path().join("out.cfg");
+        fs::write(&target, "old").unwrap();
+        fs::set_permissions(&target, Permissions::from_mode(0o666)).unwrap();
+        write_like(&target, b"new", &fs::metadata(&reference).unwrap()).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o7777, 0o640);
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary left"
+        );
+    }
+
+    #[test]
+    fn never_replaces_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(
+            write_atomic(&link, b"x", 0o600, None),
+            Err(WriteError::NotRegular {
+                file_type: "a symbolic link"
+            })
+        ));
+        assert!(matches!(
+            write_atomic(Path::new("/dev/null"), b"x", 0o600, None),
+            Err(WriteError::NotRegular {
+                file_type: "a character device"
+            })
+        ));
+        assert!(matches!(
+            write_atomic(dir.path(), b"x", 0o600, None),
+            Err(WriteError::NotRegular { .. })
+        ));
+        assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_missing_directory_fails_without_leaving_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("missing").join("out");
+        assert!(matches!(
+            write_atomic(&target, b"x", 0o600, None),
+            Err(WriteError::Io { .. })
+        ));
+    }
+}
