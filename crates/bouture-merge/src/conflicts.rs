@@ -8,12 +8,134 @@
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
+use std::fmt;
 
 use rustc_hash::FxHashMap;
+use serde::Serialize;
 
-use crate::error::{Conflict, ConflictKind, ObjectKind, ObjectRef};
 use crate::groups::{GroupAction, GroupPlan, cluster_name};
 use crate::model::ConfigFile;
+
+/// The kinds of objects in a Ganeti configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// The cluster object itself.
+    Cluster,
+    /// A node.
+    Node,
+    /// A node group.
+    NodeGroup,
+    /// An instance.
+    Instance,
+    /// A disk (top-level, or a child of one).
+    Disk,
+    /// A network.
+    Network,
+    /// An instance's network interface.
+    Nic,
+    /// A logical volume (`vg/lv`) of a plain disk.
+    LogicalVolume,
+    /// A cluster parameter.
+    Parameter,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cluster => "cluster",
+            Self::Node => "node",
+            Self::NodeGroup => "node group",
+            Self::Instance => "instance",
+            Self::Disk => "disk",
+            Self::Network => "network",
+            Self::Nic => "NIC",
+            Self::LogicalVolume => "logical volume",
+            Self::Parameter => "parameter",
+        })
+    }
+}
+
+/// One object of one cluster, as named in conflicts and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ObjectRef {
+    /// The name of the cluster the object belongs to.
+    pub cluster: String,
+    /// What the object is.
+    pub kind: ObjectKind,
+    /// Its name (or, for objects without one, a description such as `instance1/nic 0`).
+    pub name: String,
+    /// Its UUID, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == ObjectKind::Cluster {
+            return if self.name == self.cluster {
+                write!(f, "cluster '{}'", self.cluster)
+            } else {
+                write!(f, "the {} of cluster '{}'", self.name, self.cluster)
+            };
+        }
+        write!(f, "{} '{}'", self.kind, self.name)?;
+        if let Some(uuid) = &self.uuid
+            && uuid != &self.name
+        {
+            write!(f, " (uuid {uuid})")?;
+        }
+        write!(f, " of cluster '{}'", self.cluster)
+    }
+}
+
+/// What two clusters clash on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConflictKind {
+    /// Both clusters have the same name (merging a cluster with itself).
+    ClusterName,
+    /// A UUID (or LV name) is used in both clusters.
+    Uuid,
+    /// A node name is used in both clusters.
+    NodeName,
+    /// An instance name is used in both clusters.
+    InstanceName,
+    /// An IP address is used in both clusters (on the same link or network, for NICs).
+    Ip,
+    /// A MAC address is used in both clusters.
+    Mac,
+    /// A network name is used in both clusters.
+    NetworkName,
+    /// A node group name is used in both clusters and no group strategy was chosen.
+    NodeGroupName,
+    /// A cluster parameter differs in a way that the merge cannot accept.
+    Parameter,
+}
+
+/// One reason the merge is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// What clashes.
+    pub kind: ConflictKind,
+    /// The clashing value (UUID, name, address, parameter name).
+    pub value: String,
+    /// The objects involved.
+    pub owners: Vec<ObjectRef>,
+    /// A sentence describing the conflict and, where there is one, the way out.
+    pub message: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 
 #[derive(Clone, Copy)]
 struct Owner<'a> {

@@ -8,12 +8,18 @@
 //! addresses, incompatible cluster parameters) is found before anything is
 //! written, and reported together.
 //!
+//! Inputs are trusted in nothing: only regular files of bounded size are
+//! read; duplicate keys, keys that are not their object's uuid, broken
+//! references and port bookkeeping that contradicts the objects are refused
+//! (or, for our port bookkeeping, repaired and reported) before anything is
+//! written.
+//!
 //! The steps are separate and usable on their own:
 //!
 //! 1. parse: [`ConfigFile::read`] / [`ConfigFile::parse`];
-//! 2. check: [`check`] (every conflict and warning);
+//! 2. check: [`check_references`], [`check`] (every conflict and warning);
 //! 3. plan: [`plan`] (checks, decides the groups' fate, allocates ports);
-//! 4. apply: [`apply`] (the merged text), then [`write_atomically`];
+//! 4. apply: [`apply`] or [`Merged`] (the merged text), then [`write_atomically`];
 //! 5. report: [`Report`].
 //!
 //! [`merge_files`] does all of it.
@@ -38,35 +44,39 @@ mod apply;
 mod conflicts;
 mod error;
 mod groups;
+mod json;
 mod model;
 mod params;
 mod plan;
 mod ports;
 mod raw;
+mod references;
 mod report;
 mod write;
 
 use std::path::Path;
+use std::time::Instant;
 
-pub use apply::apply;
-pub use conflicts::find_conflicts;
-pub use error::{
-    Conflict, ConflictKind, Error, ObjectKind, ObjectRef, SUPPORTED_VERSION, version_name,
-};
+pub use apply::{Merged, apply};
+pub use conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef, find_conflicts};
+pub use error::Error;
 pub use groups::{GroupAction, GroupPlan, GroupStrategy, plan_groups};
 pub use model::{
-    Cluster, ConfigFile, Disk, Instance, Network, Nic, NicParams, Node, NodeGroup, SECTIONS,
-    is_drbd,
+    Cluster, ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Field, Instance, Members, Network, Nic,
+    NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, is_drbd, version_name,
 };
 pub use params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
-pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, check, plan};
-pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange};
+pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, Repair, check, plan};
+pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange, PortRangeError};
 pub use raw::RawObject;
-pub use report::{GroupOutcome, MergedCluster, PortSummary, Report};
-pub use write::{OUTPUT_MODE, check_output_is_not_input, write_atomically};
+pub use references::check_references;
+pub use report::{GroupOutcome, MergedCluster, Phases, PortSummary, Report};
+pub use write::{OUTPUT_MODE, check_output, check_output_is_not_input, write_atomically};
 
 /// Read `ours` and every file of `theirs`, merge them and, unless `output`
-/// is `None` (a dry run), write the result atomically to `output`.
+/// is `None` or `options.dry_run` is set, write the result atomically to
+/// `output`. The output path is checked in a dry run too (not an input, a
+/// regular file if it exists, in an existing directory).
 ///
 /// # Errors
 ///
@@ -77,32 +87,58 @@ pub fn merge_files(
     output: Option<&Path>,
     options: &MergeOptions,
 ) -> Result<Report, Error> {
-    if let Some(output) = output {
-        let inputs: Vec<&Path> = std::iter::once(ours)
-            .chain(theirs.iter().copied())
-            .collect();
-        check_output_is_not_input(output, &inputs)?;
-    }
-    let paths: Vec<&Path> = std::iter::once(ours)
+    let mut phases = Phases::default();
+    let inputs: Vec<&Path> = std::iter::once(ours)
         .chain(theirs.iter().copied())
         .collect();
-    let mut configs = ConfigFile::read_all(&paths)?;
+    if let Some(output) = output {
+        check_output_is_not_input(output, &inputs)?;
+        check_output(output)?;
+    }
+    let mut configs = Vec::with_capacity(inputs.len());
+    for path in &inputs {
+        let start = Instant::now();
+        let text = model::read_text(path, options.max_input_size)?;
+        phases.read += start.elapsed();
+        let start = Instant::now();
+        configs.push(ConfigFile::from_string(text, path)?);
+        phases.parse += start.elapsed();
+    }
     let their_configs = configs.split_off(1);
     let Some(our_config) = configs.pop() else {
-        return Err(Error::Read {
+        return Err(Error::Output {
             path: ours.to_owned(),
-            source: std::io::Error::other("no configuration was read"),
+            problem: "no configuration was read".to_owned(),
         });
     };
-    let plan = plan(&our_config, &their_configs, options)?;
-    if let Some(output) = output {
-        let bytes = apply(&our_config, &their_configs, &plan)?;
-        write_atomically(output, &bytes)?;
+    let plan = plan::plan_timed(&our_config, &their_configs, options, &mut phases)?;
+    let write_to = output.filter(|_| !options.dry_run);
+    if let Some(output) = write_to {
+        let start = Instant::now();
+        let merged = Merged::new(&our_config, &their_configs, &plan)?;
+        phases.apply = start.elapsed();
+        let start = Instant::now();
+        let mut written = start;
+        write::write_with(output, |out| {
+            merged.write(out)?;
+            written = Instant::now();
+            Ok(())
+        })?;
+        phases.write = written - start;
+        phases.fsync = written.elapsed();
     }
-    Ok(Report::new(
+    let start = Instant::now();
+    let mut report = Report::new(
         &our_config,
         &their_configs,
         &plan,
         output.map(Path::to_owned),
-    ))
+    );
+    report.dry_run = write_to.is_none();
+    phases.report = start.elapsed();
+    let start = Instant::now();
+    drop((our_config, their_configs, plan));
+    phases.free = start.elapsed();
+    report.phases = phases;
+    Ok(report)
 }

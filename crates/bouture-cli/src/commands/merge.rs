@@ -1,9 +1,10 @@
 //! `bouture merge`: merge Ganeti cluster configurations.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bouture_merge::{
-    ConfigFile, Error, GroupStrategy, MergeOptions, ParameterPolicy, PortRange, Report,
+    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MergeOptions, ParameterPolicy, PortRange, Report,
 };
 
 use crate::Streams;
@@ -24,9 +25,13 @@ Examples:
   bouture merge --config ours.data --merge big.data --output merged.data \\
       --port-range 11000-30999 --parameter-conflicts warn
 
+Output: a text report (port changes summarised; -v lists every one and
+prints the time of each phase on stderr, -q prints only warnings), or
+--format json (every port change, repairs, warnings).
+
 Exit status: 0 merged (or dry run done), 1 refused (conflicts, not enough
-ports, unsupported version, unreadable input), 2 usage error.
-See docs/merge.md for what is checked and changed.";
+ports, unsupported version, an input that breaks a rule, unreadable input
+or output), 2 usage error. See docs/merge.md for what is checked and changed.";
 
 /// Node group clash strategy on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,9 +74,13 @@ pub struct MergeArgs {
     /// Ports the merged cluster may allocate for DRBD disks and consoles.
     #[arg(long, value_name = "FIRST-LAST", default_value = "11000-14999", value_parser = parse_range)]
     pub port_range: PortRange,
-    /// Print the report, write nothing.
+    /// Check everything (the output path too) and print the report; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The largest input file read (BYTES, or with a K, M or G suffix);
+    /// larger files, like anything but a regular file, are refused unread.
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_INPUT_SIZE, value_parser = parse_size)]
+    pub max_input_size: u64,
     /// How to print the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -81,7 +90,51 @@ fn parse_range(text: &str) -> Result<PortRange, String> {
     text.parse::<PortRange>().map_err(|e| e.to_string())
 }
 
-pub(crate) fn run(args: &MergeArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+/// `BYTES`, or a number with a `K`, `M` or `G` suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid size {text:?}: expected BYTES, or a number followed by K, M or G"))
+}
+
+/// How much `bouture merge` prints besides its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    /// `-q`: no text report; warnings and repairs only, on stderr.
+    Quiet,
+    /// The text report, port changes summarised.
+    Normal,
+    /// `-v`: every port change, and the time of each phase on stderr.
+    Verbose,
+}
+
+impl Verbosity {
+    pub(crate) fn new(verbose: u8, quiet: u8) -> Self {
+        if quiet > 0 {
+            Self::Quiet
+        } else if verbose > 0 {
+            Self::Verbose
+        } else {
+            Self::Normal
+        }
+    }
+}
+
+pub(crate) fn run(
+    args: &MergeArgs,
+    verbosity: Verbosity,
+    streams: &mut Streams<'_>,
+) -> Result<u8, Failure> {
     let options = MergeOptions {
         groups: args.groups.map(|g| match g {
             GroupsArg::Merge => GroupStrategy::Merge,
@@ -92,69 +145,124 @@ pub(crate) fn run(args: &MergeArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
             ParamsArg::Warn => ParameterPolicy::Warn,
         },
         port_range: args.port_range,
-        now: None,
+        max_input_size: args.max_input_size,
+        dry_run: args.dry_run,
+        ..MergeOptions::default()
     };
-    let report = merge(args, &options).map_err(|error| refused(&error, args.format, streams))?;
-    let written = match args.format {
-        OutputFormat::Json => write_json(streams.stdout, &report),
-        OutputFormat::Text => {
-            std::io::Write::write_all(streams.stdout, report.to_text().as_bytes())
+    let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
+    let outcome = bouture_merge::merge_files(&args.config, &theirs, Some(&args.output), &options);
+    let code = exit_code(&outcome);
+    match outcome {
+        Ok(report) => {
+            render(&report, args.format, verbosity, streams).map_err(|e| Failure::output(&e))?;
+            Ok(code)
         }
-    };
-    if written.is_err() {
-        // The merge is done; a closed stdout only loses the report.
-        return Ok(BoutureExitCode::OK);
+        Err(error) => Err(refused(&error, args.format, code, streams)),
     }
-    Ok(BoutureExitCode::OK)
 }
 
-fn merge(args: &MergeArgs, options: &MergeOptions) -> Result<Report, Error> {
-    let inputs: Vec<&std::path::Path> = std::iter::once(args.config.as_path())
-        .chain(args.merge.iter().map(PathBuf::as_path))
-        .collect();
-    // Refused even for a dry run: the real run would be refused too.
-    bouture_merge::check_output_is_not_input(&args.output, &inputs)?;
-    let mut theirs = ConfigFile::read_all(&inputs)?;
-    let ours = theirs.remove(0);
-    let plan = bouture_merge::plan(&ours, &theirs, options)?;
-    if args.dry_run {
-        return Ok(Report::new(&ours, &theirs, &plan, None));
+/// The one place where the outcome of a merge becomes an exit code.
+fn exit_code(outcome: &Result<Report, Error>) -> u8 {
+    match outcome {
+        Ok(_) => BoutureExitCode::OK,
+        Err(_) => BoutureExitCode::FAILURE,
     }
-    let bytes = bouture_merge::apply(&ours, &theirs, &plan)?;
-    bouture_merge::write_atomically(&args.output, &bytes)?;
-    let report = Report::new(&ours, &theirs, &plan, Some(args.output.clone()));
-    // The inputs and the output text are large and made of many small
-    // allocations; the process ends right after printing the report, so
-    // leave them to the operating system instead of freeing them one by one.
-    std::mem::forget((ours, theirs, plan, bytes));
-    Ok(report)
+}
+
+fn render(
+    report: &Report,
+    format: OutputFormat,
+    verbosity: Verbosity,
+    streams: &mut Streams<'_>,
+) -> std::io::Result<()> {
+    match (format, verbosity) {
+        (OutputFormat::Json, _) => write_json(streams.stdout, report)?,
+        (OutputFormat::Text, Verbosity::Quiet) => {
+            for warning in &report.warnings {
+                writeln!(streams.stderr, "warning: {}", warning.message)?;
+            }
+            for repair in &report.repairs {
+                writeln!(streams.stderr, "warning: {} ({}: {:?})", repair.message, repair.field, repair.ports)?;
+            }
+        }
+        (OutputFormat::Text, _) => streams
+            .stdout
+            .write_all(report.to_text_with(verbosity == Verbosity::Verbose).as_bytes())?,
+    }
+    if verbosity == Verbosity::Verbose {
+        let phases: Vec<(&str, Duration)> = report.phases.iter().collect();
+        let total: Duration = phases.iter().map(|(_, d)| *d).sum();
+        let mut line = format!("phases (total {:.1} ms):", total.as_secs_f64() * 1e3);
+        for (name, duration) in phases {
+            let share = if total.is_zero() {
+                0.0
+            } else {
+                duration.as_secs_f64() / total.as_secs_f64() * 100.0
+            };
+            line.push_str(&format!(
+                " {name} {:.1} ms ({share:.0}%),",
+                duration.as_secs_f64() * 1e3
+            ));
+        }
+        line.pop();
+        writeln!(streams.stderr, "{line}")?;
+    }
+    Ok(())
 }
 
 /// Turn a refusal into a failure; conflicts are listed one per line (and as
-/// JSON on stdout with `--format json`).
-fn refused(error: &Error, format: OutputFormat, streams: &mut Streams<'_>) -> Failure {
-    if let Error::Conflicts { conflicts } = error {
-        if format == OutputFormat::Json {
-            let body = serde_json::json!({ "error": error.to_string(), "conflicts": conflicts });
-            let _ = write_json(streams.stdout, &body);
-        }
-        let mut message = format!(
-            "merge refused, nothing was written: {} conflict{}",
-            conflicts.len(),
-            if conflicts.len() == 1 { "" } else { "s" }
-        );
-        for conflict in conflicts {
-            message.push_str("\n  - ");
-            message.push_str(&conflict.message);
-        }
-        return Failure {
-            message,
-            code: BoutureExitCode::FAILURE,
-        };
-    }
+/// JSON on stdout with `--format json`, with the fields of the error).
+fn refused(error: &Error, format: OutputFormat, code: u8, streams: &mut Streams<'_>) -> Failure {
     if format == OutputFormat::Json {
-        let body = serde_json::json!({ "error": error_chain(error) });
+        let mut body = serde_json::json!({ "error": error_chain(error) });
+        match error {
+            Error::Conflicts { conflicts } => body["conflicts"] = serde_json::json!(conflicts),
+            Error::PortsExhausted {
+                needed,
+                available,
+                range,
+                highest_used_port,
+            } => {
+                body["needed"] = serde_json::json!(needed);
+                body["available"] = serde_json::json!(available);
+                body["range"] = serde_json::json!(range.to_string());
+                body["highest_used_port"] = serde_json::json!(highest_used_port);
+            }
+            Error::Invalid {
+                path,
+                line,
+                column,
+                object,
+                rule,
+            } => {
+                body["path"] = serde_json::json!(path);
+                body["line"] = serde_json::json!(line);
+                body["column"] = serde_json::json!(column);
+                body["object"] = serde_json::json!(object);
+                body["rule"] = serde_json::json!(rule);
+            }
+            _ => {}
+        }
         let _ = write_json(streams.stdout, &body);
     }
-    Failure::operation(error)
+    let message = match error {
+        Error::Conflicts { conflicts } => {
+            let mut message = format!(
+                "merge refused, nothing was written: {} conflict{}",
+                conflicts.len(),
+                if conflicts.len() == 1 { "" } else { "s" }
+            );
+            for conflict in conflicts {
+                message.push_str("\n  - ");
+                message.push_str(&conflict.message);
+            }
+            message
+        }
+        Error::Read {
+            source: bouture_fs::ReadError::TooLarge { .. },
+            ..
+        } => format!("{} (raise --max-input-size if the file is right)", error_chain(error)),
+        _ => error_chain(error),
+    };
+    Failure { message, code }
 }
