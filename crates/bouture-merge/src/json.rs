@@ -463,8 +463,10 @@ impl<'t> Scanner<'t> {
                 return Ok(());
             }
             loop {
+                self.skip_ws();
                 let key_offset = self.offset();
                 let key = self.string()?;
+                self.path.push(Step::Key(key.raw()));
                 let decoded = key
                     .decode()
                     .map_err(|problem| self.error_at(key_offset, format!("{problem} in a key")))?;
@@ -498,7 +500,6 @@ impl<'t> Scanner<'t> {
                     }
                 }
                 self.eat(b':', "':'")?;
-                self.path.push(Step::Key(key.raw()));
                 member(self, &name)?;
                 self.path.pop();
                 match self.peek() {
@@ -590,7 +591,7 @@ mod tests {
     fn refuses_what_python_refuses_or_reads_differently() {
         for (bad, expected) in [
             (r#"{"a": 1, "a": 2}"#, "1:10 a: the key \"a\" appears twice (first at line 1 column 2)"),
-            (r#"{"x": {"aA": 1, "a\u0041": 2}}"#, "1:17 x.a\\u0041: the key \"aA\" appears twice"),
+            (r#"{"x": {"aA": 1, "a\u0041": 2}}"#, "1:17 x[\"a\\u0041\"]: the key \"aA\" appears twice (first at line 1 column 8)"),
             ("{\"a\": 01}", "'1' found where ',' or '}' was expected"),
             ("{\"a\": NaN}", "'N' found where a JSON value was expected"),
             ("[\"a\tb\"]", "a control character"),
