@@ -325,11 +325,7 @@ fn plan_ports(
         disk_ports,
         instance_ports,
         highest_used_port: allocator.highest_used_port(),
-        tcpudp_port_pool: allocator
-            .pool()
-            .into_iter()
-            .chain(bookkeeping.kept_pool)
-            .collect(),
+        tcpudp_port_pool: allocator.pool(),
         repairs: bookkeeping.repairs,
     })
 }
@@ -361,9 +357,7 @@ pub struct Repair {
 struct Bookkeeping {
     /// Pool ports the allocator may hand out (in the range, free, once each).
     usable_pool: Vec<u64>,
-    /// Pool ports outside the range: kept in the pool, never handed out.
-    kept_pool: Vec<u64>,
-    /// `highest_used_port`, raised to the highest port in use or listed.
+    /// `highest_used_port`, raised to the highest port in use or kept in the pool.
     highest_used_port: u64,
     repairs: Vec<Repair>,
 }
@@ -423,7 +417,7 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
     let mut repairs = Vec::new();
     let mut seen = rustc_hash::FxHashSet::default();
     let (mut duplicates, mut used, mut outside) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut usable_pool, mut kept_pool) = (Vec::new(), Vec::new());
+    let mut usable_pool = Vec::new();
     for &port in &ours.cluster.tcpudp_port_pool {
         if !seen.insert(port) {
             duplicates.push(port);
@@ -431,7 +425,6 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
             used.push(port);
         } else if port < u64::from(range.first) || port > u64::from(range.last) {
             outside.push(port);
-            kept_pool.push(port);
         } else {
             usable_pool.push(port);
         }
@@ -458,12 +451,12 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
     repair(
         outside,
         "tcpudp_port_pool",
-        format!("ports of our tcpudp_port_pool outside the port range {range} are kept in the pool but not handed out"),
+        format!("repaired: ports of our tcpudp_port_pool outside the port range {range} are removed from it (never handed out)"),
     );
     let before = ours.cluster.highest_used_port;
     let highest = in_use
         .keys()
-        .chain(ours.cluster.tcpudp_port_pool.iter())
+        .chain(usable_pool.iter())
         .copied()
         .max()
         .unwrap_or(0);
@@ -479,7 +472,6 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
     };
     Ok(Bookkeeping {
         usable_pool,
-        kept_pool,
         highest_used_port,
         repairs,
     })
