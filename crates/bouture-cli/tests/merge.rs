@@ -169,21 +169,35 @@ fn quiet_prints_nothing_verbose_every_port_and_the_phases() {
     let (ours, theirs) = generated(dir.path());
     let output = dir.path().join("merged.data");
     let output = output.to_str().unwrap();
-    let args = ["merge", "--config", &ours, "--merge", &theirs, "--output", output, "--groups", "rename"];
+    let args = [
+        "merge", "--config", &ours, "--merge", &theirs, "--output", output, "--groups", "rename",
+    ];
     let (code, normal, _) = bouture(&args);
     assert_eq!(code, 0);
-    assert!(normal.contains("Ports reallocated: 25 (15 DRBD, 10 console)"), "{normal}");
-    assert!(normal.contains("... and 15 more (-v or --format json lists every one)"), "{normal}");
+    assert!(
+        normal.contains("Ports reallocated: 25 (15 DRBD, 10 console)"),
+        "{normal}"
+    );
+    assert!(
+        normal.contains("... and 15 more (-v or --format json lists every one)"),
+        "{normal}"
+    );
     let (code, quiet, quiet_err) = bouture(&[&["-q"][..], &args[..]].concat());
     assert_eq!(code, 0);
     assert_eq!(quiet, "");
     assert_eq!(quiet_err, "");
     let (code, verbose, phases) = bouture(&[&["-v"][..], &args[..]].concat());
     assert_eq!(code, 0);
-    let listed = verbose.lines().filter(|l| l.starts_with("  c2.example.com/")).count();
+    let listed = verbose
+        .lines()
+        .filter(|l| l.starts_with("  c2.example.com/"))
+        .count();
     assert_eq!(listed, 25, "{verbose}");
     for phase in ["read", "parse", "check", "plan", "apply", "write", "fsync"] {
-        assert!(phases.contains(&format!(" {phase} ")), "{phase} missing: {phases}");
+        assert!(
+            phases.contains(&format!(" {phase} ")),
+            "{phase} missing: {phases}"
+        );
     }
 }
 
@@ -193,8 +207,19 @@ fn not_enough_ports_says_how_many_in_json() {
     let (ours, theirs) = generated(dir.path());
     let output = dir.path().join("merged.data");
     let (code, stdout, stderr) = bouture(&[
-        "merge", "--config", &ours, "--merge", &theirs, "--output", output.to_str().unwrap(),
-        "--groups", "rename", "--port-range", "11000-11030", "--format", "json",
+        "merge",
+        "--config",
+        &ours,
+        "--merge",
+        &theirs,
+        "--output",
+        output.to_str().unwrap(),
+        "--groups",
+        "rename",
+        "--port-range",
+        "11000-11030",
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(!output.exists());
@@ -202,7 +227,10 @@ fn not_enough_ports_says_how_many_in_json() {
     assert_eq!(body["needed"], 25);
     assert_eq!(body["available"], 6);
     assert_eq!(body["range"], "11000-11030");
-    assert!(stderr.contains("not enough free ports: 25 needed"), "{stderr}");
+    assert!(
+        stderr.contains("not enough free ports: 25 needed"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -211,23 +239,56 @@ fn unreadable_inputs_and_outputs_exit_1_naming_the_file() {
     let (ours, theirs) = generated(dir.path());
     let missing_dir = dir.path().join("nowhere/merged.data");
     let (code, _, stderr) = bouture(&[
-        "merge", "--config", &ours, "--merge", &theirs, "--output", missing_dir.to_str().unwrap(),
-        "--groups", "rename", "--dry-run",
+        "merge",
+        "--config",
+        &ours,
+        "--merge",
+        &theirs,
+        "--output",
+        missing_dir.to_str().unwrap(),
+        "--groups",
+        "rename",
+        "--dry-run",
     ]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("cannot write the output") && stderr.contains("its directory"), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the output") && stderr.contains("its directory"),
+        "{stderr}"
+    );
     let (code, _, stderr) = bouture(&[
-        "merge", "--config", &ours, "--merge", "/dev/zero", "--output", "/dev/null",
-        "--groups", "rename",
+        "merge",
+        "--config",
+        &ours,
+        "--merge",
+        "/dev/zero",
+        "--output",
+        "/dev/null",
+        "--groups",
+        "rename",
     ]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("/dev/null: it is a character device"), "{stderr}");
+    assert!(
+        stderr.contains("/dev/null: it is a character device"),
+        "{stderr}"
+    );
     let output = dir.path().join("merged.data");
     let (code, _, stderr) = bouture(&[
-        "merge", "--config", &ours, "--merge", &theirs, "--output", output.to_str().unwrap(),
-        "--groups", "rename", "--max-input-size", "1K",
+        "merge",
+        "--config",
+        &ours,
+        "--merge",
+        &theirs,
+        "--output",
+        output.to_str().unwrap(),
+        "--groups",
+        "rename",
+        "--max-input-size",
+        "1K",
     ]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("is larger than 1024 bytes") && stderr.contains("raise --max-input-size"), "{stderr}");
+    assert!(
+        stderr.contains("is larger than 1024 bytes") && stderr.contains("raise --max-input-size"),
+        "{stderr}"
+    );
     assert!(!output.exists());
 }

@@ -76,11 +76,9 @@ pub fn apply(ours: &ConfigFile, theirs: &[ConfigFile], plan: &MergePlan) -> Resu
     let merged = Merged::new(ours, theirs, plan)?;
     let capacity = ours.text.len() + theirs.iter().map(|t| t.text.len()).sum::<usize>();
     let mut out = Vec::with_capacity(capacity + capacity / 8 + 4096);
-    merged
-        .write(&mut out)
-        .map_err(|e| Error::Serialize {
-            source: serde_json::Error::io(e),
-        })?;
+    merged.write(&mut out).map_err(|e| Error::Serialize {
+        source: serde_json::Error::io(e),
+    })?;
     Ok(out)
 }
 
@@ -191,7 +189,9 @@ impl<'a> Merged<'a> {
             "disks" => c.disks.len(),
             _ => 0,
         };
-        std::iter::once(self.ours).chain(self.theirs).any(|c| count(c) > 0)
+        std::iter::once(self.ours)
+            .chain(self.theirs)
+            .any(|c| count(c) > 0)
     }
 
     fn section(&self, out: &mut dyn Write, name: &str) -> io::Result<()> {

@@ -136,7 +136,6 @@ impl fmt::Display for Conflict {
     }
 }
 
-
 #[derive(Clone, Copy)]
 struct Owner<'a> {
     cluster: usize,

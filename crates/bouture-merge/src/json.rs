@@ -1,7 +1,7 @@
 //! A validating JSON scanner over borrowed text, made for untrusted
 //! `config.data` files.
 //!
-//! serde_json keeps the first of two equal keys where Python keeps the last,
+//! `serde_json` keeps the first of two equal keys where Python keeps the last,
 //! reports positions relative to the value it was given, and parses values
 //! bouture only copies. This scanner reads the whole document once: every
 //! value is checked against the JSON grammar (as strict as Python's `json`:
@@ -97,9 +97,7 @@ fn unescape(raw: &str) -> Result<String, &'static str> {
                 } else {
                     high
                 };
-                out.push(
-                    char::from_u32(code).ok_or("a lone UTF-16 surrogate in a \\u escape")?,
-                );
+                out.push(char::from_u32(code).ok_or("a lone UTF-16 surrogate in a \\u escape")?);
             }
             _ => return Err("an invalid escape"),
         }
@@ -120,19 +118,9 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> Result<u32, &'static str> {
 }
 
 /// Bytes that end the fast part of a string: quote, backslash, control characters.
-const fn string_stops() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = true;
-        i += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
+fn is_string_stop(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
 }
-
-static STRING_STOPS: [bool; 256] = string_stops();
 
 /// The scanner: a position in the text and the path to the current value.
 pub(crate) struct Scanner<'t> {
@@ -173,9 +161,7 @@ impl<'t> Scanner<'t> {
             match step {
                 Step::Key(key)
                     if !key.is_empty()
-                        && key
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
                 {
                     if i > 0 {
                         out.push('.');
@@ -209,10 +195,13 @@ impl<'t> Scanner<'t> {
     fn unexpected(&self, expected: &str) -> ScanError {
         match self.bytes.get(self.pos) {
             None => self.error(format!("the file ends where {expected} was expected")),
-            Some(&b) if b.is_ascii_graphic() => {
-                self.error(format!("'{}' found where {expected} was expected", b as char))
-            }
-            Some(b) => self.error(format!("byte 0x{b:02x} found where {expected} was expected")),
+            Some(&b) if b.is_ascii_graphic() => self.error(format!(
+                "'{}' found where {expected} was expected",
+                b as char
+            )),
+            Some(b) => self.error(format!(
+                "byte 0x{b:02x} found where {expected} was expected"
+            )),
         }
     }
 
@@ -279,7 +268,7 @@ impl<'t> Scanner<'t> {
         let mut escaped = false;
         loop {
             while let Some(&b) = self.bytes.get(self.pos) {
-                if STRING_STOPS[usize::from(b)] {
+                if is_string_stop(b) {
                     break;
                 }
                 self.pos += 1;
@@ -308,9 +297,9 @@ impl<'t> Scanner<'t> {
                     }
                 }
                 Some(_) => {
-                    return Err(self.error(
-                        "a control character in a string (Python's json refuses it)",
-                    ));
+                    return Err(
+                        self.error("a control character in a string (Python's json refuses it)")
+                    );
                 }
                 None => return Err(self.error_at(start - 1, "a string that is never closed")),
             }
@@ -567,13 +556,10 @@ mod tests {
 
     fn check(text: &str) -> Result<(), String> {
         let mut scanner = Scanner::new(text);
-        scanner
-            .value()
-            .and_then(|_| scanner.end())
-            .map_err(|e| {
-                let (line, column) = line_column(text, e.offset);
-                format!("{line}:{column} {}: {}", e.path, e.message)
-            })
+        scanner.value().and_then(|_| scanner.end()).map_err(|e| {
+            let (line, column) = line_column(text, e.offset);
+            format!("{line}:{column} {}: {}", e.path, e.message)
+        })
     }
 
     #[test]
@@ -590,8 +576,14 @@ mod tests {
     #[test]
     fn refuses_what_python_refuses_or_reads_differently() {
         for (bad, expected) in [
-            (r#"{"a": 1, "a": 2}"#, "1:10 a: the key \"a\" appears twice (first at line 1 column 2)"),
-            (r#"{"x": {"aA": 1, "a\u0041": 2}}"#, "1:17 x[\"a\\u0041\"]: the key \"aA\" appears twice (first at line 1 column 8)"),
+            (
+                r#"{"a": 1, "a": 2}"#,
+                "1:10 a: the key \"a\" appears twice (first at line 1 column 2)",
+            ),
+            (
+                r#"{"x": {"aA": 1, "a\u0041": 2}}"#,
+                "1:17 x[\"a\\u0041\"]: the key \"aA\" appears twice (first at line 1 column 8)",
+            ),
             ("{\"a\": 01}", "'1' found where ',' or '}' was expected"),
             ("{\"a\": NaN}", "'N' found where a JSON value was expected"),
             ("[\"a\tb\"]", "a control character"),
@@ -616,7 +608,7 @@ mod tests {
     fn duplicates_in_large_objects_are_found() {
         let mut text = String::from("{");
         for i in 0..100 {
-            text.push_str(&format!("\"k{i}\": {i}, "));
+            let _ = write!(text, "\"k{i}\": {i}, ");
         }
         text.push_str("\"k7\": 0}");
         assert!(check(&text).unwrap_err().contains("\"k7\" appears twice"));

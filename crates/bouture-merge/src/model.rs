@@ -337,16 +337,17 @@ fn check_uuid(
     }
 }
 
-fn required(scanner: &Scanner<'_>, value: Option<String>, what: &str, start: usize) -> Scan<String> {
+fn required(
+    scanner: &Scanner<'_>,
+    value: Option<String>,
+    what: &str,
+    start: usize,
+) -> Scan<String> {
     value.ok_or_else(|| scanner.error_at(start, format!("has no {what}")))
 }
 
 /// Record the span of the value read by `read` as `field`.
-fn record(
-    scanner: &mut Scanner<'_>,
-    members: &mut Members,
-    field: Field,
-) -> Scan<()> {
+fn record(scanner: &mut Scanner<'_>, members: &mut Members, field: Field) -> Scan<()> {
     let span = scanner.value()?;
     members.set(field, &span);
     Ok(())
@@ -393,7 +394,7 @@ fn node(scanner: &mut Scanner<'_>, key: &str) -> Scan<Node> {
     })?;
     node.uuid = check_uuid(scanner, "nodes", key, uuid, start)?;
     node.name = required(scanner, name, "name", start)?;
-    node.key = key.to_owned();
+    key.clone_into(&mut node.key);
     node.members = members;
     Ok(node)
 }
@@ -421,7 +422,7 @@ fn nodegroup(scanner: &mut Scanner<'_>, key: &str) -> Scan<NodeGroup> {
     })?;
     group.uuid = check_uuid(scanner, "nodegroups", key, uuid, start)?;
     group.name = required(scanner, name, "name", start)?;
-    group.key = key.to_owned();
+    key.clone_into(&mut group.key);
     Ok(group)
 }
 
@@ -518,7 +519,7 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
     })?;
     instance.uuid = check_uuid(scanner, "instances", key, uuid, start)?;
     instance.name = required(scanner, name, "name", start)?;
-    instance.key = key.to_owned();
+    key.clone_into(&mut instance.key);
     instance.members = members;
     Ok(instance)
 }
@@ -639,7 +640,9 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
             let node = parts.text(index).ok_or_else(|| {
                 scanner.error_at(
                     start,
-                    format!("is a DRBD disk whose logical_id[{index}] (a node UUID) is not a string"),
+                    format!(
+                        "is a DRBD disk whose logical_id[{index}] (a node UUID) is not a string"
+                    ),
                 )
             })?;
             disk.drbd_nodes.push(node.to_owned());
@@ -647,7 +650,7 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
     }
     disk.uuid = check_uuid(scanner, "disks", key, parts.uuid, start)?;
     disk.iv_name = parts.iv_name;
-    disk.key = key.to_owned();
+    key.clone_into(&mut disk.key);
     disk.raw = raw;
     disk.members = members;
     Ok(disk)
@@ -690,7 +693,7 @@ fn cluster(scanner: &mut Scanner<'_>) -> Scan<Cluster> {
     let mut mode = None;
     let mut link = None;
     scanner.object(|s, member| {
-        let (_, span) = s.spanned(|s| {
+        let ((), span) = s.spanned(|s| {
             match member {
                 "cluster_name" => name = Some(owned(s.text()?)),
                 "uuid" => cluster.uuid = s.opt_text()?.map(owned),
@@ -838,7 +841,13 @@ impl ConfigFile {
         let path = path.as_ref();
         let parts = parse_parts(&text).map_err(|e| scan_error(path, &text, e))?;
         let missing = |what: &str| {
-            invalid(path, &text, 0, String::new(), format!("has no top-level '{what}'"))
+            invalid(
+                path,
+                &text,
+                0,
+                String::new(),
+                format!("has no top-level '{what}'"),
+            )
         };
         let version = parts.version.ok_or_else(|| missing("version"))?;
         if version != SUPPORTED_VERSION {
@@ -885,16 +894,23 @@ impl ConfigFile {
 pub(crate) fn read_text(path: &Path, max_size: u64) -> Result<String, Error> {
     // Offsets are kept in 32 bits.
     let limit = max_size.min(u64::from(u32::MAX));
-    let bytes = bouture_fs::read_bounded(path, limit, bouture_fs::Links::Follow).map_err(
-        |source| Error::Read {
-            path: path.to_owned(),
-            source,
-        },
-    )?;
+    let bytes =
+        bouture_fs::read_bounded(path, limit, bouture_fs::Links::Follow).map_err(|source| {
+            Error::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(e.as_bytes());
-        invalid(path, &text, offset, String::new(), "is not UTF-8 text".to_owned())
+        invalid(
+            path,
+            &text,
+            offset,
+            String::new(),
+            "is not UTF-8 text".to_owned(),
+        )
     })
 }
 

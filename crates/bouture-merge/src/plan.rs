@@ -12,15 +12,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::conflicts::find_conflicts;
 use crate::conflicts::Conflict;
+use crate::conflicts::find_conflicts;
 use crate::error::Error;
 use crate::groups::{GroupPlan, GroupStrategy, plan_groups};
 use crate::model::{ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk};
-use crate::references::check_references;
-use crate::report::Phases;
 use crate::params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
 use crate::ports::{PortAllocator, PortRange};
+use crate::references::check_references;
+use crate::report::Phases;
 
 /// How to merge.
 #[derive(Debug, Clone)]
@@ -364,6 +364,10 @@ struct Bookkeeping {
 
 /// Derive the ports our objects use (DRBD disks, consoles); refuse a port
 /// used twice; repair a pool or a `highest_used_port` that contradict them.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the ports in use, then each repair, in one readable order"
+)]
 fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> {
     let mut in_use: FxHashMap<u64, String> = FxHashMap::default();
     in_use.reserve(ours.disks.len() + ours.instances.len());
@@ -393,7 +397,11 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
                 attached.insert(uuid.as_str());
                 claim(
                     port,
-                    format!("instance '{}' DRBD disk {}", instance.name, disk_label(disk, true)),
+                    format!(
+                        "instance '{}' DRBD disk {}",
+                        instance.name,
+                        disk_label(disk, true)
+                    ),
                     disk.raw.start,
                 )?;
             }
@@ -410,7 +418,11 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
         if let Some(port) = disk.drbd_port
             && !attached.contains(disk.uuid.as_str())
         {
-            claim(port, format!("DRBD disk {}", disk_label(disk, false)), disk.raw.start)?;
+            claim(
+                port,
+                format!("DRBD disk {}", disk_label(disk, false)),
+                disk.raw.start,
+            )?;
         }
     }
 
@@ -451,7 +463,9 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
     repair(
         outside,
         "tcpudp_port_pool",
-        format!("repaired: ports of our tcpudp_port_pool outside the port range {range} are removed from it (never handed out)"),
+        format!(
+            "repaired: ports of our tcpudp_port_pool outside the port range {range} are removed from it (never handed out)"
+        ),
     );
     let before = ours.cluster.highest_used_port;
     let highest = in_use
@@ -464,7 +478,9 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
         repair(
             vec![highest],
             "highest_used_port",
-            format!("repaired: our highest_used_port {before} is below port {highest}, which our cluster uses or lists; raised to {highest} so that no port in use is handed out"),
+            format!(
+                "repaired: our highest_used_port {before} is below port {highest}, which our cluster uses or lists; raised to {highest} so that no port in use is handed out"
+            ),
         );
         highest
     } else {

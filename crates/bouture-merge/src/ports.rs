@@ -13,7 +13,6 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-
 /// Ganeti's first DRBD/console port (`FIRST_DRBD_PORT`).
 pub const GANETI_FIRST_PORT: u16 = 11_000;
 /// Ganeti's last DRBD/console port (`LAST_DRBD_PORT`).

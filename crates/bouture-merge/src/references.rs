@@ -27,7 +27,11 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
     let cluster_ref = || format!("cluster '{}'", cluster.name);
     match &cluster.master_node {
         None => {
-            return Err(config.invalid(cluster.offset, cluster_ref(), "has no master_node".to_owned()));
+            return Err(config.invalid(
+                cluster.offset,
+                cluster_ref(),
+                "has no master_node".to_owned(),
+            ));
         }
         Some(master) if !nodes.contains(master.as_str()) => {
             return Err(config.invalid(
@@ -79,7 +83,9 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
                 return Err(refuse(if first == instance.name {
                     format!("names the disk '{uuid}' twice")
                 } else {
-                    format!("names the disk '{uuid}', which instance '{first}' names too: a disk belongs to one instance")
+                    format!(
+                        "names the disk '{uuid}', which instance '{first}' names too: a disk belongs to one instance"
+                    )
                 }));
             }
         }
@@ -93,7 +99,9 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
                 return Err(config.invalid(
                     disk.raw.start,
                     format!("DRBD disk '{}'{owner}", disk.uuid),
-                    format!("its logical_id names the node '{node}', which is not one of the nodes"),
+                    format!(
+                        "its logical_id names the node '{node}', which is not one of the nodes"
+                    ),
                 ));
             }
         }

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::model::version_name;
 use crate::groups::GroupAction;
 use crate::model::ConfigFile;
+use crate::model::version_name;
 use crate::params::Warning;
 use crate::plan::{MergePlan, PortChange, PortKind, Repair};
 use std::time::Duration;
@@ -230,6 +230,7 @@ impl Report {
     pub const PORTS_SHOWN: usize = 10;
 
     /// The report as text for people; `every_port`: list every port change.
+    #[allow(clippy::too_many_lines, reason = "the report's sections in order")]
     pub fn to_text_with(&self, every_port: bool) -> String {
         let mut out = String::new();
         let _ = if self.dry_run {

@@ -73,11 +73,9 @@ pub(crate) fn write_with(
     path: &Path,
     produce: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Error> {
-    bouture_fs::write_atomic_with(path, OUTPUT_MODE, None, produce).map_err(|source| {
-        Error::Write {
-            path: path.to_owned(),
-            source,
-        }
+    bouture_fs::write_atomic_with(path, OUTPUT_MODE, None, produce).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
     })
 }
 

@@ -6,6 +6,7 @@
 
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
     reason = "tests fail loudly"
@@ -13,6 +14,7 @@
 
 mod common;
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use bouture_merge::{Error, GroupStrategy, MergeOptions, PortRange, Report, merge_files};
@@ -60,7 +62,12 @@ impl Case {
 
     fn assert_inputs_untouched(&self) {
         for (path, bytes) in &self.inputs {
-            assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} changed", path.display());
+            assert_eq!(
+                &std::fs::read(path).unwrap(),
+                bytes,
+                "{} changed",
+                path.display()
+            );
         }
     }
 
@@ -103,7 +110,10 @@ fn an_object_stored_under_another_uuid_is_refused_in_either_file() {
     let our_network = uuid(1, 6, 0);
     let our_master = ours["cluster"]["master_node"].as_str().unwrap().to_owned();
     // Their network stored under our network's key; their offline node under our master's.
-    for (section, key) in [("networks", our_network.as_str()), ("nodes", our_master.as_str())] {
+    for (section, key) in [
+        ("networks", our_network.as_str()),
+        ("nodes", our_master.as_str()),
+    ] {
         let theirs = mutate(&small(2), |v| {
             let object = first(v, section).clone();
             let own = object["uuid"].as_str().unwrap().to_owned();
@@ -122,12 +132,20 @@ fn an_object_stored_under_another_uuid_is_refused_in_either_file() {
     }
     // In our own file too.
     let ours = mutate(&small(1), |v| {
-        let disk = v["disks"].as_object_mut().unwrap().remove(&uuid(1, 4, 2)).unwrap();
+        let disk = v["disks"]
+            .as_object_mut()
+            .unwrap()
+            .remove(&uuid(1, 4, 2))
+            .unwrap();
         v["disks"]["not-its-uuid"] = disk;
     });
     Case::new(&ours, &small(2)).refused(
         &options(),
-        &["ours.data:", "disks[\"not-its-uuid\"]", "is stored under the key 'not-its-uuid'"],
+        &[
+            "ours.data:",
+            "disks[\"not-its-uuid\"]",
+            "is stored under the key 'not-its-uuid'",
+        ],
     );
 }
 
@@ -138,24 +156,31 @@ fn an_object_stored_under_another_uuid_is_refused_in_either_file() {
 fn duplicate_keys_are_refused_wherever_they_are() {
     let theirs = small(2);
     // "version" twice: 3.0 first (what serde would keep), 2.16 last (what Python keeps).
-    let doubled_version = theirs.replacen("{", "{\"version\": 3000000, ", 1).replacen(
+    let doubled_version = theirs.replacen('{', "{\"version\": 3000000, ", 1).replacen(
         "\"version\": 3000000",
         "\"version\": 3000000, \"version\": 2160000",
         1,
     );
-    let message = Case::new(&small(1), &doubled_version)
-        .refused(&options(), &["theirs.data:1:", "the key \"version\" appears twice"]);
+    let message = Case::new(&small(1), &doubled_version).refused(
+        &options(),
+        &["theirs.data:1:", "the key \"version\" appears twice"],
+    );
     assert!(message.contains("Python keeps the last"), "{message}");
     // An empty "instances" before the real one.
-    let empty_first = theirs.replacen("{", "{\"instances\": {}, ", 1);
+    let empty_first = theirs.replacen('{', "{\"instances\": {}, ", 1);
     Case::new(&small(1), &empty_first).refused(
         &options(),
-        &["theirs.data:1:", "instances: the key \"instances\" appears twice"],
+        &[
+            "theirs.data:1:",
+            "instances: the key \"instances\" appears twice",
+        ],
     );
     // Deep inside an object: a node's ndparams, with an escaped spelling.
     let node = uuid(2, 1, 3);
-    let deep = mutate(&theirs, |v| v["nodes"][&node]["ndparams"] = json!({"probe_key": 1}))
-        .replace("\"probe_key\":1", "\"probe_key\":1,\"probe\\u005fkey\":2");
+    let deep = mutate(&theirs, |v| {
+        v["nodes"][&node]["ndparams"] = json!({"probe_key": 1});
+    })
+    .replace("\"probe_key\":1", "\"probe_key\":1,\"probe\\u005fkey\":2");
     Case::new(&small(1), &deep).refused(
         &options(),
         &[
@@ -175,7 +200,9 @@ fn our_port_bookkeeping_is_repaired_and_said_so() {
     // set below the ports its objects use, and its pool holds a port in use,
     // a port twice and a port outside the range.
     let a_value: Value = serde_json::from_str(&small(1)).unwrap();
-    let in_use = a_value["disks"][uuid(1, 4, 0)]["logical_id"][2].as_u64().unwrap();
+    let in_use = a_value["disks"][uuid(1, 4, 0)]["logical_id"][2]
+        .as_u64()
+        .unwrap();
     let highest = a_value["cluster"]["highest_used_port"].as_u64().unwrap();
     let a = mutate(&small(1), |v| {
         v["cluster"]["highest_used_port"] = json!(11000);
@@ -200,10 +227,11 @@ fn our_port_bookkeeping_is_repaired_and_said_so() {
         "{:#?}",
         report.repairs
     );
-    assert!(report.to_text().contains(&format!(
+    assert!(report.to_text().contains(
         "repaired: our highest_used_port 11000 is below port 13000, which our cluster uses or lists"
-    )));
-    let merged: Value = serde_json::from_str(&std::fs::read_to_string(&case.output).unwrap()).unwrap();
+    ));
+    let merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(&case.output).unwrap()).unwrap();
     // No new port is one of ours, none is outside the range, none twice.
     let new: Vec<u64> = report.port_changes.iter().map(|c| c.new).collect();
     assert_eq!(new[0], 13000, "the usable pool port comes first");
@@ -237,12 +265,14 @@ fn a_port_used_twice_by_our_objects_is_refused() {
 
 #[test]
 fn broken_references_are_refused_in_either_file() {
+    type Change = Box<dyn Fn(&mut Value)>;
     let instance = uuid(2, 3, 4);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "disk absent from disks",
             Box::new(|v| {
-                v["instances"][uuid(2, 3, 4)]["disks"] = json!(["00000000-0000-4000-8000-00000000dead"]);
+                v["instances"][uuid(2, 3, 4)]["disks"] =
+                    json!(["00000000-0000-4000-8000-00000000dead"]);
             }),
             "names the disk '00000000-0000-4000-8000-00000000dead', which is not in 'disks'",
         ),
@@ -266,7 +296,10 @@ fn broken_references_are_refused_in_either_file() {
         let theirs = mutate(&small(2), |v| change(v));
         let message = Case::new(&small(1), &theirs).refused(&options(), &["theirs.data:", needle]);
         if what != "one DRBD disk attached to two instances" {
-            assert!(message.contains(&format!("(uuid {instance})")), "{what}: {message}");
+            assert!(
+                message.contains(&format!("(uuid {instance})")),
+                "{what}: {message}"
+            );
         }
     }
     // A DRBD disk whose secondary node does not exist, in our file.
@@ -279,19 +312,37 @@ fn broken_references_are_refused_in_either_file() {
     );
     // A node in a group that does not exist, and a master that is not a node.
     let ours = mutate(&small(1), |v| first(v, "nodes")["group"] = json!("nogroup"));
-    Case::new(&ours, &small(2)).refused(&options(), &["ours.data:", "its group 'nogroup' is not one of the node groups"]);
+    Case::new(&ours, &small(2)).refused(
+        &options(),
+        &[
+            "ours.data:",
+            "its group 'nogroup' is not one of the node groups",
+        ],
+    );
     let theirs = mutate(&small(2), |v| v["cluster"]["master_node"] = json!("nobody"));
-    Case::new(&small(1), &theirs).refused(&options(), &["theirs.data:", "cluster 'c2.example.com': its master_node 'nobody'"]);
+    Case::new(&small(1), &theirs).refused(
+        &options(),
+        &[
+            "theirs.data:",
+            "cluster 'c2.example.com': its master_node 'nobody'",
+        ],
+    );
 }
 
 #[test]
 fn nesting_deeper_than_ganeti_can_load_is_refused() {
     let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
-    let theirs = mutate(&small(2), |v| v["cluster"]["beparams"]["default"]["x"] = json!(0))
-        .replacen("\"x\":0", &format!("\"x\":{deep}"), 1);
+    let theirs = mutate(&small(2), |v| {
+        v["cluster"]["beparams"]["default"]["x"] = json!(0);
+    })
+    .replacen("\"x\":0", &format!("\"x\":{deep}"), 1);
     Case::new(&small(1), &theirs).refused(
         &options(),
-        &["theirs.data:1:", "cluster.beparams.default.x", "nested more than 64 levels deep"],
+        &[
+            "theirs.data:1:",
+            "cluster.beparams.default.x",
+            "nested more than 64 levels deep",
+        ],
     );
 }
 
@@ -299,7 +350,10 @@ fn nesting_deeper_than_ganeti_can_load_is_refused() {
 // Special files.
 
 fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -309,17 +363,30 @@ fn special_files_are_refused_as_inputs_without_blocking_or_reading() {
     let fifo = case.dir.path().join("fifo.data");
     mkfifo(&fifo);
     let sparse = case.dir.path().join("sparse.data");
-    std::fs::File::create(&sparse).unwrap().set_len(1 << 30).unwrap();
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     for (input, needle) in [
         (fifo.as_path(), "is a FIFO, not a regular file"),
-        (Path::new("/dev/zero"), "is a character device, not a regular file"),
+        (
+            Path::new("/dev/zero"),
+            "is a character device, not a regular file",
+        ),
         (sparse.as_path(), "is larger than 268435456 bytes"),
     ] {
         let started = std::time::Instant::now();
         let error = merge_files(case.ours(), &[input], Some(&case.output), &options()).unwrap_err();
-        assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "took {:?}",
+            started.elapsed()
+        );
         let message = error.to_string();
-        assert!(message.contains(&input.display().to_string()) && message.contains(needle), "{message}");
+        assert!(
+            message.contains(&input.display().to_string()) && message.contains(needle),
+            "{message}"
+        );
         assert!(!case.output.exists());
     }
     // The bound can be lowered (or raised) by the caller.
@@ -328,7 +395,10 @@ fn special_files_are_refused_as_inputs_without_blocking_or_reading() {
         ..options()
     };
     let error = case.merge(&small_bound).unwrap_err();
-    assert!(error.to_string().contains("is larger than 1000 bytes"), "{error}");
+    assert!(
+        error.to_string().contains("is larger than 1000 bytes"),
+        "{error}"
+    );
     case.assert_inputs_untouched();
 }
 
@@ -339,7 +409,10 @@ fn outputs_that_are_not_regular_files_are_never_replaced() {
     mkfifo(&fifo);
     for (output, needle) in [
         (fifo.as_path(), "it is a FIFO, not a regular file"),
-        (Path::new("/dev/null"), "it is a character device, not a regular file"),
+        (
+            Path::new("/dev/null"),
+            "it is a character device, not a regular file",
+        ),
         (case.dir.path(), "it is a directory"),
     ] {
         for dry_run in [false, true] {
@@ -352,9 +425,18 @@ fn outputs_that_are_not_regular_files_are_never_replaced() {
             assert!(error.to_string().contains(needle), "{error}");
         }
     }
-    use std::os::unix::fs::FileTypeExt;
-    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
-    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
     // A dry run into a directory that does not exist is refused too.
     let missing = case.dir.path().join("no/such/dir/merged.data");
     let dry = MergeOptions {
@@ -372,9 +454,13 @@ fn outputs_that_are_not_regular_files_are_never_replaced() {
 #[test]
 fn parse_errors_give_positions_in_the_file() {
     // A pretty-printed file with a bad value on line 5 of an object deep down.
-    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&small(2)).unwrap())
-        .unwrap();
-    let line = pretty.lines().position(|l| l.contains("\"network_port\"")).unwrap() + 1;
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(&small(2)).unwrap()).unwrap();
+    let line = pretty
+        .lines()
+        .position(|l| l.contains("\"network_port\""))
+        .unwrap()
+        + 1;
     let broken = pretty.replacen("\"network_port\": 11", "\"network_port\": \"11", 1);
     let message = Case::new(&small(1), &broken).refused(
         &options(),
@@ -386,7 +472,10 @@ fn parse_errors_give_positions_in_the_file() {
 #[test]
 fn newer_versions_are_told_to_downgrade_older_to_upgrade() {
     for (version, advice) in [
-        (3_010_000, "downgrade it to 3.0 with that Ganeti's `cfgupgrade --downgrade`"),
+        (
+            3_010_000,
+            "downgrade it to 3.0 with that Ganeti's `cfgupgrade --downgrade`",
+        ),
         (2_160_000, "upgrade the file with Ganeti 3.0's cfgupgrade"),
     ] {
         let theirs = mutate(&small(2), |v| v["version"] = json!(version));
@@ -396,10 +485,16 @@ fn newer_versions_are_told_to_downgrade_older_to_upgrade() {
 
 #[test]
 fn a_detached_drbd_disk_is_labelled_by_its_uuid() {
-    let theirs = mutate(&small(2), |v| v["instances"][uuid(2, 3, 0)]["disks"] = json!([]));
+    let theirs = mutate(&small(2), |v| {
+        v["instances"][uuid(2, 3, 0)]["disks"] = json!([]);
+    });
     let case = Case::new(&small(1), &theirs);
     let report = case.merge(&options()).unwrap();
-    let detached = report.port_changes.iter().find(|c| c.instance.is_none()).unwrap();
+    let detached = report
+        .port_changes
+        .iter()
+        .find(|c| c.instance.is_none())
+        .unwrap();
     assert_eq!(
         detached.disk.as_deref(),
         Some(format!("{} (attached to no instance)", uuid(2, 4, 0)).as_str())
@@ -415,7 +510,9 @@ fn a_port_range_too_small_is_refused_with_the_numbers() {
         ..options()
     };
     match case.merge(&tight).unwrap_err() {
-        Error::PortsExhausted { needed, available, .. } => {
+        Error::PortsExhausted {
+            needed, available, ..
+        } => {
             assert!(needed > available, "{needed} {available}");
         }
         other => panic!("{other}"),

@@ -100,7 +100,13 @@ fn rename_uuid(v: &mut Value, old: &str, new: &str) {
 
 /// The key of the first object of a section.
 fn first_key(v: &Value, section: &str) -> String {
-    v[section].as_object().unwrap().keys().next().unwrap().clone()
+    v[section]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone()
 }
 
 fn conflicts(error: &Error) -> Vec<(ConflictKind, String)> {

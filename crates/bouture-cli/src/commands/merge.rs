@@ -1,7 +1,10 @@
 //! `bouture merge`: merge Ganeti cluster configurations.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde_json::json;
 
 use bouture_merge::{
     DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MergeOptions, ParameterPolicy, PortRange, Report,
@@ -104,7 +107,9 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("invalid size {text:?}: expected BYTES, or a number followed by K, M or G"))
+        .ok_or_else(|| {
+            format!("invalid size {text:?}: expected BYTES, or a number followed by K, M or G")
+        })
 }
 
 /// How much `bouture merge` prints besides its report.
@@ -182,12 +187,18 @@ fn render(
                 writeln!(streams.stderr, "warning: {}", warning.message)?;
             }
             for repair in &report.repairs {
-                writeln!(streams.stderr, "warning: {} ({}: {:?})", repair.message, repair.field, repair.ports)?;
+                writeln!(
+                    streams.stderr,
+                    "warning: {} ({}: {:?})",
+                    repair.message, repair.field, repair.ports
+                )?;
             }
         }
-        (OutputFormat::Text, _) => streams
-            .stdout
-            .write_all(report.to_text_with(verbosity == Verbosity::Verbose).as_bytes())?,
+        (OutputFormat::Text, _) => streams.stdout.write_all(
+            report
+                .to_text_with(verbosity == Verbosity::Verbose)
+                .as_bytes(),
+        )?,
     }
     if verbosity == Verbosity::Verbose {
         let phases: Vec<(&str, Duration)> = report.phases.iter().collect();
@@ -199,10 +210,11 @@ fn render(
             } else {
                 duration.as_secs_f64() / total.as_secs_f64() * 100.0
             };
-            line.push_str(&format!(
+            let _ = write!(
+                line,
                 " {name} {:.1} ms ({share:.0}%),",
                 duration.as_secs_f64() * 1e3
-            ));
+            );
         }
         line.pop();
         writeln!(streams.stderr, "{line}")?;
@@ -214,19 +226,23 @@ fn render(
 /// JSON on stdout with `--format json`, with the fields of the error).
 fn refused(error: &Error, format: OutputFormat, code: u8, streams: &mut Streams<'_>) -> Failure {
     if format == OutputFormat::Json {
-        let mut body = serde_json::json!({ "error": error_chain(error) });
+        let mut body = serde_json::Map::new();
+        body.insert("error".to_owned(), json!(error_chain(error)));
+        let mut field = |name: &str, value: serde_json::Value| {
+            body.insert(name.to_owned(), value);
+        };
         match error {
-            Error::Conflicts { conflicts } => body["conflicts"] = serde_json::json!(conflicts),
+            Error::Conflicts { conflicts } => field("conflicts", json!(conflicts)),
             Error::PortsExhausted {
                 needed,
                 available,
                 range,
                 highest_used_port,
             } => {
-                body["needed"] = serde_json::json!(needed);
-                body["available"] = serde_json::json!(available);
-                body["range"] = serde_json::json!(range.to_string());
-                body["highest_used_port"] = serde_json::json!(highest_used_port);
+                field("needed", json!(needed));
+                field("available", json!(available));
+                field("range", json!(range.to_string()));
+                field("highest_used_port", json!(highest_used_port));
             }
             Error::Invalid {
                 path,
@@ -235,11 +251,11 @@ fn refused(error: &Error, format: OutputFormat, code: u8, streams: &mut Streams<
                 object,
                 rule,
             } => {
-                body["path"] = serde_json::json!(path);
-                body["line"] = serde_json::json!(line);
-                body["column"] = serde_json::json!(column);
-                body["object"] = serde_json::json!(object);
-                body["rule"] = serde_json::json!(rule);
+                field("path", json!(path));
+                field("line", json!(line));
+                field("column", json!(column));
+                field("object", json!(object));
+                field("rule", json!(rule));
             }
             _ => {}
         }
@@ -261,7 +277,10 @@ fn refused(error: &Error, format: OutputFormat, code: u8, streams: &mut Streams<
         Error::Read {
             source: bouture_fs::ReadError::TooLarge { .. },
             ..
-        } => format!("{} (raise --max-input-size if the file is right)", error_chain(error)),
+        } => format!(
+            "{} (raise --max-input-size if the file is right)",
+            error_chain(error)
+        ),
         _ => error_chain(error),
     };
     Failure { message, code }
