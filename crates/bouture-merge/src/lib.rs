@@ -55,7 +55,7 @@ mod report;
 mod write;
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use apply::{Merged, apply};
 pub use conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef, find_conflicts};
@@ -95,15 +95,7 @@ pub fn merge_files(
         check_output_is_not_input(output, &inputs)?;
         check_output(output)?;
     }
-    let mut configs = Vec::with_capacity(inputs.len());
-    for path in &inputs {
-        let start = Instant::now();
-        let text = model::read_text(path, options.max_input_size)?;
-        phases.read += start.elapsed();
-        let start = Instant::now();
-        configs.push(ConfigFile::from_string(text, path)?);
-        phases.parse += start.elapsed();
-    }
+    let mut configs = read_inputs(&inputs, options.max_input_size, &mut phases)?;
     let their_configs = configs.split_off(1);
     let Some(our_config) = configs.pop() else {
         return Err(Error::Output {
@@ -141,4 +133,67 @@ pub fn merge_files(
     phases.free = start.elapsed();
     report.phases = phases;
     Ok(report)
+}
+
+/// Inputs smaller than this are read one after the other: a thread costs
+/// more than it saves on them.
+const PARALLEL_BYTES: u64 = 4 << 20;
+
+/// Read and parse every input, each in its own thread when they are large.
+/// `phases` gets the longest read and the longest parse.
+fn read_inputs(
+    paths: &[&Path],
+    max_size: u64,
+    phases: &mut Phases,
+) -> Result<Vec<ConfigFile>, Error> {
+    let one = |path: &Path| -> Result<(ConfigFile, Duration, Duration), Error> {
+        let start = Instant::now();
+        let text = model::read_text(path, max_size)?;
+        let read = start.elapsed();
+        let start = Instant::now();
+        let config = ConfigFile::from_string(text, path)?;
+        Ok((config, read, start.elapsed()))
+    };
+    let large = paths.len() > 1
+        && paths
+            .iter()
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= PARALLEL_BYTES))
+            .count()
+            > 1;
+    let results: Vec<Result<(ConfigFile, Duration, Duration), Error>> = if large {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = paths
+                .iter()
+                .skip(1)
+                .map(|path| scope.spawn(move || one(path)))
+                .collect();
+            let first = paths.first().map(|path| one(path));
+            first
+                .into_iter()
+                .chain(
+                    handles
+                        .into_iter()
+                        .zip(paths.iter().skip(1))
+                        .map(|(handle, path)| {
+                            handle.join().unwrap_or_else(|_| {
+                                Err(Error::Output {
+                                    path: path.to_path_buf(),
+                                    problem: "the thread reading this input failed".to_owned(),
+                                })
+                            })
+                        }),
+                )
+                .collect()
+        })
+    } else {
+        paths.iter().map(|path| one(path)).collect()
+    };
+    let mut configs = Vec::with_capacity(paths.len());
+    for result in results {
+        let (config, read, parse) = result?;
+        phases.read = phases.read.max(read);
+        phases.parse = phases.parse.max(parse);
+        configs.push(config);
+    }
+    Ok(configs)
 }

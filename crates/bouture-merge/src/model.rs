@@ -517,6 +517,8 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
         }
         Ok(())
     })?;
+    instance.nics.shrink_to_fit();
+    instance.disks.shrink_to_fit();
     instance.uuid = check_uuid(scanner, "instances", key, uuid, start)?;
     instance.name = required(scanner, name, "name", start)?;
     key.clone_into(&mut instance.key);
@@ -648,6 +650,8 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
             disk.drbd_nodes.push(node.to_owned());
         }
     }
+    disk.lvs.shrink_to_fit();
+    disk.child_uuids.shrink_to_fit();
     disk.uuid = check_uuid(scanner, "disks", key, parts.uuid, start)?;
     disk.iv_name = parts.iv_name;
     key.clone_into(&mut disk.key);
@@ -680,6 +684,7 @@ fn section<T>(
         out.push(read(s, key)?);
         Ok(())
     })?;
+    out.shrink_to_fit();
     Ok(out)
 }
 
