@@ -24,7 +24,11 @@ fn share(text: Option<&String>, default: usize) -> Option<(usize, Option<usize>)
     match text {
         None => Some((default, None)),
         Some(text) => match text.strip_suffix('%') {
-            Some(percent) => percent.parse().ok().filter(|p| *p <= 100).map(|p| (0, Some(p))),
+            Some(percent) => percent
+                .parse()
+                .ok()
+                .filter(|p| *p <= 100)
+                .map(|p| (0, Some(p))),
             None => text.parse().ok().map(|every| (every, None)),
         },
     }
@@ -47,7 +51,9 @@ fn main() -> ExitCode {
         share(args.get(4), 3),
     )
     else {
-        eprintln!("usage: gen-cluster INDEX NODES INSTANCES [DRBD_EVERY|DRBD% [CONSOLE_EVERY|CONSOLE%]]");
+        eprintln!(
+            "usage: gen-cluster INDEX NODES INSTANCES [DRBD_EVERY|DRBD% [CONSOLE_EVERY|CONSOLE%]]"
+        );
         return ExitCode::from(2);
     };
     let Ok(index) = u32::try_from(index) else {

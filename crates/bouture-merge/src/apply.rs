@@ -249,21 +249,16 @@ impl<'a> Merged<'a> {
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     let ports = plan.instance_ports.get(index);
-                    for instance in &other.instances {
-                        let port = ports
-                            .and_then(|p| p.get(&instance.uuid))
-                            .map(u64::to_string);
-                        let mut edits = Vec::with_capacity(4);
-                        if let Some(port) = &port {
-                            edits.push((Field::NetworkPort, port.as_str()));
-                        }
-                        self.stamped(&mut edits);
-                        writer.patched(
-                            &instance.key,
+                    for (at, instance) in other.instances.iter().enumerate() {
+                        let port = ports.and_then(|p| p.get(at).copied().flatten());
+                        self.stamped_with(
+                            &mut writer,
                             other,
+                            &instance.key,
                             &instance.raw,
                             &instance.members,
-                            &edits,
+                            Field::NetworkPort,
+                            port,
                         )?;
                     }
                 }
@@ -274,14 +269,17 @@ impl<'a> Merged<'a> {
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     let ports = plan.disk_ports.get(index);
-                    for disk in &other.disks {
-                        let port = ports.and_then(|p| p.get(&disk.uuid)).map(u64::to_string);
-                        let mut edits = Vec::with_capacity(4);
-                        if let Some(port) = &port {
-                            edits.push((Field::DrbdPort, port.as_str()));
-                        }
-                        self.stamped(&mut edits);
-                        writer.patched(&disk.key, other, &disk.raw, &disk.members, &edits)?;
+                    for (at, disk) in other.disks.iter().enumerate() {
+                        let port = ports.and_then(|p| p.get(at).copied().flatten());
+                        self.stamped_with(
+                            &mut writer,
+                            other,
+                            &disk.key,
+                            &disk.raw,
+                            &disk.members,
+                            Field::DrbdPort,
+                            port,
+                        )?;
                     }
                 }
             }
@@ -290,12 +288,61 @@ impl<'a> Merged<'a> {
         writer.out.write_all(b"}")
     }
 
+    /// Write an object stamped as new, with `field` set to `port` if given.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one object's place and its edits"
+    )]
+    fn stamped_with(
+        &self,
+        writer: &mut SectionWriter<'_>,
+        config: &ConfigFile,
+        key: &str,
+        raw: &Range<usize>,
+        members: &Members,
+        field: Field,
+        port: Option<u64>,
+    ) -> io::Result<()> {
+        let mut digits = [0u8; 20];
+        let port_text = port.map_or("", |p| format_u64(p, &mut digits));
+        let all = [
+            (field, port_text),
+            (Field::SerialNo, "1"),
+            (Field::Ctime, self.now.as_str()),
+            (Field::Mtime, self.now.as_str()),
+        ];
+        let edits = if port.is_some() {
+            all.as_slice()
+        } else {
+            all.get(1..).unwrap_or_default()
+        };
+        writer.patched(key, config, raw, members, edits)
+    }
+
     /// `serial_no = 1`, `ctime = mtime = now`: what Ganeti's Add* calls do.
     fn stamped<'s>(&'s self, edits: &mut Vec<(Field, &'s str)>) {
         edits.push((Field::SerialNo, "1"));
         edits.push((Field::Ctime, &self.now));
         edits.push((Field::Mtime, &self.now));
     }
+}
+
+/// `value` in decimal, written into `buf`.
+fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        }
+        value /= 10;
+        if value == 0 || start == 0 {
+            break;
+        }
+    }
+    buf.get(start..)
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .unwrap_or_default()
 }
 
 fn quoted(text: &str) -> String {

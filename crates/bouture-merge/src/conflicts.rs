@@ -136,19 +136,42 @@ impl fmt::Display for Conflict {
     }
 }
 
+/// Who claimed a value: an object of a cluster, by position (12 bytes, so
+/// that the maps of large merges stay small; names are looked up only for
+/// the message of a conflict).
 #[derive(Clone, Copy)]
-struct Owner<'a> {
-    cluster: usize,
+struct Owner {
+    cluster: u16,
     kind: ObjectKind,
-    name: &'a str,
-    nic: Option<usize>,
-    uuid: Option<&'a str>,
+    /// Which part of the object: a NIC's index, a disk child's index + 1,
+    /// an LV's index, 1 for the master IP of a cluster.
+    sub: u16,
+    /// The object's index in its section.
+    index: u32,
+}
+
+impl Owner {
+    fn new(cluster: usize, kind: ObjectKind, index: usize) -> Self {
+        Self {
+            cluster: u16::try_from(cluster).unwrap_or(u16::MAX),
+            kind,
+            sub: 0,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn sub(self, sub: usize) -> Self {
+        Self {
+            sub: u16::try_from(sub).unwrap_or(u16::MAX),
+            ..self
+        }
+    }
 }
 
 struct Namespace<'a> {
     kind: ConflictKind,
     what: &'static str,
-    claimed: FxHashMap<Cow<'a, str>, Owner<'a>>,
+    claimed: FxHashMap<Cow<'a, str>, Owner>,
 }
 
 struct Finder<'a> {
@@ -158,16 +181,73 @@ struct Finder<'a> {
 }
 
 impl<'a> Finder<'a> {
-    fn object_ref(&self, owner: Owner<'_>) -> ObjectRef {
-        let name = match owner.nic {
-            Some(index) => format!("{}/nic {index}", owner.name),
-            None => owner.name.to_owned(),
+    fn object_ref(&self, owner: Owner) -> ObjectRef {
+        let cluster = usize::from(owner.cluster);
+        let config = if cluster == 0 {
+            Some(self.ours)
+        } else {
+            self.theirs.get(cluster - 1)
+        };
+        let index = owner.index as usize;
+        let sub = usize::from(owner.sub);
+        let (name, uuid): (String, Option<String>) = match (config, owner.kind) {
+            (Some(_), ObjectKind::Cluster) if sub == 1 => ("master IP".to_owned(), None),
+            (Some(c), ObjectKind::Cluster) => (c.cluster.name.clone(), c.cluster.uuid.clone()),
+            (Some(c), ObjectKind::Node) => c
+                .nodes
+                .get(index)
+                .map(|n| (n.name.clone(), Some(n.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::NodeGroup) => c
+                .nodegroups
+                .get(index)
+                .map(|g| (g.name.clone(), Some(g.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Network) => c
+                .networks
+                .get(index)
+                .map(|n| (n.name.clone(), Some(n.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Instance) => c
+                .instances
+                .get(index)
+                .map(|i| (i.name.clone(), Some(i.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Nic) => c
+                .instances
+                .get(index)
+                .map(|i| {
+                    (
+                        format!("{}/nic {sub}", i.name),
+                        i.nics.get(sub).and_then(|n| n.uuid.clone()),
+                    )
+                })
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Disk) => c
+                .disks
+                .get(index)
+                .map(|d| {
+                    let name = d.iv_name.clone().unwrap_or_else(|| d.uuid.clone());
+                    let uuid = match sub.checked_sub(1) {
+                        None => Some(d.uuid.clone()),
+                        Some(child) => d.child_uuids.get(child).cloned(),
+                    };
+                    (name, uuid)
+                })
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::LogicalVolume) => c
+                .disks
+                .get(index)
+                .and_then(|d| d.lvs.get(sub))
+                .map(|lv| (lv.clone(), None))
+                .unwrap_or_default(),
+            _ => (String::new(), None),
         };
         ObjectRef {
-            cluster: cluster_name(self.ours, self.theirs, owner.cluster).to_owned(),
+            cluster: cluster_name(self.ours, self.theirs, cluster).to_owned(),
             kind: owner.kind,
             name,
-            uuid: owner.uuid.map(str::to_owned),
+            uuid,
         }
     }
 
@@ -175,7 +255,7 @@ impl<'a> Finder<'a> {
         &mut self,
         namespace: &mut Namespace<'a>,
         value: impl Into<Cow<'a, str>>,
-        owner: Owner<'a>,
+        owner: Owner,
     ) {
         match namespace.claimed.entry(value.into()) {
             Entry::Vacant(slot) => {
@@ -283,38 +363,18 @@ pub fn find_conflicts<'a>(
     let default_link = ours.cluster.default_nic_link.as_str();
 
     for (index, config) in all().enumerate() {
-        let owner = |kind, name: &'a str, uuid: Option<&'a str>| Owner {
-            cluster: index,
-            kind,
-            name,
-            nic: None,
-            uuid,
-        };
+        let owner = |kind, at: usize| Owner::new(index, kind, at);
         let cluster = &config.cluster;
-        finder.claim(
-            &mut cluster_names,
-            cluster.name.as_str(),
-            owner(ObjectKind::Cluster, &cluster.name, cluster.uuid.as_deref()),
-        );
+        let me = owner(ObjectKind::Cluster, 0);
+        finder.claim(&mut cluster_names, cluster.name.as_str(), me);
         if let Some(uuid) = &cluster.uuid {
-            finder.claim(
-                &mut uuids,
-                uuid.as_str(),
-                owner(ObjectKind::Cluster, &cluster.name, Some(uuid)),
-            );
+            finder.claim(&mut uuids, uuid.as_str(), me);
         }
         if let Some(ip) = &cluster.master_ip {
-            finder.claim(
-                &mut ips,
-                ip.as_str(),
-                Owner {
-                    name: "master IP",
-                    ..owner(ObjectKind::Cluster, &cluster.name, None)
-                },
-            );
+            finder.claim(&mut ips, ip.as_str(), me.sub(1));
         }
-        for node in &config.nodes {
-            let me = owner(ObjectKind::Node, &node.name, Some(&node.uuid));
+        for (at, node) in config.nodes.iter().enumerate() {
+            let me = owner(ObjectKind::Node, at);
             finder.claim(&mut uuids, node.uuid.as_str(), me);
             finder.claim(&mut node_names, node.name.as_str(), me);
             if let Some(ip) = &node.primary_ip {
@@ -326,7 +386,7 @@ pub fn find_conflicts<'a>(
                 finder.claim(&mut ips, ip.as_str(), me);
             }
         }
-        for group in &config.nodegroups {
+        for (at, group) in config.nodegroups.iter().enumerate() {
             let added = index == 0
                 || !matches!(
                     groups.action(index - 1, &group.uuid),
@@ -336,26 +396,21 @@ pub fn find_conflicts<'a>(
                 finder.claim(
                     &mut uuids,
                     group.uuid.as_str(),
-                    owner(ObjectKind::NodeGroup, &group.name, Some(&group.uuid)),
+                    owner(ObjectKind::NodeGroup, at),
                 );
             }
         }
-        for network in &config.networks {
-            let me = owner(ObjectKind::Network, &network.name, Some(&network.uuid));
+        for (at, network) in config.networks.iter().enumerate() {
+            let me = owner(ObjectKind::Network, at);
             finder.claim(&mut uuids, network.uuid.as_str(), me);
             finder.claim(&mut network_names, network.name.as_str(), me);
         }
-        for instance in &config.instances {
-            let me = owner(ObjectKind::Instance, &instance.name, Some(&instance.uuid));
+        for (at, instance) in config.instances.iter().enumerate() {
+            let me = owner(ObjectKind::Instance, at);
             finder.claim(&mut uuids, instance.uuid.as_str(), me);
             finder.claim(&mut instance_names, instance.name.as_str(), me);
             for (nic_index, nic) in instance.nics.iter().enumerate() {
-                let nic_owner = Owner {
-                    kind: ObjectKind::Nic,
-                    nic: Some(nic_index),
-                    uuid: nic.uuid.as_deref(),
-                    ..me
-                };
+                let nic_owner = owner(ObjectKind::Nic, at).sub(nic_index);
                 if let Some(uuid) = &nic.uuid {
                     finder.claim(&mut uuids, uuid.as_str(), nic_owner);
                 }
@@ -376,25 +431,17 @@ pub fn find_conflicts<'a>(
                 }
             }
         }
-        for disk in &config.disks {
-            let name = disk.iv_name.as_deref().unwrap_or(&disk.uuid);
-            let me = owner(ObjectKind::Disk, name, Some(&disk.uuid));
+        for (at, disk) in config.disks.iter().enumerate() {
+            let me = owner(ObjectKind::Disk, at);
             finder.claim(&mut uuids, disk.uuid.as_str(), me);
-            for child in &disk.child_uuids {
-                finder.claim(
-                    &mut uuids,
-                    child.as_str(),
-                    Owner {
-                        uuid: Some(child),
-                        ..me
-                    },
-                );
+            for (child, uuid) in disk.child_uuids.iter().enumerate() {
+                finder.claim(&mut uuids, uuid.as_str(), me.sub(child + 1));
             }
-            for lv in &disk.lvs {
+            for (lv_index, lv) in disk.lvs.iter().enumerate() {
                 finder.claim(
                     &mut uuids,
                     lv.as_str(),
-                    owner(ObjectKind::LogicalVolume, lv, None),
+                    owner(ObjectKind::LogicalVolume, at).sub(lv_index),
                 );
             }
         }

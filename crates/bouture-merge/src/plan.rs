@@ -5,8 +5,6 @@
 //! it cannot fail on the inputs any more, so nothing is written unless the
 //! whole merge can be done.
 
-use std::collections::HashMap;
-
 use rustc_hash::FxHashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -108,10 +106,10 @@ pub struct MergePlan {
     pub warnings: Vec<Warning>,
     /// Every reallocated port, in allocation order.
     pub port_changes: Vec<PortChange>,
-    /// For merging cluster `i`: disk UUID → new DRBD port.
-    pub disk_ports: Vec<HashMap<String, u64>>,
-    /// For merging cluster `i`: instance UUID → new console port.
-    pub instance_ports: Vec<HashMap<String, u64>>,
+    /// For merging cluster `i`, disk `d` (in file order): its new DRBD port.
+    pub disk_ports: Vec<Vec<Option<u64>>>,
+    /// For merging cluster `i`, instance `n` (in file order): its new console port.
+    pub instance_ports: Vec<Vec<Option<u64>>>,
     /// `cluster.highest_used_port` of the merged cluster.
     pub highest_used_port: u64,
     /// `cluster.tcpudp_port_pool` of the merged cluster.
@@ -249,10 +247,14 @@ fn plan_ports(
     let mut disk_ports = Vec::with_capacity(theirs.len());
     let mut instance_ports = Vec::with_capacity(theirs.len());
     for other in theirs {
-        let disks: FxHashMap<&str, &Disk> =
-            other.disks.iter().map(|d| (d.uuid.as_str(), d)).collect();
-        let mut new_disk_ports = HashMap::with_capacity(other.disks.len());
-        let mut new_instance_ports = HashMap::with_capacity(other.instances.len());
+        let disks: FxHashMap<&str, usize> = other
+            .disks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.uuid.as_str(), i))
+            .collect();
+        let mut new_disk_ports: Vec<Option<u64>> = vec![None; other.disks.len()];
+        let mut new_instance_ports: Vec<Option<u64>> = vec![None; other.instances.len()];
         let mut allocate = || {
             allocator.allocate().ok_or(Error::PortsExhausted {
                 needed,
@@ -261,17 +263,21 @@ fn plan_ports(
                 highest_used_port: bookkeeping.highest_used_port,
             })
         };
-        for instance in &other.instances {
+        for (instance_index, instance) in other.instances.iter().enumerate() {
             for uuid in &instance.disks {
-                let Some(disk) = disks.get(uuid.as_str()) else {
+                let Some(&at) = disks.get(uuid.as_str()) else {
+                    continue;
+                };
+                let (Some(disk), Some(slot)) = (other.disks.get(at), new_disk_ports.get_mut(at))
+                else {
                     continue;
                 };
                 let Some(old) = disk.drbd_port else { continue };
-                if new_disk_ports.contains_key(uuid) {
+                if slot.is_some() {
                     continue;
                 }
                 let new = allocate()?;
-                new_disk_ports.insert(uuid.clone(), new);
+                *slot = Some(new);
                 port_changes.push(PortChange {
                     cluster: other.name().to_owned(),
                     instance: Some(instance.name.clone()),
@@ -283,7 +289,9 @@ fn plan_ports(
             }
             if let Some(old) = instance.network_port {
                 let new = allocate()?;
-                new_instance_ports.insert(instance.uuid.clone(), new);
+                if let Some(slot) = new_instance_ports.get_mut(instance_index) {
+                    *slot = Some(new);
+                }
                 port_changes.push(PortChange {
                     cluster: other.name().to_owned(),
                     instance: Some(instance.name.clone()),
@@ -295,13 +303,13 @@ fn plan_ports(
             }
         }
         // DRBD disks attached to no instance still hold a port.
-        for disk in &other.disks {
+        for (disk, slot) in other.disks.iter().zip(new_disk_ports.iter_mut()) {
             let Some(old) = disk.drbd_port else { continue };
-            if new_disk_ports.contains_key(&disk.uuid) {
+            if slot.is_some() {
                 continue;
             }
             let new = allocate()?;
-            new_disk_ports.insert(disk.uuid.clone(), new);
+            *slot = Some(new);
             port_changes.push(PortChange {
                 cluster: other.name().to_owned(),
                 instance: None,

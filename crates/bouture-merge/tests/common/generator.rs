@@ -83,7 +83,7 @@ fn host_ip(a: u32, b: u32, n: usize) -> String {
 fn picked(i: usize, every: usize, percent: Option<usize>) -> bool {
     match percent {
         Some(percent) => (i + 1) * percent / 100 != i * percent / 100,
-        None => every != 0 && i % every == 0,
+        None => every != 0 && i.is_multiple_of(every),
     }
 }
 
