@@ -113,7 +113,7 @@ impl<'a> Merged<'a> {
             .iter()
             .map(|g| GroupOut {
                 cluster: 0,
-                key: &g.key,
+                key: &g.uuid,
                 uuid: &g.uuid,
                 piece: Piece::Text(ours.raw(&g.raw)),
             })
@@ -207,7 +207,7 @@ impl<'a> Merged<'a> {
             }
             "networks" => {
                 for network in &ours.networks {
-                    writer.text(&network.key, ours.raw(&network.raw))?;
+                    writer.text(&network.uuid, ours.raw(&network.raw))?;
                 }
                 for entries in &self.networks {
                     for (key, piece) in entries {
@@ -218,7 +218,7 @@ impl<'a> Merged<'a> {
             }
             "nodes" => {
                 for node in &ours.nodes {
-                    writer.text(&node.key, ours.raw(&node.raw))?;
+                    writer.text(&node.uuid, ours.raw(&node.raw))?;
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     for node in &other.nodes {
@@ -239,13 +239,13 @@ impl<'a> Merged<'a> {
                             edits.push((Field::Group, group.as_str()));
                         }
                         self.stamped(&mut edits);
-                        writer.patched(&node.key, other, &node.raw, &node.members, &edits)?;
+                        writer.patched(&node.uuid, other, &node.raw, &node.members, &edits)?;
                     }
                 }
             }
             "instances" => {
                 for instance in &ours.instances {
-                    writer.text(&instance.key, ours.raw(&instance.raw))?;
+                    writer.text(&instance.uuid, ours.raw(&instance.raw))?;
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     let ports = plan.instance_ports.get(index);
@@ -254,7 +254,7 @@ impl<'a> Merged<'a> {
                         self.stamped_with(
                             &mut writer,
                             other,
-                            &instance.key,
+                            &instance.uuid,
                             &instance.raw,
                             &instance.members,
                             Field::NetworkPort,
@@ -265,7 +265,7 @@ impl<'a> Merged<'a> {
             }
             "disks" => {
                 for disk in &ours.disks {
-                    writer.text(&disk.key, ours.raw(&disk.raw))?;
+                    writer.text(&disk.uuid, ours.raw(&disk.raw))?;
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     let ports = plan.disk_ports.get(index);
@@ -274,7 +274,7 @@ impl<'a> Merged<'a> {
                         self.stamped_with(
                             &mut writer,
                             other,
-                            &disk.key,
+                            &disk.uuid,
                             &disk.raw,
                             &disk.members,
                             Field::DrbdPort,
@@ -471,7 +471,7 @@ fn add_groups<'c>(
         stamp(&mut object, plan.now)?;
         groups.push(GroupOut {
             cluster: index + 1,
-            key: &group.key,
+            key: &group.uuid,
             uuid: &group.uuid,
             piece: Piece::Patched(object),
         });
@@ -533,7 +533,7 @@ fn their_networks(other: &ConfigFile, now: f64) -> Result<Entries<'_>, Error> {
             format!("network '{}'", network.name)
         })?;
         stamp(&mut object, now)?;
-        out.push((network.key.as_str(), Piece::Patched(object)));
+        out.push((network.uuid.as_str(), Piece::Patched(object)));
     }
     Ok(out)
 }

@@ -257,40 +257,48 @@ impl<'a> Finder<'a> {
         value: impl Into<Cow<'a, str>>,
         owner: Owner,
     ) {
-        match namespace.claimed.entry(value.into()) {
-            Entry::Vacant(slot) => {
-                slot.insert(owner);
+        let value = value.into();
+        // The last cluster's values are only looked up: nothing comes after
+        // them to clash with (this halves the maps of a two-cluster merge).
+        let (first, value) = if usize::from(owner.cluster) == self.theirs.len() {
+            match namespace.claimed.get(&value) {
+                Some(first) => (*first, value.into_owned()),
+                None => return,
             }
-            Entry::Occupied(slot) => {
-                let first = *slot.get();
-                if first.cluster == owner.cluster {
+        } else {
+            match namespace.claimed.entry(value) {
+                Entry::Vacant(slot) => {
+                    slot.insert(owner);
                     return;
                 }
-                let value = slot.key().to_string();
-                let a = self.object_ref(first);
-                let b = self.object_ref(owner);
-                let what = if owner.kind == ObjectKind::LogicalVolume {
-                    "LV name"
-                } else {
-                    namespace.what
-                };
-                let message = if namespace.kind == ConflictKind::ClusterName {
-                    format!(
-                        "{a} cannot be merged with {b}: both are named '{value}' (is it the same cluster?)"
-                    )
-                } else {
-                    format!(
-                        "{what} {value} is used by {a} and by {b}; change it in one of the clusters before merging"
-                    )
-                };
-                self.conflicts.push(Conflict {
-                    kind: namespace.kind,
-                    value,
-                    owners: vec![a, b],
-                    message,
-                });
+                Entry::Occupied(slot) => (*slot.get(), slot.key().to_string()),
             }
+        };
+        if first.cluster == owner.cluster {
+            return;
         }
+        let a = self.object_ref(first);
+        let b = self.object_ref(owner);
+        let what = if owner.kind == ObjectKind::LogicalVolume {
+            "LV name"
+        } else {
+            namespace.what
+        };
+        let message = if namespace.kind == ConflictKind::ClusterName {
+            format!(
+                "{a} cannot be merged with {b}: both are named '{value}' (is it the same cluster?)"
+            )
+        } else {
+            format!(
+                "{what} {value} is used by {a} and by {b}; change it in one of the clusters before merging"
+            )
+        };
+        self.conflicts.push(Conflict {
+            kind: namespace.kind,
+            value,
+            owners: vec![a, b],
+            message,
+        });
     }
 }
 
@@ -330,7 +338,9 @@ pub fn find_conflicts<'a>(
         conflicts: Vec::new(),
     };
     let all = || std::iter::once(ours).chain(theirs.iter());
-    let count = |f: fn(&ConfigFile) -> usize| all().map(f).sum::<usize>();
+    // The last cluster's values are not stored (see `claim`).
+    let stored = theirs.len();
+    let count = |f: fn(&ConfigFile) -> usize| all().take(stored).map(f).sum::<usize>();
     let nodes = count(|c| c.nodes.len());
     let instances = count(|c| c.instances.len());
     let nics = count(|c| c.instances.iter().map(|i| i.nics.len()).sum());

@@ -155,7 +155,7 @@ impl Field {
 /// Where an object's replaceable members are in the file, so that the merge
 /// can write the object with a few values replaced without reading it again.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Members([Option<(u32, u32)>; Field::COUNT]);
+pub struct Members([(u32, u32); Field::COUNT]);
 
 impl Members {
     fn set(&mut self, field: Field, span: &Range<usize>) {
@@ -164,17 +164,17 @@ impl Members {
             u32::try_from(span.start),
             u32::try_from(span.end),
         ) {
-            *slot = Some((start, end));
+            *slot = (start, end);
         }
     }
 
     /// The byte range of a member's value, if the object has that member.
     pub fn get(&self, field: Field) -> Option<Range<usize>> {
+        // A value never starts at offset 0 (the document's own brace is there).
         self.0
             .get(field as usize)
-            .copied()
-            .flatten()
-            .map(|(start, end)| start as usize..end as usize)
+            .filter(|(start, _)| *start > 0)
+            .map(|&(start, end)| start as usize..end as usize)
     }
 }
 
@@ -182,9 +182,7 @@ impl Members {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Node {
-    /// The key under which it is stored (its UUID).
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
@@ -204,9 +202,7 @@ pub struct Node {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct NodeGroup {
-    /// Storage key (its UUID).
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
@@ -220,9 +216,7 @@ pub struct NodeGroup {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Network {
-    /// Storage key (its UUID).
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
@@ -260,9 +254,7 @@ pub struct NicParams {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Instance {
-    /// Storage key (its UUID).
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
@@ -284,9 +276,7 @@ pub struct Instance {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Disk {
-    /// Storage key (its UUID).
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `iv_name` (`disk/N`), if any.
     pub iv_name: Option<String>,
@@ -394,7 +384,6 @@ fn node(scanner: &mut Scanner<'_>, key: &str) -> Scan<Node> {
     })?;
     node.uuid = check_uuid(scanner, "nodes", key, uuid, start)?;
     node.name = required(scanner, name, "name", start)?;
-    key.clone_into(&mut node.key);
     node.members = members;
     Ok(node)
 }
@@ -422,7 +411,6 @@ fn nodegroup(scanner: &mut Scanner<'_>, key: &str) -> Scan<NodeGroup> {
     })?;
     group.uuid = check_uuid(scanner, "nodegroups", key, uuid, start)?;
     group.name = required(scanner, name, "name", start)?;
-    key.clone_into(&mut group.key);
     Ok(group)
 }
 
@@ -443,7 +431,6 @@ fn network(scanner: &mut Scanner<'_>, key: &str) -> Scan<Network> {
     Ok(Network {
         uuid: check_uuid(scanner, "networks", key, uuid, start)?,
         name: required(scanner, name, "name", start)?,
-        key: key.to_owned(),
         raw,
     })
 }
@@ -521,7 +508,6 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
     instance.disks.shrink_to_fit();
     instance.uuid = check_uuid(scanner, "instances", key, uuid, start)?;
     instance.name = required(scanner, name, "name", start)?;
-    key.clone_into(&mut instance.key);
     instance.members = members;
     Ok(instance)
 }
@@ -654,7 +640,6 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
     disk.child_uuids.shrink_to_fit();
     disk.uuid = check_uuid(scanner, "disks", key, parts.uuid, start)?;
     disk.iv_name = parts.iv_name;
-    key.clone_into(&mut disk.key);
     disk.raw = raw;
     disk.members = members;
     Ok(disk)
