@@ -34,6 +34,14 @@ fn bouture(args: &[&str]) -> (u8, String, String) {
     )
 }
 
+/// Run `bouture merge --config OURS --merge THEIRS --output OUTPUT EXTRA...`.
+fn merge(ours: &str, theirs: &str, output: &str, extra: &[&str]) -> (u8, String, String) {
+    let args = [
+        "merge", "--config", ours, "--merge", theirs, "--output", output,
+    ];
+    bouture(&[&args[..], extra].concat())
+}
+
 /// The fixture and a copy with other names, UUIDs and addresses.
 fn inputs(dir: &Path) -> (String, String) {
     let text = std::fs::read_to_string(fixture()).unwrap();
@@ -56,22 +64,20 @@ fn dry_run_prints_json_report_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (ours, theirs) = inputs(dir.path());
     let output = dir.path().join("merged.data");
-    let (code, stdout, stderr) = bouture(&[
-        "merge",
-        "--config",
+    let (code, stdout, stderr) = merge(
         &ours,
-        "--merge",
         &theirs,
-        "--output",
         output.to_str().unwrap(),
-        "--groups",
-        "rename",
-        "--port-range",
-        "11000-65535",
-        "--dry-run",
-        "--format",
-        "json",
-    ]);
+        &[
+            "--groups",
+            "rename",
+            "--port-range",
+            "11000-65535",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(!output.exists());
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -84,19 +90,12 @@ fn merge_writes_the_output_and_a_text_report() {
     let dir = tempfile::tempdir().unwrap();
     let (ours, theirs) = inputs(dir.path());
     let output = dir.path().join("merged.data");
-    let (code, stdout, stderr) = bouture(&[
-        "merge",
-        "--config",
+    let (code, stdout, stderr) = merge(
         &ours,
-        "--merge",
         &theirs,
-        "--output",
         output.to_str().unwrap(),
-        "--groups",
-        "merge",
-        "--port-range",
-        "11000-65535",
-    ]);
+        &["--groups", "merge", "--port-range", "11000-65535"],
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Ports reallocated: 1"), "{stdout}");
     let merged: serde_json::Value =
@@ -109,15 +108,7 @@ fn conflicts_exit_1_and_list_every_conflict() {
     let dir = tempfile::tempdir().unwrap();
     let (ours, theirs) = inputs(dir.path());
     let output = dir.path().join("merged.data");
-    let (code, _, stderr) = bouture(&[
-        "merge",
-        "--config",
-        &ours,
-        "--merge",
-        &theirs,
-        "--output",
-        output.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = merge(&ours, &theirs, output.to_str().unwrap(), &[]);
     assert_eq!(code, 1);
     assert!(!output.exists());
     assert!(
@@ -132,22 +123,10 @@ fn conflicts_exit_1_and_list_every_conflict() {
 fn output_equal_to_input_and_bad_range_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (ours, theirs) = inputs(dir.path());
-    let (code, _, stderr) = bouture(&[
-        "merge", "--config", &ours, "--merge", &theirs, "--output", &ours,
-    ]);
+    let (code, _, stderr) = merge(&ours, &theirs, &ours, &[]);
     assert_eq!(code, 1);
     assert!(stderr.contains("is the same file as the input"), "{stderr}");
-    let (code, _, stderr) = bouture(&[
-        "merge",
-        "--config",
-        &ours,
-        "--merge",
-        &theirs,
-        "--output",
-        "x",
-        "--port-range",
-        "15000-14000",
-    ]);
+    let (code, _, stderr) = merge(&ours, &theirs, "x", &["--port-range", "15000-14000"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("invalid port range"), "{stderr}");
 }
@@ -206,21 +185,19 @@ fn not_enough_ports_says_how_many_in_json() {
     let dir = tempfile::tempdir().unwrap();
     let (ours, theirs) = generated(dir.path());
     let output = dir.path().join("merged.data");
-    let (code, stdout, stderr) = bouture(&[
-        "merge",
-        "--config",
+    let (code, stdout, stderr) = merge(
         &ours,
-        "--merge",
         &theirs,
-        "--output",
         output.to_str().unwrap(),
-        "--groups",
-        "rename",
-        "--port-range",
-        "11000-11030",
-        "--format",
-        "json",
-    ]);
+        &[
+            "--groups",
+            "rename",
+            "--port-range",
+            "11000-11030",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(code, 1, "{stderr}");
     assert!(!output.exists());
     let body: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -238,53 +215,30 @@ fn unreadable_inputs_and_outputs_exit_1_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let (ours, theirs) = generated(dir.path());
     let missing_dir = dir.path().join("nowhere/merged.data");
-    let (code, _, stderr) = bouture(&[
-        "merge",
-        "--config",
+    let (code, _, stderr) = merge(
         &ours,
-        "--merge",
         &theirs,
-        "--output",
         missing_dir.to_str().unwrap(),
-        "--groups",
-        "rename",
-        "--dry-run",
-    ]);
+        &["--groups", "rename", "--dry-run"],
+    );
     assert_eq!(code, 1);
     assert!(
         stderr.contains("cannot write the output") && stderr.contains("its directory"),
         "{stderr}"
     );
-    let (code, _, stderr) = bouture(&[
-        "merge",
-        "--config",
-        &ours,
-        "--merge",
-        "/dev/zero",
-        "--output",
-        "/dev/null",
-        "--groups",
-        "rename",
-    ]);
+    let (code, _, stderr) = merge(&ours, "/dev/zero", "/dev/null", &["--groups", "rename"]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("/dev/null: it is a character device"),
         "{stderr}"
     );
     let output = dir.path().join("merged.data");
-    let (code, _, stderr) = bouture(&[
-        "merge",
-        "--config",
+    let (code, _, stderr) = merge(
         &ours,
-        "--merge",
         &theirs,
-        "--output",
         output.to_str().unwrap(),
-        "--groups",
-        "rename",
-        "--max-input-size",
-        "1K",
-    ]);
+        &["--groups", "rename", "--max-input-size", "1K"],
+    );
     assert_eq!(code, 1);
     assert!(
         stderr.contains("is larger than 1024 bytes") && stderr.contains("raise --max-input-size"),
