@@ -122,6 +122,29 @@ fn is_string_stop(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Skip the bytes of a string that need no attention, eight at a time: the
+/// position of the first word holding a quote, a backslash or a control
+/// character (the caller then goes on byte by byte).
+fn skip_plain(bytes: &[u8], mut pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(word) = bytes
+        .get(pos..pos + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+        .map(u64::from_le_bytes)
+    {
+        let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+        let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        if quote | backslash | control != 0 {
+            break;
+        }
+        pos += 8;
+    }
+    pos
+}
+
 /// The scanner: a position in the text and the path to the current value.
 pub(crate) struct Scanner<'t> {
     text: &'t str,
@@ -267,6 +290,7 @@ impl<'t> Scanner<'t> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            self.pos = skip_plain(self.bytes, self.pos);
             while let Some(&b) = self.bytes.get(self.pos) {
                 if is_string_stop(b) {
                     break;
@@ -612,6 +636,24 @@ mod tests {
         }
         text.push_str("\"k7\": 0}");
         assert!(check(&text).unwrap_err().contains("\"k7\" appears twice"));
+    }
+
+    #[test]
+    fn strings_of_any_length_end_at_their_quote() {
+        for len in 0..40 {
+            for stop in ["\"", "\\n\"", "\u{1}\""] {
+                let body = "é".repeat(len / 2) + &"x".repeat(len % 2);
+                let text = format!("\"{body}{stop}");
+                let mut scanner = Scanner::new(&text);
+                let result = scanner.string();
+                if stop.starts_with('\u{1}') {
+                    assert!(result.is_err(), "{text:?}");
+                } else {
+                    assert!(result.is_ok(), "{text:?}");
+                    assert_eq!(scanner.offset(), text.len(), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]

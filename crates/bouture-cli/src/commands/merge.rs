@@ -181,7 +181,13 @@ fn render(
     streams: &mut Streams<'_>,
 ) -> std::io::Result<()> {
     match (format, verbosity) {
-        (OutputFormat::Json, _) => write_json(streams.stdout, report)?,
+        // Rendered whole, then written once: stdout is line-buffered, and a
+        // report of thousands of port changes would cost a write per line.
+        (OutputFormat::Json, _) => {
+            let mut text = Vec::with_capacity(256 * report.port_changes.len() + 4096);
+            write_json(&mut text, report)?;
+            streams.stdout.write_all(&text)?;
+        }
         (OutputFormat::Text, Verbosity::Quiet) => {
             for warning in &report.warnings {
                 writeln!(streams.stderr, "warning: {}", warning.message)?;
