@@ -11,7 +11,7 @@
 //! `[DEFAULT]`, it is removed from `[DEFAULT]` too.
 //!
 //! Everything else is kept exactly, comments included (see
-//! [`crate::cfg_edit`]), and the result is checked: it must parse, with
+//! [`bouture_ini::IniEditor`]), and the result is checked: it must parse, with
 //! Python's rules, to the original options minus the removed ones plus the
 //! new `master_url`. [`configure`] reads `NODE_CFG` and writes `NEW_CFG`
 //! atomically (see [`bouture_fs::write_like`]).
@@ -28,10 +28,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::cfg_edit::{CfgEditor, SetOutcome};
 use crate::error::{FileErrorKind, NodeConfigError};
-use crate::ini::{DEFAULT_SECTION, IniDocument};
 use crate::node_config::read_node_config_text;
+use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
 
 /// The `[slapos]` options that `configure` removes: the client certificate
 /// (`key_file`, `cert_file`), the partition certificate directory, and the
@@ -201,7 +200,7 @@ fn configure_text_at(
             path: path.to_path_buf(),
         });
     }
-    let mut editor = CfgEditor::parse(text).map_err(syntax)?;
+    let mut editor = IniEditor::parse(text).map_err(syntax)?;
     let mut changes = Vec::new();
     let escaped = new_master_url.replace('%', "%%");
     let action = match editor.set(SLAPOS_SECTION, "master_url", &escaped) {

@@ -11,5 +11,4 @@
 
 mod configure;
 mod graft_plan;
-mod ini_baseline;
 mod support;
