@@ -28,7 +28,7 @@ impl<'a> Logger<'a> {
     }
 
     pub(crate) fn log(&mut self, level: Level, message: &str) {
-        let (stamp, _) = bouture_core::switchfile::utc_now();
+        let (stamp, _) = bouture_failover::switchfile::utc_now();
         // `2026-11-23T15:04:05Z` -> `2026-11-23 15:04:05`
         let stamp = stamp.replace('T', " ").replace('Z', "");
         let level = match level {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use bouture_core::configure::{self, ConfigureOutcome};
+use bouture_failover::configure::{self, ConfigureOutcome};
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;

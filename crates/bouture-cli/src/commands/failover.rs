@@ -7,7 +7,7 @@
 //! 2. processes the node with its original master,
 //!    `PROGRAM node instance --cfg NODE_CFG`;
 //! 3. decides from that exit code and the switchfile
-//!    ([`bouture_core::failover::decide`]) and logs the decision and its reason;
+//!    ([`bouture_failover::decision::decide`]) and logs the decision and its reason;
 //! 4. on the first offline run (or the N-th in a row with `--switch-after N`):
 //!    configure, then graft, and only when both succeeded create SWITCHFILE;
 //!    then, while switched and offline, processes the node from the new
@@ -24,10 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bouture_core::NodeConfig;
-use bouture_core::configure;
-use bouture_core::failover::{Action, FailoverState, InnerOutcome, decide};
-use bouture_core::pidfile::{PidfileError, PidfileLock};
-use bouture_core::switchfile::{
+use bouture_failover::configure;
+use bouture_failover::decision::{Action, FailoverState, InnerOutcome, decide};
+use bouture_failover::pidfile::{PidfileError, PidfileLock};
+use bouture_failover::switchfile::{
     self, GraftedPartition, OfflineRuns, SkippedPartitionNote, SwitchRecord,
 };
 

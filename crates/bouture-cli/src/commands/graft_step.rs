@@ -1,8 +1,8 @@
 //! The graft step of `bouture failover`, on the graft library
 //! ([`bouture_graft::apply`], as `bouture graft` uses it).
 
-use bouture_core::switchfile::{GraftedPartition, SkippedPartitionNote};
 use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
+use bouture_failover::switchfile::{GraftedPartition, SkippedPartitionNote};
 use bouture_graft::{GraftOutcome, PartitionStatus};
 use bouture_master_client::{ClientOptions, MasterClient};
 

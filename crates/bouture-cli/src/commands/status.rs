@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use bouture_core::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
+use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;

@@ -9,6 +9,5 @@
     clippy::indexing_slicing
 )]
 
-mod configure;
 mod graft_plan;
 mod support;

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use bouture_core::configure::{configure_text, unified_diff};
+use bouture_failover::configure::{configure_text, unified_diff};
 use serde_json::{Map, Value};
 
 use crate::support::{fixtures, python};

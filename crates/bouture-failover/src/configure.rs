@@ -17,19 +17,19 @@
 //! atomically (see [`bouture_fs::write_like`]).
 //!
 //! ```
-//! use bouture_core::configure::{configure_text, ChangeAction};
+//! use bouture_failover::configure::{configure_text, ChangeAction};
 //!
 //! let edit = configure_text("[slapos]\n# my node\nmaster_url = https://m\nkey_file = /k\n", "http://127.0.0.1:4000")?;
 //! assert_eq!(edit.text, "[slapos]\n# my node\nmaster_url = http://127.0.0.1:4000\n");
 //! assert_eq!(edit.changes[1].action, ChangeAction::Removed);
-//! # Ok::<(), bouture_core::configure::ConfigureError>(())
+//! # Ok::<(), bouture_failover::configure::ConfigureError>(())
 //! ```
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::error::{FileErrorKind, NodeConfigError};
-use crate::node_config::read_node_config_text;
+use bouture_core::node_config::read_node_config_text;
+use bouture_core::{FileErrorKind, NodeConfigError};
 use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
 
 /// The `[slapos]` options that `configure` removes: the client certificate
