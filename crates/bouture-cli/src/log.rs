@@ -4,13 +4,7 @@
 
 use std::io::Write;
 
-/// A log level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Level {
-    Info,
-    Warning,
-    Error,
-}
+use bouture_failover::{FailoverLog, Level};
 
 /// Writes log lines to a stream; write errors are ignored (a log that
 /// cannot be written must not change what the command does).
@@ -34,14 +28,10 @@ impl<'a> Logger<'a> {
         let level = match level {
             Level::Info => "INFO",
             Level::Warning => "WARNING",
-            Level::Error => "ERROR",
+            _ => "ERROR",
         };
         let _ = writeln!(self.out, "{stamp} bouture[{}] {level} {message}", self.pid);
         let _ = self.out.flush();
-    }
-
-    pub(crate) fn info(&mut self, message: &str) {
-        self.log(Level::Info, message);
     }
 
     pub(crate) fn warning(&mut self, message: &str) {
@@ -50,5 +40,11 @@ impl<'a> Logger<'a> {
 
     pub(crate) fn error(&mut self, message: &str) {
         self.log(Level::Error, message);
+    }
+}
+
+impl FailoverLog for Logger<'_> {
+    fn log(&mut self, level: Level, message: &str) {
+        Logger::log(self, level, message);
     }
 }

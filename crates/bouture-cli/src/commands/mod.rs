@@ -3,7 +3,6 @@
 pub(crate) mod configure;
 pub(crate) mod failover;
 pub(crate) mod graft;
-mod graft_step;
 pub(crate) mod inventory;
 pub(crate) mod merge;
 pub(crate) mod status;

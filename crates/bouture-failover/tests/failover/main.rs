@@ -1,5 +1,5 @@
-//! Integration tests of `bouture-failover`: `configure` against Python's
-//! configparser.
+//! Integration tests of `bouture-failover`: a run driven in-process, and
+//! `configure` against Python's configparser.
 
 // Test code: panicking on an unexpected value is how a test fails.
 #![allow(
@@ -10,4 +10,5 @@
 )]
 
 mod configure;
+mod run;
 mod support;
