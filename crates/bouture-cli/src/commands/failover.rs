@@ -15,10 +15,11 @@ use bouture_failover::{
     SlaposCommand,
 };
 
+use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::exit::{CommandError, CommandResult, Outcome};
 use crate::log::Logger;
-use crate::output::{Failure, error_chain};
-use crate::{BoutureExitCode, Streams};
+use crate::output::error_chain;
 
 /// Arguments of `bouture failover`.
 #[derive(Debug, clap::Args)]
@@ -77,7 +78,7 @@ pub struct FailoverArgs {
     pub switch_after: NonZeroU32,
 }
 
-pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> CommandResult {
     let mut options = FailoverOptions::new(
         &args.node.cfg,
         &args.new_master_url,
@@ -88,22 +89,25 @@ pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> Result<u8, 
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     options.switch_after = args.switch_after;
     options.master_timeout = DEFAULT_MASTER_TIMEOUT;
-    let failover = Failover::new(options).map_err(|error| Failure::operation(&error))?;
+    let failover = Failover::new(options).map_err(|error| match error {
+        FailoverError::Node(error) => CommandError::config(error),
+        error => CommandError::failed(error),
+    })?;
     let mut log = Logger::new(streams.stderr);
     let mut slapos = SlaposCommand::new(&args.slapos_command);
     match failover.run(&mut slapos, &mut log) {
-        Ok(FailoverOutcome::Processed { .. }) => Ok(BoutureExitCode::OK),
+        Ok(FailoverOutcome::Processed { .. }) => Ok(Outcome::Done),
         Ok(FailoverOutcome::Busy(busy)) => {
             log.warning(&format!("another bouture failover is running: {busy}"));
-            Ok(BoutureExitCode::FAILOVER_BUSY)
+            Ok(Outcome::FailoverBusy)
         }
-        Ok(_) => Ok(BoutureExitCode::FAILOVER_NOT_PROCESSED),
+        Ok(_) => Ok(Outcome::FailoverNotProcessed),
         // Before the run started: reported like a bad argument.
-        Err(error @ FailoverError::Pidfile(_)) => Err(Failure::operation(&error)),
+        Err(error @ FailoverError::Pidfile(_)) => Err(CommandError::failed(error)),
         // During the run: a line of its log.
         Err(error) => {
             log.error(&error_chain(&error));
-            Ok(BoutureExitCode::FAILURE)
+            Err(CommandError::Reported)
         }
     }
 }
