@@ -1,8 +1,8 @@
 //! The graft step of a switch, on the graft library ([`bouture_graft::apply`],
 //! as `bouture graft` uses it).
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, InventoryError, NodeConfig};
-use bouture_graft::{GraftError, GraftOutcome, PartitionStatus};
+use bouture_core::{Inventory, InventoryError, NodeConfig};
+use bouture_graft::{GraftError, GraftOptions, GraftOutcome, GraftPlan, PartitionStatus};
 use bouture_master_client::{ClientOptions, MasterClient};
 
 use crate::run::{FailoverLog, FailoverOptions, Level};

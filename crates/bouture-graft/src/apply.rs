@@ -30,8 +30,7 @@
 use std::collections::BTreeSet;
 use std::io;
 
-use bouture_core::graft_plan::PlannedSharedInstance;
-use bouture_core::{GraftPlan, PlannedPartition};
+use crate::plan::{GraftPlan, PlannedPartition, PlannedSharedInstance};
 use bouture_master_client::{
     ComputerRegistration, Error as MasterError, InstanceRequest, MasterClient, PartitionAddress,
     PartitionRegistration, SharedInstanceRequest, SupplyState,

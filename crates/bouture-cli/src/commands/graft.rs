@@ -3,9 +3,10 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, PartitionAddress};
+use bouture_core::{Inventory, PartitionAddress};
 use bouture_graft::{
-    GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus, Placement,
+    GraftEvent, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport, PartitionStatus,
+    Placement,
 };
 use bouture_master_client::{ClientOptions, MasterClient};
 
