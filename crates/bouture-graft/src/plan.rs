@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use bouture_core::bouture_file::BOUTURE_FILE_NAME;
-use bouture_core::resource::RESOURCE_FILE_NAME;
 use bouture_core::pyjson;
+use bouture_core::resource::RESOURCE_FILE_NAME;
 use bouture_core::{
     BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory, Partition,
     PartitionAddress, PartitionId, ResourceStatus,

@@ -54,6 +54,7 @@ pub mod params;
 pub mod parse;
 pub mod tls;
 pub mod types;
+mod url;
 
 pub use client::{
     ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, MasterClient,
@@ -66,3 +67,4 @@ pub use types::{
     RequestedInstance, SharedInstance, SharedInstanceRequest, SoftwareReleaseInformation,
     SupplyState,
 };
+pub use url::{InvalidMasterUrl, check_master_url};
