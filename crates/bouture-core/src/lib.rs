@@ -31,7 +31,6 @@ pub mod error;
 pub mod ids;
 mod json_fields;
 pub mod node_config;
-pub mod pyjson;
 pub mod resource;
 pub mod scan;
 

@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use bouture_core::bouture_file::BOUTURE_FILE_NAME;
-use bouture_core::pyjson;
 use bouture_core::resource::RESOURCE_FILE_NAME;
 use bouture_core::{
     BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory, Partition,
     PartitionAddress, PartitionId, ResourceStatus,
 };
+use bouture_master_client::pyjson;
 
 /// A JSON object, its keys in file order.
 type JsonObject = serde_json::Map<String, Value>;

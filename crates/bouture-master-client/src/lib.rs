@@ -6,6 +6,7 @@
 //!
 //! * [`marshal`]: the `xml_marshaller` codec of the legacy SLAP API (byte-identical with
 //!   Python's `slapos.util.dumps`);
+//! * [`pyjson`]: JSON text as Python's `json.dumps` writes it (instance parameters);
 //! * legacy SLAP calls on [`MasterClient`] ([`MasterClient::run_id`],
 //!   [`MasterClient::load_computer_configuration`], [`MasterClient::supply`],
 //!   [`MasterClient::request_instance`], [`MasterClient::request_shared_instance`],
@@ -52,6 +53,7 @@ mod legacy;
 pub mod marshal;
 pub mod params;
 pub mod parse;
+pub mod pyjson;
 pub mod tls;
 pub mod types;
 mod url;
