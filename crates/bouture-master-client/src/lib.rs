@@ -30,9 +30,10 @@
 //! let mut computer = ComputerRegistration::new("COMP-1");
 //! let mut partition = PartitionRegistration::new("slappart0");
 //! partition.tap_name = "slaptap0".into();
-//! partition
-//!     .addresses
-//!     .push(PartitionAddress::new("10.0.0.10".parse::<IpAddr>().unwrap(), "255.255.255.0"));
+//! partition.addresses.push(PartitionAddress::new(
+//!     "10.0.0.10".parse::<IpAddr>().unwrap(),
+//!     "255.255.255.0".parse::<IpAddr>().unwrap(),
+//! ));
 //! computer.partitions.push(partition);
 //! client.load_computer_configuration(&computer)?;
 //!
@@ -66,7 +67,7 @@ pub use tls::TlsOptions;
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,
     Parameters, PartitionAddress, PartitionInformation, PartitionInstance, PartitionRegistration,
-    RequestedInstance, SharedInstance, SharedInstanceRequest, SoftwareReleaseInformation,
+    RequestedInstance, SharedInstanceRequest, SlaveInstance, SoftwareReleaseInformation,
     SupplyState,
 };
 pub use url::{InvalidMasterUrl, check_master_url};
