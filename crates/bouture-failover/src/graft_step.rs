@@ -58,7 +58,7 @@ pub(crate) fn graft(
             .skipped
             .iter()
             .map(|skipped| SkippedPartitionNote {
-                partition: skipped.id.to_string(),
+                partition: skipped.id.clone(),
                 reason: skipped.reason.to_string(),
             })
             .collect(),
@@ -97,7 +97,7 @@ pub(crate) fn graft(
                     ),
                 );
                 summary.grafted.push(GraftedPartition {
-                    partition: partition.id.to_string(),
+                    partition: partition.id.clone(),
                     instance_title: partition.instance_title.clone(),
                     shared_instances: partition.shared_instances,
                 });
