@@ -109,7 +109,7 @@ pub struct PlannedInstance {
 #[non_exhaustive]
 pub struct PlannedSharedInstance {
     /// Its title (without the leading `_` a proxy adds, see
-    /// [`SharedInstance::request_title`](crate::SharedInstance::request_title)).
+    /// [`SharedInstance::request_title`](bouture_core::SharedInstance::request_title)).
     pub title: String,
     /// Its software type.
     pub software_type: String,
