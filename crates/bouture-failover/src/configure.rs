@@ -65,6 +65,7 @@ pub enum ChangeAction {
 
 /// One change `configure` made.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ConfigChange {
     /// The section changed (`slapos` or `DEFAULT`).
     pub section: String,
@@ -94,6 +95,7 @@ impl std::fmt::Display for ConfigChange {
 
 /// The new configuration text and the changes that made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigureEdit {
     /// The new configuration.
     pub text: String,
@@ -312,6 +314,7 @@ pub fn unified_diff(before: &str, after: &str, old_name: &str, new_name: &str) -
 
 /// What [`configure`] did (or, for a dry run, would do).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConfigureOutcome {
     /// The node configuration read.
     pub node_cfg: PathBuf,
