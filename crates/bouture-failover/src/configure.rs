@@ -28,8 +28,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use bouture_core::node_config::read_node_config_text;
-use bouture_core::{FileErrorKind, NodeConfigError};
+use bouture_core::{FileErrorKind, NodeConfigError, read_node_config_text};
 use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
 use bouture_master_client::InvalidMasterUrl;
 

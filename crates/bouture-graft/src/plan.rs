@@ -8,11 +8,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use bouture_core::bouture_file::BOUTURE_FILE_NAME;
-use bouture_core::resource::RESOURCE_FILE_NAME;
 use bouture_core::{
-    BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory, Partition,
-    PartitionAddress, PartitionId, ResourceStatus,
+    BOUTURE_FILE_NAME, BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory,
+    Partition, PartitionAddress, PartitionId, RESOURCE_FILE_NAME, ResourceStatus,
 };
 use bouture_master_client::pyjson;
 
