@@ -31,7 +31,7 @@
 // this private module, unreachable.
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 mod apply;
-pub mod plan;
+mod plan;
 mod report;
 
 pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
@@ -42,7 +42,10 @@ pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
 pub use apply::{
     PlacementTuning, apply_tuned, computer_registration, instance_request, shared_instance_request,
 };
-pub use plan::{GraftOptions, GraftPlan, PlannedPartition, SkipReason, SkippedPartition};
+pub use plan::{
+    GraftOptions, GraftPlan, MONITOR_URL_KEY, MonitorUrlError, PlannedInstance, PlannedPartition,
+    PlannedSharedInstance, SkipReason, SkippedPartition, TIMESTAMP_FILE_NAME, with_monitor_url,
+};
 pub use report::{
     GraftOutcome, GraftReport, GraftTotals, PartitionReport, PartitionStatus, Placement,
 };
