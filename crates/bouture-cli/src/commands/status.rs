@@ -24,6 +24,7 @@ Examples:
 
 Exit status: 0 when the state was read (whichever master), 1 when the node
 configuration or SWITCHFILE cannot be read, 2 for usage errors.")]
+#[non_exhaustive]
 pub struct StatusArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]
