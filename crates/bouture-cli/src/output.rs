@@ -1,10 +1,8 @@
-//! Output formats and the one place where failures become messages and exit codes.
+//! Output formats, JSON output and error chains, shared by the commands.
 
 use std::io::Write;
 
 use clap::ValueEnum;
-
-use crate::BoutureExitCode;
 
 /// How a command prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -14,45 +12,6 @@ pub enum OutputFormat {
     Text,
     /// JSON, from the same serde types the libraries return.
     Json,
-}
-
-/// A command that could not do its job: the message to print and the exit code.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) message: String,
-    pub(crate) code: u8,
-}
-
-impl Failure {
-    /// A failure of the operation (exit 1) with the error's full chain as message.
-    pub(crate) fn operation(error: &(dyn std::error::Error + 'static)) -> Self {
-        Self {
-            message: error_chain(error),
-            code: BoutureExitCode::FAILURE,
-        }
-    }
-
-    /// The report could not be written (a closed pipe is not a failure).
-    pub(crate) fn output(error: &std::io::Error) -> Self {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            return Self {
-                message: String::new(),
-                code: BoutureExitCode::OK,
-            };
-        }
-        Self {
-            message: format!("cannot write the report: {error}"),
-            code: BoutureExitCode::FAILURE,
-        }
-    }
-
-    /// Print the failure on `stderr` and return its exit code.
-    pub(crate) fn report(&self, stderr: &mut dyn Write) -> u8 {
-        if !self.message.is_empty() {
-            let _ = writeln!(stderr, "error: {}", self.message);
-        }
-        self.code
-    }
 }
 
 /// The error and its sources on one line, separated by `: `.

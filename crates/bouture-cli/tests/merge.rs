@@ -1,4 +1,5 @@
-//! `bouture merge` end to end, in process: help, reports, refusals, exit codes.
+//! `bouture merge` end to end, in process: reports, refusals, exit codes
+//! (its `--help` is snapshotted with every command's, in `cli/help.rs`).
 
 #![allow(
     clippy::unwrap_used,
@@ -50,13 +51,6 @@ fn inputs(dir: &Path) -> (String, String) {
     let theirs = dir.join("theirs.data");
     std::fs::write(&theirs, common::renamed_copy(&text, "b0b0")).unwrap();
     (ours.display().to_string(), theirs.display().to_string())
-}
-
-#[test]
-fn help_has_examples() {
-    let (code, stdout, _) = bouture(&["merge", "--help"]);
-    assert_eq!(code, 0);
-    insta::assert_snapshot!("merge_help", stdout);
 }
 
 #[test]

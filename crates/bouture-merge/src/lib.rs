@@ -58,6 +58,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub use apply::{Merged, apply};
+/// Why an input was not read (the source of [`Error::Read`]), so that a
+/// caller can tell a file over the size bound from an unreadable one
+/// without depending on `bouture-fs` itself.
+pub use bouture_fs::ReadError;
 pub use conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef, find_conflicts};
 pub use error::Error;
 pub use groups::{GroupAction, GroupPlan, GroupStrategy, plan_groups};

@@ -1,6 +1,6 @@
 //! `bouture merge`: merge Ganeti cluster configurations.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,8 +11,8 @@ use bouture_merge::{
 };
 
 use crate::Streams;
-use crate::exit::BoutureExitCode;
-use crate::output::{Failure, OutputFormat, error_chain, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, error_chain, write_json};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -135,11 +135,14 @@ impl Verbosity {
     }
 }
 
+/// Run `bouture merge`: a merged report is [`Outcome::Done`]; a refused merge
+/// is a [`CommandError`] (exit 1, from [`crate::exit::finish`]), its message
+/// written by [`Refused`].
 pub(crate) fn run(
     args: &MergeArgs,
     verbosity: Verbosity,
     streams: &mut Streams<'_>,
-) -> Result<u8, Failure> {
+) -> CommandResult {
     let options = MergeOptions {
         groups: args.groups.map(|g| match g {
             GroupsArg::Merge => GroupStrategy::Merge,
@@ -155,22 +158,32 @@ pub(crate) fn run(
         ..MergeOptions::default()
     };
     let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
-    let outcome = bouture_merge::merge_files(&args.config, &theirs, Some(&args.output), &options);
-    let code = exit_code(&outcome);
-    match outcome {
+    match bouture_merge::merge_files(&args.config, &theirs, Some(&args.output), &options) {
         Ok(report) => {
-            render(&report, args.format, verbosity, streams).map_err(|e| Failure::output(&e))?;
-            Ok(code)
+            render(&report, args.format, verbosity, streams).map_err(CommandError::Output)?;
+            Ok(Outcome::Done)
         }
-        Err(error) => Err(refused(&error, args.format, code, streams)),
+        Err(error) => {
+            if args.format == OutputFormat::Json {
+                // The refusal is the result: a closed stdout must not turn
+                // it into a success, so this write's error is not returned.
+                let _ = write_json(streams.stdout, &json_body(&error));
+            }
+            Err(refusal(error))
+        }
     }
 }
 
-/// The one place where the outcome of a merge becomes an exit code.
-fn exit_code(outcome: &Result<Report, Error>) -> u8 {
-    match outcome {
-        Ok(_) => BoutureExitCode::OK,
-        Err(_) => BoutureExitCode::FAILURE,
+/// What kind of failure a refused merge is: the inputs' content (unreadable,
+/// breaking a rule, another version) is the configuration the command reads;
+/// the rest (conflicts between valid inputs, ports, the output) is the
+/// operation failing. Both exit 1.
+fn refusal(error: Error) -> CommandError {
+    match error {
+        Error::Read { .. } | Error::Invalid { .. } | Error::UnsupportedVersion { .. } => {
+            CommandError::config(Refused(error))
+        }
+        _ => CommandError::failed(Refused(error)),
     }
 }
 
@@ -228,66 +241,81 @@ fn render(
     Ok(())
 }
 
-/// Turn a refusal into a failure; conflicts are listed one per line (and as
-/// JSON on stdout with `--format json`, with the fields of the error).
-fn refused(error: &Error, format: OutputFormat, code: u8, streams: &mut Streams<'_>) -> Failure {
-    if format == OutputFormat::Json {
-        let mut body = serde_json::Map::new();
-        body.insert("error".to_owned(), json!(error_chain(error)));
-        let mut field = |name: &str, value: serde_json::Value| {
-            body.insert(name.to_owned(), value);
-        };
-        match error {
-            Error::Conflicts { conflicts } => field("conflicts", json!(conflicts)),
-            Error::PortsExhausted {
-                needed,
-                available,
-                range,
-                highest_used_port,
-            } => {
-                field("needed", json!(needed));
-                field("available", json!(available));
-                field("range", json!(range.to_string()));
-                field("highest_used_port", json!(highest_used_port));
-            }
-            Error::Invalid {
-                path,
-                line,
-                column,
-                object,
-                rule,
-            } => {
-                field("path", json!(path));
-                field("line", json!(line));
-                field("column", json!(column));
-                field("object", json!(object));
-                field("rule", json!(rule));
-            }
-            _ => {}
-        }
-        let _ = write_json(streams.stdout, &body);
-    }
-    let message = match error {
-        Error::Conflicts { conflicts } => {
-            let mut message = format!(
-                "merge refused, nothing was written: {} conflict{}",
-                conflicts.len(),
-                if conflicts.len() == 1 { "" } else { "s" }
-            );
-            for conflict in conflicts {
-                message.push_str("\n  - ");
-                message.push_str(&conflict.message);
-            }
-            message
-        }
-        Error::Read {
-            source: bouture_fs::ReadError::TooLarge { .. },
-            ..
-        } => format!(
-            "{} (raise --max-input-size if the file is right)",
-            error_chain(error)
-        ),
-        _ => error_chain(error),
+/// The fields of a refusal for `--format json`: the message, and the
+/// error's own fields where a script can act on them.
+fn json_body(error: &Error) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("error".to_owned(), json!(error_chain(error)));
+    let mut field = |name: &str, value: serde_json::Value| {
+        body.insert(name.to_owned(), value);
     };
-    Failure { message, code }
+    match error {
+        Error::Conflicts { conflicts } => field("conflicts", json!(conflicts)),
+        Error::PortsExhausted {
+            needed,
+            available,
+            range,
+            highest_used_port,
+        } => {
+            field("needed", json!(needed));
+            field("available", json!(available));
+            field("range", json!(range.to_string()));
+            field("highest_used_port", json!(highest_used_port));
+        }
+        Error::Invalid {
+            path,
+            line,
+            column,
+            object,
+            rule,
+        } => {
+            field("path", json!(path));
+            field("line", json!(line));
+            field("column", json!(column));
+            field("object", json!(object));
+            field("rule", json!(rule));
+        }
+        _ => {}
+    }
+    body
+}
+
+/// A refused merge as `bouture merge` words it: conflicts one per line, a
+/// hint for a file over `--max-input-size`, otherwise the library's message.
+/// Its source is the library error's, so the chain printed is the same.
+#[derive(Debug)]
+struct Refused(Error);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Error::Conflicts { conflicts } => {
+                write!(
+                    f,
+                    "merge refused, nothing was written: {} conflict{}",
+                    conflicts.len(),
+                    if conflicts.len() == 1 { "" } else { "s" }
+                )?;
+                for conflict in conflicts {
+                    write!(f, "\n  - {}", conflict.message)?;
+                }
+                Ok(())
+            }
+            Error::Read {
+                source: bouture_merge::ReadError::TooLarge { .. },
+                ..
+            } => write!(
+                f,
+                "{} (raise --max-input-size if the file is right)",
+                error_chain(&self.0)
+            ),
+            error => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
 }
