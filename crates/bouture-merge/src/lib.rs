@@ -1,44 +1,4 @@
-//! Merge Ganeti 3.0 cluster configurations (`config.data`), the job of
-//! Ganeti's broken `tools/cluster-merge`, done completely.
-//!
-//! The merging clusters' nodes are added offline and as non-candidates,
-//! their node groups, instances, disks and networks are added whole (UUIDs
-//! and unknown fields kept), and every DRBD port and console port they use is
-//! reallocated from our cluster's port pool. Every conflict (UUIDs, names,
-//! addresses, incompatible cluster parameters) is found before anything is
-//! written, and reported together.
-//!
-//! Inputs are trusted in nothing: only regular files of bounded size are
-//! read; duplicate keys, keys that are not their object's uuid, broken
-//! references and port bookkeeping that contradicts the objects are refused
-//! (or, for our port bookkeeping, repaired and reported) before anything is
-//! written.
-//!
-//! The steps are separate and usable on their own:
-//!
-//! 1. parse: [`ConfigFile::read`] / [`ConfigFile::parse`];
-//! 2. check: [`check_references`], [`check`] (every conflict and warning);
-//! 3. plan: [`plan`] (checks, decides the groups' fate, allocates ports);
-//! 4. apply: [`apply`] or [`Merged`] (the merged text), then [`write_atomically`];
-//! 5. report: [`Report`].
-//!
-//! [`merge_files`] does all of it.
-//!
-//! ```no_run
-//! use bouture_merge::{merge_files, GroupStrategy, MergeOptions};
-//!
-//! # fn main() -> Result<(), bouture_merge::Error> {
-//! let options = MergeOptions { groups: Some(GroupStrategy::Rename), ..MergeOptions::default() };
-//! let report = merge_files(
-//!     "/var/lib/ganeti/config.data".as_ref(),
-//!     &["/root/other_config.data".as_ref()],
-//!     Some("/root/merged_config.data".as_ref()),
-//!     &options,
-//! )?;
-//! assert_eq!(report.merged.len(), 1);
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod apply;
 mod conflicts;
