@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod assets;
 mod commands;
 mod exit;
 mod log;
@@ -20,9 +21,21 @@ use clap::{Parser, Subcommand};
 pub use exit::BoutureExitCode;
 pub use output::OutputFormat;
 
+/// What `bouture --version` prints after the name: the version, the git
+/// commit the binary was built from (`unknown` when built outside a git
+/// checkout without `BOUTURE_GIT_COMMIT`) and the target it was built for.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BOUTURE_GIT_COMMIT"),
+    ", target ",
+    env!("BOUTURE_TARGET"),
+    ")"
+);
+
 /// Move SlapOS nodes between masters and merge Ganeti clusters.
 #[derive(Debug, Parser)]
-#[command(name = "bouture", bin_name = "bouture", version, about, long_about = None)]
+#[command(name = "bouture", bin_name = "bouture", version, long_version = LONG_VERSION, about, long_about = None)]
 #[command(after_help = "Run `bouture <COMMAND> --help` for the options and examples of a command.")]
 pub struct Cli {
     /// Print more detail about what is done (repeat for more).
@@ -51,6 +64,8 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
     Merge(commands::merge::MergeArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(commands::completions::CompletionsArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -109,6 +124,7 @@ where
         Command::Failover(args) => commands::failover::run(args, streams),
         Command::Status(args) => commands::status::run(args, streams),
         Command::Merge(args) => commands::merge::run(args, streams),
+        Command::Completions(args) => commands::completions::run(args, streams),
     };
     match result {
         Ok(code) => code,
