@@ -33,7 +33,10 @@ fn main() {
 fn git_commit(dir: &Path) -> Option<String> {
     // Only our own checkout: an unpacked tarball inside some other
     // repository (a distribution's packaging, say) is not that commit.
-    git(dir, &["ls-files", "--full-name", "--error-unmatch", "build.rs"])?;
+    git(
+        dir,
+        &["ls-files", "--full-name", "--error-unmatch", "build.rs"],
+    )?;
     let commit = git(dir, &["rev-parse", "--short=12", "HEAD"])?;
     // HEAD itself, the branch it points to (loose), and the packed refs.
     let mut watched = vec![git(dir, &["rev-parse", "--git-path", "HEAD"])?];

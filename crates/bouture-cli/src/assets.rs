@@ -75,7 +75,13 @@ pub fn subcommands() -> Vec<String> {
 /// exit status as `--help` shows them.
 pub fn man_pages() -> io::Result<Vec<ManPage>> {
     let root = command();
-    let version = root.get_version().unwrap_or_default().to_string();
+    // The pages are generated on the build host, maybe for another target:
+    // they name the version and commit, not the target.
+    let version = format!(
+        "{} (commit {})",
+        env!("CARGO_PKG_VERSION"),
+        crate::GIT_COMMIT
+    );
     let mut pages = vec![render_page(&root, &version, &[])?];
     collect_subcommand_pages(&root, &version, &mut pages)?;
     Ok(pages)
@@ -110,7 +116,7 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
 fn render_page(command: &clap::Command, version: &str, see_also: &[&str]) -> io::Result<ManPage> {
     let man = Man::new(command.clone())
         .section(MAN_SECTION)
-        .source(format!("{BIN_NAME} {version}"))
+        .source(format!("{BIN_NAME} {}", env!("CARGO_PKG_VERSION")))
         .manual("bouture manual");
     let after = AfterHelp::parse(
         &command
@@ -151,10 +157,10 @@ fn render_page(command: &clap::Command, version: &str, see_also: &[&str]) -> io:
         roff.control("SH", ["EXIT STATUS"]);
         roff.text([roman(after.exit_status.join(" "))]);
     }
-    roff.to_writer(&mut out)?;
-    man.render_version_section(&mut out)?;
+    // Subcommands have no version of their own: every page shows the binary's.
+    roff.control("SH", ["VERSION"]);
+    roff.text([roman(format!("{BIN_NAME} {version}"))]);
     if !see_also.is_empty() {
-        let mut roff = Roff::new();
         roff.control("SH", ["SEE ALSO"]);
         let mut inlines = Vec::new();
         for (index, page) in see_also.iter().enumerate() {
@@ -165,9 +171,11 @@ fn render_page(command: &clap::Command, version: &str, see_also: &[&str]) -> io:
             inlines.push(roman(format!("({MAN_SECTION})")));
         }
         roff.text(inlines);
-        roff.to_writer(&mut out)?;
     }
-    let name = command.get_display_name().unwrap_or_else(|| command.get_name());
+    roff.to_writer(&mut out)?;
+    let name = command
+        .get_display_name()
+        .unwrap_or_else(|| command.get_name());
     Ok(ManPage {
         command: command
             .get_bin_name()
@@ -277,7 +285,10 @@ mod tests {
     #[test]
     fn text_without_the_convention_is_description() {
         let parsed = AfterHelp::parse("Run `bouture <COMMAND> --help`.");
-        assert_eq!(parsed.description, vec![vec!["Run `bouture <COMMAND> --help`.".to_string()]]);
+        assert_eq!(
+            parsed.description,
+            vec![vec!["Run `bouture <COMMAND> --help`.".to_string()]]
+        );
         assert!(parsed.examples.is_empty() && parsed.exit_status.is_empty());
     }
 }

@@ -21,9 +21,16 @@ use clap::{Parser, Subcommand};
 pub use exit::BoutureExitCode;
 pub use output::OutputFormat;
 
+/// The git commit the binary was built from (12 hex digits, `-dirty` when
+/// `scripts/package` built it from a modified tree), or `unknown` when it was
+/// built outside a git checkout without `BOUTURE_GIT_COMMIT` (see `build.rs`).
+pub const GIT_COMMIT: &str = env!("BOUTURE_GIT_COMMIT");
+
+/// The target triple the binary was built for.
+pub const BUILD_TARGET: &str = env!("BOUTURE_TARGET");
+
 /// What `bouture --version` prints after the name: the version, the git
-/// commit the binary was built from (`unknown` when built outside a git
-/// checkout without `BOUTURE_GIT_COMMIT`) and the target it was built for.
+/// commit ([`GIT_COMMIT`]) and the target ([`BUILD_TARGET`]).
 pub const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
@@ -36,7 +43,11 @@ pub const LONG_VERSION: &str = concat!(
 /// Move SlapOS nodes between masters and merge Ganeti clusters.
 #[derive(Debug, Parser)]
 #[command(name = "bouture", bin_name = "bouture", version, long_version = LONG_VERSION, about, long_about = None)]
-#[command(after_help = "Run `bouture <COMMAND> --help` for the options and examples of a command.")]
+#[command(after_help = "\
+Run `bouture <COMMAND> --help` for the options and examples of a command.
+
+Exit status: 0 success, 1 failure (of all or part of the work), 2 usage error;
+`bouture failover` also exits 10 and 75 (see its --help).")]
 pub struct Cli {
     /// Print more detail about what is done (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
