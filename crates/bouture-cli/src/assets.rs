@@ -111,7 +111,7 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
     script
 }
 
-/// One page: clap_mangen's sections, with the text after the options
+/// One page: `clap_mangen`'s sections, with the text after the options
 /// (`after_help`) split into the description, EXAMPLES and EXIT STATUS.
 fn render_page(command: &clap::Command, version: &str, see_also: &[&str]) -> io::Result<ManPage> {
     let man = Man::new(command.clone())

@@ -14,7 +14,9 @@ use bouture_cli::assets;
 
 /// The page's text with roff's escaped dashes made plain.
 fn text(page: &assets::ManPage) -> String {
-    String::from_utf8(page.roff.clone()).unwrap().replace("\\-", "-")
+    String::from_utf8(page.roff.clone())
+        .unwrap()
+        .replace("\\-", "-")
 }
 
 /// The clap command that `command` (`bouture graft`) names.
@@ -110,6 +112,9 @@ fn completion_scripts_know_every_subcommand() {
         for sub in assets::subcommands() {
             assert!(script.contains(&sub), "{shell} completion lacks {sub}");
         }
-        assert!(script.contains("new-master-url"), "{shell} completion lacks flags");
+        assert!(
+            script.contains("new-master-url"),
+            "{shell} completion lacks flags"
+        );
     }
 }

@@ -65,7 +65,10 @@ fn version_names_the_commit_and_the_target() {
     assert!(target.contains("linux"), "{line}");
     // -V stays short.
     let short = bouture(&["-V"], &root);
-    assert_eq!(short.stdout, concat!("bouture ", env!("CARGO_PKG_VERSION"), "\n"));
+    assert_eq!(
+        short.stdout,
+        concat!("bouture ", env!("CARGO_PKG_VERSION"), "\n")
+    );
 }
 
 #[test]
