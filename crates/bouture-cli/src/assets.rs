@@ -1,5 +1,5 @@
 //! Man pages and shell completion scripts, generated from the clap
-//! definitions of [`Cli`](crate::Cli): never written by hand, so they cannot
+//! definitions of [`Cli`]: never written by hand, so they cannot
 //! drift from `--help`.
 //!
 //! `bouture completions SHELL` prints [`completion_script`]; the packaging
