@@ -71,3 +71,38 @@ fn dist_assets(dir: &Path) -> Result<Vec<PathBuf>, String> {
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::dist_assets;
+
+    #[test]
+    fn writes_every_page_and_every_completion_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = dist_assets(dir.path()).unwrap();
+        let mut names: Vec<_> = written
+            .iter()
+            .map(|path| path.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        names.sort();
+        let mut expected = vec![
+            "completions/_bouture".to_string(),
+            "completions/bouture.bash".to_string(),
+            "completions/bouture.fish".to_string(),
+            "man1/bouture.1".to_string(),
+        ];
+        for sub in bouture_cli::assets::subcommands() {
+            expected.push(format!("man1/bouture-{}.1", sub.replace(' ', "-")));
+        }
+        expected.sort();
+        assert_eq!(names, expected);
+        for path in &written {
+            let bytes = std::fs::read(path).unwrap();
+            assert!(!bytes.is_empty(), "{}", path.display());
+        }
+        // Run again: files are replaced, not refused.
+        assert_eq!(dist_assets(dir.path()).unwrap().len(), written.len());
+    }
+}

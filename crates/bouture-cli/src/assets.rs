@@ -103,9 +103,10 @@ fn collect_subcommand_pages(
     Ok(())
 }
 
-/// The completion script of `bouture` for `shell`.
+/// The completion script of `bouture` for `shell` (the `help` subcommand
+/// included: it exists, it just has no page of its own).
 pub fn completion_script(shell: Shell) -> Vec<u8> {
-    let mut command = command();
+    let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, BIN_NAME, &mut script);
     script
