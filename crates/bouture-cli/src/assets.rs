@@ -82,7 +82,7 @@ pub fn man_pages() -> io::Result<Vec<ManPage>> {
         env!("CARGO_PKG_VERSION"),
         crate::GIT_COMMIT
     );
-    let mut pages = vec![render_page(&root, &version, &[])?];
+    let mut pages = vec![render_page(&root, &version, None)?];
     collect_subcommand_pages(&root, &version, &mut pages)?;
     Ok(pages)
 }
@@ -97,7 +97,7 @@ fn collect_subcommand_pages(
         .unwrap_or_else(|| parent.get_name())
         .to_string();
     for sub in parent.get_subcommands().filter(|sub| !sub.is_hide_set()) {
-        pages.push(render_page(sub, version, &[&parent_page])?);
+        pages.push(render_page(sub, version, Some(&parent_page))?);
         collect_subcommand_pages(sub, version, pages)?;
     }
     Ok(())
@@ -113,8 +113,13 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
 }
 
 /// One page: `clap_mangen`'s sections, with the text after the options
-/// (`after_help`) split into the description, EXAMPLES and EXIT STATUS.
-fn render_page(command: &clap::Command, version: &str, see_also: &[&str]) -> io::Result<ManPage> {
+/// (`after_help`) split into the description, EXAMPLES and EXIT STATUS, and
+/// the parent command's page under SEE ALSO.
+fn render_page(
+    command: &clap::Command,
+    version: &str,
+    parent_page: Option<&str>,
+) -> io::Result<ManPage> {
     let man = Man::new(command.clone())
         .section(MAN_SECTION)
         .source(format!("{BIN_NAME} {}", env!("CARGO_PKG_VERSION")))
@@ -161,17 +166,9 @@ fn render_page(command: &clap::Command, version: &str, see_also: &[&str]) -> io:
     // Subcommands have no version of their own: every page shows the binary's.
     roff.control("SH", ["VERSION"]);
     roff.text([roman(format!("{BIN_NAME} {version}"))]);
-    if !see_also.is_empty() {
+    if let Some(parent) = parent_page {
         roff.control("SH", ["SEE ALSO"]);
-        let mut inlines = Vec::new();
-        for (index, page) in see_also.iter().enumerate() {
-            if index > 0 {
-                inlines.push(roman(", "));
-            }
-            inlines.push(bold(*page));
-            inlines.push(roman(format!("({MAN_SECTION})")));
-        }
-        roff.text(inlines);
+        roff.text([bold(parent), roman(format!("({MAN_SECTION})"))]);
     }
     roff.to_writer(&mut out)?;
     let name = command
