@@ -2,7 +2,7 @@
 //! clap definitions (see [`crate::assets`]).
 
 use crate::Streams;
-use crate::output::Failure;
+use crate::exit::{CommandError, CommandResult, Outcome};
 
 /// Arguments of `bouture completions`.
 #[derive(Debug, clap::Args)]
@@ -18,16 +18,19 @@ Examples:
 
 Exit status: 0 when the script was printed, 1 when it could not be written,
 2 for usage errors.")]
+#[non_exhaustive]
 pub struct CompletionsArgs {
     /// The shell to complete `bouture` in.
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
 }
 
-pub(crate) fn run(args: &CompletionsArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+/// Print the completion script; the only way to fail is an unwritable stdout
+/// (a closed pipe is not a failure: [`crate::exit::finish`] decides).
+pub(crate) fn run(args: &CompletionsArgs, streams: &mut Streams<'_>) -> CommandResult {
     streams
         .stdout
         .write_all(&crate::assets::completion_script(args.shell))
-        .map_err(|error| Failure::output(&error))?;
-    Ok(crate::BoutureExitCode::OK)
+        .map_err(CommandError::Output)?;
+    Ok(Outcome::Done)
 }
