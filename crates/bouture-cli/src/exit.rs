@@ -23,6 +23,10 @@ impl BoutureExitCode {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (unknown flag, missing argument, bad value).
     pub const USAGE: u8 = 2;
+    /// `bouture node-setup`: the input holds an ssconf value larger than
+    /// Ganeti's reader accepts (Ganeti's `ConfigurationError`, which its
+    /// `node-daemon-setup` exits with 2, like a usage error).
+    pub const NODE_SETUP_CONFIGURATION: u8 = 2;
     /// `bouture failover`: another `bouture failover` holds the lock on
     /// PIDFILE; this run did nothing (the same code as `slapos node instance`
     /// uses when another run holds its pidfile).

@@ -30,11 +30,13 @@ impl DataDirLock {
             path: dir.to_path_buf(),
             reason,
         };
-        let metadata = fs::metadata(dir).map_err(|error| data_dir(format!("cannot be used ({error})")))?;
+        let metadata =
+            fs::metadata(dir).map_err(|error| data_dir(format!("cannot be used ({error})")))?;
         if !metadata.is_dir() {
             return Err(data_dir("is not a directory".to_owned()));
         }
-        let handle = File::open(dir).map_err(|error| data_dir(format!("cannot be opened ({error})")))?;
+        let handle =
+            File::open(dir).map_err(|error| data_dir(format!("cannot be opened ({error})")))?;
         match handle.try_lock() {
             Ok(()) => Ok(Self { _dir: handle }),
             Err(TryLockError::WouldBlock) => Err(Error::Busy {
@@ -60,7 +62,9 @@ impl Plan {
     pub fn apply(&self) -> Result<(), Error> {
         let mut done: Vec<&PlannedWrite> = Vec::new();
         for write in &self.writes {
-            if let Err(source) = write_atomic(&write.path, write.contents(), write.mode, write.owner) {
+            if let Err(source) =
+                write_atomic(&write.path, write.contents(), write.mode, write.owner)
+            {
                 let (restored, unrestored) = restore(&done);
                 return Err(Error::Write {
                     path: write.path.clone(),
@@ -112,7 +116,8 @@ fn read_back(write: &PlannedWrite) -> Result<(), Error> {
         reason,
     };
     let limit = u64::try_from(write.contents().len()).unwrap_or(u64::MAX);
-    let bytes = read_bounded(&write.path, limit, Links::Refuse).map_err(|error| fail(error.to_string()))?;
+    let bytes =
+        read_bounded(&write.path, limit, Links::Refuse).map_err(|error| fail(error.to_string()))?;
     if bytes != write.contents() {
         return Err(fail("its contents differ from what was written".to_owned()));
     }
@@ -121,7 +126,10 @@ fn read_back(write: &PlannedWrite) -> Result<(), Error> {
         .mode()
         & 0o7777;
     if mode != write.mode {
-        return Err(fail(format!("its mode is {mode:04o}, not {:04o}", write.mode)));
+        return Err(fail(format!(
+            "its mode is {mode:04o}, not {:04o}",
+            write.mode
+        )));
     }
     Ok(())
 }

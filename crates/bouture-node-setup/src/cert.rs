@@ -72,7 +72,10 @@ fn private_key(pem: &[u8]) -> Result<KeyPair, String> {
     let der = match PrivateKeyDer::from_pem_slice(pem) {
         Ok(der) => der,
         Err(rustls_pki_types::pem::Error::NoItemsFound) => {
-            return Err("no private key block found (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)".to_owned());
+            return Err(
+                "no private key block found (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)"
+                    .to_owned(),
+            );
         }
         Err(_) => return Err("malformed PEM text".to_owned()),
     };
@@ -91,7 +94,9 @@ fn private_key(pem: &[u8]) -> Result<KeyPair, String> {
     };
     candidates
         .into_iter()
-        .find_map(|pkcs8| KeyPair::try_from(&PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8))).ok())
+        .find_map(|pkcs8| {
+            KeyPair::try_from(&PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8))).ok()
+        })
         .ok_or_else(unsupported)
 }
 
@@ -141,11 +146,13 @@ impl KeyAndCertificate {
     /// Parse `node_daemon_certificate`: a private key and its certificate.
     pub(crate) fn from_input(pem: &Secret) -> Result<Self, crate::Error> {
         let bytes = pem.expose().as_bytes();
-        let certificate = certificate(bytes).map_err(|reason| crate::Error::Certificate { reason })?;
+        let certificate =
+            certificate(bytes).map_err(|reason| crate::Error::Certificate { reason })?;
         let (certified, subject) =
             certificate_key(&certificate).map_err(|reason| crate::Error::Certificate { reason })?;
         let key = private_key(bytes).map_err(|reason| crate::Error::PrivateKey { reason })?;
-        let own = public_key(&key.subject_public_key_info()).map_err(|reason| crate::Error::PrivateKey { reason })?;
+        let own = public_key(&key.subject_public_key_info())
+            .map_err(|reason| crate::Error::PrivateKey { reason })?;
         if own != certified {
             return Err(crate::Error::KeyMismatch);
         }

@@ -87,7 +87,9 @@ pub enum Error {
         keys: Vec<String>,
     },
     /// `ssconf.cluster_name` is missing or differs from `cluster_name`.
-    #[error("Cluster name in ssconf does not match (input keys 'ssconf.cluster_name' and 'cluster_name')")]
+    #[error(
+        "Cluster name in ssconf does not match (input keys 'ssconf.cluster_name' and 'cluster_name')"
+    )]
     SsconfClusterName,
     /// An ssconf value is larger than Ganeti reads (a configuration error,
     /// exit 2 in Ganeti).
@@ -114,14 +116,16 @@ pub enum Error {
         reason: String,
     },
     /// Another run holds the data directory's lock.
-    #[error("{path}: another node setup is running on this data directory (it holds its lock); nothing was written")]
+    #[error(
+        "{path}: another node setup is running on this data directory (it holds its lock); nothing was written"
+    )]
     Busy {
         /// The data directory.
         path: PathBuf,
     },
     /// A file to read or replace is in the way (not a regular file, a
     /// symbolic link, too large to keep a copy of, unreadable).
-    #[error("{path} {source}; nothing was written")]
+    #[error("{path} {source}")]
     Existing {
         /// The file.
         path: PathBuf,

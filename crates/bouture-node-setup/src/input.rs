@@ -156,7 +156,10 @@ impl Fields {
             .filter(|values| !values.is_empty())
             .ok_or(Error::MissingSsconf)?;
         let node_name = non_empty(self.node_name).ok_or(Error::MissingNodeName)?;
-        if node_name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        if node_name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+        {
             return Err(Error::Input {
                 message: format!(
                     "input key 'node_name': '{}' is not a host name (it contains spaces or control characters)",
@@ -202,7 +205,11 @@ fn ssconf(value: Strict) -> Result<Vec<(String, String)>, Error> {
             })
             .collect(),
         Strict::Null => Ok(Vec::new()),
-        other => Err(wrong_type("ssconf", "an object of ssconf names to strings", &other)),
+        other => Err(wrong_type(
+            "ssconf",
+            "an object of ssconf names to strings",
+            &other,
+        )),
     }
 }
 
@@ -215,7 +222,11 @@ fn wrong_type(key: &str, expected: &str, value: &Strict) -> Error {
 /// A key or value echoed in a message: at most 64 characters, escaped.
 pub(crate) fn excerpt(text: &str) -> String {
     const MAX: usize = 64;
-    let mut out: String = text.chars().take(MAX).flat_map(char::escape_debug).collect();
+    let mut out: String = text
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_debug)
+        .collect();
     if text.chars().nth(MAX).is_some() {
         out.push_str("...");
     }

@@ -236,10 +236,24 @@ pub fn check(input: &SetupInput, options: &Options) -> Result<Plan, Error> {
 
     let mut writes = Vec::new();
     for (name, contents) in ssconf {
-        writes.push(planned(dir, &format!("ssconf_{name}"), FileKind::Ssconf, SSCONF_MODE, None, contents.into_bytes())?);
+        writes.push(planned(
+            dir,
+            &format!("ssconf_{name}"),
+            FileKind::Ssconf,
+            SSCONF_MODE,
+            None,
+            contents.into_bytes(),
+        )?);
     }
     let owner = options.cluster_file_owner;
-    writes.push(planned(dir, "hmac.key", FileKind::HmacKey, CERT_MODE, owner, input.hmac_key.expose().as_bytes().to_vec())?);
+    writes.push(planned(
+        dir,
+        "hmac.key",
+        FileKind::HmacKey,
+        CERT_MODE,
+        owner,
+        input.hmac_key.expose().as_bytes().to_vec(),
+    )?);
     writes.push(planned(
         dir,
         "server.pem",
@@ -249,7 +263,14 @@ pub fn check(input: &SetupInput, options: &Options) -> Result<Plan, Error> {
         input.node_daemon_certificate.expose().as_bytes().to_vec(),
     )?);
     let client = cluster.sign_client_certificate(&input.node_name, now)?;
-    let client = planned(dir, "client.pem", FileKind::ClientCertificate, CERT_MODE, None, client.expose().as_bytes().to_vec())?;
+    let client = planned(
+        dir,
+        "client.pem",
+        FileKind::ClientCertificate,
+        CERT_MODE,
+        None,
+        client.expose().as_bytes().to_vec(),
+    )?;
     if let Some(previous) = &client.previous {
         let name = backup_name(now)?;
         let backup = planned(

@@ -46,9 +46,9 @@ impl Report {
     pub fn to_text(&self, verbose: bool) -> String {
         let mut out = String::new();
         let (would, create, replace) = if self.dry_run {
-            ("would ", "would create ", "would replace")
+            ("would ", "would create", "would replace")
         } else {
-            ("", "created      ", "replaced     ")
+            ("", "created", "replaced")
         };
         if self.dry_run {
             let _ = writeln!(
@@ -75,7 +75,7 @@ impl Report {
                 .unwrap_or_default();
             let _ = write!(
                 out,
-                "  {} {name} ({:04o}",
+                "  {:<13} {name} ({:04o}",
                 if file.replaces { replace } else { create },
                 file.mode
             );
@@ -87,9 +87,15 @@ impl Report {
             }
             out.push(')');
             match file.kind {
-                FileKind::ClientCertificateBackup => out.push_str(": copy of the previous client.pem"),
+                FileKind::ClientCertificateBackup => {
+                    out.push_str(": copy of the previous client.pem")
+                }
                 FileKind::ClientCertificate => {
-                    let _ = write!(out, ": new key, CN={}, signed by the cluster certificate", self.node_name);
+                    let _ = write!(
+                        out,
+                        ": new key, CN={}, signed by the cluster certificate",
+                        self.node_name
+                    );
                 }
                 _ => {}
             }
@@ -105,7 +111,9 @@ impl Report {
             StartOutcome::Started { command } => {
                 let _ = writeln!(out, "Node daemons: restarted with: sh -c '{command}'");
             }
-            StartOutcome::Failed { command, status, .. } => {
+            StartOutcome::Failed {
+                command, status, ..
+            } => {
                 let _ = writeln!(
                     out,
                     "Node daemons: NOT started, command 'sh -c {command}' failed ({status}); the files above stay written."

@@ -6,6 +6,7 @@ pub(crate) mod graft;
 mod graft_step;
 pub(crate) mod inventory;
 pub(crate) mod merge;
+pub(crate) mod node_setup;
 pub(crate) mod status;
 
 use std::path::PathBuf;
