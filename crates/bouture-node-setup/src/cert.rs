@@ -31,7 +31,7 @@ pub(crate) struct KeyAndCertificate {
 }
 
 /// A public key reduced to what identifies it: the algorithm and the key
-/// bits (the same as comparing the SubjectPublicKeyInfo, without caring how
+/// bits (the same as comparing the `SubjectPublicKeyInfo`, without caring how
 /// each encoder spells the algorithm parameters).
 #[derive(PartialEq, Eq)]
 struct PublicKey {
@@ -100,16 +100,16 @@ fn private_key(pem: &[u8]) -> Result<KeyPair, String> {
         .ok_or_else(unsupported)
 }
 
-/// AlgorithmIdentifier of rsaEncryption (with its NULL parameters).
+/// `AlgorithmIdentifier` of rsaEncryption (with its NULL parameters).
 const RSA_ALGORITHM: &[u8] = &[
     0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
 ];
-/// AlgorithmIdentifier of id-ecPublicKey on prime256v1.
+/// `AlgorithmIdentifier` of id-ecPublicKey on prime256v1.
 const P256_ALGORITHM: &[u8] = &[
     0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
     0xce, 0x3d, 0x03, 0x01, 0x07,
 ];
-/// AlgorithmIdentifier of id-ecPublicKey on secp384r1.
+/// `AlgorithmIdentifier` of id-ecPublicKey on secp384r1.
 const P384_ALGORITHM: &[u8] = &[
     0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04,
     0x00, 0x22,

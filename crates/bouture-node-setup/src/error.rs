@@ -116,9 +116,7 @@ pub enum Error {
         reason: String,
     },
     /// Another run holds the data directory's lock.
-    #[error(
-        "{path}: another node setup is running on this data directory (it holds its lock); nothing was written"
-    )]
+    #[error("{path}: another node setup is running on this data directory (it holds its lock)")]
     Busy {
         /// The data directory.
         path: PathBuf,

@@ -88,7 +88,7 @@ impl Report {
             out.push(')');
             match file.kind {
                 FileKind::ClientCertificateBackup => {
-                    out.push_str(": copy of the previous client.pem")
+                    out.push_str(": copy of the previous client.pem");
                 }
                 FileKind::ClientCertificate => {
                     let _ = write!(
@@ -106,17 +106,17 @@ impl Report {
                 out.push_str("Node daemons: not restarted (start_node_daemon is false).\n");
             }
             StartOutcome::WouldRun { command } => {
-                let _ = writeln!(out, "Node daemons: would run: sh -c '{command}'");
+                let _ = writeln!(out, "Node daemons: would run (with sh -c): {command}");
             }
             StartOutcome::Started { command } => {
-                let _ = writeln!(out, "Node daemons: restarted with: sh -c '{command}'");
+                let _ = writeln!(out, "Node daemons: restarted (with sh -c): {command}");
             }
             StartOutcome::Failed {
                 command, status, ..
             } => {
                 let _ = writeln!(
                     out,
-                    "Node daemons: NOT started, command 'sh -c {command}' failed ({status}); the files above stay written."
+                    "Node daemons: NOT started, the files above stay written; this failed ({status}, run with sh -c): {command}"
                 );
             }
         }

@@ -12,7 +12,6 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use bouture_node_setup::{
@@ -212,6 +211,7 @@ struct Refusal {
     on_joined_node: bool,
 }
 
+#[allow(clippy::too_many_lines, reason = "one table of cases")]
 fn refusals(pair: &Pair) -> Vec<Refusal> {
     let base = document(&pair.pem());
     let with = |edit: &dyn Fn(&mut Value)| {
@@ -589,7 +589,7 @@ fn the_report_is_stable() {
     let mut json = serde_json::to_value(&report).unwrap();
     // PEM sizes vary with the keys made for the test.
     for file in json["files"].as_array_mut().unwrap() {
-        if file["path"].as_str().unwrap().ends_with(".pem") {
+        if file["kind"] == "server_certificate" || file["kind"] == "client_certificate" {
             assert!(file["bytes"].as_u64().unwrap() > 1500);
             file["bytes"] = json!("[PEM SIZE]");
         }

@@ -45,7 +45,7 @@ pub struct NodeSetupArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// The shell command line (run with `sh -c`) restarting the node daemons when the input's
-    /// start_node_daemon is true.
+    /// `start_node_daemon` is true.
     #[arg(long, value_name = "CMD", default_value = DEFAULT_START_COMMAND)]
     pub start_command: String,
     /// How to print the report (-v adds sizes and owners to the text, -q prints it only on failure).

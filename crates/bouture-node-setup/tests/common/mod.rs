@@ -12,12 +12,12 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-pub const CLUSTER: &str = "cluster.example.com";
-pub const NODE: &str = "node2.example.com";
-pub const HMAC: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const CLUSTER: &str = "cluster.example.com";
+pub(crate) const NODE: &str = "node2.example.com";
+pub(crate) const HMAC: &str = "0123456789abcdef0123456789abcdef";
 
 /// Run `openssl` with `args` in `dir`; fail saying how to get it.
-pub fn openssl(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn openssl(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -37,26 +37,26 @@ pub fn openssl(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Keys and certificates, made once per test binary with `openssl`.
-pub struct Pki {
-    pub dir: PathBuf,
+pub(crate) struct Pki {
+    pub(crate) dir: PathBuf,
 }
 
 /// A private key and a self-signed certificate (PEM texts).
 #[derive(Clone)]
-pub struct Pair {
-    pub key: String,
-    pub cert: String,
+pub(crate) struct Pair {
+    pub(crate) key: String,
+    pub(crate) cert: String,
 }
 
 impl Pair {
     /// `node_daemon_certificate`: key first, then certificate, as Ganeti's
     /// server.pem.
-    pub fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         format!("{}{}", self.key, self.cert)
     }
 }
 
-pub fn pki() -> &'static Pki {
+pub(crate) fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
         let dir = tempfile::Builder::new()
@@ -99,19 +99,19 @@ impl Pki {
     }
 
     /// `name` is one of rsa, other, p256, p384.
-    pub fn pair(&self, name: &str) -> Pair {
+    pub(crate) fn pair(&self, name: &str) -> Pair {
         Pair {
             key: self.read(&format!("{name}.key")),
             cert: self.read(&format!("{name}.crt")),
         }
     }
 
-    pub fn rsa(&self) -> Pair {
+    pub(crate) fn rsa(&self) -> Pair {
         self.pair("rsa")
     }
 
     /// The RSA pair with its key as PKCS#1.
-    pub fn rsa_pkcs1(&self) -> Pair {
+    pub(crate) fn rsa_pkcs1(&self) -> Pair {
         Pair {
             key: self.read("rsa-pkcs1.key"),
             cert: self.read("rsa.crt"),
@@ -119,7 +119,7 @@ impl Pki {
     }
 
     /// The P-384 pair with its key as SEC1.
-    pub fn p384_sec1(&self) -> Pair {
+    pub(crate) fn p384_sec1(&self) -> Pair {
         Pair {
             key: self.read("p384-sec1.key"),
             cert: self.read("p384.crt"),
@@ -127,7 +127,7 @@ impl Pki {
     }
 
     /// The key of `rsa` with the certificate of `other`.
-    pub fn mismatched(&self) -> Pair {
+    pub(crate) fn mismatched(&self) -> Pair {
         Pair {
             key: self.read("rsa.key"),
             cert: self.read("other.crt"),
@@ -136,7 +136,7 @@ impl Pki {
 }
 
 /// The input document of Ganeti's example, with `pem` as certificate.
-pub fn document(pem: &str) -> Value {
+pub(crate) fn document(pem: &str) -> Value {
     json!({
         "cluster_name": CLUSTER,
         "node_daemon_certificate": pem,
@@ -157,15 +157,15 @@ pub fn document(pem: &str) -> Value {
 
 /// One entry of a directory snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub kind: &'static str,
-    pub mode: u32,
-    pub owner: (u32, u32),
-    pub contents: Vec<u8>,
+pub(crate) struct Entry {
+    pub(crate) kind: &'static str,
+    pub(crate) mode: u32,
+    pub(crate) owner: (u32, u32),
+    pub(crate) contents: Vec<u8>,
 }
 
 /// Every name in `dir` with its type, mode, owner and contents.
-pub fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
     fs::read_dir(dir)
         .unwrap()
         .map(|entry| {
@@ -199,10 +199,12 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
 }
 
 /// What Ganeti 3.0's own `ssconf.SimpleStore` reads from `dir`.
-pub fn ganeti_ssconf(dir: &Path) -> Value {
+pub(crate) fn ganeti_ssconf(dir: &Path) -> Value {
     let python =
         std::env::var_os("BOUTURE_GANETI_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ganeti_ssconf.py");
+    // Relative to either crate, so that the CLI tests can include this module.
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../bouture-node-setup/tests/ganeti_ssconf.py");
     let output = Command::new(&python)
         .arg(&script)
         .arg(dir)
@@ -232,7 +234,7 @@ pub fn ganeti_ssconf(dir: &Path) -> Value {
 /// Check with the real `openssl` that `client.pem` in `dir` holds a key and
 /// a certificate for it, with CN `node`, issued and signed by the
 /// certificate of `server.pem`.
-pub fn assert_client_certificate(dir: &Path, node: &str) {
+pub(crate) fn assert_client_certificate(dir: &Path, node: &str) {
     let client = dir.join("client.pem");
     let client = client.to_str().unwrap();
     let server = dir.join("server.pem");
