@@ -219,6 +219,11 @@ fn refusals(pair: &Pair) -> Vec<Refusal> {
         edit(&mut doc);
         doc
     };
+    let without = |key: &str| {
+        let mut doc = base.clone();
+        doc.as_object_mut().unwrap().remove(key);
+        doc
+    };
     let fresh = |what, document, message| Refusal {
         what,
         document,
@@ -263,9 +268,7 @@ fn refusals(pair: &Pair) -> Vec<Refusal> {
         ),
         fresh(
             "missing cluster_name",
-            with(&|d| {
-                d.as_object_mut().unwrap().remove("cluster_name");
-            }),
+            without("cluster_name"),
             "Cluster name must be specified (input key 'cluster_name')",
         ),
         joined(
@@ -275,9 +278,7 @@ fn refusals(pair: &Pair) -> Vec<Refusal> {
         ),
         fresh(
             "missing certificate",
-            with(&|d| {
-                d.as_object_mut().unwrap().remove("node_daemon_certificate");
-            }),
+            without("node_daemon_certificate"),
             "Node daemon certificate must be specified",
         ),
         fresh(
@@ -307,9 +308,7 @@ fn refusals(pair: &Pair) -> Vec<Refusal> {
         ),
         fresh(
             "missing ssconf",
-            with(&|d| {
-                d.as_object_mut().unwrap().remove("ssconf");
-            }),
+            without("ssconf"),
             "Ssconf values must be specified (input key 'ssconf')",
         ),
         fresh(
@@ -344,9 +343,7 @@ fn refusals(pair: &Pair) -> Vec<Refusal> {
         ),
         fresh(
             "missing node name",
-            with(&|d| {
-                d.as_object_mut().unwrap().remove("node_name");
-            }),
+            without("node_name"),
             "No hostname found: input key 'node_name' must be specified",
         ),
         fresh(
