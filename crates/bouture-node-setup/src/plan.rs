@@ -276,23 +276,26 @@ pub fn check(input: &SetupInput, options: &Options) -> Result<Plan, Error> {
         client.expose().as_bytes().to_vec(),
     )?;
     if let Some(previous) = &client.previous {
-        let name = backup_name(now)?;
-        let backup = planned(
-            dir,
-            &name,
-            FileKind::ClientCertificateBackup,
-            BACKUP_MODE,
-            None,
-            previous.contents.clone(),
-        )?;
-        if backup.replaces {
-            return Err(Error::Existing {
-                path: backup.path,
-                source: ReadError::NotRegular {
-                    file_type: "an existing file",
-                },
-            });
+        // A fresh name: the backup never replaces anything (8 random
+        // characters; a clash is retried).
+        let mut backup = None;
+        for _ in 0..8 {
+            let candidate = planned(
+                dir,
+                &backup_name(now)?,
+                FileKind::ClientCertificateBackup,
+                BACKUP_MODE,
+                None,
+                previous.contents.clone(),
+            )?;
+            if !candidate.replaces {
+                backup = Some(candidate);
+                break;
+            }
         }
+        let backup = backup.ok_or_else(|| Error::ClientCertificate {
+            reason: "no free name for the backup of client.pem".to_owned(),
+        })?;
         writes.push(backup);
     }
     writes.push(client);

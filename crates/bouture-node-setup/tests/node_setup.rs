@@ -453,6 +453,21 @@ fn files_in_the_way_are_refused_before_anything_is_written() {
 }
 
 #[test]
+fn a_local_server_pem_without_a_usable_key_is_refused() {
+    let pair = pki().rsa();
+    let dir = joined(&pair);
+    fs::write(dir.path().join("server.pem"), &pair.cert).unwrap();
+    let before = snapshot(dir.path());
+    let error = run(dir.path(), &document(&pair.pem())).unwrap_err();
+    assert!(matches!(error, Error::LocalKey { .. }), "{error}");
+    assert!(
+        error.to_string().ends_with("server.pem: cannot load the local key: no private key block found (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)"),
+        "{error}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
 fn a_missing_data_dir_or_a_concurrent_run_is_refused() {
     let pair = pki().rsa();
     let dir = tempfile::tempdir().unwrap();

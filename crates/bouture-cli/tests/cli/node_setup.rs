@@ -61,15 +61,14 @@ fn joined(pair: &Pair) -> tempfile::TempDir {
 fn stable(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
-        let line = match line.find("client.pem.backup-") {
-            Some(at) => format!(
-                "{}client.pem.backup-[TIME].[RANDOM]{}",
-                &line[..at],
-                &line[at + 45..]
-            ),
-            None => line.to_owned(),
-        };
-        out.push_str(&line);
+        match (line.find("client.pem.backup-"), line.find(" (")) {
+            (Some(start), Some(end)) if start < end => {
+                out.push_str(&line[..start]);
+                out.push_str("client.pem.backup-[TIME].[RANDOM]");
+                out.push_str(&line[end..]);
+            }
+            _ => out.push_str(line),
+        }
         out.push('\n');
     }
     out
