@@ -109,7 +109,9 @@ fn joins_an_empty_data_dir_and_ganeti_reads_the_ssconf_values_sent() {
         );
     }
     assert_eq!(read["cluster_name_getter"], CLUSTER);
-    assert_eq!(read.as_object().unwrap().len(), 8);
+    // And Ganeti's own certificate check accepts the client.pem bouture made.
+    assert_eq!(read["client_pem_check"], "ok");
+    assert_eq!(read.as_object().unwrap().len(), 9);
 
     common::assert_client_certificate(dir.path(), NODE);
 }
@@ -125,6 +127,7 @@ fn ec_cluster_certificates_and_traditional_key_encodings_sign_the_client_certifi
         let dir = tempfile::tempdir().unwrap();
         run(dir.path(), &document(&pair.pem())).unwrap();
         common::assert_client_certificate(dir.path(), NODE);
+        assert_eq!(common::ganeti_ssconf(dir.path())["client_pem_check"], "ok");
         assert_eq!(
             fs::read_to_string(dir.path().join("server.pem")).unwrap(),
             pair.pem()
