@@ -1,6 +1,7 @@
 //! `bouture node-setup`: join this node to a Ganeti cluster from the JSON
 //! document the master sends on standard input.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use bouture_node_setup::{
@@ -8,7 +9,7 @@ use bouture_node_setup::{
 };
 
 use crate::Streams;
-use crate::exit::BoutureExitCode;
+use crate::exit::{CommandError, CommandResult, Outcome};
 use crate::output::{OutputFormat, error_chain, write_json};
 
 const EXAMPLES: &str = "\
@@ -37,6 +38,7 @@ See docs/node-setup.md for the checks, files and modes.";
 /// Arguments of `bouture node-setup`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
+#[non_exhaustive]
 pub struct NodeSetupArgs {
     /// Ganeti's data directory, where the ssconf files, hmac.key, server.pem and client.pem go.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
@@ -54,7 +56,12 @@ pub struct NodeSetupArgs {
 }
 
 /// Set the node up from standard input and print the report.
-pub(crate) fn run(args: &NodeSetupArgs, verbose: u8, quiet: u8, streams: &mut Streams<'_>) -> u8 {
+pub(crate) fn run(
+    args: &NodeSetupArgs,
+    streams: &mut Streams<'_>,
+    verbose: u8,
+    quiet: u8,
+) -> CommandResult {
     let options = Options {
         data_dir: args.data_dir.clone(),
         dry_run: args.dry_run,
@@ -64,64 +71,113 @@ pub(crate) fn run(args: &NodeSetupArgs, verbose: u8, quiet: u8, streams: &mut St
     };
     let outcome = SetupInput::read(std::io::stdin().lock())
         .and_then(|input| bouture_node_setup::setup(&input, &options));
-    render(&outcome, args.format, verbose > 0, quiet > 0, streams);
-    exit_code(&outcome)
-}
-
-/// The exit code of every outcome, Ganeti's: 0 done, 1 refused or failed,
-/// 2 for a configuration error.
-fn exit_code(outcome: &Result<Report, Error>) -> u8 {
     match outcome {
-        Ok(report) if report.start.failed() => BoutureExitCode::FAILURE,
-        Ok(_) => BoutureExitCode::OK,
-        Err(Error::ValueTooLarge { .. }) => BoutureExitCode::NODE_SETUP_CONFIGURATION,
-        Err(_) => BoutureExitCode::FAILURE,
+        Ok(report) => render(&report, args.format, verbose > 0, quiet > 0, streams),
+        Err(error) => Err(refused(error, args.format, streams)),
     }
 }
 
+/// Print the report; a failed start command is an error (the files stay
+/// written, the report says so).
 fn render(
-    outcome: &Result<Report, Error>,
+    report: &Report,
     format: OutputFormat,
     verbose: bool,
     quiet: bool,
     streams: &mut Streams<'_>,
-) {
-    // A report that cannot be printed (closed stdout) changes nothing done.
-    match outcome {
-        Ok(report) => {
-            match format {
-                OutputFormat::Json => {
-                    let _ = write_json(streams.stdout, report);
-                }
-                OutputFormat::Text if !quiet || report.start.failed() => {
-                    let _ = streams.stdout.write_all(report.to_text(verbose).as_bytes());
-                }
-                OutputFormat::Text => {}
-            }
-            if let StartOutcome::Failed {
-                command,
-                status,
-                output,
-            } = &report.start
-            {
-                let _ = writeln!(
-                    streams.stderr,
-                    "error: Could not start the node daemons, command '{command}' failed: {status}"
-                );
-                if !output.is_empty() {
-                    let _ = writeln!(streams.stderr, "its output ended with:\n{output}");
-                }
-            }
+) -> CommandResult {
+    // A report that cannot be printed (closed stdout) changes nothing done:
+    // a failed start command is still the error to report.
+    let printed = match format {
+        OutputFormat::Json => write_json(streams.stdout, report),
+        OutputFormat::Text if !quiet || report.start.failed() => {
+            streams.stdout.write_all(report.to_text(verbose).as_bytes())
         }
-        Err(error) => {
-            let mut message = error_chain(error);
-            if !matches!(error, Error::Write { .. } | Error::ReadBack { .. }) {
-                message.push_str(" (nothing was written)");
-            }
-            if format == OutputFormat::Json {
-                let _ = write_json(streams.stdout, &serde_json::json!({ "error": message }));
-            }
-            let _ = writeln!(streams.stderr, "error: {message}");
-        }
+        OutputFormat::Text => Ok(()),
+    };
+    if let StartOutcome::Failed {
+        command,
+        status,
+        output,
+    } = &report.start
+    {
+        return Err(CommandError::failed(StartFailed {
+            command: command.clone(),
+            status: status.clone(),
+            output: output.clone(),
+        }));
+    }
+    printed.map_err(CommandError::Output)?;
+    Ok(Outcome::Done)
+}
+
+/// The error of a refused or failed setup, its message also in the JSON
+/// report; Ganeti's configuration error keeps Ganeti's exit code.
+fn refused(error: Error, format: OutputFormat, streams: &mut Streams<'_>) -> CommandError {
+    let nothing_written = !matches!(error, Error::Write { .. } | Error::ReadBack { .. });
+    let configuration = matches!(error, Error::ValueTooLarge { .. });
+    let error = SetupFailed {
+        error,
+        nothing_written,
+    };
+    if format == OutputFormat::Json {
+        // The message goes to stderr as well: a closed stdout loses nothing.
+        let _ = write_json(
+            streams.stdout,
+            &serde_json::json!({ "error": error.to_string() }),
+        );
+    }
+    if configuration {
+        CommandError::NodeSetupConfiguration(Box::new(error))
+    } else {
+        CommandError::failed(error)
     }
 }
+
+/// A setup refused or failed, saying whether the data directory was left
+/// untouched.
+#[derive(Debug)]
+struct SetupFailed {
+    error: Error,
+    nothing_written: bool,
+}
+
+impl fmt::Display for SetupFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&error_chain(&self.error))?;
+        if self.nothing_written {
+            f.write_str(" (nothing was written)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SetupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// The start command failed after every file was written.
+#[derive(Debug)]
+struct StartFailed {
+    command: String,
+    status: String,
+    output: String,
+}
+
+impl fmt::Display for StartFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Could not start the node daemons, command '{}' failed: {}",
+            self.command, self.status
+        )?;
+        if !self.output.is_empty() {
+            write!(f, "\nits output ended with:\n{}", self.output)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StartFailed {}
