@@ -75,14 +75,6 @@ fn stable(text: &str) -> String {
 }
 
 #[test]
-fn help() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = run_sh(r#"exec "$0" node-setup --help"#, dir.path(), &[], b"");
-    assert_eq!(run.code, 0);
-    insta::assert_snapshot!("node_setup_help", run.snapshot());
-}
-
-#[test]
 fn joins_then_joins_again_with_text_reports() {
     let pair = pki().rsa();
     let dir = tempfile::tempdir().unwrap();
