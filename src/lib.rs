@@ -13,7 +13,9 @@
 //! - [`master_client`]: the SlapOS master and slapproxy API;
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
-//! - [`merge`]: Ganeti `config.data` merging.
+//! - [`merge`]: Ganeti `config.data` merging;
+//! - [`node_setup`]: joining a node to a Ganeti cluster from the master's
+//!   JSON document (Ganeti's `node-daemon-setup`).
 //!
 //! ```no_run
 //! use bouture::graft::{GraftOptions, GraftPlan};
@@ -34,6 +36,7 @@ pub use bouture_graft as graft;
 pub use bouture_ini as ini;
 pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
+pub use bouture_node_setup as node_setup;
 
 /// The repository's README, whose Rust snippets are compiled as doc tests.
 #[cfg(doctest)]
