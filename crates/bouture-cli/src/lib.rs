@@ -51,6 +51,15 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
     Merge(commands::merge::MergeArgs),
+    /// Plan or build a disk with several bootable images side by side (Bareon's provision.json).
+    Deploy(commands::deploy::DeployArgs),
+    /// List a multiboot disk's or node's images; set the default or the next boot.
+    Boot(commands::boot::BootArgs),
+}
+
+/// `-v` count minus `-q` count.
+fn verbosity(cli: &Cli) -> i16 {
+    i16::from(cli.verbose) - i16::from(cli.quiet)
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -109,6 +118,8 @@ where
         Command::Failover(args) => commands::failover::run(args, streams),
         Command::Status(args) => commands::status::run(args, streams),
         Command::Merge(args) => commands::merge::run(args, streams),
+        Command::Deploy(args) => commands::deploy::run(args, verbosity(&cli), streams),
+        Command::Boot(args) => commands::boot::run(args, verbosity(&cli), streams),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,8 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
+pub(crate) mod boot;
 pub(crate) mod configure;
+pub(crate) mod deploy;
 pub(crate) mod failover;
 pub(crate) mod graft;
 mod graft_step;
