@@ -51,7 +51,7 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
     Merge(commands::merge::MergeArgs),
-    /// Plan or build a disk with several bootable images side by side (Bareon's provision.json).
+    /// Plan or build a disk holding several bootable images (Bareon's provision.json).
     Deploy(commands::deploy::DeployArgs),
     /// List a multiboot disk's or node's images; set the default or the next boot.
     Boot(commands::boot::BootArgs),

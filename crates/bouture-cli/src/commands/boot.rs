@@ -53,7 +53,7 @@ pub struct ShowArgs {
 /// Arguments of `set-default` and `next`.
 #[derive(Debug, clap::Args)]
 pub struct SwitchArgs {
-    /// The image: its name, image_name or image_uuid.
+    /// The image: its name, or its `image_name` or `image_uuid` field.
     pub image: String,
     /// `--disk FILE` or `--multiboot-dir DIR`.
     #[command(flatten)]
@@ -89,7 +89,7 @@ Examples:
 
 {EXIT}"))]
     Status(ShowArgs),
-    /// Make an image the default, permanently (grubenv saved_entry).
+    /// Make an image the default, permanently (GRUB's `saved_entry`).
     #[command(after_help = format!("\
 Rewrites GRUB's 1024-byte environment block in place (its size never changes),
 under a lock, and reads it back. grub.cfg's `set default=N` is left as built.
@@ -100,7 +100,7 @@ Examples:
 
 {EXIT}"))]
     SetDefault(SwitchArgs),
-    /// Boot an image once at the next boot, then the default again (grubenv next_entry).
+    /// Boot an image once at the next boot, then the default again (GRUB's `next_entry`).
     #[command(after_help = format!("\
 GRUB clears next_entry before booting it, so the boot after is the default
 again, even if the tried image does not come up.

@@ -242,8 +242,7 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
         );
         let _ = writeln!(
             out,
-            "  {:>2}  {:<16} {:>9} {:>9}  {:<5} {:<36}  {}",
-            "#", "name", "start MiB", "size MiB", "fs", "filesystem UUID", "mount (images)"
+            "   #  name             start MiB  size MiB  fs    filesystem UUID                       mount (images)"
         );
         for p in &disk.partitions {
             let (fs, uuid, use_) = match (&p.role, &p.filesystem) {
@@ -319,9 +318,10 @@ fn render_build(report: &BuildReport, verbosity: i16) -> String {
             out,
             "{verb} {} ({}, {} MiB) for disk {}",
             disk.path.display(),
-            match disk.format {
-                DiskFormat::Qcow2 => "qcow2",
-                _ => "raw",
+            if disk.format == DiskFormat::Qcow2 {
+                "qcow2"
+            } else {
+                "raw"
             },
             mib(disk.size_bytes),
             disk.disk

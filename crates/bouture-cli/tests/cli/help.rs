@@ -6,10 +6,30 @@ use crate::support::bouture;
 fn help_of_every_command() {
     let root = std::env::temp_dir();
     insta::assert_snapshot!("bouture", bouture(&["--help"], &root).snapshot());
-    for command in ["inventory", "graft", "configure", "failover", "status"] {
+    for command in [
+        "inventory",
+        "graft",
+        "configure",
+        "failover",
+        "status",
+        "deploy",
+        "boot",
+    ] {
         let run = bouture(&[command, "--help"], &root);
         assert_eq!(run.code, 0);
         insta::assert_snapshot!(command, run.snapshot());
+    }
+    for command in [
+        &["deploy", "plan"][..],
+        &["deploy", "build"],
+        &["boot", "list"],
+        &["boot", "status"],
+        &["boot", "set-default"],
+        &["boot", "next"],
+    ] {
+        let run = bouture(&[command, &["--help"]].concat(), &root);
+        assert_eq!(run.code, 0);
+        insta::assert_snapshot!(command.join("_"), run.snapshot());
     }
 }
 

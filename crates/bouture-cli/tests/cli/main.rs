@@ -14,6 +14,7 @@ mod failover_e2e;
 mod graft;
 mod help;
 mod inventory;
+mod multiboot;
 mod support;
 
 #[path = "../../../../tests/support/demo_node.rs"]
