@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bouture_multiboot::{BootTarget, BuildOptions, ImageSource, Switch, build_disks};
-use support::{document, fsck_all, image_tree, plan, tool};
+use bouture_multiboot::{BootTarget, BuildOptions, Switch, build_disks};
+use support::{document, fsck_all, image_tree, plan, sources, tool};
 
 /// Debian's kernel, unpacked by scripts/setup.d/40-multiboot.sh.
 fn kernel() -> Vec<u8> {
@@ -148,16 +148,7 @@ fn qemu_boots_the_default_then_the_new_default_then_next_once() {
     let disk = work.join("disk.img");
     let options = BuildOptions::new(
         vec![disk.clone()],
-        vec![
-            ImageSource {
-                name: "centos".into(),
-                path: centos,
-            },
-            ImageSource {
-                name: "ubuntu".into(),
-                path: ubuntu,
-            },
-        ],
+        sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
     );
     build_disks(&plan, &options).unwrap();
     let target = BootTarget::Disk(disk.clone());

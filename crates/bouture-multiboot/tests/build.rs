@@ -12,8 +12,7 @@
 mod support;
 
 use bouture_multiboot::{
-    BootTarget, BuildOptions, DiskFormat, ImageSource, MultibootError, Switch, SwitchOutcome,
-    build_disks,
+    BootTarget, BuildOptions, DiskFormat, MultibootError, Switch, SwitchOutcome, build_disks,
 };
 use support::*;
 
@@ -47,16 +46,7 @@ fn build(
     });
     let mut options = BuildOptions::new(
         vec![out.clone()],
-        vec![
-            ImageSource {
-                name: "centos".into(),
-                path: centos,
-            },
-            ImageSource {
-                name: "ubuntu".into(),
-                path: ubuntu,
-            },
-        ],
+        sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
     );
     options.format = format;
     options.boot_info = Some(work.join("boot-info.json"));
@@ -111,20 +101,7 @@ fn built_disk_reads_back_with_independent_tools() {
         .filter(|p| p.filesystem.is_some())
     {
         let fs = partition.filesystem.as_ref().unwrap();
-        let probe = output(
-            "blkid",
-            "util-linux",
-            &[
-                "-p",
-                "-o",
-                "export",
-                "--offset",
-                &partition.offset_bytes.to_string(),
-                "--size",
-                &partition.size_bytes.to_string(),
-                disk.to_str().unwrap(),
-            ],
-        );
+        let probe = blkid(&disk, partition);
         assert!(probe.contains(&format!("UUID={}\n", fs.uuid)), "{probe}");
         assert!(probe.contains("TYPE=ext4\n"), "{probe}");
         assert!(probe.contains(&format!("LABEL={}\n", fs.label)), "{probe}");
@@ -384,16 +361,7 @@ fn qcow2_output_and_tar_sources() {
     let out = work.join("disk.qcow2");
     let mut options = BuildOptions::new(
         vec![out.clone()],
-        vec![
-            ImageSource {
-                name: "centos".into(),
-                path: centos,
-            },
-            ImageSource {
-                name: "ubuntu".into(),
-                path: tar,
-            },
-        ],
+        sources(&[("centos", &centos), ("ubuntu", &tar)]),
     );
     options.format = DiskFormat::Qcow2;
     build_disks(&plan, &options).unwrap();
@@ -450,16 +418,7 @@ fn two_disks_build_one_file_per_disk() {
     let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
     let options = BuildOptions::new(
         vec![work.join("node.img")],
-        vec![
-            ImageSource {
-                name: "centos".into(),
-                path: centos,
-            },
-            ImageSource {
-                name: "ubuntu".into(),
-                path: ubuntu,
-            },
-        ],
+        sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
     );
     let report = build_disks(&plan, &options).unwrap();
     let paths: Vec<_> = report
@@ -480,20 +439,7 @@ fn two_disks_build_one_file_per_disk() {
     assert_eq!(fstab, plan.fstab("ubuntu"));
     assert!(fstab.contains(" swap swap defaults 0 0"), "{fstab}");
     let swap = &plan.disks[1].partitions[2];
-    let probe = output(
-        "blkid",
-        "util-linux",
-        &[
-            "-p",
-            "-o",
-            "export",
-            "--offset",
-            &swap.offset_bytes.to_string(),
-            "--size",
-            &swap.size_bytes.to_string(),
-            vdb.to_str().unwrap(),
-        ],
-    );
+    let probe = blkid(&vdb, swap);
     assert!(probe.contains("TYPE=swap"), "{probe}");
     fsck_all(&work.join("node-vda.img"), &plan, 0);
     fsck_all(&vdb, &plan, 1);
@@ -514,26 +460,15 @@ fn bad_sources_and_outputs_are_refused_before_writing() {
     let plan = plan(&document(""));
     let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
     let out = work.join("disk.img");
-    let only_centos = vec![ImageSource {
-        name: "centos".into(),
-        path: centos.clone(),
-    }];
-    let error = build_disks(
-        &plan,
-        &BuildOptions::new(vec![out.clone()], only_centos.clone()),
-    )
-    .unwrap_err();
+    let only_centos = sources(&[("centos", &centos)]);
+    let error = build_disks(&plan, &BuildOptions::new(vec![out.clone()], only_centos)).unwrap_err();
     assert!(
         error
             .to_string()
             .starts_with("image ubuntu: no content given"),
         "{error}"
     );
-    let mut unknown = only_centos.clone();
-    unknown.push(ImageSource {
-        name: "debian".into(),
-        path: centos.clone(),
-    });
+    let unknown = sources(&[("centos", &centos), ("debian", &centos)]);
     let error = build_disks(&plan, &BuildOptions::new(vec![out.clone()], unknown)).unwrap_err();
     assert_eq!(
         error.to_string(),
@@ -541,11 +476,7 @@ fn bad_sources_and_outputs_are_refused_before_writing() {
     );
     // An output that is a symbolic link is never replaced.
     std::os::unix::fs::symlink(work.join("elsewhere"), &out).unwrap();
-    let mut both = only_centos;
-    both.push(ImageSource {
-        name: "ubuntu".into(),
-        path: centos,
-    });
+    let both = sources(&[("centos", &centos), ("ubuntu", &centos)]);
     let error = build_disks(&plan, &BuildOptions::new(vec![out.clone()], both)).unwrap_err();
     assert!(
         error

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bouture_multiboot::{PartitionPlan, Plan, PlanOptions, Provision};
+use bouture_multiboot::{ImageSource, PartitionPlan, Plan, PlanOptions, Provision};
 
 /// A tool's path, or a failure saying how to install it (never a skip).
 pub(crate) fn tool(name: &str, package: &str) -> PathBuf {
@@ -160,5 +160,34 @@ pub(crate) fn grubenv_list(disk: &Path, plan: &Plan, work: &Path) -> String {
         "grub-editenv",
         "grub2-common",
         &[copy.to_str().unwrap(), "list"],
+    )
+}
+
+/// `--image NAME=PATH` for each pair.
+pub(crate) fn sources(pairs: &[(&str, &Path)]) -> Vec<ImageSource> {
+    pairs
+        .iter()
+        .map(|(name, path)| ImageSource {
+            name: (*name).to_owned(),
+            path: path.to_path_buf(),
+        })
+        .collect()
+}
+
+/// `blkid -p -o export` of one partition of the disk.
+pub(crate) fn blkid(disk: &Path, partition: &PartitionPlan) -> String {
+    output(
+        "blkid",
+        "util-linux",
+        &[
+            "-p",
+            "-o",
+            "export",
+            "--offset",
+            &partition.offset_bytes.to_string(),
+            "--size",
+            &partition.size_bytes.to_string(),
+            disk.to_str().unwrap(),
+        ],
     )
 }
