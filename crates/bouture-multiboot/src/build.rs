@@ -1,8 +1,9 @@
 //! `bouture deploy build`: real GPT disk images, without mounting anything
-//! and without loop devices. Each filesystem is made as its own file with
-//! `mkfs.ext4 -d` and the planned UUID, then copied into the disk at its
-//! planned offset; GRUB's boot.img and core.img are written where
-//! grub-bios-setup would put them.
+//! and without loop devices. Each filesystem is made with `mke2fs -d` and
+//! the planned UUID straight into the disk file at its partition's offset
+//! (`-E offset=` with the partition's size, so it cannot spill over);
+//! GRUB's boot.img and core.img are written where grub-bios-setup would put
+//! them.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -571,41 +572,9 @@ fn build_disk(
     raw: &Path,
     core: &[u8],
 ) -> Result<(), MultibootError> {
-    // Filesystems first, each in its own file.
-    let mut images = Vec::new();
-    for partition in &disk.partitions {
-        let Some(fs) = &partition.filesystem else {
-            continue;
-        };
-        let fs_image = work.join(format!(
-            "fs-{}-{}.img",
-            sanitize(&disk.id),
-            partition.number
-        ));
-        File::create(&fs_image)
-            .and_then(|f| f.set_len(partition.size_bytes))
-            .map_err(io(&fs_image, "cannot create"))?;
-        match &partition.role {
-            PartitionRole::Multiboot => {
-                let stage = work.join("multiboot");
-                stage_multiboot(plan, files, boot_info, &options.grub_dir, &stage)?;
-                mkfs_ext(tools, fs, &stage, &fs_image, Some(1024))?;
-            }
-            _ if fs.fs_type == "swap" => {
-                let mut command = tools.command("mkswap");
-                command
-                    .arg("-L")
-                    .arg(&fs.label)
-                    .arg("-U")
-                    .arg(fs.uuid.to_string())
-                    .arg(&fs_image);
-                run(command, None)?;
-            }
-            _ => fill_filesystem(tools, plan, disk, partition, roots, work, &fs_image)?,
-        }
-        images.push((partition, fs_image));
-    }
-    // The disk: sparse file, GPT, filesystems at their offsets, boot code.
+    // The disk: a sparse file with the GPT, then each filesystem made in
+    // place at its partition's offset (mke2fs -E offset= with the size
+    // given, so it never writes past its partition), then the boot code.
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -620,15 +589,46 @@ fn build_disk(
         .args(["-q", "--no-reread", "--no-tell-kernel", "--wipe", "never"])
         .arg(raw);
     run(command, Some(sfdisk_script(disk).as_bytes()))?;
-    for (partition, fs_image) in &images {
-        copy_sparse(
-            fs_image,
-            &file,
-            raw,
-            partition.offset_bytes,
-            partition.size_bytes,
-        )?;
-        std::fs::remove_file(fs_image).map_err(io(fs_image, "cannot remove"))?;
+    for partition in &disk.partitions {
+        let Some(fs) = &partition.filesystem else {
+            continue;
+        };
+        let region = Region {
+            disk: raw,
+            offset: partition.offset_bytes,
+            size: partition.size_bytes,
+        };
+        match &partition.role {
+            PartitionRole::Multiboot => {
+                let stage = work.join("multiboot");
+                stage_multiboot(plan, files, boot_info, &options.grub_dir, &stage)?;
+                mkfs_ext(tools, fs, &stage, &region, Some(1024))?;
+            }
+            _ if fs.fs_type == "swap" => {
+                // mkswap writes one header page: made apart, copied in.
+                let swap = work.join(format!("swap-{}-{}", sanitize(&disk.id), partition.number));
+                File::create(&swap)
+                    .and_then(|f| f.set_len(partition.size_bytes))
+                    .map_err(io(&swap, "cannot create"))?;
+                let mut command = tools.command("mkswap");
+                command
+                    .arg("-L")
+                    .arg(&fs.label)
+                    .arg("-U")
+                    .arg(fs.uuid.to_string())
+                    .arg(&swap);
+                run(command, None)?;
+                copy_sparse(
+                    &swap,
+                    &file,
+                    raw,
+                    partition.offset_bytes,
+                    partition.size_bytes,
+                )?;
+                std::fs::remove_file(&swap).map_err(io(&swap, "cannot remove"))?;
+            }
+            _ => fill_filesystem(tools, plan, disk, partition, roots, work, &region)?,
+        }
     }
     install_boot_code(&file, raw, disk, core, &options.grub_dir)?;
     file.sync_all().map_err(io(raw, "cannot flush"))?;
@@ -651,11 +651,18 @@ fn sfdisk_script(disk: &DiskPlan) -> String {
     script
 }
 
+/// A partition of a disk image, as e2fsprogs reaches it.
+struct Region<'a> {
+    disk: &'a Path,
+    offset: u64,
+    size: u64,
+}
+
 fn mkfs_ext(
     tools: &Tools,
     fs: &crate::plan::FilesystemPlan,
     content: &Path,
-    fs_image: &Path,
+    region: &Region<'_>,
     block_size: Option<u32>,
 ) -> Result<(), MultibootError> {
     let mut command = tools.command("mke2fs");
@@ -668,13 +675,20 @@ fn mkfs_ext(
         &fs.label,
         "-U",
         &fs.uuid.to_string(),
-        "-E",
-        "root_owner=0:0",
     ]);
+    command
+        .arg("-E")
+        .arg(format!("root_owner=0:0,offset={}", region.offset));
     if let Some(size) = block_size {
         command.arg("-b").arg(size.to_string());
     }
-    command.arg("-d").arg(content).arg(fs_image);
+    // The size is mandatory with an offset: without it mke2fs would use
+    // the rest of the file and overwrite the partitions after this one.
+    command
+        .arg("-d")
+        .arg(content)
+        .arg(region.disk)
+        .arg(format!("{}k", region.size / 1024));
     run(command, None).map(drop)
 }
 
@@ -721,7 +735,7 @@ fn fill_filesystem(
     partition: &PartitionPlan,
     roots: &[PathBuf],
     work: &Path,
-    fs_image: &Path,
+    region: &Region<'_>,
 ) -> Result<(), MultibootError> {
     let Some(fs) = &partition.filesystem else {
         return Ok(());
@@ -764,7 +778,8 @@ fn fill_filesystem(
     }
     let name = format!("{}-{}", sanitize(&disk.id), partition.number);
     let content = content_tree(tools, &sources, &nested, work, &name)?;
-    mkfs_ext(tools, fs, &content, fs_image, None)?;
+    mkfs_ext(tools, fs, &content, region, None)?;
+    let spec = crate::switch::device_spec(region.disk, region.offset)?;
     let fstab = match owners.first() {
         Some((_, image)) if mount == "/" => Some(plan.fstab(&image.name)),
         _ => None,
@@ -772,14 +787,14 @@ fn fill_filesystem(
     let script = edit_script(&content, &nested, fstab.as_deref(), work, &name)?;
     if !script.is_empty() {
         let mut command = tools.command("debugfs");
-        command.args(["-w", "-f", "-"]).arg(fs_image);
+        command.args(["-w", "-f", "-"]).arg(&spec);
         run(command, Some(script.as_bytes()))?;
     }
     if let Some(fstab) = fstab {
-        let back = crate::switch::debugfs(tools, fs_image, 0, "cat /etc/fstab")?;
+        let back = crate::switch::debugfs(tools, region.disk, region.offset, "cat /etc/fstab")?;
         if back != fstab {
             return Err(MultibootError::ReadBack {
-                path: fs_image.to_owned(),
+                path: region.disk.to_owned(),
                 what: "/etc/fstab".into(),
             });
         }
