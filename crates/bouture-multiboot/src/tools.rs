@@ -143,3 +143,24 @@ fn describe(command: &Command) -> String {
     }
     crate::excerpt(&text, 300)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::Tools;
+
+    #[test]
+    fn missing_tools_are_all_named_with_their_package() {
+        let error = Tools::require(&[
+            ("sh", "dash"),
+            ("bouture-no-such-tool", "bouture-pkg"),
+            ("/nonexistent/grub/boot.img", "grub-pc-bin"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "missing tools: bouture-no-such-tool (apt-get install bouture-pkg), \
+             /nonexistent/grub/boot.img (apt-get install grub-pc-bin)"
+        );
+    }
+}

@@ -491,3 +491,23 @@ fn bad_sources_and_outputs_are_refused_before_writing() {
         .collect();
     assert_eq!(left.len(), 2, "{left:?}"); // the tree and the link
 }
+
+#[test]
+fn missing_grub_files_are_reported_with_their_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let plan = plan(&document(""));
+    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
+    let mut options = BuildOptions::new(
+        vec![work.join("disk.img")],
+        sources(&[("centos", &centos), ("ubuntu", &centos)]),
+    );
+    options.grub_dir = work.join("no-grub");
+    let error = build_disks(&plan, &options).unwrap_err().to_string();
+    assert!(error.starts_with("missing tools: "), "{error}");
+    assert!(
+        error.contains("no-grub/boot.img (apt-get install grub-pc-bin)"),
+        "{error}"
+    );
+    assert!(!work.join("disk.img").exists());
+}
