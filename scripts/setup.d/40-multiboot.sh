@@ -31,13 +31,21 @@ if [ "${#_mb_need[@]}" -gt 0 ]; then
         echo "40-multiboot: must run as root to install them (apt-get install ${_mb_need[*]})" >&2
         return 1
     fi
-    _mb_pkgs=("${_mb_need[@]}")
+    _mb_pkgs=()
+    for _mb_p in "${_mb_need[@]}"; do
+        [ "$_mb_p" = qemu-utils ] || _mb_pkgs+=("$_mb_p")
+    done
     # A backported qemu-utils (10.x) breaks qemu-system-common 7.2: install
     # the qemu-utils of the same release as qemu-system-x86 with it.
     if [[ " ${_mb_need[*]} " == *" qemu-system-x86 "* ]]; then
         _mb_qemu=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
-        _mb_pkgs=("${_mb_pkgs[@]/qemu-utils/}")
-        _mb_pkgs+=("qemu-utils=$_mb_qemu")
+        if [ -n "$_mb_qemu" ] && [ "$_mb_qemu" != "(none)" ]; then
+            _mb_pkgs+=("qemu-utils=$_mb_qemu")
+        else
+            _mb_pkgs+=(qemu-utils)
+        fi
+    elif [[ " ${_mb_need[*]} " == *" qemu-utils "* ]]; then
+        _mb_pkgs+=(qemu-utils)
     fi
     if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         --allow-downgrades "${_mb_pkgs[@]}" >/dev/null; then
@@ -58,12 +66,16 @@ if [ ! -s "$BOUTURE_MULTIBOOT_KERNEL" ]; then
     echo "40-multiboot: downloading Debian's cloud kernel package for the boot test" >&2
     mkdir -p "$_mb_dir"
     _mb_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+    if [ -z "$_mb_pkg" ] && [ "$(id -u)" -eq 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+        _mb_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+    fi
     if [ -z "$_mb_pkg" ]; then
         echo "40-multiboot: no linux-image-cloud-amd64 in the apt lists (apt-get update?)" >&2
         return 1
     fi
     (
-        cd "$_mb_dir" && rm -f ./*.deb && apt-get download -qq "$_mb_pkg" >/dev/null \
+        cd "$_mb_dir" && rm -f ./*.deb && apt-get download -qq "$_mb_pkg" >/dev/null 2>&1 \
             && dpkg-deb --fsys-tarfile ./*.deb | tar -x --wildcards './boot/vmlinuz-*' \
             && mv ./boot/vmlinuz-* vmlinuz.tmp && mv vmlinuz.tmp vmlinuz && rm -rf ./boot ./*.deb
     ) || {
@@ -73,4 +85,4 @@ if [ ! -s "$BOUTURE_MULTIBOOT_KERNEL" ]; then
 fi
 BOUTURE_MULTIBOOT_BUSYBOX="${BOUTURE_MULTIBOOT_BUSYBOX:-/bin/busybox}"
 export BOUTURE_MULTIBOOT_KERNEL BOUTURE_MULTIBOOT_BUSYBOX
-unset _mb_need _mb_pkgs _mb_qemu _mb_dir _mb_pkg
+unset _mb_need _mb_pkgs _mb_p _mb_qemu _mb_dir _mb_pkg
