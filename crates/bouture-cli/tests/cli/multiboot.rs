@@ -232,3 +232,50 @@ fn boot_needs_a_target_and_build_needs_images() {
         run.stderr
     );
 }
+
+#[test]
+fn single_image_documents_plan_but_do_not_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let provision = root.join("single.json");
+    std::fs::write(
+        &provision,
+        r#"{"images": [{"name": "a", "boot": true, "target": "/", "image_pull_url": "http://x/a"}],
+            "partitions": [{"type": "disk", "id": {"type": "name", "value": "vda"}, "size": "100",
+              "volumes": [{"type": "partition", "mount": "/", "file_system": "ext4", "size": "remaining"}]}]}"#,
+    )
+    .unwrap();
+    let provision = provision.to_str().unwrap();
+    let plan = bouture(&["deploy", "plan", "--provision", provision], root);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.starts_with("single-image layout"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("multiboot "), "{}", plan.stdout);
+    let a = tree(root, "a", "A");
+    let disk = root.join("a.img");
+    let build = bouture(
+        &[
+            "deploy",
+            "build",
+            "--provision",
+            provision,
+            "--image",
+            &a,
+            "--output",
+            disk.to_str().unwrap(),
+        ],
+        root,
+    );
+    assert_eq!(build.code, 1);
+    assert!(
+        build
+            .stderr
+            .contains("needs at least two images owning filesystems"),
+        "{}",
+        build.stderr
+    );
+    assert!(!disk.exists());
+}
