@@ -16,8 +16,8 @@ pub use build::{BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, b
 pub use error::{MissingTool, MultibootError};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
 pub use model::{
-    Disk, Image, PartitionsPolicy, PathElement, Provision, ValidationError, ValidationErrors,
-    Volume, VolumeGroup, VolumeKind,
+    Disk, Image, PROVISION_LIMIT, PartitionsPolicy, PathElement, Provision, ValidationError,
+    ValidationErrors, Volume, VolumeGroup, VolumeKind,
 };
 pub use plan::{
     DiskPlan, FilesystemPlan, ImagePlan, MountPlan, PartitionPlan, PartitionRole, Plan,

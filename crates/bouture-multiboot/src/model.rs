@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::MultibootError;
 use crate::size::{Size, parse_size};
 
 /// One step of the path to an element of the document.
@@ -192,7 +194,27 @@ pub struct Provision {
     pub kernel_params: String,
 }
 
+/// The largest provision.json [`Provision::read`] reads.
+pub const PROVISION_LIMIT: u64 = 16 * 1024 * 1024;
+
 impl Provision {
+    /// Read (at most [`PROVISION_LIMIT`] bytes, a regular file; the path
+    /// given by the caller may be a symbolic link), parse and validate a
+    /// provision.json file.
+    ///
+    /// # Errors
+    ///
+    /// [`MultibootError::Read`] when the file cannot be read,
+    /// [`MultibootError::Invalid`] with every finding when it is not valid.
+    pub fn read(path: &Path) -> Result<Self, MultibootError> {
+        let text = bouture_fs::read_bounded(path, PROVISION_LIMIT, bouture_fs::Links::Follow)
+            .map_err(|source| MultibootError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self::from_json(&text)?)
+    }
+
     /// Parse and validate a provision.json document (duplicate keys refused).
     pub fn from_json(text: &[u8]) -> Result<Self, ValidationErrors> {
         let value = crate::json::parse_strict(text).map_err(|error| ValidationErrors {

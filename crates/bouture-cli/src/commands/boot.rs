@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use bouture_multiboot::{BootStatus, BootTarget, Switch, SwitchOutcome};
 
-use crate::output::{Failure, OutputFormat, write_json};
-use crate::{BoutureExitCode, Streams};
+use crate::Streams;
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture boot`.
 #[derive(Debug, clap::Args)]
@@ -114,28 +115,22 @@ Examples:
 }
 
 /// What a boot command ended with.
-enum Outcome {
+enum Booted {
     Shown(Box<BootStatus>),
     Switched(SwitchOutcome),
 }
 
-/// The exit code of an outcome (the one place deciding it): failures are
-/// errors (exit 1) before an outcome exists.
-fn exit_code(outcome: &Outcome) -> u8 {
-    match outcome {
-        Outcome::Shown(_) | Outcome::Switched(_) => BoutureExitCode::OK,
-    }
-}
-
-pub(crate) fn run(
-    args: &BootArgs,
-    verbosity: i16,
-    streams: &mut Streams<'_>,
-) -> Result<u8, Failure> {
-    let fail = |error: bouture_multiboot::MultibootError| Failure::operation(&error);
-    let (outcome, format, list) = match &args.action {
+/// Every failure is an error before anything is shown: a shown status or a
+/// switch (done, already in place or dry run) is always [`Outcome::Done`].
+pub(crate) fn run(args: &BootArgs, verbosity: i16, streams: &mut Streams<'_>) -> CommandResult {
+    let (booted, format, list) = match &args.action {
         BootAction::List(show) | BootAction::Status(show) => (
-            Outcome::Shown(Box::new(show.target.target().status().map_err(fail)?)),
+            Booted::Shown(Box::new(
+                show.target
+                    .target()
+                    .status()
+                    .map_err(CommandError::failed)?,
+            )),
             show.format,
             matches!(args.action, BootAction::List(_)),
         ),
@@ -149,17 +144,17 @@ pub(crate) fn run(
                 .target
                 .target()
                 .switch(&switch.image, kind, switch.dry_run)
-                .map_err(fail)?;
-            (Outcome::Switched(outcome), switch.format, false)
+                .map_err(CommandError::failed)?;
+            (Booted::Switched(outcome), switch.format, false)
         }
     };
-    let written = match (&outcome, format) {
-        (Outcome::Shown(status), OutputFormat::Json) if list => {
+    let written = match (&booted, format) {
+        (Booted::Shown(status), OutputFormat::Json) if list => {
             write_json(streams.stdout, &status.boot_info)
         }
-        (Outcome::Shown(status), OutputFormat::Json) => write_json(streams.stdout, status),
-        (Outcome::Switched(switched), OutputFormat::Json) => write_json(streams.stdout, switched),
-        (Outcome::Shown(status), OutputFormat::Text) => {
+        (Booted::Shown(status), OutputFormat::Json) => write_json(streams.stdout, status),
+        (Booted::Switched(switched), OutputFormat::Json) => write_json(streams.stdout, switched),
+        (Booted::Shown(status), OutputFormat::Text) => {
             for warning in &status.warnings {
                 let _ = writeln!(streams.stderr, "warning: {warning}");
             }
@@ -170,13 +165,13 @@ pub(crate) fn run(
             };
             streams.stdout.write_all(text.as_bytes())
         }
-        (Outcome::Switched(switched), OutputFormat::Text) if verbosity >= 0 => {
+        (Booted::Switched(switched), OutputFormat::Text) if verbosity >= 0 => {
             streams.stdout.write_all(render_switch(switched).as_bytes())
         }
         _ => Ok(()),
     };
-    written.map_err(|error| Failure::output(&error))?;
-    Ok(exit_code(&outcome))
+    written.map_err(CommandError::Output)?;
+    Ok(Outcome::Done)
 }
 
 fn render_list(status: &BootStatus) -> String {

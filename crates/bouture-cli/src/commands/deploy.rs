@@ -8,11 +8,9 @@ use bouture_multiboot::{
     PlanOptions, Provision, ValidationErrors,
 };
 
-use crate::output::{Failure, OutputFormat, write_json};
-use crate::{BoutureExitCode, Streams};
-
-/// The largest provision.json read.
-const PROVISION_LIMIT: u64 = 16 * 1024 * 1024;
+use crate::Streams;
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture deploy`.
 #[derive(Debug, clap::Args)]
@@ -132,72 +130,71 @@ fn parse_image(text: &str) -> Result<ImageSource, String> {
 }
 
 /// What a deploy command ended with.
-enum Outcome {
+enum Deployed {
     Planned(Box<Plan>),
     Built(Box<BuildReport>),
     Invalid(ValidationErrors),
 }
 
-/// The exit code of an outcome (the one place deciding it).
-fn exit_code(outcome: &Outcome) -> u8 {
-    match outcome {
-        Outcome::Planned(_) | Outcome::Built(_) => BoutureExitCode::OK,
-        Outcome::Invalid(_) => BoutureExitCode::FAILURE,
+/// The command's result for what it ended with, its report already written
+/// (the one place deciding it): an invalid document is a configuration
+/// error, printed by [`crate::exit::finish`] in text and already on stdout
+/// in JSON.
+fn command_result(deployed: Deployed, format: OutputFormat) -> CommandResult {
+    match (deployed, format) {
+        (Deployed::Planned(_) | Deployed::Built(_), _) => Ok(Outcome::Done),
+        (Deployed::Invalid(errors), OutputFormat::Text) => Err(CommandError::config(errors)),
+        (Deployed::Invalid(_), OutputFormat::Json) => Err(CommandError::Reported),
     }
 }
 
-pub(crate) fn run(
-    args: &DeployArgs,
-    verbosity: i16,
-    streams: &mut Streams<'_>,
-) -> Result<u8, Failure> {
-    let (outcome, format) = match &args.action {
+pub(crate) fn run(args: &DeployArgs, verbosity: i16, streams: &mut Streams<'_>) -> CommandResult {
+    let (deployed, format) = match &args.action {
         DeployAction::Plan(plan) => (plan_outcome(&plan.provision)?, plan.provision.format),
         DeployAction::Build(build) => (build_outcome(build)?, build.provision.format),
     };
-    let written = match (&outcome, format) {
-        (Outcome::Planned(plan), OutputFormat::Json) => write_json(streams.stdout, plan),
-        (Outcome::Built(report), OutputFormat::Json) => write_json(streams.stdout, report),
-        (Outcome::Invalid(errors), OutputFormat::Json) => write_json(streams.stdout, errors),
-        (Outcome::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
+    let written = match (&deployed, format) {
+        (Deployed::Planned(plan), OutputFormat::Json) => write_json(streams.stdout, plan),
+        (Deployed::Built(report), OutputFormat::Json) => write_json(streams.stdout, report),
+        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(streams.stdout, errors),
+        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
             streams.stdout.write_all(render_plan(plan).as_bytes())
         }
-        (Outcome::Built(report), OutputFormat::Text) if verbosity >= 0 => streams
+        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => streams
             .stdout
             .write_all(render_build(report, verbosity).as_bytes()),
-        (Outcome::Invalid(errors), OutputFormat::Text) => {
-            writeln!(streams.stderr, "error: {errors}")
-        }
         _ => Ok(()),
     };
-    written.map_err(|error| Failure::output(&error))?;
-    Ok(exit_code(&outcome))
+    written.map_err(CommandError::Output)?;
+    command_result(deployed, format)
 }
 
-fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, Failure> {
-    let text =
-        bouture_fs::read_bounded(&args.provision, PROVISION_LIMIT, bouture_fs::Links::Follow)
-            .map_err(|error| Failure {
-                message: format!("{}: {error}", args.provision.display()),
-                code: BoutureExitCode::FAILURE,
-            })?;
+/// Read and resolve the document: an unreadable file is a configuration
+/// error; an invalid one is returned for the report.
+fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, CommandError> {
     let options = PlanOptions {
         uuid_seed: args.uuid_seed.clone(),
     };
-    Ok(Provision::from_json(&text).and_then(|provision| Plan::resolve(&provision, &options)))
+    let plan = Provision::read(&args.provision)
+        .and_then(|provision| Ok(Plan::resolve(&provision, &options)?));
+    match plan {
+        Ok(plan) => Ok(Ok(plan)),
+        Err(MultibootError::Invalid(errors)) => Ok(Err(errors)),
+        Err(error) => Err(CommandError::config(error)),
+    }
 }
 
-fn plan_outcome(args: &ProvisionArgs) -> Result<Outcome, Failure> {
+fn plan_outcome(args: &ProvisionArgs) -> Result<Deployed, CommandError> {
     Ok(match load(args)? {
-        Ok(plan) => Outcome::Planned(Box::new(plan)),
-        Err(errors) => Outcome::Invalid(errors),
+        Ok(plan) => Deployed::Planned(Box::new(plan)),
+        Err(errors) => Deployed::Invalid(errors),
     })
 }
 
-fn build_outcome(args: &BuildArgs) -> Result<Outcome, Failure> {
+fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
     let plan = match load(&args.provision)? {
         Ok(plan) => plan,
-        Err(errors) => return Ok(Outcome::Invalid(errors)),
+        Err(errors) => return Ok(Deployed::Invalid(errors)),
     };
     let mut options = BuildOptions::new(args.outputs.clone(), args.images.clone());
     options.format = match args.output_format {
@@ -207,9 +204,9 @@ fn build_outcome(args: &BuildArgs) -> Result<Outcome, Failure> {
     options.boot_info.clone_from(&args.boot_info);
     options.dry_run = args.dry_run;
     match bouture_multiboot::build_disks(&plan, &options) {
-        Ok(report) => Ok(Outcome::Built(Box::new(report))),
-        Err(MultibootError::Invalid(errors)) => Ok(Outcome::Invalid(errors)),
-        Err(error) => Err(Failure::operation(&error)),
+        Ok(report) => Ok(Deployed::Built(Box::new(report))),
+        Err(MultibootError::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
+        Err(error) => Err(CommandError::failed(error)),
     }
 }
 
