@@ -12,6 +12,15 @@ use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture boot`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = format!("\
+Run `bouture boot <COMMAND> --help` for the options of each.
+
+Examples:
+  bouture boot list --disk node.img
+  bouture boot set-default ubuntu --multiboot-dir /mnt/multiboot
+  bouture boot next centos --disk node.img --dry-run
+
+{EXIT} See docs/multiboot.md."))]
 pub struct BootArgs {
     /// What to do.
     #[command(subcommand)]

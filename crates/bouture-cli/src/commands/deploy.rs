@@ -14,6 +14,16 @@ use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture deploy`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Run `bouture deploy <COMMAND> --help` for the options of each.
+
+Examples:
+  bouture deploy plan --provision provision.json
+  bouture deploy build --provision provision.json \\
+      --image centos=/srv/trees/centos --image ubuntu=ubuntu-rootfs.tar --output node.img
+
+Exit status: 0 done; 1 the document is invalid or unreadable, a tool is
+missing, or the build failed; 2 usage errors. See docs/multiboot.md.")]
 pub struct DeployArgs {
     /// What to do.
     #[command(subcommand)]
