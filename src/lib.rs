@@ -1,5 +1,5 @@
-//! The bouture toolkit: move SlapOS nodes between masters and merge Ganeti
-//! clusters, from Rust.
+//! The bouture toolkit: move SlapOS nodes between masters, merge Ganeti
+//! clusters and build multiboot disks, from Rust.
 //!
 //! This facade re-exports the library crates, each under the name of its
 //! job, so that embedders depend on one crate:
@@ -13,7 +13,10 @@
 //! - [`master_client`]: the SlapOS master and slapproxy API;
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
-//! - [`merge`]: Ganeti `config.data` merging.
+//! - [`merge`]: Ganeti `config.data` merging;
+//! - [`multiboot`]: disks holding several bootable images (Bareon's
+//!   provision.json planned and built into GPT disk images), and switching
+//!   which image boots.
 //!
 //! ```no_run
 //! use bouture::graft::{GraftOptions, GraftPlan};
@@ -34,6 +37,7 @@ pub use bouture_graft as graft;
 pub use bouture_ini as ini;
 pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
+pub use bouture_multiboot as multiboot;
 
 /// The repository's README, whose Rust snippets are compiled as doc tests.
 #[cfg(doctest)]
