@@ -1,5 +1,5 @@
-//! The bouture toolkit: move SlapOS nodes between masters and merge Ganeti
-//! clusters, from Rust.
+//! The bouture toolkit: move SlapOS nodes between masters, merge Ganeti
+//! clusters and build multiboot disks, from Rust.
 //!
 //! This facade re-exports the library crates, each under the name of its
 //! job, so that embedders depend on one crate:
@@ -16,6 +16,9 @@
 //! - [`merge`]: Ganeti `config.data` merging;
 //! - [`node_setup`]: joining a node to a Ganeti cluster from the master's
 //!   JSON document (Ganeti's `node-daemon-setup`).
+//! - [`multiboot`]: disks holding several bootable images (Bareon's
+//!   provision.json planned and built into GPT disk images), and switching
+//!   which image boots.
 //!
 //! ```no_run
 //! use bouture::graft::{GraftOptions, GraftPlan};
@@ -36,6 +39,7 @@ pub use bouture_graft as graft;
 pub use bouture_ini as ini;
 pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
+pub use bouture_multiboot as multiboot;
 pub use bouture_node_setup as node_setup;
 
 /// The repository's README, whose Rust snippets are compiled as doc tests.

@@ -53,3 +53,36 @@ fn scans_the_demo_node_through_the_facade() {
     assert_eq!(inventory.partitions[3].interface(), Some("slappart10"));
     assert_eq!(inventory.partitions[2].addresses().len(), 1);
 }
+
+#[test]
+fn plans_a_multiboot_disk_through_the_facade() {
+    use bouture::multiboot::{MultibootError, Plan, PlanOptions, Provision};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("provision.json");
+    std::fs::write(
+        &path,
+        include_str!("../../crates/bouture-multiboot/tests/fixtures/provision.two-disks.json"),
+    )
+    .unwrap();
+    let provision = Provision::read(&path).unwrap();
+    let options = PlanOptions {
+        uuid_seed: Some("facade".into()),
+    };
+    let plan = Plan::resolve(&provision, &options).unwrap();
+    assert!(plan.multiboot);
+    assert_eq!(plan.disks.len(), 2);
+    assert_eq!(plan.images.len(), 2);
+
+    // An unreadable document is a read error naming the file, not a finding.
+    let missing = dir.path().join("missing.json");
+    match Provision::read(&missing) {
+        Err(MultibootError::Read { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected a read error, got {other:?}"),
+    }
+    std::fs::write(&path, b"{\"images\": [], \"images\": []}").unwrap();
+    assert!(matches!(
+        Provision::read(&path),
+        Err(MultibootError::Invalid(_))
+    ));
+}

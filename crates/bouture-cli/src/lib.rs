@@ -74,10 +74,19 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
     Merge(commands::merge::MergeArgs),
-    /// Print the shell completion script for bash, zsh or fish.
-    Completions(commands::completions::CompletionsArgs),
     /// Join this node to a Ganeti cluster from the master's JSON document on stdin.
     NodeSetup(commands::node_setup::NodeSetupArgs),
+    /// Plan or build a disk holding several bootable images (Bareon's provision.json).
+    Deploy(commands::deploy::DeployArgs),
+    /// List a multiboot disk's or node's images; set the default or the next boot.
+    Boot(commands::boot::BootArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(commands::completions::CompletionsArgs),
+}
+
+/// `-v` count minus `-q` count.
+fn verbosity(cli: &Cli) -> i16 {
+    i16::from(cli.verbose) - i16::from(cli.quiet)
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -143,6 +152,8 @@ where
             Command::NodeSetup(args) => {
                 commands::node_setup::run(args, streams, cli.verbose, cli.quiet)
             }
+            Command::Deploy(args) => commands::deploy::run(args, verbosity(&cli), streams),
+            Command::Boot(args) => commands::boot::run(args, verbosity(&cli), streams),
         },
         Err(error) => Err(exit::CommandError::Usage(error)),
     };

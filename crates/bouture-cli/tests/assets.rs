@@ -88,7 +88,17 @@ fn examples_and_exit_status_have_their_sections() {
             "{}: every command's --help has its exit status, and its page an EXIT STATUS section",
             page.file_name
         );
-        assert!(roff.contains(".SH \"SEE ALSO\"\n\\fBbouture\\fR(1)"));
+        // A page names its parent's page: bouture(1), or bouture-deploy(1)
+        // for `bouture deploy plan`.
+        let parent = page
+            .command
+            .rsplit_once(' ')
+            .map_or("bouture".to_owned(), |(parent, _)| parent.replace(' ', "-"));
+        assert!(
+            roff.contains(&format!(".SH \"SEE ALSO\"\n\\fB{parent}\\fR(1)")),
+            "{}: SEE ALSO names {parent}(1)",
+            page.file_name
+        );
     }
 }
 
@@ -110,7 +120,9 @@ fn completion_scripts_know_every_subcommand() {
     for shell in assets::SHELLS {
         let script = String::from_utf8(assets::completion_script(shell)).unwrap();
         for sub in assets::subcommands() {
-            assert!(script.contains(&sub), "{shell} completion lacks {sub}");
+            // A nested command (`deploy plan`) is completed by its last word.
+            let word = sub.rsplit(' ').next().unwrap_or(&sub);
+            assert!(script.contains(word), "{shell} completion lacks {sub}");
         }
         assert!(
             script.contains("new-master-url"),

@@ -1,7 +1,9 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
+pub(crate) mod boot;
 pub(crate) mod completions;
 pub(crate) mod configure;
+pub(crate) mod deploy;
 pub(crate) mod failover;
 pub(crate) mod graft;
 pub(crate) mod inventory;

@@ -13,7 +13,9 @@ fn help_of_every_command() {
     let commands = bouture_cli::assets::subcommands();
     assert!(commands.len() >= 7, "{commands:?}");
     for command in &commands {
-        let run = bouture(&[command.as_str(), "--help"], &root);
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let run = bouture(&args, &root);
         assert_eq!(run.code, 0);
         insta::assert_snapshot!(command.replace(' ', "-"), run.snapshot());
     }

@@ -15,6 +15,7 @@ mod failover_e2e;
 mod graft;
 mod help;
 mod inventory;
+mod multiboot;
 mod node_setup;
 mod support;
 

@@ -1,0 +1,361 @@
+//! `bouture deploy plan|build`: Bareon-style multi-image disks.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use bouture_multiboot::{
+    BuildOptions, BuildReport, DiskFormat, ImageSource, MultibootError, PartitionRole, Plan,
+    PlanOptions, Provision, ValidationErrors,
+};
+
+use crate::Streams;
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
+
+/// Arguments of `bouture deploy`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Run `bouture deploy <COMMAND> --help` for the options of each.
+
+Examples:
+  bouture deploy plan --provision provision.json
+  bouture deploy build --provision provision.json \\
+      --image centos=/srv/trees/centos --image ubuntu=ubuntu-rootfs.tar --output node.img
+
+Exit status: 0 done; 1 the document is invalid or unreadable, a tool is
+missing, or the build failed; 2 usage errors. See docs/multiboot.md.")]
+pub struct DeployArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DeployAction,
+}
+
+/// `bouture deploy` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum DeployAction {
+    /// Validate provision.json and print the resolved layout.
+    #[command(after_help = "\
+Prints the disks, the partitions with their offsets and sizes (the implicit
+24 MiB bios_grub on every disk and 100 MiB multiboot on the first), the
+filesystems with their UUIDs, and which images own which mount points.
+Every error of the document is reported at once, with its path, in Bareon's
+format.
+
+Examples:
+  bouture deploy plan --provision provision.json
+  bouture deploy plan --provision provision.json --uuid-seed lab --format json
+
+Exit status: 0 when the document is valid, 1 when it is not (or cannot be
+read), 2 for usage errors.")]
+    Plan(PlanArgs),
+    /// Build a bootable GPT disk image (one per disk) from provision.json and image trees.
+    #[command(after_help = "\
+Each image's filesystems are made with mkfs.ext4 -d from its tree (a directory
+or a tar archive), its /etc/fstab generated from the partition-image mapping;
+the multiboot partition gets grub.cfg, grubenv and GRUB's modules, and GRUB's
+BIOS boot code is installed, so the disk boots. Nothing is mounted and no
+loop device is used. Needs sfdisk (fdisk), mke2fs and debugfs (e2fsprogs),
+grub-mkimage (grub-common), /usr/lib/grub/i386-pc (grub-pc-bin), and
+qemu-img (qemu-utils) for qcow2. Outputs appear only once complete.
+
+Examples:
+  bouture deploy build --provision provision.json \\
+      --image centos=/srv/trees/centos --image ubuntu=ubuntu-rootfs.tar \\
+      --output node.img --boot-info boot-info.json
+  bouture deploy build --provision two-disks.json --image centos=c --image ubuntu=u \\
+      --output node.qcow2 --output-format qcow2      # node-vda.qcow2, node-vdb.qcow2
+  bouture deploy build --provision provision.json --image centos=c --image ubuntu=u \\
+      --output node.img --dry-run
+
+Exit status: 0 when the disks were written (or, with --dry-run, could be), 1
+when the document is invalid, a tool is missing, or the build failed (nothing
+is left behind), 2 for usage errors.")]
+    Build(BuildArgs),
+}
+
+/// Options shared by plan and build.
+#[derive(Debug, clap::Args)]
+pub struct ProvisionArgs {
+    /// The provisioning document (Bareon's provision.json).
+    #[arg(long, value_name = "FILE")]
+    pub provision: PathBuf,
+    /// Derive every UUID from this seed (reproducible layouts); random by default.
+    #[arg(long, value_name = "SEED")]
+    pub uuid_seed: Option<String>,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `bouture deploy plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The document and the report format.
+    #[command(flatten)]
+    pub provision: ProvisionArgs,
+}
+
+/// The disk image format of `deploy build`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormatArg {
+    /// A sparse raw disk image.
+    #[default]
+    Raw,
+    /// qcow2 (converted with qemu-img).
+    Qcow2,
+}
+
+/// Arguments of `bouture deploy build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The document and the report format.
+    #[command(flatten)]
+    pub provision: ProvisionArgs,
+    /// An image's content: NAME=DIR or NAME=ARCHIVE.tar (once per image).
+    #[arg(long = "image", value_name = "NAME=SOURCE", value_parser = parse_image, required = true)]
+    pub images: Vec<ImageSource>,
+    /// The disk image to write; once per disk, or once (then NAME-DISK.EXT per disk).
+    #[arg(long = "output", value_name = "DISK", required = true)]
+    pub outputs: Vec<PathBuf>,
+    /// raw or qcow2.
+    #[arg(long, value_enum, default_value_t)]
+    pub output_format: OutputFormatArg,
+    /// Also write the boot info JSON (Bareon's boot-entries file) here.
+    #[arg(long, value_name = "FILE")]
+    pub boot_info: Option<PathBuf>,
+    /// Check the document, the tools and the sources; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_image(text: &str) -> Result<ImageSource, String> {
+    let (name, path) = text
+        .split_once('=')
+        .filter(|(name, path)| !name.is_empty() && !path.is_empty())
+        .ok_or_else(|| format!("'{text}' is not NAME=SOURCE"))?;
+    Ok(ImageSource {
+        name: name.to_owned(),
+        path: PathBuf::from(path),
+    })
+}
+
+/// What a deploy command ended with.
+enum Deployed {
+    Planned(Box<Plan>),
+    Built(Box<BuildReport>),
+    Invalid(ValidationErrors),
+}
+
+/// The command's result for what it ended with, its report already written
+/// (the one place deciding it): an invalid document is a configuration
+/// error, printed by [`crate::exit::finish`] in text and already on stdout
+/// in JSON.
+fn command_result(deployed: Deployed, format: OutputFormat) -> CommandResult {
+    match (deployed, format) {
+        (Deployed::Planned(_) | Deployed::Built(_), _) => Ok(Outcome::Done),
+        (Deployed::Invalid(errors), OutputFormat::Text) => Err(CommandError::config(errors)),
+        (Deployed::Invalid(_), OutputFormat::Json) => Err(CommandError::Reported),
+    }
+}
+
+pub(crate) fn run(args: &DeployArgs, verbosity: i16, streams: &mut Streams<'_>) -> CommandResult {
+    let (deployed, format) = match &args.action {
+        DeployAction::Plan(plan) => (plan_outcome(&plan.provision)?, plan.provision.format),
+        DeployAction::Build(build) => (build_outcome(build)?, build.provision.format),
+    };
+    let written = match (&deployed, format) {
+        (Deployed::Planned(plan), OutputFormat::Json) => write_json(streams.stdout, plan),
+        (Deployed::Built(report), OutputFormat::Json) => write_json(streams.stdout, report),
+        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(streams.stdout, errors),
+        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
+            streams.stdout.write_all(render_plan(plan).as_bytes())
+        }
+        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => streams
+            .stdout
+            .write_all(render_build(report, verbosity).as_bytes()),
+        _ => Ok(()),
+    };
+    written.map_err(CommandError::Output)?;
+    command_result(deployed, format)
+}
+
+/// Read and resolve the document: an unreadable file is a configuration
+/// error; an invalid one is returned for the report.
+fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, CommandError> {
+    let options = PlanOptions {
+        uuid_seed: args.uuid_seed.clone(),
+    };
+    let plan = Provision::read(&args.provision)
+        .and_then(|provision| Ok(Plan::resolve(&provision, &options)?));
+    match plan {
+        Ok(plan) => Ok(Ok(plan)),
+        Err(MultibootError::Invalid(errors)) => Ok(Err(errors)),
+        Err(error) => Err(CommandError::config(error)),
+    }
+}
+
+fn plan_outcome(args: &ProvisionArgs) -> Result<Deployed, CommandError> {
+    Ok(match load(args)? {
+        Ok(plan) => Deployed::Planned(Box::new(plan)),
+        Err(errors) => Deployed::Invalid(errors),
+    })
+}
+
+fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
+    let plan = match load(&args.provision)? {
+        Ok(plan) => plan,
+        Err(errors) => return Ok(Deployed::Invalid(errors)),
+    };
+    let mut options = BuildOptions::new(args.outputs.clone(), args.images.clone());
+    options.format = match args.output_format {
+        OutputFormatArg::Raw => DiskFormat::Raw,
+        OutputFormatArg::Qcow2 => DiskFormat::Qcow2,
+    };
+    options.boot_info.clone_from(&args.boot_info);
+    options.dry_run = args.dry_run;
+    match bouture_multiboot::build_disks(&plan, &options) {
+        Ok(report) => Ok(Deployed::Built(Box::new(report))),
+        Err(MultibootError::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
+        Err(error) => Err(CommandError::failed(error)),
+    }
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes >> 20
+}
+
+/// The layout as text.
+pub(crate) fn render_plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} layout: {} image(s) with boot entries, {} disk(s)",
+        if plan.multiboot {
+            "multiboot"
+        } else {
+            "single-image"
+        },
+        plan.images.len(),
+        plan.disks.len()
+    );
+    for disk in &plan.disks {
+        let _ = writeln!(
+            out,
+            "\ndisk {} ({}), {} MiB, GPT {}",
+            disk.id,
+            disk.id_type,
+            mib(disk.size_bytes),
+            disk.disk_uuid
+        );
+        let _ = writeln!(
+            out,
+            "   #  name             start MiB  size MiB  fs    filesystem UUID                       mount (images)"
+        );
+        for p in &disk.partitions {
+            let (fs, uuid, use_) = match (&p.role, &p.filesystem) {
+                (PartitionRole::BiosGrub, _) => ("-".into(), "-".into(), "GRUB core.img".into()),
+                (PartitionRole::Multiboot, Some(fs)) => (
+                    fs.fs_type.clone(),
+                    fs.uuid.to_string(),
+                    "/boot/grub: grub.cfg, grubenv, boot info".into(),
+                ),
+                (_, Some(fs)) => (
+                    fs.fs_type.clone(),
+                    fs.uuid.to_string(),
+                    format!(
+                        "{} ({}){}",
+                        fs.mount.as_deref().unwrap_or("-"),
+                        fs.images.join(", "),
+                        if fs.fstab_enabled {
+                            ""
+                        } else {
+                            " not in fstab"
+                        }
+                    ),
+                ),
+                (_, None) => ("-".into(), "-".into(), String::new()),
+            };
+            let _ = writeln!(
+                out,
+                "  {:>2}  {:<16} {:>9} {:>9}  {:<5} {:<36}  {}",
+                p.number,
+                p.name,
+                mib(p.offset_bytes),
+                mib(p.size_bytes),
+                fs,
+                uuid,
+                use_
+            );
+        }
+    }
+    if !plan.images.is_empty() {
+        out.push_str("\nimages (boot entries):\n");
+    }
+    for image in &plan.images {
+        let mounts: Vec<String> = image
+            .mounts
+            .iter()
+            .map(|m| format!("{} on {}{}", m.mount, m.disk, m.partition))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} {} [{}] root {}: {}",
+            image.grub_id,
+            image.name,
+            image.grub_entry_id,
+            image.root_uuid,
+            mounts.join(", ")
+        );
+    }
+    if let Some(image) = plan.boot_image() {
+        let _ = writeln!(out, "default: {} (boot: true)", image.name);
+    }
+    out
+}
+
+fn render_build(report: &BuildReport, verbosity: i16) -> String {
+    let mut out = String::new();
+    let verb = if report.dry_run {
+        "would write (dry run, nothing written)"
+    } else {
+        "wrote"
+    };
+    for disk in &report.disks {
+        let _ = writeln!(
+            out,
+            "{verb} {} ({}, {} MiB) for disk {}",
+            disk.path.display(),
+            if disk.format == DiskFormat::Qcow2 {
+                "qcow2"
+            } else {
+                "raw"
+            },
+            mib(disk.size_bytes),
+            disk.disk
+        );
+    }
+    let info = &report.boot_info;
+    for (element, files) in info.elements.iter().zip(&report.boot_files) {
+        let default = if element.grub_id == info.current_element {
+            " (default)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  entry {}: {}{default}",
+            element.grub_entry_id, element.boot_name
+        );
+        if verbosity > 0 {
+            let _ = writeln!(
+                out,
+                "    kernel {} initrd {} root {}",
+                files.kernel,
+                files.initrd.as_deref().unwrap_or("-"),
+                element.root_uuid
+            );
+        }
+    }
+    let _ = writeln!(out, "  multiboot partition {}", info.multiboot_partition);
+    out
+}

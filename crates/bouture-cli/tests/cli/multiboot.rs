@@ -1,0 +1,281 @@
+//! `bouture deploy` and `bouture boot` end to end on a small two-image disk.
+
+use std::path::Path;
+
+use crate::support::bouture;
+
+const DOCUMENT: &str = r#"{
+  "images": [
+    {"name": "centos", "boot": true, "image_name": "centos-7.1.1503", "target": "/", "image_pull_url": "http://images.example.com/c.tar"},
+    {"name": "ubuntu", "image_name": "ubuntu-14.04", "target": "/", "image_pull_url": "http://images.example.com/u.tar"}
+  ],
+  "partitions_policy": "clean",
+  "partitions": [{
+    "type": "disk", "id": {"type": "name", "value": "vda"}, "size": "200",
+    "volumes": [
+      {"type": "partition", "mount": "/", "images": ["centos"], "file_system": "ext4", "size": "32"},
+      {"type": "partition", "mount": "/", "images": ["ubuntu"], "file_system": "ext4", "size": "remaining"}
+    ]
+  }]
+}"#;
+
+fn tree(dir: &Path, name: &str, pretty: &str) -> String {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        format!("PRETTY_NAME=\"{pretty}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(root.join("boot/vmlinuz-6.1.0-test"), b"kernel").unwrap();
+    std::fs::write(root.join("boot/initrd.img-6.1.0-test"), b"initrd").unwrap();
+    format!("{name}={}", root.display())
+}
+
+#[test]
+fn plan_of_the_fixtures_as_text_and_json() {
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bouture-multiboot/tests/fixtures"
+    );
+    let root = Path::new(fixtures);
+    for (name, tag) in [
+        ("provision.shared-common.json", "shared_common"),
+        ("provision.two-disks.json", "two_disks"),
+    ] {
+        let path = root.join(name);
+        let args = [
+            "deploy",
+            "plan",
+            "--provision",
+            path.to_str().unwrap(),
+            "--uuid-seed",
+            "cli",
+        ];
+        let text = bouture(&args, root);
+        assert_eq!(text.code, 0, "{}", text.stderr);
+        insta::assert_snapshot!(format!("plan_{tag}"), text.snapshot());
+        let json = bouture(&[&args[..], &["--format", "json"]].concat(), root);
+        let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(value["disks"][0]["partitions"][0]["name"], "bios_grub");
+    }
+    let invalid = root.join("provision.invalid.json");
+    let run = bouture(
+        &["deploy", "plan", "--provision", invalid.to_str().unwrap()],
+        root,
+    );
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!("plan_invalid", run.snapshot());
+    let run = bouture(
+        &[
+            "deploy",
+            "plan",
+            "--provision",
+            invalid.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        root,
+    );
+    assert_eq!(run.code, 1);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["errors"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        value["errors"][6]["path"],
+        serde_json::json!(["partitions", 0, "volumes", 2, "images", 1])
+    );
+}
+
+#[test]
+fn build_then_list_and_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let provision = root.join("provision.json");
+    std::fs::write(&provision, DOCUMENT).unwrap();
+    let provision = provision.to_str().unwrap();
+    let centos = tree(root, "centos", "CentOS Linux 7 (Core)");
+    let ubuntu = tree(root, "ubuntu", "Ubuntu 14.04.3 LTS");
+    let disk = root.join("node.img");
+    let disk = disk.to_str().unwrap();
+    let build = [
+        "deploy",
+        "build",
+        "--provision",
+        provision,
+        "--uuid-seed",
+        "cli",
+        "--image",
+        &centos,
+        "--image",
+        &ubuntu,
+        "--output",
+        disk,
+    ];
+
+    let dry = bouture(&[&build[..], &["--dry-run"]].concat(), root);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(!Path::new(disk).exists());
+    insta::assert_snapshot!("build_dry_run", dry.snapshot());
+
+    let written = bouture(
+        &[
+            &build[..],
+            &[
+                "-v",
+                "--boot-info",
+                &format!("{}/boot-info.json", root.display()),
+            ],
+        ]
+        .concat(),
+        root,
+    );
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    insta::assert_snapshot!("build", written.snapshot());
+    assert_eq!(std::fs::metadata(disk).unwrap().len(), 200 << 20);
+
+    let target = ["--disk", disk];
+    let list = bouture(&[&["boot", "list"][..], &target].concat(), root);
+    insta::assert_snapshot!("list_initial", list.snapshot());
+
+    let set = bouture(
+        &[&["boot", "set-default", "ubuntu"][..], &target].concat(),
+        root,
+    );
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    insta::assert_snapshot!("set_default", set.snapshot());
+    let again = bouture(
+        &[&["boot", "set-default", "ubuntu"][..], &target].concat(),
+        root,
+    );
+    assert_eq!(again.code, 0);
+    assert_eq!(
+        again.stdout,
+        "nothing to do: ubuntu is already the default\n"
+    );
+
+    let next = bouture(
+        &[&["boot", "next", "centos", "--format", "json"][..], &target].concat(),
+        root,
+    );
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    insta::assert_snapshot!("next_json", next.snapshot());
+
+    let status = bouture(&[&["boot", "status", "-v"][..], &target].concat(), root);
+    insta::assert_snapshot!("status", status.snapshot());
+    let status = bouture(
+        &[&["boot", "status", "--format", "json"][..], &target].concat(),
+        root,
+    );
+    let value: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(value["default_image"], "ubuntu");
+    assert_eq!(value["next_image"], "centos");
+    assert_eq!(value["boot_info"]["current_element"], 1);
+
+    let unknown = bouture(
+        &[&["boot", "set-default", "debian"][..], &target].concat(),
+        root,
+    );
+    assert_eq!(unknown.code, 1);
+    assert_eq!(
+        unknown.stderr,
+        "error: unknown image 'debian': the images are centos, ubuntu\n"
+    );
+
+    let quiet = bouture(
+        &[&["boot", "set-default", "centos", "-q"][..], &target].concat(),
+        root,
+    );
+    assert_eq!((quiet.code, quiet.stdout.as_str()), (0, ""));
+    let list = bouture(
+        &[&["boot", "list", "--format", "json"][..], &target].concat(),
+        root,
+    );
+    let value: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(value["current_element"], 0);
+    assert_eq!(value["elements"][1]["grub_entry_id"], "image-ubuntu");
+}
+
+#[test]
+fn boot_needs_a_target_and_build_needs_images() {
+    let root = std::env::temp_dir();
+    let run = bouture(&["boot", "list"], &root);
+    assert_eq!(run.code, 2);
+    let run = bouture(
+        &[
+            "deploy",
+            "build",
+            "--provision",
+            "p.json",
+            "--output",
+            "x.img",
+            "--image",
+            "noequals",
+        ],
+        &root,
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("'noequals' is not NAME=SOURCE"),
+        "{}",
+        run.stderr
+    );
+    let run = bouture(
+        &["boot", "status", "--disk", "/nonexistent/disk.img"],
+        &root,
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .starts_with("error: /nonexistent/disk.img: cannot open"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn single_image_documents_plan_but_do_not_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let provision = root.join("single.json");
+    std::fs::write(
+        &provision,
+        r#"{"images": [{"name": "a", "boot": true, "target": "/", "image_pull_url": "http://x/a"}],
+            "partitions": [{"type": "disk", "id": {"type": "name", "value": "vda"}, "size": "100",
+              "volumes": [{"type": "partition", "mount": "/", "file_system": "ext4", "size": "remaining"}]}]}"#,
+    )
+    .unwrap();
+    let provision = provision.to_str().unwrap();
+    let plan = bouture(&["deploy", "plan", "--provision", provision], root);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.starts_with("single-image layout"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("multiboot "), "{}", plan.stdout);
+    let a = tree(root, "a", "A");
+    let disk = root.join("a.img");
+    let build = bouture(
+        &[
+            "deploy",
+            "build",
+            "--provision",
+            provision,
+            "--image",
+            &a,
+            "--output",
+            disk.to_str().unwrap(),
+        ],
+        root,
+    );
+    assert_eq!(build.code, 1);
+    assert!(
+        build
+            .stderr
+            .contains("needs at least two images owning filesystems"),
+        "{}",
+        build.stderr
+    );
+    assert!(!disk.exists());
+}

@@ -1,0 +1,542 @@
+//! `bouture boot`: list the images of a built disk (or a mounted multiboot
+//! partition) and switch the default or the next boot, by rewriting GRUB's
+//! 1,024-byte environment block in place under a lock, then reading it back.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::bootcfg::{BootElement, BootInfo};
+use crate::error::{MultibootError, io};
+use crate::grubenv::{GRUBENV_SIZE, GrubEnv};
+use crate::plan::MULTIBOOT_NAME;
+use crate::tools::{Tools, run};
+
+/// Where the multiboot files are, inside the multiboot filesystem.
+pub const GRUB_DIR: &str = "/boot/grub";
+/// The boot info bouture keeps next to grub.cfg.
+pub const BOOT_INFO_NAME: &str = "boot-info.json";
+const BOOT_INFO_LIMIT: u64 = 1024 * 1024;
+
+/// What `bouture boot` works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootTarget {
+    /// A raw disk image built by `bouture deploy build` (nothing is mounted).
+    Disk(PathBuf),
+    /// The directory where a node's multiboot partition is mounted.
+    Dir(PathBuf),
+}
+
+impl BootTarget {
+    /// The disk image or directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Disk(path) | Self::Dir(path) => path,
+        }
+    }
+}
+
+/// Where the environment block was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct GrubEnvLocation {
+    /// The file written (the disk image, or the grubenv file).
+    pub file: PathBuf,
+    /// Byte offset of the block in that file.
+    pub offset: u64,
+    /// The multiboot partition's number on the disk (disk targets).
+    pub partition: Option<u32>,
+}
+
+/// The images and which boots by default or next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BootStatus {
+    /// The bootable images (Bareon's boot info, `current_element` = the
+    /// live default from grubenv when it names an image).
+    pub boot_info: BootInfo,
+    /// The default image (grubenv `saved_entry`), by name.
+    pub default_image: Option<String>,
+    /// The image booted once at the next boot (grubenv `next_entry`).
+    pub next_image: Option<String>,
+    /// The environment block's variables.
+    pub grubenv: GrubEnv,
+    /// Where the block is.
+    pub location: GrubEnvLocation,
+    /// Inconsistencies found (e.g. `saved_entry` naming no image).
+    pub warnings: Vec<String>,
+}
+
+/// What a switch did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+#[non_exhaustive]
+pub enum SwitchOutcome {
+    /// The block was rewritten (or would be, with `dry_run`).
+    Changed {
+        /// The image now chosen.
+        image: String,
+        /// The variable written (`saved_entry` or `next_entry`).
+        variable: String,
+        /// Its value before.
+        before: String,
+        /// Its value after.
+        after: String,
+        /// Nothing was written (`--dry-run`).
+        dry_run: bool,
+    },
+    /// Nothing to do.
+    Unchanged {
+        /// The image asked for.
+        image: String,
+        /// Why nothing was done.
+        reason: String,
+    },
+}
+
+/// Which switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// Make the image the default (`saved_entry`), permanently.
+    Default,
+    /// Boot the image once at the next boot (`next_entry`), then the default again.
+    Next,
+}
+
+struct Opened {
+    file: File,
+    location: GrubEnvLocation,
+    info: BootInfo,
+    env: GrubEnv,
+}
+
+impl BootTarget {
+    /// The images and which boots by default and next (a shared lock is held
+    /// while reading).
+    pub fn status(&self) -> Result<BootStatus, MultibootError> {
+        let opened = self.open(false)?;
+        Ok(status_of(opened))
+    }
+
+    /// Make `image` (its name, `image_name` or `image_uuid`) the default or
+    /// the next boot. Switching to what is already chosen is a no-op that
+    /// says so; an unknown image is refused with the list of valid ones.
+    pub fn switch(
+        &self,
+        image: &str,
+        switch: Switch,
+        dry_run: bool,
+    ) -> Result<SwitchOutcome, MultibootError> {
+        let mut opened = self.open(!dry_run)?;
+        let element = find_element(&opened.info, image)?.clone();
+        let id = element.grub_entry_id.clone();
+        let saved = opened.env.get("saved_entry").unwrap_or_default().to_owned();
+        let next = opened.env.get("next_entry").unwrap_or_default().to_owned();
+        let (variable, value, unchanged) = match switch {
+            Switch::Default if saved == id => (
+                "saved_entry",
+                id.clone(),
+                Some(format!("{} is already the default", element.os_id)),
+            ),
+            Switch::Default => ("saved_entry", id.clone(), None),
+            Switch::Next if next == id => (
+                "next_entry",
+                id.clone(),
+                Some(format!("{} is already the next boot", element.os_id)),
+            ),
+            Switch::Next if saved == id && next.is_empty() => (
+                "next_entry",
+                String::new(),
+                Some(format!(
+                    "{} is the default: it boots next anyway",
+                    element.os_id
+                )),
+            ),
+            // Asking for the default while another one-shot is pending cancels it.
+            Switch::Next if saved == id => ("next_entry", String::new(), None),
+            Switch::Next => ("next_entry", id.clone(), None),
+        };
+        if let Some(reason) = unchanged {
+            return Ok(SwitchOutcome::Unchanged {
+                image: element.os_id,
+                reason,
+            });
+        }
+        let before = opened.env.get(variable).unwrap_or_default().to_owned();
+        opened.env.set(variable, &value);
+        let block = opened
+            .env
+            .encode()
+            .map_err(|source| MultibootError::GrubEnv {
+                path: opened.location.file.clone(),
+                source,
+            })?;
+        if !dry_run {
+            write_verified(&opened.file, &opened.location, &block)?;
+        }
+        Ok(SwitchOutcome::Changed {
+            image: element.os_id,
+            variable: variable.to_owned(),
+            before,
+            after: value,
+            dry_run,
+        })
+    }
+
+    fn open(&self, write: bool) -> Result<Opened, MultibootError> {
+        match self {
+            Self::Disk(path) => open_disk(path, write),
+            Self::Dir(path) => open_dir(path, write),
+        }
+    }
+}
+
+fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, MultibootError> {
+    info.elements
+        .iter()
+        .find(|e| e.os_id == image)
+        .or_else(|| {
+            info.elements
+                .iter()
+                .find(|e| !image.is_empty() && (e.image_name == image || e.image_uuid == image))
+        })
+        .ok_or_else(|| MultibootError::UnknownImage {
+            image: crate::excerpt(image, 80),
+            valid: info.elements.iter().map(|e| e.os_id.clone()).collect(),
+        })
+}
+
+fn status_of(opened: Opened) -> BootStatus {
+    let mut warnings = Vec::new();
+    let mut info = opened.info;
+    let by_id = |id: &str| {
+        info.elements
+            .iter()
+            .find(|e| e.grub_entry_id == id)
+            .cloned()
+    };
+    let saved = opened.env.get("saved_entry").unwrap_or_default();
+    let next = opened.env.get("next_entry").unwrap_or_default();
+    let default = by_id(saved);
+    if default.is_none() {
+        warnings.push(if saved.is_empty() {
+            "grubenv has no saved_entry: GRUB boots grub.cfg's `set default=N`".to_owned()
+        } else {
+            format!(
+                "grubenv's saved_entry '{}' names no image: GRUB boots grub.cfg's `set default=N`",
+                crate::excerpt(saved, 80)
+            )
+        });
+    }
+    let next_image = by_id(next);
+    if !next.is_empty() && next_image.is_none() {
+        warnings.push(format!(
+            "grubenv's next_entry '{}' names no image",
+            crate::excerpt(next, 80)
+        ));
+    }
+    if let Some(default) = &default {
+        info.current_element = default.grub_id;
+    }
+    BootStatus {
+        boot_info: info,
+        default_image: default.map(|e| e.os_id),
+        next_image: next_image.map(|e| e.os_id),
+        grubenv: opened.env,
+        location: opened.location,
+        warnings,
+    }
+}
+
+/// Open without following a last-component link or blocking on a FIFO, and
+/// refuse anything but a regular file.
+fn open_regular(path: &Path, write: bool) -> Result<File, MultibootError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(write)
+        .custom_flags(libc_flags())
+        .open(path)
+        .map_err(io(path, "cannot open"))?;
+    let metadata = file.metadata().map_err(io(path, "cannot stat"))?;
+    if !metadata.file_type().is_file() {
+        return Err(MultibootError::Target {
+            path: path.to_owned(),
+            message: format!(
+                "is {}, not a regular file",
+                bouture_fs::describe(metadata.file_type())
+            ),
+        });
+    }
+    if write {
+        file.lock().map_err(io(path, "cannot lock"))?;
+    } else {
+        file.lock_shared().map_err(io(path, "cannot lock"))?;
+    }
+    Ok(file)
+}
+
+/// Do not follow a last-component link; do not block on a FIFO.
+const fn libc_flags() -> i32 {
+    libc::O_NOFOLLOW | libc::O_NONBLOCK
+}
+
+fn read_block(file: &File, path: &Path, offset: u64) -> Result<[u8; GRUBENV_SIZE], MultibootError> {
+    let mut block = [0u8; GRUBENV_SIZE];
+    file.read_exact_at(&mut block, offset)
+        .map_err(io(path, "cannot read the grubenv block"))?;
+    Ok(block)
+}
+
+fn decode(path: &Path, block: &[u8]) -> Result<GrubEnv, MultibootError> {
+    GrubEnv::decode(block).map_err(|source| MultibootError::GrubEnv {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, MultibootError> {
+    let value = crate::json::parse_strict(text).map_err(|error| MultibootError::Target {
+        path: path.to_owned(),
+        message: format!("{BOOT_INFO_NAME}: {error}"),
+    })?;
+    serde_json::from_value(value).map_err(|error| MultibootError::Target {
+        path: path.to_owned(),
+        message: format!("{BOOT_INFO_NAME}: {error}"),
+    })
+}
+
+fn write_verified(
+    file: &File,
+    location: &GrubEnvLocation,
+    block: &[u8; GRUBENV_SIZE],
+) -> Result<(), MultibootError> {
+    let path = &location.file;
+    file.write_all_at(block, location.offset)
+        .map_err(io(path, "cannot write the grubenv block"))?;
+    file.sync_data().map_err(io(path, "cannot flush"))?;
+    let back = read_block(file, path, location.offset)?;
+    if &back != block {
+        return Err(MultibootError::ReadBack {
+            path: path.clone(),
+            what: "the grubenv block".into(),
+        });
+    }
+    Ok(())
+}
+
+fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
+    let grub = dir.join(GRUB_DIR.trim_start_matches('/'));
+    let env_path = grub.join("grubenv");
+    let file = open_regular(&env_path, write)?;
+    let len = file.metadata().map_err(io(&env_path, "cannot stat"))?.len();
+    if len != GRUBENV_SIZE as u64 {
+        return Err(MultibootError::Target {
+            path: env_path,
+            message: format!("is {len} bytes, not a 1024-byte GRUB environment block"),
+        });
+    }
+    let env = decode(&env_path, &read_block(&file, &env_path, 0)?)?;
+    let info_path = grub.join(BOOT_INFO_NAME);
+    let text = bouture_fs::read_bounded(&info_path, BOOT_INFO_LIMIT, bouture_fs::Links::Refuse)
+        .map_err(|source| MultibootError::Read {
+            path: info_path.clone(),
+            source,
+        })?;
+    let info = parse_info(&info_path, &text)?;
+    Ok(Opened {
+        file,
+        location: GrubEnvLocation {
+            file: env_path,
+            offset: 0,
+            partition: None,
+        },
+        info,
+        env,
+    })
+}
+
+/// A partition as `sfdisk --json` lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct SfdiskPartition {
+    pub(crate) start: u64,
+    pub(crate) size: u64,
+    #[serde(rename = "type")]
+    pub(crate) type_guid: String,
+    #[serde(default)]
+    pub(crate) uuid: String,
+    #[serde(default)]
+    pub(crate) name: String,
+}
+
+/// `sfdisk --json`'s table.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct SfdiskTable {
+    pub(crate) label: String,
+    #[serde(default)]
+    pub(crate) id: String,
+    #[serde(default = "default_sector")]
+    pub(crate) sectorsize: u64,
+    #[serde(default)]
+    pub(crate) partitions: Vec<SfdiskPartition>,
+}
+
+const fn default_sector() -> u64 {
+    512
+}
+
+#[derive(serde::Deserialize)]
+struct SfdiskJson {
+    partitiontable: SfdiskTable,
+}
+
+pub(crate) fn read_table(tools: &Tools, disk: &Path) -> Result<SfdiskTable, MultibootError> {
+    let mut command = tools.command("sfdisk");
+    command.arg("--json").arg(disk);
+    let out = run(command, None)?;
+    serde_json::from_slice::<SfdiskJson>(&out)
+        .map(|json| json.partitiontable)
+        .map_err(|error| MultibootError::Target {
+            path: disk.to_owned(),
+            message: format!("sfdisk --json: {error}"),
+        })
+}
+
+/// `debugfs -R REQUEST` on the filesystem at `offset` of `disk`.
+pub(crate) fn debugfs(
+    tools: &Tools,
+    disk: &Path,
+    offset: u64,
+    request: &str,
+) -> Result<String, MultibootError> {
+    let spec = device_spec(disk, offset)?;
+    let mut command = tools.command("debugfs");
+    command.arg("-R").arg(request).arg(spec);
+    Ok(String::from_utf8_lossy(&run(command, None)?).into_owned())
+}
+
+/// `FILE?offset=N`, the e2fsprogs I/O option syntax.
+pub(crate) fn device_spec(disk: &Path, offset: u64) -> Result<String, MultibootError> {
+    let text =
+        disk.to_str()
+            .filter(|t| !t.contains('?'))
+            .ok_or_else(|| {
+                MultibootError::Target {
+            path: disk.to_owned(),
+            message:
+                "e2fsprogs needs a UTF-8 path without '?' to reach a filesystem inside a disk image"
+                    .into(),
+        }
+            })?;
+    Ok(if offset == 0 {
+        text.to_owned()
+    } else {
+        format!("{text}?offset={offset}")
+    })
+}
+
+fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|line| line.trim_start().strip_prefix(name))
+        .map(str::trim)
+}
+
+fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
+    let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
+    let file = open_regular(path, write)?;
+    let mut magic = [0u8; 4];
+    if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
+        return Err(MultibootError::Unsupported(format!(
+            "{}: is a qcow2 image; switch the raw image (bouture deploy build --output-format raw) or convert it with qemu-img",
+            path.display()
+        )));
+    }
+    let table = read_table(&tools, path)?;
+    let target = |message: String| MultibootError::Target {
+        path: path.to_owned(),
+        message,
+    };
+    let found: Vec<(usize, &SfdiskPartition)> = table
+        .partitions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.name == MULTIBOOT_NAME)
+        .collect();
+    let [(index, partition)] = found.as_slice() else {
+        return Err(target(format!(
+            "has {} GPT partitions named '{MULTIBOOT_NAME}', not exactly one",
+            found.len()
+        )));
+    };
+    let offset = partition.start * table.sectorsize;
+    let stats = debugfs(&tools, path, offset, "stats -h")?;
+    let block_size: u64 = field(&stats, "Block size:")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| target("the multiboot partition holds no ext2/3/4 filesystem".into()))?;
+    let env_file = format!("{GRUB_DIR}/grubenv");
+    let stat = debugfs(&tools, path, offset, &format!("stat {env_file}"))?;
+    let size: Option<u64> = stat
+        .lines()
+        .find_map(|l| l.split("Size: ").nth(1))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok());
+    if size != Some(GRUBENV_SIZE as u64) {
+        return Err(target(format!(
+            "{env_file} on the multiboot partition is missing or not 1024 bytes"
+        )));
+    }
+    let blocks = debugfs(&tools, path, offset, &format!("blocks {env_file}"))?;
+    let blocks: Vec<u64> = blocks
+        .split_whitespace()
+        .filter_map(|b| b.parse().ok())
+        .collect();
+    let [block] = blocks.as_slice() else {
+        return Err(target(format!(
+            "{env_file} spans {} blocks, not one: it cannot be rewritten in place",
+            blocks.len()
+        )));
+    };
+    if block_size < GRUBENV_SIZE as u64 || *block == 0 {
+        return Err(target(format!(
+            "{env_file}: block size {block_size} cannot hold the environment block in one block"
+        )));
+    }
+    let env_offset = offset + block * block_size;
+    let partition_end = offset + partition.size * table.sectorsize;
+    if env_offset + GRUBENV_SIZE as u64 > partition_end {
+        return Err(target(format!(
+            "{env_file}: block {block} lies outside the multiboot partition"
+        )));
+    }
+    let env = decode(path, &read_block(&file, path, env_offset)?)?;
+    let info_text = debugfs(
+        &tools,
+        path,
+        offset,
+        &format!("cat {GRUB_DIR}/{BOOT_INFO_NAME}"),
+    )?;
+    if info_text.len() as u64 > BOOT_INFO_LIMIT {
+        return Err(target(format!(
+            "{BOOT_INFO_NAME} is larger than {BOOT_INFO_LIMIT} bytes"
+        )));
+    }
+    let info = parse_info(path, info_text.as_bytes())?;
+    let uuid = field(&stats, "Filesystem UUID:").unwrap_or_default();
+    if !uuid.eq_ignore_ascii_case(&info.multiboot_partition) {
+        return Err(target(format!(
+            "the multiboot filesystem is {uuid}, but {BOOT_INFO_NAME} names {}",
+            info.multiboot_partition
+        )));
+    }
+    let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+    Ok(Opened {
+        file,
+        location: GrubEnvLocation {
+            file: path.to_owned(),
+            offset: env_offset,
+            partition: Some(number),
+        },
+        info,
+        env,
+    })
+}

@@ -1,0 +1,166 @@
+//! External tools: found up front (with the Debian package to install when
+//! missing), run with bounded output.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{MissingTool, MultibootError};
+
+/// Where GRUB's BIOS modules and boot.img are (Debian's grub-pc-bin).
+pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
+
+/// Find a program in `PATH`, then in the sbin directories (mkfs lives there).
+pub(crate) fn find(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(tool))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The tools found, by name.
+#[derive(Debug, Clone)]
+pub(crate) struct Tools {
+    found: Vec<(&'static str, PathBuf)>,
+}
+
+impl Tools {
+    /// Look for every `(tool, package)`; all missing ones are reported at once.
+    /// A tool given as an absolute path is a file that must exist.
+    pub(crate) fn require(wanted: &[(&'static str, &'static str)]) -> Result<Self, MultibootError> {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for (tool, package) in wanted {
+            let path = if tool.starts_with('/') {
+                Some(PathBuf::from(tool)).filter(|p| p.is_file())
+            } else {
+                find(tool)
+            };
+            match path {
+                Some(path) => found.push((*tool, path)),
+                None => missing.push(MissingTool {
+                    tool: (*tool).to_owned(),
+                    package: (*package).to_owned(),
+                }),
+            }
+        }
+        if missing.is_empty() {
+            Ok(Self { found })
+        } else {
+            Err(MultibootError::MissingTools(missing))
+        }
+    }
+
+    pub(crate) fn command(&self, tool: &str) -> Command {
+        let path = self
+            .found
+            .iter()
+            .find(|(name, _)| *name == tool)
+            .map_or_else(|| PathBuf::from(tool), |(_, path)| path.clone());
+        let mut command = Command::new(path);
+        command.env("LC_ALL", "C");
+        command
+    }
+}
+
+/// Most bytes kept from a tool's standard output.
+pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// Run a command (with optional standard input), return its standard output
+/// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
+pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, MultibootError> {
+    let described = describe(&command);
+    command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|error| MultibootError::Tool {
+        command: described.clone(),
+        status: "not started".into(),
+        stderr: error.to_string(),
+    })?;
+    let stdin = child.stdin.take();
+    let input = input.map(<[u8]>::to_vec);
+    let writer = std::thread::spawn(move || {
+        if let (Some(mut stdin), Some(input)) = (stdin, input) {
+            let _ = stdin.write_all(&input);
+        }
+    });
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.by_ref().take(8192).read_to_end(&mut kept);
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        }
+        kept
+    });
+    let mut out = Vec::new();
+    let mut too_long = false;
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
+        if out.len() as u64 > OUTPUT_LIMIT {
+            too_long = true;
+            let _ = child.kill();
+        }
+    }
+    let status = child.wait().map_err(|error| MultibootError::Tool {
+        command: described.clone(),
+        status: "not waited for".into(),
+        stderr: error.to_string(),
+    })?;
+    let _ = writer.join();
+    let stderr = reader.join().unwrap_or_default();
+    if too_long {
+        return Err(MultibootError::Tool {
+            command: described,
+            status: format!("output longer than {OUTPUT_LIMIT} bytes"),
+            stderr: String::new(),
+        });
+    }
+    if !status.success() {
+        return Err(MultibootError::Tool {
+            command: described,
+            status: status.to_string(),
+            stderr: crate::excerpt(String::from_utf8_lossy(&stderr).trim(), 2000),
+        });
+    }
+    Ok(out)
+}
+
+fn describe(command: &Command) -> String {
+    let mut text = Path::new(command.get_program())
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    for arg in command.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    crate::excerpt(&text, 300)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::Tools;
+
+    #[test]
+    fn missing_tools_are_all_named_with_their_package() {
+        let error = Tools::require(&[
+            ("sh", "dash"),
+            ("bouture-no-such-tool", "bouture-pkg"),
+            ("/nonexistent/grub/boot.img", "grub-pc-bin"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "missing tools: bouture-no-such-tool (apt-get install bouture-pkg), \
+             /nonexistent/grub/boot.img (apt-get install grub-pc-bin)"
+        );
+    }
+}
