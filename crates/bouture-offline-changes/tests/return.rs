@@ -9,7 +9,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::too_many_lines
 )]
 
 use std::collections::BTreeMap;
@@ -113,23 +114,12 @@ fn essence(snapshot: &MasterSnapshot) -> BTreeMap<String, Value> {
         .collect()
 }
 
-#[test]
-fn every_change_made_on_the_local_master_is_found_and_carried_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = node(dir.path());
-    let local = SlapProxy::start(COMPUTER).unwrap();
-    let switchfile = dir.path().join("bouture-switch");
-
-    // At graft time: the record.
-    let grafted = graft(&node, &local);
-    write_grafted(&switchfile, &grafted).unwrap();
-    assert_eq!(read_grafted(&switchfile).unwrap().as_ref(), Some(&grafted));
-    let grafted_essence = essence(&grafted);
-
+/// While offline, change the local master as people and instances do.
+fn change_things_offline(local: &SlapProxy) {
     // While offline, people change things with `slapos request`...
     let sr = TEST_SOFTWARE_URL;
     slapos(
-        &local,
+        local,
         &[
             "request",
             "Main A",
@@ -143,7 +133,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         ],
     );
     slapos(
-        &local,
+        local,
         &[
             "request",
             "SIM 3",
@@ -159,7 +149,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         ],
     );
     slapos(
-        &local,
+        local,
         &[
             "request",
             "SIM 2",
@@ -172,7 +162,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         ],
     );
     slapos(
-        &local,
+        local,
         &[
             "request",
             "SIM 1",
@@ -185,7 +175,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         ],
     );
     slapos(
-        &local,
+        local,
         &[
             "request",
             "Main B",
@@ -199,7 +189,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         ],
     );
     slapos(
-        &local,
+        local,
         &[
             "request",
             "Main C",
@@ -213,7 +203,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         ],
     );
     slapos(
-        &local,
+        local,
         &[
             "request",
             "Main D",
@@ -228,7 +218,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
     // freed once destroyed, A publishes its connection parameters.
     local.report_destroyed(COMPUTER, "slappart3");
     slapos(
-        &local,
+        local,
         &[
             "request",
             "New E",
@@ -247,6 +237,64 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         "slappart0",
         &json!({"url": "https://[2001:db8::1]:9443/", "password": "s3cret"}),
     );
+}
+
+/// Paste the command lines into a shell against a second master.
+fn carry_back(
+    node: &WrittenNode,
+    changes: &[bouture_offline_changes::Change],
+    now: &MasterSnapshot,
+    grafted_essence: &BTreeMap<String, Value>,
+) {
+    // The command lines, pasted into a shell against a second master that
+    // holds the grafted node (the original master, as it was before the
+    // outage, plus a free partition as a real master has), make it hold what
+    // the local master holds.
+    let original = SlapProxy::start(COMPUTER).unwrap();
+    assert_eq!(&essence(&graft(node, &original)), grafted_essence);
+    let plan = plan(node);
+    let partitions: Vec<_> = plan.partitions.iter().collect();
+    let mut computer = bouture_graft::computer_registration(&plan, &partitions);
+    computer
+        .partitions
+        .push(PartitionRegistration::new("slappart9"));
+    MasterClient::new(original.url())
+        .unwrap()
+        .load_computer_configuration(&computer)
+        .unwrap();
+    let original_client = MasterClient::new(original.url()).unwrap();
+    for round in 0..2 {
+        for change in changes {
+            let Some(line) = &change.command_line else {
+                continue;
+            };
+            let out = original.shell_with_slapos(line);
+            assert!(
+                out.status.success(),
+                "{line} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // Run twice: the second round changes nothing more.
+        let carried = MasterSnapshot::read(&original_client, COMPUTER).unwrap();
+        assert_eq!(essence(&carried), essence(now), "round {round}");
+    }
+}
+
+#[test]
+fn every_change_made_on_the_local_master_is_found_and_carried_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let local = SlapProxy::start(COMPUTER).unwrap();
+    let switchfile = dir.path().join("bouture-switch");
+
+    // At graft time: the record.
+    let grafted = graft(&node, &local);
+    write_grafted(&switchfile, &grafted).unwrap();
+    assert_eq!(read_grafted(&switchfile).unwrap().as_ref(), Some(&grafted));
+    let grafted_essence = essence(&grafted);
+
+    change_things_offline(&local);
 
     // The original master returns: what changed?
     let client = MasterClient::new(local.url()).unwrap();
@@ -339,39 +387,7 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
     let listed = read_changes(&switchfile).unwrap().unwrap();
     assert_eq!(listed.returns[0].changes, changes);
 
-    // The command lines, pasted into a shell against a second master that
-    // holds the grafted node (the original master, as it was before the
-    // outage, plus a free partition as a real master has), make it hold what
-    // the local master holds.
-    let original = SlapProxy::start(COMPUTER).unwrap();
-    assert_eq!(essence(&graft(&node, &original)), grafted_essence);
-    let plan = plan(&node);
-    let partitions: Vec<_> = plan.partitions.iter().collect();
-    let mut computer = bouture_graft::computer_registration(&plan, &partitions);
-    computer
-        .partitions
-        .push(PartitionRegistration::new("slappart9"));
-    MasterClient::new(original.url())
-        .unwrap()
-        .load_computer_configuration(&computer)
-        .unwrap();
-    let original_client = MasterClient::new(original.url()).unwrap();
-    for round in 0..2 {
-        for change in &changes {
-            let Some(line) = &change.command_line else {
-                continue;
-            };
-            let out = original.shell_with_slapos(line);
-            assert!(
-                out.status.success(),
-                "{line} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        // Run twice: the second round changes nothing more.
-        let carried = MasterSnapshot::read(&original_client, COMPUTER).unwrap();
-        assert_eq!(essence(&carried), essence(&now), "round {round}");
-    }
+    carry_back(&node, &changes, &now, &grafted_essence);
 
     // Acknowledged: gone, and a second acknowledgement finds nothing.
     assert_eq!(
