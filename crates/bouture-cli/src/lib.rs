@@ -23,7 +23,12 @@ pub use output::OutputFormat;
 /// Move SlapOS nodes between masters and merge Ganeti clusters.
 #[derive(Debug, Parser)]
 #[command(name = "bouture", bin_name = "bouture", version, about, long_about = None)]
-#[command(after_help = "Run `bouture <COMMAND> --help` for the options and examples of a command.")]
+#[command(after_help = "\
+Run `bouture <COMMAND> --help` for the options and examples of a command.
+
+Exit status: 0 done; 1 the operation failed or was incomplete, or its configuration
+(the node configuration, an input file) is missing, unreadable or invalid; 2 the
+command line is wrong. `bouture failover` adds 10 and 75 (see its --help).")]
 pub struct Cli {
     /// Print more detail about what is done (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -84,34 +89,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(error) => {
-            let code = if error.use_stderr() {
-                BoutureExitCode::USAGE
-            } else {
-                BoutureExitCode::OK
-            };
-            let rendered = error.render();
-            let target: &mut dyn Write = if error.use_stderr() {
-                &mut *streams.stderr
-            } else {
-                &mut *streams.stdout
-            };
-            let _ = write!(target, "{rendered}");
-            return code;
-        }
+    let result = match Cli::try_parse_from(args) {
+        Ok(cli) => match &cli.command {
+            Command::Inventory(args) => commands::inventory::run(args, streams),
+            Command::Graft(args) => commands::graft::run(args, streams),
+            Command::Configure(args) => commands::configure::run(args, streams),
+            Command::Failover(args) => commands::failover::run(args, streams),
+            Command::Status(args) => commands::status::run(args, streams),
+            Command::Merge(args) => {
+                output::Failure::into_result(commands::merge::run(args, streams))
+            }
+        },
+        Err(error) => Err(exit::CommandError::Usage(error)),
     };
-    let result = match &cli.command {
-        Command::Inventory(args) => commands::inventory::run(args, streams),
-        Command::Graft(args) => commands::graft::run(args, streams),
-        Command::Configure(args) => commands::configure::run(args, streams),
-        Command::Failover(args) => commands::failover::run(args, streams),
-        Command::Status(args) => commands::status::run(args, streams),
-        Command::Merge(args) => commands::merge::run(args, streams),
-    };
-    match result {
-        Ok(code) => code,
-        Err(failure) => failure.report(streams.stderr),
-    }
+    exit::finish(result, streams)
 }

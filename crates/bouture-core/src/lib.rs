@@ -3,18 +3,11 @@
 //! `bouture-core` reads a node the way SlapOS does and gives it types:
 //!
 //! - [`NodeConfig`]: `slapos.cfg`, read with Python `ConfigParser` semantics
-//!   (see [`ini`]);
+//!   (with [`bouture_ini`]);
 //! - [`Inventory`]: the compute node and each partition under
 //!   `instance_root`, in numeric order, with its addresses
 //!   ([`PartitionResource`], from `.slapos-resource`) and its opt-in file
 //!   ([`BoutureFile`], from `bouture.json`).
-//!
-//! - [`configure`]: the node configuration pointed at a new master, edited
-//!   line by line so that comments and layout survive ([`cfg_edit`]), written
-//!   atomically (with [`bouture_fs::write_like`]).
-//!
-//! - [`failover`]: the failover state machine as a pure function, and its
-//!   state on disk ([`switchfile`]).
 //!
 //! Files written by partition users are read without following symbolic
 //! links, only when they are regular files, and only up to a size limit
@@ -34,20 +27,14 @@
 //! ```
 
 pub mod bouture_file;
-pub mod cfg_edit;
-pub mod configure;
 pub mod error;
-pub mod failover;
 pub mod graft_plan;
 pub mod ids;
-pub mod ini;
 mod json_fields;
 pub mod node_config;
-pub mod pidfile;
 pub mod pyjson;
 pub mod resource;
 pub mod scan;
-pub mod switchfile;
 
 pub use bouture_file::{BoutureFile, InstanceState, SharedInstance};
 pub use error::{FileError, FileErrorKind, NodeConfigError, ScanError};

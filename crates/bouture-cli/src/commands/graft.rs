@@ -9,10 +9,10 @@ use bouture_graft::{
 };
 use bouture_master_client::{ClientOptions, MasterClient};
 
-use crate::BoutureExitCode;
 use crate::Streams;
 use crate::commands::NodeCfgArg;
-use crate::output::{Failure, OutputFormat, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
 #[derive(Debug, clap::Args)]
@@ -49,9 +49,9 @@ pub struct GraftArgs {
     pub timeout: u64,
 }
 
-pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> CommandResult {
     let config = args.node.load()?;
-    let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
+    let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     let plan = GraftPlan::build(&inventory, &options);
@@ -63,8 +63,8 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
                 .stdout
                 .write_all(render_plan(&plan, &args.new_master_url).as_bytes()),
         };
-        written.map_err(|error| Failure::output(&error))?;
-        return Ok(exit_for_skipped(plan.skipped.len()));
+        written.map_err(CommandError::Output)?;
+        return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
     if plan.partitions.is_empty() {
@@ -85,14 +85,14 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
                 args.new_master_url
             );
         }
-        return Ok(exit_for_skipped(plan.skipped.len()));
+        return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
     let client = MasterClient::with_options(
         &args.new_master_url,
         &ClientOptions::default().timeout(std::time::Duration::from_secs(args.timeout)),
     )
-    .map_err(|error| Failure::operation(&error))?;
+    .map_err(CommandError::failed)?;
     let _ = writeln!(
         streams.stderr,
         "Grafting computer {} onto {} ({}, {} skipped)",
@@ -104,16 +104,16 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
     let mut progress = Progress::new(streams.stderr);
     let report = bouture_graft::apply(&plan, &client, &mut progress);
     progress.clear();
-    let report = report.map_err(|error| Failure::operation(&error))?;
+    let report = report.map_err(CommandError::failed)?;
 
     let written = match args.format {
         OutputFormat::Json => write_json(streams.stdout, &report),
         OutputFormat::Text => streams.stdout.write_all(render_report(&report).as_bytes()),
     };
-    written.map_err(|error| Failure::output(&error))?;
+    written.map_err(CommandError::Output)?;
     Ok(match report.outcome() {
-        GraftOutcome::Complete => BoutureExitCode::OK,
-        GraftOutcome::SkippedInvalid | GraftOutcome::Failed => BoutureExitCode::FAILURE,
+        GraftOutcome::Complete => Outcome::Done,
+        GraftOutcome::SkippedInvalid | GraftOutcome::Failed => Outcome::Incomplete,
     })
 }
 
@@ -126,11 +126,12 @@ fn count(n: usize, singular: &str) -> String {
     }
 }
 
-fn exit_for_skipped(skipped: usize) -> u8 {
+/// A plan that skips partitions is not the whole job.
+fn outcome_for_skipped(skipped: usize) -> Outcome {
     if skipped == 0 {
-        BoutureExitCode::OK
+        Outcome::Done
     } else {
-        BoutureExitCode::FAILURE
+        Outcome::Incomplete
     }
 }
 

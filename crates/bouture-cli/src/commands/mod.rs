@@ -3,7 +3,6 @@
 pub(crate) mod configure;
 pub(crate) mod failover;
 pub(crate) mod graft;
-mod graft_step;
 pub(crate) mod inventory;
 pub(crate) mod merge;
 pub(crate) mod status;
@@ -12,7 +11,7 @@ use std::path::PathBuf;
 
 use bouture_core::NodeConfig;
 
-use crate::output::Failure;
+use crate::exit::CommandError;
 
 /// `--cfg NODE_CFG`, shared by every SlapOS command.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,8 +27,9 @@ pub struct NodeCfgArg {
 }
 
 impl NodeCfgArg {
-    /// Read and check the node configuration; a failure exits 1 with the reason.
-    pub(crate) fn load(&self) -> Result<NodeConfig, Failure> {
-        NodeConfig::load(&self.cfg).map_err(|error| Failure::operation(&error))
+    /// Read and check the node configuration (a configuration error when it
+    /// cannot be used).
+    pub(crate) fn load(&self) -> Result<NodeConfig, CommandError> {
+        NodeConfig::load(&self.cfg).map_err(CommandError::config)
     }
 }

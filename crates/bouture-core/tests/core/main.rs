@@ -9,7 +9,5 @@
     clippy::indexing_slicing
 )]
 
-mod configure;
 mod graft_plan;
-mod ini_baseline;
 mod support;

@@ -1,26 +1,12 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The directory of this crate's test fixtures.
 pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The Python interpreter the baselines run: `$BOUTURE_PYTHON`, else `python3`.
-///
-/// Panics with instructions when there is none: these tests compare bouture
-/// with Python's own configparser and must not pass without it.
-pub(crate) fn python() -> Command {
-    let program = std::env::var("BOUTURE_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let probe = Command::new(&program).arg("--version").output();
-    match probe {
-        Ok(output) if output.status.success() => Command::new(program),
-        _ => panic!(
-            "these tests compare bouture with Python's configparser and need Python 3: \
-             `{program}` was not found or failed. Install it (apt-get install python3) \
-             or point BOUTURE_PYTHON at an interpreter."
-        ),
-    }
-}
+#[path = "../../../../tests/support/python.rs"]
+mod python;
+pub(crate) use python::python;

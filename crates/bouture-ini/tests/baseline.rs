@@ -1,10 +1,27 @@
 //! Every INI fixture must read exactly as Python's configparser reads it:
 //! the same sections, raw values, interpolated items, and the same errors.
 
-use bouture_core::ini::{IniDocument, IniError};
+// Test code: panicking on an unexpected value is how a test fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+
+use bouture_ini::{IniDocument, IniError};
 use serde_json::{Map, Value, json};
 
-use crate::support::{fixtures, python};
+#[path = "../../../tests/support/python.rs"]
+mod support;
+use support::python;
+
+/// The directory of this crate's test fixtures.
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
 
 /// The name of the Python exception that corresponds to an error.
 fn python_error_name(error: &IniError) -> &'static str {

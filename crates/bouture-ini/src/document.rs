@@ -1,38 +1,9 @@
-//! INI files read exactly as Python's `configparser.ConfigParser()` reads them.
-//!
-//! SlapOS reads `slapos.cfg` with Python's `ConfigParser` and its defaults, so
-//! bouture must agree with it on every value:
-//!
-//! - lines end with `\n`, `\r\n` or `\r` (Python's universal newlines);
-//! - full-line comments start with `#` or `;` (after optional white space);
-//!   there are **no inline comments**: `a = b # c` has the value `b # c`;
-//! - a line indented deeper than its option's line continues the value (blank
-//!   lines inside a continued value are kept, trailing ones dropped);
-//! - option names are lower-cased, section names are case-sensitive;
-//! - `[DEFAULT]` options are inherited by every section;
-//! - a duplicate section or option, a line before the first section header
-//!   and a line that is neither a header nor `key = value` / `key: value` are
-//!   errors;
-//! - values are interpolated when read (`%%` is a literal `%`,
-//!   `%(name)s` refers to another option of the section or of `[DEFAULT]`).
-//!
-//! The crate `configparser` differs from Python on several of these points
-//! (inline comments are cut, duplicates are accepted, `[DEFAULT]` is
-//! flattened), hence this small reader.
-//!
-//! ```
-//! use bouture_core::ini::IniDocument;
-//!
-//! let doc = IniDocument::parse("[DEFAULT]\nroot = /srv\n[slapos]\nInstance_Root = %(root)s/slapgrid # not a comment\n")?;
-//! let items = doc.items("slapos")?;
-//! assert_eq!(items, vec![
-//!     ("root".to_string(), "/srv".to_string()),
-//!     ("instance_root".to_string(), "/srv/slapgrid # not a comment".to_string()),
-//! ]);
-//! # Ok::<(), bouture_core::ini::IniError>(())
-//! ```
+//! The reader: INI text to sections and options, with `ConfigParser`'s
+//! rules (see the crate documentation for the list).
 
 use std::collections::HashSet;
+
+use crate::grammar::{Grammar, LineKind, py_isspace, split_lines};
 
 /// The name of the section whose options every other section inherits.
 pub const DEFAULT_SECTION: &str = "DEFAULT";
@@ -112,6 +83,7 @@ fn format_bad_lines(lines: &[(usize, String)]) -> String {
 /// One section: its name and its options in file order (names lower-cased,
 /// values raw, i.e. not interpolated).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct IniSection {
     /// The section's name, as written.
     pub name: String,
@@ -157,60 +129,64 @@ impl IniDocument {
         // `None` before any header, `Some(None)` in [DEFAULT], `Some(Some(i))` in section i.
         let mut current: Option<Option<usize>> = None;
         let mut open: Option<OpenOption> = None;
-        let mut indent_level = 0usize;
         let mut bad_lines = Vec::new();
+        let mut grammar = Grammar::default();
 
-        for (index, line) in split_lines(text).into_iter().enumerate() {
+        for (index, (line, _)) in split_lines(text).into_iter().enumerate() {
             let number = index + 1;
-            let trimmed = py_strip(line);
-            let is_comment = trimmed.starts_with('#') || trimmed.starts_with(';');
-            if trimmed.is_empty() || is_comment {
+            let (option, value) = match grammar.line(line) {
                 // Python keeps blank lines inside a continued value (they are
                 // joined as empty lines and trailing ones stripped); comment
                 // lines are dropped without ending the value.
-                if !is_comment && let Some(open) = open.as_mut() {
-                    open.lines.push(String::new());
-                }
-                continue;
-            }
-            let indent = line.chars().take_while(|c| py_isspace(*c)).count();
-            if let (Some(open), Some(_)) = (open.as_mut(), current)
-                && indent > indent_level
-            {
-                open.lines.push(trimmed.to_string());
-                continue;
-            }
-            indent_level = indent;
-            if let Some(name) = section_header(trimmed) {
-                doc.close_option(open.take());
-                if name == DEFAULT_SECTION {
-                    current = Some(None);
-                } else if let Some(existing) = doc.sections.iter().position(|s| s.name == name) {
-                    if seen_sections.contains(name) {
-                        return Err(IniError::DuplicateSection {
-                            section: name.to_string(),
-                            line: number,
-                        });
+                LineKind::Blank => {
+                    if let Some(open) = open.as_mut() {
+                        open.lines.push(String::new());
                     }
-                    current = Some(Some(existing));
-                } else {
-                    doc.sections.push(IniSection {
-                        name: name.to_string(),
-                        options: Vec::new(),
-                    });
-                    seen_sections.insert(name.to_string());
-                    current = Some(Some(doc.sections.len() - 1));
+                    continue;
                 }
-                continue;
-            }
-            let Some(section) = current else {
-                return Err(IniError::MissingSectionHeader {
-                    line: number,
-                    text: line.to_string(),
-                });
+                LineKind::Comment => continue,
+                LineKind::Continuation(more) => {
+                    if let Some(open) = open.as_mut() {
+                        open.lines.push(more.to_string());
+                    }
+                    continue;
+                }
+                LineKind::Header(name) => {
+                    doc.close_option(open.take());
+                    if name == DEFAULT_SECTION {
+                        current = Some(None);
+                    } else if let Some(existing) = doc.sections.iter().position(|s| s.name == name)
+                    {
+                        if seen_sections.contains(name) {
+                            return Err(IniError::DuplicateSection {
+                                section: name.to_string(),
+                                line: number,
+                            });
+                        }
+                        current = Some(Some(existing));
+                    } else {
+                        doc.sections.push(IniSection {
+                            name: name.to_string(),
+                            options: Vec::new(),
+                        });
+                        seen_sections.insert(name.to_string());
+                        current = Some(Some(doc.sections.len() - 1));
+                    }
+                    continue;
+                }
+                LineKind::Option { .. } | LineKind::Invalid if current.is_none() => {
+                    return Err(IniError::MissingSectionHeader {
+                        line: number,
+                        text: line.to_string(),
+                    });
+                }
+                LineKind::Invalid => {
+                    bad_lines.push((number, line.to_string()));
+                    continue;
+                }
+                LineKind::Option { name, value } => (name, value),
             };
-            let Some((option, value)) = option_line(trimmed) else {
-                bad_lines.push((number, line.to_string()));
+            let Some(section) = current else {
                 continue;
             };
             if option.is_empty() {
@@ -374,63 +350,6 @@ fn interpolate(
     }
     out.push_str(rest);
     Ok(())
-}
-
-/// Split text into lines as Python's universal newlines mode does (`\n`,
-/// `\r\n`, `\r`), without the line endings.
-pub(crate) fn split_lines(text: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes.get(i) {
-            Some(b'\n') => {
-                lines.push(&text[start..i]);
-                start = i + 1;
-            }
-            Some(b'\r') => {
-                lines.push(&text[start..i]);
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if start < text.len() {
-        lines.push(&text[start..]);
-    }
-    lines
-}
-
-/// Python's `str.isspace()` for one character.
-pub(crate) fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Python's `str.strip()`.
-pub(crate) fn py_strip(text: &str) -> &str {
-    text.trim_matches(py_isspace)
-}
-
-/// `\[(?P<header>.+)\]` matched at the start of a stripped line: the text
-/// between the opening `[` and the last `]`, at least one character.
-pub(crate) fn section_header(trimmed: &str) -> Option<&str> {
-    let inner = trimmed.strip_prefix('[')?;
-    let close = inner.rfind(']')?;
-    (close > 0).then(|| &inner[..close])
-}
-
-/// `(?P<option>.*?)\s*(?P<vi>=|:)\s*(?P<value>.*)$`: the option (lower-cased,
-/// trailing white space removed) and the stripped value.
-pub(crate) fn option_line(trimmed: &str) -> Option<(String, &str)> {
-    let at = trimmed.find(['=', ':'])?;
-    let option = trimmed[..at].trim_end_matches(py_isspace).to_lowercase();
-    let value = py_strip(&trimmed[at + 1..]);
-    Some((option, value))
 }
 
 #[cfg(test)]

@@ -22,22 +22,28 @@ pub struct PidfileLock {
     path: PathBuf,
 }
 
+/// Another process holds the lock.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "another run holds the lock on {}{}; it is still running, so this run does nothing",
+    path.display(),
+    pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+)]
+#[non_exhaustive]
+pub struct Busy {
+    /// The pidfile.
+    pub path: PathBuf,
+    /// The pid it holds, when readable.
+    pub pid: Option<u32>,
+}
+
 /// The pidfile lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PidfileError {
     /// Another process holds the lock.
-    #[error(
-        "another run holds the lock on {}{}; it is still running, so this run does nothing",
-        path.display(),
-        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
-    )]
-    Busy {
-        /// The pidfile.
-        path: PathBuf,
-        /// The pid it holds, when readable.
-        pid: Option<u32>,
-    },
+    #[error(transparent)]
+    Busy(Busy),
     /// The file cannot be opened, locked or written.
     #[error("cannot use the pidfile {}: {source}; check its directory exists and is writable", path.display())]
     Io {
@@ -71,10 +77,10 @@ impl PidfileLock {
                     .read_to_string(&mut text)
                     .ok()
                     .and_then(|_| text.trim().parse().ok());
-                return Err(PidfileError::Busy {
+                return Err(PidfileError::Busy(Busy {
                     path: path.to_path_buf(),
                     pid,
-                });
+                }));
             }
             Err(std::fs::TryLockError::Error(error)) => return Err(io_error(error)),
         }
@@ -116,7 +122,7 @@ mod tests {
             std::process::id().to_string()
         );
         match PidfileLock::acquire(&path) {
-            Err(PidfileError::Busy { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            Err(PidfileError::Busy(busy)) => assert_eq!(busy.pid, Some(std::process::id())),
             other => panic!("{other:?}"),
         }
         drop(first);

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use bouture_core::configure::{configure_text, unified_diff};
+use bouture_failover::configure::{configure_text, unified_diff};
 use serde_json::{Map, Value};
 
 use crate::support::{fixtures, python};
@@ -123,7 +123,7 @@ fn same_options_as_the_reference_output() {
     fs::write(&ours, &edit.text).unwrap();
     let reference = fixtures().join("node-slapos-bouture.cfg.reference-output");
     let output = python()
-        .arg(fixtures().join("../python/configparser_dump.py"))
+        .arg(fixtures().join("../../../bouture-ini/tests/python/configparser_dump.py"))
         .arg(&ours)
         .arg(&reference)
         .output()

@@ -11,27 +11,26 @@
 //! `[DEFAULT]`, it is removed from `[DEFAULT]` too.
 //!
 //! Everything else is kept exactly, comments included (see
-//! [`crate::cfg_edit`]), and the result is checked: it must parse, with
+//! [`bouture_ini::IniEditor`]), and the result is checked: it must parse, with
 //! Python's rules, to the original options minus the removed ones plus the
 //! new `master_url`. [`configure`] reads `NODE_CFG` and writes `NEW_CFG`
 //! atomically (see [`bouture_fs::write_like`]).
 //!
 //! ```
-//! use bouture_core::configure::{configure_text, ChangeAction};
+//! use bouture_failover::configure::{configure_text, ChangeAction};
 //!
 //! let edit = configure_text("[slapos]\n# my node\nmaster_url = https://m\nkey_file = /k\n", "http://127.0.0.1:4000")?;
 //! assert_eq!(edit.text, "[slapos]\n# my node\nmaster_url = http://127.0.0.1:4000\n");
 //! assert_eq!(edit.changes[1].action, ChangeAction::Removed);
-//! # Ok::<(), bouture_core::configure::ConfigureError>(())
+//! # Ok::<(), bouture_failover::configure::ConfigureError>(())
 //! ```
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::cfg_edit::{CfgEditor, SetOutcome};
-use crate::error::{FileErrorKind, NodeConfigError};
-use crate::ini::{DEFAULT_SECTION, IniDocument};
-use crate::node_config::read_node_config_text;
+use bouture_core::node_config::read_node_config_text;
+use bouture_core::{FileErrorKind, NodeConfigError};
+use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
 
 /// The `[slapos]` options that `configure` removes: the client certificate
 /// (`key_file`, `cert_file`), the partition certificate directory, and the
@@ -201,7 +200,7 @@ fn configure_text_at(
             path: path.to_path_buf(),
         });
     }
-    let mut editor = CfgEditor::parse(text).map_err(syntax)?;
+    let mut editor = IniEditor::parse(text).map_err(syntax)?;
     let mut changes = Vec::new();
     let escaped = new_master_url.replace('%', "%%");
     let action = match editor.set(SLAPOS_SECTION, "master_url", &escaped) {

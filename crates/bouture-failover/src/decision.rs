@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use std::num::NonZeroU32;
-//! use bouture_core::failover::{decide, Action, FailoverState, InnerOutcome};
+//! use bouture_failover::decision::{decide, Action, FailoverState, InnerOutcome};
 //!
 //! let state = FailoverState { switched: false, offline_runs: 0 };
 //! let decision = decide(state, InnerOutcome::from_exit_code(Some(3)), NonZeroU32::MIN);

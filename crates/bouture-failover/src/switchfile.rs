@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::FileErrorKind;
+use bouture_core::FileErrorKind;
 use bouture_fs::Links;
 
 /// The version of the switchfile and counter formats bouture writes.

@@ -1,32 +1,20 @@
-//! A line-preserving editor for INI files read with Python `ConfigParser` rules.
+//! The editor: INI text changed option by option, every other line kept
+//! byte for byte.
 //!
 //! Python's `ConfigParser.write` (and the `configparser` crate) rewrite the
-//! whole file and lose every comment. [`CfgEditor`] instead keeps the file as
+//! whole file and lose every comment. [`IniEditor`] instead keeps the file as
 //! its lines and changes only the lines of the options it sets or removes:
 //! comments, blank lines, order, key case, other sections, multi-line values,
 //! `%%` escapes, inline `#` text, the newline style (LF, CRLF or CR) and a
-//! missing final newline all survive.
-//!
-//! Which lines belong to an option is decided with the same rules as the
-//! reader in [`crate::ini`] (an option's line, then every line indented deeper
-//! than it, with the blank and comment lines between them), so the reader and
-//! the editor always agree.
-//!
-//! ```
-//! use bouture_core::cfg_edit::CfgEditor;
-//!
-//! let mut editor = CfgEditor::parse("# keep me\r\n[slapos]\r\nMaster_URL = https://old\r\nkey_file = /k\r\n")?;
-//! editor.set("slapos", "master_url", "http://127.0.0.1:4000");
-//! editor.remove("slapos", "key_file");
-//! assert_eq!(editor.render(), "# keep me\r\n[slapos]\r\nMaster_URL = http://127.0.0.1:4000\r\n");
-//! # Ok::<(), bouture_core::ini::IniError>(())
-//! ```
+//! missing final newline all survive. Which lines belong to an option is
+//! decided by the same grammar as the reader's.
 
-use crate::ini::{self, IniDocument, IniError};
+use crate::grammar::{self, Grammar, leading_space, py_isspace, split_lines};
+use crate::{IniDocument, IniError};
 
-/// What one line of the file is, under `ConfigParser`'s rules.
+/// What one line is to the editor (from [`grammar::LineKind`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum LineKind {
+enum Role {
     /// Blank or a full-line comment.
     Trivia,
     /// A `[section]` header.
@@ -42,11 +30,12 @@ struct Line {
     text: String,
     /// `"\n"`, `"\r\n"`, `"\r"`, or `""` for a last line without newline.
     ending: String,
-    kind: LineKind,
+    kind: Role,
 }
 
-/// Whether [`CfgEditor::set`] replaced an existing option or added it.
+/// Whether [`IniEditor::set`] replaced an existing option or added it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SetOutcome {
     /// The option existed in the section and its value was replaced in place.
     Replaced,
@@ -58,23 +47,23 @@ pub enum SetOutcome {
 
 /// An INI file as lines, edited without disturbing the lines it does not change.
 #[derive(Debug, Clone)]
-pub struct CfgEditor {
+pub struct IniEditor {
     lines: Vec<Line>,
     /// The newline of the first line that has one (`"\n"` if none does).
     newline: String,
 }
 
-impl CfgEditor {
+impl IniEditor {
     /// Read `text`, which must be valid for Python's `ConfigParser` (it is
     /// parsed with [`IniDocument::parse`] first, and its error returned).
     pub fn parse(text: &str) -> Result<Self, IniError> {
         IniDocument::parse(text)?;
-        let mut lines: Vec<Line> = split_with_endings(text)
+        let mut lines: Vec<Line> = split_lines(text)
             .into_iter()
             .map(|(text, ending)| Line {
                 text: text.to_string(),
                 ending: ending.to_string(),
-                kind: LineKind::Trivia,
+                kind: Role::Trivia,
             })
             .collect();
         classify(&mut lines);
@@ -134,7 +123,7 @@ impl CfgEditor {
         let Some(header) = self
             .lines
             .iter()
-            .position(|line| line.kind == LineKind::Header(section.to_string()))
+            .position(|line| line.kind == Role::Header(section.to_string()))
         else {
             return SetOutcome::NoSuchSection;
         };
@@ -143,13 +132,13 @@ impl CfgEditor {
         let mut indent = String::new();
         for (index, line) in self.lines.iter().enumerate().skip(header + 1) {
             match &line.kind {
-                LineKind::Header(_) => break,
-                LineKind::Option { .. } => {
+                Role::Header(_) => break,
+                Role::Option { .. } => {
                     after = index;
                     indent = leading_space(&line.text).to_string();
                 }
-                LineKind::Continuation => after = index,
-                LineKind::Trivia => {}
+                Role::Continuation => after = index,
+                Role::Trivia => {}
             }
         }
         let newline = self
@@ -196,13 +185,13 @@ impl CfgEditor {
     fn find(&self, section: &str, option: &str) -> Option<(usize, usize)> {
         let name = option.to_lowercase();
         let start = self.lines.iter().position(|line| {
-            matches!(&line.kind, LineKind::Option { section: s, name: n } if s == section && *n == name)
+            matches!(&line.kind, Role::Option { section: s, name: n } if s == section && *n == name)
         })?;
         let mut end = start;
         for (index, line) in self.lines.iter().enumerate().skip(start + 1) {
             match line.kind {
-                LineKind::Continuation => end = index,
-                LineKind::Trivia => {}
+                Role::Continuation => end = index,
+                Role::Trivia => {}
                 _ => break,
             }
         }
@@ -213,7 +202,7 @@ impl CfgEditor {
         let new = lines.into_iter().map(|(text, ending)| Line {
             text,
             ending,
-            kind: LineKind::Trivia,
+            kind: Role::Trivia,
         });
         self.lines.splice(from..to, new);
         classify(&mut self.lines);
@@ -237,13 +226,13 @@ fn value_lines(prefix: &str, indent: &str, value: &str, newline: &str) -> Vec<(S
 /// The option line up to where its value starts: the key, the delimiter and
 /// the white space after it (one space is added when there is none).
 fn value_prefix(text: &str) -> String {
-    let Some(at) = text.find(['=', ':']) else {
+    let Some(at) = grammar::delimiter(text) else {
         return format!("{text} = ");
     };
     let after = &text[at + 1..];
     let value_start = after
         .char_indices()
-        .find(|(_, c)| !ini::py_isspace(*c))
+        .find(|(_, c)| !py_isspace(*c))
         .map_or(after.len(), |(i, _)| i);
     let spacing = &after[..value_start];
     if spacing.is_empty() {
@@ -253,84 +242,28 @@ fn value_prefix(text: &str) -> String {
     }
 }
 
-fn leading_space(text: &str) -> &str {
-    let end = text
-        .char_indices()
-        .find(|(_, c)| !ini::py_isspace(*c))
-        .map_or(text.len(), |(i, _)| i);
-    &text[..end]
-}
-
-/// Split `text` into lines and their endings, with the same line boundaries
-/// as [`ini::split_lines`] (Python's universal newlines).
-fn split_with_endings(text: &str) -> Vec<(&str, &str)> {
-    let mut lines = Vec::new();
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes.get(i) {
-            Some(b'\n') => {
-                lines.push((&text[start..i], &text[i..=i]));
-                start = i + 1;
-            }
-            Some(b'\r') => {
-                let end = if bytes.get(i + 1) == Some(&b'\n') {
-                    i + 2
-                } else {
-                    i + 1
-                };
-                lines.push((&text[start..i], &text[i..end]));
-                i = end - 1;
-                start = end;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if start < text.len() {
-        lines.push((&text[start..], ""));
-    }
-    lines
-}
-
-/// Give every line its kind, with the state machine of [`IniDocument::parse`].
+/// Give every line its role, with the grammar of the reader.
 fn classify(lines: &mut [Line]) {
+    let mut grammar = Grammar::default();
     let mut section: Option<String> = None;
-    let mut option_open = false;
-    let mut indent_level = 0usize;
     for line in lines.iter_mut() {
-        let trimmed = ini::py_strip(&line.text);
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
-            line.kind = LineKind::Trivia;
-            continue;
-        }
-        let indent = line
-            .text
-            .chars()
-            .take_while(|c| ini::py_isspace(*c))
-            .count();
-        if option_open && section.is_some() && indent > indent_level {
-            line.kind = LineKind::Continuation;
-            continue;
-        }
-        indent_level = indent;
-        if let Some(name) = ini::section_header(trimmed) {
-            section = Some(name.to_string());
-            option_open = false;
-            line.kind = LineKind::Header(name.to_string());
-            continue;
-        }
-        line.kind = match (&section, ini::option_line(trimmed)) {
-            (Some(section), Some((name, _))) => {
-                option_open = true;
-                LineKind::Option {
+        line.kind = match grammar.line(&line.text) {
+            grammar::LineKind::Continuation(_) => Role::Continuation,
+            grammar::LineKind::Header(name) => {
+                section = Some(name.to_string());
+                Role::Header(name.to_string())
+            }
+            grammar::LineKind::Option { name, .. } => match &section {
+                Some(section) => Role::Option {
                     section: section.clone(),
                     name,
-                }
+                },
+                // Not reached for a document the reader accepted.
+                None => Role::Trivia,
+            },
+            grammar::LineKind::Blank | grammar::LineKind::Comment | grammar::LineKind::Invalid => {
+                Role::Trivia
             }
-            // Not reached for a document IniDocument accepted.
-            _ => LineKind::Trivia,
         };
     }
 }
@@ -339,23 +272,10 @@ fn classify(lines: &mut [Line]) {
 mod tests {
     use super::*;
 
-    fn edit(text: &str, f: impl FnOnce(&mut CfgEditor)) -> String {
-        let mut editor = CfgEditor::parse(text).unwrap();
+    fn edit(text: &str, f: impl FnOnce(&mut IniEditor)) -> String {
+        let mut editor = IniEditor::parse(text).unwrap();
         f(&mut editor);
         editor.render()
-    }
-
-    #[test]
-    fn line_boundaries_agree_with_the_reader() {
-        for text in ["a\nb\r\nc\rd", "\n\n", "x\r\n\r\n", "", "\r", "end\n"] {
-            let ours: Vec<&str> = split_with_endings(text).iter().map(|l| l.0).collect();
-            assert_eq!(ours, ini::split_lines(text), "{text:?}");
-            let joined: String = split_with_endings(text)
-                .iter()
-                .flat_map(|(l, e)| [*l, *e])
-                .collect();
-            assert_eq!(joined, text);
-        }
     }
 
     #[test]
@@ -401,7 +321,7 @@ mod tests {
         });
         assert_eq!(got, "[s]\nurl = v\n# only a comment\n[t]\n");
         assert_eq!(
-            CfgEditor::parse("[s]\n").unwrap().set("t", "a", "b"),
+            IniEditor::parse("[s]\n").unwrap().set("t", "a", "b"),
             SetOutcome::NoSuchSection
         );
     }
@@ -444,6 +364,6 @@ mod tests {
 
     #[test]
     fn invalid_input_is_refused() {
-        assert!(CfgEditor::parse("a = 1\n").is_err());
+        assert!(IniEditor::parse("a = 1\n").is_err());
     }
 }
