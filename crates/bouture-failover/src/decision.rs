@@ -47,10 +47,16 @@ pub enum InnerOutcome {
     },
     /// Exit 3 (`SLAPGRID_OFFLINE_SUCCESS`): the master could not be used.
     Offline,
-    /// Any other exit, or killed by a signal (`None`): no conclusion.
+    /// Any other exit (`None`: ended in a way that gives no code): no
+    /// conclusion.
     Ambiguous {
         /// The exit code, if the process exited.
         code: Option<i32>,
+    },
+    /// Killed by a signal: no conclusion.
+    Killed {
+        /// The signal's number.
+        signal: i32,
     },
 }
 
@@ -68,6 +74,43 @@ impl InnerOutcome {
             code => Self::Ambiguous { code },
         }
     }
+
+    /// Classify how a process ended: its exit code, or the signal that
+    /// killed it.
+    pub fn from_exit_status(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (None, Some(signal)) => Self::Killed { signal },
+            (code, _) => Self::from_exit_code(code),
+        }
+    }
+}
+
+/// The name of a signal, e.g. `SIGKILL` for 9 on Linux (`signal N` when
+/// unknown).
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_string()
 }
 
 impl fmt::Display for InnerOutcome {
@@ -87,7 +130,10 @@ impl fmt::Display for InnerOutcome {
                 code: Some(SLAPGRID_FAIL),
             } => write!(f, "exit 1 (failure)"),
             Self::Ambiguous { code: Some(code) } => write!(f, "exit {code} (unexpected)"),
-            Self::Ambiguous { code: None } => write!(f, "killed by a signal"),
+            Self::Ambiguous { code: None } => write!(f, "ended without an exit code"),
+            Self::Killed { signal } => {
+                write!(f, "killed by {} (signal {signal})", signal_name(*signal))
+            }
         }
     }
 }
@@ -191,7 +237,7 @@ pub fn decide(
                 )
             }
         }
-        (InnerOutcome::Ambiguous { .. }, switched) => (
+        (InnerOutcome::Ambiguous { .. } | InnerOutcome::Killed { .. }, switched) => (
             Action::Wait,
             format!(
                 "ambiguous: `slapos node instance` with the original master ended with \

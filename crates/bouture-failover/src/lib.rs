@@ -16,6 +16,7 @@
 pub mod configure;
 pub mod decision;
 mod graft_step;
+mod offline;
 pub mod pidfile;
 pub mod run;
 pub mod switchfile;

@@ -13,6 +13,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A held pidfile lock.
@@ -62,13 +63,35 @@ impl PidfileLock {
             path: path.to_path_buf(),
             source,
         };
+        // Never through a symbolic link: a link to a file that does not exist
+        // yet (the node's `pidfile_instance`, say) would be created with our
+        // pid in it, and `slapos node instance` would then refuse to run.
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(path)
-            .map_err(io_error)?;
+            .map_err(|error| {
+                if error.raw_os_error() == Some(libc::ELOOP) {
+                    io_error(io::Error::other(
+                        "it is a symbolic link, refused: give the file itself",
+                    ))
+                } else {
+                    io_error(error)
+                }
+            })?;
+        match file.metadata() {
+            Ok(metadata) if !metadata.is_file() => {
+                return Err(io_error(io::Error::other(format!(
+                    "it is {}, not a regular file",
+                    bouture_fs::describe(metadata.file_type())
+                ))));
+            }
+            Ok(_) => {}
+            Err(error) => return Err(io_error(error)),
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -128,6 +151,20 @@ mod tests {
         drop(first);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         PidfileLock::acquire(&path).unwrap();
+    }
+
+    #[test]
+    fn a_symbolic_link_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("slapgrid-cp.pid");
+        let link = dir.path().join("failover.pid");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let error = PidfileLock::acquire(&link).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(!target.exists());
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        let error = PidfileLock::acquire(&dir.path().join("d")).unwrap_err();
+        assert!(error.to_string().contains("a directory"), "{error}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The differences between what was grafted onto the local master and what
 //! it holds when the original master returns.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use bouture_master_client::{InstanceState, Parameters};
 use serde_json::{Value, json};
@@ -137,29 +137,38 @@ impl Change {
     }
 }
 
-impl fmt::Display for Change {
-    /// One line: what, where, old and new values (bounded), and the command.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind.describe())?;
+impl Change {
+    /// What, where, and the old and new values (each bounded), without the
+    /// command: `parameters changed: instance "Main" (slappart0): {...} -> {...}`.
+    pub fn summary(&self) -> String {
+        let mut out = self.kind.describe().to_string();
         if let Some(shared) = &self.shared_instance {
-            write!(f, ": shared instance {shared:?}")?;
+            let _ = write!(out, ": shared instance {shared:?}");
             if let Some(host) = &self.instance {
-                write!(f, " on {host:?}")?;
+                let _ = write!(out, " on {host:?}");
             }
         } else if let Some(instance) = &self.instance {
-            write!(f, ": instance {instance:?}")?;
+            let _ = write!(out, ": instance {instance:?}");
         }
         if let Some(partition) = &self.partition {
-            write!(f, " ({partition})")?;
+            let _ = write!(out, " ({partition})");
         }
         if !self.old.is_null() || !self.new.is_null() {
-            write!(
-                f,
+            let _ = write!(
+                out,
                 ": {} -> {}",
                 bounded(&self.old.to_string()),
                 bounded(&self.new.to_string())
-            )?;
+            );
         }
+        out
+    }
+}
+
+impl fmt::Display for Change {
+    /// One line: [`Change::summary`], then the command (bounded) or the note.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())?;
         match (&self.command_line, &self.note) {
             (Some(line), Some(note)) => write!(
                 f,

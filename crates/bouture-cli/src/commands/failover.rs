@@ -11,14 +11,13 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use bouture_failover::{
-    DEFAULT_MASTER_TIMEOUT, Failover, FailoverError, FailoverOptions, FailoverOutcome,
-    SlaposCommand,
+    DEFAULT_MASTER_TIMEOUT, Failover, FailoverOptions, FailoverOutcome, SlaposCommand,
 };
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::Logger;
+use crate::log::{LogSettings, Logger};
 use crate::output::error_chain;
 
 /// Arguments of `bouture failover`.
@@ -78,7 +77,14 @@ pub struct FailoverArgs {
     pub switch_after: NonZeroU32,
 }
 
-pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> CommandResult {
+pub(crate) fn run(
+    args: &FailoverArgs,
+    settings: &LogSettings,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
+    // Every line, errors included, goes through the log, with the prefix of
+    // the other lines (and to --log-file).
+    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
     let mut options = FailoverOptions::new(
         &args.node.cfg,
         &args.new_master_url,
@@ -89,11 +95,13 @@ pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> CommandResu
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     options.switch_after = args.switch_after;
     options.master_timeout = DEFAULT_MASTER_TIMEOUT;
-    let failover = Failover::new(options).map_err(|error| match error {
-        FailoverError::Node(error) => CommandError::config(error),
-        error => CommandError::failed(error),
-    })?;
-    let mut log = Logger::new(streams.stderr);
+    let failover = match Failover::new(options) {
+        Ok(failover) => failover,
+        Err(error) => {
+            log.error(&error_chain(&error));
+            return Err(CommandError::Reported);
+        }
+    };
     let mut slapos = SlaposCommand::new(&args.slapos_command);
     match failover.run(&mut slapos, &mut log) {
         Ok(FailoverOutcome::Processed { .. }) => Ok(Outcome::Done),
@@ -102,9 +110,6 @@ pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> CommandResu
             Ok(Outcome::FailoverBusy)
         }
         Ok(_) => Ok(Outcome::FailoverNotProcessed),
-        // Before the run started: reported like a bad argument.
-        Err(error @ FailoverError::Pidfile(_)) => Err(CommandError::failed(error)),
-        // During the run: a line of its log.
         Err(error) => {
             log.error(&error_chain(&error));
             Err(CommandError::Reported)
