@@ -31,8 +31,7 @@ Exit status: 0 done; 1 the operation failed or was incomplete, or its configurat
 (the node configuration, an input file) is missing, unreadable or invalid; 2 the
 command line is wrong. `bouture failover` adds 10 and 75 (see its --help).")]
 pub struct Cli {
-    /// Print more detail (repeat for more): DEBUG log lines with phase
-    /// timings and the requests sent to the new master.
+    /// Print more detail: DEBUG log lines (how long each step took).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
     /// Print only warnings and errors (`-qq`: only errors).

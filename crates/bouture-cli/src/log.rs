@@ -12,7 +12,7 @@
 //! | `-qq` | ERROR |
 //! | `-q` | WARNING, ERROR |
 //! | (none) | INFO, WARNING, ERROR |
-//! | `-v` (or more), `--debug` | DEBUG too: phase timings, requests sent to the new master |
+//! | `-v` (or more), `--debug` | DEBUG too: how long each step took, what was recorded |
 //!
 //! `--log-file FILE` appends every line, DEBUG included, to FILE as well
 //! (as slapos's log file gets every level).

@@ -152,8 +152,8 @@ pub struct FailoverState {
 pub enum Action {
     /// The original master works and the node follows it: nothing to do.
     StayOnOriginal,
-    /// The original master works again: remove the switchfile (changes
-    /// made on the new master are not carried back).
+    /// The original master works again: list what changed on the new
+    /// master, then remove the switchfile.
     SwitchBack,
     /// The original master is offline, but not for enough runs in a row yet:
     /// record the count and do not switch (nor process from the new master).
@@ -204,7 +204,7 @@ pub fn decide(
             Action::SwitchBack,
             format!(
                 "the original master is reachable again ({outcome}); switching back to it: \
-                 the switchfile is removed (changes made on the new master are not carried back)"
+                 what changed on the new master is listed, then the switchfile is removed"
             ),
         ),
         (InnerOutcome::Offline, true) => (

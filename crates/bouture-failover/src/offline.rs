@@ -150,12 +150,15 @@ pub(crate) fn collect_changes(
             .and_then(|client| {
                 MasterSnapshot::read(&client, computer_id).map_err(|e| e.to_string())
             })
-            .map(|now| changes::diff(&grafted, &now))
-            .unwrap_or_else(|reason| {
-                vec![Change::not_collected(format!(
-                    "the new master could not be read, so what changed there is unknown: {reason}"
-                ))]
-            }),
+            .map_or_else(
+                |reason| {
+                    vec![Change::not_collected(format!(
+                        "the new master could not be read, so what changed there is unknown: \
+                         {reason}"
+                    ))]
+                },
+                |now| changes::diff(&grafted, &now),
+            ),
         Ok(None) => vec![Change::not_collected(
             "no record of what was grafted (the switch was made by another tool, or the record \
              could not be written): what changed on the new master is unknown",
@@ -168,7 +171,10 @@ pub(crate) fn collect_changes(
     for change in &found {
         log.log(Level::Warning, &format!("offline change: {change}"));
     }
-    let count = found.len();
+    let collected = found
+        .iter()
+        .filter(|c| c.kind != changes::ChangeKind::NotCollected)
+        .count();
     let entry = Return::new(
         switched_at,
         switchfile::utc_now().0,
@@ -180,9 +186,18 @@ pub(crate) fn collect_changes(
         Ok(Some(_)) => log.log(
             Level::Warning,
             &format!(
-                "{count} change(s) made while the node followed the new master are listed in {} \
-                 (`slapos request` lines to make them on the original master included); see \
-                 `bouture status --switchfile {}`, then acknowledge them with --ack",
+                "{} in {}; see `bouture status --switchfile {}`, then acknowledge with --ack",
+                if collected == 0 {
+                    "what changed while the node followed the new master could not be \
+                     collected: noted"
+                        .to_string()
+                } else {
+                    format!(
+                        "{collected} change(s) made while the node followed the new master are \
+                         listed, with the `slapos request` lines that make them on the original \
+                         master,"
+                    )
+                },
                 changes::changes_path(&options.switchfile).display(),
                 options.switchfile.display()
             ),

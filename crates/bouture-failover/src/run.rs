@@ -437,7 +437,7 @@ impl Run<'_> {
         let outcome = self.inner_run(&options.node_cfg)?;
         let decision = decide(state, outcome, options.switch_after);
         self.info(&format!(
-            "{}; {}",
+            "{} -- {}",
             original_message(outcome),
             decision.reason
         ));
@@ -696,14 +696,14 @@ fn original_message(outcome: InnerOutcome) -> String {
             .into(),
         InnerOutcome::Offline => "This node is unable to reach its SlapOS master".into(),
         InnerOutcome::Ambiguous { code } => {
-            ambiguous_message(code.map_or("None".into(), |c| c.to_string()))
+            ambiguous_message(&code.map_or("None".into(), |c| c.to_string()))
         }
         // Python's subprocess returns minus the signal's number.
-        InnerOutcome::Killed { signal } => ambiguous_message(format!("-{signal}")),
+        InnerOutcome::Killed { signal } => ambiguous_message(&format!("-{signal}")),
     }
 }
 
-fn ambiguous_message(returned: String) -> String {
+fn ambiguous_message(returned: &str) -> String {
     format!(
         "This node is in an ambiguous state: slapos node instance failed in an unexpected way \
          (returned {returned}). Let's wait until it stabilizes."
