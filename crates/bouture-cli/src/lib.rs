@@ -12,7 +12,7 @@ mod log;
 mod output;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -103,19 +103,35 @@ pub fn main_impl() -> ExitCode {
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
     let mut err = stderr.lock();
-    let code = run(
+    // The very stream the progress line would be drawn on.
+    let stderr_is_terminal = err.is_terminal();
+    let code = run_with(
         std::env::args_os(),
         &mut Streams {
             stdout: &mut out,
             stderr: &mut err,
         },
+        stderr_is_terminal,
     );
     ExitCode::from(code)
 }
 
 /// Run the `bouture` command line with the given arguments (the first is the
 /// program name) and streams; returns the process exit code.
+///
+/// The streams are taken as they are: no progress line or other terminal
+/// control is ever written to them.
 pub fn run<I, T>(args: I, streams: &mut Streams<'_>) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with(args, streams, false)
+}
+
+/// [`run`], drawing progress lines on `streams.stderr` when
+/// `stderr_is_terminal` says it is a terminal.
+fn run_with<I, T>(args: I, streams: &mut Streams<'_>, stderr_is_terminal: bool) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -123,7 +139,7 @@ where
     let result = match Cli::try_parse_from(args) {
         Ok(cli) => match &cli.command {
             Command::Inventory(args) => commands::inventory::run(args, streams),
-            Command::Graft(args) => commands::graft::run(args, streams),
+            Command::Graft(args) => commands::graft::run(args, streams, stderr_is_terminal),
             Command::Configure(args) => commands::configure::run(args, streams),
             Command::Failover(args) => commands::failover::run(args, &cli.log_settings(), streams),
             Command::Status(args) => commands::status::run(args, streams),

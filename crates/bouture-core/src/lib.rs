@@ -28,17 +28,14 @@
 
 pub mod bouture_file;
 pub mod error;
-pub mod graft_plan;
 pub mod ids;
 mod json_fields;
 pub mod node_config;
-pub mod pyjson;
 pub mod resource;
 pub mod scan;
 
 pub use bouture_file::{BoutureFile, InstanceState, SharedInstance};
 pub use error::{FileError, FileErrorKind, NodeConfigError, ScanError};
-pub use graft_plan::{GraftOptions, GraftPlan, PlannedPartition, SkipReason, SkippedPartition};
 pub use ids::{ComputerId, InvalidId, PartitionId};
 pub use node_config::{ComputerAddress, NodeConfig, default_node_config_path};
 pub use resource::{PartitionAddress, PartitionResource};

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use bouture_core::node_config::read_node_config_text;
 use bouture_core::{FileErrorKind, NodeConfigError};
 use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
+use bouture_master_client::InvalidMasterUrl;
 
 /// The `[slapos]` options that `configure` removes: the client certificate
 /// (`key_file`, `cert_file`), the partition certificate directory, and the
@@ -115,13 +116,8 @@ pub enum ConfigureError {
         path: PathBuf,
     },
     /// The new master URL cannot be written as `master_url`.
-    #[error("new master URL `{url}` {problem}")]
-    InvalidUrl {
-        /// The URL given.
-        url: String,
-        /// What is wrong.
-        problem: &'static str,
-    },
+    #[error("new {0}")]
+    InvalidUrl(#[source] InvalidMasterUrl),
     /// The new configuration would be the node configuration itself.
     #[error(
         "new node configuration {} is the node configuration {} itself (same file); \
@@ -155,24 +151,11 @@ pub enum ConfigureError {
     },
 }
 
-/// Check that `url` can be the new `master_url`: an `http://` or `https://`
-/// URL without white space or control characters.
+/// Check that `url` can be the new `master_url` (with
+/// [`bouture_master_client::check_master_url`], the check every bouture
+/// command applies to a master URL).
 pub fn check_master_url(url: &str) -> Result<(), ConfigureError> {
-    let fail = |problem| ConfigureError::InvalidUrl {
-        url: url.to_string(),
-        problem,
-    };
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| fail("must start with http:// or https://"))?;
-    if rest.is_empty() {
-        return Err(fail("has no host"));
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(fail("must not contain white space or control characters"));
-    }
-    Ok(())
+    bouture_master_client::check_master_url(url).map_err(ConfigureError::InvalidUrl)
 }
 
 /// Make the new configuration from the node configuration's text.

@@ -1,8 +1,8 @@
 //! The graft step of a switch, on the graft library ([`bouture_graft::apply`],
 //! as `bouture graft` uses it).
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, InventoryError, NodeConfig};
-use bouture_graft::{GraftError, GraftOutcome, PartitionStatus};
+use bouture_core::{Inventory, InventoryError, NodeConfig};
+use bouture_graft::{GraftError, GraftOptions, GraftOutcome, GraftPlan, PartitionStatus};
 use bouture_master_client::{ClientOptions, MasterClient};
 
 use crate::run::{FailoverLog, FailoverOptions, Level};
@@ -58,7 +58,7 @@ pub(crate) fn graft(
             .skipped
             .iter()
             .map(|skipped| SkippedPartitionNote {
-                partition: skipped.id.to_string(),
+                partition: skipped.id.clone(),
                 reason: skipped.reason.to_string(),
             })
             .collect(),
@@ -97,7 +97,7 @@ pub(crate) fn graft(
                     ),
                 );
                 summary.grafted.push(GraftedPartition {
-                    partition: partition.id.to_string(),
+                    partition: partition.id.clone(),
                     instance_title: partition.instance_title.clone(),
                     shared_instances: partition.shared_instances,
                 });

@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bouture_core::FileErrorKind;
+use bouture_core::{FileErrorKind, PartitionId};
 use bouture_fs::Links;
 
 /// The version of the switchfile and counter formats bouture writes.
@@ -79,7 +79,7 @@ impl SwitchRecord {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GraftedPartition {
     /// The partition, e.g. `slappart3`.
-    pub partition: String,
+    pub partition: PartitionId,
     /// Its instance's title.
     pub instance_title: Option<String>,
     /// Shared instances attached to it.
@@ -90,7 +90,7 @@ pub struct GraftedPartition {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SkippedPartitionNote {
     /// The partition.
-    pub partition: String,
+    pub partition: PartitionId,
     /// Why it was skipped.
     pub reason: String,
 }
@@ -351,7 +351,7 @@ mod tests {
         let path = dir.path().join("switch");
         let mut record = SwitchRecord::now("http://p", Some("https://m".into()), "/a", "/b", 2);
         record.grafted.push(GraftedPartition {
-            partition: "slappart0".into(),
+            partition: "slappart0".parse().unwrap(),
             instance_title: Some("T".into()),
             shared_instances: 1,
         });

@@ -30,10 +30,9 @@
 use std::collections::BTreeSet;
 use std::io;
 
-use bouture_core::graft_plan::PlannedSharedInstance;
-use bouture_core::{GraftPlan, PlannedPartition};
+use crate::plan::{GraftPlan, PlannedPartition, PlannedSharedInstance};
 use bouture_master_client::{
-    ComputerRegistration, Error as MasterError, InstanceRequest, MasterClient, PartitionAddress,
+    ComputerRegistration, Error as MasterError, InstanceRequest, MasterClient,
     PartitionRegistration, SharedInstanceRequest, SupplyState,
 };
 
@@ -439,11 +438,7 @@ pub fn computer_registration(
         .map(|partition| {
             let mut registration = PartitionRegistration::new(partition.id.as_str());
             registration.tap_name = partition.tap_name.clone().unwrap_or_default();
-            registration.addresses = partition
-                .addresses
-                .iter()
-                .map(|a| PartitionAddress::new(a.addr, a.netmask.to_string()))
-                .collect();
+            registration.addresses.clone_from(&partition.addresses);
             registration
         })
         .collect();

@@ -9,13 +9,14 @@
 //! The job has two steps, usable separately:
 //!
 //! 1. plan, without any I/O beyond reading the node:
-//!    [`GraftPlan::build`](bouture_core::GraftPlan::build) from an
+//!    [`GraftPlan::build`] from an
 //!    [`Inventory`](bouture_core::Inventory);
 //! 2. [`apply`] the plan to a [`MasterClient`](bouture_master_client::MasterClient),
 //!    which returns a [`GraftReport`].
 //!
 //! ```no_run
-//! use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
+//! use bouture_core::{Inventory, NodeConfig};
+//! use bouture_graft::{GraftOptions, GraftPlan};
 //! use bouture_master_client::MasterClient;
 //!
 //! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
@@ -27,6 +28,7 @@
 //! ```
 
 mod apply;
+pub mod plan;
 mod report;
 
 pub use apply::{
@@ -35,6 +37,7 @@ pub use apply::{
 };
 #[doc(hidden)]
 pub use apply::{PlacementTuning, apply_tuned};
+pub use plan::{GraftOptions, GraftPlan, PlannedPartition, SkipReason, SkippedPartition};
 pub use report::{
     GraftOutcome, GraftReport, GraftTotals, PartitionReport, PartitionStatus, Placement,
 };

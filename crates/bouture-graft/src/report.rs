@@ -1,7 +1,9 @@
 //! What a graft did, partition by partition: the report the CLI prints and
 //! `failover` records.
 
-use bouture_core::{ComputerId, GraftPlan, PartitionId};
+use bouture_core::{ComputerId, PartitionId};
+
+use crate::plan::GraftPlan;
 
 /// The result of a graft.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -6,6 +6,7 @@
 //!
 //! * [`marshal`]: the `xml_marshaller` codec of the legacy SLAP API (byte-identical with
 //!   Python's `slapos.util.dumps`);
+//! * [`pyjson`]: JSON text as Python's `json.dumps` writes it (instance parameters);
 //! * legacy SLAP calls on [`MasterClient`] ([`MasterClient::run_id`],
 //!   [`MasterClient::load_computer_configuration`], [`MasterClient::supply`],
 //!   [`MasterClient::request_instance`], [`MasterClient::request_shared_instance`],
@@ -29,9 +30,10 @@
 //! let mut computer = ComputerRegistration::new("COMP-1");
 //! let mut partition = PartitionRegistration::new("slappart0");
 //! partition.tap_name = "slaptap0".into();
-//! partition
-//!     .addresses
-//!     .push(PartitionAddress::new("10.0.0.10".parse::<IpAddr>().unwrap(), "255.255.255.0"));
+//! partition.addresses.push(PartitionAddress::new(
+//!     "10.0.0.10".parse::<IpAddr>().unwrap(),
+//!     "255.255.255.0".parse::<IpAddr>().unwrap(),
+//! ));
 //! computer.partitions.push(partition);
 //! client.load_computer_configuration(&computer)?;
 //!
@@ -52,8 +54,10 @@ mod legacy;
 pub mod marshal;
 pub mod params;
 pub mod parse;
+pub mod pyjson;
 pub mod tls;
 pub mod types;
+mod url;
 
 pub use client::{
     ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, MasterClient,
@@ -63,6 +67,7 @@ pub use tls::TlsOptions;
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,
     Parameters, PartitionAddress, PartitionInformation, PartitionInstance, PartitionRegistration,
-    RequestedInstance, SharedInstance, SharedInstanceRequest, SoftwareReleaseInformation,
+    RequestedInstance, SharedInstanceRequest, SlaveInstance, SoftwareReleaseInformation,
     SupplyState,
 };
+pub use url::{InvalidMasterUrl, check_master_url};

@@ -9,7 +9,7 @@ use crate::marshal::{self, Object, Value};
 use crate::params::pairs_to_parameters;
 use crate::types::{
     ComputerInformation, InstanceState, InterfaceAddress, Parameters, PartitionInformation,
-    PartitionInstance, RequestedInstance, SharedInstance, SoftwareReleaseInformation,
+    PartitionInstance, RequestedInstance, SlaveInstance, SoftwareReleaseInformation,
 };
 
 /// Keys the master adds to a partition's `_parameter_dict` next to the instance parameters.
@@ -198,7 +198,7 @@ fn partition_instance(obj: &Object, pd: &Value) -> Result<PartitionInstance, Str
     })
 }
 
-fn shared_instance(value: &Value) -> Result<SharedInstance, String> {
+fn shared_instance(value: &Value) -> Result<SlaveInstance, String> {
     let pairs = value
         .as_dict()
         .ok_or("a slave_instance_list entry is not a dictionary")?;
@@ -218,7 +218,7 @@ fn shared_instance(value: &Value) -> Result<SharedInstance, String> {
         }
     }
     let reference = reference.ok_or("a shared instance has no slave_reference")?;
-    Ok(SharedInstance {
+    Ok(SlaveInstance {
         title: title.unwrap_or_else(|| reference.clone()),
         reference,
         software_type: software_type.unwrap_or_default(),

@@ -15,7 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
+use bouture_core::{Inventory, NodeConfig};
+use bouture_graft::{GraftOptions, GraftPlan};
 use bouture_master_client::{MasterClient, PartitionRegistration};
 use bouture_offline_changes::{
     ChangeKind, MasterSnapshot, Return, acknowledge, diff, read_changes, read_grafted,

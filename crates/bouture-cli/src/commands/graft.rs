@@ -1,11 +1,12 @@
 //! `bouture graft`: copy the node's opted-in partitions into a new master.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, PartitionAddress};
+use bouture_core::{Inventory, PartitionAddress};
 use bouture_graft::{
-    GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus, Placement,
+    GraftEvent, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport, PartitionStatus,
+    Placement,
 };
 use bouture_master_client::{ClientOptions, MasterClient};
 
@@ -49,7 +50,13 @@ pub struct GraftArgs {
     pub timeout: u64,
 }
 
-pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> CommandResult {
+/// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
+/// progress line may be drawn.
+pub(crate) fn run(
+    args: &GraftArgs,
+    streams: &mut Streams<'_>,
+    stderr_is_terminal: bool,
+) -> CommandResult {
     let config = args.node.load()?;
     let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
     let mut options = GraftOptions::default();
@@ -101,7 +108,7 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> CommandResult 
         count(plan.partitions.len(), "partition"),
         plan.skipped.len()
     );
-    let mut progress = Progress::new(streams.stderr);
+    let mut progress = Progress::new(streams.stderr, stderr_is_terminal);
     let report = bouture_graft::apply(&plan, &client, &mut progress);
     progress.clear();
     let report = report.map_err(CommandError::failed)?;
@@ -144,10 +151,11 @@ struct Progress<'a> {
 }
 
 impl<'a> Progress<'a> {
-    fn new(out: &'a mut dyn Write) -> Self {
+    /// A progress line on `out`, drawn only when `out` is a terminal.
+    fn new(out: &'a mut dyn Write, is_terminal: bool) -> Self {
         Self {
             out,
-            enabled: std::io::stderr().is_terminal(),
+            enabled: is_terminal,
             total: 0,
             drawn: false,
         }
@@ -348,4 +356,32 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(is_terminal: bool) -> String {
+        let mut out = Vec::new();
+        let mut progress = Progress::new(&mut out, is_terminal);
+        progress.event(GraftEvent::Registered { partitions: 2 });
+        progress.event(GraftEvent::Partition {
+            index: 0,
+            id: "slappart0",
+            title: "Main",
+        });
+        progress.event(GraftEvent::Finished);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_progress_line_is_drawn_only_on_a_terminal() {
+        assert_eq!(
+            draw(true),
+            "\r\x1b[2K[1/2] slappart0: Main\r\x1b[2K",
+            "drawn, then cleared"
+        );
+        assert_eq!(draw(false), "", "nothing on a pipe or a file");
+    }
 }

@@ -1,13 +1,21 @@
 //! Graft plans of nodes built in temporary directories.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use bouture_core::graft_plan::with_monitor_url;
-use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
+use bouture_core::{Inventory, NodeConfig};
+use bouture_graft::plan::with_monitor_url;
+use bouture_graft::{GraftOptions, GraftPlan};
 use serde_json::{Value, json};
 
-use crate::support::{fixtures, python};
+/// bouture-core's fixtures (a `.slapos-resource`).
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bouture-core/tests/fixtures")
+}
+
+#[path = "../../../../tests/support/python.rs"]
+mod support;
+use support::python;
 
 /// A node whose partitions hold these `bouture.json` values (`None`: no file).
 fn node(root: &Path, partitions: &[(u32, Option<Value>)]) -> NodeConfig {

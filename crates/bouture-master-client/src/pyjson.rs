@@ -2,12 +2,14 @@
 //! defaults: separators `", "` and `": "`, non-ASCII escaped as `\uXXXX`,
 //! floats as Python's `repr` (`3500.0`, `1e-05`, `1e+16`), keys in order.
 //!
-//! The reference bouture re-serialises an instance's parameters this way when
-//! it adds `monitor-interface-url`; bouture does the same so that the master
-//! receives the very same text.
+//! This is the master's wire format for instance parameters: the reference
+//! bouture re-serialises an instance's parameters this way when it adds
+//! `monitor-interface-url`, and bouture does the same so that the master
+//! receives the very same text; [`float_repr`] is also how the
+//! `xml_marshaller` codec writes floats.
 //!
 //! ```
-//! use bouture_core::pyjson::dumps;
+//! use bouture_master_client::pyjson::dumps;
 //! let value: serde_json::Value = serde_json::from_str(r#"{"a": [1, 2.0, "é"], "b": null}"#).unwrap();
 //! assert_eq!(dumps(&value), r#"{"a": [1, 2.0, "\u00e9"], "b": null}"#);
 //! ```
@@ -93,7 +95,7 @@ fn write_string(out: &mut String, text: &str) {
 /// `nan`, `inf` and `-inf` for the non-finite values (JSON has none).
 ///
 /// ```
-/// use bouture_core::pyjson::float_repr;
+/// use bouture_master_client::pyjson::float_repr;
 /// assert_eq!(float_repr(3500.0), "3500.0");
 /// assert_eq!(float_repr(0.0001), "0.0001");
 /// assert_eq!(float_repr(1e-5), "1e-05");

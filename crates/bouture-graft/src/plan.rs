@@ -8,13 +8,16 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::bouture_file::{BoutureFile, InstanceState};
-use crate::error::FileError;
-use crate::ids::{ComputerId, PartitionId};
-use crate::json_fields::JsonObject;
-use crate::pyjson;
-use crate::resource::PartitionAddress;
-use crate::scan::{BoutureStatus, Inventory, Partition, ResourceStatus};
+use bouture_core::bouture_file::BOUTURE_FILE_NAME;
+use bouture_core::resource::RESOURCE_FILE_NAME;
+use bouture_core::{
+    BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory, Partition,
+    PartitionAddress, PartitionId, ResourceStatus,
+};
+use bouture_master_client::pyjson;
+
+/// A JSON object, its keys in file order.
+type JsonObject = serde_json::Map<String, Value>;
 
 /// The parameter key `--new-monitor-url` sets.
 pub const MONITOR_URL_KEY: &str = "monitor-interface-url";
@@ -241,11 +244,12 @@ fn plan_partition(
     options: &GraftOptions,
 ) -> Result<Option<PlannedPartition>, SkipReason> {
     let file = match &partition.bouture {
-        BoutureStatus::NotOptedIn => return Ok(None),
         BoutureStatus::Valid(file) => file,
         BoutureStatus::Invalid(error) => {
             return Err(SkipReason::InvalidBoutureFile(error.clone()));
         }
+        // `NotOptedIn`, or a status this version does not know: nothing to plan.
+        _ => return Ok(None),
     };
     let resource = match &partition.resource {
         ResourceStatus::Valid(resource) => resource,
@@ -255,11 +259,17 @@ fn plan_partition(
         ResourceStatus::Invalid(error) => {
             return Err(SkipReason::InvalidResource(error.clone()));
         }
+        // A status this version does not know: its addresses are unknown.
+        _ => {
+            return Err(SkipReason::MissingResource {
+                path: partition.path.join(RESOURCE_FILE_NAME),
+            });
+        }
     };
     let parameters = match &options.new_monitor_url {
         Some(url) => {
             with_monitor_url(&file.config, url).map_err(|problem| SkipReason::MonitorUrl {
-                path: partition.path.join(crate::bouture_file::BOUTURE_FILE_NAME),
+                path: partition.path.join(BOUTURE_FILE_NAME),
                 problem,
             })?
         }
@@ -303,7 +313,7 @@ fn planned_instance(file: &BoutureFile, parameters: JsonObject) -> PlannedInstan
 /// `json.dumps` would), else as a plain key.
 ///
 /// ```
-/// # use bouture_core::graft_plan::with_monitor_url;
+/// # use bouture_graft::plan::with_monitor_url;
 /// let config = serde_json::json!({"_": "{\"a\": 1.0}"});
 /// let updated = with_monitor_url(config.as_object().unwrap(), "https://m").unwrap();
 /// assert_eq!(updated["_"], "{\"a\": 1.0, \"monitor-interface-url\": \"https://m\"}");
