@@ -76,17 +76,6 @@ fn graft(node: &WrittenNode, proxy: &SlapProxy) -> MasterSnapshot {
     MasterSnapshot::read(&client, COMPUTER).unwrap()
 }
 
-/// Run `slapos ARGS` against `proxy` and require success.
-fn slapos(proxy: &SlapProxy, args: &[&str]) {
-    let out = proxy.slapos_client(args);
-    assert!(
-        out.status.success(),
-        "slapos {args:?} failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// What an instance is, without where it lives or what it published:
 /// software release, type, state, parameters, shared instances.
 fn essence(snapshot: &MasterSnapshot) -> BTreeMap<String, Value> {
@@ -116,123 +105,35 @@ fn essence(snapshot: &MasterSnapshot) -> BTreeMap<String, Value> {
 }
 
 /// While offline, change the local master as people and instances do.
+#[rustfmt::skip]
 fn change_things_offline(local: &SlapProxy) {
-    // While offline, people change things with `slapos request`...
     let sr = TEST_SOFTWARE_URL;
-    slapos(
-        local,
-        &[
-            "request",
-            "Main A",
-            sr,
-            "--type",
-            "default",
-            "--state",
-            "started",
-            "--parameters",
-            r#"_={"n": 0, "cells": ["a", "b"]}"#,
-        ],
-    );
-    slapos(
-        local,
-        &[
-            "request",
-            "SIM 3",
-            sr,
-            "--type",
-            "default",
-            "--slave",
-            "--node",
-            &format!("computer_guid={COMPUTER}"),
-            "instance_guid=slappart0",
-            "--parameters",
-            r#"_={"imsi": "003"}"#,
-        ],
-    );
-    slapos(
-        local,
-        &[
-            "request",
-            "SIM 2",
-            sr,
-            "--type",
-            "default",
-            "--slave",
-            "--state",
-            "destroyed",
-        ],
-    );
-    slapos(
-        local,
-        &[
-            "request",
-            "SIM 1",
-            sr,
-            "--type",
-            "default",
-            "--slave",
-            "--parameters",
-            r#"_={"imsi": "001", "k": "it's"}"#,
-        ],
-    );
-    slapos(
-        local,
-        &[
-            "request",
-            "Main B",
-            sr,
-            "--type",
-            "default",
-            "--state",
-            "stopped",
-            "--parameters",
-            r#"_={"n": 1}"#,
-        ],
-    );
-    slapos(
-        local,
-        &[
-            "request",
-            "Main C",
-            sr,
-            "--type",
-            "default",
-            "--state",
-            "started",
-            "--parameters",
-            r#"_={"n": 2}"#,
-        ],
-    );
-    slapos(
-        local,
-        &[
-            "request",
-            "Main D",
-            sr,
-            "--type",
-            "default",
-            "--state",
-            "destroyed",
-        ],
-    );
+    let node = format!("computer_guid={COMPUTER}");
+    // People, with `slapos request`...
+    let requests: [&[&str]; 7] = [
+        &["Main A", "--state", "started", "--parameters", r#"_={"n": 0, "cells": ["a", "b"]}"#],
+        &["SIM 3", "--slave", "--node", &node, "instance_guid=slappart0",
+          "--parameters", r#"_={"imsi": "003"}"#],
+        &["SIM 2", "--slave", "--state", "destroyed"],
+        &["SIM 1", "--slave", "--parameters", r#"_={"imsi": "001", "k": "it's"}"#],
+        &["Main B", "--state", "stopped", "--parameters", r#"_={"n": 1}"#],
+        &["Main C", "--state", "started", "--parameters", r#"_={"n": 2}"#],
+        &["Main D", "--state", "destroyed"],
+    ];
+    for request in requests {
+        let (title, rest) = request.split_first().unwrap();
+        let mut args = vec!["request", title, sr, "--type", "default"];
+        args.extend(rest);
+        local.slapos_client_ok(&args);
+    }
     // ... and the node and its instances do their part: D's partition is
-    // freed once destroyed, A publishes its connection parameters.
+    // freed once destroyed, a new instance takes it, A publishes its
+    // connection parameters.
     local.report_destroyed(COMPUTER, "slappart3");
-    slapos(
-        local,
-        &[
-            "request",
-            "New E",
-            sr,
-            "--type",
-            "default",
-            "--node",
-            &format!("computer_guid={COMPUTER}"),
-            "--parameters",
-            "_={}",
-            "mode=offline & \"quoted\"",
-        ],
-    );
+    local.slapos_client_ok(&[
+        "request", "New E", sr, "--type", "default", "--node", &node,
+        "--parameters", "_={}", "mode=offline & \"quoted\"",
+    ]);
     local.publish_connection_parameters(
         COMPUTER,
         "slappart0",
@@ -406,20 +307,17 @@ fn nothing_changed_means_no_change_and_no_file() {
     let local = SlapProxy::start(COMPUTER).unwrap();
     let grafted = graft(&node, &local);
     // Re-requesting with identical data is not a change.
-    slapos(
-        &local,
-        &[
-            "request",
-            "Main B",
-            TEST_SOFTWARE_URL,
-            "--type",
-            "default",
-            "--state",
-            "started",
-            "--parameters",
-            r#"_={"n": 1}"#,
-        ],
-    );
+    local.slapos_client_ok(&[
+        "request",
+        "Main B",
+        TEST_SOFTWARE_URL,
+        "--type",
+        "default",
+        "--state",
+        "started",
+        "--parameters",
+        r#"_={"n": 1}"#,
+    ]);
     let now = MasterSnapshot::read(&MasterClient::new(local.url()).unwrap(), COMPUTER).unwrap();
     let changes = diff(&grafted, &now);
     assert!(changes.is_empty(), "{changes:#?}");

@@ -55,6 +55,21 @@ impl SlapProxy {
             .expect("run slapos")
     }
 
+    /// [`Self::slapos_client`], requiring success.
+    ///
+    /// # Panics
+    ///
+    /// When `slapos` fails (with its output).
+    pub fn slapos_client_ok(&self, args: &[&str]) {
+        let out = self.slapos_client(args);
+        assert!(
+            out.status.success(),
+            "slapos {args:?} failed ({:?}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Run a shell command line with the real `slapos` first on `PATH` and
     /// `SLAPOS_CLIENT_CONFIGURATION` pointing at this proxy, as an operator
     /// would paste it.

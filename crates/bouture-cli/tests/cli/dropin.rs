@@ -3,35 +3,15 @@
 //! bad shape, and the changes made on the new master listed on return.
 
 use std::fs;
-use std::path::Path;
-use std::process::Command;
 
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::TEST_SOFTWARE_URL;
 
 use crate::failover::Scene;
-use crate::support::{Run, bouture};
+use crate::support::{bouture, bouture_env};
 
 /// A URL where nothing listens.
 const DEAD_MASTER: &str = "http://127.0.0.1:9/";
-
-/// `bouture` with extra environment variables, run in `cwd`.
-fn bouture_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_bouture"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("SLAPOS_CONFIGURATION")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let clean =
-        |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(cwd.to_str().unwrap(), "[ROOT]");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: clean(&output.stdout),
-        stderr: clean(&output.stderr),
-    }
-}
 
 /// The levels of the log lines of `stderr`, in order.
 fn levels(stderr: &str) -> Vec<&str> {
@@ -175,42 +155,25 @@ fn configure_accepts_and_ignores_new_monitor_url_like_the_original() {
     let scene = Scene::new();
     let cfg = scene.node.cfg.to_str().unwrap().to_string();
     let out = scene.path("new.cfg");
-    let with = bouture(
-        &[
-            "configure",
-            "--cfg",
-            &cfg,
-            "--new-master-url",
-            "http://10.0.0.2:4000",
-            "--new-monitor-url",
-            "https://[2001:db8::2]:4001",
-            "--new-node-cfg",
-            out.to_str().unwrap(),
-        ],
-        scene.dir.path(),
-    );
-    assert_eq!(with.code, 0, "{}", with.stderr);
-    let written_with = fs::read(&out).unwrap();
-    fs::remove_file(&out).unwrap();
-    let without = bouture(
-        &[
-            "configure",
-            "--cfg",
-            &cfg,
-            "--new-master-url",
+    let mut written = Vec::new();
+    for monitor in [
+        &["--new-monitor-url", "https://[2001:db8::2]:4001"][..],
+        &[],
+    ] {
+        let mut args = vec!["configure", "--cfg", &cfg, "--new-master-url"];
+        args.extend([
             "http://10.0.0.2:4000",
             "--new-node-cfg",
             out.to_str().unwrap(),
-        ],
-        scene.dir.path(),
-    );
-    assert_eq!(without.code, 0, "{}", without.stderr);
-    assert_eq!(fs::read(&out).unwrap(), written_with, "ignored");
-    assert!(
-        !String::from_utf8(written_with)
-            .unwrap()
-            .contains("2001:db8::2")
-    );
+        ]);
+        args.extend(monitor);
+        let run = bouture(&args, scene.dir.path());
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        written.push(fs::read_to_string(&out).unwrap());
+        fs::remove_file(&out).unwrap();
+    }
+    assert_eq!(written[0], written[1], "ignored");
+    assert!(!written[0].contains("2001:db8::2"));
 }
 
 #[test]
@@ -249,11 +212,7 @@ fn a_pidfile_that_is_a_symbolic_link_is_refused() {
     let scene = Scene::new();
     // A link to the node's pidfile_instance, which does not exist yet.
     let instance_pid = scene.path("slapgrid-cp.pid");
-    let cfg = fs::read_to_string(&scene.node.cfg).unwrap().replace(
-        "[slapos]\n",
-        &format!("[slapos]\npidfile_instance = {}\n", instance_pid.display()),
-    );
-    fs::write(&scene.node.cfg, cfg).unwrap();
+    scene.set_pidfile_instance(&instance_pid);
     let link = scene.path("failover.pid");
     std::os::unix::fs::symlink(&instance_pid, &link).unwrap();
     scene.codes(&["0"]);

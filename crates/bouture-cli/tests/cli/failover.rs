@@ -122,6 +122,15 @@ impl Scene {
         args
     }
 
+    /// Set `pidfile_instance` in the node configuration.
+    pub(crate) fn set_pidfile_instance(&self, path: &std::path::Path) {
+        let cfg = fs::read_to_string(&self.node.cfg).unwrap().replace(
+            "[slapos]\n",
+            &format!("[slapos]\npidfile_instance = {}\n", path.display()),
+        );
+        fs::write(&self.node.cfg, cfg).unwrap();
+    }
+
     pub(crate) fn switch_record(&self) -> Value {
         serde_json::from_str(&fs::read_to_string(self.switchfile()).unwrap()).unwrap()
     }
@@ -382,25 +391,17 @@ fn an_unwritable_directory_warns_online_and_fails_loudly_offline() {
     let scene = Scene::new();
     let new_cfg = scene.path("no-such-dir/new.cfg");
     // Online: processed, with a warning naming the option, at every run.
-    scene.codes(&["0"]);
-    let run = failover_with_new_cfg(&scene, &new_cfg);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(" WARNING --new-node-cfg [ROOT]/no-such-dir/new.cfg: its directory"),
-        "{}",
-        run.stderr
-    );
     // Offline: an error before configure, no switch.
-    scene.codes(&["3"]);
-    let run = failover_with_new_cfg(&scene, &new_cfg);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(" ERROR --new-node-cfg [ROOT]/no-such-dir/new.cfg: its directory"),
-        "{}",
-        run.stderr
-    );
+    let mut run = None;
+    for (code, exit, level) in [("0", 0, "WARNING"), ("3", 1, "ERROR")] {
+        scene.codes(&[code]);
+        let this = failover_with_new_cfg(&scene, &new_cfg);
+        assert_eq!(this.code, exit, "{}", this.stderr);
+        let expected = format!(" {level} --new-node-cfg [ROOT]/no-such-dir/new.cfg: its directory");
+        assert!(this.stderr.contains(&expected), "{}", this.stderr);
+        run = Some(this);
+    }
+    let run = run.unwrap();
     assert!(run.stderr.contains("cannot switch"), "{}", run.stderr);
     assert!(!run.stderr.contains("Grafting this node"), "{}", run.stderr);
     assert!(!scene.switchfile().exists());
@@ -508,11 +509,7 @@ fn a_second_concurrent_run_exits_at_once() {
 fn a_pidfile_equal_to_pidfile_instance_is_refused_up_front() {
     let scene = Scene::new();
     let pidfile = scene.path("slapgrid-cp.pid");
-    let cfg = fs::read_to_string(&scene.node.cfg).unwrap().replace(
-        "[slapos]\n",
-        &format!("[slapos]\npidfile_instance = {}\n", pidfile.display()),
-    );
-    fs::write(&scene.node.cfg, cfg).unwrap();
+    scene.set_pidfile_instance(&pidfile);
     scene.codes(&["0"]);
     let run = crate::support::bouture(
         &[
