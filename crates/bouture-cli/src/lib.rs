@@ -31,10 +31,12 @@ Exit status: 0 done; 1 the operation failed or was incomplete, or its configurat
 (the node configuration, an input file) is missing, unreadable or invalid; 2 the
 command line is wrong. `bouture failover` adds 10 and 75 (see its --help).")]
 pub struct Cli {
-    /// Print more detail: DEBUG log lines (how long each step took).
+    /// Print more detail: the DEBUG lines of the log of `failover` (how
+    /// long each step took).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Print only warnings and errors (`-qq`: only errors).
+    /// Print only warnings and errors (`-qq`: only errors) of the log of
+    /// `failover`.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
     /// Also append every log line, DEBUG included, to FILE (as `slapos`

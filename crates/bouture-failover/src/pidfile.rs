@@ -201,6 +201,20 @@ mod tests {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // Its command line is readable once the shell has started.
+        let cmdline = format!("/proc/{}/cmdline", python.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read(&cmdline)
+            .unwrap_or_default()
+            .windows(6)
+            .any(|w| w == b"slapos")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shell did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         std::fs::write(&path, format!("{}\n", python.id())).unwrap();
         match PidfileLock::acquire(&path) {
             Err(PidfileError::Busy(busy)) => assert_eq!(busy.pid, Some(python.id())),
