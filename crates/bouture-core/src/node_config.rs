@@ -220,6 +220,7 @@ impl NodeConfig {
 
 /// The computer's own address and netmask, when the node records them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ComputerAddress {
     /// The computer's address.
     pub address: Option<IpAddr>,

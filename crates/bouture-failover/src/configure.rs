@@ -28,8 +28,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use bouture_core::node_config::read_node_config_text;
-use bouture_core::{FileErrorKind, NodeConfigError};
+use bouture_core::{FileErrorKind, NodeConfigError, read_node_config_text};
 use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
 use bouture_master_client::InvalidMasterUrl;
 
@@ -65,6 +64,7 @@ pub enum ChangeAction {
 
 /// One change `configure` made.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ConfigChange {
     /// The section changed (`slapos` or `DEFAULT`).
     pub section: String,
@@ -94,6 +94,7 @@ impl std::fmt::Display for ConfigChange {
 
 /// The new configuration text and the changes that made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigureEdit {
     /// The new configuration.
     pub text: String,
@@ -312,6 +313,7 @@ pub fn unified_diff(before: &str, after: &str, old_name: &str, new_name: &str) -
 
 /// What [`configure`] did (or, for a dry run, would do).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConfigureOutcome {
     /// The node configuration read.
     pub node_cfg: PathBuf,

@@ -39,6 +39,7 @@ pub const SLAPGRID_OFFLINE_SUCCESS: i32 = 3;
 
 /// How the inner `slapos node instance` run with the original master ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InnerOutcome {
     /// Exit 0 or 2: the master answered.
     Online {
@@ -149,6 +150,7 @@ pub struct FailoverState {
 
 /// What this run does after the inner run with the original master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// The original master works and the node follows it: nothing to do.
     StayOnOriginal,
@@ -178,6 +180,7 @@ pub enum Action {
 
 /// An [`Action`] and why it was chosen, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Decision {
     /// What to do.
     pub action: Action,

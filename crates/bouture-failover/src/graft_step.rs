@@ -110,7 +110,8 @@ pub(crate) fn graft(
                     partition.reason.as_deref().unwrap_or("unknown reason")
                 ),
             ),
-            PartitionStatus::Skipped => {}
+            // Skipped: already in the summary.
+            _ => {}
         }
         if let Some(warning) = &partition.warning {
             log.log(Level::Warning, &format!("{}: {warning}", partition.id));
@@ -118,7 +119,8 @@ pub(crate) fn graft(
     }
     match report.outcome() {
         GraftOutcome::Complete | GraftOutcome::SkippedInvalid => Ok(summary),
-        GraftOutcome::Failed => Err(GraftStepError::PartitionsFailed {
+        // Failed (or an outcome this version does not know): not a success.
+        _ => Err(GraftStepError::PartitionsFailed {
             failed: report.totals.failed,
         }),
     }

@@ -77,6 +77,7 @@ impl SwitchRecord {
 
 /// A partition grafted onto the new master.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GraftedPartition {
     /// The partition, e.g. `slappart3`.
     pub partition: PartitionId,
@@ -88,6 +89,7 @@ pub struct GraftedPartition {
 
 /// An opted-in partition that was not grafted because its files are invalid.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SkippedPartitionNote {
     /// The partition.
     pub partition: PartitionId,

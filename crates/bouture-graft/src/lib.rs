@@ -27,17 +27,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Without the `internals` feature, the few items it exports stay `pub` in
+// this private module, unreachable.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 mod apply;
-pub mod plan;
+mod plan;
 mod report;
 
-pub use apply::{
-    BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply, computer_registration,
-    instance_request, shared_instance_request,
-};
+pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
+/// Internals for the crate's own benchmark and tests (feature `internals`,
+/// not a stable API).
+#[cfg(feature = "internals")]
 #[doc(hidden)]
-pub use apply::{PlacementTuning, apply_tuned};
-pub use plan::{GraftOptions, GraftPlan, PlannedPartition, SkipReason, SkippedPartition};
+pub use apply::{
+    PlacementTuning, apply_tuned, computer_registration, instance_request, shared_instance_request,
+};
+pub use plan::{
+    GraftOptions, GraftPlan, MONITOR_URL_KEY, MonitorUrlError, PlannedInstance, PlannedPartition,
+    PlannedSharedInstance, SkipReason, SkippedPartition, TIMESTAMP_FILE_NAME, with_monitor_url,
+};
 pub use report::{
     GraftOutcome, GraftReport, GraftTotals, PartitionReport, PartitionStatus, Placement,
 };

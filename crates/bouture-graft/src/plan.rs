@@ -8,11 +8,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use bouture_core::bouture_file::BOUTURE_FILE_NAME;
-use bouture_core::resource::RESOURCE_FILE_NAME;
 use bouture_core::{
-    BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory, Partition,
-    PartitionAddress, PartitionId, ResourceStatus,
+    BOUTURE_FILE_NAME, BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory,
+    Partition, PartitionAddress, PartitionId, RESOURCE_FILE_NAME, ResourceStatus,
 };
 use bouture_master_client::pyjson;
 
@@ -109,7 +107,7 @@ pub struct PlannedInstance {
 #[non_exhaustive]
 pub struct PlannedSharedInstance {
     /// Its title (without the leading `_` a proxy adds, see
-    /// [`SharedInstance::request_title`](crate::SharedInstance::request_title)).
+    /// [`SharedInstance::request_title`](bouture_core::SharedInstance::request_title)).
     pub title: String,
     /// Its software type.
     pub software_type: String,
@@ -270,7 +268,7 @@ fn plan_partition(
         Some(url) => {
             with_monitor_url(&file.config, url).map_err(|problem| SkipReason::MonitorUrl {
                 path: partition.path.join(BOUTURE_FILE_NAME),
-                problem,
+                problem: problem.to_string(),
             })?
         }
         None => file.config.clone(),
@@ -308,30 +306,51 @@ fn planned_instance(file: &BoutureFile, parameters: JsonObject) -> PlannedInstan
     }
 }
 
+/// Why `monitor-interface-url` cannot be set in an instance's parameters
+/// (the `_` key the reference re-serialises is not what it should be).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MonitorUrlError {
+    /// `_` is not a JSON document.
+    #[error("is not a JSON document ({message})")]
+    NotJson {
+        /// The JSON parser's description.
+        message: String,
+    },
+    /// `_` is JSON, but not an object.
+    #[error("is not a JSON object")]
+    NotObject,
+    /// `_` is not a string.
+    #[error("is not a string")]
+    NotString,
+}
+
 /// Set `monitor-interface-url` as the reference does: inside the JSON string
 /// when the parameters are a single `_` key (re-serialised as Python's
 /// `json.dumps` would), else as a plain key.
 ///
 /// ```
-/// # use bouture_graft::plan::with_monitor_url;
+/// # use bouture_graft::with_monitor_url;
 /// let config = serde_json::json!({"_": "{\"a\": 1.0}"});
 /// let updated = with_monitor_url(config.as_object().unwrap(), "https://m").unwrap();
 /// assert_eq!(updated["_"], "{\"a\": 1.0, \"monitor-interface-url\": \"https://m\"}");
 /// ```
-pub fn with_monitor_url(config: &JsonObject, url: &str) -> Result<JsonObject, String> {
+pub fn with_monitor_url(config: &JsonObject, url: &str) -> Result<JsonObject, MonitorUrlError> {
     let mut parameters = config.clone();
     if parameters.len() == 1
         && let Some(Value::String(inner)) = parameters.get("_")
     {
-        let mut inner: Value = serde_json::from_str(inner)
-            .map_err(|error| format!("is not a JSON document ({error})"))?;
+        let mut inner: Value =
+            serde_json::from_str(inner).map_err(|error| MonitorUrlError::NotJson {
+                message: error.to_string(),
+            })?;
         let Value::Object(object) = &mut inner else {
-            return Err("is not a JSON object".to_string());
+            return Err(MonitorUrlError::NotObject);
         };
         object.insert(MONITOR_URL_KEY.to_string(), Value::String(url.to_string()));
         parameters.insert("_".to_string(), Value::String(pyjson::dumps(&inner)));
     } else if parameters.len() == 1 && parameters.contains_key("_") {
-        return Err("is not a string".to_string());
+        return Err(MonitorUrlError::NotString);
     } else {
         parameters.insert(MONITOR_URL_KEY.to_string(), Value::String(url.to_string()));
     }

@@ -69,6 +69,7 @@ pub struct PartitionReport {
 /// The fate of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum PartitionStatus {
     /// On the new master with its instance and shared instances.
     Grafted,
@@ -80,6 +81,7 @@ pub enum PartitionStatus {
 
 /// Counts of partitions by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GraftTotals {
     /// Grafted partitions.
     pub grafted: usize,
@@ -94,6 +96,7 @@ pub struct GraftTotals {
 /// The overall outcome, for exit codes and `failover`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum GraftOutcome {
     /// Every opted-in partition was grafted.
     Complete,

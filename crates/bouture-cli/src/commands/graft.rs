@@ -120,7 +120,8 @@ pub(crate) fn run(
     written.map_err(CommandError::Output)?;
     Ok(match report.outcome() {
         GraftOutcome::Complete => Outcome::Done,
-        GraftOutcome::SkippedInvalid | GraftOutcome::Failed => Outcome::Incomplete,
+        // Skipped, failed, or an outcome this version does not know.
+        _ => Outcome::Incomplete,
     })
 }
 
@@ -299,6 +300,7 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
             PartitionStatus::Grafted => "grafted",
             PartitionStatus::Skipped => "skipped",
             PartitionStatus::Failed => "FAILED",
+            _ => "unknown",
         };
         let title = partition
             .instance_title

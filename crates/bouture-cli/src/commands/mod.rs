@@ -21,7 +21,7 @@ pub struct NodeCfgArg {
         long = "cfg",
         value_name = "NODE_CFG",
         env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
+        default_value = bouture_core::DEFAULT_NODE_CONFIG_PATH
     )]
     pub cfg: PathBuf,
 }

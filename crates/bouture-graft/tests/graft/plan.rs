@@ -4,8 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bouture_core::{Inventory, NodeConfig};
-use bouture_graft::plan::with_monitor_url;
-use bouture_graft::{GraftOptions, GraftPlan};
+use bouture_graft::{GraftOptions, GraftPlan, with_monitor_url};
 use serde_json::{Value, json};
 
 /// bouture-core's fixtures (a `.slapos-resource`).
@@ -121,6 +120,7 @@ fn monitor_url_goes_inside_the_json_string_or_beside_plain_keys() {
     assert!(
         with_monitor_url(bad.as_object().unwrap(), "u")
             .unwrap_err()
+            .to_string()
             .starts_with("is not a JSON document")
     );
     let dir = tempfile::tempdir().unwrap();
