@@ -1,9 +1,4 @@
-//! The `bouture` command line, as a library so that it can be embedded and
-//! tested in-process.
-//!
-//! [`main_impl`] is what the binary runs; [`run`] takes the arguments and
-//! output streams explicitly.
-
+#![doc = include_str!("../README.md")]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;

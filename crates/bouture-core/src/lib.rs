@@ -1,30 +1,4 @@
-//! The SlapOS node as data.
-//!
-//! `bouture-core` reads a node the way SlapOS does and gives it types:
-//!
-//! - [`NodeConfig`]: `slapos.cfg`, read with Python `ConfigParser` semantics
-//!   (with [`bouture_ini`]);
-//! - [`Inventory`]: the compute node and each partition under
-//!   `instance_root`, in numeric order, with its addresses
-//!   ([`PartitionResource`], from `.slapos-resource`) and its opt-in file
-//!   ([`BoutureFile`], from `bouture.json`).
-//!
-//! Files written by partition users are read without following symbolic
-//! links, only when they are regular files, and only up to a size limit
-//! (with [`bouture_fs::read_bounded`]). Every error names its file and field.
-//!
-//! ```no_run
-//! use bouture_core::{BoutureStatus, Inventory, NodeConfig};
-//!
-//! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
-//! let inventory = Inventory::scan(&config)?;
-//! for partition in &inventory.partitions {
-//!     if let BoutureStatus::Valid(file) = &partition.bouture {
-//!         println!("{}: {} ({})", partition.id, file.instance_title, file.instance_state);
-//!     }
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+#![doc = include_str!("../README.md")]
 
 // The modules are private: the crate is one topic, and its whole API is
 // re-exported here, flat.

@@ -1,23 +1,4 @@
-//! One failover run, as a library function over the inner `slapos` process.
-//!
-//! Each run (from cron or a timer, where `slapos node instance` runs today):
-//!
-//! 1. takes the lock on the pidfile for the whole run (another run holds it:
-//!    [`FailoverOutcome::Busy`], nothing done);
-//! 2. processes the node with its original master, through
-//!    [`SlaposNode::node_instance`] with the node configuration;
-//! 3. decides from that exit code and the switchfile
-//!    ([`crate::decision::decide`]) and logs the decision and its reason;
-//! 4. on the first offline run (or the N-th in a row with
-//!    [`FailoverOptions::switch_after`]): configure, then graft, and only
-//!    when both succeeded create the switchfile; then, while switched and
-//!    offline, processes the node from the new master with the new
-//!    configuration;
-//! 5. back online: removes the switchfile.
-//!
-//! Every step is reported to a [`FailoverLog`] as it happens; the result is a
-//! [`FailoverOutcome`] or, when bouture could not do its part, a
-//! [`FailoverError`].
+//! One failover run (see the crate documentation for its steps).
 
 use std::ffi::OsString;
 use std::fmt;

@@ -265,14 +265,10 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Switchf
 }
 
 fn remove_optional(path: &Path) -> Result<bool, SwitchfileError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(SwitchfileError::Write {
-            path: path.to_path_buf(),
-            source: bouture_fs::WriteError::Io { source },
-        }),
-    }
+    bouture_fs::remove_if_exists(path).map_err(|source| SwitchfileError::Write {
+        path: path.to_path_buf(),
+        source: bouture_fs::WriteError::Io { source },
+    })
 }
 
 /// Now, as RFC 3339 UTC text and as seconds since the Unix epoch.

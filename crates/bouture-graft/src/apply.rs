@@ -28,7 +28,6 @@
 //! idempotent and lets an interrupted graft be re-run to the full result.
 
 use std::collections::BTreeSet;
-use std::io;
 
 use crate::plan::{GraftPlan, PlannedPartition, PlannedSharedInstance};
 use bouture_master_client::{
@@ -480,9 +479,8 @@ pub fn shared_instance_request(
 /// Remove the partition's `.timestamp` so that the node reprocesses it. The
 /// file is unlinked, never followed; a missing file is fine.
 fn remove_timestamp(partition: &PlannedPartition) -> Option<String> {
-    match std::fs::remove_file(&partition.timestamp_file) {
-        Ok(()) => None,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+    match bouture_fs::remove_if_exists(&partition.timestamp_file) {
+        Ok(_) => None,
         Err(error) => Some(format!(
             "could not remove {} ({error}); remove it by hand so that the node reprocesses the partition",
             partition.timestamp_file.display()

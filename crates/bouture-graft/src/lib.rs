@@ -1,31 +1,4 @@
-//! Graft a SlapOS node's opted-in partitions onto a new master.
-//!
-//! A node whose master may go offline keeps a second, local master (a
-//! slapproxy). Grafting copies the node's computer, its opted-in partitions
-//! (those holding a `bouture.json`) with their ids and addresses, and the
-//! instances and shared instances they hold into that master, so that
-//! `slapos node instance` can keep processing them from there.
-//!
-//! The job has two steps, usable separately:
-//!
-//! 1. plan, without any I/O beyond reading the node:
-//!    [`GraftPlan::build`] from an
-//!    [`Inventory`](bouture_core::Inventory);
-//! 2. [`apply`] the plan to a [`MasterClient`](bouture_master_client::MasterClient),
-//!    which returns a [`GraftReport`].
-//!
-//! ```no_run
-//! use bouture_core::{Inventory, NodeConfig};
-//! use bouture_graft::{GraftOptions, GraftPlan};
-//! use bouture_master_client::MasterClient;
-//!
-//! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
-//! let plan = GraftPlan::build(&Inventory::scan(&config)?, &GraftOptions::default());
-//! let client = MasterClient::new("http://10.0.0.1:4000")?;
-//! let report = bouture_graft::apply(&plan, &client, &mut ())?;
-//! println!("{} partitions grafted", report.totals.grafted);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+#![doc = include_str!("../README.md")]
 
 // Without the `internals` feature, the few items it exports stay `pub` in
 // this private module, unreachable.
