@@ -262,14 +262,10 @@ where
 }
 
 fn remove_optional(path: &Path) -> Result<bool, ChangesError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(ChangesError::Write {
-            path: path.to_path_buf(),
-            source: bouture_fs::WriteError::Io { source },
-        }),
-    }
+    bouture_fs::remove_if_exists(path).map_err(|source| ChangesError::Write {
+        path: path.to_path_buf(),
+        source: bouture_fs::WriteError::Io { source },
+    })
 }
 
 /// An exclusive lock on `SWITCHFILE.changes.lock`, held while the changes
