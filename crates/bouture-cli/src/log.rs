@@ -122,9 +122,8 @@ fn open_log_file(path: &Path) -> io::Result<File> {
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(io::Error::other(format!(
-            "--log-file {} is {}, not a regular file",
-            path.display(),
-            bouture_fs::describe(metadata.file_type())
+            "--log-file {} is not a regular file",
+            path.display()
         )));
     }
     Ok(file)

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 
 use bouture_core::{Inventory, NodeConfig};
 use bouture_graft::{GraftOptions, GraftPlan};
-use bouture_master_client::{MasterClient, PartitionRegistration};
+use bouture_master_client::{
+    ComputerRegistration, MasterClient, PartitionAddress, PartitionRegistration,
+};
 use bouture_offline_changes::{
     ChangeKind, MasterSnapshot, Return, acknowledge, diff, read_changes, read_grafted,
     record_return, write_grafted,
@@ -154,9 +156,21 @@ fn carry_back(
     // the local master holds.
     let original = SlapProxy::start(COMPUTER).unwrap();
     assert_eq!(&essence(&graft(node, &original)), grafted_essence);
-    let plan = plan(node);
-    let partitions: Vec<_> = plan.partitions.iter().collect();
-    let mut computer = bouture_graft::computer_registration(&plan, &partitions);
+    // The grafted partitions as they are (registering keeps their
+    // instances), plus a free one.
+    let mut computer = ComputerRegistration::new(COMPUTER);
+    for partition in &node.partitions {
+        let mut registration = PartitionRegistration::new(partition.id());
+        registration.tap_name.clone_from(&partition.tap);
+        registration.addresses = partition
+            .addresses
+            .iter()
+            .map(|(addr, netmask)| {
+                PartitionAddress::new(addr.parse().unwrap(), netmask.parse().unwrap())
+            })
+            .collect();
+        computer.partitions.push(registration);
+    }
     computer
         .partitions
         .push(PartitionRegistration::new("slappart9"));
