@@ -25,6 +25,7 @@ Run `bouture <COMMAND> --help` for the options and examples of a command.
 Exit status: 0 done; 1 the operation failed or was incomplete, or its configuration
 (the node configuration, an input file) is missing, unreadable or invalid; 2 the
 command line is wrong. `bouture failover` adds 10 and 75 (see its --help).")]
+#[non_exhaustive]
 pub struct Cli {
     /// Print more detail: the DEBUG lines of the log of `failover` (how
     /// long each step took).
@@ -71,6 +72,7 @@ impl Cli {
 
 /// The subcommands of `bouture`.
 #[derive(Debug, Subcommand)]
+#[non_exhaustive]
 pub enum Command {
     /// Show the node as bouture sees it: computer, partitions, addresses, bouture.json status.
     Inventory(commands::inventory::InventoryArgs),

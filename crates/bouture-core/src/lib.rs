@@ -11,7 +11,8 @@ mod resource;
 mod scan;
 
 pub use bouture_file::{
-    BOUTURE_FILE_NAME, BOUTURE_FILE_SIZE_LIMIT, BoutureFile, InstanceState, SharedInstance,
+    BOUTURE_FILE_NAME, BOUTURE_FILE_SIZE_LIMIT, BoutureFile, InstanceState, InvalidInstanceState,
+    SharedInstance,
 };
 pub use error::{FileError, FileErrorKind, NodeConfigError, ScanError};
 pub use ids::{ComputerId, InvalidId, PartitionId};

@@ -276,7 +276,10 @@ fn opt_str(value: Option<&Value>, key: &str) -> Result<Option<String>, String> {
 
 fn opt_state(value: Option<&Value>) -> Result<Option<InstanceState>, String> {
     opt_str(value, "_requested_state")?
-        .map(|s| s.parse())
+        .map(|s| {
+            s.parse()
+                .map_err(|error: bouture_core::InvalidInstanceState| error.to_string())
+        })
         .transpose()
 }
 

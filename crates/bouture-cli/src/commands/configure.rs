@@ -27,6 +27,7 @@ Examples:
 Exit status: 0 when NEW_CFG was written (or, with --dry-run, could be), 1 when
 NODE_CFG cannot be read or used, NEW_CFG is NODE_CFG, or NEW_CFG cannot be
 written (nothing is written then), 2 for usage errors.")]
+#[non_exhaustive]
 pub struct ConfigureArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]

@@ -52,6 +52,7 @@ pidfile_instance, PROGRAM cannot be run, configure or graft failed: not switched
 2 usage error; 10 another failover holds PIDFILE (nothing done); 75 not processed in
 this run: ambiguous exit of the original run (nothing changed), offline but fewer than
 --switch-after runs in a row, or the run from the new master failed.")]
+#[non_exhaustive]
 pub struct FailoverArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]

@@ -29,6 +29,7 @@ checked before anything is sent; invalid ones are skipped and reported.
 Exit status: 0 every opted-in partition was grafted; 1 some were skipped or
 failed, the master could not be reached, or the node configuration cannot be
 read; 2 usage error.")]
+#[non_exhaustive]
 pub struct GraftArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]

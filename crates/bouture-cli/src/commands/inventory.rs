@@ -20,6 +20,7 @@ Examples:
 
 Exit status: 0 when the node was scanned (even if some partitions are invalid),
 1 when the node configuration or the instance root cannot be read, 2 for usage errors.")]
+#[non_exhaustive]
 pub struct InventoryArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]

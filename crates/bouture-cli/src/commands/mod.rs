@@ -15,6 +15,7 @@ use crate::exit::CommandError;
 
 /// `--cfg NODE_CFG`, shared by every SlapOS command.
 #[derive(Debug, Clone, clap::Args)]
+#[non_exhaustive]
 pub struct NodeCfgArg {
     /// The node configuration file (never modified).
     #[arg(

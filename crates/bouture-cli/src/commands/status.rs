@@ -31,6 +31,7 @@ Examples:
 Exit status: 0 when the state was read (whichever master), 1 when the node
 configuration, SWITCHFILE or its changes cannot be read (or, with --ack, cleared),
 2 for usage errors.")]
+#[non_exhaustive]
 pub struct StatusArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]

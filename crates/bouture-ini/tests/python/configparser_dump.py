@@ -21,6 +21,11 @@ def dump(path):
             parser.read_file(handle)
     except configparser.Error as error:
         return {"error": type(error).__name__}
+    return dump_parser(parser)
+
+
+def dump_parser(parser):
+    """The shape above for a parser already read (shared with bouture-failover's tests)."""
     sections = []
     for name in parser.sections():
         raw = {option: value for option, value in parser._sections[name].items()}
@@ -32,4 +37,5 @@ def dump(path):
     return {"defaults": dict(parser._defaults), "sections": sections}
 
 
-print(json.dumps({path: dump(path) for path in sys.argv[1:]}, ensure_ascii=False))
+if __name__ == "__main__":
+    print(json.dumps({path: dump(path) for path in sys.argv[1:]}, ensure_ascii=False))
