@@ -9,6 +9,7 @@ mod output;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -47,15 +48,46 @@ command line is wrong. `bouture failover` adds 10 and 75, `bouture node-setup` k
 Ganeti's 2 for a configuration error (see their --help).")]
 #[non_exhaustive]
 pub struct Cli {
-    /// Print more detail about what is done (repeat for more).
+    /// Print more detail (failover: DEBUG log lines with step timings;
+    /// merge: every port change and phase times; others: their details).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Print only warnings and errors.
+    /// Print only warnings and errors (`-qq`: only errors).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
+    /// Also append every log line, DEBUG included, to FILE (as `slapos`
+    /// does).
+    #[arg(
+        long = "log-file",
+        visible_aliases = ["logfile", "log_file"],
+        global = true,
+        value_name = "FILE"
+    )]
+    pub log_file: Option<PathBuf>,
+    /// Accepted for `slapos` compatibility: bouture's lines have no colours.
+    #[arg(long, global = true)]
+    pub log_color: bool,
+    /// Accepted for `slapos` compatibility: bouture's log lines always
+    /// carry the time.
+    #[arg(long, global = true)]
+    pub log_time: bool,
+    /// As `-v` (slapos: "show tracebacks on errors"; bouture's errors always
+    /// carry their whole cause).
+    #[arg(long, global = true)]
+    pub debug: bool,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// What the global options ask of the log.
+    pub(crate) fn log_settings(&self) -> log::LogSettings {
+        log::LogSettings {
+            verbosity: i16::from(self.verbose) + i16::from(self.debug) - i16::from(self.quiet),
+            file: self.log_file.clone(),
+        }
+    }
 }
 
 /// The subcommands of `bouture`.
@@ -141,7 +173,7 @@ where
             Command::Inventory(args) => commands::inventory::run(args, streams),
             Command::Graft(args) => commands::graft::run(args, streams, stderr_is_terminal),
             Command::Configure(args) => commands::configure::run(args, streams),
-            Command::Failover(args) => commands::failover::run(args, streams),
+            Command::Failover(args) => commands::failover::run(args, &cli.log_settings(), streams),
             Command::Status(args) => commands::status::run(args, streams),
             Command::Merge(args) => commands::merge::run(
                 args,

@@ -1,37 +1,92 @@
 //! Log lines for long-running commands (`bouture failover`), on stderr, in
 //! the format of `slapos node instance`'s own lines so that both read as one
-//! log: `YYYY-MM-DD HH:MM:SS bouture[PID] LEVEL message` (UTC).
+//! log: `YYYY-MM-DD HH:MM:SS bouture[PID] LEVEL message`, in local time
+//! (the zone of `TZ`, else `/etc/localtime`, as slapos's Python logging
+//! does), without a zone marker, as slapos writes it.
+//!
+//! The global options of the `slapos` command decide what is written
+//! ([`LogSettings`]):
+//!
+//! | option | stderr shows |
+//! |---|---|
+//! | `-qq` | ERROR |
+//! | `-q` | WARNING, ERROR |
+//! | (none) | INFO, WARNING, ERROR |
+//! | `-v` (or more), `--debug` | DEBUG too: how long each step took, what was recorded |
+//!
+//! `--log-file FILE` appends every line, DEBUG included, to FILE as well
+//! (as slapos's log file gets every level).
 
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use bouture_failover::{FailoverLog, Level};
 
-/// Writes log lines to a stream; write errors are ignored (a log that
-/// cannot be written must not change what the command does).
+/// What the global options ask of the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LogSettings {
+    /// `-v` count minus `-q` count (`--debug` counts as `-v`).
+    pub(crate) verbosity: i16,
+    /// `--log-file FILE`.
+    pub(crate) file: Option<PathBuf>,
+}
+
+impl LogSettings {
+    /// Whether a line of `level` goes to stderr.
+    pub(crate) fn shows(&self, level: Level) -> bool {
+        let needed = match level {
+            Level::Debug => 1,
+            Level::Info => 0,
+            Level::Warning => -1,
+            _ => i16::MIN,
+        };
+        self.verbosity >= needed
+    }
+}
+
+/// Writes log lines to a stream (and the log file); write errors are
+/// ignored (a log that cannot be written must not change what the command
+/// does).
 pub(crate) struct Logger<'a> {
     out: &'a mut dyn Write,
+    file: Option<File>,
+    settings: LogSettings,
     pid: u32,
 }
 
 impl<'a> Logger<'a> {
-    pub(crate) fn new(out: &'a mut dyn Write) -> Self {
-        Self {
+    /// A logger on `out` and the settings' log file, opened for appending.
+    pub(crate) fn new(out: &'a mut dyn Write, settings: &LogSettings) -> io::Result<Self> {
+        let file = settings.file.as_deref().map(open_log_file).transpose()?;
+        Ok(Self {
             out,
+            file,
+            settings: settings.clone(),
             pid: std::process::id(),
-        }
+        })
     }
 
     pub(crate) fn log(&mut self, level: Level, message: &str) {
-        let (stamp, _) = bouture_failover::switchfile::utc_now();
-        // `2026-11-23T15:04:05Z` -> `2026-11-23 15:04:05`
-        let stamp = stamp.replace('T', " ").replace('Z', "");
-        let level = match level {
+        let level_name = match level {
+            Level::Debug => "DEBUG",
             Level::Info => "INFO",
             Level::Warning => "WARNING",
             _ => "ERROR",
         };
-        let _ = writeln!(self.out, "{stamp} bouture[{}] {level} {message}", self.pid);
-        let _ = self.out.flush();
+        let line = format!(
+            "{} bouture[{}] {level_name} {message}\n",
+            local_stamp(),
+            self.pid
+        );
+        if self.settings.shows(level) {
+            let _ = self.out.write_all(line.as_bytes());
+            let _ = self.out.flush();
+        }
+        if let Some(file) = &mut self.file {
+            let _ = file.write_all(line.as_bytes());
+        }
     }
 
     pub(crate) fn warning(&mut self, message: &str) {
@@ -47,4 +102,35 @@ impl FailoverLog for Logger<'_> {
     fn log(&mut self, level: Level, message: &str) {
         Logger::log(self, level, message);
     }
+}
+
+/// Open the log file for appending: created (mode 0640) when missing,
+/// never through a symbolic link, never a FIFO or a device.
+fn open_log_file(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("--log-file {}: {error}", path.display()),
+            )
+        })?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::other(format!(
+            "--log-file {} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// Now in local time, as slapos's log lines show it:
+/// `2026-11-23 16:04:05`.
+pub(crate) fn local_stamp() -> String {
+    jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S").to_string()
 }

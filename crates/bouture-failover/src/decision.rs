@@ -48,10 +48,16 @@ pub enum InnerOutcome {
     },
     /// Exit 3 (`SLAPGRID_OFFLINE_SUCCESS`): the master could not be used.
     Offline,
-    /// Any other exit, or killed by a signal (`None`): no conclusion.
+    /// Any other exit (`None`: ended in a way that gives no code): no
+    /// conclusion.
     Ambiguous {
         /// The exit code, if the process exited.
         code: Option<i32>,
+    },
+    /// Killed by a signal: no conclusion.
+    Killed {
+        /// The signal's number.
+        signal: i32,
     },
 }
 
@@ -69,6 +75,43 @@ impl InnerOutcome {
             code => Self::Ambiguous { code },
         }
     }
+
+    /// Classify how a process ended: its exit code, or the signal that
+    /// killed it.
+    pub fn from_exit_status(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (None, Some(signal)) => Self::Killed { signal },
+            (code, _) => Self::from_exit_code(code),
+        }
+    }
+}
+
+/// The name of a signal, e.g. `SIGKILL` for 9 on Linux (`signal N` when
+/// unknown).
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_string()
 }
 
 impl fmt::Display for InnerOutcome {
@@ -88,7 +131,10 @@ impl fmt::Display for InnerOutcome {
                 code: Some(SLAPGRID_FAIL),
             } => write!(f, "exit 1 (failure)"),
             Self::Ambiguous { code: Some(code) } => write!(f, "exit {code} (unexpected)"),
-            Self::Ambiguous { code: None } => write!(f, "killed by a signal"),
+            Self::Ambiguous { code: None } => write!(f, "ended without an exit code"),
+            Self::Killed { signal } => {
+                write!(f, "killed by {} (signal {signal})", signal_name(*signal))
+            }
         }
     }
 }
@@ -108,8 +154,8 @@ pub struct FailoverState {
 pub enum Action {
     /// The original master works and the node follows it: nothing to do.
     StayOnOriginal,
-    /// The original master works again: remove the switchfile (changes
-    /// made on the new master are not carried back).
+    /// The original master works again: list what changed on the new
+    /// master, then remove the switchfile.
     SwitchBack,
     /// The original master is offline, but not for enough runs in a row yet:
     /// record the count and do not switch (nor process from the new master).
@@ -161,7 +207,7 @@ pub fn decide(
             Action::SwitchBack,
             format!(
                 "the original master is reachable again ({outcome}); switching back to it: \
-                 the switchfile is removed (changes made on the new master are not carried back)"
+                 what changed on the new master is listed, then the switchfile is removed"
             ),
         ),
         (InnerOutcome::Offline, true) => (
@@ -194,7 +240,7 @@ pub fn decide(
                 )
             }
         }
-        (InnerOutcome::Ambiguous { .. }, switched) => (
+        (InnerOutcome::Ambiguous { .. } | InnerOutcome::Killed { .. }, switched) => (
             Action::Wait,
             format!(
                 "ambiguous: `slapos node instance` with the original master ended with \

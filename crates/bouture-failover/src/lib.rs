@@ -3,6 +3,7 @@
 pub mod configure;
 pub mod decision;
 mod graft_step;
+mod offline;
 pub mod pidfile;
 mod run;
 pub mod switchfile;

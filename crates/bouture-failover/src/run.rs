@@ -6,13 +6,14 @@ use std::io;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bouture_core::{NodeConfig, NodeConfigError};
 
 use crate::configure::{self, ConfigureError};
 use crate::decision::{Action, FailoverState, InnerOutcome, decide};
 use crate::graft_step::{GraftStepError, graft};
+use crate::offline;
 use crate::pidfile::{Busy, PidfileError, PidfileLock};
 use crate::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus, SwitchfileError};
 
@@ -35,6 +36,12 @@ pub trait SlaposNode {
     /// --cfg CFG`) to its end: its exit code, `None` when it was killed by a
     /// signal.
     fn node_instance(&mut self, cfg: &Path) -> io::Result<Option<i32>>;
+
+    /// As [`Self::node_instance`], telling a kill by a signal apart (the
+    /// default has no signal to tell).
+    fn node_instance_outcome(&mut self, cfg: &Path) -> io::Result<InnerOutcome> {
+        self.node_instance(cfg).map(InnerOutcome::from_exit_code)
+    }
 }
 
 /// The real `slapos` program: `PROGRAM node instance --cfg CFG`, with the
@@ -54,17 +61,26 @@ impl SlaposCommand {
     }
 }
 
+impl SlaposCommand {
+    fn status(&self, cfg: &Path) -> io::Result<std::process::ExitStatus> {
+        Command::new(&self.program)
+            .args(["node", "instance", "--cfg"])
+            .arg(cfg)
+            .status()
+    }
+}
+
 impl SlaposNode for SlaposCommand {
     fn program(&self) -> String {
         Path::new(&self.program).display().to_string()
     }
 
     fn node_instance(&mut self, cfg: &Path) -> io::Result<Option<i32>> {
-        Command::new(&self.program)
-            .args(["node", "instance", "--cfg"])
-            .arg(cfg)
-            .status()
-            .map(|status| status.code())
+        self.status(cfg).map(|status| status.code())
+    }
+
+    fn node_instance_outcome(&mut self, cfg: &Path) -> io::Result<InnerOutcome> {
+        self.status(cfg).map(InnerOutcome::from_exit_status)
     }
 }
 
@@ -72,6 +88,8 @@ impl SlaposNode for SlaposCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Level {
+    /// Detail for who wants it (`-v`): phase timings, requests sent.
+    Debug,
     /// What the run does and why.
     Info,
     /// Something is odd but the run goes on.
@@ -256,6 +274,17 @@ pub enum FailoverError {
     /// The switchfile or the offline-run counter cannot be read or written.
     #[error(transparent)]
     Switchfile(#[from] SwitchfileError),
+    /// The original master is offline and the run must record it, but the
+    /// files it writes cannot be written (each problem names its option).
+    #[error(
+        "the original master is offline but the failover's files cannot be written, so the \
+         node cannot switch to the new master: {}",
+        problems.join("; ")
+    )]
+    NotWritable {
+        /// What cannot be written, and why.
+        problems: Vec<String>,
+    },
     /// The inner program cannot be started.
     #[error("cannot run `{program}` (give its path with --slapos-command)")]
     Inner {
@@ -370,7 +399,8 @@ impl Run<'_> {
             self.log.log(
                 Level::Warning,
                 &format!(
-                    "switchfile {}: {problem}; it still counts as switched",
+                    "--switchfile {}: {problem}; it still counts as switched (its existence \
+                     decides, as with the Python tool)",
                     options.switchfile.display()
                 ),
             );
@@ -380,13 +410,19 @@ impl Run<'_> {
             switched: status.is_switched(),
             offline_runs: counter.as_ref().map_or(0, |c| c.consecutive_offline_runs),
         };
+        let unwritable = offline::unwritable(options);
         self.info(&format!(
-            "processing the node with its original master {}",
+            "Process node with original (pre-bouture) master {}",
             self.original()
         ));
         let outcome = self.inner_run(&options.node_cfg)?;
         let decision = decide(state, outcome, options.switch_after);
-        self.info(&format!("decision: {}", decision.reason));
+        self.info(&format!(
+            "{} -- {}",
+            original_message(outcome),
+            decision.reason
+        ));
+        self.check_writable(outcome, decision.action, unwritable)?;
         let first_offline_at = counter.map(|c| c.first_offline_at);
         match decision.action {
             Action::StayOnOriginal => {
@@ -396,6 +432,7 @@ impl Run<'_> {
                 })
             }
             Action::SwitchBack => {
+                offline::collect_changes(self.config, options, &status, self.log);
                 switchfile::remove_offline_runs(&options.switchfile)?;
                 switchfile::remove_switchfile(&options.switchfile)?;
                 self.info(&format!(
@@ -452,10 +489,11 @@ impl Run<'_> {
             &OfflineRuns::new(offline_runs, first_offline_at),
         )?;
         self.info(&format!(
-            "writing the configuration for the new master {} at {}",
+            "Writing configuration for alternate master {} at {}",
             options.new_master_url,
             options.new_node_cfg.display()
         ));
+        let started = Instant::now();
         let configured = configure::configure(
             &options.node_cfg,
             &options.new_node_cfg,
@@ -466,11 +504,15 @@ impl Run<'_> {
         for change in &configured.changes {
             self.info(&format!("configure: {change}"));
         }
+        self.debug_elapsed("configure", started);
         self.info(&format!(
-            "grafting this node onto the new master {}",
+            "Grafting this node onto alternate master at {}",
             options.new_master_url
         ));
+        let started = Instant::now();
         let summary = graft(self.config, options, self.log).map_err(FailoverError::SwitchGraft)?;
+        self.debug_elapsed("graft", started);
+        offline::record_grafted(self.config, options, self.log);
         for skipped in &summary.skipped {
             self.log.log(
                 Level::Warning,
@@ -488,8 +530,8 @@ impl Run<'_> {
         let mut record = SwitchRecord::now(
             &options.new_master_url,
             self.config.master_url.clone(),
-            &options.node_cfg,
-            &options.new_node_cfg,
+            absolute(&options.node_cfg),
+            absolute(&options.new_node_cfg),
             offline_runs,
         );
         record.grafted = summary.grafted;
@@ -535,7 +577,7 @@ impl Run<'_> {
     fn process_from_new_master(&mut self) -> Result<FailoverOutcome, FailoverError> {
         let options = self.options;
         self.info(&format!(
-            "processing the node from the new master {} with {}",
+            "Processing this node from alternate master at {} with {}",
             options.new_master_url,
             options.new_node_cfg.display()
         ));
@@ -568,12 +610,85 @@ impl Run<'_> {
             "running {program} node instance --cfg {}",
             cfg.display()
         ));
-        let code = self
+        let started = Instant::now();
+        let outcome = self
             .slapos
-            .node_instance(cfg)
+            .node_instance_outcome(cfg)
             .map_err(|source| FailoverError::Inner { program, source })?;
-        Ok(InnerOutcome::from_exit_code(code))
+        self.debug_elapsed(&format!("node instance ({outcome})"), started);
+        Ok(outcome)
     }
+
+    fn debug_elapsed(&mut self, what: &str, started: Instant) {
+        self.log.log(
+            Level::Debug,
+            &format!("{what} took {:.1} s", started.elapsed().as_secs_f64()),
+        );
+    }
+
+    /// Say what cannot be written: a warning while the original master is
+    /// online (nothing needs writing yet, but the next outage will), an
+    /// error when it is offline, and no switch when the run must write.
+    fn check_writable(
+        &mut self,
+        outcome: InnerOutcome,
+        action: Action,
+        problems: Vec<String>,
+    ) -> Result<(), FailoverError> {
+        let offline = matches!(outcome, InnerOutcome::Offline);
+        for problem in &problems {
+            if offline {
+                self.log.log(Level::Error, problem);
+            } else {
+                self.log.log(
+                    Level::Warning,
+                    &format!("{problem}; the next outage could not be recorded: fix it now"),
+                );
+            }
+        }
+        match action {
+            Action::SwitchOver { .. } | Action::WaitForMoreOfflineRuns { .. }
+                if !problems.is_empty() =>
+            {
+                Err(FailoverError::NotWritable { problems })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `path` made absolute against the current directory (as given when that
+/// fails), so that the switch record can be read from anywhere.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The message the Python `slapos bouture failover` logs for this outcome of
+/// the run with the original master (operators grep for them).
+fn original_message(outcome: InnerOutcome) -> String {
+    match outcome {
+        InnerOutcome::Online {
+            promises_failed: false,
+        } => "This node is able to reach its SlapOS master: slapos node instance succeeded".into(),
+        InnerOutcome::Online {
+            promises_failed: true,
+        } => "This node is able to reach its SlapOS master: slapos node instance worked but \
+              promises failed"
+            .into(),
+        InnerOutcome::Offline => "This node is unable to reach its SlapOS master".into(),
+        InnerOutcome::Ambiguous { code } => {
+            ambiguous_message(&code.map_or("None".into(), |c| c.to_string()))
+        }
+        // Python's subprocess returns minus the signal's number.
+        InnerOutcome::Killed { signal } => ambiguous_message(&format!("-{signal}")),
+    }
+}
+
+fn ambiguous_message(returned: &str) -> String {
+    format!(
+        "This node is in an ambiguous state: slapos node instance failed in an unexpected way \
+         (returned {returned}). Let's wait until it stabilizes."
+    )
 }
 
 /// Refuse, before anything runs, a pidfile that would stop the inner run

@@ -147,9 +147,21 @@ pub enum SwitchfileError {
 
 /// Read the switchfile at `path`. A missing file is [`SwitchStatus::Original`];
 /// an existing file is always [`SwitchStatus::Switched`], whatever its content.
+///
+/// As with the Python tool, existence alone decides: a switchfile that
+/// exists but cannot be read (a directory, no permission, too large) is
+/// [`SwitchStatus::Switched`] with the reason in `problem`.
 pub fn read_switchfile(path: &Path) -> Result<SwitchStatus, SwitchfileError> {
-    let Some(bytes) = read_optional(path)? else {
-        return Ok(SwitchStatus::Original);
+    let bytes = match read_optional(path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(SwitchStatus::Original),
+        Err(error) if std::fs::symlink_metadata(path).is_ok() => {
+            return Ok(SwitchStatus::Switched {
+                record: None,
+                problem: Some(format!("its content cannot be read ({error})")),
+            });
+        }
+        Err(error) => return Err(error),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(SwitchStatus::Switched {

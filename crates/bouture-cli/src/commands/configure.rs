@@ -38,6 +38,11 @@ pub struct ConfigureArgs {
     /// Where to write the new node configuration.
     #[arg(long, value_name = "NEW_CFG")]
     pub new_node_cfg: PathBuf,
+    /// Accepted and ignored, as `slapos bouture configure` does (it matters
+    /// to `graft` and `failover` only), so that its command lines work as
+    /// they are.
+    #[arg(long, value_name = "URL")]
+    pub new_monitor_url: Option<String>,
     /// Print the changes and the diff that would be applied; write nothing.
     #[arg(long)]
     pub dry_run: bool,

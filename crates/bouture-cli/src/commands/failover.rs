@@ -11,14 +11,13 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use bouture_failover::{
-    DEFAULT_MASTER_TIMEOUT, Failover, FailoverError, FailoverOptions, FailoverOutcome,
-    SlaposCommand,
+    DEFAULT_MASTER_TIMEOUT, Failover, FailoverOptions, FailoverOutcome, SlaposCommand,
 };
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::Logger;
+use crate::log::{LogSettings, Logger};
 use crate::output::error_chain;
 
 /// Arguments of `bouture failover`.
@@ -26,11 +25,14 @@ use crate::output::error_chain;
 #[command(after_help = "\
 Run it where `slapos node instance` runs today (cron or a timer), every few minutes.
 Each run processes the node with its original master (PROGRAM node instance --cfg
-NODE_CFG). Exit 3 (offline): the first time (or the N-th time in a row with
---switch-after N), write NEW_CFG (as `bouture configure`), graft the node onto the new
+NODE_CFG). Exit 3 (offline): the first time (with --switch-after N, the N-th with no
+online run in between; other exits neither count nor reset), write NEW_CFG (as `bouture configure`), graft the node onto the new
 master, and only when both succeeded create SWITCHFILE; then process the node from the
-new master (PROGRAM node instance --cfg NEW_CFG). Exit 0 or 2 (online): remove
-SWITCHFILE. Any other exit: change nothing. Every decision is logged on stderr.
+new master (PROGRAM node instance --cfg NEW_CFG). Exit 0 or 2 (online): list what
+changed on the new master since the graft in SWITCHFILE.changes (see `bouture status`),
+then remove SWITCHFILE. Any other exit: change nothing. Every decision is logged on
+stderr, in slapos's format and local time, with the Python tool's messages; the global
+options of `slapos` (--log-file, -v, -q, ...) are accepted before or after `failover`.
 
 Examples:
   bouture failover --new-master-url http://10.0.0.2:4000 \\
@@ -40,6 +42,9 @@ Examples:
       --new-master-url http://10.0.0.2:4000 --new-monitor-url https://[2001:db8::2]:4001 \\
       --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg --pidfile /run/bouture-failover.pid \\
       --switchfile /etc/opt/slapos/bouture-switch --switch-after 3
+  bouture --log-file /opt/slapos/log/bouture.log failover -q --new-master-url \\
+      http://10.0.0.2:4000 --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg \\
+      --pidfile /run/bouture-failover.pid --switchfile /etc/opt/slapos/bouture-switch
 
 Exit status: 0 the node was processed (by the original master, or by the new one);
 1 bouture could not do its part (bad configuration or arguments, PIDFILE equal to
@@ -73,13 +78,21 @@ pub struct FailoverArgs {
     /// appends `node instance --cfg CFG`.
     #[arg(long, value_name = "PROGRAM", default_value = "slapos")]
     pub slapos_command: OsString,
-    /// Offline runs in a row required before switching, so that a master
-    /// that blinks does not trigger a graft each time.
+    /// Offline runs (exit 3) required before switching, with no online run
+    /// (exit 0 or 2) in between; other exits neither count nor reset the
+    /// count. A master that blinks then does not trigger a graft each time.
     #[arg(long, value_name = "N", default_value = "1")]
     pub switch_after: NonZeroU32,
 }
 
-pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> CommandResult {
+pub(crate) fn run(
+    args: &FailoverArgs,
+    settings: &LogSettings,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
+    // Every line, errors included, goes through the log, with the prefix of
+    // the other lines (and to --log-file).
+    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
     let mut options = FailoverOptions::new(
         &args.node.cfg,
         &args.new_master_url,
@@ -90,11 +103,13 @@ pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> CommandResu
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     options.switch_after = args.switch_after;
     options.master_timeout = DEFAULT_MASTER_TIMEOUT;
-    let failover = Failover::new(options).map_err(|error| match error {
-        FailoverError::Node(error) => CommandError::config(error),
-        error => CommandError::failed(error),
-    })?;
-    let mut log = Logger::new(streams.stderr);
+    let failover = match Failover::new(options) {
+        Ok(failover) => failover,
+        Err(error) => {
+            log.error(&error_chain(&error));
+            return Err(CommandError::Reported);
+        }
+    };
     let mut slapos = SlaposCommand::new(&args.slapos_command);
     match failover.run(&mut slapos, &mut log) {
         Ok(FailoverOutcome::Processed { .. }) => Ok(Outcome::Done),
@@ -103,9 +118,6 @@ pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> CommandResu
             Ok(Outcome::FailoverBusy)
         }
         Ok(_) => Ok(Outcome::FailoverNotProcessed),
-        // Before the run started: reported like a bad argument.
-        Err(error @ FailoverError::Pidfile(_)) => Err(CommandError::failed(error)),
-        // During the run: a line of its log.
         Err(error) => {
             log.error(&error_chain(&error));
             Err(CommandError::Reported)

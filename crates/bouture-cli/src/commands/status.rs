@@ -1,7 +1,9 @@
 //! `bouture status`: which master the node follows, and since when.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use bouture_offline_changes::ChangesFile;
 
 use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
 
@@ -15,15 +17,20 @@ use crate::output::{OutputFormat, write_json};
 #[command(after_help = "\
 Reads SWITCHFILE (written by `bouture failover`; an empty one, as the Python tool
 writes, counts too) and the node configuration, and says which master the node
-follows and since when.
+follows and since when. It also lists the changes made on the new master while the
+node followed it that are not acknowledged yet (SWITCHFILE.changes, written when the
+original master returned), each with the `slapos request` command that makes it on
+the original master; --ack clears them once handled.
 
 Examples:
   bouture status --switchfile /etc/opt/slapos/bouture-switch
   bouture status --cfg /etc/opt/slapos/slapos.cfg \\
       --switchfile /etc/opt/slapos/bouture-switch --format json
+  bouture status --switchfile /etc/opt/slapos/bouture-switch --ack
 
 Exit status: 0 when the state was read (whichever master), 1 when the node
-configuration or SWITCHFILE cannot be read, 2 for usage errors.")]
+configuration, SWITCHFILE or its changes cannot be read (or, with --ack, cleared),
+2 for usage errors.")]
 #[non_exhaustive]
 pub struct StatusArgs {
     /// `--cfg NODE_CFG`: the node configuration.
@@ -35,6 +42,10 @@ pub struct StatusArgs {
     /// How to print the status.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// Acknowledge the changes listed: print them, then clear them (under a
+    /// lock, so that a failover run adding new ones meanwhile waits).
+    #[arg(long)]
+    pub ack: bool,
 }
 
 /// The JSON document `bouture status --format json` prints.
@@ -55,26 +66,47 @@ struct StatusReport {
     switchfile_problem: Option<String>,
     /// Offline runs in a row counted so far without switching.
     offline_runs: Option<OfflineRuns>,
+    /// Changes made on the new master while the node followed it, not
+    /// acknowledged before this command.
+    changes: Option<ChangesFile>,
+    /// Where they are kept.
+    changes_file: PathBuf,
+    /// Whether this command acknowledged (cleared) them.
+    acknowledged: bool,
 }
 
 pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> CommandResult {
     let config = args.node.load()?;
+    let switchfile_path = absolute(&args.switchfile);
     let status = switchfile::read_switchfile(&args.switchfile).map_err(CommandError::failed)?;
     let offline_runs =
         switchfile::read_offline_runs(&args.switchfile).map_err(CommandError::failed)?;
+    let changes = if args.ack {
+        bouture_offline_changes::acknowledge(&args.switchfile)
+    } else {
+        bouture_offline_changes::read_changes(&args.switchfile)
+    }
+    .map_err(CommandError::failed)?;
     let original = config.master_url.clone();
-    let report = match status {
+    let mut report = match status {
         SwitchStatus::Switched { record, problem } => {
-            let record = record.map(|record| *record);
+            let record = record.map(|mut record| {
+                record.node_cfg = absolute(&record.node_cfg);
+                record.new_node_cfg = absolute(&record.new_node_cfg);
+                *record
+            });
             StatusReport {
                 following: "new",
                 master_url: record.as_ref().map(|r| r.new_master_url.clone()),
                 since: record.as_ref().map(|r| r.switched_at.clone()),
                 original_master_url: original,
-                switchfile: args.switchfile.clone(),
+                switchfile: switchfile_path.clone(),
                 switch: record,
                 switchfile_problem: problem,
                 offline_runs: None,
+                changes: None,
+                changes_file: PathBuf::new(),
+                acknowledged: false,
             }
         }
         _ => StatusReport {
@@ -82,12 +114,18 @@ pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> CommandResult
             master_url: original.clone(),
             since: None,
             original_master_url: original,
-            switchfile: args.switchfile.clone(),
+            switchfile: switchfile_path.clone(),
             switch: None,
             switchfile_problem: None,
             offline_runs,
+            changes: None,
+            changes_file: PathBuf::new(),
+            acknowledged: false,
         },
     };
+    report.changes = changes;
+    report.changes_file = bouture_offline_changes::changes_path(&switchfile_path);
+    report.acknowledged = args.ack;
     let written = match args.format {
         OutputFormat::Json => write_json(streams.stdout, &report),
         OutputFormat::Text => streams.stdout.write_all(render_text(&report).as_bytes()),
@@ -167,5 +205,60 @@ fn render_text(report: &StatusReport) -> String {
         }
     }
     let _ = writeln!(out, "  switchfile       {}", report.switchfile.display());
+    render_changes(&mut out, report);
     out
+}
+
+/// The changes not acknowledged, each with its command, or that there are
+/// none.
+fn render_changes(out: &mut String, report: &StatusReport) {
+    let Some(changes) = report.changes.as_ref().filter(|c| !c.is_empty()) else {
+        let _ = writeln!(
+            out,
+            "  no change made on the new master is waiting to be acknowledged"
+        );
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "  {} change(s) made on the new master while the node followed it{} ({}):",
+        changes.len(),
+        if report.acknowledged {
+            ", now acknowledged"
+        } else {
+            ", not acknowledged"
+        },
+        report.changes_file.display()
+    );
+    for back in &changes.returns {
+        let _ = writeln!(
+            out,
+            "    original master back at {} (switched at {}), new master {}:",
+            back.returned_at,
+            back.switched_at.as_deref().unwrap_or("an unknown time"),
+            back.local_master_url
+        );
+        for change in &back.changes {
+            let _ = writeln!(out, "      - {}", change.summary());
+            if let Some(line) = &change.command_line {
+                let _ = writeln!(out, "        on the original master: {line}");
+            }
+            if let Some(note) = &change.note {
+                let _ = writeln!(out, "        note: {note}");
+            }
+        }
+    }
+    if !report.acknowledged {
+        let _ = writeln!(
+            out,
+            "  once handled: bouture status --switchfile {} --ack",
+            report.switchfile.display()
+        );
+    }
+}
+
+/// `path` made absolute against the current directory (as given when that
+/// fails), so that what `status` prints can be used from anywhere.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

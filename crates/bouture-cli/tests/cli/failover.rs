@@ -122,6 +122,15 @@ impl Scene {
         args
     }
 
+    /// Set `pidfile_instance` in the node configuration.
+    pub(crate) fn set_pidfile_instance(&self, path: &std::path::Path) {
+        let cfg = fs::read_to_string(&self.node.cfg).unwrap().replace(
+            "[slapos]\n",
+            &format!("[slapos]\npidfile_instance = {}\n", path.display()),
+        );
+        fs::write(&self.node.cfg, cfg).unwrap();
+    }
+
     pub(crate) fn switch_record(&self) -> Value {
         serde_json::from_str(&fs::read_to_string(self.switchfile()).unwrap()).unwrap()
     }
@@ -307,7 +316,12 @@ fn ambiguous_exits_change_nothing() {
         }
         assert!(!scene.new_cfg().exists());
         if code == "kill" {
-            assert!(run.stderr.contains("killed by a signal"), "{}", run.stderr);
+            assert!(
+                run.stderr.contains("killed by SIGKILL (signal 9)"),
+                "{}",
+                run.stderr
+            );
+            assert!(run.stderr.contains("(returned -9)"), "{}", run.stderr);
         }
     }
     scene.codes(&["10"]);
@@ -336,12 +350,9 @@ fn graft_failure_creates_no_switch() {
     assert!(run.stderr.contains("2 run(s) in a row"), "{}", run.stderr);
 }
 
-#[test]
-fn configure_failure_creates_no_switch_and_skips_the_graft() {
-    let scene = Scene::new();
-    scene.codes(&["3"]);
-    let missing_dir = scene.path("no-such-dir/new.cfg");
-    let run = crate::support::bouture(
+/// `bouture failover` with the scene's files but `new_cfg` as `NEW_CFG`.
+fn failover_with_new_cfg(scene: &Scene, new_cfg: &std::path::Path) -> crate::support::Run {
+    crate::support::bouture(
         &[
             "failover",
             "--cfg",
@@ -349,7 +360,7 @@ fn configure_failure_creates_no_switch_and_skips_the_graft() {
             "--new-master-url",
             DEAD_MASTER,
             "--new-node-cfg",
-            missing_dir.to_str().unwrap(),
+            new_cfg.to_str().unwrap(),
             "--pidfile",
             scene.path("failover.pid").to_str().unwrap(),
             "--switchfile",
@@ -358,11 +369,64 @@ fn configure_failure_creates_no_switch_and_skips_the_graft() {
             scene.path("fake-slapos").to_str().unwrap(),
         ],
         scene.dir.path(),
-    );
+    )
+}
+
+#[test]
+fn configure_failure_creates_no_switch_and_skips_the_graft() {
+    let scene = Scene::new();
+    scene.codes(&["3"]);
+    // NEW_CFG is a directory: configure refuses to replace it.
+    let new_cfg = scene.path("new-cfg-dir");
+    fs::create_dir(&new_cfg).unwrap();
+    let run = failover_with_new_cfg(&scene, &new_cfg);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("configure failed"), "{}", run.stderr);
-    assert!(!run.stderr.contains("grafting this node"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Grafting this node"), "{}", run.stderr);
     assert!(!scene.switchfile().exists());
+}
+
+#[test]
+fn an_unwritable_directory_warns_online_and_fails_loudly_offline() {
+    let scene = Scene::new();
+    let new_cfg = scene.path("no-such-dir/new.cfg");
+    // Online: processed, with a warning naming the option, at every run.
+    // Offline: an error before configure, no switch.
+    let mut run = None;
+    for (code, exit, level) in [("0", 0, "WARNING"), ("3", 1, "ERROR")] {
+        scene.codes(&[code]);
+        let this = failover_with_new_cfg(&scene, &new_cfg);
+        assert_eq!(this.code, exit, "{}", this.stderr);
+        let expected = format!(" {level} --new-node-cfg [ROOT]/no-such-dir/new.cfg: its directory");
+        assert!(this.stderr.contains(&expected), "{}", this.stderr);
+        run = Some(this);
+    }
+    let run = run.unwrap();
+    assert!(run.stderr.contains("cannot switch"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Grafting this node"), "{}", run.stderr);
+    assert!(!scene.switchfile().exists());
+    assert!(!scene.path("no-such-dir").exists());
+    // The switchfile's directory missing: the same, naming --switchfile.
+    scene.codes(&["3"]);
+    let run = crate::support::bouture(
+        &scene
+            .failover_args(DEAD_MASTER, &[])
+            .iter()
+            .map(|a| a.replace("/switch", "/gone/switch"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        scene.dir.path(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(" ERROR --switchfile [ROOT]/gone/switch: its directory"),
+        "{}",
+        run.stderr
+    );
+    assert!(!scene.new_cfg().exists(), "not configured");
 }
 
 #[test]
@@ -445,11 +509,7 @@ fn a_second_concurrent_run_exits_at_once() {
 fn a_pidfile_equal_to_pidfile_instance_is_refused_up_front() {
     let scene = Scene::new();
     let pidfile = scene.path("slapgrid-cp.pid");
-    let cfg = fs::read_to_string(&scene.node.cfg).unwrap().replace(
-        "[slapos]\n",
-        &format!("[slapos]\npidfile_instance = {}\n", pidfile.display()),
-    );
-    fs::write(&scene.node.cfg, cfg).unwrap();
+    scene.set_pidfile_instance(&pidfile);
     scene.codes(&["0"]);
     let run = crate::support::bouture(
         &[

@@ -9,6 +9,7 @@
 )]
 
 mod configure;
+mod dropin;
 mod exit;
 mod failover;
 mod failover_e2e;

@@ -23,8 +23,23 @@ impl Run {
 /// Run `bouture` with `args`, with `$SLAPOS_CONFIGURATION` unset, replacing
 /// `root` by `[ROOT]` in its output.
 pub(crate) fn bouture(args: &[&str], root: &Path) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_bouture"))
-        .args(args)
+    run_bouture(Command::new(env!("CARGO_BIN_EXE_bouture")).args(args), root)
+}
+
+/// [`bouture`] run in `root` (relative arguments are relative to it), with
+/// extra environment variables.
+pub(crate) fn bouture_env(args: &[&str], root: &Path, env: &[(&str, &str)]) -> Run {
+    run_bouture(
+        Command::new(env!("CARGO_BIN_EXE_bouture"))
+            .args(args)
+            .current_dir(root)
+            .envs(env.iter().copied()),
+        root,
+    )
+}
+
+fn run_bouture(command: &mut Command, root: &Path) -> Run {
+    let output = command
         .env_remove("SLAPOS_CONFIGURATION")
         .env("NO_COLOR", "1")
         .output()

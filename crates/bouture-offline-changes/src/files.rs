@@ -1,0 +1,321 @@
+//! The files next to the switchfile: the record of what was grafted
+//! (`SWITCHFILE.grafted`) and the changes not yet acknowledged
+//! (`SWITCHFILE.changes`), with the lock that serialises writers
+//! (`SWITCHFILE.changes.lock`).
+//!
+//! Both files are JSON, written atomically with mode 0600 (they hold
+//! instance parameters, which may hold secrets) and read back after
+//! writing; they are read without following symbolic links, at most
+//! [`FILE_SIZE_LIMIT`] bytes, refusing duplicate keys.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bouture_fs::Links;
+
+use crate::diff::Change;
+use crate::error::ChangesError;
+use crate::snapshot::MasterSnapshot;
+use crate::strict_json;
+
+/// The version of the changes file format.
+pub const CHANGES_VERSION: u32 = 1;
+
+/// The most bytes read from a record or changes file.
+pub const FILE_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How long a writer waits for another to release the lock.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Mode of the files: they hold instance parameters.
+const MODE: u32 = 0o600;
+
+/// `SWITCHFILE` + `suffix`.
+fn companion(switchfile: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(switchfile.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Where the record of what was grafted is kept: `SWITCHFILE.grafted`.
+pub fn grafted_path(switchfile: &Path) -> PathBuf {
+    companion(switchfile, ".grafted")
+}
+
+/// Where the changes not yet acknowledged are kept: `SWITCHFILE.changes`.
+pub fn changes_path(switchfile: &Path) -> PathBuf {
+    companion(switchfile, ".changes")
+}
+
+/// The lock file of the changes: `SWITCHFILE.changes.lock`.
+pub fn lock_path(switchfile: &Path) -> PathBuf {
+    companion(switchfile, ".changes.lock")
+}
+
+/// The changes found at each return of the original master, until
+/// acknowledged.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ChangesFile {
+    /// Format version ([`CHANGES_VERSION`]).
+    pub version: u32,
+    /// One entry per return of the original master that found changes,
+    /// oldest first.
+    pub returns: Vec<Return>,
+}
+
+impl ChangesFile {
+    /// How many changes are listed, all returns together.
+    pub fn len(&self) -> usize {
+        self.returns.iter().map(|r| r.changes.len()).sum()
+    }
+
+    /// Whether no change is listed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What changed on the local master during one outage of the original one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Return {
+    /// When the node switched to the local master (RFC 3339 UTC), if known.
+    pub switched_at: Option<String>,
+    /// When the original master was found again (RFC 3339 UTC).
+    pub returned_at: String,
+    /// The local master that was read.
+    pub local_master_url: String,
+    /// The node's computer.
+    pub computer_id: String,
+    /// The changes, in [`diff`](crate::diff) order.
+    pub changes: Vec<Change>,
+}
+
+impl Return {
+    /// The changes found at one return.
+    pub fn new(
+        switched_at: Option<String>,
+        returned_at: impl Into<String>,
+        local_master_url: impl Into<String>,
+        computer_id: impl Into<String>,
+        changes: Vec<Change>,
+    ) -> Self {
+        Self {
+            switched_at,
+            returned_at: returned_at.into(),
+            local_master_url: local_master_url.into(),
+            computer_id: computer_id.into(),
+            changes,
+        }
+    }
+}
+
+/// Record what the local master holds right after the graft.
+///
+/// # Errors
+///
+/// [`ChangesError::Write`] or [`ChangesError::ReadBack`].
+pub fn write_grafted(
+    switchfile: &Path,
+    snapshot: &MasterSnapshot,
+) -> Result<PathBuf, ChangesError> {
+    let path = grafted_path(switchfile);
+    write_checked(&path, snapshot, "record of what was grafted")?;
+    Ok(path)
+}
+
+/// The record of what was grafted, if there is one.
+///
+/// # Errors
+///
+/// [`ChangesError::Read`] or [`ChangesError::Invalid`].
+pub fn read_grafted(switchfile: &Path) -> Result<Option<MasterSnapshot>, ChangesError> {
+    read_optional(&grafted_path(switchfile), "record of what was grafted")
+}
+
+/// Remove the record of what was grafted; returns whether it existed.
+///
+/// # Errors
+///
+/// [`ChangesError::Write`].
+pub fn remove_grafted(switchfile: &Path) -> Result<bool, ChangesError> {
+    remove_optional(&grafted_path(switchfile))
+}
+
+/// The changes not yet acknowledged, if any.
+///
+/// # Errors
+///
+/// [`ChangesError::Read`] or [`ChangesError::Invalid`].
+pub fn read_changes(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesError> {
+    read_optional(&changes_path(switchfile), "changes file")
+}
+
+/// Add the changes of one return to the changes file (created when
+/// missing), under the lock; returns the whole file as written. A return
+/// without changes writes nothing and returns `None`.
+///
+/// # Errors
+///
+/// [`ChangesError::Lock`]; [`ChangesError::Invalid`] when the existing
+/// file is not a changes file (it is then left as it is);
+/// [`ChangesError::Write`] or [`ChangesError::ReadBack`].
+pub fn record_return(
+    switchfile: &Path,
+    entry: Return,
+) -> Result<Option<ChangesFile>, ChangesError> {
+    if entry.changes.is_empty() {
+        return Ok(None);
+    }
+    let _lock = ChangesLock::acquire(switchfile)?;
+    let path = changes_path(switchfile);
+    let mut file = read_optional(&path, "changes file")?.unwrap_or(ChangesFile {
+        version: CHANGES_VERSION,
+        returns: Vec::new(),
+    });
+    file.returns.push(entry);
+    write_checked(&path, &file, "changes file")?;
+    Ok(Some(file))
+}
+
+/// Acknowledge every change listed: remove the changes file under the lock
+/// and check it is gone; returns what was acknowledged (`None`: nothing
+/// was listed).
+///
+/// # Errors
+///
+/// [`ChangesError::Lock`], [`ChangesError::Read`],
+/// [`ChangesError::Invalid`] (an invalid file is not removed: look at it
+/// first), [`ChangesError::Write`] or [`ChangesError::ReadBack`].
+pub fn acknowledge(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesError> {
+    let _lock = ChangesLock::acquire(switchfile)?;
+    let path = changes_path(switchfile);
+    let Some(file) = read_optional::<ChangesFile>(&path, "changes file")? else {
+        return Ok(None);
+    };
+    remove_optional(&path)?;
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Err(ChangesError::ReadBack {
+            path,
+            detail: "it still exists after removal".into(),
+        });
+    }
+    Ok(Some(file))
+}
+
+fn read_optional<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<Option<T>, ChangesError> {
+    let bytes = match bouture_fs::read_bounded(path, FILE_SIZE_LIMIT, Links::Refuse) {
+        Ok(bytes) => bytes,
+        Err(error) if error.is_not_found() => return Ok(None),
+        Err(source) => {
+            return Err(ChangesError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    strict_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|reason| ChangesError::Invalid {
+            path: path.to_path_buf(),
+            what,
+            reason,
+        })
+}
+
+fn write_checked<T>(path: &Path, value: &T, what: &'static str) -> Result<(), ChangesError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
+{
+    let write_error = |source| ChangesError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|e| write_error(bouture_fs::WriteError::Io { source: e.into() }))?;
+    text.push(b'\n');
+    bouture_fs::write_atomic(path, &text, MODE, None).map_err(write_error)?;
+    match read_optional::<T>(path, what) {
+        Ok(Some(read)) if read == *value => Ok(()),
+        Ok(Some(_)) => Err(ChangesError::ReadBack {
+            path: path.to_path_buf(),
+            detail: "its content differs".into(),
+        }),
+        Ok(None) => Err(ChangesError::ReadBack {
+            path: path.to_path_buf(),
+            detail: "it is missing".into(),
+        }),
+        Err(error) => Err(ChangesError::ReadBack {
+            path: path.to_path_buf(),
+            detail: error.to_string(),
+        }),
+    }
+}
+
+fn remove_optional(path: &Path) -> Result<bool, ChangesError> {
+    bouture_fs::remove_if_exists(path).map_err(|source| ChangesError::Write {
+        path: path.to_path_buf(),
+        source: bouture_fs::WriteError::Io { source },
+    })
+}
+
+/// An exclusive lock on `SWITCHFILE.changes.lock`, held while the changes
+/// file is read and replaced. The lock file is never followed if it is a
+/// symbolic link, and is not inherited by programs started meanwhile.
+#[derive(Debug)]
+struct ChangesLock {
+    _file: File,
+}
+
+impl ChangesLock {
+    fn acquire(switchfile: &Path) -> Result<Self, ChangesError> {
+        let path = lock_path(switchfile);
+        let lock_error = |reason: String| ChangesError::Lock {
+            path: path.clone(),
+            reason,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(MODE)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| lock_error(e.to_string()))?;
+        let metadata = file.metadata().map_err(|e| lock_error(e.to_string()))?;
+        if !metadata.is_file() {
+            return Err(lock_error(format!(
+                "it is {}, not a regular file",
+                bouture_fs::describe(metadata.file_type())
+            )));
+        }
+        let deadline = Instant::now() + LOCK_TIMEOUT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(lock_error(format!(
+                        "another bouture process held it for more than {} s",
+                        LOCK_TIMEOUT.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(error)) => {
+                    return Err(lock_error(error.to_string()));
+                }
+            }
+        }
+    }
+}
