@@ -49,6 +49,7 @@ mod client;
 pub mod error;
 pub mod jsonrpc;
 mod legacy;
+mod probe;
 pub mod marshal;
 pub mod params;
 pub mod parse;
@@ -56,10 +57,11 @@ pub mod tls;
 pub mod types;
 
 pub use client::{
-    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, MasterClient,
+    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, ERROR_BODY_LIMIT,
+    EXCERPT_CHARS, MAX_TIMEOUT, MasterClient,
 };
-pub use error::{Error, ErrorKind, Result, UnreachableReason};
-pub use tls::TlsOptions;
+pub use error::{Error, ErrorKind, IncompleteReason, Result, UnreachableReason};
+pub use tls::{CertificateProblem, CertificateRejection, TlsOptions, TrustSource};
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,
     Parameters, PartitionAddress, PartitionInformation, PartitionInstance, PartitionRegistration,
