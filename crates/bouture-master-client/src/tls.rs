@@ -423,7 +423,7 @@ fn classify(
             presented,
         } => CertificateProblem::NameMismatch {
             expected: server_name_text(expected),
-            presented: presented.clone(),
+            presented: presented.iter().map(|name| presented_name(name)).collect(),
         },
         CertificateError::NotValidForName => CertificateProblem::NameMismatch {
             expected: String::new(),
@@ -441,6 +441,14 @@ fn classify(
         _ if self_signed => CertificateProblem::SelfSigned,
         other => CertificateProblem::Other(format!("{other:?}")),
     }
+}
+
+/// `other.example` out of rustls' `DnsName("other.example")` (its rendering of a SAN).
+fn presented_name(name: &str) -> String {
+    name.split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .map_or(name, |inner| inner.trim_matches('"'))
+        .to_owned()
 }
 
 fn server_name_text(name: &ServerName<'_>) -> String {

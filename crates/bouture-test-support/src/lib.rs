@@ -36,6 +36,7 @@
 
 pub mod master;
 pub mod node;
+pub mod tls;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
