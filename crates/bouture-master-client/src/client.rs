@@ -259,16 +259,29 @@ impl MasterClient {
         std::time::Duration::from_nanos(self.waited_nanos.load(Ordering::Relaxed))
     }
 
-    /// Send one request and read the whole answer, whatever its status.
-    pub(crate) fn send(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<Answer> {
+    /// Send one request and read the whole answer, whatever its status, reading at most `cap` bytes of a successful answer (an answer known to
+    /// be short, such as a run id, need not be read up to [`ClientOptions::max_body`]).
+    pub(crate) fn send_capped(
+        &self,
+        endpoint: &str,
+        context: &str,
+        body: &Body<'_>,
+        cap: u64,
+    ) -> Result<Answer> {
         let started = std::time::Instant::now();
-        let answer = self.send_untimed(endpoint, context, body);
+        let answer = self.send_untimed(endpoint, context, body, cap.min(self.max_body));
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
         answer
     }
 
-    fn send_untimed(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<Answer> {
+    fn send_untimed(
+        &self,
+        endpoint: &str,
+        context: &str,
+        body: &Body<'_>,
+        max_body: u64,
+    ) -> Result<Answer> {
         let url = format!("{}/{endpoint}", self.base);
         self.requests.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
@@ -306,7 +319,7 @@ impl MasterClient {
             .and_then(|v| v.trim().parse::<u64>().ok());
         let success = (200..300).contains(&status);
         let cap = if success {
-            self.max_body
+            max_body
         } else {
             ERROR_BODY_LIMIT
         };
@@ -369,9 +382,21 @@ impl MasterClient {
         Ok(Answer { status, body })
     }
 
-    /// [`Self::send`], then turn an error status into [`Error::Status`].
+    /// [`Self::send_capped`] up to [`ClientOptions::max_body`], then turn an error status into
+    /// [`Error::Status`].
     pub(crate) fn send_ok(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<String> {
-        let answer = self.send(endpoint, context, body)?;
+        self.send_ok_capped(endpoint, context, body, self.max_body)
+    }
+
+    /// [`Self::send_capped`], then turn an error status into [`Error::Status`].
+    pub(crate) fn send_ok_capped(
+        &self,
+        endpoint: &str,
+        context: &str,
+        body: &Body<'_>,
+        cap: u64,
+    ) -> Result<String> {
+        let answer = self.send_capped(endpoint, context, body, cap)?;
         if (200..300).contains(&answer.status) {
             Ok(answer.body)
         } else {

@@ -60,6 +60,7 @@ pub use client::{
     ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, ERROR_BODY_LIMIT,
     EXCERPT_CHARS, MAX_TIMEOUT, MasterClient,
 };
+pub use legacy::MAX_RUN_ID;
 pub use error::{Error, ErrorKind, IncompleteReason, Result, UnreachableReason};
 pub use tls::{CertificateProblem, CertificateRejection, TlsOptions, TrustSource};
 pub use types::{

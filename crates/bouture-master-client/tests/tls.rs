@@ -4,7 +4,7 @@
 //! software release), a name mismatch, an expired certificate, a client certificate.
 
 // Test helpers outside #[test] functions may unwrap too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! fails and says so.
 
 // Test support: failing loudly is how a test learns that its setup broke.
-#![allow(clippy::expect_used, clippy::panic)]
+#![allow(clippy::expect_used, clippy::panic, clippy::missing_panics_doc)]
 
 use std::io::BufRead as _;
 use std::net::{TcpListener, TcpStream};
