@@ -12,13 +12,22 @@
 //!    [`GraftPlan::build`](bouture_core::GraftPlan::build) from an
 //!    [`Inventory`](bouture_core::Inventory);
 //! 2. [`apply`] the plan to a [`MasterClient`](bouture_master_client::MasterClient),
-//!    which returns a [`GraftReport`].
+//!    which returns a [`GraftReport`]; after its last request it reads the master's state
+//!    back and fails every partition the master does not hold as sent.
+//!
+//! Hold the node's [`NodeLock`] around both steps: two grafts of one node at once would
+//! interleave on the master.
 //!
 //! ```no_run
 //! use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
 //! use bouture_master_client::MasterClient;
 //!
 //! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
+//! let _lock = bouture_graft::NodeLock::acquire(
+//!     &config.instance_root,
+//!     bouture_graft::DEFAULT_LOCK_WAIT,
+//!     &mut |path, pid| eprintln!("waiting for the graft {pid:?} holding {}", path.display()),
+//! )?;
 //! let plan = GraftPlan::build(&Inventory::scan(&config)?, &GraftOptions::default());
 //! let client = MasterClient::new("http://10.0.0.1:4000")?;
 //! let report = bouture_graft::apply(&plan, &client, &mut ())?;
@@ -27,6 +36,8 @@
 //! ```
 
 mod apply;
+mod lock;
+mod readback;
 mod report;
 
 pub use apply::{
@@ -35,6 +46,7 @@ pub use apply::{
 };
 #[doc(hidden)]
 pub use apply::{PlacementTuning, apply_tuned};
+pub use lock::{DEFAULT_LOCK_WAIT, LOCK_FILE_NAME, LockError, NodeLock};
 pub use report::{
     GraftOutcome, GraftReport, GraftTotals, PartitionReport, PartitionStatus, Placement,
 };

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use std::io::Read as _;
 
-use crate::error::{BoxError, Error, IncompleteReason, Result, UnreachableReason};
+use crate::error::{BoxError, Error, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 use crate::tls::TlsOptions;
 
 /// Default deadline of a whole call (connect, send, receive the body).
@@ -134,10 +134,10 @@ impl ClientOptions {
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(concat!("bouture-master-client/", env!("CARGO_PKG_VERSION")))
             .build();
-        let connector = ()
-            .chain(ConnectProxyConnector::default())
-            .chain(TcpConnector::default())
-            .chain(tls);
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(tls);
         Ok(ureq::Agent::with_parts(
             config,
             connector,
@@ -318,16 +318,8 @@ impl MasterClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let success = (200..300).contains(&status);
-        let cap = if success {
-            max_body
-        } else {
-            ERROR_BODY_LIMIT
-        };
-        let mut reader = response
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .reader();
+        let cap = if success { max_body } else { ERROR_BODY_LIMIT };
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
         let mut bytes = Vec::new();
         let mut chunk = vec![0_u8; 16 * 1024];
         loop {
@@ -339,15 +331,18 @@ impl MasterClient {
                         url: self.base.clone(),
                         endpoint: endpoint.to_owned(),
                         context: context.to_owned(),
-                        status,
-                        received: bytes.len() as u64,
-                        expected,
-                        reason: incomplete_reason(&e, started.elapsed()),
+                        body: Box::new(IncompleteBody {
+                            status,
+                            received: bytes.len() as u64,
+                            expected,
+                            reason: incomplete_reason(&e, started.elapsed()),
+                        }),
                         source: e,
                     });
                 }
             };
-            let room = usize::try_from(cap.saturating_sub(bytes.len() as u64)).unwrap_or(usize::MAX);
+            let room =
+                usize::try_from(cap.saturating_sub(bytes.len() as u64)).unwrap_or(usize::MAX);
             bytes.extend_from_slice(chunk.get(..n.min(room)).unwrap_or_default());
             if n > room {
                 if success {
@@ -357,7 +352,9 @@ impl MasterClient {
                         context: context.to_owned(),
                         detail: format!(
                             "the body is larger than {cap} bytes{} (raise ClientOptions::max_body if it is legitimate)",
-                            expected.map(|e| format!(" (Content-Length {e})")).unwrap_or_default()
+                            expected
+                                .map(|e| format!(" (Content-Length {e})"))
+                                .unwrap_or_default()
                         ),
                         source: None,
                     });

@@ -90,6 +90,20 @@ impl std::fmt::Display for IncompleteReason {
     }
 }
 
+/// How far an incomplete body got ([`Error::Incomplete`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IncompleteBody {
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// Bytes of the body received.
+    pub received: u64,
+    /// The `Content-Length` announced, if any.
+    pub expected: Option<u64>,
+    /// Slow or cut.
+    pub reason: IncompleteReason,
+}
+
 /// Every error of the master client. Each variant says which master (`url`), which endpoint and
 /// what the call was about (`context`, e.g. `computer COMP-1, partition slappart3`).
 #[derive(Debug, thiserror::Error)]
@@ -145,9 +159,12 @@ pub enum Error {
     },
     /// The master started answering, but the body did not arrive whole.
     #[error(
-        "master {url} answered {endpoint}{} with HTTP {status}, but {reason}: {received} bytes of the body received{}",
+        "master {url} answered {endpoint}{} with HTTP {}, but {}: {} bytes of the body received{}",
         ctx(context),
-        expected.map(|e| format!(" out of {e} announced")).unwrap_or_default()
+        body.status,
+        body.reason,
+        body.received,
+        body.expected.map(|e| format!(" out of {e} announced")).unwrap_or_default()
     )]
     Incomplete {
         /// Base URL of the master.
@@ -156,14 +173,8 @@ pub enum Error {
         endpoint: String,
         /// What the call was about.
         context: String,
-        /// The HTTP status of the answer.
-        status: u16,
-        /// Bytes of the body received.
-        received: u64,
-        /// The `Content-Length` announced, if any.
-        expected: Option<u64>,
-        /// Slow or cut.
-        reason: IncompleteReason,
+        /// How far the body got, and why it stopped.
+        body: Box<IncompleteBody>,
         /// The underlying error.
         #[source]
         source: std::io::Error,

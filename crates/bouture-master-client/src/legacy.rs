@@ -339,7 +339,8 @@ fn is_supply_answer(body: &str, url: &str, state: &str) -> bool {
     else {
         return false;
     };
-    let plain = url.is_ascii() && !url.contains(['\'', '"', '\\']) && !url.chars().any(char::is_control);
+    let plain =
+        url.is_ascii() && !url.contains(['\'', '"', '\\']) && !url.chars().any(char::is_control);
     if plain {
         quoted.strip_prefix('\'').and_then(|q| q.strip_suffix('\'')) == Some(url)
     } else {

@@ -49,10 +49,10 @@ mod client;
 pub mod error;
 pub mod jsonrpc;
 mod legacy;
-mod probe;
 pub mod marshal;
 pub mod params;
 pub mod parse;
+mod probe;
 pub mod tls;
 pub mod types;
 
@@ -60,8 +60,8 @@ pub use client::{
     ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, ERROR_BODY_LIMIT,
     EXCERPT_CHARS, MAX_TIMEOUT, MasterClient,
 };
+pub use error::{Error, ErrorKind, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 pub use legacy::MAX_RUN_ID;
-pub use error::{Error, ErrorKind, IncompleteReason, Result, UnreachableReason};
 pub use tls::{CertificateProblem, CertificateRejection, TlsOptions, TrustSource};
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,

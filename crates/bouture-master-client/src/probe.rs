@@ -124,7 +124,10 @@ mod tests {
             split_authority("[2001:db8::1]"),
             Some(("2001:db8::1".into(), 80))
         );
-        assert_eq!(split_authority("example.org"), Some(("example.org".into(), 80)));
+        assert_eq!(
+            split_authority("example.org"),
+            Some(("example.org".into(), 80))
+        );
         assert_eq!(split_authority("h:notaport"), None);
     }
 

@@ -224,9 +224,9 @@ impl fmt::Display for CertificateProblem {
                 }
                 f.write_str(")")
             }
-            CertificateProblem::Expired {
-                not_after: Some(t),
-            } => write!(f, "its certificate expired (notAfter = {t} s since 1970)"),
+            CertificateProblem::Expired { not_after: Some(t) } => {
+                write!(f, "its certificate expired (notAfter = {t} s since 1970)")
+            }
             CertificateProblem::Expired { not_after: None } => {
                 f.write_str("its certificate expired")
             }

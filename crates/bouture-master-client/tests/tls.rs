@@ -36,7 +36,11 @@ fn rejected(url: &str, tls: TlsOptions, cert: &Path) -> (CertificateProblem, Str
         panic!("expected a certificate rejection, got {err:?}");
     };
     let message = err.to_string();
-    assert_eq!(rejection.fingerprint, TestPki::fingerprint(cert), "{message}");
+    assert_eq!(
+        rejection.fingerprint,
+        TestPki::fingerprint(cert),
+        "{message}"
+    );
     assert!(message.contains(&rejection.fingerprint), "{message}");
     assert!(message.contains("--new-master-ca-file"), "{message}");
     (rejection.problem.clone(), message)
@@ -47,8 +51,14 @@ fn ca_file_verifies_a_leaf_it_signed() {
     let pki = TestPki::generate();
     let master = server(&pki, "leaf", None);
     let tls = TlsOptions::default().ca_file(pki.ca());
-    assert_eq!(client(&master.https_url(), tls.clone()).run_id().unwrap(), RUN_ID);
-    assert_eq!(client(&master.https_url_by_name(), tls).run_id().unwrap(), RUN_ID);
+    assert_eq!(
+        client(&master.https_url(), tls.clone()).run_id().unwrap(),
+        RUN_ID
+    );
+    assert_eq!(
+        client(&master.https_url_by_name(), tls).run_id().unwrap(),
+        RUN_ID
+    );
 }
 
 #[test]
@@ -75,7 +85,12 @@ fn self_signed_ca_true_certificate_is_refused_then_pinned() {
     assert!(message.contains("self-signed"), "{message}");
     // Pinned: that exact certificate is accepted (webpki alone says CaUsedAsEndEntity).
     let pinned = TlsOptions::default().ca_file(&cert);
-    assert_eq!(client(&master.https_url(), pinned.clone()).run_id().unwrap(), RUN_ID);
+    assert_eq!(
+        client(&master.https_url(), pinned.clone())
+            .run_id()
+            .unwrap(),
+        RUN_ID
+    );
     // A pin holds for that certificate only: another self-signed one is refused.
     let other = TestPki::generate();
     let other_master = server(&other, "self_signed", None);
@@ -105,7 +120,10 @@ fn name_mismatch_is_named() {
         },
         "{message}"
     );
-    assert!(message.contains("not valid for 127.0.0.1 (it names other.example)"), "{message}");
+    assert!(
+        message.contains("not valid for 127.0.0.1 (it names other.example)"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -142,7 +160,10 @@ fn ssl_cert_file_is_honoured() {
         .env("BOUTURE_TLS_URL", &url)
         .status()
         .unwrap();
-    assert!(status.success(), "the child test failed (see its output above)");
+    assert!(
+        status.success(),
+        "the child test failed (see its output above)"
+    );
     // And without it, the test CA is unknown.
     let err = client(&url, trust).run_id().unwrap_err();
     assert!(matches!(err, Error::Certificate { .. }), "{err:?}");

@@ -158,6 +158,7 @@ impl Drop for FakeMaster {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // the connection is owned by its thread
 fn serve(stream: TcpStream, handler: &Handler, requests: &Mutex<Vec<FakeRequest>>) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));

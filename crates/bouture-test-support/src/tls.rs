@@ -58,8 +58,19 @@ impl TestPki {
         openssl(
             d,
             &[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-                "ca.crt", "-subj", "/CN=bouture test CA", "-days", "30",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-subj",
+                "/CN=bouture test CA",
+                "-days",
+                "30",
             ],
         );
         for (name, san, days) in [
@@ -214,7 +225,10 @@ impl TlsServer {
         std::io::BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("read the port");
-        let port = line.trim().parse().expect("the TLS server printed its port");
+        let port = line
+            .trim()
+            .parse()
+            .expect("the TLS server printed its port");
         TlsServer { child, port }
     }
 
