@@ -96,6 +96,8 @@ pub enum GraftEvent<'a> {
         /// Its instance's title.
         title: &'a str,
     },
+    /// Every request was sent; the master's state is about to be read back.
+    ReadingBack,
     /// Every partition was handled.
     Finished,
 }
@@ -229,6 +231,7 @@ pub fn apply_tuned(
         graft.register("removing the failed partitions from the master", &grafted)?;
     }
     if master_gone.is_none() && !grafted.is_empty() {
+        observer.event(GraftEvent::ReadingBack);
         graft.read_back(&grafted, &software_releases)?;
     }
     observer.event(GraftEvent::Finished);

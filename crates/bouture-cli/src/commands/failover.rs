@@ -95,6 +95,9 @@ pub struct FailoverArgs {
     /// that blinks does not trigger a graft each time.
     #[arg(long, value_name = "N", default_value = "1")]
     pub switch_after: NonZeroU32,
+    /// TLS and deadline of the new master (used by the graft).
+    #[command(flatten)]
+    pub master: super::master_args::MasterArgs,
 }
 
 /// What the graft step of a switch reports.
@@ -118,7 +121,11 @@ pub(crate) trait GraftStep {
 }
 
 pub(crate) fn run(args: &FailoverArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
-    run_with(args, streams, &super::graft_step::RealGraft)
+    run_with(
+        args,
+        streams,
+        &super::graft_step::RealGraft(args.master.client_options()),
+    )
 }
 
 /// `bouture failover` with the graft step given (tests inject one).

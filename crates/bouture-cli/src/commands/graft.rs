@@ -7,11 +7,12 @@ use bouture_core::{GraftOptions, GraftPlan, Inventory, PartitionAddress};
 use bouture_graft::{
     GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus, Placement,
 };
-use bouture_master_client::{ClientOptions, MasterClient};
+use bouture_master_client::MasterClient;
 
 use crate::BoutureExitCode;
 use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::commands::master_args::{MasterArgs, lock_node};
 use crate::output::{Failure, OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
@@ -44,13 +45,21 @@ pub struct GraftArgs {
     /// How to print the plan or the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
-    /// Give up on a master call after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub timeout: u64,
+    /// TLS and deadline of the new master.
+    #[command(flatten)]
+    pub master: MasterArgs,
 }
 
 pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
     let config = args.node.load()?;
+    let _lock = (!args.dry_run)
+        .then(|| {
+            lock_node(&config.instance_root, &mut |m| {
+                drop(writeln!(streams.stderr, "{m}"))
+            })
+        })
+        .transpose()
+        .map_err(|error| Failure::operation(&error))?;
     let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
@@ -88,11 +97,8 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
         return Ok(exit_for_skipped(plan.skipped.len()));
     }
 
-    let client = MasterClient::with_options(
-        &args.new_master_url,
-        &ClientOptions::default().timeout(std::time::Duration::from_secs(args.timeout)),
-    )
-    .map_err(|error| Failure::operation(&error))?;
+    let client = MasterClient::with_options(&args.new_master_url, &args.master.client_options())
+        .map_err(|error| Failure::operation(&error))?;
     let _ = writeln!(
         streams.stderr,
         "Grafting computer {} onto {} ({}, {} skipped)",
@@ -338,6 +344,12 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
             "HTTP request"
         ),
     );
+    for mismatch in &report.mismatches {
+        let _ = writeln!(out, "MISMATCH read back from the master: {mismatch}");
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     if totals.skipped > 0 {
         let verb = if totals.skipped == 1 { "was" } else { "were" };
         let _ = writeln!(

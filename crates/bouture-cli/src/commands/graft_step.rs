@@ -10,11 +10,9 @@ use super::failover::{GraftStep, GraftSummary};
 use crate::log::Logger;
 use crate::output::error_chain;
 
-/// How long one call to the new master may take during a failover graft.
-const MASTER_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(1);
-
-/// Grafts with the graft library onto the new master.
-pub(crate) struct RealGraft;
+/// Grafts with the graft library onto the new master, with these client options, holding the
+/// node-wide graft lock.
+pub(crate) struct RealGraft(pub(crate) ClientOptions);
 
 impl GraftStep for RealGraft {
     fn graft(
@@ -24,6 +22,8 @@ impl GraftStep for RealGraft {
         new_monitor_url: Option<&str>,
         log: &mut Logger<'_>,
     ) -> Result<GraftSummary, String> {
+        let _lock = super::master_args::lock_node(&config.instance_root, &mut |m| log.info(&m))
+            .map_err(|error| error_chain(&error))?;
         let inventory = Inventory::scan(config).map_err(|error| error_chain(&error))?;
         let mut options = GraftOptions::default();
         options.new_monitor_url = new_monitor_url.map(str::to_string);
@@ -46,11 +46,8 @@ impl GraftStep for RealGraft {
             ));
             return Ok(summary);
         }
-        let client = MasterClient::with_options(
-            new_master_url,
-            &ClientOptions::default().timeout(MASTER_TIMEOUT),
-        )
-        .map_err(|error| error_chain(&error))?;
+        let client = MasterClient::with_options(new_master_url, &self.0)
+            .map_err(|error| error_chain(&error))?;
         let report = bouture_graft::apply(&plan, &client, &mut ()).map_err(|error| {
             if error.is_unreachable() {
                 format!("the new master cannot be reached: {}", error_chain(&error))
@@ -82,6 +79,12 @@ impl GraftStep for RealGraft {
             if let Some(warning) = &partition.warning {
                 log.warning(&format!("{}: {warning}", partition.id));
             }
+        }
+        for warning in &report.warnings {
+            log.warning(warning);
+        }
+        for mismatch in &report.mismatches {
+            log.error(&format!("read back from the new master: {mismatch}"));
         }
         match report.outcome() {
             GraftOutcome::Complete | GraftOutcome::SkippedInvalid => Ok(summary),

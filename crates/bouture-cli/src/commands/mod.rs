@@ -5,6 +5,7 @@ pub(crate) mod failover;
 pub(crate) mod graft;
 mod graft_step;
 pub(crate) mod inventory;
+pub(crate) mod master_args;
 pub(crate) mod merge;
 pub(crate) mod status;
 

@@ -11,6 +11,7 @@
 
 mod node_vs_master;
 mod placement;
+mod readback;
 
 use std::path::Path;
 
