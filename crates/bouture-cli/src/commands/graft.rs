@@ -12,7 +12,7 @@ use bouture_master_client::MasterClient;
 use crate::BoutureExitCode;
 use crate::Streams;
 use crate::commands::NodeCfgArg;
-use crate::commands::master_args::{MasterArgs, lock_node};
+use crate::commands::master_args::{MasterArgs, lock_node_for};
 use crate::output::{Failure, OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
@@ -53,13 +53,8 @@ pub struct GraftArgs {
 pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
     let config = args.node.load()?;
     let _lock = (!args.dry_run)
-        .then(|| {
-            lock_node(&config.instance_root, &mut |m| {
-                drop(writeln!(streams.stderr, "{m}"))
-            })
-        })
-        .transpose()
-        .map_err(|error| Failure::operation(&error))?;
+        .then(|| lock_node_for(&config, streams.stderr))
+        .transpose()?;
     let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);

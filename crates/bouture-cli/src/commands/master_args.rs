@@ -52,6 +52,17 @@ impl MasterArgs {
     }
 }
 
+/// [`lock_node`] for a command: the waiting line on `stderr`, a failure exits 1.
+pub(crate) fn lock_node_for(
+    config: &bouture_core::NodeConfig,
+    stderr: &mut dyn std::io::Write,
+) -> Result<NodeLock, crate::output::Failure> {
+    lock_node(&config.instance_root, &mut |line| {
+        let _ = writeln!(stderr, "{line}");
+    })
+    .map_err(|error| crate::output::Failure::operation(&error))
+}
+
 /// Take the node-wide graft lock, waiting up to [`DEFAULT_LOCK_WAIT`] for another graft of
 /// the node; `say` gets one line when waiting starts.
 pub(crate) fn lock_node(

@@ -14,6 +14,7 @@ mod failover_e2e;
 mod graft;
 mod help;
 mod inventory;
+mod master_safety;
 mod support;
 
 #[path = "../../../../tests/support/demo_node.rs"]
