@@ -22,9 +22,12 @@ Examples:
   bouture graft --new-master-url http://10.0.0.1:4000
   bouture graft --cfg /etc/opt/slapos/slapos.cfg --new-master-url http://10.0.0.1:4000 --dry-run
   bouture graft --new-master-url http://10.0.0.1:4000 --new-monitor-url https://[2001:db8::1]:4001 --format json
+  bouture graft --new-master-url https://[2001:db8::1]:4000 --new-master-ca-file /etc/opt/slapos/slapproxy.crt
 
 A partition takes part when it holds a bouture.json. Every opted-in partition is
-checked before anything is sent; invalid ones are skipped and reported.
+checked before anything is sent; invalid ones are skipped and reported. One graft
+of a node at a time (lock <instance_root>/.bouture-graft.lock; a second one waits
+up to 5 minutes); the master's state is read back and compared at the end.
 
 Exit status: 0 every opted-in partition was grafted; 1 some were skipped or
 failed, the master could not be reached, or the node configuration cannot be
