@@ -403,6 +403,15 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
+/// A verifier that accepts every certificate (still checking handshake signatures), for the
+/// probe that only asks whether a port speaks TLS.
+pub(crate) fn any_certificate(provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(Verifier {
+        trust: Trust::Anything,
+        provider,
+    })
+}
+
 /// Name the problem behind a verifier error.
 fn classify(
     error: &rustls::Error,
