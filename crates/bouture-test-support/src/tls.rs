@@ -202,7 +202,9 @@ print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
 
-/// A Python `ssl` server answering every GET with a fixed body; killed on drop.
+/// An https server for a test, killed on drop: a Python `ssl` server answering every GET with a
+/// fixed body ([`Self::start`]), or a TLS reverse proxy in front of a real proxy
+/// ([`Self::front`]).
 #[derive(Debug)]
 pub struct TlsServer {
     child: Child,
@@ -242,7 +244,8 @@ impl TlsServer {
         format!("https://localhost:{}", self.port)
     }
 
-    /// `http://127.0.0.1:PORT` (the wrong scheme for this port).
+    /// `http://127.0.0.1:PORT` (the wrong scheme for this port, as the software release
+    /// publishes it).
     pub fn http_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -255,19 +258,13 @@ impl Drop for TlsServer {
     }
 }
 
-/// A TLS reverse proxy (`socat OPENSSL-LISTEN … TCP:…`) in front of an `http://` backend such
-/// as a [`crate::SlapProxy`], as haproxy fronts the proxy in the slapproxy software release;
-/// killed on drop.
-#[derive(Debug)]
-pub struct TlsFront {
-    child: Child,
-    port: u16,
-}
-
-impl TlsFront {
+impl TlsServer {
+    /// A TLS reverse proxy (`socat OPENSSL-LISTEN … TCP:…`) in front of an `http://` backend
+    /// such as a [`crate::SlapProxy`], as haproxy fronts the proxy in the slapproxy software
+    /// release; killed on drop.
     /// Listen on a free port of 127.0.0.1 with `pair`, forwarding to `backend`
     /// (`http://127.0.0.1:PORT`).
-    pub fn start(pair: &CertPair, backend: &str) -> Self {
+    pub fn front(pair: &CertPair, backend: &str) -> Self {
         let backend = backend
             .strip_prefix("http://")
             .expect("an http:// backend")
@@ -296,23 +293,6 @@ impl TlsFront {
             assert!(Instant::now() < deadline, "socat did not listen on {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        TlsFront { child, port }
-    }
-
-    /// `https://127.0.0.1:PORT`.
-    pub fn https_url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
-    }
-
-    /// `http://127.0.0.1:PORT`, as the software release publishes it.
-    pub fn http_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        TlsServer { child, port }
     }
 }

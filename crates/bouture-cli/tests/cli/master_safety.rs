@@ -10,7 +10,7 @@ use bouture_master_client::MasterClient;
 use bouture_test_support::master::MasterState;
 use bouture_test_support::misbehaving::{FakeMaster, FakeReply};
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode};
-use bouture_test_support::tls::{TestPki, TlsFront};
+use bouture_test_support::tls::{TestPki, TlsServer};
 use bouture_test_support::{SlapProxy, SlaposEnv};
 
 use crate::support::{Run, bouture};
@@ -45,7 +45,7 @@ fn graft_over_https_with_a_pinned_self_signed_certificate() {
     let proxy = SlapProxy::start("COMP-TLS").unwrap();
     let pki = TestPki::generate();
     let pair = pki.pair("self_signed");
-    let front = TlsFront::start(&pair, proxy.url());
+    let front = TlsServer::front(&pair, proxy.url());
     let cert = pair.cert.to_str().unwrap();
 
     // Verification is on by default: refused, with what is wrong, the fingerprint and the flag.
@@ -106,7 +106,7 @@ fn graft_over_https_with_a_ca_and_a_client_certificate() {
     let node = node(dir.path(), "COMP-TLSCA", 1);
     let proxy = SlapProxy::start("COMP-TLSCA").unwrap();
     let pki = TestPki::generate();
-    let front = TlsFront::start(&pki.pair("leaf"), proxy.url());
+    let front = TlsServer::front(&pki.pair("leaf"), proxy.url());
     let client = pki.pair("client");
     let run = graft(
         &node,
