@@ -12,6 +12,7 @@
 mod node_vs_master;
 mod placement;
 mod readback;
+mod versions;
 
 use std::path::Path;
 
