@@ -10,7 +10,7 @@
 # gone), so this script looks for a 3.11: python3.11, python3, pyenv's 3.11.x.
 # Keep the version equal to OLDEST_SLAPOS_CORE in crates/bouture-test-support.
 
-bouture_oldest_pins=("slapos.core==1.12.0" "slapos.libnetworkcache==0.30" "setuptools<81")
+bouture_oldest_pins=("slapos.core==1.4.28" "slapos.libnetworkcache==0.30" "setuptools<81")
 bouture_oldest_venv="${BOUTURE_SLAPOS_OLDEST_VENV:-$PWD/target/slapos-venv-oldest}"
 bouture_oldest_marker="$(printf '%s\n' "${bouture_oldest_pins[@]}")"
 

@@ -32,7 +32,7 @@
 //!    master does not hold as sent is failed, and computer-level differences
 //!    fail the graft ([`GraftReport::mismatches`]).
 //!
-//! Masters older than the JSON-RPC API (slapos.core before 1.25) cannot
+//! Masters older than the JSON-RPC API (slapos.core before 1.23) cannot
 //! answer the clash check: it is skipped with a warning in
 //! [`GraftReport::warnings`].
 
@@ -319,7 +319,7 @@ impl Graft<'_> {
     }
 
     /// Titles of the plan that live on another computer of the master, with that computer.
-    /// A master without the JSON-RPC API (slapos.core before 1.25) answers 404: the check is
+    /// A master without the JSON-RPC API (slapos.core before 1.23) answers 404: the check is
     /// skipped with a warning.
     fn find_title_clashes(&mut self) -> Result<Vec<(String, String)>, GraftError> {
         let step = "the check for instance titles on other computers (JSON-RPC)";
@@ -327,7 +327,7 @@ impl Graft<'_> {
             Ok(titles) => titles.into_iter().collect(),
             Err(error) if error.is_not_found() => {
                 self.report.warnings.push(format!(
-                        "the master does not offer the JSON-RPC route instance_tree_list (a slapproxy older than slapos.core 1.25): \
+                        "the master does not offer the JSON-RPC route instance_tree_list (a slapproxy older than slapos.core 1.23): \
                          the check that no instance title to graft already lives on another computer of the master was not made ({error})"
                     ));
                 return Ok(Vec::new());

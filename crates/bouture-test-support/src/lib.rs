@@ -54,7 +54,7 @@ use std::time::{Duration, Instant};
 pub const SLAPOS_CORE: &str = "slapos.core==1.26.1";
 /// The oldest `slapos.core` release bouture is tested against (docs/master-client.md,
 /// "Supported slapos.core versions"); `scripts/setup.d/15-slapos-oldest.sh` installs it.
-pub const OLDEST_SLAPOS_CORE: &str = "slapos.core==1.12.0";
+pub const OLDEST_SLAPOS_CORE: &str = "slapos.core==1.4.28";
 /// The pinned `slapos.libnetworkcache` release.
 pub const LIBNETWORKCACHE: &str = "slapos.libnetworkcache==0.30";
 
