@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use bouture_core::PlannedPartition;
+use crate::plan::PlannedPartition;
 use bouture_master_client::ComputerInformation;
 
 /// The differences between what was grafted and what the master holds: computer-level ones,

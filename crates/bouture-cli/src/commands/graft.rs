@@ -1,19 +1,20 @@
 //! `bouture graft`: copy the node's opted-in partitions into a new master.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, PartitionAddress};
+use bouture_core::{Inventory, PartitionAddress};
 use bouture_graft::{
-    GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus, Placement,
+    GraftEvent, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport, PartitionStatus,
+    Placement,
 };
 use bouture_master_client::MasterClient;
 
-use crate::BoutureExitCode;
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::commands::master_args::{MasterArgs, lock_node_for};
-use crate::output::{Failure, OutputFormat, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
 #[derive(Debug, clap::Args)]
@@ -32,6 +33,7 @@ up to 5 minutes); the master's state is read back and compared at the end.
 Exit status: 0 every opted-in partition was grafted; 1 some were skipped or
 failed, the master could not be reached, or the node configuration cannot be
 read; 2 usage error.")]
+#[non_exhaustive]
 pub struct GraftArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]
@@ -53,12 +55,18 @@ pub struct GraftArgs {
     pub master: MasterArgs,
 }
 
-pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+/// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
+/// progress line may be drawn.
+pub(crate) fn run(
+    args: &GraftArgs,
+    streams: &mut Streams<'_>,
+    stderr_is_terminal: bool,
+) -> CommandResult {
     let config = args.node.load()?;
     let _lock = (!args.dry_run)
         .then(|| lock_node_for(&config, streams.stderr))
         .transpose()?;
-    let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
+    let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     let plan = GraftPlan::build(&inventory, &options);
@@ -70,8 +78,8 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
                 .stdout
                 .write_all(render_plan(&plan, &args.new_master_url).as_bytes()),
         };
-        written.map_err(|error| Failure::output(&error))?;
-        return Ok(exit_for_skipped(plan.skipped.len()));
+        written.map_err(CommandError::Output)?;
+        return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
     if plan.partitions.is_empty() {
@@ -92,11 +100,11 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
                 args.new_master_url
             );
         }
-        return Ok(exit_for_skipped(plan.skipped.len()));
+        return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
     let client = MasterClient::with_options(&args.new_master_url, &args.master.client_options())
-        .map_err(|error| Failure::operation(&error))?;
+        .map_err(CommandError::failed)?;
     let _ = writeln!(
         streams.stderr,
         "Grafting computer {} onto {} ({}, {} skipped)",
@@ -105,19 +113,20 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
         count(plan.partitions.len(), "partition"),
         plan.skipped.len()
     );
-    let mut progress = Progress::new(streams.stderr);
+    let mut progress = Progress::new(streams.stderr, stderr_is_terminal);
     let report = bouture_graft::apply(&plan, &client, &mut progress);
     progress.clear();
-    let report = report.map_err(|error| Failure::operation(&error))?;
+    let report = report.map_err(CommandError::failed)?;
 
     let written = match args.format {
         OutputFormat::Json => write_json(streams.stdout, &report),
         OutputFormat::Text => streams.stdout.write_all(render_report(&report).as_bytes()),
     };
-    written.map_err(|error| Failure::output(&error))?;
+    written.map_err(CommandError::Output)?;
     Ok(match report.outcome() {
-        GraftOutcome::Complete => BoutureExitCode::OK,
-        GraftOutcome::SkippedInvalid | GraftOutcome::Failed => BoutureExitCode::FAILURE,
+        GraftOutcome::Complete => Outcome::Done,
+        // Skipped, failed, or an outcome this version does not know.
+        _ => Outcome::Incomplete,
     })
 }
 
@@ -130,11 +139,12 @@ fn count(n: usize, singular: &str) -> String {
     }
 }
 
-fn exit_for_skipped(skipped: usize) -> u8 {
+/// A plan that skips partitions is not the whole job.
+fn outcome_for_skipped(skipped: usize) -> Outcome {
     if skipped == 0 {
-        BoutureExitCode::OK
+        Outcome::Done
     } else {
-        BoutureExitCode::FAILURE
+        Outcome::Incomplete
     }
 }
 
@@ -147,10 +157,11 @@ struct Progress<'a> {
 }
 
 impl<'a> Progress<'a> {
-    fn new(out: &'a mut dyn Write) -> Self {
+    /// A progress line on `out`, drawn only when `out` is a terminal.
+    fn new(out: &'a mut dyn Write, is_terminal: bool) -> Self {
         Self {
             out,
-            enabled: std::io::stderr().is_terminal(),
+            enabled: is_terminal,
             total: 0,
             drawn: false,
         }
@@ -294,6 +305,7 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
             PartitionStatus::Grafted => "grafted",
             PartitionStatus::Skipped => "skipped",
             PartitionStatus::Failed => "FAILED",
+            _ => "unknown",
         };
         let title = partition
             .instance_title
@@ -357,4 +369,32 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(is_terminal: bool) -> String {
+        let mut out = Vec::new();
+        let mut progress = Progress::new(&mut out, is_terminal);
+        progress.event(GraftEvent::Registered { partitions: 2 });
+        progress.event(GraftEvent::Partition {
+            index: 0,
+            id: "slappart0",
+            title: "Main",
+        });
+        progress.event(GraftEvent::Finished);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_progress_line_is_drawn_only_on_a_terminal() {
+        assert_eq!(
+            draw(true),
+            "\r\x1b[2K[1/2] slappart0: Main\r\x1b[2K",
+            "drawn, then cleared"
+        );
+        assert_eq!(draw(false), "", "nothing on a pipe or a file");
+    }
 }

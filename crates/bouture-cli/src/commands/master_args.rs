@@ -52,15 +52,16 @@ impl MasterArgs {
     }
 }
 
-/// [`lock_node`] for a command: the waiting line on `stderr`, a failure exits 1.
+/// [`lock_node`] for a command: the waiting line on `stderr`; a lock that cannot be taken
+/// fails the command.
 pub(crate) fn lock_node_for(
     config: &bouture_core::NodeConfig,
     stderr: &mut dyn std::io::Write,
-) -> Result<NodeLock, crate::output::Failure> {
+) -> Result<NodeLock, crate::exit::CommandError> {
     lock_node(&config.instance_root, &mut |line| {
         let _ = writeln!(stderr, "{line}");
     })
-    .map_err(|error| crate::output::Failure::operation(&error))
+    .map_err(crate::exit::CommandError::failed)
 }
 
 /// Take the node-wide graft lock, waiting up to [`DEFAULT_LOCK_WAIT`] for another graft of

@@ -9,6 +9,7 @@
 )]
 
 mod configure;
+mod exit;
 mod failover;
 mod failover_e2e;
 mod graft;

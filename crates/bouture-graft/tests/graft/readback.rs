@@ -3,8 +3,8 @@
 //! request and its read-back (through the observer's `ReadingBack` event), as a concurrent
 //! graft or operator would.
 
-use bouture_core::{GraftOptions, GraftPlan};
 use bouture_graft::{GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus};
+use bouture_graft::{GraftOptions, GraftPlan};
 use bouture_master_client::{
     InstanceRequest, InstanceState, MasterClient, PartitionRegistration, SharedInstanceRequest,
 };

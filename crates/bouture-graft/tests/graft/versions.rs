@@ -3,7 +3,7 @@
 //! harness's default, used by every other test). The oldest has no JSON-RPC API: the clash
 //! check is skipped with a warning, everything else, the read-back included, works.
 
-use bouture_core::GraftOptions;
+use bouture_graft::GraftOptions;
 use bouture_graft::{GraftOutcome, PartitionStatus};
 use bouture_master_client::MasterClient;
 use bouture_test_support::node::{TestNode, TestPartition, bouture_json};
