@@ -77,7 +77,7 @@ pub(crate) enum Outcome {
     /// Everything asked was done.
     Done,
     /// Part of it was not done (the report says what): partitions skipped or
-    /// failed, a merge refused.
+    /// failed. (A refused merge is a [`CommandError`]: nothing was done.)
     Incomplete,
     /// `bouture failover`: another run holds the lock; nothing done.
     FailoverBusy,
