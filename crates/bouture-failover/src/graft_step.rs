@@ -1,9 +1,13 @@
 //! The graft step of a switch, on the graft library ([`bouture_graft::apply`],
-//! as `bouture graft` uses it).
+//! as `bouture graft` uses it), holding the node-wide graft lock
+//! ([`bouture_graft::NodeLock`]) as `bouture graft` does.
 
 use bouture_core::{Inventory, InventoryError, NodeConfig};
-use bouture_graft::{GraftError, GraftOptions, GraftOutcome, GraftPlan, PartitionStatus};
-use bouture_master_client::{ClientOptions, MasterClient};
+use bouture_graft::{
+    DEFAULT_LOCK_WAIT, GraftError, GraftOptions, GraftOutcome, GraftPlan, LockError, NodeLock,
+    PartitionStatus,
+};
+use bouture_master_client::MasterClient;
 
 use crate::run::{FailoverLog, FailoverOptions, Level};
 use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
@@ -19,6 +23,10 @@ pub(crate) struct GraftSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GraftStepError {
+    /// The node-wide graft lock cannot be taken (another graft of the node
+    /// held it longer than the bounded wait, or its file is unusable).
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The node's partitions cannot be listed.
     #[error(transparent)]
     Scan(#[from] InventoryError),
@@ -31,11 +39,16 @@ pub enum GraftStepError {
     /// The graft stopped at a step that concerns the whole computer.
     #[error(transparent)]
     Graft(GraftError),
-    /// Some valid partitions failed on the new master (each is logged).
-    #[error("{failed} valid partition(s) failed on the new master")]
+    /// Some valid partitions failed on the new master, or the master did
+    /// not hold what was sent when read back (each is logged).
+    #[error(
+        "{failed} valid partition(s) failed on the new master, {mismatches} difference(s) read back"
+    )]
     PartitionsFailed {
-        /// How many.
+        /// How many partitions failed.
         failed: usize,
+        /// How many differences the read-back found.
+        mismatches: usize,
     },
 }
 
@@ -47,6 +60,21 @@ pub(crate) fn graft(
     log: &mut dyn FailoverLog,
 ) -> Result<GraftSummary, GraftStepError> {
     let new_master_url = &options.new_master_url;
+    let _lock = NodeLock::acquire(
+        &config.instance_root,
+        DEFAULT_LOCK_WAIT,
+        &mut |path, pid| {
+            log.log(
+                Level::Info,
+                &format!(
+                    "another graft of this node{} holds {}: waiting up to {} s for it to finish",
+                    pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+                    path.display(),
+                    DEFAULT_LOCK_WAIT.as_secs()
+                ),
+            );
+        },
+    )?;
     let inventory = Inventory::scan(config)?;
     let mut graft_options = GraftOptions::default();
     graft_options
@@ -74,10 +102,7 @@ pub(crate) fn graft(
         );
         return Ok(summary);
     }
-    let client = MasterClient::with_options(
-        new_master_url,
-        &ClientOptions::default().timeout(options.master_timeout),
-    )?;
+    let client = MasterClient::with_options(new_master_url, &options.master_client)?;
     let report = bouture_graft::apply(&plan, &client, &mut ()).map_err(|error| {
         if error.is_unreachable() {
             GraftStepError::Unreachable(error)
@@ -117,11 +142,21 @@ pub(crate) fn graft(
             log.log(Level::Warning, &format!("{}: {warning}", partition.id));
         }
     }
+    for warning in &report.warnings {
+        log.log(Level::Warning, warning);
+    }
+    for mismatch in &report.mismatches {
+        log.log(
+            Level::Error,
+            &format!("read back from the new master: {mismatch}"),
+        );
+    }
     match report.outcome() {
         GraftOutcome::Complete | GraftOutcome::SkippedInvalid => Ok(summary),
         // Failed (or an outcome this version does not know): not a success.
         _ => Err(GraftStepError::PartitionsFailed {
             failed: report.totals.failed,
+            mismatches: report.mismatches.len(),
         }),
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bouture_core::NodeConfig;
-use bouture_master_client::{ClientOptions, MasterClient};
+use bouture_master_client::MasterClient;
 use bouture_offline_changes::{self as changes, Change, MasterSnapshot, Return};
 
 use crate::run::{FailoverLog, FailoverOptions, Level};
@@ -75,11 +75,8 @@ pub(crate) fn unwritable(options: &FailoverOptions) -> Vec<String> {
 }
 
 fn client(url: &str, options: &FailoverOptions) -> Result<MasterClient, String> {
-    MasterClient::with_options(
-        url,
-        &ClientOptions::default().timeout(options.master_timeout),
-    )
-    .map_err(|error| error.to_string())
+    // The new master, with the same TLS and timeout options as the graft.
+    MasterClient::with_options(url, &options.master_client).map_err(|error| error.to_string())
 }
 
 /// Right after a graft: record what the new master holds for the node, so

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bouture_core::{NodeConfig, NodeConfigError};
+use bouture_master_client::ClientOptions;
 
 use crate::configure::{self, ConfigureError};
 use crate::decision::{Action, FailoverState, InnerOutcome, decide};
@@ -130,8 +131,10 @@ pub struct FailoverOptions {
     pub switchfile: PathBuf,
     /// Offline runs in a row required before switching.
     pub switch_after: NonZeroU32,
-    /// How long one call to the new master may take during a graft.
-    pub master_timeout: Duration,
+    /// How the graft reaches the new master: its TLS trust and client
+    /// certificate, how long one call may take (by default
+    /// [`DEFAULT_MASTER_TIMEOUT`] and the system's trust store).
+    pub master_client: ClientOptions,
 }
 
 impl FailoverOptions {
@@ -152,7 +155,7 @@ impl FailoverOptions {
             pidfile: pidfile.into(),
             switchfile: switchfile.into(),
             switch_after: NonZeroU32::MIN,
-            master_timeout: DEFAULT_MASTER_TIMEOUT,
+            master_client: ClientOptions::default().timeout(DEFAULT_MASTER_TIMEOUT),
         }
     }
 }

@@ -26,6 +26,15 @@
 //! final registration of the grafted partitions only), so that the master
 //! holds exactly the grafted partitions. Starting with a wipe makes the graft
 //! idempotent and lets an interrupted graft be re-run to the full result.
+//!
+//! 6. read the master's state back (`getFullComputerInformation`) and compare
+//!    it with what was grafted (see [`crate::readback`]): a partition the
+//!    master does not hold as sent is failed, and computer-level differences
+//!    fail the graft ([`GraftReport::mismatches`]).
+//!
+//! Masters older than the JSON-RPC API (slapos.core before 1.23) cannot
+//! answer the clash check: it is skipped with a warning in
+//! [`GraftReport::warnings`].
 
 use std::collections::BTreeSet;
 
@@ -85,6 +94,8 @@ pub enum GraftEvent<'a> {
         /// Its instance's title.
         title: &'a str,
     },
+    /// Every request was sent; the master's state is about to be read back.
+    ReadingBack,
     /// Every partition was handled.
     Finished,
 }
@@ -217,6 +228,10 @@ pub fn apply_tuned(
         // Leave exactly the grafted partitions on the master.
         graft.register("removing the failed partitions from the master", &grafted)?;
     }
+    if master_gone.is_none() && !grafted.is_empty() {
+        observer.event(GraftEvent::ReadingBack);
+        graft.read_back(&grafted, &software_releases)?;
+    }
     observer.event(GraftEvent::Finished);
     let requests = client.request_count() - first_request;
     graft.report.finish(requests);
@@ -269,13 +284,60 @@ impl Graft<'_> {
         self.step(step, |client| client.load_computer_configuration(&computer))
     }
 
+    /// Read the master's state back and fail what it does not hold as sent.
+    fn read_back(
+        &mut self,
+        grafted: &[&PlannedPartition],
+        software_releases: &[&str],
+    ) -> Result<(), GraftError> {
+        let computer = self.plan.computer_id.as_str();
+        let state = self.step("reading the master's state back", |client| {
+            client.full_computer_information(computer)
+        })?;
+        let differences = crate::readback::compare(&state, grafted, software_releases);
+        self.report.mismatches = differences.computer;
+        for (partition, differences) in grafted.iter().zip(differences.partitions) {
+            if differences.is_empty() {
+                continue;
+            }
+            if let Some(entry) = self
+                .report
+                .partitions
+                .iter_mut()
+                .find(|entry| entry.id == partition.id)
+            {
+                entry.status = PartitionStatus::Failed;
+                entry.reason = Some(format!(
+                    "read back from the master, it does not hold what was sent (left there as it is): {}",
+                    differences.join("; ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Titles of the plan that live on another computer of the master, with that computer.
-    fn find_title_clashes(&self) -> Result<Vec<(String, String)>, GraftError> {
+    /// A master without the JSON-RPC API (slapos.core before 1.23) answers 404: the check is
+    /// skipped with a warning.
+    fn find_title_clashes(&mut self) -> Result<Vec<(String, String)>, GraftError> {
         let step = "the check for instance titles on other computers (JSON-RPC)";
-        let all_titles: BTreeSet<String> = self
-            .step(step, |client| client.json_rpc().instance_tree_list())?
-            .into_iter()
-            .collect();
+        let all_titles: BTreeSet<String> = match self.client.json_rpc().instance_tree_list() {
+            Ok(titles) => titles.into_iter().collect(),
+            Err(error) if error.is_not_found() => {
+                self.report.warnings.push(format!(
+                        "the master does not offer the JSON-RPC route instance_tree_list (a slapproxy older than slapos.core 1.23): \
+                         the check that no instance title to graft already lives on another computer of the master was not made ({error})"
+                    ));
+                return Ok(Vec::new());
+            }
+            Err(source) => {
+                return Err(GraftError::Master {
+                    url: self.client.url().to_string(),
+                    step,
+                    source: Box::new(source),
+                });
+            }
+        };
         let planned: Vec<&str> = self
             .plan
             .partitions

@@ -4,7 +4,9 @@
 // this private module, unreachable.
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 mod apply;
+mod lock;
 mod plan;
+mod readback;
 mod report;
 
 pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
@@ -15,6 +17,7 @@ pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
 pub use apply::{
     PlacementTuning, apply_tuned, computer_registration, instance_request, shared_instance_request,
 };
+pub use lock::{DEFAULT_LOCK_WAIT, LOCK_FILE_NAME, LockError, NodeLock};
 pub use plan::{
     GraftOptions, GraftPlan, MONITOR_URL_KEY, MonitorUrlError, PlannedInstance, PlannedPartition,
     PlannedSharedInstance, SkipReason, SkippedPartition, TIMESTAMP_FILE_NAME, with_monitor_url,

@@ -23,6 +23,15 @@ pub struct GraftReport {
     pub http_requests: u64,
     /// Counts by status.
     pub totals: GraftTotals,
+    /// What the master's state, read back after the last request, holds that does not match
+    /// the graft at the computer level (other partitions, software releases not supplied).
+    /// Differences of one partition fail that partition instead. Not empty = failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<String>,
+    /// Checks that could not be made (e.g. the master lacks a JSON-RPC route) and other
+    /// warnings that concern the whole graft.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// How the graft made each instance land in its own partition.
@@ -102,7 +111,8 @@ pub enum GraftOutcome {
     Complete,
     /// Every valid partition was grafted; some invalid ones were skipped.
     SkippedInvalid,
-    /// At least one valid partition failed on the master.
+    /// At least one valid partition failed on the master, or the master's state read back
+    /// does not match the graft ([`GraftReport::mismatches`]).
     Failed,
 }
 
@@ -129,6 +139,8 @@ impl GraftReport {
             placement: Placement::Nothing,
             http_requests: 0,
             totals: GraftTotals::default(),
+            mismatches: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -152,7 +164,7 @@ impl GraftReport {
 
     /// Complete, skipped some invalid partitions, or failed.
     pub fn outcome(&self) -> GraftOutcome {
-        if self.totals.failed > 0 {
+        if self.totals.failed > 0 || !self.mismatches.is_empty() {
             GraftOutcome::Failed
         } else if self.totals.skipped > 0 {
             GraftOutcome::SkippedInvalid

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::error::{BoxError, Error, Result, UnreachableReason};
+use std::io::Read as _;
+
+use crate::error::{BoxError, Error, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 use crate::tls::TlsOptions;
 
 /// Default deadline of a whole call (connect, send, receive the body).
@@ -16,7 +18,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(1);
 /// Default deadline of the TCP connect (and TLS handshake).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on a response body (a 2,000-partition `getFullComputerInformation` is ~4 MB).
-pub const DEFAULT_MAX_BODY: u64 = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+/// Longest deadline accepted for a call (one day): longer ones are refused.
+pub const MAX_TIMEOUT: Duration = Duration::from_hours(24);
+/// At most this much of an error answer (HTTP status other than 2xx) is read; the rest is
+/// dropped with the connection.
+pub const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// Longest excerpt of an answer quoted in an error message, in characters.
+pub const EXCERPT_CHARS: usize = 500;
 
 /// Options of a [`MasterClient`]: timeouts and TLS.
 ///
@@ -82,21 +91,58 @@ impl ClientOptions {
         self
     }
 
-    /// Build the ureq agent these options describe.
+    /// Check the deadlines: each must be more than zero and at most [`MAX_TIMEOUT`].
     ///
     /// # Errors
     ///
-    /// [`Error::TlsFile`] when a key, certificate or CA file cannot be read or parsed.
+    /// [`Error::Input`] naming the deadline that is out of range.
+    pub fn check(&self) -> Result<()> {
+        for (name, value) in [
+            ("timeout", self.timeout),
+            ("connect timeout", self.connect_timeout),
+        ] {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(Error::Input {
+                    endpoint: String::new(),
+                    context: String::new(),
+                    detail: format!(
+                        "the {name} of {} s is out of range: give more than 0 and at most {} s",
+                        value.as_secs_f64(),
+                        MAX_TIMEOUT.as_secs()
+                    ),
+                    source: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Build the ureq agent these options describe: TCP, then TLS with bouture's verifier
+    /// (see [`crate::tls`]) for `https://` masters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] for a deadline out of range ([`Self::check`]), [`Error::TlsFile`] when a
+    /// key, certificate or CA file cannot be read or parsed.
     pub fn build_agent(&self) -> Result<ureq::Agent> {
-        let tls = self.tls.build()?;
+        use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, TcpConnector};
+        self.check()?;
+        let tls = self.tls.connector()?;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(self.timeout))
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(concat!("bouture-master-client/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls)
             .build();
-        Ok(config.into())
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(tls);
+        Ok(ureq::Agent::with_parts(
+            config,
+            connector,
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        ))
     }
 }
 
@@ -117,6 +163,7 @@ pub struct MasterClient {
     base: String,
     agent: ureq::Agent,
     max_body: u64,
+    connect_timeout: Duration,
     requests: Arc<AtomicU64>,
     waited_nanos: Arc<AtomicU64>,
 }
@@ -157,6 +204,7 @@ impl MasterClient {
     pub fn with_options(url: impl Into<String>, options: &ClientOptions) -> Result<Self> {
         let mut client = Self::with_agent(url, options.build_agent()?)?;
         client.max_body = options.max_body;
+        client.connect_timeout = options.connect_timeout;
         Ok(client)
     }
 
@@ -184,6 +232,7 @@ impl MasterClient {
             base,
             agent,
             max_body: DEFAULT_MAX_BODY,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             requests: Arc::new(AtomicU64::new(0)),
             waited_nanos: Arc::new(AtomicU64::new(0)),
         })
@@ -206,18 +255,32 @@ impl MasterClient {
         std::time::Duration::from_nanos(self.waited_nanos.load(Ordering::Relaxed))
     }
 
-    /// Send one request and read the whole answer, whatever its status.
-    pub(crate) fn send(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<Answer> {
+    /// Send one request and read the whole answer, whatever its status, reading at most `cap` bytes of a successful answer (an answer known to
+    /// be short, such as a run id, need not be read up to [`ClientOptions::max_body`]).
+    pub(crate) fn send_capped(
+        &self,
+        endpoint: &str,
+        context: &str,
+        body: &Body<'_>,
+        cap: u64,
+    ) -> Result<Answer> {
         let started = std::time::Instant::now();
-        let answer = self.send_untimed(endpoint, context, body);
+        let answer = self.send_untimed(endpoint, context, body, cap.min(self.max_body));
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
         answer
     }
 
-    fn send_untimed(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<Answer> {
+    fn send_untimed(
+        &self,
+        endpoint: &str,
+        context: &str,
+        body: &Body<'_>,
+        max_body: u64,
+    ) -> Result<Answer> {
         let url = format!("{}/{endpoint}", self.base);
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let result = match body {
             Body::Query(query) => self
                 .agent
@@ -245,25 +308,88 @@ impl MasterClient {
         };
         let mut response = result.map_err(|e| self.transport_error(endpoint, context, e))?;
         let status = response.status().as_u16();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(self.max_body)
-            .read_to_vec()
-            .map_err(|e| self.read_error(endpoint, context, e))?;
-        let body = String::from_utf8(bytes).map_err(|e| Error::Protocol {
-            url: self.base.clone(),
-            endpoint: endpoint.to_owned(),
-            context: context.to_owned(),
-            detail: "the body is not UTF-8".to_owned(),
-            source: Some(Box::new(e)),
-        })?;
+        let expected = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let success = (200..300).contains(&status);
+        let cap = if success { max_body } else { ERROR_BODY_LIMIT };
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let mut bytes = Vec::new();
+        let mut chunk = vec![0_u8; 16 * 1024];
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(Error::Incomplete {
+                        url: self.base.clone(),
+                        endpoint: endpoint.to_owned(),
+                        context: context.to_owned(),
+                        body: Box::new(IncompleteBody {
+                            status,
+                            received: bytes.len() as u64,
+                            expected,
+                            reason: incomplete_reason(&e, started.elapsed()),
+                        }),
+                        source: e,
+                    });
+                }
+            };
+            let room =
+                usize::try_from(cap.saturating_sub(bytes.len() as u64)).unwrap_or(usize::MAX);
+            bytes.extend_from_slice(chunk.get(..n.min(room)).unwrap_or_default());
+            if n > room {
+                if success {
+                    return Err(Error::Protocol {
+                        url: self.base.clone(),
+                        endpoint: endpoint.to_owned(),
+                        context: context.to_owned(),
+                        detail: format!(
+                            "the body is larger than {cap} bytes{} (raise ClientOptions::max_body if it is legitimate)",
+                            expected
+                                .map(|e| format!(" (Content-Length {e})"))
+                                .unwrap_or_default()
+                        ),
+                        source: None,
+                    });
+                }
+                // An error answer: its beginning says enough.
+                break;
+            }
+        }
+        let body = match String::from_utf8(bytes) {
+            Ok(body) => body,
+            Err(e) if !success => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            Err(e) => {
+                return Err(Error::Protocol {
+                    url: self.base.clone(),
+                    endpoint: endpoint.to_owned(),
+                    context: context.to_owned(),
+                    detail: "the body is not UTF-8".to_owned(),
+                    source: Some(Box::new(e)),
+                });
+            }
+        };
         Ok(Answer { status, body })
     }
 
-    /// [`Self::send`], then turn an error status into [`Error::Status`].
+    /// [`Self::send_capped`] up to [`ClientOptions::max_body`], then turn an error status into
+    /// [`Error::Status`].
     pub(crate) fn send_ok(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<String> {
-        let answer = self.send(endpoint, context, body)?;
+        self.send_ok_capped(endpoint, context, body, self.max_body)
+    }
+
+    /// [`Self::send_capped`], then turn an error status into [`Error::Status`].
+    pub(crate) fn send_ok_capped(
+        &self,
+        endpoint: &str,
+        context: &str,
+        body: &Body<'_>,
+        cap: u64,
+    ) -> Result<String> {
+        let answer = self.send_capped(endpoint, context, body, cap)?;
         if (200..300).contains(&answer.status) {
             Ok(answer.body)
         } else {
@@ -287,32 +413,32 @@ impl MasterClient {
         }
     }
 
+    /// An [`Error::Protocol`]; `detail` is cut to [`EXCERPT_CHARS`] characters (plus a short
+    /// allowance for the description around a quoted answer).
+    #[allow(clippy::needless_pass_by_value)] // callers build the detail with format!
     pub(crate) fn protocol_error(&self, endpoint: &str, context: &str, detail: String) -> Error {
         Error::Protocol {
             url: self.base.clone(),
             endpoint: endpoint.to_owned(),
             context: context.to_owned(),
-            detail,
+            detail: excerpt(&detail, EXCERPT_CHARS + 200),
             source: None,
         }
     }
 
-    fn read_error(&self, endpoint: &str, context: &str, e: ureq::Error) -> Error {
-        match e {
-            ureq::Error::BodyExceedsLimit(limit) => Error::Protocol {
+    fn transport_error(&self, endpoint: &str, context: &str, e: ureq::Error) -> Error {
+        if let ureq::Error::Io(io) = &e
+            && let Some(rejection) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<crate::tls::CertificateRejection>())
+        {
+            return Error::Certificate {
                 url: self.base.clone(),
                 endpoint: endpoint.to_owned(),
                 context: context.to_owned(),
-                detail: format!(
-                    "the body is larger than {limit} bytes (raise ClientOptions::max_body)"
-                ),
-                source: Some(Box::new(e)),
-            },
-            e => self.transport_error(endpoint, context, e),
+                rejection: Box::new(rejection.clone()),
+            };
         }
-    }
-
-    fn transport_error(&self, endpoint: &str, context: &str, e: ureq::Error) -> Error {
         let reason = match &e {
             ureq::Error::Timeout(_) => UnreachableReason::Timeout,
             ureq::Error::HostNotFound => UnreachableReason::Dns,
@@ -336,15 +462,39 @@ impl MasterClient {
                 };
             }
             _ => {
+                if let Some(https_url) =
+                    crate::probe::https_instead(&self.base, self.connect_timeout)
+                {
+                    return Error::SpeaksTls {
+                        url: self.base.clone(),
+                        endpoint: endpoint.to_owned(),
+                        context: context.to_owned(),
+                        https_url,
+                    };
+                }
                 return Error::Protocol {
                     url: self.base.clone(),
                     endpoint: endpoint.to_owned(),
                     context: context.to_owned(),
-                    detail: e.to_string(),
+                    detail: excerpt(&e.to_string(), EXCERPT_CHARS),
                     source: Some(Box::new(e)),
                 };
             }
         };
+        if !matches!(
+            reason,
+            UnreachableReason::Timeout
+                | UnreachableReason::Dns
+                | UnreachableReason::ConnectionRefused
+        ) && let Some(https_url) = crate::probe::https_instead(&self.base, self.connect_timeout)
+        {
+            return Error::SpeaksTls {
+                url: self.base.clone(),
+                endpoint: endpoint.to_owned(),
+                context: context.to_owned(),
+                https_url,
+            };
+        }
         self.unreachable(endpoint, context, reason, Box::new(e))
     }
 
@@ -373,7 +523,7 @@ pub(crate) fn error_message(body: &str) -> String {
         && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(trimmed)
         && let Some(serde_json::Value::String(title)) = map.get("title")
     {
-        return title.clone();
+        return excerpt(title, EXCERPT_CHARS);
     }
     let text = if let (Some(start), Some(end)) = (trimmed.find("<p>"), trimmed.rfind("</p>")) {
         trimmed.get(start + 3..end).unwrap_or(trimmed)
@@ -385,12 +535,32 @@ pub(crate) fn error_message(body: &str) -> String {
     if collapsed.is_empty() {
         return "(empty body)".to_owned();
     }
-    if collapsed.chars().count() > 500 {
-        let mut s: String = collapsed.chars().take(500).collect();
-        s.push('…');
-        s
+    excerpt(&collapsed, EXCERPT_CHARS)
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => {
+            let mut s = text.get(..cut).unwrap_or_default().to_owned();
+            s.push('…');
+            s
+        }
+        None => text.to_owned(),
+    }
+}
+
+/// Why reading a body failed: the deadline (a slow drip), or the connection ended early.
+fn incomplete_reason(error: &std::io::Error, waited: Duration) -> IncompleteReason {
+    let timed_out = error.kind() == std::io::ErrorKind::TimedOut
+        || error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|inner| matches!(inner, ureq::Error::Timeout(_)));
+    if timed_out {
+        IncompleteReason::Stalled { waited }
     } else {
-        collapsed
+        IncompleteReason::Cut
     }
 }
 

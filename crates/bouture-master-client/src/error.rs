@@ -2,13 +2,15 @@
 //!
 //! Callers mostly need to know *which side* failed, which [`Error::kind`] tells:
 //!
-//! * [`ErrorKind::Unreachable`]: no answer at all (connection refused, DNS, timeout, TLS). A
-//!   failover treats this as "the master is down".
+//! * [`ErrorKind::Unreachable`]: no whole answer: connection refused, DNS, timeout, TLS, a
+//!   refused certificate ([`Error::Certificate`]), a body that stalled or was cut
+//!   ([`Error::Incomplete`]). A failover treats this as "the master is down".
 //! * [`ErrorKind::Status`]: the master answered with an HTTP error status; the error carries
 //!   the status and the message of the body (the proxy's Flask page or JSON-RPC `title`).
 //! * [`ErrorKind::Protocol`]: the master answered 200 but the body could not be understood.
 //! * [`ErrorKind::Input`]: the request could not even be built (a string XML cannot carry, an
-//!   unreadable certificate file, a bad URL).
+//!   unreadable certificate file, a bad URL, an `http://` URL whose port speaks TLS:
+//!   [`Error::SpeaksTls`]).
 
 use std::path::PathBuf;
 
@@ -60,6 +62,48 @@ impl std::fmt::Display for UnreachableReason {
     }
 }
 
+/// Why an answer's body did not arrive whole ([`Error::Incomplete`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IncompleteReason {
+    /// The deadline passed while the body was still coming (a slow drip or a stalled master).
+    Stalled {
+        /// Time from sending the request to giving up.
+        waited: std::time::Duration,
+    },
+    /// The master closed (or reset) the connection before the end of the body.
+    Cut,
+}
+
+impl std::fmt::Display for IncompleteReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IncompleteReason::Stalled { waited } => write!(
+                f,
+                "the body was still coming when the deadline passed after {:.1} s (a slow or stalled master; raise the timeout only if the master is known to be slow)",
+                waited.as_secs_f64()
+            ),
+            IncompleteReason::Cut => {
+                f.write_str("the master closed the connection before the end of the body")
+            }
+        }
+    }
+}
+
+/// How far an incomplete body got ([`Error::Incomplete`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IncompleteBody {
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// Bytes of the body received.
+    pub received: u64,
+    /// The `Content-Length` announced, if any.
+    pub expected: Option<u64>,
+    /// Slow or cut.
+    pub reason: IncompleteReason,
+}
+
 /// Every error of the master client. Each variant says which master (`url`), which endpoint and
 /// what the call was about (`context`, e.g. `computer COMP-1, partition slappart3`).
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +126,58 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: BoxError,
+    },
+    /// The master's TLS certificate was refused (see [`crate::tls`]).
+    #[error(
+        "master {url} cannot be trusted, calling {endpoint}{}: {rejection}",
+        ctx(context)
+    )]
+    Certificate {
+        /// Base URL of the master.
+        url: String,
+        /// Endpoint called.
+        endpoint: String,
+        /// What the call was about.
+        context: String,
+        /// What was wrong, the certificate's fingerprint and the fix.
+        rejection: Box<crate::tls::CertificateRejection>,
+    },
+    /// An `http://` URL whose port speaks TLS.
+    #[error(
+        "master {url} speaks TLS on that port, not plain HTTP, calling {endpoint}{}: use {https_url}",
+        ctx(context)
+    )]
+    SpeaksTls {
+        /// The `http://` base URL given.
+        url: String,
+        /// Endpoint called.
+        endpoint: String,
+        /// What the call was about.
+        context: String,
+        /// The same URL with `https://`.
+        https_url: String,
+    },
+    /// The master started answering, but the body did not arrive whole.
+    #[error(
+        "master {url} answered {endpoint}{} with HTTP {}, but {}: {} bytes of the body received{}",
+        ctx(context),
+        body.status,
+        body.reason,
+        body.received,
+        body.expected.map(|e| format!(" out of {e} announced")).unwrap_or_default()
+    )]
+    Incomplete {
+        /// Base URL of the master.
+        url: String,
+        /// Endpoint called.
+        endpoint: String,
+        /// What the call was about.
+        context: String,
+        /// How far the body got, and why it stopped.
+        body: Box<IncompleteBody>,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
     },
     /// The master answered with an HTTP error status.
     #[error(
@@ -159,10 +255,14 @@ impl Error {
     /// Which side failed.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Unreachable { .. } => ErrorKind::Unreachable,
+            Error::Unreachable { .. } | Error::Certificate { .. } | Error::Incomplete { .. } => {
+                ErrorKind::Unreachable
+            }
             Error::Status { .. } => ErrorKind::Status,
             Error::Protocol { .. } => ErrorKind::Protocol,
-            Error::Input { .. } | Error::TlsFile { .. } => ErrorKind::Input,
+            Error::Input { .. } | Error::TlsFile { .. } | Error::SpeaksTls { .. } => {
+                ErrorKind::Input
+            }
         }
     }
 

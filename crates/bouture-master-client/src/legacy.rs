@@ -13,22 +13,40 @@ use crate::types::{
     PartitionInformation, RequestedInstance, SharedInstanceRequest, SupplyState,
 };
 
+/// Most bytes read of an answer that is a short text (`done`, `OK`, `Supplied …`, a run id).
+pub(crate) const SHORT_ANSWER: u64 = 64 * 1024;
+
+/// Longest run id accepted (the proxy's are 32 characters).
+pub const MAX_RUN_ID: usize = 128;
+
 impl MasterClient {
     /// `GET /getRunId`: the master's run id (a health check).
+    ///
+    /// A run id is what the proxy answers: 1 to [`MAX_RUN_ID`] ASCII letters, digits, `-` or
+    /// `_` (the proxy's are 32 letters and digits); anything else is refused.
     ///
     /// # Errors
     ///
     /// [`Error::Unreachable`] when nothing answers, [`Error::Status`] on an error status,
-    /// [`Error::Protocol`] when the answer is empty.
+    /// [`Error::Protocol`] when the answer is not a run id.
     pub fn run_id(&self) -> Result<String> {
         let endpoint = "getRunId";
-        let body = self.send_ok(endpoint, "", &Body::Query(&[]))?;
+        let cap = u64::try_from(MAX_RUN_ID).unwrap_or(u64::MAX) + 2;
+        let body = self.send_ok_capped(endpoint, "", &Body::Query(&[]), cap)?;
         let id = body.trim();
-        if id.is_empty() || id.starts_with('<') {
+        if id.is_empty()
+            || id.len() > MAX_RUN_ID
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(self.protocol_error(
                 endpoint,
                 "",
-                format!("expected a run id, got {:?}", truncate(&body)),
+                format!(
+                    "expected a run id (up to {MAX_RUN_ID} letters and digits), got {:?}",
+                    truncate(&body)
+                ),
             ));
         }
         Ok(id.to_owned())
@@ -49,15 +67,24 @@ impl MasterClient {
             computer.partitions.len()
         );
         let xml = encode(endpoint, &context, &computer.to_marshal())?;
-        let body = self.send_ok(endpoint, &context, &Body::Form(&[("xml", &xml)]))?;
+        let body = self.send_ok_capped(
+            endpoint,
+            &context,
+            &Body::Form(&[("xml", &xml)]),
+            SHORT_ANSWER,
+        )?;
         self.expect_text(endpoint, &context, &body, "done")
     }
 
     /// `POST /supplySupply`: ask the computer to install (or remove) a software release.
     ///
+    /// The answer must be the proxy's, `Supplied '<url>' to be <state>` (Python's `%r` of the
+    /// URL): an HTML page or an empty body is not taken as success. Read the supply back with
+    /// [`Self::full_computer_information`] (its software releases) where it matters.
+    ///
     /// # Errors
     ///
-    /// As [`Self::run_id`].
+    /// As [`Self::run_id`]; [`Error::Protocol`] for any other answer.
     pub fn supply(
         &self,
         computer_id: &str,
@@ -66,7 +93,7 @@ impl MasterClient {
     ) -> Result<()> {
         let endpoint = "supplySupply";
         let context = format!("computer {computer_id}, software release {software_release}");
-        self.send_ok(
+        let body = self.send_ok_capped(
             endpoint,
             &context,
             &Body::Form(&[
@@ -74,8 +101,21 @@ impl MasterClient {
                 ("computer_id", computer_id),
                 ("state", state.as_str()),
             ]),
+            SHORT_ANSWER,
         )?;
-        Ok(())
+        if is_supply_answer(body.trim(), software_release, state.as_str()) {
+            Ok(())
+        } else {
+            Err(self.protocol_error(
+                endpoint,
+                &context,
+                format!(
+                    "expected \"Supplied '{software_release}' to be {}\", got {:?}",
+                    state.as_str(),
+                    truncate(&body)
+                ),
+            ))
+        }
     }
 
     /// `POST /requestComputerPartition` for a normal instance. Always sends
@@ -249,7 +289,12 @@ impl MasterClient {
         let header = format!(
             "X-SlapPartition computer_id={computer_id}, computer_partition_id={partition_id}"
         );
-        self.send_ok(endpoint, context, &Body::AuthForm(form, &header))
+        self.send_ok_capped(
+            endpoint,
+            context,
+            &Body::AuthForm(form, &header),
+            SHORT_ANSWER,
+        )
     }
 
     fn expect_text(&self, endpoint: &str, context: &str, body: &str, want: &str) -> Result<()> {
@@ -282,6 +327,27 @@ fn encode(endpoint: &str, context: &str, value: &Value) -> Result<String> {
         detail: e.to_string(),
         source: Some(Box::new(e)),
     })
+}
+
+/// Whether `body` is the proxy's answer to a supply: `Supplied <Python repr of url> to be
+/// <state>`. A URL without quotes, backslashes or control characters is quoted `'…'`; for
+/// others only the quoting is checked.
+fn is_supply_answer(body: &str, url: &str, state: &str) -> bool {
+    let Some(quoted) = body
+        .strip_prefix("Supplied ")
+        .and_then(|rest| rest.strip_suffix(&format!(" to be {state}")))
+    else {
+        return false;
+    };
+    let plain =
+        url.is_ascii() && !url.contains(['\'', '"', '\\']) && !url.chars().any(char::is_control);
+    if plain {
+        quoted.strip_prefix('\'').and_then(|q| q.strip_suffix('\'')) == Some(url)
+    } else {
+        quoted.len() >= 2
+            && (quoted.starts_with('\'') && quoted.ends_with('\'')
+                || quoted.starts_with('"') && quoted.ends_with('"'))
+    }
 }
 
 fn truncate(s: &str) -> String {

@@ -7,16 +7,19 @@ mod legacy;
 pub mod marshal;
 pub mod params;
 pub mod parse;
+mod probe;
 pub mod pyjson;
 pub mod tls;
 pub mod types;
 mod url;
 
 pub use client::{
-    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, MasterClient,
+    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, ERROR_BODY_LIMIT,
+    EXCERPT_CHARS, MAX_TIMEOUT, MasterClient,
 };
-pub use error::{Error, ErrorKind, Result, UnreachableReason};
-pub use tls::TlsOptions;
+pub use error::{Error, ErrorKind, IncompleteBody, IncompleteReason, Result, UnreachableReason};
+pub use legacy::MAX_RUN_ID;
+pub use tls::{CertificateProblem, CertificateRejection, TlsOptions, TrustSource};
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,
     Parameters, PartitionAddress, PartitionInformation, PartitionInstance, PartitionRegistration,

@@ -36,7 +36,9 @@
 
 pub mod client;
 pub mod master;
+pub mod misbehaving;
 pub mod node;
+pub mod tls;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -51,6 +53,9 @@ use std::time::{Duration, Instant};
 
 /// The pinned `slapos.core` release.
 pub const SLAPOS_CORE: &str = "slapos.core==1.26.1";
+/// The oldest `slapos.core` release bouture is tested against (docs/master-client.md,
+/// "Supported slapos.core versions"); `scripts/setup.d/15-slapos-oldest.sh` installs it.
+pub const OLDEST_SLAPOS_CORE: &str = "slapos.core==1.4.28";
 /// The pinned `slapos.libnetworkcache` release.
 pub const LIBNETWORKCACHE: &str = "slapos.libnetworkcache==0.30";
 
@@ -180,6 +185,27 @@ impl SlaposEnv {
             python,
             python_version,
         }
+    }
+
+    /// The installation of the oldest slapos.core bouture supports ([`OLDEST_SLAPOS_CORE`]):
+    /// `BOUTURE_SLAPOS_OLDEST_BIN`, exported by `scripts/setup.d/15-slapos-oldest.sh`.
+    ///
+    /// # Errors
+    ///
+    /// [`HarnessError::Unavailable`] saying how to get it.
+    pub fn oldest() -> Result<SlaposEnv, HarnessError> {
+        let Some(bin) = std::env::var_os("BOUTURE_SLAPOS_OLDEST_BIN").filter(|v| !v.is_empty())
+        else {
+            return Err(HarnessError::Unavailable(format!(
+                "BOUTURE_SLAPOS_OLDEST_BIN is not set: source scripts/setup.d/15-slapos-oldest.sh \
+                 (it installs {OLDEST_SLAPOS_CORE} in target/slapos-venv-oldest and exports it)"
+            )));
+        };
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            return Err(HarnessError::SlaposBinMissing(bin));
+        }
+        Ok(Self::from_bin(bin))
     }
 
     /// Whether this installation can run `slapos node instance` (Python >= 3.12).

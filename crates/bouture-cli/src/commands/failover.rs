@@ -10,9 +10,7 @@ use std::ffi::OsString;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use bouture_failover::{
-    DEFAULT_MASTER_TIMEOUT, Failover, FailoverOptions, FailoverOutcome, SlaposCommand,
-};
+use bouture_failover::{Failover, FailoverOptions, FailoverOutcome, SlaposCommand};
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
@@ -83,6 +81,9 @@ pub struct FailoverArgs {
     /// count. A master that blinks then does not trigger a graft each time.
     #[arg(long, value_name = "N", default_value = "1")]
     pub switch_after: NonZeroU32,
+    /// TLS and deadline of the new master (used by the graft).
+    #[command(flatten)]
+    pub master: super::master_args::MasterArgs,
 }
 
 pub(crate) fn run(
@@ -102,7 +103,7 @@ pub(crate) fn run(
     );
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     options.switch_after = args.switch_after;
-    options.master_timeout = DEFAULT_MASTER_TIMEOUT;
+    options.master_client = args.master.client_options();
     let failover = match Failover::new(options) {
         Ok(failover) => failover,
         Err(error) => {

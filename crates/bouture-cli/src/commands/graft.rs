@@ -8,10 +8,11 @@ use bouture_graft::{
     GraftEvent, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport, PartitionStatus,
     Placement,
 };
-use bouture_master_client::{ClientOptions, MasterClient};
+use bouture_master_client::MasterClient;
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::commands::master_args::{MasterArgs, lock_node_for};
 use crate::exit::{CommandError, CommandResult, Outcome};
 use crate::output::{OutputFormat, write_json};
 
@@ -22,9 +23,12 @@ Examples:
   bouture graft --new-master-url http://10.0.0.1:4000
   bouture graft --cfg /etc/opt/slapos/slapos.cfg --new-master-url http://10.0.0.1:4000 --dry-run
   bouture graft --new-master-url http://10.0.0.1:4000 --new-monitor-url https://[2001:db8::1]:4001 --format json
+  bouture graft --new-master-url https://[2001:db8::1]:4000 --new-master-ca-file /etc/opt/slapos/slapproxy.crt
 
 A partition takes part when it holds a bouture.json. Every opted-in partition is
-checked before anything is sent; invalid ones are skipped and reported.
+checked before anything is sent; invalid ones are skipped and reported. One graft
+of a node at a time (lock <instance_root>/.bouture-graft.lock; a second one waits
+up to 5 minutes); the master's state is read back and compared at the end.
 
 Exit status: 0 every opted-in partition was grafted; 1 some were skipped or
 failed, the master could not be reached, or the node configuration cannot be
@@ -46,9 +50,9 @@ pub struct GraftArgs {
     /// How to print the plan or the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
-    /// Give up on a master call after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub timeout: u64,
+    /// TLS and deadline of the new master.
+    #[command(flatten)]
+    pub master: MasterArgs,
 }
 
 /// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
@@ -59,6 +63,9 @@ pub(crate) fn run(
     stderr_is_terminal: bool,
 ) -> CommandResult {
     let config = args.node.load()?;
+    let _lock = (!args.dry_run)
+        .then(|| lock_node_for(&config, streams.stderr))
+        .transpose()?;
     let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
@@ -96,11 +103,8 @@ pub(crate) fn run(
         return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
-    let client = MasterClient::with_options(
-        &args.new_master_url,
-        &ClientOptions::default().timeout(std::time::Duration::from_secs(args.timeout)),
-    )
-    .map_err(CommandError::failed)?;
+    let client = MasterClient::with_options(&args.new_master_url, &args.master.client_options())
+        .map_err(CommandError::failed)?;
     let _ = writeln!(
         streams.stderr,
         "Grafting computer {} onto {} ({}, {} skipped)",
@@ -350,6 +354,12 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
             "HTTP request"
         ),
     );
+    for mismatch in &report.mismatches {
+        let _ = writeln!(out, "MISMATCH read back from the master: {mismatch}");
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     if totals.skipped > 0 {
         let verb = if totals.skipped == 1 { "was" } else { "were" };
         let _ = writeln!(

@@ -16,6 +16,7 @@ mod failover_e2e;
 mod graft;
 mod help;
 mod inventory;
+mod master_safety;
 mod multiboot;
 mod node_setup;
 mod support;

@@ -171,3 +171,72 @@ fn clashing_files_are_refused_before_anything_runs() {
     let error = Failover::new(scene.options("ftp://x")).unwrap_err();
     assert!(matches!(error, FailoverError::Url(_)), "{error}");
 }
+
+#[test]
+fn the_graft_step_waits_for_the_node_lock() {
+    let scene = Scene::new();
+    let proxy = SlapProxy::start("COMP-LIB").unwrap();
+    let options = scene.options(proxy.url());
+    let failover = Failover::new(options.clone()).unwrap();
+    let instance_root = bouture_core::NodeConfig::load(&scene.cfg)
+        .unwrap()
+        .instance_root;
+
+    // Another graft of this node holds the lock for a second.
+    let held =
+        bouture_graft::NodeLock::acquire(&instance_root, std::time::Duration::ZERO, &mut |_, _| {})
+            .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        drop(held);
+    });
+    let mut log: Vec<(Level, String)> = Vec::new();
+    let outcome = failover
+        .run(&mut Scripted::new(&[Some(3), Some(0)]), &mut log)
+        .unwrap();
+    release.join().unwrap();
+    assert_eq!(outcome, FailoverOutcome::Processed { by: Master::New });
+    let waiting = format!(
+        "another graft of this node (pid {}) holds {}: waiting up to",
+        std::process::id(),
+        instance_root.join(".bouture-graft.lock").display()
+    );
+    let waited = log.iter().position(|(_, line)| line.starts_with(&waiting));
+    let grafted = log
+        .iter()
+        .position(|(_, line)| line == "grafted slappart0 (Main)");
+    assert!(
+        waited.is_some() && grafted.is_some() && waited < grafted,
+        "{log:?}"
+    );
+}
+
+#[test]
+fn the_graft_step_uses_the_client_options() {
+    let scene = Scene::new();
+    let proxy = SlapProxy::start("COMP-LIB").unwrap();
+    let mut options = scene.options(proxy.url());
+    let missing = scene.dir.path().join("no-such-ca.pem");
+    options.master_client = bouture_master_client::ClientOptions::default()
+        .tls(bouture_master_client::TlsOptions::default().ca_file(&missing));
+    let failover = Failover::new(options.clone()).unwrap();
+    let error = failover
+        .run(&mut Scripted::new(&[Some(3)]), &mut Vec::new())
+        .unwrap_err();
+    let FailoverError::SwitchGraft(step) = &error else {
+        panic!("{error}");
+    };
+    assert!(
+        matches!(step, bouture_failover::GraftStepError::Client(_)),
+        "{step}"
+    );
+    // The message names the CA file given in the options.
+    let mut chain = step.to_string();
+    let mut source = std::error::Error::source(step);
+    while let Some(cause) = source {
+        chain = format!("{chain}: {cause}");
+        source = cause.source();
+    }
+    assert!(chain.contains(&missing.display().to_string()), "{chain}");
+    assert!(!options.switchfile.exists(), "not switched");
+}

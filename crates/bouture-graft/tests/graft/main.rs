@@ -12,6 +12,8 @@
 mod node_vs_master;
 mod placement;
 mod plan;
+mod readback;
+mod versions;
 
 use std::path::Path;
 

@@ -1,0 +1,81 @@
+//! How `graft` and `failover` reach the new master (TLS trust, client certificate, deadline),
+//! and the node-wide graft lock they both take.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bouture_graft::{DEFAULT_LOCK_WAIT, LockError, NodeLock};
+use bouture_master_client::{ClientOptions, TlsOptions};
+
+/// Longest `--timeout` accepted, in seconds (one day).
+const MAX_TIMEOUT_SECONDS: u64 = 86_400;
+
+/// The new master's TLS and deadline flags, shared by `graft` and `failover`.
+#[derive(Debug, Clone, clap::Args)]
+#[allow(clippy::doc_markdown)] // the field docs are --help text, where backticks would show
+pub struct MasterArgs {
+    /// For an https new master: a PEM CA bundle to verify it with, or the master's own
+    /// self-signed certificate, which is then pinned (exactly that certificate is accepted,
+    /// whatever its issuer, names and dates). Without it the system's trust store is used
+    /// (SSL_CERT_FILE honoured).
+    #[arg(long, value_name = "FILE")]
+    pub new_master_ca_file: Option<PathBuf>,
+    /// PEM client certificate for a new master that asks for one (with --new-master-key-file).
+    #[arg(long, value_name = "FILE", requires = "new_master_key_file")]
+    pub new_master_cert_file: Option<PathBuf>,
+    /// PEM private key of --new-master-cert-file.
+    #[arg(long, value_name = "FILE", requires = "new_master_cert_file")]
+    pub new_master_key_file: Option<PathBuf>,
+    /// Give up on a call to the new master after this many seconds (1 to 86400).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECONDS)
+    )]
+    pub timeout: u64,
+}
+
+impl MasterArgs {
+    /// The client options these flags describe (files are read when the client is built).
+    pub(crate) fn client_options(&self) -> ClientOptions {
+        let mut tls = TlsOptions::default();
+        if let Some(ca) = &self.new_master_ca_file {
+            tls = tls.ca_file(ca);
+        }
+        if let (Some(key), Some(cert)) = (&self.new_master_key_file, &self.new_master_cert_file) {
+            tls = tls.client_cert(key, cert);
+        }
+        ClientOptions::default()
+            .timeout(Duration::from_secs(self.timeout))
+            .tls(tls)
+    }
+}
+
+/// [`lock_node`] for a command: the waiting line on `stderr`; a lock that cannot be taken
+/// fails the command.
+pub(crate) fn lock_node_for(
+    config: &bouture_core::NodeConfig,
+    stderr: &mut dyn std::io::Write,
+) -> Result<NodeLock, crate::exit::CommandError> {
+    lock_node(&config.instance_root, &mut |line| {
+        let _ = writeln!(stderr, "{line}");
+    })
+    .map_err(crate::exit::CommandError::failed)
+}
+
+/// Take the node-wide graft lock, waiting up to [`DEFAULT_LOCK_WAIT`] for another graft of
+/// the node; `say` gets one line when waiting starts.
+pub(crate) fn lock_node(
+    instance_root: &Path,
+    say: &mut dyn FnMut(String),
+) -> Result<NodeLock, LockError> {
+    NodeLock::acquire(instance_root, DEFAULT_LOCK_WAIT, &mut |path, pid| {
+        say(format!(
+            "another graft of this node{} holds {}: waiting up to {} s for it to finish",
+            pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+            path.display(),
+            DEFAULT_LOCK_WAIT.as_secs()
+        ));
+    })
+}
