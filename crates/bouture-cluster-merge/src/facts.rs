@@ -303,6 +303,7 @@ pub(crate) fn discover(
 
     let fetched = tempfile::Builder::new()
         .prefix("bouture-cluster-merge-check.")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| Error::StateDir {
             path: std::env::temp_dir(),

@@ -251,9 +251,9 @@ impl Executor for SystemExecutor {
             });
         }
         if self.key_dir.is_none() {
-            // tempfile creates the directory with mode 0700.
             let dir = tempfile::Builder::new()
                 .prefix("bouture-cluster-merge-keys.")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(|source| ExecError::KeyFile {
                     path: std::env::temp_dir(),
