@@ -34,6 +34,7 @@
 //! any reason (even SIGKILL, when `Drop` never runs), the pipe closes and the watchdog kills the
 //! proxy. Starting one takes about a second; tests may run in parallel (one proxy each).
 
+pub mod ganeti;
 pub mod master;
 pub mod node;
 
