@@ -302,6 +302,11 @@ def gnt_node(host):
             die("ssh to %s: Permission denied (publickey)" % name)
         node = matching[0]
         node["offline"] = False
+        # As Ganeti's AdjustCandidatePool: promote while below the pool size.
+        pool = config["cluster"].get("candidate_pool_size", 10)
+        candidates = len([n for n in config["nodes"].values() if n.get("master_candidate")])
+        if not node.get("master_candidate") and candidates < pool:
+            node["master_candidate"] = True
         node["serial_no"] = node.get("serial_no", 0) + 1
         config["serial_no"] = config.get("serial_no", 0) + 1
         write(host.config_path(), json.dumps(config, indent=1, sort_keys=True) + "\n")

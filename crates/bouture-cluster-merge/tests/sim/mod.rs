@@ -81,6 +81,9 @@ impl Sim {
             let master = sim.master(cluster).to_owned();
             let keys = sim.host(&master).join("root/.ssh/authorized_keys");
             let mut text = std::fs::read_to_string(&keys).unwrap();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
             text.push_str(&public_key(OURS, &our_master));
             text.push('\n');
             std::fs::write(keys, text).unwrap();
