@@ -51,6 +51,8 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
     Merge(commands::merge::MergeArgs),
+    /// Merge live Ganeti clusters into ours: plan, journal, resume, rollback.
+    ClusterMerge(commands::cluster_merge::ClusterMergeArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -109,6 +111,9 @@ where
         Command::Failover(args) => commands::failover::run(args, streams),
         Command::Status(args) => commands::status::run(args, streams),
         Command::Merge(args) => commands::merge::run(args, streams),
+        Command::ClusterMerge(args) => {
+            commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
+        }
     };
     match result {
         Ok(code) => code,

@@ -150,7 +150,10 @@ fn read_public_key(path: &Path) -> Result<String, Error> {
     if key.contains('\n') {
         return Err(bad("more than one line"));
     }
-    if !key.bytes().all(|b| (0x20..0x7f).contains(&b)) || key.contains('\'') {
+    if !key.bytes().all(|b| (0x20..0x7f).contains(&b))
+        || key.contains(['\'', '"', '$', '`', '\\'])
+        || key.starts_with('-')
+    {
         return Err(bad("unexpected characters"));
     }
     let kind = key.split(' ').next().unwrap_or_default();

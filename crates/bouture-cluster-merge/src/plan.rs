@@ -948,19 +948,21 @@ fn done(action: Action) -> Planned {
 
 /// The scripts that add `key` to root's `authorized_keys` (keeping a
 /// byte-exact backup, once) and that put the backup back. Both can be run
-/// again safely. `key` was checked (one line, no quote).
+/// again safely.
 fn authorized_keys_scripts(paths: &GanetiPaths, key: &str) -> (String, String) {
     let dir = paths.root_ssh_dir.display().to_string();
     let file = paths.ssh("authorized_keys");
     let backup = paths.ssh(AUTHORIZED_KEYS_BACKUP);
+    // `key` holds no quote, `$`, backquote or backslash (checked when it
+    // was read), so double quotes keep it whole.
     let add = format!(
-        "set -e; d={dir}; f={file}; b={backup}; k='{key}'; \
+        "set -e; d={dir}; f={file}; b={backup}; k=\"{key}\"; \
          [ -d \"$d\" ] || {{ echo \"$d is missing\" >&2; exit 1; }}; \
          if [ ! -e \"$b\" ] && [ ! -e \"$b.absent\" ]; then \
          if [ -e \"$f\" ]; then cp -p \"$f\" \"$b\"; else : > \"$b.absent\"; fi; fi; \
          if ! grep -qxF \"$k\" \"$f\" 2>/dev/null; then \
          if [ -s \"$f\" ] && [ -n \"$(tail -c 1 \"$f\")\" ]; then echo >> \"$f\"; fi; \
-         printf '%s\\n' \"$k\" >> \"$f\"; fi",
+         echo \"$k\" >> \"$f\"; fi",
         dir = quote(&dir),
         file = quote(&file),
         backup = quote(&backup),

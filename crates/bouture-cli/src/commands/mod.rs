@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
+pub(crate) mod cluster_merge;
 pub(crate) mod configure;
 pub(crate) mod failover;
 pub(crate) mod graft;

@@ -6,7 +6,14 @@ use crate::support::bouture;
 fn help_of_every_command() {
     let root = std::env::temp_dir();
     insta::assert_snapshot!("bouture", bouture(&["--help"], &root).snapshot());
-    for command in ["inventory", "graft", "configure", "failover", "status"] {
+    for command in [
+        "inventory",
+        "graft",
+        "configure",
+        "failover",
+        "status",
+        "cluster-merge",
+    ] {
         let run = bouture(&[command, "--help"], &root);
         assert_eq!(run.code, 0);
         insta::assert_snapshot!(command, run.snapshot());

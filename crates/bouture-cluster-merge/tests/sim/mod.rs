@@ -32,7 +32,9 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The fake private key of a cluster, and its public key line.
 pub fn private_key(cluster: &str) -> String {
-    format!("-----BEGIN OPENSSH PRIVATE KEY-----\nfake-key-of:{cluster}\n-----END OPENSSH PRIVATE KEY-----\n")
+    format!(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-key-of:{cluster}\n-----END OPENSSH PRIVATE KEY-----\n"
+    )
 }
 pub fn public_key(cluster: &str, master: &str) -> String {
     format!("ssh-ed25519 FAKE-{cluster} root@{master}")
@@ -58,8 +60,15 @@ impl Sim {
         let root = dir.path().canonicalize().unwrap();
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let script = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sim/fake.py")).unwrap();
-        for name in ["ssh", "gnt-cluster", "gnt-node", "gnt-instance", "daemon-util"] {
+        let script =
+            std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sim/fake.py")).unwrap();
+        for name in [
+            "ssh",
+            "gnt-cluster",
+            "gnt-node",
+            "gnt-instance",
+            "daemon-util",
+        ] {
             let path = bin.join(name);
             std::fs::write(&path, &script).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -105,9 +114,15 @@ impl Sim {
     fn add_cluster(&mut self, fixture_name: &str) -> String {
         let bytes = std::fs::read(fixture(fixture_name)).unwrap();
         let config: Value = serde_json::from_slice(&bytes).unwrap();
-        let cluster = config["cluster"]["cluster_name"].as_str().unwrap().to_owned();
+        let cluster = config["cluster"]["cluster_name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let master_uuid = config["cluster"]["master_node"].as_str().unwrap();
-        let master = config["nodes"][master_uuid]["name"].as_str().unwrap().to_owned();
+        let master = config["nodes"][master_uuid]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let mut nodes: Vec<String> = config["nodes"]
             .as_object()
             .unwrap()
@@ -125,20 +140,35 @@ impl Sim {
             std::fs::write(gdir.join("ssconf_master_node"), format!("{master}\n")).unwrap();
             let ssh = home.join("root/.ssh");
             std::fs::write(ssh.join("id_rsa"), private_key(&cluster)).unwrap();
-            std::fs::set_permissions(ssh.join("id_rsa"), std::fs::Permissions::from_mode(0o600)).unwrap();
-            std::fs::write(ssh.join("id_rsa.pub"), format!("{}\n", public_key(&cluster, &master))).unwrap();
+            std::fs::set_permissions(ssh.join("id_rsa"), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+            std::fs::write(
+                ssh.join("id_rsa.pub"),
+                format!("{}\n", public_key(&cluster, &master)),
+            )
+            .unwrap();
             // Some authorized_keys lack the final newline, as hand-edited files do.
-            let mut keys = format!("ssh-rsa AAAAB3admin admin@{node}\n{}", public_key(&cluster, &master));
+            let mut keys = format!(
+                "ssh-rsa AAAAB3admin admin@{node}\n{}",
+                public_key(&cluster, &master)
+            );
             if node.starts_with("node2") {
                 keys.push('\n');
             }
             std::fs::write(ssh.join("authorized_keys"), keys).unwrap();
-            std::fs::set_permissions(ssh.join("authorized_keys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+            std::fs::set_permissions(
+                ssh.join("authorized_keys"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
             if *node == master {
                 let data = gdir.join("config.data");
                 std::fs::write(&data, &bytes).unwrap();
                 std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o640)).unwrap();
-                write_json(&home.join("state/daemons.json"), &json!({"master": "running", "node": "running"}));
+                write_json(
+                    &home.join("state/daemons.json"),
+                    &json!({"master": "running", "node": "running"}),
+                );
                 std::fs::write(home.join("state/master_ip"), "up\n").unwrap();
                 let states: serde_json::Map<String, Value> = config["instances"]
                     .as_object()
@@ -148,11 +178,19 @@ impl Sim {
                     .collect();
                 write_json(&home.join("state/instances.json"), &Value::Object(states));
             } else {
-                write_json(&home.join("state/daemons.json"), &json!({"node": "running"}));
+                write_json(
+                    &home.join("state/daemons.json"),
+                    &json!({"node": "running"}),
+                );
             }
         }
-        std::fs::write(self.root.join("aliases").join(&cluster), format!("{master}\n")).unwrap();
-        self.clusters.insert(cluster.clone(), (master.clone(), nodes));
+        std::fs::write(
+            self.root.join("aliases").join(&cluster),
+            format!("{master}\n"),
+        )
+        .unwrap();
+        self.clusters
+            .insert(cluster.clone(), (master.clone(), nodes));
         self.configs.insert(cluster, bytes);
         master
     }
@@ -179,7 +217,8 @@ impl Sim {
 
     /// Our master's config.data.
     pub fn our_config(&self) -> PathBuf {
-        self.host(self.master(OURS)).join("var/lib/ganeti/config.data")
+        self.host(self.master(OURS))
+            .join("var/lib/ganeti/config.data")
     }
 
     /// Settings for merging `clusters` into ours, with `--groups merge`.
@@ -218,7 +257,8 @@ impl Sim {
     /// Add an injected fault (see fake.py).
     pub fn inject(&self, fault: Value) {
         let path = self.root.join("inject.json");
-        let mut faults: Vec<Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mut faults: Vec<Value> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         faults.push(fault);
         write_json(&path, &Value::Array(faults));
     }
@@ -235,7 +275,8 @@ impl Sim {
 
     /// A host's JSON state file.
     pub fn state(&self, node: &str, name: &str) -> Value {
-        serde_json::from_slice(&std::fs::read(self.host(node).join("state").join(name)).unwrap()).unwrap()
+        serde_json::from_slice(&std::fs::read(self.host(node).join("state").join(name)).unwrap())
+            .unwrap()
     }
 
     /// Every call the fake programs received.
@@ -250,7 +291,10 @@ impl Sim {
 }
 
 fn walk(base: &Path, dir: &Path, out: &mut Snapshot) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         let meta = std::fs::symlink_metadata(&path).unwrap();
@@ -276,8 +320,14 @@ pub fn differences(before: &Snapshot, after: &Snapshot) -> Vec<String> {
             }
             Some(other) if other.1 != value.1 => out.push(format!(
                 "changed: {path}: {:?} -> {:?}",
-                value.1.as_ref().map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned()),
-                other.1.as_ref().map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned())
+                value
+                    .1
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned()),
+                other
+                    .1
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned())
             )),
             Some(_) => {}
         }
@@ -298,7 +348,11 @@ fn write_json(path: &Path, value: &Value) {
             Value::Object(map) => {
                 let mut keys: Vec<&String> = map.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),

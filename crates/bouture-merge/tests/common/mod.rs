@@ -80,4 +80,8 @@ pub fn first<'a>(value: &'a mut Value, section: &str) -> &'a mut Value {
         .unwrap()
 }
 
+#[allow(
+    unused_imports,
+    reason = "bouture-cli's merge tests include this module and verify nothing"
+)]
 pub use bouture_test_support::ganeti::{assert_ganeti_valid, ganeti_verify};
