@@ -580,6 +580,15 @@ impl Runner<'_> {
         } else {
             Vec::new()
         };
+        // Read back what was recorded before reporting it.
+        match Journal::load(&self.state_dir()) {
+            Ok(Some(recorded)) if recorded == self.journal => {}
+            Ok(_) => cleanup_errors.push(format!(
+                "{} does not read back as written",
+                Journal::path(&self.state_dir()).display()
+            )),
+            Err(error) => cleanup_errors.push(error.to_string()),
+        }
         let backup = self.journal.plan.backup.clone();
         let backup_kept = status != Status::RolledBack && backup.exists();
         self.log.line(&format!(

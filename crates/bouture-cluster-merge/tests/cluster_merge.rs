@@ -326,13 +326,9 @@ fn a_backup_path_in_the_way_stops_before_the_merge_and_everything_is_undone() {
         .unwrap()
         .as_secs();
     for second in now..now + 120 {
-        let output = std::process::Command::new("date")
-            .args(["-u", "+%Y%m%dT%H%M%SZ", "-d", &format!("@{second}")])
-            .output()
-            .unwrap();
-        let id = String::from_utf8(output.stdout).unwrap();
-        std::fs::create_dir(data.join(format!("config.data.bouture-cluster-merge-{}", id.trim())))
-            .unwrap();
+        // The run identifier: the time as `YYYYMMDDTHHMMSSZ`.
+        let id = bouture_core::switchfile::format_utc(second).replace(['-', ':'], "");
+        std::fs::create_dir(data.join(format!("config.data.bouture-cluster-merge-{id}"))).unwrap();
     }
     fails_and_undoes(&sim, StepKind::BackupConfig, &[], &[]);
 }

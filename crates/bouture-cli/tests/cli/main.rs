@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod cluster_merge;
 mod configure;
 mod failover;
 mod failover_e2e;
