@@ -16,27 +16,11 @@ BOUTURE_SSH="${BOUTURE_SSH:-/usr/bin/ssh}"
 
 if [ ! -x "$BOUTURE_SSHD" ] || [ ! -x "$BOUTURE_SSH" ] || ! command -v ssh-keygen >/dev/null 2>&1; then
     echo "30-openssh: installing openssh-server and openssh-client (no service is started)" >&2
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "30-openssh: must run as root (or install them: apt-get install --no-install-recommends openssh-server openssh-client)" >&2
-        return 1
-    fi
     # Keep the package's sshd from starting on this machine; the tests run
-    # their own. The policy file is removed again whatever apt-get does.
-    if ! (
-        created=
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-            chmod 0755 /usr/sbin/policy-rc.d
-            created=1
-        fi
-        status=0
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                openssh-server openssh-client >/dev/null \
-            || status=$?
-        [ -z "$created" ] || rm -f /usr/sbin/policy-rc.d
-        exit "$status"
-    ); then
+    # their own.
+    # shellcheck source=scripts/lib/apt-install.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt-install.sh"
+    if ! bouture_apt_install openssh-server openssh-client; then
         echo "30-openssh: installing openssh-server and openssh-client failed" >&2
         return 1
     fi

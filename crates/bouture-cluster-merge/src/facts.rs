@@ -165,8 +165,8 @@ fn read_public_key(path: &Path) -> Result<String, Error> {
     Ok(key)
 }
 
-/// Run a command that must succeed; its standard output as text.
-pub(crate) fn query(exec: &mut dyn Executor, cmd: &Cmd) -> Result<String, Error> {
+/// Run a command that must succeed; its standard output.
+fn query_bytes(exec: &mut dyn Executor, cmd: &Cmd) -> Result<Vec<u8>, Error> {
     let output = exec.run(cmd).map_err(|source| Error::Exec {
         cmd: cmd.to_string(),
         source,
@@ -178,7 +178,12 @@ pub(crate) fn query(exec: &mut dyn Executor, cmd: &Cmd) -> Result<String, Error>
             stderr: output.stderr_excerpt(),
         });
     }
-    Ok(output.stdout_text())
+    Ok(output.stdout)
+}
+
+/// Run a command that must succeed; its standard output as text.
+fn query(exec: &mut dyn Executor, cmd: &Cmd) -> Result<String, Error> {
+    query_bytes(exec, cmd).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn names(cmd: &Cmd, text: &str, what: &'static str) -> Result<Vec<String>, Error> {
@@ -319,18 +324,8 @@ pub(crate) fn discover(
             cluster: host.clone(),
         });
         let cmd = key_command(settings, host);
-        let output = exec.run(&cmd).map_err(|source| Error::Exec {
-            cmd: cmd.to_string(),
-            source,
-        })?;
-        if !output.success() {
-            return Err(Error::CommandFailed {
-                cmd: cmd.to_string(),
-                code: output.code,
-                stderr: output.stderr_excerpt(),
-            });
-        }
-        exec.add_cluster_key(host, &output.stdout)
+        let key = query_bytes(exec, &cmd)?;
+        exec.add_cluster_key(host, &key)
             .map_err(|source| Error::Exec {
                 cmd: cmd.to_string(),
                 source,
@@ -446,25 +441,13 @@ pub(crate) fn discover(
         let cmd = on(&[&remote.gnt("gnt-cluster"), "watcher", "info"]);
         let paused = watcher_paused(&cmd, &query(exec, &cmd)?)?;
         let cmd = on(&["cat", &remote.data("config.data").display().to_string()]).secret();
-        let output = exec.run(&cmd).map_err(|source| Error::Exec {
-            cmd: cmd.to_string(),
-            source,
-        })?;
-        if !output.success() {
-            return Err(Error::CommandFailed {
-                cmd: cmd.to_string(),
-                code: output.code,
-                stderr: output.stderr_excerpt(),
-            });
-        }
+        let config = query_bytes(exec, &cmd)?;
         let path = fetched
             .path()
             .join(format!("{}.config.data", configs.len()));
-        bouture_fs::write_atomic(&path, &output.stdout, 0o600, None).map_err(|source| {
-            Error::Write {
-                path: path.clone(),
-                source,
-            }
+        bouture_fs::write_atomic(&path, &config, 0o600, None).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
         })?;
         configs.push(path);
         clusters.push(ClusterFacts {

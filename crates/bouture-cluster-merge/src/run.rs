@@ -842,30 +842,27 @@ fn backup(from: &Path, to: &Path) -> Result<(), ActionFailure> {
         }
         Err(_) => {}
     }
-    let meta = std::fs::metadata(from)
-        .map_err(|e| ActionFailure::untouched(format!("{}: {e}", from.display())))?;
-    bouture_fs::write_like(to, &bytes, &meta)
-        .map_err(|e| ActionFailure::touched(format!("{}: {e}", to.display())))?;
-    match read_config(to) {
-        Ok(copy) if copy == bytes => Ok(()),
-        _ => Err(ActionFailure::touched(format!(
-            "{}: the backup does not read back as written",
-            to.display()
-        ))),
-    }
+    copy_like(from, &bytes, to)
 }
 
 fn restore(backup: &Path, to: &Path) -> Result<(), ActionFailure> {
     let bytes = read_config(backup).map_err(ActionFailure::untouched)?;
-    let meta = std::fs::metadata(backup)
-        .map_err(|e| ActionFailure::untouched(format!("{}: {e}", backup.display())))?;
-    bouture_fs::write_like(to, &bytes, &meta)
+    copy_like(backup, &bytes, to)
+}
+
+/// Write `bytes` (read from `from`) to `to` atomically with `from`'s mode
+/// and owner, and read it back.
+fn copy_like(from: &Path, bytes: &[u8], to: &Path) -> Result<(), ActionFailure> {
+    let meta = std::fs::metadata(from)
+        .map_err(|e| ActionFailure::untouched(format!("{}: {e}", from.display())))?;
+    bouture_fs::write_like(to, bytes, &meta)
         .map_err(|e| ActionFailure::touched(format!("{}: {e}", to.display())))?;
     match read_config(to) {
         Ok(back) if back == bytes => Ok(()),
         _ => Err(ActionFailure::touched(format!(
-            "{}: does not read back as the backup",
-            to.display()
+            "{}: does not read back as {}",
+            to.display(),
+            from.display()
         ))),
     }
 }

@@ -11,6 +11,7 @@ use bouture_cluster_merge::{
 };
 
 use crate::Streams;
+use crate::commands::merge::{GroupsArg, ParamsArg};
 use crate::exit::BoutureExitCode;
 use crate::output::{Failure, OutputFormat, write_json};
 
@@ -38,25 +39,6 @@ them or --resume. See docs/cluster-merge.md.
 Exit status: 0 merged and verified (or dry run done), 1 refused before
 anything was changed, failed and rolled back, or stopped after the point of
 no return, 2 usage error.";
-
-/// Node group clash strategy (`--groups`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GroupsArg {
-    /// Their members join our group of the same name.
-    Merge,
-    /// Their group is renamed `<name>-<their cluster name>`.
-    Rename,
-}
-
-/// Cluster parameter policy (`--parameter-conflicts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ParamsArg {
-    /// Differences Ganeti's tool calls strict refuse the merge.
-    #[default]
-    Strict,
-    /// They are warnings; our values are kept.
-    Warn,
-}
 
 /// Which instances start after the merge (`--restart`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
