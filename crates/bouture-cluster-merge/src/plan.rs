@@ -135,6 +135,30 @@ impl Settings {
         }
     }
 
+    /// [`Settings::merge_options`] as `bouture merge` command-line flags.
+    pub fn merge_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if let Some(groups) = self.groups {
+            flags.push("--groups".to_owned());
+            flags.push(
+                match groups {
+                    Groups::Merge => "merge",
+                    Groups::Rename => "rename",
+                }
+                .to_owned(),
+            );
+        }
+        flags.push("--parameter-conflicts".to_owned());
+        flags.push(
+            match self.parameter_conflicts {
+                ParameterConflicts::Strict => "strict",
+                ParameterConflicts::Warn => "warn",
+            }
+            .to_owned(),
+        );
+        flags
+    }
+
     /// The options given to `bouture_merge::merge_files`.
     pub fn merge_options(&self) -> bouture_merge::MergeOptions {
         bouture_merge::MergeOptions {
@@ -304,6 +328,8 @@ pub enum Action {
         nodes: Vec<String>,
         /// Instance names the merged file must hold.
         instances: Vec<String>,
+        /// The settings' merge options as `bouture merge` flags (for the operator).
+        flags: Vec<String>,
     },
     /// Run node and instance listings; every expected name must be listed.
     CompareLists {
@@ -352,6 +378,7 @@ impl Action {
                 theirs,
                 staged,
                 install,
+                flags,
                 ..
             } => {
                 let mut merge = format!("bouture merge --config {}", p(ours));
@@ -359,6 +386,9 @@ impl Action {
                     let _ = write!(merge, " --merge {}", p(other));
                 }
                 let _ = write!(merge, " --output {}", p(staged));
+                for flag in flags {
+                    let _ = write!(merge, " {}", quote(flag));
+                }
                 vec![merge, format!("cp {} {}", p(staged), p(install))]
             }
             Self::CompareLists {
@@ -707,6 +737,7 @@ impl Plan {
                     install: config.clone(),
                     nodes: nodes.clone(),
                     instances: instances.clone(),
+                    flags: settings.merge_flags(),
                 },
                 undo: vec![Action::Restore {
                     backup: backup.clone(),

@@ -736,6 +736,7 @@ impl Runner<'_> {
                 install,
                 nodes,
                 instances,
+                ..
             } => {
                 self.make_work_dir()?;
                 let report = merge_config(

@@ -593,8 +593,9 @@ fn dry_run_prints_the_plan_that_then_runs_and_changes_nothing() {
         .unwrap()
         .1
         .lines()
-        .filter_map(|l| l.split_once("Z run ").map(|(_, cmd)| cmd))
+        .filter_map(|l| l.split_once("Z run [").map(|(_, cmd)| cmd))
         .collect();
+    let planned: Vec<&str> = planned.iter().map(|c| &c[1..]).collect();
     assert_eq!(ran, planned);
 }
 
