@@ -4,7 +4,7 @@
 //! cargo run --example inventory -- /etc/opt/slapos/slapos.cfg
 //! ```
 
-use bouture::core::{BoutureStatus, Inventory, NodeConfig, default_node_config_path};
+use bouture::node::{BoutureStatus, Inventory, NodeConfig, default_node_config_path};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args_os()

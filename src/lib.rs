@@ -1,15 +1,41 @@
 //! The bouture toolkit: move SlapOS nodes between masters and merge Ganeti
 //! clusters, from Rust.
 //!
-//! This facade re-exports the library crates so that embedders depend on one
-//! crate:
+//! This facade re-exports the library crates, each under the name of its
+//! job, so that embedders depend on one crate:
 //!
-//! - [`core`]: the node as data (node configuration, partitions, `bouture.json`, scan);
+//! - [`node`]: the SlapOS node as data (node configuration, ids, partitions,
+//!   addresses, `bouture.json`, the scan) — `bouture-core`;
+//! - [`ini`]: INI files read as Python's configparser reads them, and edited
+//!   without losing a comment;
+//! - [`fs`]: files owned by someone else (bounded reads, atomic writes,
+//!   same-file checks);
 //! - [`master_client`]: the SlapOS master and slapproxy API;
 //! - [`graft`]: grafting a node's partitions onto a new master;
+//! - [`failover`]: keeping a node processed while its master is offline;
 //! - [`merge`]: Ganeti `config.data` merging.
+//!
+//! ```no_run
+//! use bouture::graft::{GraftOptions, GraftPlan};
+//! use bouture::master_client::MasterClient;
+//! use bouture::node::{Inventory, NodeConfig};
+//!
+//! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
+//! let plan = GraftPlan::build(&Inventory::scan(&config)?, &GraftOptions::default());
+//! let report = bouture::graft::apply(&plan, &MasterClient::new("http://10.0.0.1:4000")?, &mut ())?;
+//! println!("{} partitions grafted", report.totals.grafted);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub use bouture_core as core;
+pub use bouture_core as node;
+pub use bouture_failover as failover;
+pub use bouture_fs as fs;
 pub use bouture_graft as graft;
+pub use bouture_ini as ini;
 pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
+
+/// The repository's README, whose Rust snippets are compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

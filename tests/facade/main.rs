@@ -11,7 +11,7 @@
 #[path = "../support/demo_node.rs"]
 mod demo_node;
 
-use bouture::core::{BoutureStatus, InstanceState, Inventory, NodeConfig};
+use bouture::node::{BoutureStatus, InstanceState, Inventory, NodeConfig};
 
 #[test]
 fn scans_the_demo_node_through_the_facade() {

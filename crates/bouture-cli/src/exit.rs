@@ -1,4 +1,38 @@
-//! The exit codes of `bouture`, documented in one place.
+//! One way to fail: what a command returns, and the one function that turns
+//! it into a message and an exit code.
+//!
+//! Every command module has `pub(crate) fn run(args, streams) ->
+//! CommandResult`. It renders its report itself and returns what happened:
+//!
+//! - `Ok(`[`Outcome`]`)`: the command ran to its end; the outcome says
+//!   whether it did all it was asked ([`Outcome::Done`]), only part of it
+//!   ([`Outcome::Incomplete`]: some partitions skipped or failed), or a
+//!   command-specific result
+//!   (`bouture failover`'s [`Outcome::FailoverBusy`],
+//!   [`Outcome::FailoverNotProcessed`]);
+//! - `Err(`[`CommandError`]`)`: it could not do its job. Wrap the library
+//!   error, typed, with [`CommandError::config`] when it is about the
+//!   configuration the command reads (the node configuration, an input
+//!   file's content), [`CommandError::failed`] otherwise,
+//!   [`CommandError::Output`] when the report cannot be written, or
+//!   [`CommandError::Reported`] when the command has already said why (as
+//!   `bouture failover` does in its log).
+//!
+//! [`finish`] is the only place that prints the error and chooses the exit
+//! code; a command never returns a number. A new command adds a variant to
+//! [`Outcome`] only for a result that needs its own documented code (and
+//! adds that code to [`BoutureExitCode`]).
+//!
+//! Configuration errors exit 1 ([`BoutureExitCode::FAILURE`]), like any
+//! failed operation: 2 ([`BoutureExitCode::USAGE`]) is only for a command
+//! line that clap rejects, so that a script can tell "fix the command" from
+//! "fix the system".
+
+use std::error::Error;
+use std::io::{self, Write};
+
+use crate::Streams;
+use crate::output::error_chain;
 
 /// Exit codes of the `bouture` command.
 ///
@@ -19,7 +53,8 @@ pub enum BoutureExitCode {}
 impl BoutureExitCode {
     /// The command did what it was asked.
     pub const OK: u8 = 0;
-    /// The operation failed, wholly or partly, or its input could not be read.
+    /// The operation failed, wholly or partly, or its input (the node
+    /// configuration included) could not be read or used.
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (unknown flag, missing argument, bad value).
     pub const USAGE: u8 = 2;
@@ -34,4 +69,83 @@ impl BoutureExitCode {
     /// new master did not succeed (exit neither 0 nor 2). The next run may
     /// do better; the log says which case it was.
     pub const FAILOVER_NOT_PROCESSED: u8 = 75;
+}
+
+/// What a command that ran to its end did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Everything asked was done.
+    Done,
+    /// Part of it was not done (the report says what): partitions skipped or
+    /// failed, a merge refused, a cluster merge rolled back or stopped.
+    Incomplete,
+    /// `bouture failover`: another run holds the lock; nothing done.
+    FailoverBusy,
+    /// `bouture failover`: the node was not processed in this run, by design.
+    FailoverNotProcessed,
+}
+
+/// Why a command could not do its job.
+#[derive(Debug)]
+pub(crate) enum CommandError {
+    /// The configuration the command reads cannot be used (missing,
+    /// unreadable, invalid).
+    Config(Box<dyn Error>),
+    /// The operation failed.
+    Failed(Box<dyn Error>),
+    /// The report could not be written (a closed pipe is not a failure).
+    Output(io::Error),
+    /// The command has already said why (in its log or its report).
+    Reported,
+    /// clap rejected the command line, or printed the help or the version.
+    Usage(clap::Error),
+}
+
+impl CommandError {
+    /// A configuration error.
+    pub(crate) fn config(error: impl Error + 'static) -> Self {
+        Self::Config(Box::new(error))
+    }
+
+    /// A failed operation.
+    pub(crate) fn failed(error: impl Error + 'static) -> Self {
+        Self::Failed(Box::new(error))
+    }
+}
+
+/// What every command returns.
+pub(crate) type CommandResult = Result<Outcome, CommandError>;
+
+/// The one place where a command's result becomes messages and an exit code.
+pub(crate) fn finish(result: CommandResult, streams: &mut Streams<'_>) -> u8 {
+    let error = match result {
+        Ok(Outcome::Done) => return BoutureExitCode::OK,
+        Ok(Outcome::Incomplete) => return BoutureExitCode::FAILURE,
+        Ok(Outcome::FailoverBusy) => return BoutureExitCode::FAILOVER_BUSY,
+        Ok(Outcome::FailoverNotProcessed) => return BoutureExitCode::FAILOVER_NOT_PROCESSED,
+        Err(error) => error,
+    };
+    match error {
+        CommandError::Usage(error) => {
+            let (target, code): (&mut dyn Write, u8) = if error.use_stderr() {
+                (&mut *streams.stderr, BoutureExitCode::USAGE)
+            } else {
+                (&mut *streams.stdout, BoutureExitCode::OK)
+            };
+            let _ = write!(target, "{}", error.render());
+            code
+        }
+        CommandError::Config(error) | CommandError::Failed(error) => {
+            let _ = writeln!(streams.stderr, "error: {}", error_chain(error.as_ref()));
+            BoutureExitCode::FAILURE
+        }
+        CommandError::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+            BoutureExitCode::OK
+        }
+        CommandError::Output(error) => {
+            let _ = writeln!(streams.stderr, "error: cannot write the report: {error}");
+            BoutureExitCode::FAILURE
+        }
+        CommandError::Reported => BoutureExitCode::FAILURE,
+    }
 }

@@ -1,9 +1,4 @@
-//! The `bouture` command line, as a library so that it can be embedded and
-//! tested in-process.
-//!
-//! [`main_impl`] is what the binary runs; [`run`] takes the arguments and
-//! output streams explicitly.
-
+#![doc = include_str!("../README.md")]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
@@ -12,7 +7,7 @@ mod log;
 mod output;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -23,7 +18,13 @@ pub use output::OutputFormat;
 /// Move SlapOS nodes between masters and merge Ganeti clusters.
 #[derive(Debug, Parser)]
 #[command(name = "bouture", bin_name = "bouture", version, about, long_about = None)]
-#[command(after_help = "Run `bouture <COMMAND> --help` for the options and examples of a command.")]
+#[command(after_help = "\
+Run `bouture <COMMAND> --help` for the options and examples of a command.
+
+Exit status: 0 done; 1 the operation failed or was incomplete, or its configuration
+(the node configuration, an input file) is missing, unreadable or invalid; 2 the
+command line is wrong. `bouture failover` adds 10 and 75 (see its --help).")]
+#[non_exhaustive]
 pub struct Cli {
     /// Print more detail about what is done (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -38,6 +39,7 @@ pub struct Cli {
 
 /// The subcommands of `bouture`.
 #[derive(Debug, Subcommand)]
+#[non_exhaustive]
 pub enum Command {
     /// Show the node as bouture sees it: computer, partitions, addresses, bouture.json status.
     Inventory(commands::inventory::InventoryArgs),
@@ -69,54 +71,54 @@ pub fn main_impl() -> ExitCode {
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
     let mut err = stderr.lock();
-    let code = run(
+    // The very stream the progress line would be drawn on.
+    let stderr_is_terminal = err.is_terminal();
+    let code = run_with(
         std::env::args_os(),
         &mut Streams {
             stdout: &mut out,
             stderr: &mut err,
         },
+        stderr_is_terminal,
     );
     ExitCode::from(code)
 }
 
 /// Run the `bouture` command line with the given arguments (the first is the
 /// program name) and streams; returns the process exit code.
+///
+/// The streams are taken as they are: no progress line or other terminal
+/// control is ever written to them.
 pub fn run<I, T>(args: I, streams: &mut Streams<'_>) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(error) => {
-            let code = if error.use_stderr() {
-                BoutureExitCode::USAGE
-            } else {
-                BoutureExitCode::OK
-            };
-            let rendered = error.render();
-            let target: &mut dyn Write = if error.use_stderr() {
-                &mut *streams.stderr
-            } else {
-                &mut *streams.stdout
-            };
-            let _ = write!(target, "{rendered}");
-            return code;
-        }
+    run_with(args, streams, false)
+}
+
+/// [`run`], drawing progress lines on `streams.stderr` when
+/// `stderr_is_terminal` says it is a terminal.
+fn run_with<I, T>(args: I, streams: &mut Streams<'_>, stderr_is_terminal: bool) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let result = match Cli::try_parse_from(args) {
+        Ok(cli) => match &cli.command {
+            Command::Inventory(args) => commands::inventory::run(args, streams),
+            Command::Graft(args) => commands::graft::run(args, streams, stderr_is_terminal),
+            Command::Configure(args) => commands::configure::run(args, streams),
+            Command::Failover(args) => commands::failover::run(args, streams),
+            Command::Status(args) => commands::status::run(args, streams),
+            Command::Merge(args) => {
+                output::Failure::into_result(commands::merge::run(args, streams))
+            }
+            Command::ClusterMerge(args) => {
+                commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
+            }
+        },
+        Err(error) => Err(exit::CommandError::Usage(error)),
     };
-    let result = match &cli.command {
-        Command::Inventory(args) => commands::inventory::run(args, streams),
-        Command::Graft(args) => commands::graft::run(args, streams),
-        Command::Configure(args) => commands::configure::run(args, streams),
-        Command::Failover(args) => commands::failover::run(args, streams),
-        Command::Status(args) => commands::status::run(args, streams),
-        Command::Merge(args) => commands::merge::run(args, streams),
-        Command::ClusterMerge(args) => {
-            commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(failure) => failure.report(streams.stderr),
-    }
+    exit::finish(result, streams)
 }

@@ -4,13 +4,7 @@
 
 use std::io::Write;
 
-/// A log level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Level {
-    Info,
-    Warning,
-    Error,
-}
+use bouture_failover::{FailoverLog, Level};
 
 /// Writes log lines to a stream; write errors are ignored (a log that
 /// cannot be written must not change what the command does).
@@ -28,20 +22,16 @@ impl<'a> Logger<'a> {
     }
 
     pub(crate) fn log(&mut self, level: Level, message: &str) {
-        let (stamp, _) = bouture_core::switchfile::utc_now();
+        let (stamp, _) = bouture_failover::switchfile::utc_now();
         // `2026-11-23T15:04:05Z` -> `2026-11-23 15:04:05`
         let stamp = stamp.replace('T', " ").replace('Z', "");
         let level = match level {
             Level::Info => "INFO",
             Level::Warning => "WARNING",
-            Level::Error => "ERROR",
+            _ => "ERROR",
         };
         let _ = writeln!(self.out, "{stamp} bouture[{}] {level} {message}", self.pid);
         let _ = self.out.flush();
-    }
-
-    pub(crate) fn info(&mut self, message: &str) {
-        self.log(Level::Info, message);
     }
 
     pub(crate) fn warning(&mut self, message: &str) {
@@ -50,5 +40,11 @@ impl<'a> Logger<'a> {
 
     pub(crate) fn error(&mut self, message: &str) {
         self.log(Level::Error, message);
+    }
+}
+
+impl FailoverLog for Logger<'_> {
+    fn log(&mut self, level: Level, message: &str) {
+        Logger::log(self, level, message);
     }
 }

@@ -1,10 +1,11 @@
-//! Output formats and the one place where failures become messages and exit codes.
+//! Output formats, JSON output and error chains, shared by the commands.
 
 use std::io::Write;
 
 use clap::ValueEnum;
 
 use crate::BoutureExitCode;
+use crate::exit::{CommandError, CommandResult, Outcome};
 
 /// How a command prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -16,7 +17,9 @@ pub enum OutputFormat {
     Json,
 }
 
-/// A command that could not do its job: the message to print and the exit code.
+/// The former shape of a command's failure (a message and an exit code),
+/// kept only for `bouture merge` until it returns a [`CommandResult`];
+/// [`Failure::into_result`] adapts it. Do not use it in a new command.
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) message: String,
@@ -32,26 +35,15 @@ impl Failure {
         }
     }
 
-    /// The report could not be written (a closed pipe is not a failure).
-    pub(crate) fn output(error: &std::io::Error) -> Self {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            return Self {
-                message: String::new(),
-                code: BoutureExitCode::OK,
-            };
+    /// The same result in the shape every command returns.
+    pub(crate) fn into_result(result: Result<u8, Self>) -> CommandResult {
+        match result {
+            Ok(BoutureExitCode::OK) => Ok(Outcome::Done),
+            Ok(_) => Ok(Outcome::Incomplete),
+            Err(failure) if failure.code == BoutureExitCode::OK => Ok(Outcome::Done),
+            Err(failure) if failure.message.is_empty() => Err(CommandError::Reported),
+            Err(failure) => Err(CommandError::Failed(failure.message.into())),
         }
-        Self {
-            message: format!("cannot write the report: {error}"),
-            code: BoutureExitCode::FAILURE,
-        }
-    }
-
-    /// Print the failure on `stderr` and return its exit code.
-    pub(crate) fn report(&self, stderr: &mut dyn Write) -> u8 {
-        if !self.message.is_empty() {
-            let _ = writeln!(stderr, "error: {}", self.message);
-        }
-        self.code
     }
 }
 

@@ -110,9 +110,11 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// Another run holds the lock.
+    /// The state directory's lock cannot be taken: another run holds it
+    /// ([`bouture_fs::LockError::Busy`], with its pid), or the lock file is
+    /// not a regular file or cannot be written.
     #[error(transparent)]
-    Busy(#[from] bouture_core::pidfile::PidfileError),
+    Busy(#[from] bouture_fs::LockError),
     /// The journal cannot be read or understood.
     #[error("journal {}: {reason}", path.display())]
     Journal {

@@ -116,8 +116,7 @@ impl RunLog {
     }
 
     fn line(&mut self, text: &str) {
-        let (stamp, _) = bouture_core::switchfile::utc_now();
-        let _ = writeln!(self.text, "{stamp} {text}");
+        let _ = writeln!(self.text, "{} {text}", utc_now());
         self.flush();
     }
 
@@ -205,8 +204,12 @@ struct Runner<'a> {
 
 /// The run identifier: the time, `YYYYMMDDTHHMMSSZ`.
 fn run_id() -> String {
-    let (stamp, _) = bouture_core::switchfile::utc_now();
-    stamp.replace(['-', ':'], "")
+    utc_now().replace(['-', ':'], "")
+}
+
+/// Now, as RFC 3339 UTC to the second, e.g. `2026-11-23T15:04:05Z`.
+fn utc_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// Discover and plan without changing anything anywhere (no state directory
@@ -249,11 +252,9 @@ fn prepare_state_dir(path: &Path) -> Result<(), Error> {
     }
 }
 
-fn lock(state_dir: &Path) -> Result<bouture_core::pidfile::PidfileLock, Error> {
+fn lock(state_dir: &Path) -> Result<bouture_fs::PidLock, Error> {
     prepare_state_dir(state_dir)?;
-    Ok(bouture_core::pidfile::PidfileLock::acquire(
-        &state_dir.join("lock"),
-    )?)
+    Ok(bouture_fs::PidLock::acquire(&state_dir.join("lock"))?)
 }
 
 /// Run a new merge: lock the state directory, refuse if an unfinished merge

@@ -327,7 +327,10 @@ fn a_backup_path_in_the_way_stops_before_the_merge_and_everything_is_undone() {
         .as_secs();
     for second in now..now + 120 {
         // The run identifier: the time as `YYYYMMDDTHHMMSSZ`.
-        let id = bouture_core::switchfile::format_utc(second).replace(['-', ':'], "");
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(second);
+        let id = humantime::format_rfc3339_seconds(time)
+            .to_string()
+            .replace(['-', ':'], "");
         std::fs::create_dir(data.join(format!("config.data.bouture-cluster-merge-{id}"))).unwrap();
     }
     fails_and_undoes(&sim, StepKind::BackupConfig, &[], &[]);
@@ -649,13 +652,20 @@ fn merging_a_cluster_with_itself_or_twice_is_refused() {
 fn a_second_run_at_the_same_time_is_refused() {
     let sim = Sim::new();
     std::fs::create_dir_all(sim.state_dir()).unwrap();
-    let _held = bouture_core::pidfile::PidfileLock::acquire(&sim.state_dir().join("lock")).unwrap();
+    let _held = bouture_fs::PidLock::acquire(&sim.state_dir().join("lock")).unwrap();
     let mut executor = sim.executor();
     let error =
         bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap_err();
-    assert!(matches!(error, Error::Busy(_)), "{error}");
+    let held = Some(std::process::id());
+    assert!(
+        matches!(&error, Error::Busy(bouture_fs::LockError::Busy { pid, .. }) if *pid == held),
+        "{error}"
+    );
     let error = bouture_cluster_merge::resume(&sim.state_dir(), &[], &mut executor, &mut Quiet)
         .unwrap_err();
-    assert!(matches!(error, Error::Busy(_)), "{error}");
+    assert!(
+        matches!(&error, Error::Busy(bouture_fs::LockError::Busy { pid, .. }) if *pid == held),
+        "{error}"
+    );
     assert!(sim.calls().is_empty(), "nothing ran");
 }

@@ -51,16 +51,25 @@ impl fmt::Display for InstanceState {
     }
 }
 
+/// A text that is not an instance state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("is `{value}`; expected `started`, `stopped` or `destroyed`")]
+#[non_exhaustive]
+pub struct InvalidInstanceState {
+    /// The text given.
+    pub value: String,
+}
+
 impl std::str::FromStr for InstanceState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = InvalidInstanceState;
+    fn from_str(s: &str) -> Result<Self, InvalidInstanceState> {
         match s {
             "started" => Ok(Self::Started),
             "stopped" => Ok(Self::Stopped),
             "destroyed" => Ok(Self::Destroyed),
-            other => Err(format!(
-                "is `{other}`; expected `started`, `stopped` or `destroyed`"
-            )),
+            other => Err(InvalidInstanceState {
+                value: other.to_string(),
+            }),
         }
     }
 }
@@ -144,7 +153,9 @@ impl BoutureFile {
         let object = parse_json_object(bytes)?;
         let instance_state = required_str(&object, "", "instance-state")?
             .parse()
-            .map_err(|problem: String| FileErrorKind::field("instance-state", problem))?;
+            .map_err(|problem: InvalidInstanceState| {
+                FileErrorKind::field("instance-state", problem.to_string())
+            })?;
         let shared_list = required_array(&object, "", "shared-list")?
             .iter()
             .enumerate()

@@ -7,6 +7,7 @@ use std::fmt;
 /// An identifier was empty or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not a valid {what}: {problem}")]
+#[non_exhaustive]
 pub struct InvalidId {
     /// What kind of identifier.
     pub what: &'static str,

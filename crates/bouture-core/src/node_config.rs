@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{FileError, FileErrorKind, NodeConfigError};
 use crate::ids::ComputerId;
-use crate::ini::IniDocument;
 use crate::json_fields::{JsonObject, parse_json_object};
 use bouture_fs::Links;
+use bouture_ini::IniDocument;
 
 /// Where the node configuration is when `--cfg` is not given and
 /// `$SLAPOS_CONFIGURATION` is not set.
@@ -220,6 +220,7 @@ impl NodeConfig {
 
 /// The computer's own address and netmask, when the node records them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ComputerAddress {
     /// The computer's address.
     pub address: Option<IpAddr>,

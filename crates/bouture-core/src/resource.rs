@@ -25,6 +25,11 @@ pub struct PartitionAddress {
 }
 
 impl PartitionAddress {
+    /// An address with its netmask.
+    pub fn new(addr: IpAddr, netmask: IpAddr) -> Self {
+        Self { addr, netmask }
+    }
+
     /// The prefix length of the netmask, when its one bits are contiguous.
     ///
     /// ```

@@ -109,6 +109,7 @@ pub enum BoutureStatus {
 
 /// Counts of partitions by `bouture.json` status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct InventoryTotals {
     /// Every partition.
     pub partitions: usize,

@@ -107,9 +107,38 @@ pub fn write_like(path: &Path, contents: &[u8], like: &Metadata) -> Result<(), W
     write_atomic(path, contents, like.mode(), Some((like.uid(), like.gid())))
 }
 
+/// Remove the file at `path` if there is one; returns whether there was.
+///
+/// The name is unlinked, never followed (a symbolic link is removed, not its
+/// target); a missing file is not an error.
+pub fn remove_if_exists(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removes_the_name_not_the_link_target_and_a_missing_file_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let link = dir.path().join("link");
+        fs::write(&target, "x").unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(remove_if_exists(&link).unwrap());
+        assert!(target.exists(), "the target stays");
+        assert!(!remove_if_exists(&link).unwrap());
+        assert!(remove_if_exists(&target).unwrap());
+        assert!(
+            remove_if_exists(dir.path()).is_err(),
+            "a directory is not a file"
+        );
+    }
 
     #[test]
     fn replaces_atomically_with_the_reference_mode() {

@@ -26,7 +26,8 @@
 
 use std::time::{Duration, Instant};
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
+use bouture_core::{Inventory, NodeConfig};
+use bouture_graft::{GraftOptions, GraftPlan};
 use bouture_master_client::{MasterClient, SupplyState};
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode, bouture_json};

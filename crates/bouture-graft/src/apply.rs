@@ -28,12 +28,10 @@
 //! idempotent and lets an interrupted graft be re-run to the full result.
 
 use std::collections::BTreeSet;
-use std::io;
 
-use bouture_core::graft_plan::PlannedSharedInstance;
-use bouture_core::{GraftPlan, PlannedPartition};
+use crate::plan::{GraftPlan, PlannedPartition, PlannedSharedInstance};
 use bouture_master_client::{
-    ComputerRegistration, Error as MasterError, InstanceRequest, MasterClient, PartitionAddress,
+    ComputerRegistration, Error as MasterError, InstanceRequest, MasterClient,
     PartitionRegistration, SharedInstanceRequest, SupplyState,
 };
 
@@ -439,11 +437,7 @@ pub fn computer_registration(
         .map(|partition| {
             let mut registration = PartitionRegistration::new(partition.id.as_str());
             registration.tap_name = partition.tap_name.clone().unwrap_or_default();
-            registration.addresses = partition
-                .addresses
-                .iter()
-                .map(|a| PartitionAddress::new(a.addr, a.netmask.to_string()))
-                .collect();
+            registration.addresses.clone_from(&partition.addresses);
             registration
         })
         .collect();
@@ -485,9 +479,8 @@ pub fn shared_instance_request(
 /// Remove the partition's `.timestamp` so that the node reprocesses it. The
 /// file is unlinked, never followed; a missing file is fine.
 fn remove_timestamp(partition: &PlannedPartition) -> Option<String> {
-    match std::fs::remove_file(&partition.timestamp_file) {
-        Ok(()) => None,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+    match bouture_fs::remove_if_exists(&partition.timestamp_file) {
+        Ok(_) => None,
         Err(error) => Some(format!(
             "could not remove {} ({error}); remove it by hand so that the node reprocesses the partition",
             partition.timestamp_file.display()

@@ -1,7 +1,9 @@
 //! What a graft did, partition by partition: the report the CLI prints and
 //! `failover` records.
 
-use bouture_core::{ComputerId, GraftPlan, PartitionId};
+use bouture_core::{ComputerId, PartitionId};
+
+use crate::plan::GraftPlan;
 
 /// The result of a graft.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -67,6 +69,7 @@ pub struct PartitionReport {
 /// The fate of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum PartitionStatus {
     /// On the new master with its instance and shared instances.
     Grafted,
@@ -78,6 +81,7 @@ pub enum PartitionStatus {
 
 /// Counts of partitions by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GraftTotals {
     /// Grafted partitions.
     pub grafted: usize,
@@ -92,6 +96,7 @@ pub struct GraftTotals {
 /// The overall outcome, for exit codes and `failover`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum GraftOutcome {
     /// Every opted-in partition was grafted.
     Complete,

@@ -142,13 +142,13 @@ fn populate(client: &MasterClient, computer: &str, partitions: usize) {
                 format!("10.{}.{}.{}", partitions % 256, i / 250, 1 + i % 250)
                     .parse()
                     .unwrap(),
-                "255.255.255.0",
+                "255.255.255.0".parse().unwrap(),
             ),
             PartitionAddress::new(
                 format!("2001:db8:{partitions:x}::{:x}", i + 1)
                     .parse()
                     .unwrap(),
-                "ffff:ffff:ffff:ffff::",
+                "ffff:ffff:ffff:ffff::".parse().unwrap(),
             ),
         ];
         c.partitions.push(p);

@@ -171,19 +171,15 @@ impl MasterClient {
     /// [`Error::Input`] when `url` is not an `http://` or `https://` URL.
     pub fn with_agent(url: impl Into<String>, agent: ureq::Agent) -> Result<Self> {
         let url = url.into();
-        let base = url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://"))
-            || base.len() <= "https://".len()
-        {
+        if let Err(invalid) = crate::check_master_url(&url) {
             return Err(Error::Input {
                 endpoint: String::new(),
                 context: String::new(),
-                detail: format!(
-                    "master URL {url:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)"
-                ),
+                detail: format!("{invalid} (e.g. http://127.0.0.1:8080)"),
                 source: None,
             });
         }
+        let base = url.trim_end_matches('/').to_owned();
         Ok(MasterClient {
             base,
             agent,
@@ -435,7 +431,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls() {
-        for url in ["", "ftp://x", "127.0.0.1:80", "http://"] {
+        for url in ["", "ftp://x", "127.0.0.1:80", "http://", "http://a b"] {
             let err = MasterClient::new(url).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Input, "{url}");
         }

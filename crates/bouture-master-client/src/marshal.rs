@@ -445,9 +445,8 @@ fn invalid_char(whole: &str, code: u32) -> EncodeError {
     }
 }
 
-/// Python's `repr(float)`, as the marshaller writes floats (shared with
-/// `bouture-core`, which writes Python's JSON).
-pub use bouture_core::pyjson::float_repr as python_float_repr;
+/// Python's `repr(float)`, as the marshaller writes floats.
+pub(crate) use crate::pyjson::float_repr as python_float_repr;
 
 // ---------------------------------------------------------------------------------------------
 // Decoding

@@ -9,7 +9,7 @@ use crate::marshal::{self, Object, Value};
 use crate::params::pairs_to_parameters;
 use crate::types::{
     ComputerInformation, InstanceState, InterfaceAddress, Parameters, PartitionInformation,
-    PartitionInstance, RequestedInstance, SharedInstance, SoftwareReleaseInformation,
+    PartitionInstance, RequestedInstance, SlaveInstance, SoftwareReleaseInformation,
 };
 
 /// Keys the master adds to a partition's `_parameter_dict` next to the instance parameters.
@@ -198,7 +198,7 @@ fn partition_instance(obj: &Object, pd: &Value) -> Result<PartitionInstance, Str
     })
 }
 
-fn shared_instance(value: &Value) -> Result<SharedInstance, String> {
+fn shared_instance(value: &Value) -> Result<SlaveInstance, String> {
     let pairs = value
         .as_dict()
         .ok_or("a slave_instance_list entry is not a dictionary")?;
@@ -218,7 +218,7 @@ fn shared_instance(value: &Value) -> Result<SharedInstance, String> {
         }
     }
     let reference = reference.ok_or("a shared instance has no slave_reference")?;
-    Ok(SharedInstance {
+    Ok(SlaveInstance {
         title: title.unwrap_or_else(|| reference.clone()),
         reference,
         software_type: software_type.unwrap_or_default(),
@@ -276,7 +276,10 @@ fn opt_str(value: Option<&Value>, key: &str) -> Result<Option<String>, String> {
 
 fn opt_state(value: Option<&Value>) -> Result<Option<InstanceState>, String> {
     opt_str(value, "_requested_state")?
-        .map(|s| s.parse())
+        .map(|s| {
+            s.parse()
+                .map_err(|error: bouture_core::InvalidInstanceState| error.to_string())
+        })
         .transpose()
 }
 

@@ -23,7 +23,7 @@ pub type Parameters = serde_json::Map<String, serde_json::Value>;
 
 /// The state an instance is requested in (`started`, `stopped`, `destroyed`):
 /// the node model's type, so that a `bouture.json` state goes on the wire as is.
-pub use bouture_core::InstanceState;
+pub use bouture_core::{InstanceState, PartitionAddress};
 
 /// The state a software release is supplied in (`supplySupply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,25 +41,6 @@ impl SupplyState {
         match self {
             SupplyState::Available => "available",
             SupplyState::Destroyed => "destroyed",
-        }
-    }
-}
-
-/// One IP address of a partition, as registered (`address_list` entry).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct PartitionAddress {
-    /// The address.
-    pub addr: IpAddr,
-    /// Its netmask as SlapOS writes it (`255.255.255.0`, `ffff:ffff:ffff:ffff::`).
-    pub netmask: String,
-}
-
-impl PartitionAddress {
-    /// An address with its netmask.
-    pub fn new(addr: IpAddr, netmask: impl Into<String>) -> Self {
-        PartitionAddress {
-            addr,
-            netmask: netmask.into(),
         }
     }
 }
@@ -94,7 +75,7 @@ impl PartitionRegistration {
             .map(|a| {
                 Value::dict([
                     ("addr", Value::String(a.addr.to_string())),
-                    ("netmask", Value::String(a.netmask.clone())),
+                    ("netmask", Value::String(a.netmask.to_string())),
                 ])
             })
             .collect();
@@ -271,9 +252,11 @@ pub struct RequestedInstance {
     pub ip_list: Vec<InterfaceAddress>,
 }
 
-/// A shared instance hosted by a partition (`slave_instance_list` entry).
+/// A shared instance hosted by a partition, as the master reports it (a
+/// `slave_instance_list` entry; named after it so as not to be confused with
+/// `bouture_core::SharedInstance`, a `shared-list` entry of `bouture.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SharedInstance {
+pub struct SlaveInstance {
     /// `slave_reference` (`_<title>` for a user request on a proxy).
     pub reference: String,
     /// `slave_title` (`_<title>` on a proxy, the plain title on a real master).
@@ -303,7 +286,7 @@ pub struct PartitionInstance {
     /// Addresses of the partition.
     pub ip_list: Vec<InterfaceAddress>,
     /// Shared instances it hosts.
-    pub shared_instances: Vec<SharedInstance>,
+    pub shared_instances: Vec<SlaveInstance>,
     /// The master's timestamp of the instance.
     pub timestamp: Option<String>,
 }

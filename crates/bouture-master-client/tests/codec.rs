@@ -75,8 +75,11 @@ fn captured_registration_matches_ours_semantically() {
         let mut p = PartitionRegistration::new(format!("slappart{n}"));
         p.tap_name = format!("slaptap{n}");
         p.addresses = vec![
-            PartitionAddress::new(v4.parse().unwrap(), "255.255.255.0"),
-            PartitionAddress::new(v6.parse().unwrap(), "ffff:ffff:ffff:ffff::"),
+            PartitionAddress::new(v4.parse().unwrap(), "255.255.255.0".parse().unwrap()),
+            PartitionAddress::new(
+                v6.parse().unwrap(),
+                "ffff:ffff:ffff:ffff::".parse().unwrap(),
+            ),
         ];
         computer.partitions.push(p);
     }

@@ -36,10 +36,10 @@ fn computer(id: &str, n: usize) -> ComputerRegistration {
         let mut p = PartitionRegistration::new(format!("slappart{i}"));
         p.tap_name = format!("slaptap{i}");
         p.addresses = vec![
-            PartitionAddress::new(ip(&format!("10.0.24.{}", 10 + i)), "255.255.255.0"),
+            PartitionAddress::new(ip(&format!("10.0.24.{}", 10 + i)), ip("255.255.255.0")),
             PartitionAddress::new(
                 ip(&format!("2001:db8:24::{:x}", 0x10 + i)),
-                "ffff:ffff:ffff:ffff::",
+                ip("ffff:ffff:ffff:ffff::"),
             ),
         ];
         c.partitions.push(p);

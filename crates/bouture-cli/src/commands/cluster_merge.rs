@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bouture_cluster_merge::{
-    Event, Executor, Groups, HostKeyPolicy, Observer, Outcome, ParameterConflicts, Restart,
-    Settings, SshOptions, Status, SystemExecutor,
+    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, Settings,
+    SshOptions, Status, SystemExecutor,
 };
 
 use crate::Streams;
 use crate::commands::merge::{GroupsArg, ParamsArg};
-use crate::exit::BoutureExitCode;
-use crate::output::{Failure, OutputFormat, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -176,7 +176,7 @@ pub(crate) fn run(
     verbose: u8,
     quiet: u8,
     streams: &mut Streams<'_>,
-) -> Result<u8, Failure> {
+) -> CommandResult {
     let mut executor = args.executor();
     let mut progress = Progress {
         out: streams.stderr,
@@ -186,7 +186,7 @@ pub(crate) fn run(
     if args.dry_run {
         let prepared =
             bouture_cluster_merge::dry_run(&args.settings(), &mut executor, &mut progress)
-                .map_err(|error| Failure::operation(&error))?;
+                .map_err(CommandError::failed)?;
         let written = match args.format {
             OutputFormat::Json => write_json(
                 streams.stdout,
@@ -197,8 +197,8 @@ pub(crate) fn run(
                 write!(streams.stdout, "{plan}\n{}", prepared.merge.to_text())
             }
         };
-        written.map_err(|error| Failure::output(&error))?;
-        return Ok(BoutureExitCode::OK);
+        written.map_err(CommandError::Output)?;
+        return Ok(Outcome::Done);
     }
     let outcome = if args.resume {
         bouture_cluster_merge::resume(
@@ -210,24 +210,26 @@ pub(crate) fn run(
     } else {
         bouture_cluster_merge::run(&args.settings(), &mut executor, &mut progress)
     }
-    .map_err(|error| Failure::operation(&error))?;
+    .map_err(CommandError::failed)?;
     let written = match args.format {
         OutputFormat::Json => write_json(streams.stdout, &outcome),
         OutputFormat::Text => streams.stdout.write_all(render(&outcome).as_bytes()),
     };
-    written.map_err(|error| Failure::output(&error))?;
-    Ok(exit_code(outcome.status))
+    written.map_err(CommandError::Output)?;
+    Ok(outcome_of(outcome.status))
 }
 
-/// The exit code of a merge that started: only a complete merge succeeds.
-fn exit_code(status: Status) -> u8 {
+/// What a merge that started amounts to: only a complete merge is done; a
+/// merge rolled back, stopped after the point of no return or interrupted
+/// is incomplete (its report, already written, says what remains).
+fn outcome_of(status: Status) -> Outcome {
     match status {
-        Status::Complete => BoutureExitCode::OK,
-        _ => BoutureExitCode::FAILURE,
+        Status::Complete => Outcome::Done,
+        _ => Outcome::Incomplete,
     }
 }
 
-fn render(outcome: &Outcome) -> String {
+fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
     let mut out = String::new();
     let headline = match outcome.status {
         Status::Complete => "merge complete and verified",

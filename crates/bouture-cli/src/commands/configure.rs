@@ -3,11 +3,11 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use bouture_core::configure::{self, ConfigureOutcome};
+use bouture_failover::configure::{self, ConfigureError, ConfigureOutcome};
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
-use crate::output::Failure;
+use crate::exit::{CommandError, CommandResult, Outcome};
 
 /// Arguments of `bouture configure`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +27,7 @@ Examples:
 Exit status: 0 when NEW_CFG was written (or, with --dry-run, could be), 1 when
 NODE_CFG cannot be read or used, NEW_CFG is NODE_CFG, or NEW_CFG cannot be
 written (nothing is written then), 2 for usage errors.")]
+#[non_exhaustive]
 pub struct ConfigureArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]
@@ -42,19 +43,22 @@ pub struct ConfigureArgs {
     pub dry_run: bool,
 }
 
-pub(crate) fn run(args: &ConfigureArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+pub(crate) fn run(args: &ConfigureArgs, streams: &mut Streams<'_>) -> CommandResult {
     let outcome = configure::configure(
         &args.node.cfg,
         &args.new_node_cfg,
         &args.new_master_url,
         args.dry_run,
     )
-    .map_err(|error| Failure::operation(&error))?;
+    .map_err(|error| match error {
+        ConfigureError::Node(error) => CommandError::config(error),
+        error => CommandError::failed(error),
+    })?;
     streams
         .stdout
         .write_all(render(&outcome, &args.new_master_url).as_bytes())
-        .map_err(|error| Failure::output(&error))?;
-    Ok(crate::BoutureExitCode::OK)
+        .map_err(CommandError::Output)?;
+    Ok(Outcome::Done)
 }
 
 /// The report: what was (or would be) written, each change, and for a dry

@@ -1,18 +1,19 @@
 //! `bouture graft`: copy the node's opted-in partitions into a new master.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, PartitionAddress};
+use bouture_core::{Inventory, PartitionAddress};
 use bouture_graft::{
-    GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus, Placement,
+    GraftEvent, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport, PartitionStatus,
+    Placement,
 };
 use bouture_master_client::{ClientOptions, MasterClient};
 
-use crate::BoutureExitCode;
 use crate::Streams;
 use crate::commands::NodeCfgArg;
-use crate::output::{Failure, OutputFormat, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
 #[derive(Debug, clap::Args)]
@@ -28,6 +29,7 @@ checked before anything is sent; invalid ones are skipped and reported.
 Exit status: 0 every opted-in partition was grafted; 1 some were skipped or
 failed, the master could not be reached, or the node configuration cannot be
 read; 2 usage error.")]
+#[non_exhaustive]
 pub struct GraftArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]
@@ -49,9 +51,15 @@ pub struct GraftArgs {
     pub timeout: u64,
 }
 
-pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+/// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
+/// progress line may be drawn.
+pub(crate) fn run(
+    args: &GraftArgs,
+    streams: &mut Streams<'_>,
+    stderr_is_terminal: bool,
+) -> CommandResult {
     let config = args.node.load()?;
-    let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
+    let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     let plan = GraftPlan::build(&inventory, &options);
@@ -63,8 +71,8 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
                 .stdout
                 .write_all(render_plan(&plan, &args.new_master_url).as_bytes()),
         };
-        written.map_err(|error| Failure::output(&error))?;
-        return Ok(exit_for_skipped(plan.skipped.len()));
+        written.map_err(CommandError::Output)?;
+        return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
     if plan.partitions.is_empty() {
@@ -85,14 +93,14 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
                 args.new_master_url
             );
         }
-        return Ok(exit_for_skipped(plan.skipped.len()));
+        return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
     let client = MasterClient::with_options(
         &args.new_master_url,
         &ClientOptions::default().timeout(std::time::Duration::from_secs(args.timeout)),
     )
-    .map_err(|error| Failure::operation(&error))?;
+    .map_err(CommandError::failed)?;
     let _ = writeln!(
         streams.stderr,
         "Grafting computer {} onto {} ({}, {} skipped)",
@@ -101,19 +109,20 @@ pub(crate) fn run(args: &GraftArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
         count(plan.partitions.len(), "partition"),
         plan.skipped.len()
     );
-    let mut progress = Progress::new(streams.stderr);
+    let mut progress = Progress::new(streams.stderr, stderr_is_terminal);
     let report = bouture_graft::apply(&plan, &client, &mut progress);
     progress.clear();
-    let report = report.map_err(|error| Failure::operation(&error))?;
+    let report = report.map_err(CommandError::failed)?;
 
     let written = match args.format {
         OutputFormat::Json => write_json(streams.stdout, &report),
         OutputFormat::Text => streams.stdout.write_all(render_report(&report).as_bytes()),
     };
-    written.map_err(|error| Failure::output(&error))?;
+    written.map_err(CommandError::Output)?;
     Ok(match report.outcome() {
-        GraftOutcome::Complete => BoutureExitCode::OK,
-        GraftOutcome::SkippedInvalid | GraftOutcome::Failed => BoutureExitCode::FAILURE,
+        GraftOutcome::Complete => Outcome::Done,
+        // Skipped, failed, or an outcome this version does not know.
+        _ => Outcome::Incomplete,
     })
 }
 
@@ -126,11 +135,12 @@ fn count(n: usize, singular: &str) -> String {
     }
 }
 
-fn exit_for_skipped(skipped: usize) -> u8 {
+/// A plan that skips partitions is not the whole job.
+fn outcome_for_skipped(skipped: usize) -> Outcome {
     if skipped == 0 {
-        BoutureExitCode::OK
+        Outcome::Done
     } else {
-        BoutureExitCode::FAILURE
+        Outcome::Incomplete
     }
 }
 
@@ -143,10 +153,11 @@ struct Progress<'a> {
 }
 
 impl<'a> Progress<'a> {
-    fn new(out: &'a mut dyn Write) -> Self {
+    /// A progress line on `out`, drawn only when `out` is a terminal.
+    fn new(out: &'a mut dyn Write, is_terminal: bool) -> Self {
         Self {
             out,
-            enabled: std::io::stderr().is_terminal(),
+            enabled: is_terminal,
             total: 0,
             drawn: false,
         }
@@ -290,6 +301,7 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
             PartitionStatus::Grafted => "grafted",
             PartitionStatus::Skipped => "skipped",
             PartitionStatus::Failed => "FAILED",
+            _ => "unknown",
         };
         let title = partition
             .instance_title
@@ -347,4 +359,32 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(is_terminal: bool) -> String {
+        let mut out = Vec::new();
+        let mut progress = Progress::new(&mut out, is_terminal);
+        progress.event(GraftEvent::Registered { partitions: 2 });
+        progress.event(GraftEvent::Partition {
+            index: 0,
+            id: "slappart0",
+            title: "Main",
+        });
+        progress.event(GraftEvent::Finished);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_progress_line_is_drawn_only_on_a_terminal() {
+        assert_eq!(
+            draw(true),
+            "\r\x1b[2K[1/2] slappart0: Main\r\x1b[2K",
+            "drawn, then cleared"
+        );
+        assert_eq!(draw(false), "", "nothing on a pipe or a file");
+    }
 }

@@ -8,7 +8,8 @@ use bouture_core::{
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
-use crate::output::{Failure, OutputFormat, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
 #[derive(Debug, clap::Args)]
@@ -19,6 +20,7 @@ Examples:
 
 Exit status: 0 when the node was scanned (even if some partitions are invalid),
 1 when the node configuration or the instance root cannot be read, 2 for usage errors.")]
+#[non_exhaustive]
 pub struct InventoryArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]
@@ -36,9 +38,9 @@ struct InventoryReport<'a> {
     totals: InventoryTotals,
 }
 
-pub(crate) fn run(args: &InventoryArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+pub(crate) fn run(args: &InventoryArgs, streams: &mut Streams<'_>) -> CommandResult {
     let config = args.node.load()?;
-    let inventory = Inventory::scan(&config).map_err(|error| Failure::operation(&error))?;
+    let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
     let written = match args.format {
         OutputFormat::Json => write_json(
             streams.stdout,
@@ -49,8 +51,8 @@ pub(crate) fn run(args: &InventoryArgs, streams: &mut Streams<'_>) -> Result<u8,
         ),
         OutputFormat::Text => streams.stdout.write_all(render_text(&inventory).as_bytes()),
     };
-    written.map_err(|error| Failure::output(&error))?;
-    Ok(crate::BoutureExitCode::OK)
+    written.map_err(CommandError::Output)?;
+    Ok(Outcome::Done)
 }
 
 /// The human-readable inventory.

@@ -4,7 +4,6 @@ pub(crate) mod cluster_merge;
 pub(crate) mod configure;
 pub(crate) mod failover;
 pub(crate) mod graft;
-mod graft_step;
 pub(crate) mod inventory;
 pub(crate) mod merge;
 pub(crate) mod status;
@@ -13,24 +12,26 @@ use std::path::PathBuf;
 
 use bouture_core::NodeConfig;
 
-use crate::output::Failure;
+use crate::exit::CommandError;
 
 /// `--cfg NODE_CFG`, shared by every SlapOS command.
 #[derive(Debug, Clone, clap::Args)]
+#[non_exhaustive]
 pub struct NodeCfgArg {
     /// The node configuration file (never modified).
     #[arg(
         long = "cfg",
         value_name = "NODE_CFG",
         env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::node_config::DEFAULT_NODE_CONFIG_PATH
+        default_value = bouture_core::DEFAULT_NODE_CONFIG_PATH
     )]
     pub cfg: PathBuf,
 }
 
 impl NodeCfgArg {
-    /// Read and check the node configuration; a failure exits 1 with the reason.
-    pub(crate) fn load(&self) -> Result<NodeConfig, Failure> {
-        NodeConfig::load(&self.cfg).map_err(|error| Failure::operation(&error))
+    /// Read and check the node configuration (a configuration error when it
+    /// cannot be used).
+    pub(crate) fn load(&self) -> Result<NodeConfig, CommandError> {
+        NodeConfig::load(&self.cfg).map_err(CommandError::config)
     }
 }

@@ -3,11 +3,12 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use bouture_core::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
+use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
-use crate::output::{Failure, OutputFormat, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture status`.
 #[derive(Debug, clap::Args)]
@@ -23,6 +24,7 @@ Examples:
 
 Exit status: 0 when the state was read (whichever master), 1 when the node
 configuration or SWITCHFILE cannot be read, 2 for usage errors.")]
+#[non_exhaustive]
 pub struct StatusArgs {
     /// `--cfg NODE_CFG`: the node configuration.
     #[command(flatten)]
@@ -55,12 +57,11 @@ struct StatusReport {
     offline_runs: Option<OfflineRuns>,
 }
 
-pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> CommandResult {
     let config = args.node.load()?;
-    let status = switchfile::read_switchfile(&args.switchfile)
-        .map_err(|error| Failure::operation(&error))?;
-    let offline_runs = switchfile::read_offline_runs(&args.switchfile)
-        .map_err(|error| Failure::operation(&error))?;
+    let status = switchfile::read_switchfile(&args.switchfile).map_err(CommandError::failed)?;
+    let offline_runs =
+        switchfile::read_offline_runs(&args.switchfile).map_err(CommandError::failed)?;
     let original = config.master_url.clone();
     let report = match status {
         SwitchStatus::Switched { record, problem } => {
@@ -91,8 +92,8 @@ pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> Result<u8, Fa
         OutputFormat::Json => write_json(streams.stdout, &report),
         OutputFormat::Text => streams.stdout.write_all(render_text(&report).as_bytes()),
     };
-    written.map_err(|error| Failure::output(&error))?;
-    Ok(crate::BoutureExitCode::OK)
+    written.map_err(CommandError::Output)?;
+    Ok(Outcome::Done)
 }
 
 fn render_text(report: &StatusReport) -> String {

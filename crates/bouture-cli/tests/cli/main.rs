@@ -10,6 +10,7 @@
 
 mod cluster_merge;
 mod configure;
+mod exit;
 mod failover;
 mod failover_e2e;
 mod graft;

@@ -11,11 +11,12 @@
 
 mod node_vs_master;
 mod placement;
+mod plan;
 
 use std::path::Path;
 
-use bouture_core::{GraftOptions, GraftPlan, Inventory, NodeConfig};
-use bouture_graft::GraftReport;
+use bouture_core::{Inventory, NodeConfig};
+use bouture_graft::{GraftOptions, GraftPlan, GraftReport};
 use bouture_master_client::MasterClient;
 use bouture_test_support::master::MasterState;
 use bouture_test_support::node::WrittenNode;

@@ -1,7 +1,7 @@
 //! Placement: every instance must land in its own partition, and an instance
 //! of the same title on another computer is never moved.
 
-use bouture_core::GraftOptions;
+use bouture_graft::GraftOptions;
 use bouture_graft::{PartitionStatus, Placement, PlacementTuning};
 use bouture_master_client::MasterClient;
 use bouture_test_support::SlapProxy;

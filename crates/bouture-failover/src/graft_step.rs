@@ -1,0 +1,127 @@
+//! The graft step of a switch, on the graft library ([`bouture_graft::apply`],
+//! as `bouture graft` uses it).
+
+use bouture_core::{Inventory, InventoryError, NodeConfig};
+use bouture_graft::{GraftError, GraftOptions, GraftOutcome, GraftPlan, PartitionStatus};
+use bouture_master_client::{ClientOptions, MasterClient};
+
+use crate::run::{FailoverLog, FailoverOptions, Level};
+use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
+
+/// What the graft step of a switch did.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GraftSummary {
+    pub(crate) grafted: Vec<GraftedPartition>,
+    pub(crate) skipped: Vec<SkippedPartitionNote>,
+}
+
+/// Why the graft step of a switch failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraftStepError {
+    /// The node's partitions cannot be listed.
+    #[error(transparent)]
+    Scan(#[from] InventoryError),
+    /// No client for the new master (a bad URL, unusable TLS files).
+    #[error(transparent)]
+    Client(#[from] bouture_master_client::Error),
+    /// The new master cannot be reached.
+    #[error("the new master cannot be reached")]
+    Unreachable(#[source] GraftError),
+    /// The graft stopped at a step that concerns the whole computer.
+    #[error(transparent)]
+    Graft(GraftError),
+    /// Some valid partitions failed on the new master (each is logged).
+    #[error("{failed} valid partition(s) failed on the new master")]
+    PartitionsFailed {
+        /// How many.
+        failed: usize,
+    },
+}
+
+/// Graft the node onto the new master. Succeeds when every valid opted-in
+/// partition was grafted (invalid ones may have been skipped).
+pub(crate) fn graft(
+    config: &NodeConfig,
+    options: &FailoverOptions,
+    log: &mut dyn FailoverLog,
+) -> Result<GraftSummary, GraftStepError> {
+    let new_master_url = &options.new_master_url;
+    let inventory = Inventory::scan(config)?;
+    let mut graft_options = GraftOptions::default();
+    graft_options
+        .new_monitor_url
+        .clone_from(&options.new_monitor_url);
+    let plan = GraftPlan::build(&inventory, &graft_options);
+    let mut summary = GraftSummary {
+        skipped: plan
+            .skipped
+            .iter()
+            .map(|skipped| SkippedPartitionNote {
+                partition: skipped.id.clone(),
+                reason: skipped.reason.to_string(),
+            })
+            .collect(),
+        ..GraftSummary::default()
+    };
+    if plan.partitions.is_empty() {
+        log.log(
+            Level::Info,
+            &format!(
+                "no valid opted-in partition on this node ({} skipped): nothing to send to {new_master_url}",
+                plan.skipped.len()
+            ),
+        );
+        return Ok(summary);
+    }
+    let client = MasterClient::with_options(
+        new_master_url,
+        &ClientOptions::default().timeout(options.master_timeout),
+    )?;
+    let report = bouture_graft::apply(&plan, &client, &mut ()).map_err(|error| {
+        if error.is_unreachable() {
+            GraftStepError::Unreachable(error)
+        } else {
+            GraftStepError::Graft(error)
+        }
+    })?;
+    for partition in &report.partitions {
+        match partition.status {
+            PartitionStatus::Grafted => {
+                log.log(
+                    Level::Info,
+                    &format!(
+                        "grafted {} ({})",
+                        partition.id,
+                        partition.instance_title.as_deref().unwrap_or("?")
+                    ),
+                );
+                summary.grafted.push(GraftedPartition {
+                    partition: partition.id.clone(),
+                    instance_title: partition.instance_title.clone(),
+                    shared_instances: partition.shared_instances,
+                });
+            }
+            PartitionStatus::Failed => log.log(
+                Level::Error,
+                &format!(
+                    "graft of {} failed: {}",
+                    partition.id,
+                    partition.reason.as_deref().unwrap_or("unknown reason")
+                ),
+            ),
+            // Skipped: already in the summary.
+            _ => {}
+        }
+        if let Some(warning) = &partition.warning {
+            log.log(Level::Warning, &format!("{}: {warning}", partition.id));
+        }
+    }
+    match report.outcome() {
+        GraftOutcome::Complete | GraftOutcome::SkippedInvalid => Ok(summary),
+        // Failed (or an outcome this version does not know): not a success.
+        _ => Err(GraftStepError::PartitionsFailed {
+            failed: report.totals.failed,
+        }),
+    }
+}

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+pub mod configure;
+pub mod decision;
+mod graft_step;
+pub mod pidfile;
+mod run;
+pub mod switchfile;
+
+pub use graft_step::GraftStepError;
+pub use run::{
+    DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Failover, FailoverError, FailoverLog,
+    FailoverOptions, FailoverOutcome, FileRole, Level, Master, NotProcessed, SlaposCommand,
+    SlaposNode,
+};

@@ -1,0 +1,624 @@
+//! One failover run (see the crate documentation for its steps).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bouture_core::{NodeConfig, NodeConfigError};
+
+use crate::configure::{self, ConfigureError};
+use crate::decision::{Action, FailoverState, InnerOutcome, decide};
+use crate::graft_step::{GraftStepError, graft};
+use crate::pidfile::{Busy, PidfileError, PidfileLock};
+use crate::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus, SwitchfileError};
+
+/// Where `slapos node instance` keeps its own pidfile when the node
+/// configuration does not say.
+pub const DEFAULT_PIDFILE_INSTANCE: &str = "/opt/slapos/slapgrid-cp.pid";
+
+/// How long one call to the new master may take during a graft, by default.
+pub const DEFAULT_MASTER_TIMEOUT: Duration = Duration::from_mins(1);
+
+/// The inner `slapos node instance` that a failover run drives.
+///
+/// [`SlaposCommand`] runs the real program; tests and embedders may drive
+/// the run with their own.
+pub trait SlaposNode {
+    /// How the log names the program (e.g. its path).
+    fn program(&self) -> String;
+
+    /// Process the node with the configuration `cfg` (`slapos node instance
+    /// --cfg CFG`) to its end: its exit code, `None` when it was killed by a
+    /// signal.
+    fn node_instance(&mut self, cfg: &Path) -> io::Result<Option<i32>>;
+}
+
+/// The real `slapos` program: `PROGRAM node instance --cfg CFG`, with the
+/// calling process's standard input, output and error, so that its log
+/// reaches cron's mail or the journal as it is written.
+#[derive(Debug, Clone)]
+pub struct SlaposCommand {
+    program: OsString,
+}
+
+impl SlaposCommand {
+    /// `program`: a name looked up in `PATH`, or a path.
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Self {
+            program: program.into(),
+        }
+    }
+}
+
+impl SlaposNode for SlaposCommand {
+    fn program(&self) -> String {
+        Path::new(&self.program).display().to_string()
+    }
+
+    fn node_instance(&mut self, cfg: &Path) -> io::Result<Option<i32>> {
+        Command::new(&self.program)
+            .args(["node", "instance", "--cfg"])
+            .arg(cfg)
+            .status()
+            .map(|status| status.code())
+    }
+}
+
+/// How important a log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Level {
+    /// What the run does and why.
+    Info,
+    /// Something is odd but the run goes on.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// Where a failover run reports each step as it happens.
+pub trait FailoverLog {
+    /// One line of the log.
+    fn log(&mut self, level: Level, message: &str);
+}
+
+/// Keep the lines (for tests and embedders that show them later).
+impl FailoverLog for Vec<(Level, String)> {
+    fn log(&mut self, level: Level, message: &str) {
+        self.push((level, message.to_string()));
+    }
+}
+
+/// What a failover run needs to know.
+#[derive(Debug, Clone)]
+pub struct FailoverOptions {
+    /// The node configuration (never modified).
+    pub node_cfg: PathBuf,
+    /// The new master (a slapproxy) to fail over to.
+    pub new_master_url: String,
+    /// The new monitor application, set as `monitor-interface-url` in the
+    /// grafted instances' parameters.
+    pub new_monitor_url: Option<String>,
+    /// Where to write the node configuration pointing at the new master.
+    pub new_node_cfg: PathBuf,
+    /// The lock file held for the whole run (must differ from the node's
+    /// `pidfile_instance`).
+    pub pidfile: PathBuf,
+    /// The flag file: present while the node follows the new master.
+    pub switchfile: PathBuf,
+    /// Offline runs in a row required before switching.
+    pub switch_after: NonZeroU32,
+    /// How long one call to the new master may take during a graft.
+    pub master_timeout: Duration,
+}
+
+impl FailoverOptions {
+    /// Options with the default threshold (switch at the first offline run)
+    /// and master timeout.
+    pub fn new(
+        node_cfg: impl Into<PathBuf>,
+        new_master_url: impl Into<String>,
+        new_node_cfg: impl Into<PathBuf>,
+        pidfile: impl Into<PathBuf>,
+        switchfile: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            node_cfg: node_cfg.into(),
+            new_master_url: new_master_url.into(),
+            new_monitor_url: None,
+            new_node_cfg: new_node_cfg.into(),
+            pidfile: pidfile.into(),
+            switchfile: switchfile.into(),
+            switch_after: NonZeroU32::MIN,
+            master_timeout: DEFAULT_MASTER_TIMEOUT,
+        }
+    }
+}
+
+/// Which master processed the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Master {
+    /// The master named by the node configuration.
+    Original,
+    /// The new master (the node is switched).
+    New,
+}
+
+/// Why a run did not process the node, by design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotProcessed {
+    /// The run with the original master ended ambiguously (neither 0, 2
+    /// nor 3): nothing was changed.
+    Ambiguous {
+        /// How it ended.
+        outcome: InnerOutcome,
+    },
+    /// The original master is offline, but not for enough runs in a row yet.
+    WaitingForOfflineRuns {
+        /// Offline runs in a row, this one included.
+        offline_runs: u32,
+        /// How many are required to switch.
+        required: u32,
+    },
+    /// The run from the new master did not succeed (exit neither 0 nor 2).
+    NewMasterRunFailed {
+        /// How it ended.
+        outcome: InnerOutcome,
+    },
+}
+
+/// What a failover run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailoverOutcome {
+    /// The node was processed.
+    Processed {
+        /// By which master.
+        by: Master,
+    },
+    /// Another run holds the lock: this run did nothing.
+    Busy(Busy),
+    /// The node was not processed in this run, by design; the next run may
+    /// do better.
+    NotProcessed(NotProcessed),
+}
+
+/// A file of the failover, named as the option of `bouture failover` that
+/// gives it (so that a message says which argument to change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileRole {
+    /// [`FailoverOptions::node_cfg`].
+    NodeCfg,
+    /// [`FailoverOptions::new_node_cfg`].
+    NewNodeCfg,
+    /// [`FailoverOptions::pidfile`].
+    Pidfile,
+    /// [`FailoverOptions::switchfile`].
+    Switchfile,
+}
+
+impl fmt::Display for FileRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NodeCfg => "--cfg",
+            Self::NewNodeCfg => "--new-node-cfg",
+            Self::Pidfile => "--pidfile",
+            Self::Switchfile => "--switchfile",
+        })
+    }
+}
+
+/// Why bouture could not do its part of a failover run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailoverError {
+    /// The node configuration cannot be read or used.
+    #[error(transparent)]
+    Node(#[from] NodeConfigError),
+    /// The new master URL cannot be used.
+    #[error(transparent)]
+    Url(ConfigureError),
+    /// The pidfile is the node's `pidfile_instance`: `slapos node instance`
+    /// would find it locked and refuse to run.
+    #[error(
+        "--pidfile {} is the node's pidfile_instance ({}): `slapos node instance` would \
+         find it locked and refuse to run; choose another path, e.g. /run/bouture-failover.pid",
+        pidfile.display(), pidfile_instance.display()
+    )]
+    PidfileIsPidfileInstance {
+        /// The pidfile given.
+        pidfile: PathBuf,
+        /// The node's `pidfile_instance`.
+        pidfile_instance: PathBuf,
+    },
+    /// Two of the failover's files are the same file.
+    #[error("{role} {} is {}", path.display(), clash_text(*role, *other))]
+    SameFile {
+        /// The file.
+        path: PathBuf,
+        /// What it was given as.
+        role: FileRole,
+        /// What else it is.
+        other: FileRole,
+    },
+    /// The pidfile cannot be used (busy is not an error:
+    /// [`FailoverOutcome::Busy`]).
+    #[error(transparent)]
+    Pidfile(PidfileError),
+    /// The switchfile or the offline-run counter cannot be read or written.
+    #[error(transparent)]
+    Switchfile(#[from] SwitchfileError),
+    /// The inner program cannot be started.
+    #[error("cannot run `{program}` (give its path with --slapos-command)")]
+    Inner {
+        /// The program, as [`SlaposNode::program`] names it.
+        program: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Switching: the new configuration could not be written; not switched.
+    #[error(
+        "configure failed, not switching (no switchfile created, the node is not processed \
+         from the new master in this run)"
+    )]
+    SwitchConfigure(#[source] ConfigureError),
+    /// Switching: the graft failed; not switched.
+    #[error(
+        "graft failed, not switching (no switchfile created, the node is not processed \
+         from the new master in this run)"
+    )]
+    SwitchGraft(#[source] GraftStepError),
+    /// Switching: configure and graft succeeded but the switchfile could not
+    /// be created; not switched.
+    #[error("cannot create the switchfile, so the node is not switched")]
+    SwitchfileNotCreated(#[source] SwitchfileError),
+    /// Switched, the new configuration was missing and could not be written
+    /// again; the node was not processed from the new master.
+    #[error("configure failed, the node is not processed from the new master in this run")]
+    RewriteNewConfig(#[source] ConfigureError),
+}
+
+fn clash_text(role: FileRole, other: FileRole) -> String {
+    match (role, other) {
+        (FileRole::Switchfile, _) => "also a configuration file; choose another path".into(),
+        (FileRole::NewNodeCfg, FileRole::NodeCfg) => "the node configuration itself; choose \
+            another path: the node configuration is never modified"
+            .into(),
+        (_, other) => format!("also {other}; choose another path"),
+    }
+}
+
+/// A failover whose node configuration and files were checked, ready to run.
+#[derive(Debug)]
+pub struct Failover {
+    options: FailoverOptions,
+    config: NodeConfig,
+}
+
+impl Failover {
+    /// Read the node configuration and check the new master URL and the
+    /// files, before anything runs.
+    pub fn new(options: FailoverOptions) -> Result<Self, FailoverError> {
+        let config = NodeConfig::load(&options.node_cfg)?;
+        configure::check_master_url(&options.new_master_url).map_err(FailoverError::Url)?;
+        check_paths(&options, &config)?;
+        Ok(Self { options, config })
+    }
+
+    /// The node configuration read.
+    pub fn node_config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// One run: take the lock, process the node, switch or switch back.
+    pub fn run(
+        &self,
+        slapos: &mut dyn SlaposNode,
+        log: &mut dyn FailoverLog,
+    ) -> Result<FailoverOutcome, FailoverError> {
+        let _lock = match PidfileLock::acquire(&self.options.pidfile) {
+            Ok(lock) => lock,
+            Err(PidfileError::Busy(busy)) => return Ok(FailoverOutcome::Busy(busy)),
+            Err(error) => return Err(FailoverError::Pidfile(error)),
+        };
+        Run {
+            options: &self.options,
+            config: &self.config,
+            slapos,
+            log,
+        }
+        .run()
+    }
+}
+
+struct Run<'a> {
+    options: &'a FailoverOptions,
+    config: &'a NodeConfig,
+    slapos: &'a mut dyn SlaposNode,
+    log: &'a mut dyn FailoverLog,
+}
+
+impl Run<'_> {
+    fn info(&mut self, message: &str) {
+        self.log.log(Level::Info, message);
+    }
+
+    fn original(&self) -> &str {
+        self.config
+            .master_url
+            .as_deref()
+            .unwrap_or("(no master_url)")
+    }
+
+    fn run(&mut self) -> Result<FailoverOutcome, FailoverError> {
+        let options = self.options;
+        let status = switchfile::read_switchfile(&options.switchfile)?;
+        if let SwitchStatus::Switched {
+            problem: Some(problem),
+            ..
+        } = &status
+        {
+            self.log.log(
+                Level::Warning,
+                &format!(
+                    "switchfile {}: {problem}; it still counts as switched",
+                    options.switchfile.display()
+                ),
+            );
+        }
+        let counter = switchfile::read_offline_runs(&options.switchfile)?;
+        let state = FailoverState {
+            switched: status.is_switched(),
+            offline_runs: counter.as_ref().map_or(0, |c| c.consecutive_offline_runs),
+        };
+        self.info(&format!(
+            "processing the node with its original master {}",
+            self.original()
+        ));
+        let outcome = self.inner_run(&options.node_cfg)?;
+        let decision = decide(state, outcome, options.switch_after);
+        self.info(&format!("decision: {}", decision.reason));
+        let first_offline_at = counter.map(|c| c.first_offline_at);
+        match decision.action {
+            Action::StayOnOriginal => {
+                switchfile::remove_offline_runs(&options.switchfile)?;
+                Ok(FailoverOutcome::Processed {
+                    by: Master::Original,
+                })
+            }
+            Action::SwitchBack => {
+                switchfile::remove_offline_runs(&options.switchfile)?;
+                switchfile::remove_switchfile(&options.switchfile)?;
+                self.info(&format!(
+                    "removed the switchfile {}: the node follows its original master {} again; \
+                     the next outage will graft afresh",
+                    options.switchfile.display(),
+                    self.original()
+                ));
+                Ok(FailoverOutcome::Processed {
+                    by: Master::Original,
+                })
+            }
+            Action::Wait => Ok(FailoverOutcome::NotProcessed(NotProcessed::Ambiguous {
+                outcome,
+            })),
+            Action::WaitForMoreOfflineRuns {
+                offline_runs,
+                required,
+            } => {
+                switchfile::write_offline_runs(
+                    &options.switchfile,
+                    &OfflineRuns::new(offline_runs, first_offline_at),
+                )?;
+                Ok(FailoverOutcome::NotProcessed(
+                    NotProcessed::WaitingForOfflineRuns {
+                        offline_runs,
+                        required,
+                    },
+                ))
+            }
+            Action::SwitchOver { offline_runs } => {
+                self.switch_over(offline_runs, first_offline_at)?;
+                self.process_from_new_master()
+            }
+            Action::StayOnNewMaster => {
+                if !options.new_node_cfg.exists() {
+                    self.rewrite_new_cfg()?;
+                }
+                self.process_from_new_master()
+            }
+        }
+    }
+
+    /// Configure, then graft, and only when both succeeded create the switchfile.
+    fn switch_over(
+        &mut self,
+        offline_runs: u32,
+        first_offline_at: Option<String>,
+    ) -> Result<(), FailoverError> {
+        let options = self.options;
+        // Keep counting, so that the next run retries a failed switch at once.
+        switchfile::write_offline_runs(
+            &options.switchfile,
+            &OfflineRuns::new(offline_runs, first_offline_at),
+        )?;
+        self.info(&format!(
+            "writing the configuration for the new master {} at {}",
+            options.new_master_url,
+            options.new_node_cfg.display()
+        ));
+        let configured = configure::configure(
+            &options.node_cfg,
+            &options.new_node_cfg,
+            &options.new_master_url,
+            false,
+        )
+        .map_err(FailoverError::SwitchConfigure)?;
+        for change in &configured.changes {
+            self.info(&format!("configure: {change}"));
+        }
+        self.info(&format!(
+            "grafting this node onto the new master {}",
+            options.new_master_url
+        ));
+        let summary = graft(self.config, options, self.log).map_err(FailoverError::SwitchGraft)?;
+        for skipped in &summary.skipped {
+            self.log.log(
+                Level::Warning,
+                &format!(
+                    "graft skipped invalid partition {}: {}",
+                    skipped.partition, skipped.reason
+                ),
+            );
+        }
+        self.info(&format!(
+            "graft succeeded: {} partition(s) grafted, {} invalid one(s) skipped",
+            summary.grafted.len(),
+            summary.skipped.len()
+        ));
+        let mut record = SwitchRecord::now(
+            &options.new_master_url,
+            self.config.master_url.clone(),
+            &options.node_cfg,
+            &options.new_node_cfg,
+            offline_runs,
+        );
+        record.grafted = summary.grafted;
+        record.skipped = summary.skipped;
+        switchfile::write_switchfile(&options.switchfile, &record)
+            .map_err(FailoverError::SwitchfileNotCreated)?;
+        // The counter is stale once switched; a leftover one is harmless
+        // (it is removed at the next online run).
+        let _ = switchfile::remove_offline_runs(&options.switchfile);
+        self.info(&format!(
+            "created the switchfile {}: the node follows the new master {} since {}",
+            options.switchfile.display(),
+            options.new_master_url,
+            record.switched_at
+        ));
+        Ok(())
+    }
+
+    /// While switched, the new configuration went missing (removed by hand,
+    /// or the switch was made by another tool): write it again, without
+    /// grafting again.
+    fn rewrite_new_cfg(&mut self) -> Result<(), FailoverError> {
+        let options = self.options;
+        self.log.log(
+            Level::Warning,
+            &format!(
+                "the new node configuration {} is missing: writing it again for {} (configure \
+                 only: the node stays grafted, no new graft)",
+                options.new_node_cfg.display(),
+                options.new_master_url
+            ),
+        );
+        configure::configure(
+            &options.node_cfg,
+            &options.new_node_cfg,
+            &options.new_master_url,
+            false,
+        )
+        .map_err(FailoverError::RewriteNewConfig)?;
+        Ok(())
+    }
+
+    fn process_from_new_master(&mut self) -> Result<FailoverOutcome, FailoverError> {
+        let options = self.options;
+        self.info(&format!(
+            "processing the node from the new master {} with {}",
+            options.new_master_url,
+            options.new_node_cfg.display()
+        ));
+        match self.inner_run(&options.new_node_cfg)? {
+            outcome @ InnerOutcome::Online { .. } => {
+                self.info(&format!(
+                    "the node was processed from the new master ({outcome})"
+                ));
+                Ok(FailoverOutcome::Processed { by: Master::New })
+            }
+            outcome => {
+                self.log.log(
+                    Level::Error,
+                    &format!(
+                        "processing the node from the new master did not succeed ({outcome}); \
+                         the next run tries again"
+                    ),
+                );
+                Ok(FailoverOutcome::NotProcessed(
+                    NotProcessed::NewMasterRunFailed { outcome },
+                ))
+            }
+        }
+    }
+
+    /// Run the inner program with `cfg`.
+    fn inner_run(&mut self, cfg: &Path) -> Result<InnerOutcome, FailoverError> {
+        let program = self.slapos.program();
+        self.info(&format!(
+            "running {program} node instance --cfg {}",
+            cfg.display()
+        ));
+        let code = self
+            .slapos
+            .node_instance(cfg)
+            .map_err(|source| FailoverError::Inner { program, source })?;
+        Ok(InnerOutcome::from_exit_code(code))
+    }
+}
+
+/// Refuse, before anything runs, a pidfile that would stop the inner run
+/// (the node's `pidfile_instance`) or clash with the other files.
+fn check_paths(options: &FailoverOptions, config: &NodeConfig) -> Result<(), FailoverError> {
+    let pidfile_instance = PathBuf::from(
+        config
+            .option("pidfile_instance")
+            .filter(|value| !value.is_empty())
+            .unwrap_or(DEFAULT_PIDFILE_INSTANCE),
+    );
+    if bouture_fs::same_file(&options.pidfile, &pidfile_instance) {
+        return Err(FailoverError::PidfileIsPidfileInstance {
+            pidfile: options.pidfile.clone(),
+            pidfile_instance,
+        });
+    }
+    let clash = |path: &PathBuf, role, other| FailoverError::SameFile {
+        path: path.clone(),
+        role,
+        other,
+    };
+    for (other, path) in [
+        (FileRole::Switchfile, &options.switchfile),
+        (FileRole::NodeCfg, &options.node_cfg),
+        (FileRole::NewNodeCfg, &options.new_node_cfg),
+    ] {
+        if bouture_fs::same_file(&options.pidfile, path) {
+            return Err(clash(&options.pidfile, FileRole::Pidfile, other));
+        }
+    }
+    for other in [
+        (FileRole::NodeCfg, &options.node_cfg),
+        (FileRole::NewNodeCfg, &options.new_node_cfg),
+    ] {
+        if bouture_fs::same_file(&options.switchfile, other.1) {
+            return Err(clash(&options.switchfile, FileRole::Switchfile, other.0));
+        }
+    }
+    if bouture_fs::same_file(&options.node_cfg, &options.new_node_cfg) {
+        return Err(clash(
+            &options.new_node_cfg,
+            FileRole::NewNodeCfg,
+            FileRole::NodeCfg,
+        ));
+    }
+    Ok(())
+}

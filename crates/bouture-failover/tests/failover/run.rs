@@ -1,0 +1,173 @@
+//! A failover run driven in-process, as an embedder would: the inner
+//! `slapos node instance` is a scripted [`SlaposNode`], the new master a
+//! real slapproxy.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bouture_failover::switchfile::{SwitchStatus, read_switchfile};
+use bouture_failover::{
+    Failover, FailoverError, FailoverOptions, FailoverOutcome, Level, Master, NotProcessed,
+    SlaposNode,
+};
+use bouture_test_support::SlapProxy;
+use bouture_test_support::node::{TestNode, TestPartition};
+
+/// Exits with the scripted codes, in order, and records each configuration.
+#[derive(Default)]
+struct Scripted {
+    codes: VecDeque<Option<i32>>,
+    calls: Vec<PathBuf>,
+}
+
+impl Scripted {
+    fn new(codes: &[Option<i32>]) -> Self {
+        Self {
+            codes: codes.iter().copied().collect(),
+            calls: Vec::new(),
+        }
+    }
+}
+
+impl SlaposNode for Scripted {
+    fn program(&self) -> String {
+        "scripted-slapos".into()
+    }
+
+    fn node_instance(&mut self, cfg: &Path) -> io::Result<Option<i32>> {
+        self.calls.push(cfg.to_path_buf());
+        self.codes
+            .pop_front()
+            .ok_or_else(|| io::Error::other("no exit code scripted"))
+    }
+}
+
+struct Scene {
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+}
+
+impl Scene {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let node = TestNode::new(dir.path(), "COMP-LIB")
+            .partition(TestPartition::new(0).instance("Main", "started"))
+            .partition(TestPartition::new(1))
+            .write();
+        Self {
+            cfg: node.cfg.clone(),
+            dir,
+        }
+    }
+
+    fn options(&self, url: &str) -> FailoverOptions {
+        let path = |name: &str| self.dir.path().join(name);
+        FailoverOptions::new(
+            &self.cfg,
+            url,
+            path("slapos-bouture.cfg"),
+            path("failover.pid"),
+            path("switch"),
+        )
+    }
+}
+
+#[test]
+fn offline_switches_over_and_online_switches_back() {
+    let scene = Scene::new();
+    let proxy = SlapProxy::start("COMP-LIB").unwrap();
+    let options = scene.options(proxy.url());
+    let failover = Failover::new(options.clone()).unwrap();
+
+    // Offline: configure, graft, switch, then processed from the new master.
+    let mut slapos = Scripted::new(&[Some(3), Some(0)]);
+    let mut log: Vec<(Level, String)> = Vec::new();
+    let outcome = failover.run(&mut slapos, &mut log).unwrap();
+    assert_eq!(outcome, FailoverOutcome::Processed { by: Master::New });
+    assert_eq!(
+        slapos.calls,
+        [scene.cfg.clone(), options.new_node_cfg.clone()]
+    );
+    assert!(
+        log.iter()
+            .any(|(level, line)| *level == Level::Info && line == "grafted slappart0 (Main)"),
+        "{log:?}"
+    );
+    let SwitchStatus::Switched {
+        record: Some(record),
+        ..
+    } = read_switchfile(&options.switchfile).unwrap()
+    else {
+        panic!("not switched");
+    };
+    assert_eq!(record.grafted.len(), 1);
+    assert_eq!(record.new_master_url, proxy.url());
+
+    // Online again: the switchfile goes.
+    let mut slapos = Scripted::new(&[Some(0)]);
+    let outcome = failover.run(&mut slapos, &mut Vec::new()).unwrap();
+    assert_eq!(
+        outcome,
+        FailoverOutcome::Processed {
+            by: Master::Original
+        }
+    );
+    assert!(!options.switchfile.exists());
+}
+
+#[test]
+fn outcomes_and_errors_are_typed() {
+    let scene = Scene::new();
+    // Nothing listens there: a switch would fail at the graft.
+    let mut options = scene.options("http://127.0.0.1:9");
+    options.switch_after = std::num::NonZeroU32::new(2).unwrap();
+    let failover = Failover::new(options.clone()).unwrap();
+
+    let outcome = failover
+        .run(&mut Scripted::new(&[Some(7)]), &mut Vec::new())
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        FailoverOutcome::NotProcessed(NotProcessed::Ambiguous { .. })
+    ));
+    let outcome = failover
+        .run(&mut Scripted::new(&[Some(3)]), &mut Vec::new())
+        .unwrap();
+    assert_eq!(
+        outcome,
+        FailoverOutcome::NotProcessed(NotProcessed::WaitingForOfflineRuns {
+            offline_runs: 1,
+            required: 2
+        })
+    );
+    let error = failover
+        .run(&mut Scripted::new(&[Some(3)]), &mut Vec::new())
+        .unwrap_err();
+    assert!(matches!(error, FailoverError::SwitchGraft(_)), "{error}");
+    assert!(!options.switchfile.exists(), "not switched");
+
+    let error = failover
+        .run(&mut Scripted::new(&[]), &mut Vec::new())
+        .unwrap_err();
+    assert!(matches!(error, FailoverError::Inner { .. }), "{error}");
+
+    // The lock is taken for the whole run.
+    let held = bouture_failover::pidfile::PidfileLock::acquire(&options.pidfile).unwrap();
+    let outcome = failover
+        .run(&mut Scripted::new(&[Some(0)]), &mut Vec::new())
+        .unwrap();
+    assert!(matches!(outcome, FailoverOutcome::Busy(_)), "{outcome:?}");
+    drop(held);
+}
+
+#[test]
+fn clashing_files_are_refused_before_anything_runs() {
+    let scene = Scene::new();
+    let mut options = scene.options("http://127.0.0.1:9");
+    options.new_node_cfg.clone_from(&scene.cfg);
+    let error = Failover::new(options).unwrap_err();
+    assert!(matches!(error, FailoverError::SameFile { .. }), "{error}");
+    let error = Failover::new(scene.options("ftp://x")).unwrap_err();
+    assert!(matches!(error, FailoverError::Url(_)), "{error}");
+}
