@@ -13,7 +13,9 @@
 //! - [`master_client`]: the SlapOS master and slapproxy API;
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
-//! - [`merge`]: Ganeti `config.data` merging.
+//! - [`merge`]: Ganeti `config.data` merging;
+//! - [`cluster_merge`]: merging live Ganeti clusters into ours over SSH
+//!   (plan, journal, resume, rollback) — `bouture-cluster-merge`.
 //!
 //! ```no_run
 //! use bouture::graft::{GraftOptions, GraftPlan};
@@ -27,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use bouture_cluster_merge as cluster_merge;
 pub use bouture_core as node;
 pub use bouture_failover as failover;
 pub use bouture_fs as fs;
