@@ -111,9 +111,11 @@ where
             Command::Configure(args) => commands::configure::run(args, streams),
             Command::Failover(args) => commands::failover::run(args, streams),
             Command::Status(args) => commands::status::run(args, streams),
-            Command::Merge(args) => {
-                output::Failure::into_result(commands::merge::run(args, streams))
-            }
+            Command::Merge(args) => commands::merge::run(
+                args,
+                commands::merge::Verbosity::new(cli.verbose, cli.quiet),
+                streams,
+            ),
             Command::ClusterMerge(args) => {
                 commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
             }

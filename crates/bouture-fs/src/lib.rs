@@ -8,7 +8,7 @@ mod write;
 pub use identity::{FileId, resolve, same_file};
 pub use lock::{LockError, PidLock};
 pub use read::{Links, ReadError, read_bounded, read_to_limit};
-pub use write::{WriteError, remove_if_exists, write_atomic, write_like};
+pub use write::{WriteError, remove_if_exists, write_atomic, write_atomic_with, write_like};
 
 use std::fs::FileType;
 use std::os::unix::fs::FileTypeExt;

@@ -55,6 +55,23 @@ pub fn write_atomic(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<(), WriteError> {
+    write_atomic_with(path, mode, owner, |out| out.write_all(contents))
+}
+
+/// [`write_atomic`] for contents produced piece by piece: `produce` writes
+/// them to the (buffered) temporary file, so a large output never has to be
+/// held in memory whole. If `produce` fails, the temporary file is removed
+/// and `path` is as it was.
+///
+/// # Errors
+///
+/// As [`write_atomic`]; an error of `produce` is returned as [`WriteError::Io`].
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), WriteError> {
     match fs::symlink_metadata(path) {
         Ok(existing) if !existing.file_type().is_file() => {
             return Err(WriteError::NotRegular {
@@ -89,7 +106,11 @@ pub fn write_atomic(
     }
     temp.as_file()
         .set_permissions(Permissions::from_mode(mode & 0o777))?;
-    temp.write_all(contents)?;
+    {
+        let mut out = io::BufWriter::with_capacity(1 << 20, temp.as_file_mut());
+        produce(&mut out)?;
+        out.flush()?;
+    }
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|error| error.error)?;
     File::open(dir)?.sync_all()?;

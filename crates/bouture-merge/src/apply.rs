@@ -8,12 +8,14 @@
 //! JSON tree.
 
 use std::collections::HashMap;
+use std::io::{self, Write};
+use std::ops::Range;
 
 use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::groups::GroupAction;
-use crate::model::{ConfigFile, SECTIONS};
+use crate::model::{ConfigFile, Field, Members, SECTIONS};
 use crate::plan::MergePlan;
 use crate::raw::{PatchObject, RawObject};
 
@@ -44,11 +46,7 @@ fn ser(error: serde_json::Error) -> Error {
 
 /// Parse an object one level deep into an owned [`RawObject`].
 fn open(config: &ConfigFile, what: &str, text: &str) -> Result<RawObject, Error> {
-    RawObject::parse(text).map_err(|source| Error::Malformed {
-        path: config.path.clone(),
-        what: what.to_owned(),
-        source: Some(source),
-    })
+    RawObject::parse(text).map_err(|e| config.invalid(0, what.to_owned(), e.to_string()))
 }
 
 /// Split an object of a merging cluster into members, borrowing their text.
@@ -57,11 +55,7 @@ fn patch<'c>(
     text: &'c str,
     what: impl FnOnce() -> String,
 ) -> Result<PatchObject<'c>, Error> {
-    PatchObject::parse(text).map_err(|source| Error::Malformed {
-        path: config.path.clone(),
-        what: what(),
-        source: Some(source),
-    })
+    PatchObject::parse(text).map_err(|e| config.invalid(0, what(), e.to_string()))
 }
 
 /// `serial_no = 1`, `ctime = mtime = now`: what Ganeti's Add* calls do.
@@ -75,146 +69,366 @@ fn stamp(object: &mut PatchObject<'_>, now: f64) -> Result<(), Error> {
 ///
 /// # Errors
 ///
-/// [`Error::Malformed`] if an object of a merging cluster is not a JSON
+/// [`Error::Invalid`] if an object of a merging cluster is not a JSON
 /// object (which [`ConfigFile::parse`] already rules out), or
 /// [`Error::Serialize`].
 pub fn apply(ours: &ConfigFile, theirs: &[ConfigFile], plan: &MergePlan) -> Result<Vec<u8>, Error> {
-    let now = plan.now;
-    let mut sections: HashMap<&str, Entries<'_>> = HashMap::new();
-    sections.insert(
-        "nodes",
-        our_section(ours, &ours.nodes, |o| (&o.key, &o.raw)),
-    );
-    sections.insert(
-        "instances",
-        our_section(ours, &ours.instances, |o| (&o.key, &o.raw)),
-    );
-    sections.insert(
-        "networks",
-        our_section(ours, &ours.networks, |o| (&o.key, &o.raw)),
-    );
-    sections.insert(
-        "disks",
-        our_section(ours, &ours.disks, |o| (&o.key, &o.raw)),
-    );
-    let mut groups: Vec<GroupOut<'_>> = ours
-        .nodegroups
-        .iter()
-        .map(|g| GroupOut {
-            cluster: 0,
-            key: &g.key,
-            uuid: &g.uuid,
-            piece: Piece::Text(ours.raw(&g.raw)),
-        })
-        .collect();
-    // Networks gained by existing groups through the merge strategy:
-    // (cluster index, group uuid) → network map entries.
-    let mut gained: HashMap<(usize, &str), NetworkMap> = HashMap::new();
-
-    for (index, other) in theirs.iter().enumerate() {
-        add_groups(other, index, plan, &mut groups, &mut gained)?;
-        // Disks in a second thread: they are the biggest objects.
-        let (nodes, instances, disks) = std::thread::scope(|scope| {
-            let disks = scope.spawn(|| their_disks(other, index, plan));
-            let nodes = their_nodes(other, index, plan);
-            let instances = their_instances(other, index, plan);
-            let disks = disks.join().unwrap_or_else(|_| {
-                Err(Error::Malformed {
-                    path: other.path.clone(),
-                    what: "disks (the thread rewriting them failed)".to_owned(),
-                    source: None,
-                })
-            });
-            (nodes, instances, disks)
-        });
-        sections.entry("nodes").or_default().extend(nodes?);
-        sections.entry("instances").or_default().extend(instances?);
-        sections.entry("disks").or_default().extend(disks?);
-        let networks = their_networks(other, now)?;
-        sections.entry("networks").or_default().extend(networks);
-    }
-    extend_group_networks(ours, theirs, now, &mut groups, gained)?;
-    sections.insert(
-        "nodegroups",
-        groups.into_iter().map(|g| (g.key, g.piece)).collect(),
-    );
-
-    let cluster = merged_cluster(ours, plan)?;
-    let serial = serde_json::value::to_raw_value(&(ours.serial_no + 1)).map_err(ser)?;
-    let mtime = serde_json::value::to_raw_value(&now).map_err(ser)?;
-
+    let merged = Merged::new(ours, theirs, plan)?;
     let capacity = ours.text.len() + theirs.iter().map(|t| t.text.len()).sum::<usize>();
     let mut out = Vec::with_capacity(capacity + capacity / 8 + 4096);
-    out.push(b'{');
-    let mut first = true;
-    let mut member = |out: &mut Vec<u8>, key: &str| -> Result<(), Error> {
-        if !first {
-            out.extend_from_slice(b", ");
-        }
-        first = false;
-        serde_json::to_writer(&mut *out, key).map_err(ser)?;
-        out.extend_from_slice(b": ");
-        Ok(())
-    };
-    for (key, raw) in ours.top.iter() {
-        member(&mut out, key)?;
-        match key {
-            "cluster" => out.extend_from_slice(cluster.get().as_bytes()),
-            "serial_no" => out.extend_from_slice(serial.get().as_bytes()),
-            "mtime" => out.extend_from_slice(mtime.get().as_bytes()),
-            _ => match sections.remove(key) {
-                Some(entries) => write_section(&mut out, &entries)?,
-                None => out.extend_from_slice(raw.get().as_bytes()),
-            },
-        }
-    }
-    for name in SECTIONS {
-        if let Some(entries) = sections.remove(name)
-            && !entries.is_empty()
-        {
-            member(&mut out, name)?;
-            write_section(&mut out, &entries)?;
-        }
-    }
-    if ours.top.get("mtime").is_none() {
-        member(&mut out, "mtime")?;
-        out.extend_from_slice(mtime.get().as_bytes());
-    }
-    out.extend_from_slice(b"}\n");
+    merged.write(&mut out).map_err(|e| Error::Serialize {
+        source: serde_json::Error::io(e),
+    })?;
     Ok(out)
 }
 
-/// Our objects of one section, as text.
-fn our_section<'c, T>(
-    ours: &'c ConfigFile,
-    objects: &'c [T],
-    fields: impl Fn(&'c T) -> (&'c String, &'c std::ops::Range<usize>),
-) -> Entries<'c> {
-    objects
-        .iter()
-        .map(|object| {
-            let (key, range) = fields(object);
-            (key.as_str(), Piece::Text(ours.raw(range)))
-        })
-        .collect()
+/// The merged configuration, ready to be written: the few objects the merge
+/// builds (cluster, node groups, networks) are made; everything else is
+/// written straight from the inputs' text by [`Merged::write`].
+pub struct Merged<'a> {
+    ours: &'a ConfigFile,
+    theirs: &'a [ConfigFile],
+    plan: &'a MergePlan,
+    cluster: Box<RawValue>,
+    serial: String,
+    now: String,
+    groups: Vec<GroupOut<'a>>,
+    networks: Vec<Entries<'a>>,
 }
 
-fn write_section(out: &mut Vec<u8>, entries: &Entries<'_>) -> Result<(), Error> {
-    out.push(b'{');
-    for (i, (key, piece)) in entries.iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b", ");
+impl<'a> Merged<'a> {
+    /// Prepare the merge of `theirs` into `ours` as `plan` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`].
+    pub fn new(
+        ours: &'a ConfigFile,
+        theirs: &'a [ConfigFile],
+        plan: &'a MergePlan,
+    ) -> Result<Self, Error> {
+        let now = plan.now;
+        let mut groups: Vec<GroupOut<'_>> = ours
+            .nodegroups
+            .iter()
+            .map(|g| GroupOut {
+                cluster: 0,
+                key: &g.uuid,
+                uuid: &g.uuid,
+                piece: Piece::Text(ours.raw(&g.raw)),
+            })
+            .collect();
+        // Networks gained by existing groups through the merge strategy:
+        // (cluster index, group uuid) → network map entries.
+        let mut gained: HashMap<(usize, &str), NetworkMap> = HashMap::new();
+        let mut networks = Vec::with_capacity(theirs.len());
+        for (index, other) in theirs.iter().enumerate() {
+            add_groups(other, index, plan, &mut groups, &mut gained)?;
+            networks.push(their_networks(other, now)?);
         }
-        serde_json::to_writer(&mut *out, key).map_err(ser)?;
-        out.extend_from_slice(b": ");
-        match piece {
-            Piece::Text(text) => out.extend_from_slice(text.as_bytes()),
-            Piece::Owned(raw) => out.extend_from_slice(raw.get().as_bytes()),
-            Piece::Patched(object) => serde_json::to_writer(&mut *out, object).map_err(ser)?,
+        extend_group_networks(ours, theirs, now, &mut groups, gained)?;
+        Ok(Self {
+            ours,
+            theirs,
+            plan,
+            cluster: merged_cluster(ours, plan)?,
+            serial: (ours.serial_no + 1).to_string(),
+            now: serde_json::to_string(&now).map_err(ser)?,
+            groups,
+            networks,
+        })
+    }
+
+    /// Write the merged configuration to `out`.
+    ///
+    /// # Errors
+    ///
+    /// The writer's errors.
+    pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let ours = self.ours;
+        out.write_all(b"{")?;
+        let mut first = true;
+        let mut written = [false; SECTIONS.len()];
+        for (key, raw) in ours.top.iter() {
+            member(out, &mut first, key)?;
+            match key {
+                "cluster" => out.write_all(self.cluster.get().as_bytes())?,
+                "serial_no" => out.write_all(self.serial.as_bytes())?,
+                "mtime" => out.write_all(self.now.as_bytes())?,
+                _ => match SECTIONS.iter().position(|s| *s == key) {
+                    Some(i) if key != "filters" => {
+                        if let Some(done) = written.get_mut(i) {
+                            *done = true;
+                        }
+                        self.section(out, key)?;
+                    }
+                    _ => out.write_all(raw.get().as_bytes())?,
+                },
+            }
+        }
+        for (i, name) in SECTIONS.iter().enumerate() {
+            if *name != "filters" && !written.get(i).copied().unwrap_or(true) && self.has(name) {
+                member(out, &mut first, name)?;
+                self.section(out, name)?;
+            }
+        }
+        if ours.top.get("mtime").is_none() {
+            member(out, &mut first, "mtime")?;
+            out.write_all(self.now.as_bytes())?;
+        }
+        out.write_all(b"}\n")
+    }
+
+    /// Whether a section has any object in the merged configuration.
+    fn has(&self, name: &str) -> bool {
+        let count = |c: &ConfigFile| match name {
+            "nodes" => c.nodes.len(),
+            "nodegroups" => c.nodegroups.len(),
+            "instances" => c.instances.len(),
+            "networks" => c.networks.len(),
+            "disks" => c.disks.len(),
+            _ => 0,
+        };
+        std::iter::once(self.ours)
+            .chain(self.theirs)
+            .any(|c| count(c) > 0)
+    }
+
+    fn section(&self, out: &mut dyn Write, name: &str) -> io::Result<()> {
+        let ours = self.ours;
+        let plan = self.plan;
+        let mut writer = SectionWriter::new(out)?;
+        match name {
+            "nodegroups" => {
+                for group in &self.groups {
+                    writer.entry(group.key)?;
+                    write_piece(writer.out, &group.piece)?;
+                }
+            }
+            "networks" => {
+                for network in &ours.networks {
+                    writer.text(&network.uuid, ours.raw(&network.raw))?;
+                }
+                for entries in &self.networks {
+                    for (key, piece) in entries {
+                        writer.entry(key)?;
+                        write_piece(writer.out, piece)?;
+                    }
+                }
+            }
+            "nodes" => {
+                for node in &ours.nodes {
+                    writer.text(&node.uuid, ours.raw(&node.raw))?;
+                }
+                for (index, other) in self.theirs.iter().enumerate() {
+                    for node in &other.nodes {
+                        let group = node.group.as_deref().and_then(|g| {
+                            match plan.groups.action(index, g) {
+                                Some(GroupAction::MergeInto { target_uuid, .. }) => {
+                                    Some(quoted(target_uuid))
+                                }
+                                _ => None,
+                            }
+                        });
+                        let mut edits = vec![
+                            (Field::MasterCandidate, "false"),
+                            (Field::Drained, "false"),
+                            (Field::Offline, "true"),
+                        ];
+                        if let Some(group) = &group {
+                            edits.push((Field::Group, group.as_str()));
+                        }
+                        self.stamped(&mut edits);
+                        writer.patched(&node.uuid, other, &node.raw, &node.members, &edits)?;
+                    }
+                }
+            }
+            "instances" => {
+                for instance in &ours.instances {
+                    writer.text(&instance.uuid, ours.raw(&instance.raw))?;
+                }
+                for (index, other) in self.theirs.iter().enumerate() {
+                    let ports = plan.instance_ports.get(index);
+                    for (at, instance) in other.instances.iter().enumerate() {
+                        let port = ports.and_then(|p| p.get(at).copied().flatten());
+                        self.stamped_with(
+                            &mut writer,
+                            other,
+                            &instance.uuid,
+                            &instance.raw,
+                            &instance.members,
+                            Field::NetworkPort,
+                            port,
+                        )?;
+                    }
+                }
+            }
+            "disks" => {
+                for disk in &ours.disks {
+                    writer.text(&disk.uuid, ours.raw(&disk.raw))?;
+                }
+                for (index, other) in self.theirs.iter().enumerate() {
+                    let ports = plan.disk_ports.get(index);
+                    for (at, disk) in other.disks.iter().enumerate() {
+                        let port = ports.and_then(|p| p.get(at).copied().flatten());
+                        self.stamped_with(
+                            &mut writer,
+                            other,
+                            &disk.uuid,
+                            &disk.raw,
+                            &disk.members,
+                            Field::DrbdPort,
+                            port,
+                        )?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        writer.out.write_all(b"}")
+    }
+
+    /// Write an object stamped as new, with `field` set to `port` if given.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one object's place and its edits"
+    )]
+    fn stamped_with(
+        &self,
+        writer: &mut SectionWriter<'_>,
+        config: &ConfigFile,
+        key: &str,
+        raw: &Range<usize>,
+        members: &Members,
+        field: Field,
+        port: Option<u64>,
+    ) -> io::Result<()> {
+        let mut digits = [0u8; 20];
+        let port_text = port.map_or("", |p| format_u64(p, &mut digits));
+        let all = [
+            (field, port_text),
+            (Field::SerialNo, "1"),
+            (Field::Ctime, self.now.as_str()),
+            (Field::Mtime, self.now.as_str()),
+        ];
+        let edits = if port.is_some() {
+            all.as_slice()
+        } else {
+            all.get(1..).unwrap_or_default()
+        };
+        writer.patched(key, config, raw, members, edits)
+    }
+
+    /// `serial_no = 1`, `ctime = mtime = now`: what Ganeti's Add* calls do.
+    fn stamped<'s>(&'s self, edits: &mut Vec<(Field, &'s str)>) {
+        edits.push((Field::SerialNo, "1"));
+        edits.push((Field::Ctime, &self.now));
+        edits.push((Field::Mtime, &self.now));
+    }
+}
+
+/// `value` in decimal, written into `buf`.
+fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        }
+        value /= 10;
+        if value == 0 || start == 0 {
+            break;
         }
     }
-    out.push(b'}');
-    Ok(())
+    buf.get(start..)
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .unwrap_or_default()
+}
+
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+}
+
+fn member(out: &mut dyn Write, first: &mut bool, key: &str) -> io::Result<()> {
+    if !*first {
+        out.write_all(b", ")?;
+    }
+    *first = false;
+    serde_json::to_writer(&mut *out, key)?;
+    out.write_all(b": ")
+}
+
+fn write_piece(out: &mut dyn Write, piece: &Piece<'_>) -> io::Result<()> {
+    match piece {
+        Piece::Text(text) => out.write_all(text.as_bytes()),
+        Piece::Owned(raw) => out.write_all(raw.get().as_bytes()),
+        Piece::Patched(object) => Ok(serde_json::to_writer(&mut *out, object)?),
+    }
+}
+
+/// Writes the members of one section object.
+struct SectionWriter<'w> {
+    out: &'w mut dyn Write,
+    first: bool,
+    replacements: Vec<(usize, usize, usize)>,
+}
+
+impl<'w> SectionWriter<'w> {
+    fn new(out: &'w mut dyn Write) -> io::Result<Self> {
+        out.write_all(b"{")?;
+        Ok(Self {
+            out,
+            first: true,
+            replacements: Vec::with_capacity(16),
+        })
+    }
+
+    fn entry(&mut self, key: &str) -> io::Result<()> {
+        member(self.out, &mut self.first, key)
+    }
+
+    fn text(&mut self, key: &str, text: &str) -> io::Result<()> {
+        self.entry(key)?;
+        self.out.write_all(text.as_bytes())
+    }
+
+    /// Write an object of `config` with the members of `edits` replaced
+    /// (or added, before its closing brace, when it lacks them).
+    fn patched(
+        &mut self,
+        key: &str,
+        config: &ConfigFile,
+        raw: &Range<usize>,
+        members: &Members,
+        edits: &[(Field, &str)],
+    ) -> io::Result<()> {
+        self.entry(key)?;
+        let text = config.text.as_str();
+        let piece = |range: Range<usize>| text.get(range).unwrap_or_default().as_bytes();
+        self.replacements.clear();
+        for (i, (field, _)) in edits.iter().enumerate() {
+            if let Some(span) = members.get(*field) {
+                self.replacements.push((span.start, span.end, i));
+            }
+        }
+        self.replacements.sort_unstable();
+        let close = raw.end.saturating_sub(1);
+        let mut cursor = raw.start;
+        for &(start, end, i) in &self.replacements {
+            self.out.write_all(piece(cursor..start))?;
+            if let Some((_, value)) = edits.get(i) {
+                self.out.write_all(value.as_bytes())?;
+            }
+            cursor = end;
+        }
+        self.out.write_all(piece(cursor..close))?;
+        for (field, value) in edits {
+            if *field != Field::DrbdPort && members.get(*field).is_none() {
+                write!(self.out, ", \"{}\": {value}", field.name())?;
+            }
+        }
+        self.out.write_all(b"}")
+    }
 }
 
 /// The merging cluster's node groups: added, renamed, or dropped (their
@@ -257,7 +471,7 @@ fn add_groups<'c>(
         stamp(&mut object, plan.now)?;
         groups.push(GroupOut {
             cluster: index + 1,
-            key: &group.key,
+            key: &group.uuid,
             uuid: &group.uuid,
             piece: Piece::Patched(object),
         });
@@ -277,17 +491,14 @@ fn extend_group_networks<'c>(
         let Some(networks) = gained.remove(&(group.cluster, group.uuid)) else {
             continue;
         };
-        let path = group
+        let config = group
             .cluster
             .checked_sub(1)
             .and_then(|i| theirs.get(i))
-            .map_or(&ours.path, |c| &c.path);
+            .unwrap_or(ours);
         let key = group.key;
-        let malformed = |what: String, source| Error::Malformed {
-            path: path.clone(),
-            what,
-            source: Some(source),
-        };
+        let malformed =
+            |what: String, source: serde_json::Error| config.invalid(0, what, source.to_string());
         let text = match &group.piece {
             Piece::Text(text) => (*text).to_owned(),
             Piece::Owned(raw) => raw.get().to_owned(),
@@ -322,91 +533,7 @@ fn their_networks(other: &ConfigFile, now: f64) -> Result<Entries<'_>, Error> {
             format!("network '{}'", network.name)
         })?;
         stamp(&mut object, now)?;
-        out.push((network.key.as_str(), Piece::Patched(object)));
-    }
-    Ok(out)
-}
-
-/// The merging cluster's nodes: offline, not candidates, maybe in another group.
-fn their_nodes<'c>(
-    other: &'c ConfigFile,
-    index: usize,
-    plan: &'c MergePlan,
-) -> Result<Entries<'c>, Error> {
-    let mut out = Vec::with_capacity(other.nodes.len());
-    for node in &other.nodes {
-        let mut object = patch(other, other.raw(&node.raw), || {
-            format!("node '{}'", node.name)
-        })?;
-        object.set("master_candidate", &false).map_err(ser)?;
-        object.set("drained", &false).map_err(ser)?;
-        object.set("offline", &true).map_err(ser)?;
-        if let Some(group) = &node.group
-            && let Some(GroupAction::MergeInto { target_uuid, .. }) =
-                plan.groups.action(index, group)
-        {
-            object.set("group", target_uuid).map_err(ser)?;
-        }
-        stamp(&mut object, plan.now)?;
-        out.push((node.key.as_str(), Piece::Patched(object)));
-    }
-    Ok(out)
-}
-
-/// The merging cluster's instances, with their new console ports.
-fn their_instances<'c>(
-    other: &'c ConfigFile,
-    index: usize,
-    plan: &'c MergePlan,
-) -> Result<Entries<'c>, Error> {
-    let ports = plan.instance_ports.get(index);
-    let mut out = Vec::with_capacity(other.instances.len());
-    for instance in &other.instances {
-        let mut object = patch(other, other.raw(&instance.raw), || {
-            format!("instance '{}'", instance.name)
-        })?;
-        if let Some(port) = ports.and_then(|p| p.get(&instance.uuid)) {
-            object.set("network_port", port).map_err(ser)?;
-        }
-        stamp(&mut object, plan.now)?;
-        out.push((instance.key.as_str(), Piece::Patched(object)));
-    }
-    Ok(out)
-}
-
-/// The merging cluster's top-level disks, with their new DRBD ports.
-fn their_disks<'c>(
-    other: &'c ConfigFile,
-    index: usize,
-    plan: &'c MergePlan,
-) -> Result<Entries<'c>, Error> {
-    let ports = plan.disk_ports.get(index);
-    let mut out = Vec::with_capacity(other.disks.len());
-    for disk in &other.disks {
-        let what = || format!("disk '{}'", disk.uuid);
-        let mut object = patch(other, other.raw(&disk.raw), what)?;
-        if let Some(port) = ports.and_then(|p| p.get(&disk.uuid)) {
-            let malformed = |detail: &str, source| Error::Malformed {
-                path: other.path.clone(),
-                what: format!("{}: {detail}", what()),
-                source,
-            };
-            let new_port = serde_json::value::to_raw_value(port).map_err(ser)?;
-            let mut logical_id: Vec<&RawValue> = match object.get("logical_id") {
-                Some(raw) => {
-                    serde_json::from_str(raw.get()).map_err(|e| malformed("logical_id", Some(e)))?
-                }
-                None => Vec::new(),
-            };
-            let slot = logical_id
-                .get_mut(2)
-                .ok_or_else(|| malformed("logical_id[2] (the DRBD port)", None))?;
-            *slot = &new_port;
-            let new_logical_id = serde_json::value::to_raw_value(&logical_id).map_err(ser)?;
-            object.set_raw("logical_id", new_logical_id);
-        }
-        stamp(&mut object, plan.now)?;
-        out.push((disk.key.as_str(), Piece::Patched(object)));
+        out.push((network.uuid.as_str(), Piece::Patched(object)));
     }
     Ok(out)
 }

@@ -8,26 +8,170 @@
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
+use std::fmt;
 
 use rustc_hash::FxHashMap;
+use serde::Serialize;
 
-use crate::error::{Conflict, ConflictKind, ObjectKind, ObjectRef};
 use crate::groups::{GroupAction, GroupPlan, cluster_name};
 use crate::model::ConfigFile;
 
+/// The kinds of objects in a Ganeti configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// The cluster object itself.
+    Cluster,
+    /// A node.
+    Node,
+    /// A node group.
+    NodeGroup,
+    /// An instance.
+    Instance,
+    /// A disk (top-level, or a child of one).
+    Disk,
+    /// A network.
+    Network,
+    /// An instance's network interface.
+    Nic,
+    /// A logical volume (`vg/lv`) of a plain disk.
+    LogicalVolume,
+    /// A cluster parameter.
+    Parameter,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cluster => "cluster",
+            Self::Node => "node",
+            Self::NodeGroup => "node group",
+            Self::Instance => "instance",
+            Self::Disk => "disk",
+            Self::Network => "network",
+            Self::Nic => "NIC",
+            Self::LogicalVolume => "logical volume",
+            Self::Parameter => "parameter",
+        })
+    }
+}
+
+/// One object of one cluster, as named in conflicts and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ObjectRef {
+    /// The name of the cluster the object belongs to.
+    pub cluster: String,
+    /// What the object is.
+    pub kind: ObjectKind,
+    /// Its name (or, for objects without one, a description such as `instance1/nic 0`).
+    pub name: String,
+    /// Its UUID, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == ObjectKind::Cluster {
+            return if self.name == self.cluster {
+                write!(f, "cluster '{}'", self.cluster)
+            } else {
+                write!(f, "the {} of cluster '{}'", self.name, self.cluster)
+            };
+        }
+        write!(f, "{} '{}'", self.kind, self.name)?;
+        if let Some(uuid) = &self.uuid
+            && uuid != &self.name
+        {
+            write!(f, " (uuid {uuid})")?;
+        }
+        write!(f, " of cluster '{}'", self.cluster)
+    }
+}
+
+/// What two clusters clash on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConflictKind {
+    /// Both clusters have the same name (merging a cluster with itself).
+    ClusterName,
+    /// A UUID (or LV name) is used in both clusters.
+    Uuid,
+    /// A node name is used in both clusters.
+    NodeName,
+    /// An instance name is used in both clusters.
+    InstanceName,
+    /// An IP address is used in both clusters (on the same link or network, for NICs).
+    Ip,
+    /// A MAC address is used in both clusters.
+    Mac,
+    /// A network name is used in both clusters.
+    NetworkName,
+    /// A node group name is used in both clusters and no group strategy was chosen.
+    NodeGroupName,
+    /// A cluster parameter differs in a way that the merge cannot accept.
+    Parameter,
+}
+
+/// One reason the merge is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// What clashes.
+    pub kind: ConflictKind,
+    /// The clashing value (UUID, name, address, parameter name).
+    pub value: String,
+    /// The objects involved.
+    pub owners: Vec<ObjectRef>,
+    /// A sentence describing the conflict and, where there is one, the way out.
+    pub message: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Who claimed a value: an object of a cluster, by position (12 bytes, so
+/// that the maps of large merges stay small; names are looked up only for
+/// the message of a conflict).
 #[derive(Clone, Copy)]
-struct Owner<'a> {
-    cluster: usize,
+struct Owner {
+    cluster: u16,
     kind: ObjectKind,
-    name: &'a str,
-    nic: Option<usize>,
-    uuid: Option<&'a str>,
+    /// Which part of the object: a NIC's index, a disk child's index + 1,
+    /// an LV's index, 1 for the master IP of a cluster.
+    sub: u16,
+    /// The object's index in its section.
+    index: u32,
+}
+
+impl Owner {
+    fn new(cluster: usize, kind: ObjectKind, index: usize) -> Self {
+        Self {
+            cluster: u16::try_from(cluster).unwrap_or(u16::MAX),
+            kind,
+            sub: 0,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn sub(self, sub: usize) -> Self {
+        Self {
+            sub: u16::try_from(sub).unwrap_or(u16::MAX),
+            ..self
+        }
+    }
 }
 
 struct Namespace<'a> {
     kind: ConflictKind,
     what: &'static str,
-    claimed: FxHashMap<Cow<'a, str>, Owner<'a>>,
+    claimed: FxHashMap<Cow<'a, str>, Owner>,
 }
 
 struct Finder<'a> {
@@ -37,16 +181,73 @@ struct Finder<'a> {
 }
 
 impl<'a> Finder<'a> {
-    fn object_ref(&self, owner: Owner<'_>) -> ObjectRef {
-        let name = match owner.nic {
-            Some(index) => format!("{}/nic {index}", owner.name),
-            None => owner.name.to_owned(),
+    fn object_ref(&self, owner: Owner) -> ObjectRef {
+        let cluster = usize::from(owner.cluster);
+        let config = if cluster == 0 {
+            Some(self.ours)
+        } else {
+            self.theirs.get(cluster - 1)
+        };
+        let index = owner.index as usize;
+        let sub = usize::from(owner.sub);
+        let (name, uuid): (String, Option<String>) = match (config, owner.kind) {
+            (Some(_), ObjectKind::Cluster) if sub == 1 => ("master IP".to_owned(), None),
+            (Some(c), ObjectKind::Cluster) => (c.cluster.name.clone(), c.cluster.uuid.clone()),
+            (Some(c), ObjectKind::Node) => c
+                .nodes
+                .get(index)
+                .map(|n| (n.name.clone(), Some(n.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::NodeGroup) => c
+                .nodegroups
+                .get(index)
+                .map(|g| (g.name.clone(), Some(g.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Network) => c
+                .networks
+                .get(index)
+                .map(|n| (n.name.clone(), Some(n.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Instance) => c
+                .instances
+                .get(index)
+                .map(|i| (i.name.clone(), Some(i.uuid.clone())))
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Nic) => c
+                .instances
+                .get(index)
+                .map(|i| {
+                    (
+                        format!("{}/nic {sub}", i.name),
+                        i.nics.get(sub).and_then(|n| n.uuid.clone()),
+                    )
+                })
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::Disk) => c
+                .disks
+                .get(index)
+                .map(|d| {
+                    let name = d.iv_name.clone().unwrap_or_else(|| d.uuid.clone());
+                    let uuid = match sub.checked_sub(1) {
+                        None => Some(d.uuid.clone()),
+                        Some(child) => d.child_uuids.get(child).cloned(),
+                    };
+                    (name, uuid)
+                })
+                .unwrap_or_default(),
+            (Some(c), ObjectKind::LogicalVolume) => c
+                .disks
+                .get(index)
+                .and_then(|d| d.lvs.get(sub))
+                .map(|lv| (lv.clone(), None))
+                .unwrap_or_default(),
+            _ => (String::new(), None),
         };
         ObjectRef {
-            cluster: cluster_name(self.ours, self.theirs, owner.cluster).to_owned(),
+            cluster: cluster_name(self.ours, self.theirs, cluster).to_owned(),
             kind: owner.kind,
             name,
-            uuid: owner.uuid.map(str::to_owned),
+            uuid,
         }
     }
 
@@ -54,42 +255,50 @@ impl<'a> Finder<'a> {
         &mut self,
         namespace: &mut Namespace<'a>,
         value: impl Into<Cow<'a, str>>,
-        owner: Owner<'a>,
+        owner: Owner,
     ) {
-        match namespace.claimed.entry(value.into()) {
-            Entry::Vacant(slot) => {
-                slot.insert(owner);
+        let value = value.into();
+        // The last cluster's values are only looked up: nothing comes after
+        // them to clash with (this halves the maps of a two-cluster merge).
+        let (first, value) = if usize::from(owner.cluster) == self.theirs.len() {
+            match namespace.claimed.get(&value) {
+                Some(first) => (*first, value.into_owned()),
+                None => return,
             }
-            Entry::Occupied(slot) => {
-                let first = *slot.get();
-                if first.cluster == owner.cluster {
+        } else {
+            match namespace.claimed.entry(value) {
+                Entry::Vacant(slot) => {
+                    slot.insert(owner);
                     return;
                 }
-                let value = slot.key().to_string();
-                let a = self.object_ref(first);
-                let b = self.object_ref(owner);
-                let what = if owner.kind == ObjectKind::LogicalVolume {
-                    "LV name"
-                } else {
-                    namespace.what
-                };
-                let message = if namespace.kind == ConflictKind::ClusterName {
-                    format!(
-                        "{a} cannot be merged with {b}: both are named '{value}' (is it the same cluster?)"
-                    )
-                } else {
-                    format!(
-                        "{what} {value} is used by {a} and by {b}; change it in one of the clusters before merging"
-                    )
-                };
-                self.conflicts.push(Conflict {
-                    kind: namespace.kind,
-                    value,
-                    owners: vec![a, b],
-                    message,
-                });
+                Entry::Occupied(slot) => (*slot.get(), slot.key().to_string()),
             }
+        };
+        if first.cluster == owner.cluster {
+            return;
         }
+        let a = self.object_ref(first);
+        let b = self.object_ref(owner);
+        let what = if owner.kind == ObjectKind::LogicalVolume {
+            "LV name"
+        } else {
+            namespace.what
+        };
+        let message = if namespace.kind == ConflictKind::ClusterName {
+            format!(
+                "{a} cannot be merged with {b}: both are named '{value}' (is it the same cluster?)"
+            )
+        } else {
+            format!(
+                "{what} {value} is used by {a} and by {b}; change it in one of the clusters before merging"
+            )
+        };
+        self.conflicts.push(Conflict {
+            kind: namespace.kind,
+            value,
+            owners: vec![a, b],
+            message,
+        });
     }
 }
 
@@ -129,7 +338,9 @@ pub fn find_conflicts<'a>(
         conflicts: Vec::new(),
     };
     let all = || std::iter::once(ours).chain(theirs.iter());
-    let count = |f: fn(&ConfigFile) -> usize| all().map(f).sum::<usize>();
+    // The last cluster's values are not stored (see `claim`).
+    let stored = theirs.len();
+    let count = |f: fn(&ConfigFile) -> usize| all().take(stored).map(f).sum::<usize>();
     let nodes = count(|c| c.nodes.len());
     let instances = count(|c| c.instances.len());
     let nics = count(|c| c.instances.iter().map(|i| i.nics.len()).sum());
@@ -162,38 +373,18 @@ pub fn find_conflicts<'a>(
     let default_link = ours.cluster.default_nic_link.as_str();
 
     for (index, config) in all().enumerate() {
-        let owner = |kind, name: &'a str, uuid: Option<&'a str>| Owner {
-            cluster: index,
-            kind,
-            name,
-            nic: None,
-            uuid,
-        };
+        let owner = |kind, at: usize| Owner::new(index, kind, at);
         let cluster = &config.cluster;
-        finder.claim(
-            &mut cluster_names,
-            cluster.name.as_str(),
-            owner(ObjectKind::Cluster, &cluster.name, cluster.uuid.as_deref()),
-        );
+        let me = owner(ObjectKind::Cluster, 0);
+        finder.claim(&mut cluster_names, cluster.name.as_str(), me);
         if let Some(uuid) = &cluster.uuid {
-            finder.claim(
-                &mut uuids,
-                uuid.as_str(),
-                owner(ObjectKind::Cluster, &cluster.name, Some(uuid)),
-            );
+            finder.claim(&mut uuids, uuid.as_str(), me);
         }
         if let Some(ip) = &cluster.master_ip {
-            finder.claim(
-                &mut ips,
-                ip.as_str(),
-                Owner {
-                    name: "master IP",
-                    ..owner(ObjectKind::Cluster, &cluster.name, None)
-                },
-            );
+            finder.claim(&mut ips, ip.as_str(), me.sub(1));
         }
-        for node in &config.nodes {
-            let me = owner(ObjectKind::Node, &node.name, Some(&node.uuid));
+        for (at, node) in config.nodes.iter().enumerate() {
+            let me = owner(ObjectKind::Node, at);
             finder.claim(&mut uuids, node.uuid.as_str(), me);
             finder.claim(&mut node_names, node.name.as_str(), me);
             if let Some(ip) = &node.primary_ip {
@@ -205,7 +396,7 @@ pub fn find_conflicts<'a>(
                 finder.claim(&mut ips, ip.as_str(), me);
             }
         }
-        for group in &config.nodegroups {
+        for (at, group) in config.nodegroups.iter().enumerate() {
             let added = index == 0
                 || !matches!(
                     groups.action(index - 1, &group.uuid),
@@ -215,26 +406,21 @@ pub fn find_conflicts<'a>(
                 finder.claim(
                     &mut uuids,
                     group.uuid.as_str(),
-                    owner(ObjectKind::NodeGroup, &group.name, Some(&group.uuid)),
+                    owner(ObjectKind::NodeGroup, at),
                 );
             }
         }
-        for network in &config.networks {
-            let me = owner(ObjectKind::Network, &network.name, Some(&network.uuid));
+        for (at, network) in config.networks.iter().enumerate() {
+            let me = owner(ObjectKind::Network, at);
             finder.claim(&mut uuids, network.uuid.as_str(), me);
             finder.claim(&mut network_names, network.name.as_str(), me);
         }
-        for instance in &config.instances {
-            let me = owner(ObjectKind::Instance, &instance.name, Some(&instance.uuid));
+        for (at, instance) in config.instances.iter().enumerate() {
+            let me = owner(ObjectKind::Instance, at);
             finder.claim(&mut uuids, instance.uuid.as_str(), me);
             finder.claim(&mut instance_names, instance.name.as_str(), me);
             for (nic_index, nic) in instance.nics.iter().enumerate() {
-                let nic_owner = Owner {
-                    kind: ObjectKind::Nic,
-                    nic: Some(nic_index),
-                    uuid: nic.uuid.as_deref(),
-                    ..me
-                };
+                let nic_owner = owner(ObjectKind::Nic, at).sub(nic_index);
                 if let Some(uuid) = &nic.uuid {
                     finder.claim(&mut uuids, uuid.as_str(), nic_owner);
                 }
@@ -255,25 +441,17 @@ pub fn find_conflicts<'a>(
                 }
             }
         }
-        for disk in &config.disks {
-            let name = disk.iv_name.as_deref().unwrap_or(&disk.uuid);
-            let me = owner(ObjectKind::Disk, name, Some(&disk.uuid));
+        for (at, disk) in config.disks.iter().enumerate() {
+            let me = owner(ObjectKind::Disk, at);
             finder.claim(&mut uuids, disk.uuid.as_str(), me);
-            for child in &disk.child_uuids {
-                finder.claim(
-                    &mut uuids,
-                    child.as_str(),
-                    Owner {
-                        uuid: Some(child),
-                        ..me
-                    },
-                );
+            for (child, uuid) in disk.child_uuids.iter().enumerate() {
+                finder.claim(&mut uuids, uuid.as_str(), me.sub(child + 1));
             }
-            for lv in &disk.lvs {
+            for (lv_index, lv) in disk.lvs.iter().enumerate() {
                 finder.claim(
                     &mut uuids,
                     lv.as_str(),
-                    owner(ObjectKind::LogicalVolume, lv, None),
+                    owner(ObjectKind::LogicalVolume, at).sub(lv_index),
                 );
             }
         }

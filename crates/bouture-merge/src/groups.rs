@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::error::{Conflict, ConflictKind, ObjectKind, ObjectRef};
+use crate::conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef};
 use crate::model::ConfigFile;
 
 /// What to do when a node group name exists in more than one cluster.
@@ -21,6 +21,7 @@ pub enum GroupStrategy {
 /// The fate of one node group of a merging cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
+#[non_exhaustive]
 pub enum GroupAction {
     /// Added as it is.
     Add,
@@ -40,6 +41,7 @@ pub enum GroupAction {
 
 /// The decisions for every node group of every merging cluster.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GroupPlan {
     /// For merging cluster `i` (index into the merging list), group UUID → action.
     pub actions: Vec<HashMap<String, GroupAction>>,

@@ -1,72 +1,46 @@
-//! Merge Ganeti 3.0 cluster configurations (`config.data`), the job of
-//! Ganeti's broken `tools/cluster-merge`, done completely.
-//!
-//! The merging clusters' nodes are added offline and as non-candidates,
-//! their node groups, instances, disks and networks are added whole (UUIDs
-//! and unknown fields kept), and every DRBD port and console port they use is
-//! reallocated from our cluster's port pool. Every conflict (UUIDs, names,
-//! addresses, incompatible cluster parameters) is found before anything is
-//! written, and reported together.
-//!
-//! The steps are separate and usable on their own:
-//!
-//! 1. parse: [`ConfigFile::read`] / [`ConfigFile::parse`];
-//! 2. check: [`check`] (every conflict and warning);
-//! 3. plan: [`plan`] (checks, decides the groups' fate, allocates ports);
-//! 4. apply: [`apply`] (the merged text), then [`write_atomically`];
-//! 5. report: [`Report`].
-//!
-//! [`merge_files`] does all of it.
-//!
-//! ```no_run
-//! use bouture_merge::{merge_files, GroupStrategy, MergeOptions};
-//!
-//! # fn main() -> Result<(), bouture_merge::Error> {
-//! let options = MergeOptions { groups: Some(GroupStrategy::Rename), ..MergeOptions::default() };
-//! let report = merge_files(
-//!     "/var/lib/ganeti/config.data".as_ref(),
-//!     &["/root/other_config.data".as_ref()],
-//!     Some("/root/merged_config.data".as_ref()),
-//!     &options,
-//! )?;
-//! assert_eq!(report.merged.len(), 1);
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod apply;
 mod conflicts;
 mod error;
 mod groups;
+mod json;
 mod model;
 mod params;
 mod plan;
 mod ports;
 mod raw;
+mod references;
 mod report;
 mod write;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-pub use apply::apply;
-pub use conflicts::find_conflicts;
-pub use error::{
-    Conflict, ConflictKind, Error, ObjectKind, ObjectRef, SUPPORTED_VERSION, version_name,
-};
+pub use apply::{Merged, apply};
+/// Why an input was not read (the source of [`Error::Read`]), so that a
+/// caller can tell a file over the size bound from an unreadable one
+/// without depending on `bouture-fs` itself.
+pub use bouture_fs::ReadError;
+pub use conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef, find_conflicts};
+pub use error::Error;
 pub use groups::{GroupAction, GroupPlan, GroupStrategy, plan_groups};
 pub use model::{
-    Cluster, ConfigFile, Disk, Instance, Network, Nic, NicParams, Node, NodeGroup, SECTIONS,
-    is_drbd,
+    Cluster, ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Field, Instance, Members, Network, Nic,
+    NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, is_drbd, version_name,
 };
 pub use params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
-pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, check, plan};
-pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange};
+pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, Repair, check, plan};
+pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange, PortRangeError};
 pub use raw::RawObject;
-pub use report::{GroupOutcome, MergedCluster, PortSummary, Report};
-pub use write::{OUTPUT_MODE, check_output_is_not_input, write_atomically};
+pub use references::check_references;
+pub use report::{GroupOutcome, MergedCluster, Phases, PortSummary, Report};
+pub use write::{OUTPUT_MODE, check_output, check_output_is_not_input, write_atomically};
 
 /// Read `ours` and every file of `theirs`, merge them and, unless `output`
-/// is `None` (a dry run), write the result atomically to `output`.
+/// is `None` or `options.dry_run` is set, write the result atomically to
+/// `output`. The output path is checked in a dry run too (not an input, a
+/// regular file if it exists, in an existing directory).
 ///
 /// # Errors
 ///
@@ -77,32 +51,113 @@ pub fn merge_files(
     output: Option<&Path>,
     options: &MergeOptions,
 ) -> Result<Report, Error> {
-    if let Some(output) = output {
-        let inputs: Vec<&Path> = std::iter::once(ours)
-            .chain(theirs.iter().copied())
-            .collect();
-        check_output_is_not_input(output, &inputs)?;
-    }
-    let paths: Vec<&Path> = std::iter::once(ours)
+    let mut phases = Phases::default();
+    let inputs: Vec<&Path> = std::iter::once(ours)
         .chain(theirs.iter().copied())
         .collect();
-    let mut configs = ConfigFile::read_all(&paths)?;
+    if let Some(output) = output {
+        check_output_is_not_input(output, &inputs)?;
+        check_output(output)?;
+    }
+    let mut configs = read_inputs(&inputs, options.max_input_size, &mut phases)?;
     let their_configs = configs.split_off(1);
     let Some(our_config) = configs.pop() else {
-        return Err(Error::Read {
+        return Err(Error::Output {
             path: ours.to_owned(),
-            source: std::io::Error::other("no configuration was read"),
+            problem: "no configuration was read".to_owned(),
         });
     };
-    let plan = plan(&our_config, &their_configs, options)?;
-    if let Some(output) = output {
-        let bytes = apply(&our_config, &their_configs, &plan)?;
-        write_atomically(output, &bytes)?;
+    let plan = plan::plan_timed(&our_config, &their_configs, options, &mut phases)?;
+    let write_to = output.filter(|_| !options.dry_run);
+    if let Some(output) = write_to {
+        let start = Instant::now();
+        let merged = Merged::new(&our_config, &their_configs, &plan)?;
+        phases.apply = start.elapsed();
+        let start = Instant::now();
+        let mut written = start;
+        write::write_with(output, |out| {
+            merged.write(out)?;
+            written = Instant::now();
+            Ok(())
+        })?;
+        phases.write = written - start;
+        phases.fsync = written.elapsed();
     }
-    Ok(Report::new(
+    let start = Instant::now();
+    let mut report = Report::new(
         &our_config,
         &their_configs,
         &plan,
         output.map(Path::to_owned),
-    ))
+    );
+    report.dry_run = write_to.is_none();
+    phases.report = start.elapsed();
+    let start = Instant::now();
+    drop((our_config, their_configs, plan));
+    phases.free = start.elapsed();
+    report.phases = phases;
+    Ok(report)
+}
+
+/// Inputs smaller than this are read one after the other: a thread costs
+/// more than it saves on them.
+const PARALLEL_BYTES: u64 = 4 << 20;
+
+/// Read and parse every input, each in its own thread when they are large.
+/// `phases` gets the longest read and the longest parse.
+fn read_inputs(
+    paths: &[&Path],
+    max_size: u64,
+    phases: &mut Phases,
+) -> Result<Vec<ConfigFile>, Error> {
+    let one = |path: &Path| -> Result<(ConfigFile, Duration, Duration), Error> {
+        let start = Instant::now();
+        let text = model::read_text(path, max_size)?;
+        let read = start.elapsed();
+        let start = Instant::now();
+        let config = ConfigFile::from_string(text, path)?;
+        Ok((config, read, start.elapsed()))
+    };
+    let large = paths.len() > 1
+        && paths
+            .iter()
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= PARALLEL_BYTES))
+            .count()
+            > 1;
+    let results: Vec<Result<(ConfigFile, Duration, Duration), Error>> = if large {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = paths
+                .iter()
+                .skip(1)
+                .map(|path| scope.spawn(move || one(path)))
+                .collect();
+            let first = paths.first().map(|path| one(path));
+            first
+                .into_iter()
+                .chain(
+                    handles
+                        .into_iter()
+                        .zip(paths.iter().skip(1))
+                        .map(|(handle, path)| {
+                            handle.join().unwrap_or_else(|_| {
+                                Err(Error::Output {
+                                    path: path.to_path_buf(),
+                                    problem: "the thread reading this input failed".to_owned(),
+                                })
+                            })
+                        }),
+                )
+                .collect()
+        })
+    } else {
+        paths.iter().map(|path| one(path)).collect()
+    };
+    let mut configs = Vec::with_capacity(paths.len());
+    for result in results {
+        let (config, read, parse) = result?;
+        phases.read = phases.read.max(read);
+        phases.parse = phases.parse.max(parse);
+        configs.push(config);
+    }
+    Ok(configs)
 }

@@ -1,17 +1,39 @@
-//! A Ganeti 3.0 `config.data`, parsed just enough to merge it.
+//! A Ganeti 3.0 `config.data`, read in one pass and trusting nothing.
 //!
-//! Every object keeps its raw JSON text; bouture reads only the fields it
-//! checks or changes (UUIDs, names, addresses, ports, references). Fields it
-//! does not know are never parsed and are written back verbatim.
+//! The file is read once by a validating scanner ([`crate::json`]): every
+//! value is checked, duplicate keys are refused at any depth, and the
+//! fields bouture checks or changes (UUIDs, names, addresses, ports,
+//! references) are taken as it goes. Objects keep their place in the file's
+//! text; fields bouture does not know are written back verbatim.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, SUPPORTED_VERSION};
+use crate::error::Error;
+use crate::json::{Scan, ScanError, Scanner, line_column};
 use crate::raw::RawObject;
+
+/// The `config.data` format version bouture merges: Ganeti 3.0.
+pub const SUPPORTED_VERSION: u64 = 3_000_000;
+
+/// `3000000` → `"3.0"`, `2160000` → `"2.16"`, `3000002` → `"3.0.2"`.
+pub fn version_name(version: u64) -> String {
+    let major = version / 1_000_000;
+    let minor = version / 10_000 % 100;
+    let revision = version % 10_000;
+    if revision == 0 {
+        format!("{major}.{minor}")
+    } else {
+        format!("{major}.{minor}.{revision}")
+    }
+}
+
+/// The largest input read unless the caller raises it: 256 MiB, more than
+/// twice the size of a generated cluster of 100,000 instances.
+pub const DEFAULT_MAX_INPUT_SIZE: u64 = 256 << 20;
 
 /// The sections of `config.data` that hold objects keyed by UUID.
 pub const SECTIONS: [&str; 6] = [
@@ -28,6 +50,7 @@ pub const SECTIONS: [&str; 6] = [
 /// The file's text is kept whole; objects refer to their text by byte range,
 /// so nothing bouture does not change is ever copied or re-encoded.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConfigFile {
     /// Where it was read from (used in messages).
     pub path: PathBuf,
@@ -59,7 +82,8 @@ pub struct ConfigFile {
 }
 
 /// The cluster object: its members as raw text, plus the fields bouture reads.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Cluster {
     /// All members.
     pub raw: RawObject,
@@ -67,6 +91,8 @@ pub struct Cluster {
     pub name: String,
     /// `uuid`.
     pub uuid: Option<String>,
+    /// `master_node` (a node UUID).
+    pub master_node: Option<String>,
     /// `master_ip`.
     pub master_ip: Option<String>,
     /// `highest_used_port`.
@@ -79,14 +105,84 @@ pub struct Cluster {
     pub default_nic_link: String,
     /// `serial_no`.
     pub serial_no: u64,
+    /// Where the object starts in the file.
+    pub offset: usize,
+}
+
+/// Members of an object that the merge may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Field {
+    /// `serial_no`.
+    SerialNo,
+    /// `ctime`.
+    Ctime,
+    /// `mtime`.
+    Mtime,
+    /// A node's `master_candidate`.
+    MasterCandidate,
+    /// A node's `drained`.
+    Drained,
+    /// A node's `offline`.
+    Offline,
+    /// A node's `group`.
+    Group,
+    /// An instance's `network_port`.
+    NetworkPort,
+    /// A DRBD disk's `logical_id[2]`.
+    DrbdPort,
+}
+
+impl Field {
+    const COUNT: usize = 9;
+
+    /// The member's name (for `DrbdPort`, the member holding it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SerialNo => "serial_no",
+            Self::Ctime => "ctime",
+            Self::Mtime => "mtime",
+            Self::MasterCandidate => "master_candidate",
+            Self::Drained => "drained",
+            Self::Offline => "offline",
+            Self::Group => "group",
+            Self::NetworkPort => "network_port",
+            Self::DrbdPort => "logical_id",
+        }
+    }
+}
+
+/// Where an object's replaceable members are in the file, so that the merge
+/// can write the object with a few values replaced without reading it again.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Members([(u32, u32); Field::COUNT]);
+
+impl Members {
+    fn set(&mut self, field: Field, span: &Range<usize>) {
+        if let (Some(slot), Ok(start), Ok(end)) = (
+            self.0.get_mut(field as usize),
+            u32::try_from(span.start),
+            u32::try_from(span.end),
+        ) {
+            *slot = (start, end);
+        }
+    }
+
+    /// The byte range of a member's value, if the object has that member.
+    pub fn get(&self, field: Field) -> Option<Range<usize>> {
+        // A value never starts at offset 0 (the document's own brace is there).
+        self.0
+            .get(field as usize)
+            .filter(|(start, _)| *start > 0)
+            .map(|&(start, end)| start as usize..end as usize)
+    }
 }
 
 /// A node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Node {
-    /// The key under which it is stored (normally its UUID).
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
@@ -98,14 +194,15 @@ pub struct Node {
     pub group: Option<String>,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
+    /// Where its replaceable members are.
+    pub members: Members,
 }
 
 /// A node group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct NodeGroup {
-    /// Storage key.
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
@@ -116,11 +213,10 @@ pub struct NodeGroup {
 }
 
 /// A network.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Network {
-    /// Storage key.
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
@@ -129,45 +225,41 @@ pub struct Network {
 }
 
 /// An instance network interface.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Nic {
     /// `uuid`.
-    #[serde(default)]
     pub uuid: Option<String>,
     /// `mac`.
-    #[serde(default)]
     pub mac: Option<String>,
     /// `ip`.
-    #[serde(default)]
     pub ip: Option<String>,
     /// `network` (a network UUID).
-    #[serde(default)]
     pub network: Option<String>,
     /// `nicparams` (only mode and link are read).
-    #[serde(default)]
     pub nicparams: NicParams,
 }
 
 /// The NIC parameters bouture reads.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct NicParams {
     /// `mode`: bridged, routed or openvswitch.
-    #[serde(default)]
     pub mode: Option<String>,
     /// `link`.
-    #[serde(default)]
     pub link: Option<String>,
 }
 
 /// An instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Instance {
-    /// Storage key.
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `name`.
     pub name: String,
+    /// `primary_node` (a node UUID).
+    pub primary_node: Option<String>,
     /// `network_port` (console port), when set.
     pub network_port: Option<u64>,
     /// `nics`.
@@ -176,77 +268,30 @@ pub struct Instance {
     pub disks: Vec<String>,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
+    /// Where its replaceable members are.
+    pub members: Members,
 }
 
 /// A top-level disk.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Disk {
-    /// Storage key.
-    pub key: String,
-    /// `uuid`.
+    /// `uuid` (also its key in the file: they must be equal).
     pub uuid: String,
     /// `iv_name` (`disk/N`), if any.
     pub iv_name: Option<String>,
     /// The DRBD port (`logical_id[2]`), for DRBD disks.
     pub drbd_port: Option<u64>,
+    /// The two nodes of a DRBD disk (`logical_id[0]` and `[1]`).
+    pub drbd_nodes: Vec<String>,
     /// The `vg/lv` names of this disk and its children.
     pub lvs: Vec<String>,
     /// UUIDs of child disks that have one.
     pub child_uuids: Vec<String>,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
-}
-
-#[derive(Deserialize)]
-struct NodeFields {
-    uuid: Option<String>,
-    name: String,
-    #[serde(default)]
-    primary_ip: Option<String>,
-    #[serde(default)]
-    secondary_ip: Option<String>,
-    #[serde(default)]
-    group: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct NamedFields {
-    uuid: Option<String>,
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct GroupFields {
-    uuid: Option<String>,
-    name: String,
-    #[serde(default)]
-    networks: Option<RawObject>,
-}
-
-#[derive(Deserialize)]
-struct InstanceFields {
-    uuid: Option<String>,
-    name: String,
-    #[serde(default)]
-    network_port: Option<u64>,
-    #[serde(default)]
-    nics: Vec<Nic>,
-    #[serde(default)]
-    disks: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct DiskFields<'a> {
-    #[serde(default)]
-    uuid: Option<String>,
-    #[serde(default)]
-    dev_type: Option<String>,
-    #[serde(default)]
-    iv_name: Option<String>,
-    #[serde(default, borrow)]
-    logical_id: Vec<&'a RawValue>,
-    #[serde(default, borrow)]
-    children: Vec<DiskFields<'a>>,
+    /// Where its replaceable members are.
+    pub members: Members,
 }
 
 /// Whether a `dev_type` is DRBD (`drbd`, or the legacy `drbd8`).
@@ -258,159 +303,441 @@ fn is_plain(dev_type: &str) -> bool {
     dev_type == "plain" || dev_type == "lvm"
 }
 
-impl DiskFields<'_> {
-    /// `logical_id[index]` parsed as `T`, if present and of that type.
-    fn logical_id_part<'de, T: Deserialize<'de>>(&'de self, index: usize) -> Option<T> {
-        self.logical_id
-            .get(index)
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+fn owned(text: Cow<'_, str>) -> String {
+    text.into_owned()
+}
+
+/// An object of a section while it is read: its `uuid` must equal its key.
+fn check_uuid(
+    scanner: &Scanner<'_>,
+    section: &str,
+    key: &str,
+    uuid: Option<String>,
+    start: usize,
+) -> Scan<String> {
+    match uuid {
+        Some(uuid) if uuid == key => Ok(uuid),
+        Some(uuid) => Err(scanner.error_at(
+            start,
+            format!(
+                "is stored under the key '{key}' but its uuid is '{uuid}'; the key of every object in '{section}' must be its uuid (Ganeti would index it by the key)"
+            ),
+        )),
+        None => Err(scanner.error_at(start, format!("has no uuid (every object in '{section}' needs one, equal to its key)"))),
+    }
+}
+
+fn required(
+    scanner: &Scanner<'_>,
+    value: Option<String>,
+    what: &str,
+    start: usize,
+) -> Scan<String> {
+    value.ok_or_else(|| scanner.error_at(start, format!("has no {what}")))
+}
+
+/// Record the span of the value read by `read` as `field`.
+fn record(scanner: &mut Scanner<'_>, members: &mut Members, field: Field) -> Scan<()> {
+    let span = scanner.value()?;
+    members.set(field, &span);
+    Ok(())
+}
+
+fn stamp_member(scanner: &mut Scanner<'_>, members: &mut Members, name: &str) -> Scan<bool> {
+    let field = match name {
+        "serial_no" => Field::SerialNo,
+        "ctime" => Field::Ctime,
+        "mtime" => Field::Mtime,
+        _ => return Ok(false),
+    };
+    record(scanner, members, field)?;
+    Ok(true)
+}
+
+fn node(scanner: &mut Scanner<'_>, key: &str) -> Scan<Node> {
+    let start = scanner.offset();
+    let mut node = Node::default();
+    let mut uuid = None;
+    let mut name = None;
+    let mut members = Members::default();
+    node.raw = scanner.object(|s, member| {
+        match member {
+            "uuid" => uuid = Some(owned(s.text()?)),
+            "name" => name = Some(owned(s.text()?)),
+            "primary_ip" => node.primary_ip = s.opt_text()?.map(owned),
+            "secondary_ip" => node.secondary_ip = s.opt_text()?.map(owned),
+            "group" => {
+                let (group, span) = s.spanned(Scanner::opt_text)?;
+                node.group = group.map(owned);
+                members.set(Field::Group, &span);
+            }
+            "master_candidate" => record(s, &mut members, Field::MasterCandidate)?,
+            "drained" => record(s, &mut members, Field::Drained)?,
+            "offline" => record(s, &mut members, Field::Offline)?,
+            other => {
+                if !stamp_member(s, &mut members, other)? {
+                    s.value()?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    node.uuid = check_uuid(scanner, "nodes", key, uuid, start)?;
+    node.name = required(scanner, name, "name", start)?;
+    node.members = members;
+    Ok(node)
+}
+
+fn nodegroup(scanner: &mut Scanner<'_>, key: &str) -> Scan<NodeGroup> {
+    let start = scanner.offset();
+    let mut group = NodeGroup::default();
+    let mut uuid = None;
+    let mut name = None;
+    group.raw = scanner.object(|s, member| {
+        match member {
+            "uuid" => uuid = Some(owned(s.text()?)),
+            "name" => name = Some(owned(s.text()?)),
+            "networks" if s.peek_is(b'{') => {
+                s.object(|s, network| {
+                    group.networks.push(network.to_owned());
+                    s.value().map(drop)
+                })?;
+            }
+            _ => {
+                s.value()?;
+            }
+        }
+        Ok(())
+    })?;
+    group.uuid = check_uuid(scanner, "nodegroups", key, uuid, start)?;
+    group.name = required(scanner, name, "name", start)?;
+    Ok(group)
+}
+
+fn network(scanner: &mut Scanner<'_>, key: &str) -> Scan<Network> {
+    let start = scanner.offset();
+    let mut uuid = None;
+    let mut name = None;
+    let raw = scanner.object(|s, member| {
+        match member {
+            "uuid" => uuid = Some(owned(s.text()?)),
+            "name" => name = Some(owned(s.text()?)),
+            _ => {
+                s.value()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Network {
+        uuid: check_uuid(scanner, "networks", key, uuid, start)?,
+        name: required(scanner, name, "name", start)?,
+        raw,
+    })
+}
+
+fn nic(scanner: &mut Scanner<'_>) -> Scan<Nic> {
+    let mut nic = Nic::default();
+    scanner.object(|s, member| {
+        match member {
+            "uuid" => nic.uuid = s.opt_text()?.map(owned),
+            "mac" => nic.mac = s.opt_text()?.map(owned),
+            "ip" => nic.ip = s.opt_text()?.map(owned),
+            "network" => nic.network = s.opt_text()?.map(owned),
+            "nicparams" if s.peek_is(b'{') => nic.nicparams = nic_params(s)?,
+            _ => {
+                s.value()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(nic)
+}
+
+fn nic_params(scanner: &mut Scanner<'_>) -> Scan<NicParams> {
+    let mut params = NicParams::default();
+    scanner.object(|s, member| {
+        match member {
+            "mode" => params.mode = s.opt_text()?.map(owned),
+            "link" => params.link = s.opt_text()?.map(owned),
+            _ => {
+                s.value()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(params)
+}
+
+fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
+    let start = scanner.offset();
+    let mut instance = Instance::default();
+    let mut uuid = None;
+    let mut name = None;
+    let mut members = Members::default();
+    instance.raw = scanner.object(|s, member| {
+        match member {
+            "uuid" => uuid = Some(owned(s.text()?)),
+            "name" => name = Some(owned(s.text()?)),
+            "primary_node" => instance.primary_node = s.opt_text()?.map(owned),
+            "network_port" => {
+                let (port, span) = s.spanned(Scanner::opt_u64)?;
+                instance.network_port = port;
+                members.set(Field::NetworkPort, &span);
+            }
+            "nics" => {
+                s.array(|s, _| {
+                    instance.nics.push(nic(s)?);
+                    Ok(())
+                })?;
+            }
+            "disks" => {
+                s.array(|s, _| {
+                    instance.disks.push(owned(s.text()?));
+                    Ok(())
+                })?;
+            }
+            other => {
+                if !stamp_member(s, &mut members, other)? {
+                    s.value()?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    instance.nics.shrink_to_fit();
+    instance.disks.shrink_to_fit();
+    instance.uuid = check_uuid(scanner, "instances", key, uuid, start)?;
+    instance.name = required(scanner, name, "name", start)?;
+    instance.members = members;
+    Ok(instance)
+}
+
+/// What a disk (or a child disk) says about itself.
+#[derive(Default)]
+struct DiskParts {
+    uuid: Option<String>,
+    dev_type: Option<String>,
+    iv_name: Option<String>,
+    /// `logical_id` entries 0 to 2: strings (nodes, VG, LV) or the port.
+    logical_id: Vec<LogicalIdPart>,
+    port_span: Option<Range<usize>>,
+}
+
+enum LogicalIdPart {
+    Text(String),
+    Number(Option<u64>),
+    Other,
+}
+
+/// Read a disk object; its children add their LVs and UUIDs to `lvs` and `child_uuids`.
+fn disk_parts(
+    scanner: &mut Scanner<'_>,
+    members: &mut Members,
+    lvs: &mut Vec<String>,
+    child_uuids: &mut Vec<String>,
+) -> Scan<(DiskParts, Range<usize>)> {
+    let mut parts = DiskParts::default();
+    let span = scanner.object(|s, member| {
+        match member {
+            "uuid" => parts.uuid = s.opt_text()?.map(owned),
+            "dev_type" => parts.dev_type = s.opt_text()?.map(owned),
+            "iv_name" => parts.iv_name = s.opt_text()?.map(owned),
+            "logical_id" if s.peek_is(b'[') => {
+                s.array(|s, index| {
+                    let (part, span) = s.spanned(|s| {
+                        Ok(if index > 2 {
+                            s.value()?;
+                            LogicalIdPart::Other
+                        } else if s.peek_is(b'"') {
+                            LogicalIdPart::Text(owned(s.text()?))
+                        } else if s.peek_is_digit() {
+                            let value = s.value()?;
+                            LogicalIdPart::Number(s.text_at(value).parse().ok())
+                        } else {
+                            s.value()?;
+                            LogicalIdPart::Other
+                        })
+                    })?;
+                    if index == 2 {
+                        parts.port_span = Some(span);
+                    }
+                    if index <= 2 {
+                        parts.logical_id.push(part);
+                    }
+                    Ok(())
+                })?;
+            }
+            "children" if s.peek_is(b'[') => {
+                s.array(|s, _| {
+                    let (child, _) = disk_parts(s, &mut Members::default(), lvs, child_uuids)?;
+                    if let Some(uuid) = child.uuid.clone() {
+                        child_uuids.push(uuid);
+                    }
+                    child.collect_lv(lvs);
+                    Ok(())
+                })?;
+            }
+            other => {
+                if !stamp_member(s, members, other)? {
+                    s.value()?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok((parts, span))
+}
+
+impl DiskParts {
+    fn text(&self, index: usize) -> Option<&str> {
+        match self.logical_id.get(index) {
+            Some(LogicalIdPart::Text(text)) => Some(text),
+            _ => None,
+        }
     }
 
-    fn collect_lvs(&self, lvs: &mut Vec<String>, child_uuids: &mut Vec<String>) {
+    fn collect_lv(&self, lvs: &mut Vec<String>) {
         if self.dev_type.as_deref().is_some_and(is_plain)
-            && let (Some(vg), Some(lv)) = (
-                self.logical_id_part::<String>(0),
-                self.logical_id_part::<String>(1),
-            )
+            && let (Some(vg), Some(lv)) = (self.text(0), self.text(1))
         {
             lvs.push(format!("{vg}/{lv}"));
         }
-        for child in &self.children {
-            if let Some(uuid) = &child.uuid {
-                child_uuids.push(uuid.clone());
-            }
-            child.collect_lvs(lvs, child_uuids);
-        }
     }
 }
 
-#[derive(Deserialize)]
-struct ClusterFields {
-    cluster_name: String,
-    #[serde(default)]
-    uuid: Option<String>,
-    #[serde(default)]
-    master_ip: Option<String>,
-    #[serde(default)]
-    highest_used_port: u64,
-    #[serde(default)]
-    tcpudp_port_pool: Vec<u64>,
-    #[serde(default)]
-    nicparams: Option<ClusterNicParams>,
-    #[serde(default)]
-    serial_no: u64,
-}
-
-#[derive(Deserialize)]
-struct ClusterNicParams {
-    #[serde(default)]
-    default: NicParams,
-}
-
-/// The sections parsed in the same pass as the top level (the others,
-/// `filters` and unknown ones, stay raw).
-const OBJECT_SECTIONS: [&str; 5] = ["nodes", "nodegroups", "instances", "networks", "disks"];
-
-/// The top level read in one pass: object sections are split into their
-/// members right away, everything else is kept raw. In `top`, object
-/// sections hold an empty placeholder (they are rebuilt on output).
-struct TopLevel<'t> {
-    top: RawObject,
-    sections: Vec<(String, Section<'t>)>,
-}
-
-/// The members of one object section, their text borrowed from the file.
-#[derive(Default)]
-struct Section<'t>(Vec<(String, &'t RawValue)>);
-
-impl<'de> Deserialize<'de> for Section<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SectionVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for SectionVisitor {
-            type Value = Section<'de>;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                formatter.write_str("an object of objects keyed by UUID")
+fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
+    let start = scanner.offset();
+    let mut disk = Disk::default();
+    let mut members = Members::default();
+    let (parts, raw) = disk_parts(scanner, &mut members, &mut disk.lvs, &mut disk.child_uuids)?;
+    parts.collect_lv(&mut disk.lvs);
+    if parts.dev_type.as_deref().is_some_and(is_drbd) {
+        match parts.logical_id.get(2) {
+            Some(LogicalIdPart::Number(Some(port))) => disk.drbd_port = Some(*port),
+            _ => {
+                return Err(scanner.error_at(
+                    start,
+                    "is a DRBD disk whose logical_id[2] (its port) is not a non-negative integer",
+                ));
             }
+        }
+        if let Some(span) = &parts.port_span {
+            members.set(Field::DrbdPort, span);
+        }
+        for index in 0..2 {
+            let node = parts.text(index).ok_or_else(|| {
+                scanner.error_at(
+                    start,
+                    format!(
+                        "is a DRBD disk whose logical_id[{index}] (a node UUID) is not a string"
+                    ),
+                )
+            })?;
+            disk.drbd_nodes.push(node.to_owned());
+        }
+    }
+    disk.lvs.shrink_to_fit();
+    disk.child_uuids.shrink_to_fit();
+    disk.uuid = check_uuid(scanner, "disks", key, parts.uuid, start)?;
+    disk.iv_name = parts.iv_name;
+    disk.raw = raw;
+    disk.members = members;
+    Ok(disk)
+}
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Section<'de>, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(1024));
-                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
-                    entries.push(entry);
+fn filter(scanner: &mut Scanner<'_>, key: &str) -> Scan<()> {
+    let start = scanner.offset();
+    let mut uuid = None;
+    scanner.object(|s, member| {
+        if member == "uuid" {
+            uuid = Some(owned(s.text()?));
+        } else {
+            s.value()?;
+        }
+        Ok(())
+    })?;
+    check_uuid(scanner, "filters", key, uuid, start).map(drop)
+}
+
+/// Read a section: an object of objects keyed by UUID.
+fn section<T>(
+    scanner: &mut Scanner<'_>,
+    mut read: impl FnMut(&mut Scanner<'_>, &str) -> Scan<T>,
+) -> Scan<Vec<T>> {
+    let mut out = Vec::new();
+    scanner.object(|s, key| {
+        out.push(read(s, key)?);
+        Ok(())
+    })?;
+    out.shrink_to_fit();
+    Ok(out)
+}
+
+fn cluster(scanner: &mut Scanner<'_>) -> Scan<Cluster> {
+    let mut cluster = Cluster {
+        offset: scanner.offset(),
+        ..Cluster::default()
+    };
+    let mut name = None;
+    let mut entries = Vec::with_capacity(80);
+    let mut mode = None;
+    let mut link = None;
+    scanner.object(|s, member| {
+        let ((), span) = s.spanned(|s| {
+            match member {
+                "cluster_name" => name = Some(owned(s.text()?)),
+                "uuid" => cluster.uuid = s.opt_text()?.map(owned),
+                "master_node" => cluster.master_node = s.opt_text()?.map(owned),
+                "master_ip" => cluster.master_ip = s.opt_text()?.map(owned),
+                "highest_used_port" => cluster.highest_used_port = s.u64()?,
+                "serial_no" => cluster.serial_no = s.u64()?,
+                "tcpudp_port_pool" => {
+                    s.array(|s, _| {
+                        cluster.tcpudp_port_pool.push(s.u64()?);
+                        Ok(())
+                    })?;
                 }
-                Ok(Section(entries))
-            }
-        }
-
-        deserializer.deserialize_map(SectionVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for TopLevel<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TopVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for TopVisitor {
-            type Value = TopLevel<'de>;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                formatter.write_str("a Ganeti config.data object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<TopLevel<'de>, A::Error> {
-                let mut entries = Vec::new();
-                let mut sections = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if OBJECT_SECTIONS.contains(&key.as_str()) {
-                        let section: Section<'de> = map.next_value()?;
-                        let placeholder = RawValue::from_string("{}".to_owned())
-                            .map_err(serde::de::Error::custom)?;
-                        entries.push((key.clone(), placeholder));
-                        sections.push((key, section));
-                    } else {
-                        entries.push((key, map.next_value::<Box<RawValue>>()?));
-                    }
+                "nicparams" if s.peek_is(b'{') => {
+                    s.object(|s, group| {
+                        if group == "default" && s.peek_is(b'{') {
+                            let params = nic_params(s)?;
+                            mode = params.mode;
+                            link = params.link;
+                        } else {
+                            s.value()?;
+                        }
+                        Ok(())
+                    })?;
                 }
-                Ok(TopLevel {
-                    top: RawObject::from_entries(entries),
-                    sections,
-                })
+                _ => {
+                    s.value()?;
+                }
             }
-        }
-
-        deserializer.deserialize_map(TopVisitor)
-    }
+            Ok(())
+        })?;
+        entries.push((member.to_owned(), raw_value(s, span)?));
+        Ok(())
+    })?;
+    cluster.name = required(scanner, name, "cluster_name", cluster.offset)?;
+    cluster.default_nic_mode = mode.unwrap_or_else(|| "bridged".to_owned());
+    cluster.default_nic_link = link.unwrap_or_default();
+    cluster.raw = RawObject::from_entries(entries);
+    Ok(cluster)
 }
 
-impl<'t> TopLevel<'t> {
-    fn take(&mut self, name: &str) -> Vec<(String, &'t RawValue)> {
-        self.sections
-            .iter_mut()
-            .find(|(key, _)| key == name)
-            .map(|(_, section)| std::mem::take(section).0)
-            .unwrap_or_default()
-    }
-}
-
-/// The byte range of `part` (a slice of `whole`) within `whole`.
-fn span(whole: &str, part: &RawValue) -> Range<usize> {
-    let start = (part.get().as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
-    start..start + part.get().len()
+fn raw_value(scanner: &Scanner<'_>, span: Range<usize>) -> Scan<Box<RawValue>> {
+    let start = span.start;
+    RawValue::from_string(scanner.text_at(span).to_owned())
+        .map_err(|e| scanner.error_at(start, e.to_string()))
 }
 
 /// Everything [`ConfigFile`] holds but its path and text.
+#[derive(Default)]
 struct Parts {
-    version: u64,
-    serial_no: u64,
-    top: RawObject,
-    cluster: Cluster,
+    version: Option<u64>,
+    serial_no: Option<u64>,
+    top: Vec<(String, Box<RawValue>)>,
+    cluster: Option<Cluster>,
     nodes: Vec<Node>,
     nodegroups: Vec<NodeGroup>,
     instances: Vec<Instance>,
@@ -419,44 +746,70 @@ struct Parts {
     filters: usize,
 }
 
-struct Context<'a> {
-    path: &'a Path,
-}
-
-impl Context<'_> {
-    fn malformed(&self, what: impl Into<String>, source: Option<serde_json::Error>) -> Error {
-        Error::Malformed {
-            path: self.path.to_owned(),
-            what: what.into(),
-            source,
+fn parse_parts(text: &str) -> Scan<Parts> {
+    let mut scanner = Scanner::new(text);
+    let mut parts = Parts::default();
+    scanner.object(|s, member| {
+        let placeholder = || RawValue::from_string("{}".to_owned());
+        match member {
+            "version" | "serial_no" | "cluster" => {
+                let (value, span) = s.spanned(|s| match member {
+                    "cluster" => cluster(s).map(Some),
+                    _ => s.u64().map(|n| {
+                        if member == "version" {
+                            parts.version = Some(n);
+                        } else {
+                            parts.serial_no = Some(n);
+                        }
+                        None
+                    }),
+                })?;
+                if let Some(value) = value {
+                    parts.cluster = Some(value);
+                }
+                parts.top.push((member.to_owned(), raw_value(s, span)?));
+                return Ok(());
+            }
+            "nodes" => parts.nodes = section(s, node)?,
+            "nodegroups" => parts.nodegroups = section(s, nodegroup)?,
+            "instances" => parts.instances = section(s, instance)?,
+            "networks" => parts.networks = section(s, network)?,
+            "disks" => parts.disks = section(s, disk)?,
+            "filters" => {
+                let span = s.spanned(|s| section(s, filter))?;
+                parts.filters = span.0.len();
+                parts.top.push((member.to_owned(), raw_value(s, span.1)?));
+                return Ok(());
+            }
+            _ => {
+                let span = s.value()?;
+                parts.top.push((member.to_owned(), raw_value(s, span)?));
+                return Ok(());
+            }
         }
-    }
-
-    fn object<'de, T: Deserialize<'de>>(
-        &self,
-        section: &str,
-        key: &str,
-        raw: &'de RawValue,
-    ) -> Result<T, Error> {
-        serde_json::from_str(raw.get())
-            .map_err(|e| self.malformed(format!("{section} entry '{key}'"), Some(e)))
-    }
+        let start = s.offset();
+        parts.top.push((
+            member.to_owned(),
+            placeholder().map_err(|e| s.error_at(start, e.to_string()))?,
+        ));
+        Ok(())
+    })?;
+    scanner.end()?;
+    Ok(parts)
 }
 
 impl ConfigFile {
-    /// Read and parse `path`.
+    /// Read and parse `path`, refusing anything but a regular file of at most
+    /// `max_size` bytes (see [`bouture_fs::read_bounded`]; a FIFO or a
+    /// device is refused without blocking or reading).
     ///
     /// # Errors
     ///
-    /// [`Error::Read`], [`Error::Json`], [`Error::UnsupportedVersion`] or
-    /// [`Error::Malformed`], naming the file and the object.
-    pub fn read(path: impl AsRef<Path>) -> Result<Self, Error> {
+    /// [`Error::Read`], [`Error::Invalid`] (naming the file, the position,
+    /// the object and the rule) or [`Error::UnsupportedVersion`].
+    pub fn read(path: impl AsRef<Path>, max_size: u64) -> Result<Self, Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_string(text, path)
+        Self::from_string(read_text(path, max_size)?, path)
     }
 
     /// Parse the text of a `config.data`; `path` is only used in messages.
@@ -476,14 +829,32 @@ impl ConfigFile {
     /// As [`read`](Self::read), except for I/O.
     pub fn from_string(text: String, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let parts = Self::parse_parts(&text, path)?;
+        let parts = parse_parts(&text).map_err(|e| scan_error(path, &text, e))?;
+        let missing = |what: &str| {
+            invalid(
+                path,
+                &text,
+                0,
+                String::new(),
+                format!("has no top-level '{what}'"),
+            )
+        };
+        let version = parts.version.ok_or_else(|| missing("version"))?;
+        if version != SUPPORTED_VERSION {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_owned(),
+                found: version,
+            });
+        }
+        let serial_no = parts.serial_no.ok_or_else(|| missing("serial_no"))?;
+        let cluster = parts.cluster.ok_or_else(|| missing("cluster"))?;
         Ok(Self {
             path: path.to_owned(),
             text,
-            version: parts.version,
-            serial_no: parts.serial_no,
-            top: parts.top,
-            cluster: parts.cluster,
+            version,
+            serial_no,
+            top: RawObject::from_entries(parts.top),
+            cluster,
             nodes: parts.nodes,
             nodegroups: parts.nodegroups,
             instances: parts.instances,
@@ -498,177 +869,52 @@ impl ConfigFile {
         self.text.get(range.clone()).unwrap_or("{}")
     }
 
-    #[allow(clippy::too_many_lines, reason = "one loop per section")]
-    fn parse_parts(text: &str, path: &Path) -> Result<Parts, Error> {
-        let cx = Context { path };
-        let mut parsed: TopLevel = serde_json::from_str(text).map_err(|source| Error::Json {
-            path: path.to_owned(),
-            source,
-        })?;
-        let top = std::mem::take(&mut parsed.top);
-        let version: u64 = top
-            .get_as("version")
-            .map_err(|e| cx.malformed("'version'", Some(e)))?
-            .ok_or_else(|| cx.malformed("'version'", None))?;
-        if version != SUPPORTED_VERSION {
-            return Err(Error::UnsupportedVersion {
-                path: path.to_owned(),
-                found: version,
-            });
-        }
-        let serial_no: u64 = top
-            .get_as("serial_no")
-            .map_err(|e| cx.malformed("'serial_no'", Some(e)))?
-            .ok_or_else(|| cx.malformed("'serial_no'", None))?;
-        let cluster = Self::parse_cluster(&cx, &top)?;
-
-        let mut nodes = Vec::new();
-        for (key, raw) in parsed.take("nodes") {
-            let f: NodeFields = cx.object("nodes", &key, raw)?;
-            nodes.push(Node {
-                uuid: f.uuid.unwrap_or_else(|| key.clone()),
-                key,
-                name: f.name,
-                primary_ip: f.primary_ip,
-                secondary_ip: f.secondary_ip,
-                group: f.group,
-                raw: span(text, raw),
-            });
-        }
-        let mut nodegroups = Vec::new();
-        for (key, raw) in parsed.take("nodegroups") {
-            let f: GroupFields = cx.object("nodegroups", &key, raw)?;
-            nodegroups.push(NodeGroup {
-                uuid: f.uuid.unwrap_or_else(|| key.clone()),
-                key,
-                name: f.name,
-                networks: f
-                    .networks
-                    .map(|n| n.iter().map(|(k, _)| k.to_owned()).collect())
-                    .unwrap_or_default(),
-                raw: span(text, raw),
-            });
-        }
-        let mut instances = Vec::new();
-        for (key, raw) in parsed.take("instances") {
-            let f: InstanceFields = cx.object("instances", &key, raw)?;
-            instances.push(Instance {
-                uuid: f.uuid.unwrap_or_else(|| key.clone()),
-                key,
-                name: f.name,
-                network_port: f.network_port,
-                nics: f.nics,
-                disks: f.disks,
-                raw: span(text, raw),
-            });
-        }
-        let mut networks = Vec::new();
-        for (key, raw) in parsed.take("networks") {
-            let f: NamedFields = cx.object("networks", &key, raw)?;
-            networks.push(Network {
-                uuid: f.uuid.unwrap_or_else(|| key.clone()),
-                key,
-                name: f.name,
-                raw: span(text, raw),
-            });
-        }
-        let mut disks = Vec::new();
-        for (key, raw) in parsed.take("disks") {
-            let f: DiskFields = cx.object("disks", &key, raw)?;
-            let drbd_port = if f.dev_type.as_deref().is_some_and(is_drbd) {
-                let port = f.logical_id_part::<u64>(2).ok_or_else(|| {
-                    cx.malformed(format!("DRBD disk '{key}': logical_id[2] (the port)"), None)
-                })?;
-                Some(port)
-            } else {
-                None
-            };
-            let mut lvs = Vec::new();
-            let mut child_uuids = Vec::new();
-            f.collect_lvs(&mut lvs, &mut child_uuids);
-            disks.push(Disk {
-                uuid: f.uuid.unwrap_or_else(|| key.clone()),
-                key,
-                iv_name: f.iv_name,
-                drbd_port,
-                lvs,
-                child_uuids,
-                raw: span(text, raw),
-            });
-        }
-        let filters = match top.get("filters") {
-            Some(raw) => RawObject::parse(raw.get())
-                .map_err(|e| cx.malformed("section 'filters'", Some(e)))?
-                .len(),
-            None => 0,
-        };
-
-        Ok(Parts {
-            version,
-            serial_no,
-            top,
-            cluster,
-            nodes,
-            nodegroups,
-            instances,
-            networks,
-            disks,
-            filters,
-        })
-    }
-
-    fn parse_cluster(cx: &Context<'_>, top: &RawObject) -> Result<Cluster, Error> {
-        let raw_cluster = top
-            .get("cluster")
-            .ok_or_else(|| cx.malformed("'cluster'", None))?;
-        let raw =
-            RawObject::parse(raw_cluster.get()).map_err(|e| cx.malformed("'cluster'", Some(e)))?;
-        let f: ClusterFields = serde_json::from_str(raw_cluster.get())
-            .map_err(|e| cx.malformed("'cluster'", Some(e)))?;
-        let default_nic = f.nicparams.map(|n| n.default).unwrap_or_default();
-        Ok(Cluster {
-            raw,
-            name: f.cluster_name,
-            uuid: f.uuid,
-            master_ip: f.master_ip,
-            highest_used_port: f.highest_used_port,
-            tcpudp_port_pool: f.tcpudp_port_pool,
-            default_nic_mode: default_nic.mode.unwrap_or_else(|| "bridged".to_owned()),
-            default_nic_link: default_nic.link.unwrap_or_default(),
-            serial_no: f.serial_no,
-        })
-    }
-
-    /// Read and parse several files, each in its own thread (they are
-    /// independent; on a multi-core machine this halves the wall time of a
-    /// two-cluster merge). The result is in the order of `paths`.
-    ///
-    /// # Errors
-    ///
-    /// The first error, in the order of `paths`, of [`read`](Self::read).
-    pub fn read_all(paths: &[&Path]) -> Result<Vec<Self>, Error> {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = paths
-                .iter()
-                .map(|path| scope.spawn(move || Self::read(path)))
-                .collect();
-            handles
-                .into_iter()
-                .zip(paths)
-                .map(|(handle, path)| {
-                    handle.join().unwrap_or_else(|_| {
-                        Err(Error::Read {
-                            path: path.to_path_buf(),
-                            source: std::io::Error::other("the thread parsing this file failed"),
-                        })
-                    })
-                })
-                .collect()
-        })
-    }
-
     /// The cluster's name (`cluster.cluster_name`).
     pub fn name(&self) -> &str {
         &self.cluster.name
     }
+
+    /// An [`Error::Invalid`] about the object starting at byte `offset`.
+    pub(crate) fn invalid(&self, offset: usize, object: String, rule: String) -> Error {
+        invalid(&self.path, &self.text, offset, object, rule)
+    }
+}
+
+/// Read a file as UTF-8 text: a regular file of at most `max_size` bytes.
+pub(crate) fn read_text(path: &Path, max_size: u64) -> Result<String, Error> {
+    // Offsets are kept in 32 bits.
+    let limit = max_size.min(u64::from(u32::MAX));
+    let bytes =
+        bouture_fs::read_bounded(path, limit, bouture_fs::Links::Follow).map_err(|source| {
+            Error::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(e.as_bytes());
+        invalid(
+            path,
+            &text,
+            offset,
+            String::new(),
+            "is not UTF-8 text".to_owned(),
+        )
+    })
+}
+
+fn invalid(path: &Path, text: &str, offset: usize, object: String, rule: String) -> Error {
+    let (line, column) = line_column(text, offset);
+    Error::Invalid {
+        path: path.to_owned(),
+        line,
+        column,
+        object,
+        rule,
+    }
+}
+
+fn scan_error(path: &Path, text: &str, error: ScanError) -> Error {
+    invalid(path, text, error.offset, error.path, error.message)
 }

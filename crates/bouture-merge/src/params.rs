@@ -17,7 +17,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Conflict, ConflictKind, ObjectKind, ObjectRef};
+use crate::conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef};
 use crate::model::ConfigFile;
 
 /// What a parameter difference that Ganeti's tool treats as "strict" becomes.
@@ -33,6 +33,7 @@ pub enum ParameterPolicy {
 
 /// Something the operator should know; the merge goes on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Warning {
     /// The merging cluster concerned.
     pub cluster: String,
@@ -44,6 +45,7 @@ pub struct Warning {
 
 /// The outcome of comparing the clusters' parameters.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ParamOutcome {
     /// Differences that refuse the merge.
     pub conflicts: Vec<Conflict>,

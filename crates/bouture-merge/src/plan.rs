@@ -5,20 +5,23 @@
 //! it cannot fail on the inputs any more, so nothing is written unless the
 //! whole merge can be done.
 
-use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use rustc_hash::FxHashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::conflicts::Conflict;
 use crate::conflicts::find_conflicts;
-use crate::error::{Conflict, Error};
+use crate::error::Error;
 use crate::groups::{GroupPlan, GroupStrategy, plan_groups};
-use crate::model::ConfigFile;
+use crate::model::{ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk};
 use crate::params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
 use crate::ports::{PortAllocator, PortRange};
+use crate::references::check_references;
+use crate::report::Phases;
 
 /// How to merge.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MergeOptions {
     /// What to do with node groups whose name exists in several clusters
     /// (`None`: such a clash is a conflict).
@@ -29,10 +32,28 @@ pub struct MergeOptions {
     pub port_range: PortRange,
     /// The time stamp (seconds since the epoch) for `ctime`/`mtime`; `None`: now.
     pub now: Option<f64>,
+    /// The largest input file read, in bytes ([`DEFAULT_MAX_INPUT_SIZE`] by default).
+    pub max_input_size: u64,
+    /// Check everything, output path included, but write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for MergeOptions {
+    fn default() -> Self {
+        Self {
+            groups: None,
+            parameter_conflicts: ParameterPolicy::default(),
+            port_range: PortRange::default(),
+            now: None,
+            max_input_size: DEFAULT_MAX_INPUT_SIZE,
+            dry_run: false,
+        }
+    }
 }
 
 /// The result of [`check`]: conflicts refuse the merge, warnings do not.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CheckOutcome {
     /// Every conflict found, in a stable order.
     pub conflicts: Vec<Conflict>,
@@ -43,6 +64,7 @@ pub struct CheckOutcome {
 /// What kind of port a [`PortChange`] moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PortKind {
     /// A DRBD disk's `logical_id[2]`.
     Drbd,
@@ -52,6 +74,7 @@ pub enum PortKind {
 
 /// One reallocated port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PortChange {
     /// The merging cluster.
     pub cluster: String,
@@ -69,6 +92,7 @@ pub struct PortChange {
 
 /// Everything the merge will do, decided before anything is written.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct MergePlan {
     /// The time stamp given to new and changed objects.
     pub now: f64,
@@ -82,14 +106,16 @@ pub struct MergePlan {
     pub warnings: Vec<Warning>,
     /// Every reallocated port, in allocation order.
     pub port_changes: Vec<PortChange>,
-    /// For merging cluster `i`: disk UUID → new DRBD port.
-    pub disk_ports: Vec<HashMap<String, u64>>,
-    /// For merging cluster `i`: instance UUID → new console port.
-    pub instance_ports: Vec<HashMap<String, u64>>,
+    /// For merging cluster `i`, disk `d` (in file order): its new DRBD port.
+    pub disk_ports: Vec<Vec<Option<u64>>>,
+    /// For merging cluster `i`, instance `n` (in file order): its new console port.
+    pub instance_ports: Vec<Vec<Option<u64>>>,
     /// `cluster.highest_used_port` of the merged cluster.
     pub highest_used_port: u64,
     /// `cluster.tcpudp_port_pool` of the merged cluster.
     pub tcpudp_port_pool: Vec<u64>,
+    /// Repairs of our port bookkeeping.
+    pub repairs: Vec<Repair>,
 }
 
 fn now_seconds() -> f64 {
@@ -141,27 +167,59 @@ pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &MergeOptions) -
 ///
 /// # Errors
 ///
+/// [`Error::Invalid`] when an input breaks a reference Ganeti relies on
+/// (see [`check_references`]) or our cluster uses one port twice;
 /// [`Error::Conflicts`] with every conflict found; [`Error::PortsExhausted`]
 /// when the port range cannot hold the reallocated ports.
-#[allow(
-    clippy::too_many_lines,
-    reason = "port allocation order is easiest to follow in one place"
-)]
 pub fn plan(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
     options: &MergeOptions,
 ) -> Result<MergePlan, Error> {
+    plan_timed(ours, theirs, options, &mut Phases::default())
+}
+
+/// [`plan`], recording how long the checks and the planning took.
+pub(crate) fn plan_timed(
+    ours: &ConfigFile,
+    theirs: &[ConfigFile],
+    options: &MergeOptions,
+    phases: &mut Phases,
+) -> Result<MergePlan, Error> {
+    let start = Instant::now();
+    for config in std::iter::once(ours).chain(theirs) {
+        check_references(config)?;
+    }
     let (outcome, groups, params) = check_with_groups(ours, theirs, options);
+    phases.check = start.elapsed();
+    let start = Instant::now();
+    let result = plan_ports(ours, theirs, options, outcome, groups, params);
+    phases.plan = start.elapsed();
+    result
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "port allocation order is easiest to follow in one place"
+)]
+fn plan_ports(
+    ours: &ConfigFile,
+    theirs: &[ConfigFile],
+    options: &MergeOptions,
+    outcome: CheckOutcome,
+    groups: GroupPlan,
+    params: ParamOutcome,
+) -> Result<MergePlan, Error> {
     if !outcome.conflicts.is_empty() {
         return Err(Error::Conflicts {
             conflicts: outcome.conflicts,
         });
     }
 
+    let bookkeeping = our_ports(ours, options.port_range)?;
     let mut allocator = PortAllocator::new(
-        ours.cluster.tcpudp_port_pool.clone(),
-        ours.cluster.highest_used_port,
+        bookkeeping.usable_pool,
+        bookkeeping.highest_used_port,
         options.port_range,
     );
     let needed: usize = theirs
@@ -181,7 +239,7 @@ pub fn plan(
             needed,
             available,
             range: options.port_range,
-            highest_used_port: ours.cluster.highest_used_port,
+            highest_used_port: bookkeeping.highest_used_port,
         });
     }
 
@@ -189,33 +247,41 @@ pub fn plan(
     let mut disk_ports = Vec::with_capacity(theirs.len());
     let mut instance_ports = Vec::with_capacity(theirs.len());
     for other in theirs {
-        let disks: rustc_hash::FxHashMap<&str, &crate::model::Disk> =
-            other.disks.iter().map(|d| (d.uuid.as_str(), d)).collect();
-        let mut new_disk_ports = HashMap::with_capacity(other.disks.len());
-        let mut new_instance_ports = HashMap::with_capacity(other.instances.len());
+        let disks: FxHashMap<&str, usize> = other
+            .disks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.uuid.as_str(), i))
+            .collect();
+        let mut new_disk_ports: Vec<Option<u64>> = vec![None; other.disks.len()];
+        let mut new_instance_ports: Vec<Option<u64>> = vec![None; other.instances.len()];
         let mut allocate = || {
             allocator.allocate().ok_or(Error::PortsExhausted {
                 needed,
                 available,
                 range: options.port_range,
-                highest_used_port: ours.cluster.highest_used_port,
+                highest_used_port: bookkeeping.highest_used_port,
             })
         };
-        for instance in &other.instances {
+        for (instance_index, instance) in other.instances.iter().enumerate() {
             for uuid in &instance.disks {
-                let Some(disk) = disks.get(uuid.as_str()) else {
+                let Some(&at) = disks.get(uuid.as_str()) else {
+                    continue;
+                };
+                let (Some(disk), Some(slot)) = (other.disks.get(at), new_disk_ports.get_mut(at))
+                else {
                     continue;
                 };
                 let Some(old) = disk.drbd_port else { continue };
-                if new_disk_ports.contains_key(uuid) {
+                if slot.is_some() {
                     continue;
                 }
                 let new = allocate()?;
-                new_disk_ports.insert(uuid.clone(), new);
+                *slot = Some(new);
                 port_changes.push(PortChange {
                     cluster: other.name().to_owned(),
                     instance: Some(instance.name.clone()),
-                    disk: Some(disk_label(disk)),
+                    disk: Some(disk_label(disk, true)),
                     kind: PortKind::Drbd,
                     old,
                     new,
@@ -223,7 +289,9 @@ pub fn plan(
             }
             if let Some(old) = instance.network_port {
                 let new = allocate()?;
-                new_instance_ports.insert(instance.uuid.clone(), new);
+                if let Some(slot) = new_instance_ports.get_mut(instance_index) {
+                    *slot = Some(new);
+                }
                 port_changes.push(PortChange {
                     cluster: other.name().to_owned(),
                     instance: Some(instance.name.clone()),
@@ -235,17 +303,17 @@ pub fn plan(
             }
         }
         // DRBD disks attached to no instance still hold a port.
-        for disk in &other.disks {
+        for (disk, slot) in other.disks.iter().zip(new_disk_ports.iter_mut()) {
             let Some(old) = disk.drbd_port else { continue };
-            if new_disk_ports.contains_key(&disk.uuid) {
+            if slot.is_some() {
                 continue;
             }
             let new = allocate()?;
-            new_disk_ports.insert(disk.uuid.clone(), new);
+            *slot = Some(new);
             port_changes.push(PortChange {
                 cluster: other.name().to_owned(),
                 instance: None,
-                disk: Some(disk_label(disk)),
+                disk: Some(disk_label(disk, false)),
                 kind: PortKind::Drbd,
                 old,
                 new,
@@ -266,12 +334,169 @@ pub fn plan(
         instance_ports,
         highest_used_port: allocator.highest_used_port(),
         tcpudp_port_pool: allocator.pool(),
+        repairs: bookkeeping.repairs,
     })
 }
 
-fn disk_label(disk: &crate::model::Disk) -> String {
-    match &disk.iv_name {
-        Some(name) => format!("{name} ({})", disk.uuid),
-        None => disk.uuid.clone(),
+/// How a disk is named in port changes: `disk/0 (uuid)` for a disk of an
+/// instance, `uuid (attached to no instance)` otherwise.
+fn disk_label(disk: &Disk, attached: bool) -> String {
+    match (&disk.iv_name, attached) {
+        (Some(name), true) => format!("{name} ({})", disk.uuid),
+        (None, true) => disk.uuid.clone(),
+        (_, false) => format!("{} (attached to no instance)", disk.uuid),
     }
+}
+
+/// A change bouture makes to our cluster's port bookkeeping so that it
+/// agrees with the ports our own objects use (reported, never silent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Repair {
+    /// The member of our cluster object repaired (`highest_used_port`, `tcpudp_port_pool`).
+    pub field: String,
+    /// The ports concerned.
+    pub ports: Vec<u64>,
+    /// What was wrong and what bouture did.
+    pub message: String,
+}
+
+/// Our port bookkeeping, checked against the ports our objects use.
+struct Bookkeeping {
+    /// Pool ports the allocator may hand out (in the range, free, once each).
+    usable_pool: Vec<u64>,
+    /// `highest_used_port`, raised to the highest port in use or kept in the pool.
+    highest_used_port: u64,
+    repairs: Vec<Repair>,
+}
+
+/// Derive the ports our objects use (DRBD disks, consoles); refuse a port
+/// used twice; repair a pool or a `highest_used_port` that contradict them.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the ports in use, then each repair, in one readable order"
+)]
+fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> {
+    let mut in_use: FxHashMap<u64, String> = FxHashMap::default();
+    in_use.reserve(ours.disks.len() + ours.instances.len());
+    let disks: FxHashMap<&str, &Disk> = ours.disks.iter().map(|d| (d.uuid.as_str(), d)).collect();
+    let mut claim = |port: u64, owner: String, offset: usize| -> Result<(), Error> {
+        match in_use.entry(port) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(owner);
+                Ok(())
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => Err(ours.invalid(
+                offset,
+                owner,
+                format!(
+                    "uses port {port}, which {} uses too; Ganeti's verifier refuses a port with two owners, and bouture cannot tell which one is right",
+                    slot.get()
+                ),
+            )),
+        }
+    };
+    let mut attached = rustc_hash::FxHashSet::default();
+    for instance in &ours.instances {
+        for uuid in &instance.disks {
+            if let Some(disk) = disks.get(uuid.as_str())
+                && let Some(port) = disk.drbd_port
+            {
+                attached.insert(uuid.as_str());
+                claim(
+                    port,
+                    format!(
+                        "instance '{}' DRBD disk {}",
+                        instance.name,
+                        disk_label(disk, true)
+                    ),
+                    disk.raw.start,
+                )?;
+            }
+        }
+        if let Some(port) = instance.network_port {
+            claim(
+                port,
+                format!("instance '{}' (console)", instance.name),
+                instance.raw.start,
+            )?;
+        }
+    }
+    for disk in &ours.disks {
+        if let Some(port) = disk.drbd_port
+            && !attached.contains(disk.uuid.as_str())
+        {
+            claim(
+                port,
+                format!("DRBD disk {}", disk_label(disk, false)),
+                disk.raw.start,
+            )?;
+        }
+    }
+
+    let mut repairs = Vec::new();
+    let mut seen = rustc_hash::FxHashSet::default();
+    let (mut duplicates, mut used, mut outside) = (Vec::new(), Vec::new(), Vec::new());
+    let mut usable_pool = Vec::new();
+    for &port in &ours.cluster.tcpudp_port_pool {
+        if !seen.insert(port) {
+            duplicates.push(port);
+        } else if in_use.contains_key(&port) {
+            used.push(port);
+        } else if port < u64::from(range.first) || port > u64::from(range.last) {
+            outside.push(port);
+        } else {
+            usable_pool.push(port);
+        }
+    }
+    let mut repair = |ports: Vec<u64>, field: &str, message: String| {
+        if !ports.is_empty() {
+            repairs.push(Repair {
+                field: field.to_owned(),
+                ports,
+                message,
+            });
+        }
+    };
+    repair(
+        duplicates,
+        "tcpudp_port_pool",
+        "repaired: ports listed more than once in our tcpudp_port_pool are kept once".to_owned(),
+    );
+    repair(
+        used,
+        "tcpudp_port_pool",
+        "repaired: ports of our tcpudp_port_pool that our own disks or consoles use are removed from it (never handed out)".to_owned(),
+    );
+    repair(
+        outside,
+        "tcpudp_port_pool",
+        format!(
+            "repaired: ports of our tcpudp_port_pool outside the port range {range} are removed from it (never handed out)"
+        ),
+    );
+    let before = ours.cluster.highest_used_port;
+    let highest = in_use
+        .keys()
+        .chain(usable_pool.iter())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let highest_used_port = if highest > before {
+        repair(
+            vec![highest],
+            "highest_used_port",
+            format!(
+                "repaired: our highest_used_port {before} is below port {highest}, which our cluster uses or lists; raised to {highest} so that no port in use is handed out"
+            ),
+        );
+        highest
+    } else {
+        before
+    };
+    Ok(Bookkeeping {
+        usable_pool,
+        highest_used_port,
+        repairs,
+    })
 }

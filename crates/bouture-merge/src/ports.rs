@@ -13,8 +13,6 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::error::Error;
-
 /// Ganeti's first DRBD/console port (`FIRST_DRBD_PORT`).
 pub const GANETI_FIRST_PORT: u16 = 11_000;
 /// Ganeti's last DRBD/console port (`LAST_DRBD_PORT`).
@@ -52,11 +50,20 @@ impl fmt::Display for PortRange {
     }
 }
 
-impl FromStr for PortRange {
-    type Err = Error;
+/// A port range that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid port range {text:?}: expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535")]
+#[non_exhaustive]
+pub struct PortRangeError {
+    /// The text given.
+    pub text: String,
+}
 
-    fn from_str(text: &str) -> Result<Self, Error> {
-        let invalid = || Error::InvalidPortRange {
+impl FromStr for PortRange {
+    type Err = PortRangeError;
+
+    fn from_str(text: &str) -> Result<Self, PortRangeError> {
+        let invalid = || PortRangeError {
             text: text.to_owned(),
         };
         let (first, last) = text.trim().split_once('-').ok_or_else(invalid)?;

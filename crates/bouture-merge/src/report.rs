@@ -5,14 +5,59 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::version_name;
 use crate::groups::GroupAction;
 use crate::model::ConfigFile;
+use crate::model::version_name;
 use crate::params::Warning;
-use crate::plan::{MergePlan, PortChange, PortKind};
+use crate::plan::{MergePlan, PortChange, PortKind, Repair};
+use std::time::Duration;
+
+/// How long each phase of [`crate::merge_files`] took (not in the JSON
+/// report: it changes from run to run).
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct Phases {
+    /// Reading the input files.
+    pub read: Duration,
+    /// Scanning and parsing them (duplicates, keys, shapes included).
+    pub parse: Duration,
+    /// References, conflicts and cluster parameters.
+    pub check: Duration,
+    /// Node groups' fate, port bookkeeping and allocation.
+    pub plan: Duration,
+    /// Building the few objects the merge makes (cluster, groups, networks).
+    pub apply: Duration,
+    /// Serialising the output into the temporary file.
+    pub write: Duration,
+    /// Flushing it, fsync, rename and fsync of the directory.
+    pub fsync: Duration,
+    /// Building the report.
+    pub report: Duration,
+    /// Freeing the inputs.
+    pub free: Duration,
+}
+
+impl Phases {
+    /// The phases with their names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Duration)> {
+        [
+            ("read", self.read),
+            ("parse", self.parse),
+            ("check", self.check),
+            ("plan", self.plan),
+            ("apply", self.apply),
+            ("write", self.write),
+            ("fsync", self.fsync),
+            ("report", self.report),
+            ("free", self.free),
+        ]
+        .into_iter()
+    }
+}
 
 /// The report of a merge; its JSON form is what `bouture merge --format json` prints.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Our cluster's name.
     pub cluster: String,
@@ -28,14 +73,21 @@ pub struct Report {
     pub port_changes: Vec<PortChange>,
     /// Our port bookkeeping before and after.
     pub ports: PortSummary,
+    /// Repairs of our port bookkeeping (pool or highest used port
+    /// contradicting the ports our objects use).
+    pub repairs: Vec<Repair>,
     /// Cluster parameters whose merged value changed.
     pub parameters_merged: Vec<String>,
     /// Warnings.
     pub warnings: Vec<Warning>,
+    /// How long each phase took.
+    #[serde(skip)]
+    pub phases: Phases,
 }
 
 /// What one merging cluster brought.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct MergedCluster {
     /// Its name.
     pub name: String,
@@ -55,6 +107,7 @@ pub struct MergedCluster {
 
 /// The fate of one node group.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct GroupOutcome {
     /// Its name in the merging cluster.
     pub name: String,
@@ -70,6 +123,7 @@ pub struct GroupOutcome {
 
 /// The merged cluster's port bookkeeping.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct PortSummary {
     /// The range fresh ports were drawn from.
     pub range: String,
@@ -159,12 +213,25 @@ impl Report {
                 pool_after: plan.tcpudp_port_pool.len(),
             },
             parameters_merged,
+            repairs: plan.repairs.clone(),
             warnings: plan.warnings.clone(),
+            phases: Phases::default(),
         }
     }
 
-    /// The report as text for people.
+    /// The report as text for people, with at most [`Report::PORTS_SHOWN`]
+    /// port changes listed (the JSON form and [`to_text_with`](Self::to_text_with)
+    /// list them all).
     pub fn to_text(&self) -> String {
+        self.to_text_with(false)
+    }
+
+    /// How many port changes [`to_text`](Self::to_text) lists.
+    pub const PORTS_SHOWN: usize = 10;
+
+    /// The report as text for people; `every_port`: list every port change.
+    #[allow(clippy::too_many_lines, reason = "the report's sections in order")]
+    pub fn to_text_with(&self, every_port: bool) -> String {
         let mut out = String::new();
         let _ = if self.dry_run {
             writeln!(
@@ -213,8 +280,23 @@ impl Report {
             list(&mut out, "disks added", &cluster.disks_added);
             list(&mut out, "networks added", &cluster.networks_added);
         }
-        let _ = writeln!(out, "\nPorts reallocated: {}", self.port_changes.len());
-        for change in &self.port_changes {
+        let drbd = self
+            .port_changes
+            .iter()
+            .filter(|c| c.kind == PortKind::Drbd)
+            .count();
+        let _ = writeln!(
+            out,
+            "\nPorts reallocated: {} ({drbd} DRBD, {} console)",
+            self.port_changes.len(),
+            self.port_changes.len() - drbd
+        );
+        let shown = if every_port {
+            self.port_changes.len()
+        } else {
+            Self::PORTS_SHOWN
+        };
+        for change in self.port_changes.iter().take(shown) {
             let what = match change.kind {
                 PortKind::Drbd => format!("drbd {}", change.disk.as_deref().unwrap_or("?")),
                 PortKind::Console => "console".to_owned(),
@@ -226,6 +308,23 @@ impl Report {
                 change.instance.as_deref().unwrap_or("(no instance)"),
                 change.old,
                 change.new
+            );
+        }
+        if self.port_changes.len() > shown {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (-v or --format json lists every one)",
+                self.port_changes.len() - shown
+            );
+        }
+        for repair in &self.repairs {
+            let _ = writeln!(
+                out,
+                "Port bookkeeping of cluster '{}': {} ({}: {})",
+                self.cluster,
+                repair.message,
+                repair.field,
+                summarize_ports(&repair.ports)
             );
         }
         let _ = writeln!(
@@ -260,6 +359,15 @@ impl Report {
         }
         out
     }
+}
+
+/// At most ten ports, then how many more.
+fn summarize_ports(ports: &[u64]) -> String {
+    let mut text: Vec<String> = ports.iter().take(10).map(u64::to_string).collect();
+    if ports.len() > 10 {
+        text.push(format!("and {} more", ports.len() - 10));
+    }
+    text.join(", ")
 }
 
 fn list(out: &mut String, title: &str, items: &[String]) {

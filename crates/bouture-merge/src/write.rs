@@ -28,6 +28,57 @@ pub fn check_output_is_not_input(output: &Path, inputs: &[&Path]) -> Result<(), 
     }
 }
 
+/// Check, before anything is read or written, that `output` can be
+/// written: if it exists it is a regular file (never a FIFO, a device, a
+/// directory or a symbolic link, which are not replaced), and its directory
+/// exists.
+///
+/// # Errors
+///
+/// [`Error::Output`].
+pub fn check_output(output: &Path) -> Result<(), Error> {
+    let refuse = |problem: String| {
+        Err(Error::Output {
+            path: output.to_owned(),
+            problem,
+        })
+    };
+    match std::fs::symlink_metadata(output) {
+        Ok(metadata) if !metadata.file_type().is_file() => {
+            return refuse(format!(
+                "it is {}, not a regular file; it is never replaced, choose another path",
+                bouture_fs::describe(metadata.file_type())
+            ));
+        }
+        Ok(_) => return Ok(()),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return refuse(error.to_string());
+        }
+        Err(_) => {}
+    }
+    let dir = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => refuse(format!("{} is not a directory", dir.display())),
+        Err(error) => refuse(format!("its directory {}: {error}", dir.display())),
+    }
+}
+
+/// Write what `produce` writes to `path` atomically with mode
+/// [`OUTPUT_MODE`] (see [`bouture_fs::write_atomic_with`]).
+pub(crate) fn write_with(
+    path: &Path,
+    produce: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    bouture_fs::write_atomic_with(path, OUTPUT_MODE, None, produce).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// Write `bytes` to `path` atomically with mode [`OUTPUT_MODE`] (see
 /// [`bouture_fs::write_atomic`]). On error the previous `path`, if any, is
 /// intact; something at `path` that is not a regular file is never replaced.

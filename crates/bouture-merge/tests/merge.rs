@@ -84,6 +84,31 @@ fn options(groups: Option<GroupStrategy>) -> MergeOptions {
     }
 }
 
+/// The upstream fixture's pool (32101-32105) is outside Ganeti's default
+/// range; ports outside `--port-range` are never handed out.
+fn fixture_options(groups: Option<GroupStrategy>) -> MergeOptions {
+    MergeOptions {
+        port_range: "11000-65535".parse::<PortRange>().unwrap(),
+        ..options(groups)
+    }
+}
+
+/// Give the object `old` (its key, uuid and every reference to it) the uuid `new`.
+fn rename_uuid(v: &mut Value, old: &str, new: &str) {
+    *v = serde_json::from_str(&v.to_string().replace(old, new)).unwrap();
+}
+
+/// The key of the first object of a section.
+fn first_key(v: &Value, section: &str) -> String {
+    v[section]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone()
+}
+
 fn conflicts(error: &Error) -> Vec<(ConflictKind, String)> {
     match error {
         Error::Conflicts { conflicts } => conflicts
@@ -117,7 +142,7 @@ fn fixture_merged_with_renamed_copy_is_valid_for_ganeti() {
     let theirs = renamed_copy(&ours, "c0de");
     for strategy in [GroupStrategy::Rename, GroupStrategy::Merge] {
         let case = Case::new(&ours, &[&theirs]);
-        let report = case.merge(&options(Some(strategy))).unwrap();
+        let report = case.merge(&fixture_options(Some(strategy))).unwrap();
         assert_eq!(report.merged[0].nodes_added.len(), 3);
         assert_eq!(report.merged[0].instances_added.len(), 3);
         assert_eq!(report.merged[0].disks_added.len(), 3);
@@ -405,16 +430,7 @@ fn every_clash_is_refused_with_its_message() {
     let cases: Vec<(&str, Mutation, ConflictKind, String)> = vec![
         (
             "node uuid",
-            Box::new(move |v: &mut Value| {
-                let node = v["nodes"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove(&uuid(2, 1, 5))
-                    .unwrap();
-                let mut node = node;
-                node["uuid"] = json!(uuid(1, 1, 5));
-                v["nodes"][uuid(1, 1, 5)] = node;
-            }),
+            Box::new(move |v: &mut Value| rename_uuid(v, &uuid(2, 1, 5), &uuid(1, 1, 5))),
             ConflictKind::Uuid,
             format!(
                 "UUID {} is used by node 'node5.c1.example.com'",
@@ -424,7 +440,7 @@ fn every_clash_is_refused_with_its_message() {
         (
             "instance uuid",
             Box::new(|v: &mut Value| {
-                first(v, "instances")["uuid"] = json!(uuid(1, 3, 7));
+                rename_uuid(v, &first_key(v, "instances"), &uuid(1, 3, 7));
             }),
             ConflictKind::Uuid,
             "instance 'inst7.c1.example.com'".to_owned(),
@@ -432,7 +448,7 @@ fn every_clash_is_refused_with_its_message() {
         (
             "disk uuid",
             Box::new(|v: &mut Value| {
-                first(v, "disks")["uuid"] = json!(uuid(1, 4, 3));
+                rename_uuid(v, &first_key(v, "disks"), &uuid(1, 4, 3));
             }),
             ConflictKind::Uuid,
             "disk 'disk/0'".to_owned(),
@@ -440,7 +456,7 @@ fn every_clash_is_refused_with_its_message() {
         (
             "node group uuid",
             Box::new(|v: &mut Value| {
-                first(v, "nodegroups")["uuid"] = json!(uuid(1, 2, 0));
+                rename_uuid(v, &first_key(v, "nodegroups"), &uuid(1, 2, 0));
             }),
             ConflictKind::Uuid,
             format!("UUID {}", uuid(1, 2, 0)),
@@ -448,7 +464,7 @@ fn every_clash_is_refused_with_its_message() {
         (
             "network uuid",
             Box::new(|v: &mut Value| {
-                first(v, "networks")["uuid"] = json!(uuid(1, 6, 0));
+                rename_uuid(v, &first_key(v, "networks"), &uuid(1, 6, 0));
             }),
             ConflictKind::Uuid,
             "network 'net1'".to_owned(),
@@ -764,7 +780,11 @@ fn planned_report(ours: &str, theirs: &[&str], options: &MergeOptions) -> Report
 fn report_of_the_fixture_and_its_copy() {
     let ours = fixture_30();
     let theirs = renamed_copy(&ours, "c0de");
-    let report = planned_report(&ours, &[&theirs], &options(Some(GroupStrategy::Rename)));
+    let report = planned_report(
+        &ours,
+        &[&theirs],
+        &fixture_options(Some(GroupStrategy::Rename)),
+    );
     insta::assert_snapshot!("fixture_rename_text", report.to_text());
     insta::assert_json_snapshot!("fixture_rename_json", report);
 }

@@ -1,14 +1,18 @@
 //! `bouture merge`: merge Ganeti cluster configurations.
 
-use std::path::PathBuf;
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
 
 use bouture_merge::{
-    ConfigFile, Error, GroupStrategy, MergeOptions, ParameterPolicy, PortRange, Report,
+    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MergeOptions, ParameterPolicy, PortRange, Report,
 };
 
 use crate::Streams;
-use crate::exit::BoutureExitCode;
-use crate::output::{Failure, OutputFormat, error_chain, write_json};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, error_chain, write_json};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -24,9 +28,13 @@ Examples:
   bouture merge --config ours.data --merge big.data --output merged.data \\
       --port-range 11000-30999 --parameter-conflicts warn
 
+Output: a text report (port changes summarised; -v lists every one and
+prints the time of each phase on stderr, -q prints only warnings), or
+--format json (every port change, repairs, warnings).
+
 Exit status: 0 merged (or dry run done), 1 refused (conflicts, not enough
-ports, unsupported version, unreadable input), 2 usage error.
-See docs/merge.md for what is checked and changed.";
+ports, unsupported version, an input that breaks a rule, unreadable input
+or output), 2 usage error. See docs/merge.md for what is checked and changed.";
 
 /// Node group clash strategy on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,9 +77,13 @@ pub struct MergeArgs {
     /// Ports the merged cluster may allocate for DRBD disks and consoles.
     #[arg(long, value_name = "FIRST-LAST", default_value = "11000-14999", value_parser = parse_range)]
     pub port_range: PortRange,
-    /// Print the report, write nothing.
+    /// Check everything (the output path too) and print the report; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The largest input file read (BYTES, or with a K, M or G suffix);
+    /// larger files, like anything but a regular file, are refused unread.
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_INPUT_SIZE, value_parser = parse_size)]
+    pub max_input_size: u64,
     /// How to print the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -81,7 +93,56 @@ fn parse_range(text: &str) -> Result<PortRange, String> {
     text.parse::<PortRange>().map_err(|e| e.to_string())
 }
 
-pub(crate) fn run(args: &MergeArgs, streams: &mut Streams<'_>) -> Result<u8, Failure> {
+/// `BYTES`, or a number with a `K`, `M` or `G` suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!("invalid size {text:?}: expected BYTES, or a number followed by K, M or G")
+        })
+}
+
+/// How much `bouture merge` prints besides its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    /// `-q`: no text report; warnings and repairs only, on stderr.
+    Quiet,
+    /// The text report, port changes summarised.
+    Normal,
+    /// `-v`: every port change, and the time of each phase on stderr.
+    Verbose,
+}
+
+impl Verbosity {
+    pub(crate) fn new(verbose: u8, quiet: u8) -> Self {
+        if quiet > 0 {
+            Self::Quiet
+        } else if verbose > 0 {
+            Self::Verbose
+        } else {
+            Self::Normal
+        }
+    }
+}
+
+/// Run `bouture merge`: a merged report is [`Outcome::Done`]; a refused merge
+/// is a [`CommandError`] (exit 1, from [`crate::exit::finish`]), its message
+/// written by [`Refused`].
+pub(crate) fn run(
+    args: &MergeArgs,
+    verbosity: Verbosity,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
     let options = MergeOptions {
         groups: args.groups.map(|g| match g {
             GroupsArg::Merge => GroupStrategy::Merge,
@@ -92,69 +153,169 @@ pub(crate) fn run(args: &MergeArgs, streams: &mut Streams<'_>) -> Result<u8, Fai
             ParamsArg::Warn => ParameterPolicy::Warn,
         },
         port_range: args.port_range,
-        now: None,
+        max_input_size: args.max_input_size,
+        dry_run: args.dry_run,
+        ..MergeOptions::default()
     };
-    let report = merge(args, &options).map_err(|error| refused(&error, args.format, streams))?;
-    let written = match args.format {
-        OutputFormat::Json => write_json(streams.stdout, &report),
-        OutputFormat::Text => {
-            std::io::Write::write_all(streams.stdout, report.to_text().as_bytes())
+    let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
+    match bouture_merge::merge_files(&args.config, &theirs, Some(&args.output), &options) {
+        Ok(report) => {
+            render(&report, args.format, verbosity, streams).map_err(CommandError::Output)?;
+            Ok(Outcome::Done)
         }
-    };
-    if written.is_err() {
-        // The merge is done; a closed stdout only loses the report.
-        return Ok(BoutureExitCode::OK);
+        Err(error) => {
+            if args.format == OutputFormat::Json {
+                // The refusal is the result: a closed stdout must not turn
+                // it into a success, so this write's error is not returned.
+                let _ = write_json(streams.stdout, &json_body(&error));
+            }
+            Err(refusal(error))
+        }
     }
-    Ok(BoutureExitCode::OK)
 }
 
-fn merge(args: &MergeArgs, options: &MergeOptions) -> Result<Report, Error> {
-    let inputs: Vec<&std::path::Path> = std::iter::once(args.config.as_path())
-        .chain(args.merge.iter().map(PathBuf::as_path))
-        .collect();
-    // Refused even for a dry run: the real run would be refused too.
-    bouture_merge::check_output_is_not_input(&args.output, &inputs)?;
-    let mut theirs = ConfigFile::read_all(&inputs)?;
-    let ours = theirs.remove(0);
-    let plan = bouture_merge::plan(&ours, &theirs, options)?;
-    if args.dry_run {
-        return Ok(Report::new(&ours, &theirs, &plan, None));
+/// What kind of failure a refused merge is: the inputs' content (unreadable,
+/// breaking a rule, another version) is the configuration the command reads;
+/// the rest (conflicts between valid inputs, ports, the output) is the
+/// operation failing. Both exit 1.
+fn refusal(error: Error) -> CommandError {
+    match error {
+        Error::Read { .. } | Error::Invalid { .. } | Error::UnsupportedVersion { .. } => {
+            CommandError::config(Refused(error))
+        }
+        _ => CommandError::failed(Refused(error)),
     }
-    let bytes = bouture_merge::apply(&ours, &theirs, &plan)?;
-    bouture_merge::write_atomically(&args.output, &bytes)?;
-    let report = Report::new(&ours, &theirs, &plan, Some(args.output.clone()));
-    // The inputs and the output text are large and made of many small
-    // allocations; the process ends right after printing the report, so
-    // leave them to the operating system instead of freeing them one by one.
-    std::mem::forget((ours, theirs, plan, bytes));
-    Ok(report)
 }
 
-/// Turn a refusal into a failure; conflicts are listed one per line (and as
-/// JSON on stdout with `--format json`).
-fn refused(error: &Error, format: OutputFormat, streams: &mut Streams<'_>) -> Failure {
-    if let Error::Conflicts { conflicts } = error {
-        if format == OutputFormat::Json {
-            let body = serde_json::json!({ "error": error.to_string(), "conflicts": conflicts });
-            let _ = write_json(streams.stdout, &body);
+fn render(
+    report: &Report,
+    format: OutputFormat,
+    verbosity: Verbosity,
+    streams: &mut Streams<'_>,
+) -> std::io::Result<()> {
+    match (format, verbosity) {
+        // Rendered whole, then written once: stdout is line-buffered, and a
+        // report of thousands of port changes would cost a write per line.
+        (OutputFormat::Json, _) => {
+            let mut text = Vec::with_capacity(256 * report.port_changes.len() + 4096);
+            write_json(&mut text, report)?;
+            streams.stdout.write_all(&text)?;
         }
-        let mut message = format!(
-            "merge refused, nothing was written: {} conflict{}",
-            conflicts.len(),
-            if conflicts.len() == 1 { "" } else { "s" }
-        );
-        for conflict in conflicts {
-            message.push_str("\n  - ");
-            message.push_str(&conflict.message);
+        (OutputFormat::Text, Verbosity::Quiet) => {
+            for warning in &report.warnings {
+                writeln!(streams.stderr, "warning: {}", warning.message)?;
+            }
+            for repair in &report.repairs {
+                writeln!(
+                    streams.stderr,
+                    "warning: {} ({}: {:?})",
+                    repair.message, repair.field, repair.ports
+                )?;
+            }
         }
-        return Failure {
-            message,
-            code: BoutureExitCode::FAILURE,
-        };
+        (OutputFormat::Text, _) => streams.stdout.write_all(
+            report
+                .to_text_with(verbosity == Verbosity::Verbose)
+                .as_bytes(),
+        )?,
     }
-    if format == OutputFormat::Json {
-        let body = serde_json::json!({ "error": error_chain(error) });
-        let _ = write_json(streams.stdout, &body);
+    if verbosity == Verbosity::Verbose {
+        let phases: Vec<(&str, Duration)> = report.phases.iter().collect();
+        let total: Duration = phases.iter().map(|(_, d)| *d).sum();
+        let mut line = format!("phases (total {:.1} ms):", total.as_secs_f64() * 1e3);
+        for (name, duration) in phases {
+            let share = if total.is_zero() {
+                0.0
+            } else {
+                duration.as_secs_f64() / total.as_secs_f64() * 100.0
+            };
+            let _ = write!(
+                line,
+                " {name} {:.1} ms ({share:.0}%),",
+                duration.as_secs_f64() * 1e3
+            );
+        }
+        line.pop();
+        writeln!(streams.stderr, "{line}")?;
     }
-    Failure::operation(error)
+    Ok(())
+}
+
+/// The fields of a refusal for `--format json`: the message, and the
+/// error's own fields where a script can act on them.
+fn json_body(error: &Error) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("error".to_owned(), json!(error_chain(error)));
+    let mut field = |name: &str, value: serde_json::Value| {
+        body.insert(name.to_owned(), value);
+    };
+    match error {
+        Error::Conflicts { conflicts } => field("conflicts", json!(conflicts)),
+        Error::PortsExhausted {
+            needed,
+            available,
+            range,
+            highest_used_port,
+        } => {
+            field("needed", json!(needed));
+            field("available", json!(available));
+            field("range", json!(range.to_string()));
+            field("highest_used_port", json!(highest_used_port));
+        }
+        Error::Invalid {
+            path,
+            line,
+            column,
+            object,
+            rule,
+        } => {
+            field("path", json!(path));
+            field("line", json!(line));
+            field("column", json!(column));
+            field("object", json!(object));
+            field("rule", json!(rule));
+        }
+        _ => {}
+    }
+    body
+}
+
+/// A refused merge as `bouture merge` words it: conflicts one per line, a
+/// hint for a file over `--max-input-size`, otherwise the library's message.
+/// Its source is the library error's, so the chain printed is the same.
+#[derive(Debug)]
+struct Refused(Error);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Error::Conflicts { conflicts } => {
+                write!(
+                    f,
+                    "merge refused, nothing was written: {} conflict{}",
+                    conflicts.len(),
+                    if conflicts.len() == 1 { "" } else { "s" }
+                )?;
+                for conflict in conflicts {
+                    write!(f, "\n  - {}", conflict.message)?;
+                }
+                Ok(())
+            }
+            Error::Read {
+                source: bouture_merge::ReadError::TooLarge { .. },
+                ..
+            } => write!(
+                f,
+                "{} (raise --max-input-size if the file is right)",
+                error_chain(&self.0)
+            ),
+            error => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
 }

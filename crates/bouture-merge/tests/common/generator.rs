@@ -32,6 +32,12 @@ pub struct Spec {
     pub drbd_every: usize,
     /// Every `console_every`-th instance is a kvm instance with a console port (0: none).
     pub console_every: usize,
+    /// When set, this percentage of the instances (spread evenly) has a DRBD
+    /// disk, instead of every `drbd_every`-th.
+    pub drbd_percent: Option<usize>,
+    /// When set, this percentage of the instances (spread evenly) has a
+    /// console port, instead of every `console_every`-th.
+    pub console_percent: Option<usize>,
     /// Whether the cluster has a network, with NICs of the first instances on it.
     pub network: bool,
     /// The name of the node group holding every node.
@@ -47,6 +53,8 @@ impl Spec {
             instances,
             drbd_every: 2,
             console_every: 3,
+            drbd_percent: None,
+            console_percent: None,
             network: true,
             group_name: "default".to_owned(),
         }
@@ -69,6 +77,14 @@ const CLUSTER: u16 = 7;
 /// The IPv4 address `a.b.x.y` for host number `n` (1-based within a /16).
 fn host_ip(a: u32, b: u32, n: usize) -> String {
     format!("{a}.{b}.{}.{}", n / 250, n % 250 + 1)
+}
+
+/// Whether instance `i` is one of every `every`-th, or of `percent` % spread evenly.
+fn picked(i: usize, every: usize, percent: Option<usize>) -> bool {
+    match percent {
+        Some(percent) => (i + 1) * percent / 100 != i * percent / 100,
+        None => every != 0 && i.is_multiple_of(every),
+    }
 }
 
 /// Generate the text of a `config.data`.
@@ -108,7 +124,7 @@ pub fn generate(spec: &Spec) -> String {
         let pnode = i % spec.nodes;
         let snode = (i + 1) % spec.nodes;
         let (puuid, suuid) = (uuid(idx, NODE, pnode), uuid(idx, NODE, snode));
-        let drbd = spec.drbd_every != 0 && i % spec.drbd_every == 0;
+        let drbd = picked(i, spec.drbd_every, spec.drbd_percent);
         let disk = if drbd {
             let port = next_port;
             next_port += 1;
@@ -150,7 +166,7 @@ pub fn generate(spec: &Spec) -> String {
             nic["nicparams"] =
                 json!({"mode": "bridged", "link": format!("br-net{idx}"), "vlan": ""});
         }
-        let console = spec.console_every != 0 && i % spec.console_every == 0;
+        let console = picked(i, spec.console_every, spec.console_percent);
         let mut instance = json!({
             "admin_state": "up", "admin_state_source": "admin", "beparams": {},
             "ctime": now, "disks": [disk_id], "disks_active": true, "hvparams": {},

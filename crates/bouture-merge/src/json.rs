@@ -1,0 +1,664 @@
+//! A validating JSON scanner over borrowed text, made for untrusted
+//! `config.data` files.
+//!
+//! `serde_json` keeps the first of two equal keys where Python keeps the last,
+//! reports positions relative to the value it was given, and parses values
+//! bouture only copies. This scanner reads the whole document once: every
+//! value is checked against the JSON grammar (as strict as Python's `json`:
+//! no control characters in strings, no `NaN`), every object is checked for
+//! duplicate keys (compared after decoding escapes, as Python compares them),
+//! the nesting depth is bounded, and errors carry the byte offset in the file
+//! and the path of the value (`disks["…"].children[0]`). Callers pull the
+//! members they need as borrowed slices and skip the rest.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use rustc_hash::FxHashMap;
+
+/// The deepest nesting accepted. Ganeti's objects are at most about ten
+/// levels deep; Python's loader (`json`, then `FromDict` recursing into disk
+/// children) fails past its recursion limit, far above this.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Objects with more members than this check duplicates with a hash map.
+const LINEAR_KEYS: usize = 24;
+
+/// An error found while scanning: where (byte offset) and what.
+#[derive(Debug)]
+pub(crate) struct ScanError {
+    /// Byte offset in the scanned text.
+    pub(crate) offset: usize,
+    /// The path of the value concerned (`nodes["…"].name`), empty for the top level.
+    pub(crate) path: String,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+/// One step of the path to the current value.
+#[derive(Debug, Clone, Copy)]
+enum Step<'t> {
+    Key(&'t str),
+    Index(usize),
+}
+
+/// A string as it appears in the text (without its quotes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Str<'t> {
+    raw: &'t str,
+    escaped: bool,
+}
+
+impl<'t> Str<'t> {
+    /// The decoded string (borrowed when it has no escape).
+    pub(crate) fn decode(self) -> Result<Cow<'t, str>, &'static str> {
+        if self.escaped {
+            unescape(self.raw).map(Cow::Owned)
+        } else {
+            Ok(Cow::Borrowed(self.raw))
+        }
+    }
+
+    /// The text between the quotes, escapes not decoded.
+    pub(crate) fn raw(self) -> &'t str {
+        self.raw
+    }
+}
+
+fn unescape(raw: &str) -> Result<String, &'static str> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some('/') => out.push('/'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let high = hex4(&mut chars)?;
+                let code = if (0xD800..0xDC00).contains(&high) {
+                    if chars.next() != Some('\\') || chars.next() != Some('u') {
+                        return Err("a lone UTF-16 surrogate in a \\u escape");
+                    }
+                    let low = hex4(&mut chars)?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return Err("a lone UTF-16 surrogate in a \\u escape");
+                    }
+                    0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    high
+                };
+                out.push(char::from_u32(code).ok_or("a lone UTF-16 surrogate in a \\u escape")?);
+            }
+            _ => return Err("an invalid escape"),
+        }
+    }
+    Ok(out)
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Result<u32, &'static str> {
+    let mut value = 0;
+    for _ in 0..4 {
+        let digit = chars
+            .next()
+            .and_then(|c| c.to_digit(16))
+            .ok_or("an invalid \\u escape")?;
+        value = value * 16 + digit;
+    }
+    Ok(value)
+}
+
+/// Bytes that end the fast part of a string: quote, backslash, control characters.
+fn is_string_stop(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Skip the bytes of a string that need no attention, eight at a time: the
+/// position of the first word holding a quote, a backslash or a control
+/// character (the caller then goes on byte by byte).
+fn skip_plain(bytes: &[u8], mut pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(word) = bytes
+        .get(pos..pos + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+        .map(u64::from_le_bytes)
+    {
+        let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+        let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        if quote | backslash | control != 0 {
+            break;
+        }
+        pos += 8;
+    }
+    pos
+}
+
+/// The scanner: a position in the text and the path to the current value.
+pub(crate) struct Scanner<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    pos: usize,
+    depth: usize,
+    path: Vec<Step<'t>>,
+    /// Keys of the objects being read (a stack shared by nested objects).
+    keys: Vec<(Cow<'t, str>, usize)>,
+}
+
+/// The result of a scanner step.
+pub(crate) type Scan<T> = Result<T, ScanError>;
+
+impl<'t> Scanner<'t> {
+    /// A scanner at the start of `text`.
+    pub(crate) fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            path: Vec::with_capacity(MAX_DEPTH),
+            keys: Vec::with_capacity(256),
+        }
+    }
+
+    /// The current byte offset.
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// The path of the current value, for messages.
+    pub(crate) fn path(&self) -> String {
+        let mut out = String::new();
+        for (i, step) in self.path.iter().enumerate() {
+            match step {
+                Step::Key(key)
+                    if !key.is_empty()
+                        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                }
+                Step::Key(key) => {
+                    let _ = write!(out, "[\"{key}\"]");
+                }
+                Step::Index(index) => {
+                    let _ = write!(out, "[{index}]");
+                }
+            }
+        }
+        out
+    }
+
+    /// An error at `offset` about the current value.
+    pub(crate) fn error_at(&self, offset: usize, message: impl Into<String>) -> ScanError {
+        ScanError {
+            offset,
+            path: self.path(),
+            message: message.into(),
+        }
+    }
+
+    fn error(&self, message: impl Into<String>) -> ScanError {
+        self.error_at(self.pos, message)
+    }
+
+    fn unexpected(&self, expected: &str) -> ScanError {
+        match self.bytes.get(self.pos) {
+            None => self.error(format!("the file ends where {expected} was expected")),
+            Some(&b) if b.is_ascii_graphic() => self.error(format!(
+                "'{}' found where {expected} was expected",
+                b as char
+            )),
+            Some(b) => self.error(format!(
+                "byte 0x{b:02x} found where {expected} was expected"
+            )),
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// Whether the next value starts with `byte`.
+    pub(crate) fn peek_is(&mut self, byte: u8) -> bool {
+        self.peek() == Some(byte)
+    }
+
+    /// Whether the next value starts with a digit.
+    pub(crate) fn peek_is_digit(&mut self) -> bool {
+        self.peek().is_some_and(|b| b.is_ascii_digit())
+    }
+
+    /// The text of a span (of a value read before).
+    pub(crate) fn text_at(&self, span: Range<usize>) -> &'t str {
+        self.text.get(span).unwrap_or_default()
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, byte: u8, expected: &str) -> Scan<()> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected(expected))
+        }
+    }
+
+    /// Check that only white space is left.
+    pub(crate) fn end(&mut self) -> Scan<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.unexpected("the end of the file")),
+        }
+    }
+
+    fn enter(&mut self) -> Scan<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!(
+                "nested more than {MAX_DEPTH} levels deep; Ganeti's loader cannot read such a file"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Read a string.
+    pub(crate) fn string(&mut self) -> Scan<Str<'t>> {
+        if self.peek() != Some(b'"') {
+            return Err(self.unexpected("a string"));
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            self.pos = skip_plain(self.bytes, self.pos);
+            while let Some(&b) = self.bytes.get(self.pos) {
+                if is_string_stop(b) {
+                    break;
+                }
+                self.pos += 1;
+            }
+            match self.bytes.get(self.pos) {
+                Some(b'"') => {
+                    let raw = self.text.get(start..self.pos).unwrap_or_default();
+                    self.pos += 1;
+                    return Ok(Str { raw, escaped });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 1;
+                    match self.bytes.get(self.pos) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1;
+                        }
+                        Some(b'u') => {
+                            let digits = self.bytes.get(self.pos + 1..self.pos + 5);
+                            if !digits.is_some_and(|d| d.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(self.error("an invalid \\u escape in a string"));
+                            }
+                            self.pos += 5;
+                        }
+                        _ => return Err(self.error("an invalid escape in a string")),
+                    }
+                }
+                Some(_) => {
+                    return Err(
+                        self.error("a control character in a string (Python's json refuses it)")
+                    );
+                }
+                None => return Err(self.error_at(start - 1, "a string that is never closed")),
+            }
+        }
+    }
+
+    /// Read a string and decode it.
+    pub(crate) fn text(&mut self) -> Scan<Cow<'t, str>> {
+        let start = self.offset();
+        let value = self.string()?;
+        value
+            .decode()
+            .map_err(|problem| self.error_at(start, format!("{problem} in a string")))
+    }
+
+    /// Read a string or `null`.
+    pub(crate) fn opt_text(&mut self) -> Scan<Option<Cow<'t, str>>> {
+        if self.peek() == Some(b'n') {
+            self.literal()?;
+            return Ok(None);
+        }
+        if self.peek() != Some(b'"') {
+            return Err(self.unexpected("a string or null"));
+        }
+        self.text().map(Some)
+    }
+
+    /// Read a non-negative integer that fits 64 bits.
+    pub(crate) fn u64(&mut self) -> Scan<u64> {
+        let start = self.offset();
+        let span = self.number()?;
+        self.text
+            .get(span)
+            .and_then(|digits| digits.parse().ok())
+            .ok_or_else(|| self.error_at(start, "a non-negative integer was expected"))
+    }
+
+    /// Read a non-negative integer or `null`.
+    pub(crate) fn opt_u64(&mut self) -> Scan<Option<u64>> {
+        if self.peek() == Some(b'n') {
+            self.literal()?;
+            return Ok(None);
+        }
+        self.u64().map(Some)
+    }
+
+    fn literal(&mut self) -> Scan<()> {
+        self.skip_ws();
+        for word in [&b"true"[..], b"false", b"null"] {
+            if self
+                .bytes
+                .get(self.pos..)
+                .is_some_and(|rest| rest.starts_with(word))
+            {
+                self.pos += word.len();
+                return Ok(());
+            }
+        }
+        Err(self.unexpected("a JSON value"))
+    }
+
+    /// Read a number (JSON grammar), returning its span.
+    fn number(&mut self) -> Scan<Range<usize>> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.bytes.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match self.bytes.get(self.pos) {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.unexpected("a number")),
+        }
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if !self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+                return Err(self.unexpected("a digit"));
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            if !self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+                return Err(self.unexpected("a digit"));
+            }
+            self.digits();
+        }
+        Ok(start..self.pos)
+    }
+
+    fn digits(&mut self) {
+        while self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+            self.pos += 1;
+        }
+    }
+
+    /// Read a value with `read`, returning it and the value's span.
+    pub(crate) fn spanned<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Scan<T>,
+    ) -> Scan<(T, Range<usize>)> {
+        self.skip_ws();
+        let start = self.pos;
+        let value = read(self)?;
+        Ok((value, start..self.pos))
+    }
+
+    /// Read any value, checking it whole; returns its span.
+    pub(crate) fn value(&mut self) -> Scan<Range<usize>> {
+        let start = match self.peek() {
+            Some(_) => self.pos,
+            None => return Err(self.unexpected("a JSON value")),
+        };
+        match self.bytes.get(self.pos) {
+            Some(b'{') => {
+                self.object(|scanner, _| scanner.value().map(drop))?;
+            }
+            Some(b'[') => {
+                self.array(|scanner, _| scanner.value().map(drop))?;
+            }
+            Some(b'"') => {
+                self.string()?;
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+            }
+            _ => self.literal()?,
+        }
+        Ok(start..self.pos)
+    }
+
+    /// Read an object; `member` is called with each key and must read its
+    /// value. Duplicate keys are refused. Returns the object's span.
+    pub(crate) fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &str) -> Scan<()>,
+    ) -> Scan<Range<usize>> {
+        self.skip_ws();
+        let start = self.pos;
+        self.eat(b'{', "an object")?;
+        self.enter()?;
+        let base = self.keys.len();
+        let mut index: Option<FxHashMap<Cow<'t, str>, usize>> = None;
+        let result = (|| {
+            if self.peek() == Some(b'}') {
+                self.pos += 1;
+                return Ok(());
+            }
+            loop {
+                self.skip_ws();
+                let key_offset = self.offset();
+                let key = self.string()?;
+                self.path.push(Step::Key(key.raw()));
+                let decoded = key
+                    .decode()
+                    .map_err(|problem| self.error_at(key_offset, format!("{problem} in a key")))?;
+                let first = match &mut index {
+                    Some(map) => map.insert(decoded.clone(), key_offset),
+                    None => self
+                        .keys
+                        .get(base..)
+                        .and_then(|keys| keys.iter().find(|(k, _)| *k == decoded))
+                        .map(|(_, offset)| *offset),
+                };
+                if let Some(first) = first {
+                    let (line, column) = line_column(self.text, first);
+                    let decoded = decoded.escape_debug();
+                    return Err(self.error_at(
+                        key_offset,
+                        format!(
+                            "the key \"{decoded}\" appears twice (first at line {line} column {column}); \
+                             Python keeps the last and serde the first, so bouture refuses duplicate keys"
+                        ),
+                    ));
+                }
+                let name = decoded.clone();
+                if index.is_none() {
+                    self.keys.push((decoded, key_offset));
+                    if self.keys.len() - base > LINEAR_KEYS {
+                        let mut map = FxHashMap::default();
+                        map.reserve(1024);
+                        map.extend(self.keys.drain(base..));
+                        index = Some(map);
+                    }
+                }
+                self.eat(b':', "':'")?;
+                member(self, &name)?;
+                self.path.pop();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                    _ => return Err(self.unexpected("',' or '}'")),
+                }
+            }
+        })();
+        self.keys.truncate(base);
+        result?;
+        self.depth -= 1;
+        Ok(start..self.pos)
+    }
+
+    /// Read an array; `element` is called with each index and must read the
+    /// element. Returns the array's span.
+    pub(crate) fn array(
+        &mut self,
+        mut element: impl FnMut(&mut Self, usize) -> Scan<()>,
+    ) -> Scan<Range<usize>> {
+        self.skip_ws();
+        let start = self.pos;
+        self.eat(b'[', "an array")?;
+        self.enter()?;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            let mut index = 0;
+            loop {
+                self.path.push(Step::Index(index));
+                element(self, index)?;
+                self.path.pop();
+                index += 1;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.unexpected("',' or ']'")),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(start..self.pos)
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<(), String> {
+        let mut scanner = Scanner::new(text);
+        scanner.value().and_then(|_| scanner.end()).map_err(|e| {
+            let (line, column) = line_column(text, e.offset);
+            format!("{line}:{column} {}: {}", e.path, e.message)
+        })
+    }
+
+    #[test]
+    fn accepts_json() {
+        for ok in [
+            "{}",
+            " [1, -2.5e3, 0, true, false, null, \"a\\u00e9\\n\"] ",
+            r#"{"a": {"b": [{"c": "d"}]}, "e": "\ud83d\ude00"}"#,
+        ] {
+            check(ok).unwrap();
+        }
+    }
+
+    #[test]
+    fn refuses_what_python_refuses_or_reads_differently() {
+        for (bad, expected) in [
+            (
+                r#"{"a": 1, "a": 2}"#,
+                "1:10 a: the key \"a\" appears twice (first at line 1 column 2)",
+            ),
+            (
+                r#"{"x": {"aA": 1, "a\u0041": 2}}"#,
+                "1:17 x[\"a\\u0041\"]: the key \"aA\" appears twice (first at line 1 column 8)",
+            ),
+            ("{\"a\": 01}", "'1' found where ',' or '}' was expected"),
+            ("{\"a\": NaN}", "'N' found where a JSON value was expected"),
+            ("[\"a\tb\"]", "a control character"),
+            ("{\"a\": 1}x", "'x' found where the end of the file"),
+            ("\u{feff}{}", "byte 0xef found where a JSON value"),
+            ("[\"\\ud800\"]", ""),
+            ("{\"a\":", "the file ends where a JSON value was expected"),
+        ] {
+            match check(bad) {
+                Ok(()) if bad.contains("ud800") => {}
+                Ok(()) => panic!("{bad} accepted"),
+                Err(message) => assert!(message.contains(expected), "{bad}: {message}"),
+            }
+        }
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(check(&deep).unwrap_err().contains("nested more than 64"));
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        check(&ok).unwrap();
+    }
+
+    #[test]
+    fn duplicates_in_large_objects_are_found() {
+        let mut text = String::from("{");
+        for i in 0..100 {
+            let _ = write!(text, "\"k{i}\": {i}, ");
+        }
+        text.push_str("\"k7\": 0}");
+        assert!(check(&text).unwrap_err().contains("\"k7\" appears twice"));
+    }
+
+    #[test]
+    fn strings_of_any_length_end_at_their_quote() {
+        for len in 0..40 {
+            for stop in ["\"", "\\n\"", "\u{1}\""] {
+                let body = "é".repeat(len / 2) + &"x".repeat(len % 2);
+                let text = format!("\"{body}{stop}");
+                let mut scanner = Scanner::new(&text);
+                let result = scanner.string();
+                if stop.starts_with('\u{1}') {
+                    assert!(result.is_err(), "{text:?}");
+                } else {
+                    assert!(result.is_ok(), "{text:?}");
+                    assert_eq!(scanner.offset(), text.len(), "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn positions_count_lines_and_characters() {
+        assert_eq!(line_column("ab\ncé\nx", 6), (2, 3));
+        assert_eq!(line_column("abc", 0), (1, 1));
+    }
+}
