@@ -9,16 +9,25 @@
 # 4. grafts the node onto it (`bouture graft`), extra arguments are passed on
 #    (e.g. --format json, --dry-run);
 # 5. prints what the master holds afterwards, read back through its JSON-RPC API.
+#
+# BOUTURE_BIN=/usr/bin/bouture runs that binary (e.g. the one the Debian
+# package installed) instead of building one from this checkout.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 # shellcheck source=../scripts/setup.d/10-slapos-venv.sh
 source scripts/setup.d/10-slapos-venv.sh
-cargo build --quiet -p bouture-cli --bin bouture
-target_dir=$(cargo metadata --format-version 1 --no-deps \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-bouture="$target_dir/debug/bouture"
+if [ -n "${BOUTURE_BIN:-}" ]; then
+    bouture="$BOUTURE_BIN"
+    [ -x "$bouture" ] || { echo "BOUTURE_BIN=$bouture is not an executable file" >&2; exit 1; }
+else
+    cargo build --quiet -p bouture-cli --bin bouture
+    target_dir=$(cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    bouture="$target_dir/debug/bouture"
+fi
+echo "== using $bouture ($("$bouture" --version))" >&2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bouture-demo.XXXXXX")
 cp -a examples/demo-node/. "$work/"

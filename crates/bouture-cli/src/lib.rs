@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod assets;
 mod commands;
 mod exit;
 mod log;
@@ -15,9 +16,28 @@ use clap::{Parser, Subcommand};
 pub use exit::BoutureExitCode;
 pub use output::OutputFormat;
 
+/// The git commit the binary was built from (12 hex digits, `-dirty` when
+/// `scripts/package` built it from a modified tree), or `unknown` when it was
+/// built outside a git checkout without `BOUTURE_GIT_COMMIT` (see `build.rs`).
+pub const GIT_COMMIT: &str = env!("BOUTURE_GIT_COMMIT");
+
+/// The target triple the binary was built for.
+pub const BUILD_TARGET: &str = env!("BOUTURE_TARGET");
+
+/// What `bouture --version` prints after the name: the version, the git
+/// commit ([`GIT_COMMIT`]) and the target ([`BUILD_TARGET`]).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BOUTURE_GIT_COMMIT"),
+    ", target ",
+    env!("BOUTURE_TARGET"),
+    ")"
+);
+
 /// Move SlapOS nodes between masters and merge Ganeti clusters.
 #[derive(Debug, Parser)]
-#[command(name = "bouture", bin_name = "bouture", version, about, long_about = None)]
+#[command(name = "bouture", bin_name = "bouture", version, long_version = LONG_VERSION, about, long_about = None)]
 #[command(after_help = "\
 Run `bouture <COMMAND> --help` for the options and examples of a command.
 
@@ -55,6 +75,8 @@ pub enum Command {
     Merge(commands::merge::MergeArgs),
     /// Merge live Ganeti clusters into ours: plan, journal, resume, rollback.
     ClusterMerge(commands::cluster_merge::ClusterMergeArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(commands::completions::CompletionsArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -119,6 +141,7 @@ where
             Command::ClusterMerge(args) => {
                 commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
             }
+            Command::Completions(args) => commands::completions::run(args, streams),
         },
         Err(error) => Err(exit::CommandError::Usage(error)),
     };
