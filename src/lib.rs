@@ -15,7 +15,9 @@
 //! - [`failover`]: keeping a node processed while its master is offline;
 //! - [`merge`]: Ganeti `config.data` merging;
 //! - [`cluster_merge`]: merging live Ganeti clusters into ours over SSH
-//!   (plan, journal, resume, rollback) — `bouture-cluster-merge`.
+//!   (plan, journal, resume, rollback) — `bouture-cluster-merge`;
+//! - [`node_setup`]: joining a node to a Ganeti cluster from the master's
+//!   JSON document (Ganeti's `node-daemon-setup`).
 //!
 //! ```no_run
 //! use bouture::graft::{GraftOptions, GraftPlan};
@@ -37,6 +39,7 @@ pub use bouture_graft as graft;
 pub use bouture_ini as ini;
 pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
+pub use bouture_node_setup as node_setup;
 
 /// The repository's README, whose Rust snippets are compiled as doc tests.
 #[cfg(doctest)]

@@ -16,7 +16,9 @@
 //!   file's content), [`CommandError::failed`] otherwise,
 //!   [`CommandError::Output`] when the report cannot be written, or
 //!   [`CommandError::Reported`] when the command has already said why (as
-//!   `bouture failover` does in its log).
+//!   `bouture failover` does in its log). A command that keeps a peer's
+//!   documented code for an error has its own variant
+//!   (`bouture node-setup`'s [`CommandError::NodeSetupConfiguration`]).
 //!
 //! [`finish`] is the only place that prints the error and chooses the exit
 //! code; a command never returns a number. A new command adds a variant to
@@ -26,7 +28,9 @@
 //! Configuration errors exit 1 ([`BoutureExitCode::FAILURE`]), like any
 //! failed operation: 2 ([`BoutureExitCode::USAGE`]) is only for a command
 //! line that clap rejects, so that a script can tell "fix the command" from
-//! "fix the system".
+//! "fix the system". The one exception is `bouture node-setup`, which stands
+//! in for Ganeti's `node-daemon-setup` and keeps its codes: 2 also for a
+//! configuration error ([`BoutureExitCode::NODE_SETUP_CONFIGURATION`]).
 
 use std::error::Error;
 use std::io::{self, Write};
@@ -58,6 +62,10 @@ impl BoutureExitCode {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (unknown flag, missing argument, bad value).
     pub const USAGE: u8 = 2;
+    /// `bouture node-setup`: the input holds an ssconf value larger than
+    /// Ganeti's reader accepts (Ganeti's `ConfigurationError`, which its
+    /// `node-daemon-setup` exits with 2, like a usage error).
+    pub const NODE_SETUP_CONFIGURATION: u8 = 2;
     /// `bouture failover`: another `bouture failover` holds the lock on
     /// PIDFILE; this run did nothing (the same code as `slapos node instance`
     /// uses when another run holds its pidfile).
@@ -98,6 +106,10 @@ pub(crate) enum CommandError {
     Output(io::Error),
     /// The command has already said why (in its log or its report).
     Reported,
+    /// `bouture node-setup`: the input holds a value Ganeti's configuration
+    /// refuses (Ganeti's `ConfigurationError`, exit
+    /// [`BoutureExitCode::NODE_SETUP_CONFIGURATION`]).
+    NodeSetupConfiguration(Box<dyn Error>),
     /// clap rejected the command line, or printed the help or the version.
     Usage(clap::Error),
 }
@@ -139,6 +151,10 @@ pub(crate) fn finish(result: CommandResult, streams: &mut Streams<'_>) -> u8 {
         CommandError::Config(error) | CommandError::Failed(error) => {
             let _ = writeln!(streams.stderr, "error: {}", error_chain(error.as_ref()));
             BoutureExitCode::FAILURE
+        }
+        CommandError::NodeSetupConfiguration(error) => {
+            let _ = writeln!(streams.stderr, "error: {}", error_chain(error.as_ref()));
+            BoutureExitCode::NODE_SETUP_CONFIGURATION
         }
         CommandError::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => {
             BoutureExitCode::OK

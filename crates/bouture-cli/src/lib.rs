@@ -43,7 +43,8 @@ Run `bouture <COMMAND> --help` for the options and examples of a command.
 
 Exit status: 0 done; 1 the operation failed or was incomplete, or its configuration
 (the node configuration, an input file) is missing, unreadable or invalid; 2 the
-command line is wrong. `bouture failover` adds 10 and 75 (see its --help).")]
+command line is wrong. `bouture failover` adds 10 and 75, `bouture node-setup` keeps
+Ganeti's 2 for a configuration error (see their --help).")]
 #[non_exhaustive]
 pub struct Cli {
     /// Print more detail about what is done (repeat for more).
@@ -77,6 +78,8 @@ pub enum Command {
     ClusterMerge(commands::cluster_merge::ClusterMergeArgs),
     /// Print the shell completion script for bash, zsh or fish.
     Completions(commands::completions::CompletionsArgs),
+    /// Join this node to a Ganeti cluster from the master's JSON document on stdin.
+    NodeSetup(commands::node_setup::NodeSetupArgs),
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -142,6 +145,9 @@ where
                 commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
             }
             Command::Completions(args) => commands::completions::run(args, streams),
+            Command::NodeSetup(args) => {
+                commands::node_setup::run(args, streams, cli.verbose, cli.quiet)
+            }
         },
         Err(error) => Err(exit::CommandError::Usage(error)),
     };

@@ -7,6 +7,7 @@ pub(crate) mod failover;
 pub(crate) mod graft;
 pub(crate) mod inventory;
 pub(crate) mod merge;
+pub(crate) mod node_setup;
 pub(crate) mod status;
 
 use std::path::PathBuf;

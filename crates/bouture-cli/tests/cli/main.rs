@@ -16,7 +16,11 @@ mod failover_e2e;
 mod graft;
 mod help;
 mod inventory;
+mod node_setup;
 mod support;
 
 #[path = "../../../../tests/support/demo_node.rs"]
 mod demo_node;
+
+#[path = "../../../bouture-node-setup/tests/common/mod.rs"]
+mod node_setup_common;

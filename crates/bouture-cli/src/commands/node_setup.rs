@@ -1,0 +1,183 @@
+//! `bouture node-setup`: join this node to a Ganeti cluster from the JSON
+//! document the master sends on standard input.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use bouture_node_setup::{
+    DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, Error, Options, Report, SetupInput, StartOutcome,
+};
+
+use crate::Streams;
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, error_chain, write_json};
+
+const EXAMPLES: &str = "\
+Reads the JSON document Ganeti's master sends to node-daemon-setup on standard
+input: cluster_name, node_daemon_certificate (key and certificate, PEM),
+hmac_key, ssconf (name -> value), start_node_daemon, node_name. Every check
+passes before the first byte is written; each file is replaced atomically, and
+all are put back if one write fails.
+
+Examples:
+  # What the master runs over SSH on the new node
+  ssh root@node2 bouture node-setup < setup.json
+
+  # Check a document and see what would be written and run; nothing is written
+  bouture node-setup --dry-run < setup.json
+
+  # Another data directory, restarting the daemons with systemd, JSON report
+  bouture node-setup --data-dir /srv/ganeti/lib \\
+      --start-command 'systemctl restart ganeti-noded' --format json < setup.json
+
+Exit status: 0 node set up (or dry run passed), 1 input refused or operation
+failed (the message says what was left as it was), 2 configuration error (an
+ssconf value larger than Ganeti reads) or usage error.
+See docs/node-setup.md for the checks, files and modes.";
+
+/// Arguments of `bouture node-setup`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+#[non_exhaustive]
+pub struct NodeSetupArgs {
+    /// Ganeti's data directory, where the ssconf files, hmac.key, server.pem and client.pem go.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Run every check and print what would be written and run; write and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The shell command line (run with `sh -c`) restarting the node daemons when the input's
+    /// `start_node_daemon` is true.
+    #[arg(long, value_name = "CMD", default_value = DEFAULT_START_COMMAND)]
+    pub start_command: String,
+    /// How to print the report (-v adds sizes and owners to the text, -q prints it only on failure).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Set the node up from standard input and print the report.
+pub(crate) fn run(
+    args: &NodeSetupArgs,
+    streams: &mut Streams<'_>,
+    verbose: u8,
+    quiet: u8,
+) -> CommandResult {
+    let options = Options {
+        data_dir: args.data_dir.clone(),
+        dry_run: args.dry_run,
+        start_command: args.start_command.clone(),
+        cluster_file_owner: bouture_node_setup::masterd_owner("/etc".as_ref()),
+        now: None,
+    };
+    let outcome = SetupInput::read(std::io::stdin().lock())
+        .and_then(|input| bouture_node_setup::setup(&input, &options));
+    match outcome {
+        Ok(report) => render(&report, args.format, verbose > 0, quiet > 0, streams),
+        Err(error) => Err(refused(error, args.format, streams)),
+    }
+}
+
+/// Print the report; a failed start command is an error (the files stay
+/// written, the report says so).
+fn render(
+    report: &Report,
+    format: OutputFormat,
+    verbose: bool,
+    quiet: bool,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
+    // A report that cannot be printed (closed stdout) changes nothing done:
+    // a failed start command is still the error to report.
+    let printed = match format {
+        OutputFormat::Json => write_json(streams.stdout, report),
+        OutputFormat::Text if !quiet || report.start.failed() => {
+            streams.stdout.write_all(report.to_text(verbose).as_bytes())
+        }
+        OutputFormat::Text => Ok(()),
+    };
+    if let StartOutcome::Failed {
+        command,
+        status,
+        output,
+    } = &report.start
+    {
+        return Err(CommandError::failed(StartFailed {
+            command: command.clone(),
+            status: status.clone(),
+            output: output.clone(),
+        }));
+    }
+    printed.map_err(CommandError::Output)?;
+    Ok(Outcome::Done)
+}
+
+/// The error of a refused or failed setup, its message also in the JSON
+/// report; Ganeti's configuration error keeps Ganeti's exit code.
+fn refused(error: Error, format: OutputFormat, streams: &mut Streams<'_>) -> CommandError {
+    let nothing_written = !matches!(error, Error::Write { .. } | Error::ReadBack { .. });
+    let configuration = matches!(error, Error::ValueTooLarge { .. });
+    let error = SetupFailed {
+        error,
+        nothing_written,
+    };
+    if format == OutputFormat::Json {
+        // The message goes to stderr as well: a closed stdout loses nothing.
+        let _ = write_json(
+            streams.stdout,
+            &serde_json::json!({ "error": error.to_string() }),
+        );
+    }
+    if configuration {
+        CommandError::NodeSetupConfiguration(Box::new(error))
+    } else {
+        CommandError::failed(error)
+    }
+}
+
+/// A setup refused or failed, saying whether the data directory was left
+/// untouched.
+#[derive(Debug)]
+struct SetupFailed {
+    error: Error,
+    nothing_written: bool,
+}
+
+impl fmt::Display for SetupFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&error_chain(&self.error))?;
+        if self.nothing_written {
+            f.write_str(" (nothing was written)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SetupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// The start command failed after every file was written.
+#[derive(Debug)]
+struct StartFailed {
+    command: String,
+    status: String,
+    output: String,
+}
+
+impl fmt::Display for StartFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Could not start the node daemons, command '{}' failed: {}",
+            self.command, self.status
+        )?;
+        if !self.output.is_empty() {
+            write!(f, "\nits output ended with:\n{}", self.output)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StartFailed {}

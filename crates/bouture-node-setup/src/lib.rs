@@ -1,0 +1,52 @@
+#![doc = include_str!("../README.md")]
+
+mod apply;
+mod cert;
+mod error;
+mod input;
+mod plan;
+mod report;
+mod start;
+
+pub use apply::DataDirLock;
+pub use cert::{CLIENT_CERT_VALIDITY_DAYS, CLIENT_KEY_BITS};
+pub use error::Error;
+pub use input::{INPUT_KEYS, MAX_INPUT_BYTES, Secret, SetupInput};
+pub use plan::{
+    BACKUP_MODE, CERT_MODE, DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, FileKind, MAX_EXISTING_BYTES,
+    Options, Plan, PlannedWrite, SSCONF_MAX_BYTES, SSCONF_MODE, VALID_SSCONF_KEYS, check,
+    masterd_owner, ssconf_contents,
+};
+pub use report::Report;
+pub use start::{MAX_OUTPUT_BYTES, StartOutcome};
+
+/// Set the node up: lock the data directory, run every [`check`], then
+/// (unless [`Options::dry_run`]) [`Plan::apply`] the writes and, if the
+/// input asks for it, run the start command.
+///
+/// A start command that fails is not an error: the files are written; the
+/// report's [`Report::start`] says [`StartOutcome::Failed`].
+///
+/// # Errors
+///
+/// Any [`Error`]: the check that failed (nothing written), or a write that
+/// failed (what was written put back).
+pub fn setup(input: &SetupInput, options: &Options) -> Result<Report, Error> {
+    let _lock = DataDirLock::acquire(&options.data_dir)?;
+    let plan = check(input, options)?;
+    if options.dry_run {
+        let start = match &plan.start_command {
+            Some(command) => StartOutcome::WouldRun {
+                command: command.clone(),
+            },
+            None => StartOutcome::NotRequested,
+        };
+        return Ok(Report::new(&plan, true, start));
+    }
+    plan.apply()?;
+    let start = match &plan.start_command {
+        Some(command) => start::run(command),
+        None => StartOutcome::NotRequested,
+    };
+    Ok(Report::new(&plan, false, start))
+}

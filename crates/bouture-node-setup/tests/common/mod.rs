@@ -1,0 +1,263 @@
+//! Test helpers: certificates made by the real `openssl` tool, input
+//! documents, data directory snapshots, and Ganeti's own ssconf reader.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+pub(crate) const CLUSTER: &str = "cluster.example.com";
+pub(crate) const NODE: &str = "node2.example.com";
+pub(crate) const HMAC: &str = "0123456789abcdef0123456789abcdef";
+
+/// Run `openssl` with `args` in `dir`; fail saying how to get it.
+pub(crate) fn openssl(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run openssl ({e}): the tests make their certificates with it; \
+                 run scripts/setup.d/25-openssl.sh as root (apt-get install openssl)"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Keys and certificates, made once per test binary with `openssl`.
+pub(crate) struct Pki {
+    pub(crate) dir: PathBuf,
+}
+
+/// A private key and a self-signed certificate (PEM texts).
+#[derive(Clone)]
+pub(crate) struct Pair {
+    pub(crate) key: String,
+    pub(crate) cert: String,
+}
+
+impl Pair {
+    /// `node_daemon_certificate`: key first, then certificate, as Ganeti's
+    /// server.pem.
+    pub(crate) fn pem(&self) -> String {
+        format!("{}{}", self.key, self.cert)
+    }
+}
+
+pub(crate) fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("bouture-node-setup-pki.")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let make = |name: &str, newkey: &[&str]| {
+            let mut args = vec!["req", "-x509", "-nodes", "-days", "3"];
+            args.extend_from_slice(newkey);
+            let key = format!("{name}.key");
+            let cert = format!("{name}.crt");
+            args.extend_from_slice(&["-keyout", &key, "-out", &cert, "-subj"]);
+            let subject = format!("/CN={CLUSTER}");
+            args.push(&subject);
+            openssl(&dir, &args);
+        };
+        make("rsa", &["-newkey", "rsa:2048"]);
+        make("other", &["-newkey", "rsa:2048"]);
+        make(
+            "p256",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        );
+        make(
+            "p384",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        );
+        // The traditional encodings: PKCS#1 (RSA PRIVATE KEY) and SEC1 (EC PRIVATE KEY).
+        let pkcs1 = openssl(&dir, &["pkey", "-in", "rsa.key", "-traditional"]);
+        fs::write(dir.join("rsa-pkcs1.key"), pkcs1).unwrap();
+        let sec1 = openssl(&dir, &["pkey", "-in", "p384.key", "-traditional"]);
+        fs::write(dir.join("p384-sec1.key"), sec1).unwrap();
+        Pki { dir }
+    })
+}
+
+impl Pki {
+    fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.join(name)).unwrap()
+    }
+
+    /// `name` is one of rsa, other, p256, p384.
+    pub(crate) fn pair(&self, name: &str) -> Pair {
+        Pair {
+            key: self.read(&format!("{name}.key")),
+            cert: self.read(&format!("{name}.crt")),
+        }
+    }
+
+    pub(crate) fn rsa(&self) -> Pair {
+        self.pair("rsa")
+    }
+
+    /// The RSA pair with its key as PKCS#1.
+    pub(crate) fn rsa_pkcs1(&self) -> Pair {
+        Pair {
+            key: self.read("rsa-pkcs1.key"),
+            cert: self.read("rsa.crt"),
+        }
+    }
+
+    /// The P-384 pair with its key as SEC1.
+    pub(crate) fn p384_sec1(&self) -> Pair {
+        Pair {
+            key: self.read("p384-sec1.key"),
+            cert: self.read("p384.crt"),
+        }
+    }
+
+    /// The key of `rsa` with the certificate of `other`.
+    pub(crate) fn mismatched(&self) -> Pair {
+        Pair {
+            key: self.read("rsa.key"),
+            cert: self.read("other.crt"),
+        }
+    }
+}
+
+/// The input document of Ganeti's example, with `pem` as certificate.
+pub(crate) fn document(pem: &str) -> Value {
+    json!({
+        "cluster_name": CLUSTER,
+        "node_daemon_certificate": pem,
+        "hmac_key": HMAC,
+        "ssconf": {
+            "cluster_name": CLUSTER,
+            "master_node": "node1.example.com",
+            "master_ip": "192.0.2.1",
+            "node_list": "node1.example.com\nnode2.example.com",
+            "release_version": "3.0.2",
+            "hvparams_fake": "migration_mode=live\n",
+            "offline_nodes": "",
+        },
+        "start_node_daemon": false,
+        "node_name": NODE,
+    })
+}
+
+/// One entry of a directory snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) kind: &'static str,
+    pub(crate) mode: u32,
+    pub(crate) owner: (u32, u32),
+    pub(crate) contents: Vec<u8>,
+}
+
+/// Every name in `dir` with its type, mode, owner and contents.
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let metadata = fs::symlink_metadata(&path).unwrap();
+            let (kind, contents) = if metadata.file_type().is_symlink() {
+                (
+                    "symlink",
+                    fs::read_link(&path)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                )
+            } else if metadata.is_dir() {
+                ("dir", Vec::new())
+            } else {
+                ("file", fs::read(&path).unwrap())
+            };
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                Entry {
+                    kind,
+                    mode: metadata.mode() & 0o7777,
+                    owner: (metadata.uid(), metadata.gid()),
+                    contents,
+                },
+            )
+        })
+        .collect()
+}
+
+/// What Ganeti 3.0's own `ssconf.SimpleStore` reads from `dir`.
+pub(crate) fn ganeti_ssconf(dir: &Path) -> Value {
+    let python =
+        std::env::var_os("BOUTURE_GANETI_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
+    // Relative to either crate, so that the CLI tests can include this module.
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../bouture-node-setup/tests/ganeti_ssconf.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} for Ganeti's ssconf reader ({e}): run scripts/setup.d/20-ganeti.sh \
+                 as root (it installs Debian's package ganeti with /usr/bin/python3), or set \
+                 BOUTURE_GANETI_PYTHON",
+                python.to_string_lossy()
+            )
+        });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.code() != Some(3),
+        "Ganeti 3.0's Python library is missing: {stderr}\n\
+         run scripts/setup.d/20-ganeti.sh as root (apt-get install --no-install-recommends ganeti), \
+         or point BOUTURE_GANETI_LIBDIR at /usr/share/ganeti/3.0"
+    );
+    assert!(
+        output.status.success(),
+        "Ganeti's ssconf reader failed: {stderr}"
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Check with the real `openssl` that `client.pem` in `dir` holds a key and
+/// a certificate for it, with CN `node`, issued and signed by the
+/// certificate of `server.pem`.
+pub(crate) fn assert_client_certificate(dir: &Path, node: &str) {
+    let client = dir.join("client.pem");
+    let client = client.to_str().unwrap();
+    let server = dir.join("server.pem");
+    let server = server.to_str().unwrap();
+    let key_public = openssl(dir, &["pkey", "-in", client, "-pubout"]);
+    let cert_public = openssl(dir, &["x509", "-in", client, "-noout", "-pubkey"]);
+    assert_eq!(
+        key_public, cert_public,
+        "client.pem: key and certificate differ"
+    );
+    let text = openssl(dir, &["x509", "-in", client, "-noout", "-text"]);
+    assert!(text.contains("Public-Key: (2048 bit)"), "{text}");
+    assert!(text.contains("rsaEncryption"), "{text}");
+    let subject = openssl(
+        dir,
+        &[
+            "x509", "-in", client, "-noout", "-subject", "-nameopt", "RFC2253",
+        ],
+    );
+    assert_eq!(subject.trim(), format!("subject=CN={node}"));
+    let verified = openssl(
+        dir,
+        &["verify", "-CAfile", server, "-partial_chain", client],
+    );
+    assert_eq!(verified.trim(), format!("{client}: OK"));
+}
