@@ -14,6 +14,8 @@
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
 //! - [`merge`]: Ganeti `config.data` merging;
+//! - [`cluster_merge`]: merging live Ganeti clusters into ours over SSH
+//!   (plan, journal, resume, rollback) — `bouture-cluster-merge`;
 //! - [`node_setup`]: joining a node to a Ganeti cluster from the master's
 //!   JSON document (Ganeti's `node-daemon-setup`).
 //! - [`multiboot`]: disks holding several bootable images (Bareon's
@@ -32,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use bouture_cluster_merge as cluster_merge;
 pub use bouture_core as node;
 pub use bouture_failover as failover;
 pub use bouture_fs as fs;

@@ -16,28 +16,11 @@ BOUTURE_GANETI_PYTHON="${BOUTURE_GANETI_PYTHON:-/usr/bin/python3}"
 
 if [ ! -f "$BOUTURE_GANETI_LIBDIR/ganeti/config/__init__.py" ] || [ ! -x "$BOUTURE_GANETI_PYTHON" ]; then
     echo "20-ganeti: installing Debian's ganeti package (no daemons are started)" >&2
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "20-ganeti: must run as root to install ganeti (or install it: apt-get install --no-install-recommends ganeti)" >&2
-        return 1
-    fi
     # Keep the package's daemons from starting: nothing is configured, and a
-    # test machine does not want a Ganeti node daemon running. The policy
-    # file is removed again whatever apt-get does.
-    if ! (
-        created=
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-            chmod 0755 /usr/sbin/policy-rc.d
-            created=1
-        fi
-        status=0
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                ganeti python3 >/dev/null \
-            || status=$?
-        [ -z "$created" ] || rm -f /usr/sbin/policy-rc.d
-        exit "$status"
-    ); then
+    # test machine does not want a Ganeti node daemon running.
+    # shellcheck source=scripts/lib/apt-install.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt-install.sh"
+    if ! bouture_apt_install ganeti python3; then
         echo "20-ganeti: installing Debian's ganeti package failed" >&2
         return 1
     fi

@@ -86,3 +86,20 @@ fn plans_a_multiboot_disk_through_the_facade() {
         Err(MultibootError::Invalid(_))
     ));
 }
+
+#[test]
+fn a_cluster_merge_naming_one_cluster_twice_is_refused_before_anything_runs() {
+    use bouture::cluster_merge::{Error, Quiet, Settings, SshOptions, SystemExecutor};
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::new(
+        vec!["b.example.com".to_owned(), "B.example.com.".to_owned()],
+        dir.path().join("state"),
+    );
+    let mut executor = SystemExecutor::new(SshOptions::default());
+    let error = bouture::cluster_merge::dry_run(&settings, &mut executor, &mut Quiet).unwrap_err();
+    assert!(matches!(error, Error::Duplicate { .. }), "{error}");
+    assert!(
+        !dir.path().join("state").exists(),
+        "a dry run writes nothing"
+    );
+}

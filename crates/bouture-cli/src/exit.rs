@@ -85,7 +85,8 @@ pub(crate) enum Outcome {
     /// Everything asked was done.
     Done,
     /// Part of it was not done (the report says what): partitions skipped or
-    /// failed. (A refused merge is a [`CommandError`]: nothing was done.)
+    /// failed, a cluster merge rolled back or stopped after its point of no
+    /// return. (A refused merge is a [`CommandError`]: nothing was done.)
     Incomplete,
     /// `bouture failover`: another run holds the lock; nothing done.
     FailoverBusy,

@@ -106,6 +106,8 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Merge Ganeti 3.0 cluster configurations, reallocating DRBD and console ports.
     Merge(commands::merge::MergeArgs),
+    /// Merge live Ganeti clusters into ours: plan, journal, resume, rollback.
+    ClusterMerge(commands::cluster_merge::ClusterMergeArgs),
     /// Join this node to a Ganeti cluster from the master's JSON document on stdin.
     NodeSetup(commands::node_setup::NodeSetupArgs),
     /// Plan or build a disk holding several bootable images (Bareon's provision.json).
@@ -180,6 +182,9 @@ where
                 commands::merge::Verbosity::new(cli.verbose, cli.quiet),
                 streams,
             ),
+            Command::ClusterMerge(args) => {
+                commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
+            }
             Command::Completions(args) => commands::completions::run(args, streams),
             Command::NodeSetup(args) => {
                 commands::node_setup::run(args, streams, cli.verbose, cli.quiet)

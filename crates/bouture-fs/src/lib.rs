@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 mod identity;
+mod lock;
 mod read;
 mod write;
 
 pub use identity::{FileId, resolve, same_file};
+pub use lock::{LockError, PidLock};
 pub use read::{Links, ReadError, read_bounded, read_to_limit};
 pub use write::{WriteError, remove_if_exists, write_atomic, write_atomic_with, write_like};
 

@@ -35,6 +35,7 @@
 //! proxy. Starting one takes about a second; tests may run in parallel (one proxy each).
 
 pub mod client;
+pub mod ganeti;
 pub mod master;
 pub mod misbehaving;
 pub mod node;

@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
 pub(crate) mod boot;
+pub(crate) mod cluster_merge;
 pub(crate) mod completions;
 pub(crate) mod configure;
 pub(crate) mod deploy;

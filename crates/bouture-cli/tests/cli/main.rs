@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod cluster_merge;
 mod configure;
 mod dropin;
 mod exit;

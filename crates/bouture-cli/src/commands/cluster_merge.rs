@@ -1,0 +1,287 @@
+//! `bouture cluster-merge`: merge live Ganeti clusters into ours.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bouture_cluster_merge::{
+    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, Settings,
+    SshOptions, Status, SystemExecutor,
+};
+
+use crate::Streams;
+use crate::commands::merge::{GroupsArg, ParamsArg};
+use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::output::{OutputFormat, write_json};
+
+const EXAMPLES: &str = "\
+Examples:
+  # On our cluster's master: see every step and command, change nothing
+  bouture cluster-merge cluster-b.example.com cluster-c.example.com \\
+      --groups merge --dry-run
+
+  # Merge them (a journal and a log go to the state directory)
+  bouture cluster-merge cluster-b.example.com cluster-c.example.com --groups merge
+
+  # After a crash, or once the cause of a stop after the point of no
+  # return is fixed: continue where the journal says
+  bouture cluster-merge --resume
+
+  # Their nodes are not in root's known_hosts yet (check their keys!)
+  bouture cluster-merge cluster-b.example.com --accept-new-host-keys
+
+Before the point of no return (our master restarted without voting on the
+merged configuration) a failure undoes every step done, newest first. After
+it, bouture stops and prints the exact commands left; fix the cause, then run
+them or --resume. See docs/cluster-merge.md.
+
+Exit status: 0 merged and verified (or dry run done), 1 refused before
+anything was changed, failed and rolled back, or stopped after the point of
+no return, 2 usage error.";
+
+/// Which instances start after the merge (`--restart`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RestartArg {
+    /// The merged instances that were running before.
+    #[default]
+    All,
+    /// None.
+    None,
+}
+
+/// Arguments of `bouture cluster-merge`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is a command-line flag of Ganeti's tool or of bouture"
+)]
+pub struct ClusterMergeArgs {
+    /// The clusters to merge into ours (cluster names, used as SSH hosts).
+    #[arg(value_name = "CLUSTER", required_unless_present = "resume")]
+    pub clusters: Vec<String>,
+    /// Seconds the watchers are paused for during the merge.
+    #[arg(short = 'p', long, value_name = "SECONDS", default_value_t = 1800)]
+    pub watcher_pause_period: u64,
+    /// What to do with node groups whose name is in both clusters (default: refuse).
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub groups: Option<GroupsArg>,
+    /// Whether differing "strict" cluster parameters refuse the merge or only warn.
+    #[arg(long, value_enum, default_value_t, value_name = "STRATEGY")]
+    pub parameter_conflicts: ParamsArg,
+    /// Which instances to start after the merge.
+    #[arg(long, value_enum, default_value_t, value_name = "STRATEGY")]
+    pub restart: RestartArg,
+    /// Do not shut the merging clusters' instances down; only check that none runs.
+    #[arg(long)]
+    pub skip_stop_instances: bool,
+    /// Where the journal, the command log and the work files go (mode 0700).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/bouture/cluster-merge"
+    )]
+    pub state_dir: PathBuf,
+    /// Print the plan (every step, command and undo) and change nothing.
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
+    /// Continue the merge recorded in the state directory.
+    #[arg(long)]
+    pub resume: bool,
+    /// Record unknown SSH host keys instead of refusing them (changed keys are always refused).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Give up connecting to a host after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub ssh_timeout: u64,
+    /// Our root public key, added to every merging node's authorized keys.
+    #[arg(long, value_name = "FILE", default_value = "/root/.ssh/id_rsa.pub")]
+    pub our_public_key: PathBuf,
+    /// The merging clusters' root private key (copied for the run only).
+    #[arg(long, value_name = "PATH", default_value = "/root/.ssh/id_rsa")]
+    pub their_private_key: String,
+    /// How to print the plan or the outcome.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+impl ClusterMergeArgs {
+    fn settings(&self) -> Settings {
+        let mut settings = Settings::new(self.clusters.clone(), self.state_dir.clone());
+        settings.watcher_pause_period = self.watcher_pause_period;
+        settings.groups = self.groups.map(|g| match g {
+            GroupsArg::Merge => Groups::Merge,
+            GroupsArg::Rename => Groups::Rename,
+        });
+        settings.parameter_conflicts = match self.parameter_conflicts {
+            ParamsArg::Strict => ParameterConflicts::Strict,
+            ParamsArg::Warn => ParameterConflicts::Warn,
+        };
+        settings.restart = match self.restart {
+            RestartArg::All => Restart::All,
+            RestartArg::None => Restart::None,
+        };
+        settings.stop_instances = !self.skip_stop_instances;
+        settings.our_public_key.clone_from(&self.our_public_key);
+        settings
+            .their_private_key
+            .clone_from(&self.their_private_key);
+        settings
+    }
+
+    fn executor(&self) -> SystemExecutor {
+        SystemExecutor::new(SshOptions {
+            connect_timeout: Duration::from_secs(self.ssh_timeout.max(1)),
+            host_keys: if self.accept_new_host_keys {
+                HostKeyPolicy::AcceptNew
+            } else {
+                HostKeyPolicy::Strict
+            },
+            ..SshOptions::default()
+        })
+    }
+}
+
+/// Progress on stderr: steps (unless `-q`), commands and undos with `-v`.
+struct Progress<'a> {
+    out: &'a mut dyn Write,
+    verbose: bool,
+    quiet: bool,
+}
+
+impl Observer for Progress<'_> {
+    fn event(&mut self, event: &Event) {
+        if self.quiet {
+            return;
+        }
+        let _ = match event {
+            Event::Discovering { cluster } => writeln!(self.out, "looking at {cluster}"),
+            Event::Step {
+                number,
+                total,
+                name,
+                title,
+            } => writeln!(self.out, "[{number}/{total}] {name}: {title}"),
+            Event::Action(line) if self.verbose => writeln!(self.out, "  $ {line}"),
+            Event::Undo(line) if self.verbose => writeln!(self.out, "  undo $ {line}"),
+            Event::Note(note) => writeln!(self.out, "note: {note}"),
+            _ => Ok(()),
+        };
+    }
+}
+
+pub(crate) fn run(
+    args: &ClusterMergeArgs,
+    verbose: u8,
+    quiet: u8,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
+    let mut executor = args.executor();
+    let mut progress = Progress {
+        out: streams.stderr,
+        verbose: verbose > 0,
+        quiet: quiet > 0,
+    };
+    if args.dry_run {
+        let prepared =
+            bouture_cluster_merge::dry_run(&args.settings(), &mut executor, &mut progress)
+                .map_err(CommandError::failed)?;
+        let written = match args.format {
+            OutputFormat::Json => write_json(
+                streams.stdout,
+                &serde_json::json!({ "plan": prepared.plan, "merge": prepared.merge }),
+            ),
+            OutputFormat::Text => {
+                let plan = prepared.plan.to_text(&|cmd| executor.describe(cmd));
+                write!(streams.stdout, "{plan}\n{}", prepared.merge.to_text())
+            }
+        };
+        written.map_err(CommandError::Output)?;
+        return Ok(Outcome::Done);
+    }
+    let outcome = if args.resume {
+        bouture_cluster_merge::resume(
+            &args.state_dir,
+            &args.clusters,
+            &mut executor,
+            &mut progress,
+        )
+    } else {
+        bouture_cluster_merge::run(&args.settings(), &mut executor, &mut progress)
+    }
+    .map_err(CommandError::failed)?;
+    let written = match args.format {
+        OutputFormat::Json => write_json(streams.stdout, &outcome),
+        OutputFormat::Text => streams.stdout.write_all(render(&outcome).as_bytes()),
+    };
+    written.map_err(CommandError::Output)?;
+    Ok(outcome_of(outcome.status))
+}
+
+/// What a merge that started amounts to: only a complete merge is done; a
+/// merge rolled back, stopped after the point of no return or interrupted
+/// is incomplete (its report, already written, says what remains).
+fn outcome_of(status: Status) -> Outcome {
+    match status {
+        Status::Complete => Outcome::Done,
+        _ => Outcome::Incomplete,
+    }
+}
+
+fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
+    let mut out = String::new();
+    let headline = match outcome.status {
+        Status::Complete => "merge complete and verified",
+        Status::RolledBack => {
+            "merge FAILED before the point of no return; everything done was undone"
+        }
+        Status::Stopped => "merge STOPPED after the point of no return; nothing was undone",
+        _ => "merge interrupted; continue it with --resume",
+    };
+    let _ = writeln!(out, "Run {}: {headline}", outcome.run_id);
+    if let Some(failure) = &outcome.failure {
+        let _ = writeln!(
+            out,
+            "\nFailed at step {}: {}",
+            failure.step, failure.message
+        );
+    }
+    if !outcome.undone.is_empty() {
+        let _ = writeln!(out, "\nUndone, in this order:");
+        for line in &outcome.undone {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if !outcome.undo_failures.is_empty() {
+        let _ = writeln!(out, "\nCould NOT be undone (do it by hand):");
+        for line in &outcome.undo_failures {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if !outcome.remaining.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nCommands left, in order (fix the cause first; or run `bouture cluster-merge --resume`):"
+        );
+        for line in &outcome.remaining {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if let Some(report) = &outcome.merge {
+        let _ = write!(out, "\n{}", report.to_text());
+    }
+    if let Some(backup) = &outcome.backup {
+        let _ = writeln!(out, "\nBackup of our config.data: {}", backup.display());
+    }
+    for error in &outcome.cleanup_errors {
+        let _ = writeln!(out, "cleanup: {error}");
+    }
+    let _ = writeln!(
+        out,
+        "Journal: {}\nLog: {}",
+        outcome.journal.display(),
+        outcome.log.display()
+    );
+    out
+}

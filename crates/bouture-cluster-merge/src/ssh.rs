@@ -1,0 +1,375 @@
+//! The real executor: local processes and the system `ssh` client.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::command::{Cmd, Identity, Target, quote};
+use crate::exec::{CmdOutput, ExecError, Executor, excerpt, run_process};
+
+/// What `ssh` does with a host key it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostKeyPolicy {
+    /// Refuse it (`StrictHostKeyChecking=yes`): the default.
+    #[default]
+    Strict,
+    /// Record it and connect (`StrictHostKeyChecking=accept-new`). A key
+    /// that *changed* is still refused.
+    AcceptNew,
+}
+
+/// How the system `ssh` client is called.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// The `ssh` program.
+    pub program: PathBuf,
+    /// The remote user.
+    pub user: String,
+    /// The port (`None`: ssh's default or its configuration's).
+    pub port: Option<u16>,
+    /// How long to wait for a connection (and the protocol banner).
+    pub connect_timeout: Duration,
+    /// Unknown host keys: refused or accepted.
+    pub host_keys: HostKeyPolicy,
+    /// The known-hosts file (`None`: ssh's default, `~/.ssh/known_hosts`).
+    pub known_hosts: Option<PathBuf>,
+    /// The ssh configuration file (`None`: ssh's default).
+    pub config: Option<PathBuf>,
+    /// The operator's identity for [`Identity::Operator`] (`None`: ssh's defaults).
+    pub identity: Option<PathBuf>,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        Self {
+            program: PathBuf::from("ssh"),
+            user: "root".to_owned(),
+            port: None,
+            connect_timeout: Duration::from_secs(10),
+            host_keys: HostKeyPolicy::Strict,
+            known_hosts: None,
+            config: None,
+            identity: None,
+        }
+    }
+}
+
+/// The most bytes read from a command's standard output (a config.data).
+pub const OUTPUT_LIMIT: u64 = 512 * 1024 * 1024;
+/// The largest private key accepted from a merging cluster.
+pub const KEY_LIMIT: usize = 64 * 1024;
+
+/// Runs [`Cmd`]s: [`Target::Local`] as local processes, [`Target::Remote`]
+/// through the system `ssh` client, in batch mode (never a prompt), with
+/// strict host key checking unless accepted otherwise, and a connection
+/// timeout. Merging clusters' keys are kept in a private temporary directory
+/// (mode 0700, keys 0600) outside the state directory, removed by
+/// [`Executor::remove_keys`] and when the executor is dropped.
+#[derive(Debug)]
+pub struct SystemExecutor {
+    options: SshOptions,
+    key_dir: Option<tempfile::TempDir>,
+    keys: BTreeMap<String, PathBuf>,
+    output_limit: u64,
+}
+
+impl SystemExecutor {
+    /// An executor using `options` for SSH.
+    pub fn new(options: SshOptions) -> Self {
+        Self {
+            options,
+            key_dir: None,
+            keys: BTreeMap::new(),
+            output_limit: OUTPUT_LIMIT,
+        }
+    }
+
+    /// The directory holding the temporary keys, while there is one.
+    pub fn key_dir(&self) -> Option<&Path> {
+        self.key_dir.as_ref().map(tempfile::TempDir::path)
+    }
+
+    /// The `ssh` arguments (without the program) for `cmd` on `host`.
+    fn ssh_args(
+        &self,
+        host: &str,
+        identity: &Identity,
+        key: Option<&Path>,
+        cmd: &Cmd,
+    ) -> Vec<String> {
+        let o = &self.options;
+        let mut args: Vec<String> = vec!["-T".into()];
+        let mut option = |value: String| {
+            args.push("-o".into());
+            args.push(value);
+        };
+        option("BatchMode=yes".into());
+        option(format!(
+            "StrictHostKeyChecking={}",
+            match o.host_keys {
+                HostKeyPolicy::Strict => "yes",
+                HostKeyPolicy::AcceptNew => "accept-new",
+            }
+        ));
+        option(format!(
+            "ConnectTimeout={}",
+            o.connect_timeout.as_secs().max(1)
+        ));
+        option("ServerAliveInterval=15".into());
+        option("ServerAliveCountMax=4".into());
+        if let Some(known) = &o.known_hosts {
+            option(format!("UserKnownHostsFile={}", known.display()));
+        }
+        if let Identity::ClusterKey(_) = identity {
+            option("IdentitiesOnly=yes".into());
+        }
+        if let Some(config) = &o.config {
+            args.push("-F".into());
+            args.push(config.display().to_string());
+        }
+        if let Some(port) = o.port {
+            args.push("-p".into());
+            args.push(port.to_string());
+        }
+        match (identity, key, &o.identity) {
+            (Identity::ClusterKey(cluster), None, _) => {
+                args.push("-i".into());
+                args.push(format!("<temporary copy of {cluster}'s root key>"));
+            }
+            (Identity::ClusterKey(_), Some(key), _) => {
+                args.push("-i".into());
+                args.push(key.display().to_string());
+            }
+            (Identity::Operator, _, Some(key)) => {
+                args.push("-i".into());
+                args.push(key.display().to_string());
+            }
+            (Identity::Operator, _, None) => {}
+        }
+        args.push("-l".into());
+        args.push(o.user.clone());
+        args.push("--".into());
+        args.push(host.to_owned());
+        args.push(cmd.shell_line());
+        args
+    }
+
+    fn run_remote(
+        &self,
+        host: &str,
+        identity: &Identity,
+        cmd: &Cmd,
+    ) -> Result<CmdOutput, ExecError> {
+        let key = match identity {
+            Identity::ClusterKey(cluster) => Some(
+                self.keys
+                    .get(cluster)
+                    .ok_or_else(|| ExecError::NoKey {
+                        cluster: cluster.clone(),
+                    })?
+                    .as_path(),
+            ),
+            Identity::Operator => None,
+        };
+        let mut command = Command::new(&self.options.program);
+        command.args(self.ssh_args(host, identity, key, cmd));
+        let program = self.options.program.display().to_string();
+        let output = run_process(command, &program, self.output_limit)?;
+        if output.code == Some(255)
+            && let Some(error) = classify_ssh_failure(host, &output.stderr)
+        {
+            return Err(error);
+        }
+        Ok(output)
+    }
+}
+
+/// Recognise ssh's own failures (exit 255) from its messages.
+fn classify_ssh_failure(host: &str, stderr: &[u8]) -> Option<ExecError> {
+    let text = String::from_utf8_lossy(stderr);
+    let host = host.to_owned();
+    if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        return Some(ExecError::HostKeyChanged { host });
+    }
+    if text.contains("Host key verification failed") || text.contains("host key is known for") {
+        return Some(ExecError::HostKeyUnknown { host });
+    }
+    if text.contains("Permission denied") {
+        return Some(ExecError::AuthenticationFailed {
+            host,
+            detail: excerpt(stderr),
+        });
+    }
+    let unreachable = [
+        "Connection timed out",
+        "timed out",
+        "Connection refused",
+        "No route to host",
+        "Network is unreachable",
+        "Could not resolve hostname",
+        "Name or service not known",
+        "Connection closed",
+        "Connection reset",
+    ];
+    unreachable
+        .iter()
+        .any(|pattern| text.contains(pattern))
+        .then(|| ExecError::Unreachable {
+            host,
+            detail: excerpt(stderr),
+        })
+}
+
+impl Executor for SystemExecutor {
+    fn run(&mut self, cmd: &Cmd) -> Result<CmdOutput, ExecError> {
+        match &cmd.target {
+            Target::Local => {
+                let Some((program, args)) = cmd.argv.split_first() else {
+                    return Ok(CmdOutput {
+                        code: Some(0),
+                        stdout: Vec::new(),
+                        stderr: Vec::new(),
+                    });
+                };
+                let mut command = Command::new(program);
+                command.args(args);
+                command.envs(cmd.env.iter().map(|(k, v)| (k, v)));
+                run_process(command, program, self.output_limit)
+            }
+            Target::Remote { host, identity } => self.run_remote(host, identity, cmd),
+        }
+    }
+
+    fn add_cluster_key(&mut self, cluster: &str, key: &[u8]) -> Result<(), ExecError> {
+        let looks_like_key = key.len() <= KEY_LIMIT
+            && key.starts_with(b"-----BEGIN ")
+            && key.windows(9).any(|w| w == b"-----END ");
+        if !looks_like_key {
+            return Err(ExecError::BadKey {
+                cluster: cluster.to_owned(),
+            });
+        }
+        if self.key_dir.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("bouture-cluster-merge-keys.")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .map_err(|source| ExecError::KeyFile {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            self.key_dir = Some(dir);
+        }
+        let Some(dir) = &self.key_dir else {
+            return Err(ExecError::NoKey {
+                cluster: cluster.to_owned(),
+            });
+        };
+        let path = dir.path().join(format!("key-{}", self.keys.len()));
+        let mut bytes = key.to_vec();
+        if !bytes.ends_with(b"\n") {
+            bytes.push(b'\n');
+        }
+        bouture_fs::write_atomic(&path, &bytes, 0o600, None).map_err(|error| {
+            ExecError::KeyFile {
+                path: path.clone(),
+                source: std::io::Error::other(error.to_string()),
+            }
+        })?;
+        self.keys.insert(cluster.to_owned(), path);
+        Ok(())
+    }
+
+    fn remove_keys(&mut self) -> Result<(), ExecError> {
+        self.keys.clear();
+        if let Some(dir) = self.key_dir.take() {
+            let path = dir.path().to_owned();
+            dir.close()
+                .map_err(|source| ExecError::KeyFile { path, source })?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self, cmd: &Cmd) -> String {
+        match &cmd.target {
+            Target::Local => cmd.shell_line(),
+            Target::Remote { host, identity } => {
+                let key = match identity {
+                    Identity::ClusterKey(cluster) => self.keys.get(cluster).map(PathBuf::as_path),
+                    Identity::Operator => None,
+                };
+                let mut words = vec![quote(&self.options.program.display().to_string())];
+                words.extend(
+                    self.ssh_args(host, identity, key, cmd)
+                        .iter()
+                        .map(|arg| quote(arg)),
+                );
+                words.join(" ")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_failures_are_recognised() {
+        assert!(matches!(
+            classify_ssh_failure("h", b"Host key verification failed.\r\n"),
+            Some(ExecError::HostKeyUnknown { .. })
+        ));
+        assert!(matches!(
+            classify_ssh_failure(
+                "h",
+                b"@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\n"
+            ),
+            Some(ExecError::HostKeyChanged { .. })
+        ));
+        assert!(matches!(
+            classify_ssh_failure(
+                "h",
+                b"ssh: connect to host h port 22: Connection refused\r\n"
+            ),
+            Some(ExecError::Unreachable { .. })
+        ));
+        assert!(classify_ssh_failure("h", b"the remote command said 255").is_none());
+    }
+
+    #[test]
+    fn keys_live_in_a_private_directory_and_are_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut executor = SystemExecutor::new(SshOptions::default());
+        assert!(matches!(
+            executor.add_cluster_key("c", b"not a key"),
+            Err(ExecError::BadKey { .. })
+        ));
+        executor
+            .add_cluster_key(
+                "c",
+                b"-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n",
+            )
+            .unwrap();
+        let dir = executor.key_dir().unwrap().to_owned();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let key = dir.join("key-0");
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let cmd = Cmd::remote("n1", Identity::ClusterKey("c".into()), ["true"]);
+        assert!(
+            executor
+                .describe(&cmd)
+                .contains(&format!("-i {}", key.display()))
+        );
+        executor.remove_keys().unwrap();
+        assert!(!dir.exists());
+        assert!(
+            executor
+                .describe(&cmd)
+                .contains("'<temporary copy of c'\\''s root key>'")
+        );
+    }
+}

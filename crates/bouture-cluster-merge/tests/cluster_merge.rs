@@ -1,0 +1,671 @@
+//! The whole orchestration on simulated clusters (see `sim/fake.py`): the
+//! real executor runs the fake `ssh`, `gnt-*` and `daemon-util`, which act on
+//! one directory per host; every host's resulting state is checked.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests: failing loudly is their job"
+)]
+
+mod sim;
+
+use std::panic::AssertUnwindSafe;
+
+use bouture_cluster_merge::{
+    Action, Cmd, CmdOutput, Error, ExecError, Executor, Journal, Quiet, Status, StepKind,
+    SystemExecutor,
+};
+use bouture_test_support::ganeti::assert_ganeti_valid;
+use serde_json::json;
+use sim::{B, C, OURS, Sim, differences};
+
+fn merge(sim: &Sim) -> bouture_cluster_merge::Outcome {
+    let mut executor = sim.executor();
+    let outcome =
+        bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap();
+    if outcome.status != Status::Running && outcome.status != Status::RollingBack {
+        assert!(executor.key_dir().is_none(), "the copied keys are removed");
+    }
+    outcome
+}
+
+/// The DRBD shared secrets of every cluster's disks.
+fn drbd_secrets(sim: &Sim) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for bytes in sim.configs.values() {
+        let config: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        for disk in config["disks"].as_object().unwrap().values() {
+            if disk["dev_type"] == "drbd" {
+                secrets.push(disk["logical_id"][5].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert!(!secrets.is_empty());
+    secrets
+}
+
+/// Nothing secret may be left in the state directory or its log.
+fn assert_no_secrets(sim: &Sim) {
+    for entry in std::fs::read_dir(sim.state_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        assert!(
+            path.is_file(),
+            "left in the state directory: {}",
+            path.display()
+        );
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        for secret in ["PRIVATE KEY", "fake-key-of"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(drbd_secrets(sim))
+        {
+            assert!(!text.contains(&secret), "{} holds {secret}", path.display());
+        }
+    }
+}
+
+/// The state of every host once B and C are merged into ours.
+fn assert_merged(sim: &Sim) {
+    let our_master = sim.master(OURS).to_owned();
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sim.our_config()).unwrap()).unwrap();
+    let mut nodes: Vec<(String, bool)> = config["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_owned(),
+                n["offline"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    nodes.sort();
+    let mut expected: Vec<(String, bool)> = [OURS, B, C]
+        .iter()
+        .flat_map(|c| sim.nodes(c).iter().map(|n| (n.clone(), false)))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        nodes, expected,
+        "every node is in the merged cluster, online"
+    );
+    assert_eq!(config["instances"].as_object().unwrap().len(), 9);
+    assert_ganeti_valid(&[&sim.our_config()]);
+
+    // Our master runs normally; the instances that ran before run again,
+    // the one that was down stays down.
+    assert_eq!(
+        sim.state(&our_master, "daemons.json"),
+        json!({"master": "running", "node": "running"})
+    );
+    let states = sim.state(&our_master, "instances.json");
+    for cluster in ["b", "c"] {
+        assert_eq!(
+            states[format!("instance1.{cluster}.example.com")],
+            "running"
+        );
+        assert_eq!(
+            states[format!("instance2.{cluster}.example.com")],
+            "running"
+        );
+        // Never started on our cluster (gnt-instance list shows ADMIN_down).
+        assert!(
+            states
+                .get(format!("instance3.{cluster}.example.com"))
+                .is_none()
+        );
+    }
+    assert!(
+        !sim.host(&our_master)
+            .join("var/lib/ganeti/watcher.pause")
+            .exists()
+    );
+    // The merged nodes follow our master, their daemons run, and they carry
+    // no authorized_keys backup.
+    for cluster in [B, C] {
+        for node in sim.nodes(cluster) {
+            let home = sim.host(node);
+            assert_eq!(
+                std::fs::read_to_string(home.join("var/lib/ganeti/ssconf_master_node")).unwrap(),
+                format!("{our_master}\n")
+            );
+            assert_eq!(sim.state(node, "daemons.json")["node"], "running");
+            assert!(
+                !home
+                    .join("root/.ssh/authorized_keys.bouture-cluster-merge")
+                    .exists()
+            );
+            let keys = std::fs::read_to_string(home.join("root/.ssh/authorized_keys")).unwrap();
+            assert!(
+                keys.contains("FAKE-cluster.name.example.com "),
+                "{node}: {keys}"
+            );
+            assert!(
+                keys.lines().all(|l| l.starts_with("ssh-")),
+                "{node}: {keys}"
+            );
+        }
+        // Their old masters no longer answer to the cluster name.
+        let master = sim.master(cluster);
+        assert_eq!(
+            std::fs::read_to_string(sim.host(master).join("state/master_ip")).unwrap(),
+            "down\n"
+        );
+    }
+    // The backup of our config.data is the original, with its mode.
+    let backups: Vec<_> = std::fs::read_dir(sim.host(&our_master).join("var/lib/ganeti"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("config.data.bouture-cluster-merge-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(std::fs::read(backups[0].path()).unwrap(), sim.configs[OURS]);
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&backups[0].path()), 0o640);
+    assert_eq!(mode(&sim.our_config()), 0o640);
+}
+
+#[test]
+fn two_clusters_merge_into_ours() {
+    let sim = Sim::new();
+    let outcome = merge(&sim);
+    assert_eq!(
+        outcome.status,
+        Status::Complete,
+        "{outcome:#?}\n{}",
+        sim.calls()
+    );
+    assert!(outcome.failure.is_none());
+    assert!(outcome.merge.is_some());
+    assert_merged(&sim);
+    assert_no_secrets(&sim);
+    let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
+    assert_eq!(journal.status, Status::Complete);
+    assert!(journal.steps.iter().all(|s| {
+        s.done
+            == journal.plan.steps[journal.steps.iter().position(|r| r == s).unwrap()]
+                .actions
+                .len()
+    }));
+    // Every command is in the log, with its exit status.
+    let log = std::fs::read_to_string(&outcome.log).unwrap();
+    assert!(
+        log.contains("gnt-node add --readd --no-ssh-key-check node1.b.example.com"),
+        "{log}"
+    );
+    assert!(log.contains("  exit: 0"));
+    assert!(log.contains("secret: not logged"));
+}
+
+// ---------------------------------------------------------------------------
+// A failure before the point of no return: everything is undone.
+
+/// Inject `fault`, run, and check that the merge failed at `step` and that
+/// every host is exactly as before (byte for byte, modes included), apart
+/// from `changed` files (relative to the hosts directory) changed by the
+/// fault itself.
+fn fails_and_undoes(
+    sim: &Sim,
+    step: StepKind,
+    faults: &[serde_json::Value],
+    changed: &[(&str, Vec<u8>)],
+) {
+    let mut before = sim.snapshot();
+    for (path, bytes) in changed {
+        before.get_mut(*path).unwrap().1 = Some(bytes.clone());
+    }
+    for fault in faults {
+        sim.inject(fault.clone());
+    }
+    let outcome = merge(sim);
+    assert_eq!(outcome.status, Status::RolledBack, "{outcome:#?}");
+    let failure = outcome.failure.as_ref().unwrap();
+    assert_eq!(failure.step, step.name(), "{outcome:#?}");
+    assert!(outcome.undo_failures.is_empty(), "{outcome:#?}");
+    assert!(outcome.remaining.is_empty());
+    assert!(outcome.backup.is_none());
+    let diff = differences(&before, &sim.snapshot());
+    assert!(
+        diff.is_empty(),
+        "after undoing {}: {diff:#?}\n{outcome:#?}",
+        step.name()
+    );
+    let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
+    assert_eq!(journal.status, Status::RolledBack);
+    assert_no_secrets(sim);
+}
+
+fn fault(host: &str, matching: &str) -> serde_json::Value {
+    json!({"host": host, "match": matching, "action": "fail"})
+}
+
+#[test]
+fn failure_verifying_our_cluster_changes_nothing() {
+    let sim = Sim::new();
+    let fault = fault(sim.master(OURS), "gnt-cluster verify");
+    fails_and_undoes(&sim, StepKind::VerifyOurs, &[fault], &[]);
+}
+
+#[test]
+fn failure_authorizing_our_key_is_undone() {
+    let sim = Sim::new();
+    // The last node: every other node got our key and gets its file back.
+    let mut fault = fault("node3.c.example.com", "authorized_keys");
+    fault["times"] = json!(1);
+    fails_and_undoes(&sim, StepKind::AuthorizeKey, &[fault], &[]);
+}
+
+#[test]
+fn failure_stopping_instances_restarts_them() {
+    let sim = Sim::new();
+    let fault = fault(sim.master(C), "gnt-instance shutdown");
+    fails_and_undoes(&sim, StepKind::StopInstances, &[fault], &[]);
+}
+
+#[test]
+fn failure_pausing_watchers_resumes_them() {
+    let sim = Sim::new();
+    let fault = fault(sim.master(C), "watcher pause");
+    fails_and_undoes(&sim, StepKind::PauseWatchers, &[fault], &[]);
+}
+
+#[test]
+fn failure_fetching_configs_is_undone() {
+    let sim = Sim::new();
+    // The second `cat config.data` on C: the first one is discovery's.
+    let mut fault = fault(sim.master(C), "cat /var/lib/ganeti/config.data");
+    fault["skip"] = json!(1);
+    fails_and_undoes(&sim, StepKind::FetchConfigs, &[fault], &[]);
+}
+
+#[test]
+fn failure_deactivating_master_ips_reactivates_them() {
+    let sim = Sim::new();
+    let fault = fault(sim.master(C), "deactivate-master-ip");
+    fails_and_undoes(&sim, StepKind::DeactivateMasterIps, &[fault], &[]);
+}
+
+#[test]
+fn failure_stopping_daemons_restarts_them() {
+    let sim = Sim::new();
+    fails_and_undoes(
+        &sim,
+        StepKind::StopDaemons,
+        &[fault("node3.c.example.com", "daemon-util stop-all")],
+        &[],
+    );
+}
+
+#[test]
+fn failure_stopping_our_master_is_undone() {
+    let sim = Sim::new();
+    let mut fault = fault(sim.master(OURS), "daemon-util stop-master");
+    fault["times"] = json!(1);
+    fails_and_undoes(&sim, StepKind::StopOurMaster, &[fault], &[]);
+}
+
+#[test]
+fn a_backup_path_in_the_way_stops_before_the_merge_and_everything_is_undone() {
+    let sim = Sim::new();
+    // Something already sits where the backup goes (the path names the
+    // run, which is the time: block the next two minutes).
+    let data = sim.host(sim.master(OURS)).join("var/lib/ganeti");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for second in now..now + 120 {
+        // The run identifier: the time as `YYYYMMDDTHHMMSSZ`.
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(second);
+        let id = humantime::format_rfc3339_seconds(time)
+            .to_string()
+            .replace(['-', ':'], "");
+        std::fs::create_dir(data.join(format!("config.data.bouture-cluster-merge-{id}"))).unwrap();
+    }
+    fails_and_undoes(&sim, StepKind::BackupConfig, &[], &[]);
+}
+
+#[test]
+fn a_config_that_changed_into_an_unmergeable_one_is_refused_and_everything_is_undone() {
+    let sim = Sim::new();
+    // Someone downgrades C's config.data while bouture stops the cluster:
+    // the merge refuses it, and everything is undone.
+    let downgraded = String::from_utf8(sim.configs[C].clone())
+        .unwrap()
+        .replace("\"version\": 3000000", "\"version\": 2160000");
+    assert_ne!(downgraded.as_bytes(), sim.configs[C].as_slice());
+    let master = sim.master(C).to_owned();
+    let fault = json!({
+        "host": master, "match": "watcher pause", "action": "replace",
+        "file": "var/lib/ganeti/config.data", "content": downgraded,
+    });
+    let file = format!("{master}/var/lib/ganeti/config.data");
+    fails_and_undoes(
+        &sim,
+        StepKind::MergeConfig,
+        &[fault],
+        &[(&file, downgraded.clone().into_bytes())],
+    );
+}
+
+#[test]
+fn failure_starting_our_master_without_voting_restores_our_config() {
+    let sim = Sim::new();
+    let mut fault = fault(sim.master(OURS), "daemon-util start-master");
+    fault["times"] = json!(1);
+    fails_and_undoes(&sim, StepKind::StartMasterNoVoting, &[fault], &[]);
+}
+
+#[test]
+fn every_step_before_the_point_of_no_return_is_covered_above() {
+    let sim = Sim::new();
+    let mut executor = sim.executor();
+    let prepared =
+        bouture_cluster_merge::dry_run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap();
+    let ponr = prepared.plan.point_of_no_return().unwrap();
+    let kinds: Vec<StepKind> = prepared.plan.steps[..=ponr]
+        .iter()
+        .map(|s| s.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            StepKind::VerifyOurs,
+            StepKind::AuthorizeKey,
+            StepKind::StopInstances,
+            StepKind::PauseWatchers,
+            StepKind::FetchConfigs,
+            StepKind::DeactivateMasterIps,
+            StepKind::StopDaemons,
+            StepKind::StopOurMaster,
+            StepKind::BackupConfig,
+            StepKind::MergeConfig,
+            StepKind::StartMasterNoVoting,
+        ]
+    );
+    // Every action before it has an undo, except checks that change nothing.
+    for step in &prepared.plan.steps[..=ponr] {
+        for planned in &step.actions {
+            let read_only = matches!(planned.action, Action::ExpectStopped(_))
+                || step.kind == StepKind::VerifyOurs;
+            assert_eq!(planned.undo.is_empty(), read_only, "{:?}", planned.action);
+        }
+    }
+    // And none after it.
+    assert!(
+        prepared.plan.steps[ponr + 1..]
+            .iter()
+            .all(|s| s.actions.iter().all(|a| a.undo.is_empty()))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A failure after the point of no return: stop, print what is left, resume.
+
+#[test]
+fn failure_after_the_point_of_no_return_stops_with_the_exact_commands_left_then_resumes() {
+    let sim = Sim::new();
+    let our_master = sim.master(OURS).to_owned();
+    let mut fault = fault(
+        &our_master,
+        "gnt-node add --readd --no-ssh-key-check node2.c.example.com",
+    );
+    fault["times"] = json!(1);
+    sim.inject(fault);
+    let outcome = merge(&sim);
+    assert_eq!(outcome.status, Status::Stopped, "{outcome:#?}");
+    assert_eq!(outcome.failure.as_ref().unwrap().step, "readd-nodes");
+    assert!(
+        outcome.undone.is_empty(),
+        "nothing is undone after the point of no return"
+    );
+    assert!(outcome.backup.as_ref().unwrap().exists());
+    let bin = sim.bin().display().to_string();
+    let remaining: Vec<String> = outcome.remaining.iter().map(|l| sim.redact(l)).collect();
+    insta::assert_snapshot!("remaining_after_readd_failure", remaining.join("\n"));
+    assert_eq!(
+        outcome.remaining[0],
+        format!("{bin}/gnt-node add --readd --no-ssh-key-check node2.c.example.com")
+    );
+    // The merged config.data is installed, and Ganeti accepts it.
+    assert_ganeti_valid(&[&sim.our_config()]);
+    assert_eq!(
+        sim.state(&our_master, "daemons.json")["master"],
+        "running-no-voting"
+    );
+    let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
+    assert_eq!(journal.status, Status::Stopped);
+    assert_no_secrets(&sim);
+
+    // A new run is refused; --resume finishes the merge.
+    let mut executor = sim.executor();
+    let error =
+        bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap_err();
+    assert!(matches!(error, Error::Unfinished { .. }), "{error}");
+    let outcome =
+        bouture_cluster_merge::resume(&sim.state_dir(), &[], &mut executor, &mut Quiet).unwrap();
+    assert_eq!(outcome.status, Status::Complete, "{outcome:#?}");
+    assert_merged(&sim);
+    assert_no_secrets(&sim);
+}
+
+// ---------------------------------------------------------------------------
+// A crash, then --resume.
+
+/// The real executor, dying (as a killed process would) before its
+/// `crash_at`-th command.
+struct Crashing {
+    inner: SystemExecutor,
+    crash_at: usize,
+    count: usize,
+}
+
+impl Executor for Crashing {
+    fn run(&mut self, cmd: &Cmd) -> Result<CmdOutput, ExecError> {
+        self.count += 1;
+        assert!(self.count != self.crash_at, "simulated crash before {cmd}");
+        self.inner.run(cmd)
+    }
+    fn add_cluster_key(&mut self, cluster: &str, key: &[u8]) -> Result<(), ExecError> {
+        self.inner.add_cluster_key(cluster, key)
+    }
+    fn remove_keys(&mut self) -> Result<(), ExecError> {
+        self.inner.remove_keys()
+    }
+    fn describe(&self, cmd: &Cmd) -> String {
+        self.inner.describe(cmd)
+    }
+}
+
+fn crash(sim: &Sim, crash_at: usize) {
+    let settings = sim.settings(&[B, C]);
+    let mut executor = Crashing {
+        inner: sim.executor(),
+        crash_at,
+        count: 0,
+    };
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        bouture_cluster_merge::run(&settings, &mut executor, &mut Quiet)
+    }));
+    assert!(result.is_err(), "the run was expected to crash");
+}
+
+#[test]
+fn a_crash_while_stopping_daemons_resumes_after_the_last_completed_action() {
+    let sim = Sim::new();
+    // 17 discovery commands, then 1 verify, 6 authorize, 4 instance
+    // commands, 3 watcher pauses, 2 fetches, 2 master IPs: the 38th
+    // command is the 3rd daemon stop.
+    crash(&sim, 38);
+    let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
+    assert_eq!(journal.status, Status::Running);
+    let stop = journal
+        .steps
+        .iter()
+        .find(|s| s.step == "stop-daemons")
+        .unwrap();
+    assert_eq!(
+        (stop.state, stop.done),
+        (bouture_cluster_merge::StepState::Started, 2)
+    );
+    let calls_before = sim.calls().lines().count();
+
+    let mut executor = sim.executor();
+    let outcome = bouture_cluster_merge::resume(
+        &sim.state_dir(),
+        &[B.to_owned(), C.to_owned()],
+        &mut executor,
+        &mut Quiet,
+    )
+    .unwrap();
+    assert_eq!(outcome.status, Status::Complete, "{outcome:#?}");
+    assert_merged(&sim);
+    assert_no_secrets(&sim);
+    // The resumed run did not repeat the daemon stops already done.
+    let calls = sim.calls();
+    let resumed: Vec<&str> = calls.lines().skip(calls_before).collect();
+    let stops = resumed
+        .iter()
+        .filter(|l| l.contains("daemon-util stop-all"))
+        .count();
+    assert_eq!(stops, 4, "{resumed:#?}");
+}
+
+#[test]
+fn a_crash_while_undoing_resumes_the_undo() {
+    let sim = Sim::new();
+    let before = sim.snapshot();
+    let mut fault = fault(sim.master(OURS), "daemon-util stop-master");
+    fault["times"] = json!(1);
+    sim.inject(fault);
+    // Discovery 17, then 1 + 6 + 4 + 3 + 2 + 2 + 6 = 41 commands, the
+    // failing stop-master is the 42nd; undoing starts at the 43rd.
+    crash(&sim, 45);
+    let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
+    assert_eq!(journal.status, Status::RollingBack);
+    let mut executor = sim.executor();
+    let outcome =
+        bouture_cluster_merge::resume(&sim.state_dir(), &[], &mut executor, &mut Quiet).unwrap();
+    assert_eq!(outcome.status, Status::RolledBack, "{outcome:#?}");
+    let diff = differences(&before, &sim.snapshot());
+    assert!(diff.is_empty(), "{diff:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// Dry run, refusals.
+
+#[test]
+fn dry_run_prints_the_plan_that_then_runs_and_changes_nothing() {
+    let sim = Sim::new();
+    let before = sim.snapshot();
+    let mut executor = sim.executor();
+    let prepared =
+        bouture_cluster_merge::dry_run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap();
+    assert!(differences(&before, &sim.snapshot()).is_empty());
+    assert!(!sim.state_dir().exists(), "a dry run writes no state");
+    let text = prepared.plan.to_text(&|cmd| executor.describe(cmd));
+    let text = sim.redact(&text).replace(&prepared.plan.run_id, "[RUN]");
+    insta::assert_snapshot!("dry_run_plan", text);
+    assert_eq!(prepared.merge.merged.len(), 2);
+
+    // The real run runs exactly the planned commands, in order.
+    let planned: Vec<String> = prepared
+        .plan
+        .steps
+        .iter()
+        .flat_map(|s| s.actions.iter())
+        .flat_map(|a| a.action.commands())
+        .map(ToString::to_string)
+        .collect();
+    let outcome = merge(&sim);
+    assert_eq!(outcome.status, Status::Complete);
+    let log = std::fs::read_to_string(&outcome.log).unwrap();
+    let ran: Vec<&str> = log
+        .split_once(" started: merge ")
+        .unwrap()
+        .1
+        .lines()
+        .filter_map(|l| l.split_once("Z run [").map(|(_, cmd)| cmd))
+        .collect();
+    let planned: Vec<&str> = planned.iter().map(|c| &c[1..]).collect();
+    assert_eq!(ran, planned);
+}
+
+#[test]
+fn an_unreachable_cluster_at_the_start_changes_nothing() {
+    let sim = Sim::new();
+    let before = sim.snapshot();
+    sim.down(sim.master(C));
+    let before_down = sim.snapshot();
+    let mut executor = sim.executor();
+    let error =
+        bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap_err();
+    assert!(
+        matches!(&error, Error::Exec { source: ExecError::Unreachable { host, .. }, .. } if host == C),
+        "{error}"
+    );
+    assert!(differences(&before_down, &sim.snapshot()).is_empty());
+    assert!(
+        Journal::load(&sim.state_dir()).unwrap().is_none(),
+        "no journal: nothing was done"
+    );
+    assert!(before.len() < before_down.len());
+}
+
+#[test]
+fn merging_a_cluster_with_itself_or_twice_is_refused() {
+    let sim = Sim::new();
+    let before = sim.snapshot();
+    let mut executor = sim.executor();
+    let mut run = |clusters: &[&str]| {
+        bouture_cluster_merge::run(&sim.settings(clusters), &mut executor, &mut Quiet).unwrap_err()
+    };
+    assert!(matches!(run(&[OURS]), Error::SelfMerge { .. }));
+    assert!(matches!(
+        run(&[B, sim.master(OURS)]),
+        Error::SelfMerge { .. }
+    ));
+    assert!(matches!(
+        run(&[B, "CLUSTER.name.b.example.com."]),
+        Error::Duplicate { .. }
+    ));
+    // Two names of one cluster: found once both are asked their name.
+    let error = run(&[B, sim.master(B)]);
+    assert!(matches!(error, Error::Duplicate { .. }), "{error}");
+    assert!(matches!(run(&[]), Error::NoClusters));
+    assert!(differences(&before, &sim.snapshot()).is_empty());
+    assert!(Journal::load(&sim.state_dir()).unwrap().is_none());
+}
+
+#[test]
+fn a_second_run_at_the_same_time_is_refused() {
+    let sim = Sim::new();
+    std::fs::create_dir_all(sim.state_dir()).unwrap();
+    let _held = bouture_fs::PidLock::acquire(&sim.state_dir().join("lock")).unwrap();
+    let mut executor = sim.executor();
+    let error =
+        bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap_err();
+    let held = Some(std::process::id());
+    assert!(
+        matches!(&error, Error::Busy(bouture_fs::LockError::Busy { pid, .. }) if *pid == held),
+        "{error}"
+    );
+    let error = bouture_cluster_merge::resume(&sim.state_dir(), &[], &mut executor, &mut Quiet)
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Busy(bouture_fs::LockError::Busy { pid, .. }) if *pid == held),
+        "{error}"
+    );
+    assert!(sim.calls().is_empty(), "nothing ran");
+}

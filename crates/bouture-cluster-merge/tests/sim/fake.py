@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""Simulated Ganeti clusters for bouture-cluster-merge's tests.
+
+This one script is installed under the names `ssh`, `gnt-cluster`,
+`gnt-node`, `gnt-instance` and `daemon-util` in SIM/bin, and dispatches on
+the name it was called by. Every host is a directory SIM/hosts/NODE:
+
+  var/lib/ganeti/config.data          the cluster configuration (masters)
+  var/lib/ganeti/ssconf_cluster_name  which cluster the node belongs to
+  var/lib/ganeti/ssconf_master_node   its master
+  var/lib/ganeti/watcher.pause        present while the watcher is paused
+  root/.ssh/authorized_keys, id_rsa, id_rsa.pub
+  state/daemons.json                  {"node": "running"|"stopped",
+                                       "master": ... (masters only)}
+  state/instances.json                instance name -> status (masters)
+  state/master_ip                     "up" or "down" (masters)
+  state/down                          present: the host is unreachable
+
+SIM/aliases/CLUSTER names the master node a cluster name resolves to, while
+its master IP is up. SIM/inject.json lists injected faults:
+  {"host": H, "match": TEXT, "skip": N, "times": N,
+   "action": "fail" | "replace", "file": REL, "content": TEXT}
+A fault applies to the calls on H whose command line contains TEXT, after
+skipping N of them, `times` times (default: always). Every call is appended
+to SIM/calls.log.
+
+What the tests rely on behaves as in Ganeti: gnt-* commands need a running
+master daemon on the master node; `ssh` needs batch mode, refuses unknown
+keys and cluster names whose master IP is down; `gnt-node add --readd` needs
+the node to accept our root key; instances start only on running nodes.
+"""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+BIN = os.path.dirname(os.path.abspath(__file__))
+SIM = os.path.dirname(BIN)
+NAME = os.path.basename(sys.argv[0])
+ARGS = sys.argv[1:]
+
+
+def die(message, code=1):
+    sys.stderr.write(message + "\n")
+    sys.exit(code)
+
+
+def read(path, default=None):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return default
+
+
+def write(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def load_json(path, default):
+    text = read(path)
+    return default if text is None else json.loads(text)
+
+
+def dump_json(path, value):
+    write(path, json.dumps(value, sort_keys=True, indent=1) + "\n")
+
+
+def host_dir(name):
+    return os.path.join(SIM, "hosts", name)
+
+
+def log_call(host, line):
+    with open(os.path.join(SIM, "calls.log"), "a") as handle:
+        handle.write("%s: %s\n" % (host, line))
+
+
+def injected(host, line):
+    """Apply the faults matching this call; exit when one says fail."""
+    path = os.path.join(SIM, "inject.json")
+    faults = load_json(path, [])
+    changed = False
+    for fault in faults:
+        if fault["host"] != host or fault["match"] not in line:
+            continue
+        if fault.get("skip", 0) > 0:
+            fault["skip"] -= 1
+            changed = True
+            continue
+        if fault.get("times") is not None:
+            if fault["times"] <= 0:
+                continue
+            fault["times"] -= 1
+            changed = True
+        if changed:
+            dump_json(path, faults)
+            changed = False
+        if fault["action"] == "fail":
+            die("injected failure of %r on %s" % (line, host))
+        if fault["action"] == "replace":
+            write(os.path.join(host_dir(host), fault["file"]), fault["content"])
+    if changed:
+        dump_json(path, faults)
+
+
+# --------------------------------------------------------------------------
+# ssh
+
+def fake_ssh():
+    args = list(ARGS)
+    options = []
+    key = None
+    while args and args[0] != "--":
+        arg = args.pop(0)
+        if arg == "-o":
+            options.append(args.pop(0))
+        elif arg in ("-i", "-l", "-p", "-F"):
+            value = args.pop(0)
+            if arg == "-i":
+                key = value
+        elif arg in ("-T", "-n"):
+            pass
+        else:
+            die("fake ssh: unexpected argument %r" % arg, 255)
+    if not args:
+        die("fake ssh: no '--' before the host", 255)
+    args.pop(0)
+    if len(args) != 2:
+        die("fake ssh: expected HOST COMMAND after '--', got %r" % args, 255)
+    host, command = args
+    if "BatchMode=yes" not in options:
+        die("fake ssh: refusing to run without BatchMode=yes (it could prompt)", 255)
+    if not any(o.startswith("StrictHostKeyChecking=") for o in options):
+        die("fake ssh: StrictHostKeyChecking is not set", 255)
+    name = host
+    if not os.path.isdir(host_dir(name)):
+        master = (read(os.path.join(SIM, "aliases", host)) or "").strip()
+        if not master or read(os.path.join(host_dir(master), "state", "master_ip"), "").strip() != "up":
+            die("ssh: Could not resolve hostname %s: Name or service not known" % host, 255)
+        name = master
+    home = host_dir(name)
+    if os.path.exists(os.path.join(home, "state", "down")):
+        die("ssh: connect to host %s port 22: Connection timed out" % host, 255)
+    authorized = (read(os.path.join(home, "root", ".ssh", "authorized_keys")) or "").splitlines()
+    if key is not None:
+        if os.stat(key).st_mode & 0o077:
+            die("Permissions for '%s' are too open." % key, 255)
+        text = read(key) or ""
+        ident = [l for l in text.splitlines() if l.startswith("fake-key-of:")]
+        wanted = "ssh-ed25519 FAKE-%s " % ident[0][len("fake-key-of:"):] if ident else None
+    else:
+        wanted = "ssh-ed25519 FAKE-%s " % read(os.path.join(BIN, "operator")).strip()
+    if wanted is None or not any(line.startswith(wanted) for line in authorized):
+        die("root@%s: Permission denied (publickey)." % host, 255)
+    log_call(name, "ssh " + command)
+    injected(name, command)
+    rewritten = (command
+                 .replace("/usr/sbin/gnt-", BIN + "/gnt-")
+                 .replace("/usr/lib/ganeti/daemon-util", BIN + "/daemon-util")
+                 .replace("/var/lib/ganeti", home + "/var/lib/ganeti")
+                 .replace("/root/.ssh", home + "/root/.ssh"))
+    env = dict(os.environ, GANETI_SIM_HOST=name)
+    sys.exit(subprocess.call(["sh", "-c", rewritten], env=env))
+
+
+# --------------------------------------------------------------------------
+# Ganeti
+
+class Host(object):
+    def __init__(self):
+        name = os.environ.get("GANETI_SIM_HOST") or read(os.path.join(BIN, "local-host")).strip()
+        self.name = name
+        self.dir = host_dir(name)
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def ssconf(self, key):
+        return (read(self.path("var", "lib", "ganeti", "ssconf_" + key)) or "").strip()
+
+    def daemons(self):
+        return load_json(self.path("state", "daemons.json"), {})
+
+    def set_daemons(self, value):
+        dump_json(self.path("state", "daemons.json"), value)
+
+    def config_path(self):
+        return self.path("var", "lib", "ganeti", "config.data")
+
+    def config(self):
+        return json.loads(read(self.config_path()))
+
+    def instances(self):
+        return load_json(self.path("state", "instances.json"), {})
+
+    def set_instances(self, value):
+        dump_json(self.path("state", "instances.json"), value)
+
+    def need_master(self):
+        if self.ssconf("master_node") != self.name:
+            die("This is not the master node; the master is %s" % self.ssconf("master_node"))
+        if not self.daemons().get("master", "").startswith("running"):
+            die("Cannot communicate with the master daemon.\nIs it running and listening for connections?")
+
+
+def node_names(config):
+    return sorted(n["name"] for n in config["nodes"].values())
+
+
+def node_running(name):
+    daemons = load_json(os.path.join(host_dir(name), "state", "daemons.json"), {})
+    return daemons.get("node") == "running"
+
+
+def output_fields(args):
+    fields = args[args.index("-o") + 1].split(",")
+    separator = " "
+    for arg in args:
+        if arg.startswith("--separator="):
+            separator = arg[len("--separator="):]
+    return fields, separator
+
+
+def gnt_cluster(host):
+    command = ARGS[0]
+    if command == "verify":
+        host.need_master()
+        config = host.config()
+        problems = []
+        for node in config["nodes"].values():
+            if not node.get("offline") and not node_running(node["name"]):
+                problems.append("node %s: node daemon not responding" % node["name"])
+        if problems:
+            die("\n".join(problems))
+        print("Verify OK")
+    elif command == "watcher":
+        host.need_master()
+        pause = host.path("var", "lib", "ganeti", "watcher.pause")
+        if ARGS[1] == "pause":
+            write(pause, "paused for %s seconds\n" % int(ARGS[2]))
+            print("The watcher is paused.")
+        elif ARGS[1] == "continue":
+            if os.path.exists(pause):
+                os.remove(pause)
+            print("The watcher is no longer paused.")
+        elif ARGS[1] == "info":
+            print("The watcher is paused until later." if os.path.exists(pause)
+                  else "The watcher is not paused.")
+        else:
+            die("unknown watcher command %s" % ARGS[1])
+    elif command == "deactivate-master-ip":
+        host.need_master()
+        if "--yes" not in ARGS:
+            die("This will deactivate the master IP; answer y/n: aborted (no --yes)")
+        write(host.path("state", "master_ip"), "down\n")
+    elif command == "activate-master-ip":
+        host.need_master()
+        write(host.path("state", "master_ip"), "up\n")
+    elif command == "redist-conf":
+        host.need_master()
+        config = host.config()
+        for node in config["nodes"].values():
+            if node.get("offline") or node["name"] == host.name:
+                continue
+            if not node_running(node["name"]):
+                die("Failure: node %s: node daemon not responding" % node["name"])
+            target = os.path.join(host_dir(node["name"]), "var", "lib", "ganeti", "config.data")
+            write(target, read(host.config_path()))
+    else:
+        die("fake gnt-cluster: unsupported command %s" % command)
+
+
+def gnt_node(host):
+    host.need_master()
+    command = ARGS[0]
+    config = host.config()
+    if command == "list":
+        fields, separator = output_fields(ARGS)
+        for node in sorted(config["nodes"].values(), key=lambda n: n["name"]):
+            values = {"name": node["name"], "offline": "Y" if node.get("offline") else "N"}
+            print(separator.join(values[f] for f in fields))
+    elif command == "add":
+        if "--readd" not in ARGS:
+            die("fake gnt-node: only --readd is simulated")
+        name = ARGS[-1]
+        matching = [n for n in config["nodes"].values() if n["name"] == name]
+        if not matching:
+            die("Node %s is not in the configuration" % name)
+        home = host_dir(name)
+        if not os.path.isdir(home) or os.path.exists(os.path.join(home, "state", "down")):
+            die("ssh: connect to host %s port 22: Connection timed out" % name)
+        ours = (read(host.path("root", ".ssh", "id_rsa.pub")) or "").strip()
+        authorized = (read(os.path.join(home, "root", ".ssh", "authorized_keys")) or "").splitlines()
+        if ours not in authorized:
+            die("ssh to %s: Permission denied (publickey)" % name)
+        node = matching[0]
+        node["offline"] = False
+        # As Ganeti's AdjustCandidatePool: promote while below the pool size.
+        pool = config["cluster"].get("candidate_pool_size", 10)
+        candidates = len([n for n in config["nodes"].values() if n.get("master_candidate")])
+        if not node.get("master_candidate") and candidates < pool:
+            node["master_candidate"] = True
+        node["serial_no"] = node.get("serial_no", 0) + 1
+        config["serial_no"] = config.get("serial_no", 0) + 1
+        write(host.config_path(), json.dumps(config, indent=1, sort_keys=True) + "\n")
+        gdir = os.path.join(home, "var", "lib", "ganeti")
+        write(os.path.join(gdir, "ssconf_cluster_name"), host.ssconf("cluster_name") + "\n")
+        write(os.path.join(gdir, "ssconf_master_node"), host.name + "\n")
+        daemons_path = os.path.join(home, "state", "daemons.json")
+        daemons = load_json(daemons_path, {})
+        daemons["node"] = "running"
+        dump_json(daemons_path, daemons)
+    else:
+        die("fake gnt-node: unsupported command %s" % command)
+
+
+def gnt_instance(host):
+    host.need_master()
+    command = ARGS[0]
+    config = host.config()
+    states = host.instances()
+    names = sorted(i["name"] for i in config["instances"].values())
+    if command == "list":
+        fields, separator = output_fields(ARGS)
+        for name in names:
+            values = {"name": name, "status": states.get(name, "ADMIN_down")}
+            print(separator.join(values[f] for f in fields))
+    elif command == "shutdown":
+        if "--all" not in ARGS or "--force-multiple" not in ARGS:
+            die("fake gnt-instance: shutdown needs --all --force-multiple here")
+        for name in names:
+            states[name] = "ADMIN_down"
+        host.set_instances(states)
+    elif command == "startup":
+        wanted = [a for a in ARGS[1:] if not a.startswith("--")]
+        if len(wanted) > 1 and "--force-multiple" not in ARGS:
+            die("Multiple instances affected; use --force-multiple")
+        nodes = dict((uuid, n["name"]) for uuid, n in config["nodes"].items())
+        by_name = dict((i["name"], i) for i in config["instances"].values())
+        for name in wanted:
+            if name not in by_name:
+                die("Instance '%s' not known" % name)
+            primary = nodes.get(by_name[name]["primary_node"])
+            if not node_running(primary):
+                die("Could not start instance %s: node %s is not responding" % (name, primary))
+            states[name] = "running"
+        host.set_instances(states)
+    else:
+        die("fake gnt-instance: unsupported command %s" % command)
+
+
+def daemon_util(host):
+    command = ARGS[0]
+    daemons = host.daemons()
+    if command == "stop-all":
+        for key in daemons:
+            daemons[key] = "stopped"
+    elif command == "start-all":
+        daemons["node"] = "running"
+        if "master" in daemons:
+            daemons["master"] = "running"
+    elif command == "stop-master":
+        daemons["master"] = "stopped"
+    elif command == "start-master":
+        if host.ssconf("master_node") != host.name:
+            die("not the master node")
+        no_voting = "--no-voting" in os.environ.get("EXTRA_MASTERD_ARGS", "")
+        daemons["master"] = "running-no-voting" if no_voting else "running"
+    else:
+        die("fake daemon-util: unsupported command %s" % command)
+    host.set_daemons(daemons)
+
+
+def main():
+    if NAME == "ssh":
+        fake_ssh()
+    host = Host()
+    line = " ".join(shlex.quote(a) for a in [NAME] + ARGS)
+    if os.environ.get("GANETI_SIM_HOST") is None:
+        log_call(host.name, "local " + line)
+        injected(host.name, line)
+    handlers = {"gnt-cluster": gnt_cluster, "gnt-node": gnt_node,
+                "gnt-instance": gnt_instance, "daemon-util": daemon_util}
+    if NAME not in handlers:
+        die("fake.py: unknown program name %s" % NAME)
+    handlers[NAME](host)
+
+
+if __name__ == "__main__":
+    main()
