@@ -18,11 +18,11 @@
 //! ([`NodeLock::acquire`]; `bouture` waits [`DEFAULT_LOCK_WAIT`]), then gives up with
 //! [`LockError::Busy`], which names the file and the holder's pid.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use bouture_fs::PidLock;
 
 /// Name of the lock file in the instance root.
 pub const LOCK_FILE_NAME: &str = ".bouture-graft.lock";
@@ -33,11 +33,11 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_mins(5);
 /// How often a waiting graft tries the lock again.
 const POLL: Duration = Duration::from_millis(100);
 
-/// The held lock; released on drop (or when the process ends).
+/// The held lock (a [`bouture_fs::PidLock`] on the node's lock file);
+/// released on drop (or when the process ends).
 #[derive(Debug)]
 pub struct NodeLock {
-    file: File,
-    path: PathBuf,
+    lock: PidLock,
 }
 
 /// The lock could not be taken.
@@ -88,33 +88,12 @@ impl NodeLock {
         on_wait: &mut dyn FnMut(&Path, Option<u32>),
     ) -> Result<Self, LockError> {
         let path = Self::path_for(instance_root);
-        let io_error = |source| LockError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(io_error)?;
-        let metadata = file.metadata().map_err(io_error)?;
-        if !metadata.is_file() {
-            return Err(io_error(io::Error::other(format!(
-                "it is {}",
-                bouture_fs::describe(metadata.file_type())
-            ))));
-        }
         let started = Instant::now();
         let mut told = false;
         loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    let pid = holder(&mut file);
+            match PidLock::acquire(&path) {
+                Ok(lock) => return Ok(Self { lock }),
+                Err(bouture_fs::LockError::Busy { pid, .. }) => {
                     if !told {
                         on_wait(&path, pid);
                         told = true;
@@ -128,35 +107,22 @@ impl NodeLock {
                     }
                     std::thread::sleep(POLL.min(wait.saturating_sub(started.elapsed())));
                 }
-                Err(std::fs::TryLockError::Error(error)) => return Err(io_error(error)),
+                Err(bouture_fs::LockError::Io { source, .. }) => {
+                    return Err(LockError::Io { path, source });
+                }
+                Err(other) => {
+                    return Err(LockError::Io {
+                        path,
+                        source: io::Error::other(other.to_string()),
+                    });
+                }
             }
         }
-        file.set_len(0).map_err(io_error)?;
-        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-        writeln!(file, "{}", std::process::id()).map_err(io_error)?;
-        file.flush().map_err(io_error)?;
-        Ok(Self { file, path })
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-/// The pid written in the lock file by its holder, if readable.
-fn holder(file: &mut File) -> Option<u32> {
-    let mut text = String::new();
-    file.seek(SeekFrom::Start(0)).ok()?;
-    file.take(32).read_to_string(&mut text).ok()?;
-    text.trim().parse().ok()
-}
-
-impl Drop for NodeLock {
-    fn drop(&mut self) {
-        // Best effort: the kernel releases the lock anyway when the file closes.
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+        self.lock.path()
     }
 }
 
