@@ -53,12 +53,9 @@ pub enum ChangesError {
         /// What differs.
         detail: String,
     },
-    /// The lock next to the changes file cannot be taken.
-    #[error("cannot lock {}: {reason}", path.display())]
-    Lock {
-        /// The lock file.
-        path: PathBuf,
-        /// Why (held too long by another process, or the system's error).
-        reason: String,
-    },
+    /// The lock next to the changes file cannot be taken: another process
+    /// held it for the whole [`LOCK_TIMEOUT`](crate::LOCK_TIMEOUT), or it is
+    /// not a regular file, or the system's error.
+    #[error(transparent)]
+    Lock(bouture_fs::LockError),
 }
