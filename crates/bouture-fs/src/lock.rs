@@ -421,7 +421,8 @@ impl PidLock {
     /// use bouture_fs::{LockError, PidLock, Wait};
     ///
     /// /// A holder that takes no lock, only writes its pid.
-    /// #[derive(Debug)]
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("pid {0} holds it without a lock")]
     /// struct Legacy(u32);
     ///
     /// let dir = tempfile::tempdir()?;
