@@ -95,6 +95,10 @@ impl NodeLock {
                 Err(LockError::Busy { path, pid, waited })
             }
             Err(bouture_fs::LockError::Io { source, .. }) => Err(LockError::Io { path, source }),
+            Err(bouture_fs::LockError::NotRegular { kind, .. }) => Err(LockError::Io {
+                path,
+                source: io::Error::other(format!("it is {kind}")),
+            }),
             Err(other) => Err(LockError::Io {
                 path,
                 source: io::Error::other(other.to_string()),
