@@ -166,7 +166,9 @@ fn quiet_prints_nothing_verbose_every_port_and_the_phases() {
         .filter(|l| l.starts_with("  c2.example.com/"))
         .count();
     assert_eq!(listed, 25, "{verbose}");
-    for phase in ["read", "parse", "check", "plan", "apply", "write", "fsync"] {
+    for phase in [
+        "read", "parse", "check", "plan", "apply", "write", "fsync", "report", "free", "render",
+    ] {
         assert!(
             phases.contains(&format!(" {phase} ")),
             "{phase} missing: {phases}"
