@@ -18,6 +18,7 @@ mod graft;
 mod help;
 mod inventory;
 mod master_safety;
+mod merge;
 mod multiboot;
 mod node_setup;
 mod support;
@@ -27,3 +28,6 @@ mod demo_node;
 
 #[path = "../../../bouture-node-setup/tests/common/mod.rs"]
 mod node_setup_common;
+
+#[path = "../../../bouture-merge/tests/common/mod.rs"]
+mod merge_common;
