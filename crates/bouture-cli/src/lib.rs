@@ -67,8 +67,8 @@ pub struct Cli {
     /// Accepted for `slapos` compatibility: bouture's lines have no colours.
     #[arg(long, global = true)]
     pub log_color: bool,
-    /// Accepted for `slapos` compatibility: bouture's log lines always
-    /// carry the time.
+    /// As in `slapos` (where the flag turns the time off): log lines on
+    /// stderr without their date and time (the log file keeps them).
     #[arg(long, global = true)]
     pub log_time: bool,
     /// As `-v` (slapos: "show tracebacks on errors"; bouture's errors always
@@ -86,6 +86,7 @@ impl Cli {
         log::LogSettings {
             verbosity: i16::from(self.verbose) + i16::from(self.debug) - i16::from(self.quiet),
             file: self.log_file.clone(),
+            no_time_on_stderr: self.log_time,
         }
     }
 }
@@ -172,8 +173,12 @@ where
 {
     let result = match Cli::try_parse_from(args) {
         Ok(cli) => match &cli.command {
-            Command::Inventory(args) => commands::inventory::run(args, streams),
-            Command::Graft(args) => commands::graft::run(args, streams, stderr_is_terminal),
+            Command::Inventory(args) => {
+                commands::inventory::run(args, &cli.log_settings(), streams)
+            }
+            Command::Graft(args) => {
+                commands::graft::run(args, &cli.log_settings(), streams, stderr_is_terminal)
+            }
             Command::Configure(args) => commands::configure::run(args, streams),
             Command::Failover(args) => commands::failover::run(args, &cli.log_settings(), streams),
             Command::Status(args) => commands::status::run(args, streams),
