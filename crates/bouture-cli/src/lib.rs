@@ -48,11 +48,14 @@ command line is wrong. `bouture failover` adds 10 and 75, `bouture node-setup` k
 Ganeti's 2 for a configuration error (see their --help).")]
 #[non_exhaustive]
 pub struct Cli {
-    /// Print more detail (failover: DEBUG log lines with step timings;
-    /// merge: every port change and phase times; others: their details).
+    /// Print more detail (graft, failover: DEBUG log lines with every request
+    /// sent to the master, the decisions and phase times; inventory: what
+    /// graft would do with each partition; configure: the diff; merge: every
+    /// port change and phase times; others: their details).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Print only warnings and errors (`-qq`: only errors).
+    /// Print only warnings and errors (`-qq`: only errors); graft, inventory:
+    /// no text report; configure: nothing once written.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
     /// Also append every log line, DEBUG included, to FILE (as `slapos`
@@ -179,7 +182,7 @@ where
             Command::Graft(args) => {
                 commands::graft::run(args, &cli.log_settings(), streams, stderr_is_terminal)
             }
-            Command::Configure(args) => commands::configure::run(args, streams),
+            Command::Configure(args) => commands::configure::run(args, verbosity(&cli), streams),
             Command::Failover(args) => commands::failover::run(args, &cli.log_settings(), streams),
             Command::Status(args) => commands::status::run(args, streams),
             Command::Merge(args) => commands::merge::run(

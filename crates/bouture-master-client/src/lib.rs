@@ -20,8 +20,8 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 pub use legacy::MAX_RUN_ID;
-pub use trace::{RequestObserver, RequestRecord, RequestTrace};
 pub use tls::{CertificateProblem, CertificateRejection, TlsOptions, TrustSource};
+pub use trace::{RequestObserver, RequestRecord, RequestTrace};
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,
     Parameters, PartitionAddress, PartitionInformation, PartitionInstance, PartitionRegistration,

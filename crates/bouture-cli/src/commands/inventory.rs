@@ -81,17 +81,26 @@ pub(crate) fn run(
 }
 
 /// Log what `bouture graft` would do with each partition (its own plan
-/// decides): DEBUG for a partition it would send or that is not opted in
-/// (`-v`), WARNING for an opted-in partition it would skip (shown by `-q`
-/// too).
+/// decides), at DEBUG (`-v`); with `-q`, which drops the report, an
+/// opted-in partition graft would skip is a WARNING.
 fn log_decisions(inventory: &Inventory, log: &mut Logger<'_>) {
     let plan = GraftPlan::build(inventory, &GraftOptions::default());
     for partition in &inventory.partitions {
         if let Some(skipped) = plan.skipped.iter().find(|s| s.id == partition.id) {
-            log.warning(&format!(
-                "{}: opted in but graft would skip it: {}",
-                partition.id, skipped.reason
-            ));
+            // A WARNING only when the report, which says it too, is not
+            // printed (`-q`).
+            let level = if log.shows(Level::Info) {
+                Level::Debug
+            } else {
+                Level::Warning
+            };
+            log.log(
+                level,
+                &format!(
+                    "{}: opted in but graft would skip it: {}",
+                    partition.id, skipped.reason
+                ),
+            );
         } else if plan.partitions.iter().any(|p| p.id == partition.id) {
             log.debug(&format!(
                 "{}: opted in and valid: graft would send it",

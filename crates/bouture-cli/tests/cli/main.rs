@@ -21,6 +21,7 @@ mod master_safety;
 mod multiboot;
 mod node_setup;
 mod support;
+mod verbosity;
 
 #[path = "../../../../tests/support/demo_node.rs"]
 mod demo_node;
