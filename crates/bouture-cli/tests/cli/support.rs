@@ -114,3 +114,14 @@ pub(crate) fn stable_detail(text: &str) -> String {
     out.push_str(&digits);
     out
 }
+
+/// `http://127.0.0.1:PORT` on a port nothing listens on (bound, then
+/// released): a master that refuses connections.
+pub(crate) fn closed_port_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}

@@ -9,7 +9,7 @@ use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode};
 
 use crate::failover::Scene;
-use crate::support::{Run, bouture, stable_detail};
+use crate::support::{Run, bouture, closed_port_url, stable_detail};
 
 /// A node with a valid opted-in partition, an invalid one and one not opted in.
 fn node(root: &std::path::Path, computer_id: &str) -> WrittenNode {
@@ -77,12 +77,7 @@ fn graft_at_each_level() {
 fn graft_errors_keep_the_log_prefix_and_survive_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let node = node(dir.path(), "COMP-LEVELS-DOWN");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = closed_port_url();
     let cfg = node.cfg.to_str().unwrap();
     let run = bouture(
         &["-qq", "graft", "--cfg", cfg, "--new-master-url", &url],
