@@ -13,9 +13,9 @@ Exit status: 0 when every file loads and verifies cleanly, 1 when a verifier
 error was found, 2 when a file could not be loaded, 3 when Ganeti's library
 is missing.
 
-Ganeti's library is looked up in $BOUTURE_GANETI_LIBDIR, by default
-/usr/share/ganeti/3.0 (Debian's package `ganeti`); run this with Debian's
-/usr/bin/python3, whose packaged modules (python3-openssl...) it needs.
+Ganeti's library is found by ganeti_lib.py, beside this script
+($BOUTURE_GANETI_LIBDIR, by default /usr/share/ganeti/3.0; Debian's
+/usr/bin/python3).
 """
 
 import json
@@ -25,20 +25,10 @@ import shutil
 import sys
 import tempfile
 
-LIBDIR = os.environ.get("BOUTURE_GANETI_LIBDIR", "/usr/share/ganeti/3.0")
-sys.path.insert(0, LIBDIR)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import ganeti_lib  # noqa: E402  (beside this script)
 
-try:
-    from ganeti import config  # noqa: E402
-    from ganeti import constants  # noqa: E402
-    from ganeti import errors  # noqa: E402
-except ImportError as exc:
-    sys.stderr.write(
-        "cannot import Ganeti's library from %s (%s): install Debian's package "
-        "ganeti (apt-get install --no-install-recommends ganeti, or run "
-        "scripts/setup.d/20-ganeti.sh) and run this with /usr/bin/python3\n"
-        % (LIBDIR, exc))
-    sys.exit(3)
+config, constants, errors = ganeti_lib.load("config", "constants", "errors")
 
 
 class _Ents(object):

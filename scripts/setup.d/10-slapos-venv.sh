@@ -14,9 +14,11 @@
 # and python3-venv with apt-get. bouture-test-support uses the same directory and
 # ready marker (.bouture-ready), so either can create it.
 
+# shellcheck source=lib/slapos-venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/slapos-venv.sh"
+
 bouture_slapos_pins=("slapos.core==1.26.1" "slapos.libnetworkcache==0.30")
 bouture_slapos_venv="${BOUTURE_SLAPOS_VENV:-$PWD/target/slapos-venv}"
-bouture_slapos_marker="$(printf '%s\n' "${bouture_slapos_pins[@]}")"
 
 bouture_slapos_probe() { # prints MAJOR.MINOR if "$1" can create a venv with pip
     "$1" -c "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])" 2>/dev/null
@@ -43,8 +45,7 @@ bouture_slapos_find_python() {
     return 1
 }
 
-if [ "$(cat "$bouture_slapos_venv/.bouture-ready" 2>/dev/null)" != "$bouture_slapos_marker" ] \
-    || [ ! -x "$bouture_slapos_venv/bin/slapos" ]; then
+if ! bouture_venv_ready "$bouture_slapos_venv" "${bouture_slapos_pins[@]}"; then
     if ! bouture_slapos_python="$(bouture_slapos_find_python)"; then
         if [ -z "${BOUTURE_PYTHON:-}" ] && command -v apt-get >/dev/null 2>&1; then
             echo "== setup: no Python >= 3.11 with venv found; installing python3 python3-venv with apt-get" >&2
@@ -56,17 +57,10 @@ if [ "$(cat "$bouture_slapos_venv/.bouture-ready" 2>/dev/null)" != "$bouture_sla
             return 1
         }
     fi
-    echo "== setup: creating $bouture_slapos_venv with $bouture_slapos_python (${bouture_slapos_pins[*]})" >&2
-    rm -rf "$bouture_slapos_venv"
-    mkdir -p "$(dirname "$bouture_slapos_venv")"
-    "$bouture_slapos_python" -m venv "$bouture_slapos_venv"
-    "$bouture_slapos_venv/bin/pip" install --quiet --disable-pip-version-check "${bouture_slapos_pins[@]}"
-    # Fails when slapos.libnetworkcache is missing (cliff then hides `proxy start`).
-    "$bouture_slapos_venv/bin/slapos" proxy start --help >/dev/null
-    printf '%s\n' "$bouture_slapos_marker" >"$bouture_slapos_venv/.bouture-ready"
+    bouture_venv_create "$bouture_slapos_venv" "$bouture_slapos_python" "${bouture_slapos_pins[@]}"
 fi
 
 export BOUTURE_SLAPOS_BIN="$bouture_slapos_venv/bin/slapos"
 echo "== setup: BOUTURE_SLAPOS_BIN=$BOUTURE_SLAPOS_BIN ($("$bouture_slapos_venv/bin/python" --version 2>&1))" >&2
-unset -f bouture_slapos_probe bouture_slapos_find_python
-unset bouture_slapos_pins bouture_slapos_venv bouture_slapos_marker bouture_slapos_python
+unset -f bouture_slapos_probe bouture_slapos_find_python bouture_venv_ready bouture_venv_create
+unset bouture_slapos_pins bouture_slapos_venv bouture_slapos_python

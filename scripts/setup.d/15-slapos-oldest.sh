@@ -10,12 +10,13 @@
 # gone), so this script looks for a 3.11: python3.11, python3, pyenv's 3.11.x.
 # Keep the version equal to OLDEST_SLAPOS_CORE in crates/bouture-test-support.
 
+# shellcheck source=lib/slapos-venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/slapos-venv.sh"
+
 bouture_oldest_pins=("slapos.core==1.4.28" "slapos.libnetworkcache==0.30" "setuptools<81")
 bouture_oldest_venv="${BOUTURE_SLAPOS_OLDEST_VENV:-$PWD/target/slapos-venv-oldest}"
-bouture_oldest_marker="$(printf '%s\n' "${bouture_oldest_pins[@]}")"
 
-if [ "$(cat "$bouture_oldest_venv/.bouture-ready" 2>/dev/null)" != "$bouture_oldest_marker" ] \
-    || [ ! -x "$bouture_oldest_venv/bin/slapos" ]; then
+if ! bouture_venv_ready "$bouture_oldest_venv" "${bouture_oldest_pins[@]}"; then
     bouture_oldest_python=""
     for candidate in python3.11 python3 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.11*/bin/python3; do
         if "$candidate" -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' >/dev/null 2>&1; then
@@ -32,15 +33,10 @@ if [ "$(cat "$bouture_oldest_venv/.bouture-ready" 2>/dev/null)" != "$bouture_old
         echo "${bouture_oldest_pins[0]} needs Python 3.11 with the venv module: install python3.11 and python3.11-venv" >&2
         return 1
     fi
-    echo "== setup: creating $bouture_oldest_venv with $bouture_oldest_python (${bouture_oldest_pins[*]})" >&2
-    rm -rf "$bouture_oldest_venv"
-    mkdir -p "$(dirname "$bouture_oldest_venv")"
-    "$bouture_oldest_python" -m venv "$bouture_oldest_venv"
-    "$bouture_oldest_venv/bin/pip" install --quiet --disable-pip-version-check "${bouture_oldest_pins[@]}"
-    "$bouture_oldest_venv/bin/slapos" proxy start --help >/dev/null
-    printf '%s\n' "$bouture_oldest_marker" >"$bouture_oldest_venv/.bouture-ready"
+    bouture_venv_create "$bouture_oldest_venv" "$bouture_oldest_python" "${bouture_oldest_pins[@]}"
 fi
 
 export BOUTURE_SLAPOS_OLDEST_BIN="$bouture_oldest_venv/bin/slapos"
 echo "== setup: BOUTURE_SLAPOS_OLDEST_BIN=$BOUTURE_SLAPOS_OLDEST_BIN" >&2
-unset bouture_oldest_pins bouture_oldest_venv bouture_oldest_marker bouture_oldest_python
+unset -f bouture_venv_ready bouture_venv_create
+unset bouture_oldest_pins bouture_oldest_venv bouture_oldest_python

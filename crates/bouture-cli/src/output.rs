@@ -29,9 +29,11 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-/// Write a serde value as pretty JSON followed by a newline.
-pub(crate) fn write_json<T: serde::Serialize>(
-    out: &mut dyn Write,
+/// Write a serde value as pretty JSON followed by a newline. Generic over
+/// the writer so that a caller rendering into a `Vec<u8>` gets a serializer
+/// without a dynamic call per token.
+pub(crate) fn write_json<T: serde::Serialize, W: Write + ?Sized>(
+    out: &mut W,
     value: &T,
 ) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;

@@ -219,6 +219,15 @@ fn read_capped(mut stream: impl Read, limit: u64) -> io::Result<(Vec<u8>, bool)>
     Ok((kept, dropped > 0))
 }
 
+/// A temporary directory only its owner can enter (0700): for keys and
+/// fetched files.
+pub(crate) fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Cmd, Identity, is_valid_name};
 use crate::error::{Error, bounded};
-use crate::exec::Executor;
+use crate::exec::{Executor, private_tempdir};
 use crate::plan::Settings;
 use crate::run::{Event, Observer};
 
@@ -309,14 +309,10 @@ pub(crate) fn discover(
         public_key,
     };
 
-    let fetched = tempfile::Builder::new()
-        .prefix("bouture-cluster-merge-check.")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .map_err(|e| Error::StateDir {
-            path: std::env::temp_dir(),
-            reason: format!("cannot create a private temporary directory: {e}"),
-        })?;
+    let fetched = private_tempdir("bouture-cluster-merge-check.").map_err(|e| Error::StateDir {
+        path: std::env::temp_dir(),
+        reason: format!("cannot create a private temporary directory: {e}"),
+    })?;
     let mut clusters: Vec<ClusterFacts> = Vec::new();
     let mut configs: Vec<PathBuf> = Vec::new();
     for host in &settings.clusters {

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::command::{Cmd, Identity, Target, quote};
-use crate::exec::{CmdOutput, ExecError, Executor, excerpt, run_process};
+use crate::exec::{CmdOutput, ExecError, Executor, excerpt, private_tempdir, run_process};
 
 /// What `ssh` does with a host key it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -251,14 +251,12 @@ impl Executor for SystemExecutor {
             });
         }
         if self.key_dir.is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix("bouture-cluster-merge-keys.")
-                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .tempdir()
-                .map_err(|source| ExecError::KeyFile {
+            let dir = private_tempdir("bouture-cluster-merge-keys.").map_err(|source| {
+                ExecError::KeyFile {
                     path: std::env::temp_dir(),
                     source,
-                })?;
+                }
+            })?;
             self.key_dir = Some(dir);
         }
         let Some(dir) = &self.key_dir else {

@@ -250,13 +250,7 @@ fn main() {
     let raw_get = |path: &'static str| {
         let agent = &agent;
         move || {
-            agent
-                .get(format!("{url}/{path}"))
-                .call()
-                .unwrap()
-                .body_mut()
-                .read_to_string()
-                .unwrap();
+            raw_body(agent, url, path);
         }
     };
     let ops: Vec<Op<'_>> = vec![
@@ -356,17 +350,16 @@ fn print_table(
 fn client_cpu(url: &str, bench_request: &InstanceRequest) -> ([f64; 4], (usize, usize)) {
     // The client's own CPU work per call, on the real payloads.
     let agent = ureq::agent();
-    let body = |path: &str| {
-        agent
-            .get(format!("{url}/{path}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-    };
-    let full10 = body("getFullComputerInformation?computer_id=COMP-B10");
-    let full100 = body("getFullComputerInformation?computer_id=COMP-B100");
+    let full10 = raw_body(
+        &agent,
+        url,
+        "getFullComputerInformation?computer_id=COMP-B10",
+    );
+    let full100 = raw_body(
+        &agent,
+        url,
+        "getFullComputerInformation?computer_id=COMP-B100",
+    );
     let cpu_full10 = cpu_us(200, || {
         parse::computer_information(&full10).unwrap();
     });
@@ -384,6 +377,17 @@ fn client_cpu(url: &str, bench_request: &InstanceRequest) -> ([f64; 4], (usize, 
         [0.0, cpu_full10, cpu_full100, cpu_request],
         (full10.len(), full100.len()),
     )
+}
+
+/// `GET {url}/{path}` with plain ureq (no bouture code): the answer's body.
+fn raw_body(agent: &ureq::Agent, url: &str, path: &str) -> String {
+    agent
+        .get(format!("{url}/{path}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
 }
 
 fn proxy_request_answer(agent: &ureq::Agent, url: &str, request: &InstanceRequest) -> String {

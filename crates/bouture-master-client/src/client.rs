@@ -12,6 +12,7 @@ use std::io::Read as _;
 
 use crate::error::{BoxError, Error, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 use crate::tls::TlsOptions;
+use crate::trace::{RequestObserver, RequestRecord};
 
 /// Default deadline of a whole call (connect, send, receive the body).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(1);
@@ -166,6 +167,24 @@ pub struct MasterClient {
     connect_timeout: Duration,
     requests: Arc<AtomicU64>,
     waited_nanos: Arc<AtomicU64>,
+    observer: Option<Observer>,
+}
+
+/// The [`RequestObserver`] of a client (shown by name only in `Debug`).
+#[derive(Clone)]
+struct Observer(Arc<dyn RequestObserver>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestObserver")
+    }
+}
+
+/// What is known of an answer while it is read: for the [`RequestRecord`].
+#[derive(Default)]
+struct Received {
+    status: Option<u16>,
+    bytes: u64,
 }
 
 /// Body of a request.
@@ -235,7 +254,17 @@ impl MasterClient {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             requests: Arc::new(AtomicU64::new(0)),
             waited_nanos: Arc::new(AtomicU64::new(0)),
+            observer: None,
         })
+    }
+
+    /// This client, telling `observer` about every request it (and its clones made from now on)
+    /// sends: method, path, status, bytes read and duration (see [`crate::trace`]). Replaces any
+    /// observer set before.
+    #[must_use]
+    pub fn observed_by(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(Observer(observer));
+        self
     }
 
     /// The master's base URL (without a trailing slash).
@@ -265,9 +294,29 @@ impl MasterClient {
         cap: u64,
     ) -> Result<Answer> {
         let started = std::time::Instant::now();
-        let answer = self.send_untimed(endpoint, context, body, cap.min(self.max_body));
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let mut received = Received::default();
+        let answer = self.send_untimed(
+            endpoint,
+            context,
+            body,
+            cap.min(self.max_body),
+            &mut received,
+        );
+        let elapsed = started.elapsed();
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if let Some(Observer(observer)) = &self.observer {
+            observer.request(&RequestRecord {
+                method: match body {
+                    Body::Query(_) => "GET",
+                    _ => "POST",
+                },
+                path: format!("/{endpoint}"),
+                status: received.status,
+                bytes: received.bytes,
+                duration: elapsed,
+            });
+        }
         answer
     }
 
@@ -277,6 +326,7 @@ impl MasterClient {
         context: &str,
         body: &Body<'_>,
         max_body: u64,
+        received: &mut Received,
     ) -> Result<Answer> {
         let url = format!("{}/{endpoint}", self.base);
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -308,6 +358,7 @@ impl MasterClient {
         };
         let mut response = result.map_err(|e| self.transport_error(endpoint, context, e))?;
         let status = response.status().as_u16();
+        received.status = Some(status);
         let expected = response
             .headers()
             .get("content-length")
@@ -321,7 +372,10 @@ impl MasterClient {
         loop {
             let n = match reader.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => n,
+                Ok(n) => {
+                    received.bytes = received.bytes.saturating_add(n as u64);
+                    n
+                }
                 Err(e) => {
                     return Err(Error::Incomplete {
                         url: self.base.clone(),

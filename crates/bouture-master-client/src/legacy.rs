@@ -196,7 +196,7 @@ impl MasterClient {
             &Value::from(f.state.map(InstanceState::as_str)),
         )?;
         let shared_xml = encode(endpoint, context, &Value::Bool(f.shared))?;
-        let body = self.send_ok(
+        self.send_parsed(
             endpoint,
             context,
             &Body::Form(&[
@@ -208,8 +208,8 @@ impl MasterClient {
                 ("state", &state_xml),
                 ("shared_xml", &shared_xml),
             ]),
-        )?;
-        parse::requested_instance(&body).map_err(|d| self.protocol_error(endpoint, context, d))
+            parse::requested_instance,
+        )
     }
 
     /// `POST /softwareInstanceBang`: bump the timestamp of the partition's instance tree so the
@@ -220,7 +220,7 @@ impl MasterClient {
     /// As [`Self::run_id`]. (The proxy answers `OK` even for an unknown partition.)
     pub fn bang(&self, computer_id: &str, partition_id: &str, message: &str) -> Result<()> {
         let endpoint = "softwareInstanceBang";
-        let context = format!("computer {computer_id}, partition {partition_id}");
+        let context = partition_context(computer_id, partition_id);
         let answer = self.send_with_partition_header(
             endpoint,
             &context,
@@ -243,14 +243,12 @@ impl MasterClient {
     /// [`Error::Status`] 500 for a computer the proxy does not know; otherwise as
     /// [`Self::run_id`].
     pub fn full_computer_information(&self, computer_id: &str) -> Result<ComputerInformation> {
-        let endpoint = "getFullComputerInformation";
-        let context = format!("computer {computer_id}");
-        let body = self.send_ok(
-            endpoint,
-            &context,
+        self.send_parsed(
+            "getFullComputerInformation",
+            &format!("computer {computer_id}"),
             &Body::Query(&[("computer_id", computer_id)]),
-        )?;
-        parse::computer_information(&body).map_err(|d| self.protocol_error(endpoint, &context, d))
+            parse::computer_information,
+        )
     }
 
     /// `GET /registerComputerPartition`: one partition, as in
@@ -265,17 +263,29 @@ impl MasterClient {
         computer_id: &str,
         partition_id: &str,
     ) -> Result<PartitionInformation> {
-        let endpoint = "registerComputerPartition";
-        let context = format!("computer {computer_id}, partition {partition_id}");
-        let body = self.send_ok(
-            endpoint,
-            &context,
+        self.send_parsed(
+            "registerComputerPartition",
+            &partition_context(computer_id, partition_id),
             &Body::Query(&[
                 ("computer_reference", computer_id),
                 ("computer_partition_reference", partition_id),
             ]),
-        )?;
-        parse::partition_information(&body).map_err(|d| self.protocol_error(endpoint, &context, d))
+            parse::partition_information,
+        )
+    }
+
+    /// Send `body` to `endpoint` (answers up to the client's `max_body`) and
+    /// parse a successful answer with `parse`; an answer it refuses is an
+    /// [`Error::Protocol`] naming the endpoint and `context`.
+    fn send_parsed<T>(
+        &self,
+        endpoint: &str,
+        context: &str,
+        body: &Body<'_>,
+        parse: fn(&str) -> std::result::Result<T, String>,
+    ) -> Result<T> {
+        let answer = self.send_ok(endpoint, context, body)?;
+        parse(&answer).map_err(|detail| self.protocol_error(endpoint, context, detail))
     }
 
     fn send_with_partition_header(
@@ -318,6 +328,11 @@ struct RequestFields<'a> {
     filter: Value,
     state: Option<InstanceState>,
     shared: bool,
+}
+
+/// The context of a request about one partition, in its errors.
+fn partition_context(computer_id: &str, partition_id: &str) -> String {
+    format!("computer {computer_id}, partition {partition_id}")
 }
 
 fn encode(endpoint: &str, context: &str, value: &Value) -> Result<String> {

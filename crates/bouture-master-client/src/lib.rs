@@ -10,6 +10,7 @@ pub mod parse;
 mod probe;
 pub mod pyjson;
 pub mod tls;
+pub mod trace;
 pub mod types;
 mod url;
 
@@ -20,6 +21,7 @@ pub use client::{
 pub use error::{Error, ErrorKind, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 pub use legacy::MAX_RUN_ID;
 pub use tls::{CertificateProblem, CertificateRejection, TlsOptions, TrustSource};
+pub use trace::{RequestObserver, RequestRecord, RequestTrace};
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,
     Parameters, PartitionAddress, PartitionInformation, PartitionInstance, PartitionRegistration,

@@ -26,6 +26,10 @@ pub const PARTITION_META_KEYS: &[&str] = &[
     "timestamp",
 ];
 
+const PARTITIONS: &str = "_computer_partition_list";
+const RELEASES: &str = "_software_release_list";
+const SHARED: &str = "slave_instance_list";
+
 /// Decode a marshalled `SoftwareInstance` (the answer of `requestComputerPartition`).
 ///
 /// # Errors
@@ -79,30 +83,16 @@ pub fn requested_instance(xml: &str) -> Result<RequestedInstance, String> {
 pub fn computer_information(xml: &str) -> Result<ComputerInformation, String> {
     let value = marshal::from_str(xml).map_err(|e| e.to_string())?;
     let obj = expect_object(&value, "Computer")?;
-    let partitions = match obj.get("_computer_partition_list") {
-        None | Some(Value::None) => Vec::new(),
-        Some(list) => list
-            .as_seq()
-            .ok_or("_computer_partition_list is not a list")?
-            .iter()
-            .map(|v| partition_object(expect_object(v, "ComputerPartition")?))
-            .collect::<Result<_, _>>()?,
-    };
-    let software_releases = match obj.get("_software_release_list") {
-        None | Some(Value::None) => Vec::new(),
-        Some(list) => list
-            .as_seq()
-            .ok_or("_software_release_list is not a list")?
-            .iter()
-            .map(|v| {
-                let sr = expect_object(v, "SoftwareRelease")?;
-                Ok::<_, String>(SoftwareReleaseInformation {
-                    url: req_str(sr, "_software_release")?,
-                    requested_state: opt_str(sr.get("_requested_state"), "_requested_state")?,
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let partitions = optional_list(obj.get(PARTITIONS), PARTITIONS, |v| {
+        partition_object(expect_object(v, "ComputerPartition")?)
+    })?;
+    let software_releases = optional_list(obj.get(RELEASES), RELEASES, |v| {
+        let sr = expect_object(v, "SoftwareRelease")?;
+        Ok(SoftwareReleaseInformation {
+            url: req_str(sr, "_software_release")?,
+            requested_state: opt_str(sr.get("_requested_state"), "_requested_state")?,
+        })
+    })?;
     Ok(ComputerInformation {
         computer_id: req_str(obj, "_computer_id")?,
         partitions,
@@ -118,6 +108,24 @@ pub fn computer_information(xml: &str) -> Result<ComputerInformation, String> {
 pub fn partition_information(xml: &str) -> Result<PartitionInformation, String> {
     let value = marshal::from_str(xml).map_err(|e| e.to_string())?;
     partition_object(expect_object(&value, "ComputerPartition")?)
+}
+
+/// The optional list `value` (the member `key`), each element decoded by
+/// `item`; absent or `None` is an empty list.
+fn optional_list<T>(
+    value: Option<&Value>,
+    key: &str,
+    item: impl FnMut(&Value) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    match value {
+        None | Some(Value::None) => Ok(Vec::new()),
+        Some(list) => list
+            .as_seq()
+            .ok_or_else(|| format!("{key} is not a list"))?
+            .iter()
+            .map(item)
+            .collect(),
+    }
 }
 
 fn partition_object(obj: &Object) -> Result<PartitionInformation, String> {
@@ -166,15 +174,7 @@ fn partition_instance(obj: &Object, pd: &Value) -> Result<PartitionInstance, Str
             .unwrap_or_default()
             .to_owned(),
     };
-    let shared_instances = match get("slave_instance_list") {
-        None | Some(Value::None) => Vec::new(),
-        Some(list) => list
-            .as_seq()
-            .ok_or("slave_instance_list is not a list")?
-            .iter()
-            .map(shared_instance)
-            .collect::<Result<_, _>>()?,
-    };
+    let shared_instances = optional_list(get(SHARED), SHARED, shared_instance)?;
     Ok(PartitionInstance {
         title: opt_str(get("instance_title"), "instance_title")?.unwrap_or_default(),
         root_instance_title: opt_str(get("root_instance_title"), "root_instance_title")?

@@ -15,7 +15,9 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use rustc_hash::FxHashMap;
+use std::hash::Hasher as _;
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 /// The deepest nesting accepted. Ganeti's objects are at most about ten
 /// levels deep; Python's loader (`json`, then `FromDict` recursing into disk
@@ -122,9 +124,10 @@ fn is_string_stop(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Skip the bytes of a string that need no attention, eight at a time: the
-/// position of the first word holding a quote, a backslash or a control
-/// character (the caller then goes on byte by byte).
+/// The position of the first quote, backslash or control character at or
+/// after `pos` (or the end of `bytes`), eight bytes at a time: for each
+/// class a mask whose lowest set bit marks the first byte of that class in
+/// the word (bits above it may be spurious, so only the lowest is used).
 fn skip_plain(bytes: &[u8], mut pos: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -137,12 +140,40 @@ fn skip_plain(bytes: &[u8], mut pos: usize) -> usize {
         let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
         let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
         let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-        if quote | backslash | control != 0 {
-            break;
+        let stops = quote | backslash | control;
+        if stops != 0 {
+            return pos + (stops.trailing_zeros() / 8) as usize;
         }
         pos += 8;
     }
+    while let Some(&b) = bytes.get(pos) {
+        if is_string_stop(b) {
+            break;
+        }
+        pos += 1;
+    }
     pos
+}
+
+/// A 64-bit fingerprint of a decoded key.
+fn fingerprint(key: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(key.as_bytes());
+    hasher.finish()
+}
+
+/// Add a key to the index of a large object; a key whose fingerprint
+/// another key already has goes to `spill` (both are kept).
+fn remember(
+    map: &mut FxHashMap<u64, usize>,
+    spill: &mut Vec<(u64, usize)>,
+    print: u64,
+    offset: usize,
+) {
+    if let Some(other) = map.insert(print, offset) {
+        map.insert(print, other);
+        spill.push((print, offset));
+    }
 }
 
 /// The scanner: a position in the text and the path to the current value.
@@ -152,8 +183,8 @@ pub(crate) struct Scanner<'t> {
     pos: usize,
     depth: usize,
     path: Vec<Step<'t>>,
-    /// Keys of the objects being read (a stack shared by nested objects).
-    keys: Vec<(Cow<'t, str>, usize)>,
+    /// Keys of the objects being read (fingerprint, offset), a stack shared by nested objects.
+    keys: Vec<(u64, usize)>,
 }
 
 /// The result of a scanner step.
@@ -291,12 +322,6 @@ impl<'t> Scanner<'t> {
         let mut escaped = false;
         loop {
             self.pos = skip_plain(self.bytes, self.pos);
-            while let Some(&b) = self.bytes.get(self.pos) {
-                if is_string_stop(b) {
-                    break;
-                }
-                self.pos += 1;
-            }
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     let raw = self.text.get(start..self.pos).unwrap_or_default();
@@ -458,8 +483,50 @@ impl<'t> Scanner<'t> {
         Ok(start..self.pos)
     }
 
+    /// The decoded key (or string) that starts at byte `offset`.
+    fn key_at(&self, offset: usize) -> Option<Cow<'t, str>> {
+        let mut scanner = Scanner {
+            text: self.text,
+            bytes: self.bytes,
+            pos: offset,
+            depth: 0,
+            path: Vec::new(),
+            keys: Vec::new(),
+        };
+        scanner.string().ok()?.decode().ok()
+    }
+
+    /// Whether `key` (fingerprint `print`) was seen before in this object:
+    /// the offset of its first occurrence. `index` holds the keys once the
+    /// object has more than [`LINEAR_KEYS`] of them, `spill` the rare keys
+    /// whose fingerprint equals another key's.
+    fn seen(
+        &self,
+        base: usize,
+        index: Option<&FxHashMap<u64, usize>>,
+        spill: &[(u64, usize)],
+        print: u64,
+        key: &str,
+    ) -> Option<usize> {
+        let same = |&(p, offset): &(u64, usize)| {
+            (p == print && self.key_at(offset).as_deref() == Some(key)).then_some(offset)
+        };
+        match index {
+            Some(map) => map
+                .get(&print)
+                .and_then(|&offset| same(&(print, offset)))
+                .or_else(|| spill.iter().find_map(same)),
+            None => self.keys.get(base..)?.iter().find_map(same),
+        }
+    }
+
     /// Read an object; `member` is called with each key and must read its
     /// value. Duplicate keys are refused. Returns the object's span.
+    ///
+    /// Keys are compared by a 64-bit fingerprint of their decoded text (and
+    /// by their text when fingerprints are equal), through a 64-bit filter
+    /// in small objects and a hash map in large ones, so the check costs a
+    /// few instructions per key.
     pub(crate) fn object(
         &mut self,
         mut member: impl FnMut(&mut Self, &str) -> Scan<()>,
@@ -469,7 +536,9 @@ impl<'t> Scanner<'t> {
         self.eat(b'{', "an object")?;
         self.enter()?;
         let base = self.keys.len();
-        let mut index: Option<FxHashMap<Cow<'t, str>, usize>> = None;
+        let mut filter = 0u64;
+        let mut index: Option<FxHashMap<u64, usize>> = None;
+        let mut spill: Vec<(u64, usize)> = Vec::new();
         let result = (|| {
             if self.peek() == Some(b'}') {
                 self.pos += 1;
@@ -483,13 +552,12 @@ impl<'t> Scanner<'t> {
                 let decoded = key
                     .decode()
                     .map_err(|problem| self.error_at(key_offset, format!("{problem} in a key")))?;
-                let first = match &mut index {
-                    Some(map) => map.insert(decoded.clone(), key_offset),
-                    None => self
-                        .keys
-                        .get(base..)
-                        .and_then(|keys| keys.iter().find(|(k, _)| *k == decoded))
-                        .map(|(_, offset)| *offset),
+                let print = fingerprint(&decoded);
+                let bit = 1u64 << (print >> 58);
+                let first = if index.is_none() && filter & bit == 0 {
+                    None
+                } else {
+                    self.seen(base, index.as_ref(), &spill, print, &decoded)
                 };
                 if let Some(first) = first {
                     let (line, column) = line_column(self.text, first);
@@ -502,18 +570,22 @@ impl<'t> Scanner<'t> {
                         ),
                     ));
                 }
-                let name = decoded.clone();
-                if index.is_none() {
-                    self.keys.push((decoded, key_offset));
+                if let Some(map) = &mut index {
+                    remember(map, &mut spill, print, key_offset);
+                } else {
+                    filter |= bit;
+                    self.keys.push((print, key_offset));
                     if self.keys.len() - base > LINEAR_KEYS {
                         let mut map = FxHashMap::default();
                         map.reserve(1024);
-                        map.extend(self.keys.drain(base..));
+                        for (print, offset) in self.keys.drain(base..) {
+                            remember(&mut map, &mut spill, print, offset);
+                        }
                         index = Some(map);
                     }
                 }
                 self.eat(b':', "':'")?;
-                member(self, &name)?;
+                member(self, &decoded)?;
                 self.path.pop();
                 match self.peek() {
                     Some(b',') => self.pos += 1,
@@ -636,6 +708,33 @@ mod tests {
         }
         text.push_str("\"k7\": 0}");
         assert!(check(&text).unwrap_err().contains("\"k7\" appears twice"));
+    }
+
+    #[test]
+    fn duplicates_in_large_objects_are_found_after_decoding() {
+        let mut text = String::from("{");
+        for i in 0..40 {
+            let _ = write!(text, "\"k{i}\": {i}, ");
+        }
+        text.push_str("\"k\\u0033\": 0}");
+        assert!(check(&text).unwrap_err().contains("\"k3\" appears twice"));
+    }
+
+    #[test]
+    fn keys_with_equal_fingerprints_are_told_apart_by_their_text() {
+        let text = r#"{"x": 1, "y": 2}"#;
+        let scanner = Scanner::new(text);
+        let (x, y) = (text.find("\"x").unwrap(), text.find("\"y").unwrap());
+        let mut map = FxHashMap::default();
+        let mut spill = Vec::new();
+        // Pretend both keys have the fingerprint 7.
+        remember(&mut map, &mut spill, 7, x);
+        remember(&mut map, &mut spill, 7, y);
+        assert_eq!(spill, vec![(7, y)]);
+        assert_eq!(scanner.seen(0, Some(&map), &spill, 7, "x"), Some(x));
+        assert_eq!(scanner.seen(0, Some(&map), &spill, 7, "y"), Some(y));
+        assert_eq!(scanner.seen(0, Some(&map), &spill, 7, "z"), None);
+        assert_eq!(scanner.seen(0, Some(&map), &spill, 8, "x"), None);
     }
 
     #[test]

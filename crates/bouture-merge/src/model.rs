@@ -485,12 +485,15 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
                 members.set(Field::NetworkPort, &span);
             }
             "nics" => {
+                // Most instances have one NIC and one disk: no reallocation then.
+                instance.nics.reserve_exact(1);
                 s.array(|s, _| {
                     instance.nics.push(nic(s)?);
                     Ok(())
                 })?;
             }
             "disks" => {
+                instance.disks.reserve_exact(1);
                 s.array(|s, _| {
                     instance.disks.push(owned(s.text()?));
                     Ok(())
@@ -512,36 +515,39 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
     Ok(instance)
 }
 
-/// What a disk (or a child disk) says about itself.
+/// What a disk (or a child disk) says about itself, borrowed from the
+/// text: only what the [`Disk`] keeps is copied.
 #[derive(Default)]
-struct DiskParts {
-    uuid: Option<String>,
-    dev_type: Option<String>,
-    iv_name: Option<String>,
+struct DiskParts<'t> {
+    uuid: Option<Cow<'t, str>>,
+    dev_type: Option<Cow<'t, str>>,
+    iv_name: Option<Cow<'t, str>>,
     /// `logical_id` entries 0 to 2: strings (nodes, VG, LV) or the port.
-    logical_id: Vec<LogicalIdPart>,
+    logical_id: [LogicalIdPart<'t>; 3],
     port_span: Option<Range<usize>>,
 }
 
-enum LogicalIdPart {
-    Text(String),
+#[derive(Default)]
+enum LogicalIdPart<'t> {
+    Text(Cow<'t, str>),
     Number(Option<u64>),
+    #[default]
     Other,
 }
 
 /// Read a disk object; its children add their LVs and UUIDs to `lvs` and `child_uuids`.
-fn disk_parts(
-    scanner: &mut Scanner<'_>,
+fn disk_parts<'t>(
+    scanner: &mut Scanner<'t>,
     members: &mut Members,
     lvs: &mut Vec<String>,
     child_uuids: &mut Vec<String>,
-) -> Scan<(DiskParts, Range<usize>)> {
+) -> Scan<(DiskParts<'t>, Range<usize>)> {
     let mut parts = DiskParts::default();
     let span = scanner.object(|s, member| {
         match member {
-            "uuid" => parts.uuid = s.opt_text()?.map(owned),
-            "dev_type" => parts.dev_type = s.opt_text()?.map(owned),
-            "iv_name" => parts.iv_name = s.opt_text()?.map(owned),
+            "uuid" => parts.uuid = s.opt_text()?,
+            "dev_type" => parts.dev_type = s.opt_text()?,
+            "iv_name" => parts.iv_name = s.opt_text()?,
             "logical_id" if s.peek_is(b'[') => {
                 s.array(|s, index| {
                     let (part, span) = s.spanned(|s| {
@@ -549,7 +555,7 @@ fn disk_parts(
                             s.value()?;
                             LogicalIdPart::Other
                         } else if s.peek_is(b'"') {
-                            LogicalIdPart::Text(owned(s.text()?))
+                            LogicalIdPart::Text(s.text()?)
                         } else if s.peek_is_digit() {
                             let value = s.value()?;
                             LogicalIdPart::Number(s.text_at(value).parse().ok())
@@ -561,8 +567,8 @@ fn disk_parts(
                     if index == 2 {
                         parts.port_span = Some(span);
                     }
-                    if index <= 2 {
-                        parts.logical_id.push(part);
+                    if let Some(slot) = parts.logical_id.get_mut(index) {
+                        *slot = part;
                     }
                     Ok(())
                 })?;
@@ -570,8 +576,8 @@ fn disk_parts(
             "children" if s.peek_is(b'[') => {
                 s.array(|s, _| {
                     let (child, _) = disk_parts(s, &mut Members::default(), lvs, child_uuids)?;
-                    if let Some(uuid) = child.uuid.clone() {
-                        child_uuids.push(uuid);
+                    if let Some(uuid) = &child.uuid {
+                        child_uuids.push(uuid.as_ref().to_owned());
                     }
                     child.collect_lv(lvs);
                     Ok(())
@@ -588,7 +594,7 @@ fn disk_parts(
     Ok((parts, span))
 }
 
-impl DiskParts {
+impl DiskParts<'_> {
     fn text(&self, index: usize) -> Option<&str> {
         match self.logical_id.get(index) {
             Some(LogicalIdPart::Text(text)) => Some(text),
@@ -600,7 +606,11 @@ impl DiskParts {
         if self.dev_type.as_deref().is_some_and(is_plain)
             && let (Some(vg), Some(lv)) = (self.text(0), self.text(1))
         {
-            lvs.push(format!("{vg}/{lv}"));
+            let mut name = String::with_capacity(vg.len() + 1 + lv.len());
+            name.push_str(vg);
+            name.push('/');
+            name.push_str(lv);
+            lvs.push(name);
         }
     }
 }
@@ -624,6 +634,7 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
         if let Some(span) = &parts.port_span {
             members.set(Field::DrbdPort, span);
         }
+        disk.drbd_nodes.reserve_exact(2);
         for index in 0..2 {
             let node = parts.text(index).ok_or_else(|| {
                 scanner.error_at(
@@ -638,8 +649,8 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
     }
     disk.lvs.shrink_to_fit();
     disk.child_uuids.shrink_to_fit();
-    disk.uuid = check_uuid(scanner, "disks", key, parts.uuid, start)?;
-    disk.iv_name = parts.iv_name;
+    disk.uuid = check_uuid(scanner, "disks", key, parts.uuid.map(owned), start)?;
+    disk.iv_name = parts.iv_name.map(owned);
     disk.raw = raw;
     disk.members = members;
     Ok(disk)

@@ -14,7 +14,7 @@ use crate::conflicts::Conflict;
 use crate::conflicts::find_conflicts;
 use crate::error::Error;
 use crate::groups::{GroupPlan, GroupStrategy, plan_groups};
-use crate::model::{ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk};
+use crate::model::{ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Instance};
 use crate::params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
 use crate::ports::{PortAllocator, PortRange};
 use crate::references::check_references;
@@ -338,6 +338,32 @@ fn plan_ports(
     })
 }
 
+/// What uses a port of our cluster (named in messages only).
+#[derive(Clone, Copy)]
+enum PortOwner<'a> {
+    /// A DRBD disk of an instance.
+    Drbd(&'a Instance, &'a Disk),
+    /// An instance's console.
+    Console(&'a Instance),
+    /// A DRBD disk attached to no instance.
+    Unattached(&'a Disk),
+}
+
+impl std::fmt::Display for PortOwner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Drbd(instance, disk) => write!(
+                f,
+                "instance '{}' DRBD disk {}",
+                instance.name,
+                disk_label(disk, true)
+            ),
+            Self::Console(instance) => write!(f, "instance '{}' (console)", instance.name),
+            Self::Unattached(disk) => write!(f, "DRBD disk {}", disk_label(disk, false)),
+        }
+    }
+}
+
 /// How a disk is named in port changes: `disk/0 (uuid)` for a disk of an
 /// instance, `uuid (attached to no instance)` otherwise.
 fn disk_label(disk: &Disk, attached: bool) -> String {
@@ -376,11 +402,12 @@ struct Bookkeeping {
     clippy::too_many_lines,
     reason = "the ports in use, then each repair, in one readable order"
 )]
-fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> {
-    let mut in_use: FxHashMap<u64, String> = FxHashMap::default();
+fn our_ports<'c>(ours: &'c ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> {
+    // The owner of each port, named only if another object claims it too.
+    let mut in_use: FxHashMap<u64, PortOwner<'c>> = FxHashMap::default();
     in_use.reserve(ours.disks.len() + ours.instances.len());
     let disks: FxHashMap<&str, &Disk> = ours.disks.iter().map(|d| (d.uuid.as_str(), d)).collect();
-    let mut claim = |port: u64, owner: String, offset: usize| -> Result<(), Error> {
+    let mut claim = |port: u64, owner: PortOwner<'c>, offset: usize| -> Result<(), Error> {
         match in_use.entry(port) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(owner);
@@ -388,7 +415,7 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
             }
             std::collections::hash_map::Entry::Occupied(slot) => Err(ours.invalid(
                 offset,
-                owner,
+                owner.to_string(),
                 format!(
                     "uses port {port}, which {} uses too; Ganeti's verifier refuses a port with two owners, and bouture cannot tell which one is right",
                     slot.get()
@@ -403,34 +430,18 @@ fn our_ports(ours: &ConfigFile, range: PortRange) -> Result<Bookkeeping, Error> 
                 && let Some(port) = disk.drbd_port
             {
                 attached.insert(uuid.as_str());
-                claim(
-                    port,
-                    format!(
-                        "instance '{}' DRBD disk {}",
-                        instance.name,
-                        disk_label(disk, true)
-                    ),
-                    disk.raw.start,
-                )?;
+                claim(port, PortOwner::Drbd(instance, disk), disk.raw.start)?;
             }
         }
         if let Some(port) = instance.network_port {
-            claim(
-                port,
-                format!("instance '{}' (console)", instance.name),
-                instance.raw.start,
-            )?;
+            claim(port, PortOwner::Console(instance), instance.raw.start)?;
         }
     }
     for disk in &ours.disks {
         if let Some(port) = disk.drbd_port
             && !attached.contains(disk.uuid.as_str())
         {
-            claim(
-                port,
-                format!("DRBD disk {}", disk_label(disk, false)),
-                disk.raw.start,
-            )?;
+            claim(port, PortOwner::Unattached(disk), disk.raw.start)?;
         }
     }
 

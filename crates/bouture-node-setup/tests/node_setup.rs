@@ -17,6 +17,7 @@ use std::path::Path;
 use bouture_node_setup::{
     Error, FileKind, Options, SetupInput, StartOutcome, check, setup, ssconf_contents,
 };
+use bouture_test_support::ganeti::ganeti_ssconf;
 use common::{CLUSTER, HMAC, NODE, Pair, document, pki, snapshot};
 use serde_json::{Value, json};
 
@@ -100,7 +101,7 @@ fn joins_an_empty_data_dir_and_ganeti_reads_the_ssconf_values_sent() {
     assert_eq!(files["server.pem"].contents, pair.pem().as_bytes());
 
     // Ganeti's own reader gives back the values sent (it strips trailing newlines).
-    let read = common::ganeti_ssconf(dir.path());
+    let read = ganeti_ssconf(dir.path());
     for (name, value) in sent["ssconf"].as_object().unwrap() {
         assert_eq!(
             read[name],
@@ -127,7 +128,7 @@ fn ec_cluster_certificates_and_traditional_key_encodings_sign_the_client_certifi
         let dir = tempfile::tempdir().unwrap();
         run(dir.path(), &document(&pair.pem())).unwrap();
         common::assert_client_certificate(dir.path(), NODE);
-        assert_eq!(common::ganeti_ssconf(dir.path())["client_pem_check"], "ok");
+        assert_eq!(ganeti_ssconf(dir.path())["client_pem_check"], "ok");
         assert_eq!(
             fs::read_to_string(dir.path().join("server.pem")).unwrap(),
             pair.pem()

@@ -1,7 +1,10 @@
-//! Ganeti's own verifier, as the oracle of merged configurations: every
-//! file is loaded with Ganeti 3.0's offline `ConfigWriter` and checked with
-//! its `VerifyConfig()` (the script `ganeti_verify.py` of this crate, run
-//! with Debian's `/usr/bin/python3`; see `scripts/setup.d/20-ganeti.sh`).
+//! Ganeti's own Python code as the oracle of the Ganeti tests: its verifier
+//! for merged configurations (every file loaded with Ganeti 3.0's offline
+//! `ConfigWriter` and checked with its `VerifyConfig()`, `ganeti_verify.py`)
+//! and its ssconf reader for node-setup's data directories
+//! (`ganeti_ssconf.py`). Both scripts find Ganeti's library through
+//! `ganeti_lib.py` and run with Debian's `/usr/bin/python3` ([`run_script`];
+//! see `scripts/setup.d/20-ganeti.sh`).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,8 +14,9 @@
     reason = "test helpers: failing loudly is their job"
 )]
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -27,29 +31,46 @@ pub struct Verdict {
     pub errors: Vec<String>,
 }
 
-/// Load every file with Ganeti 3.0's own `ConfigWriter` and run `VerifyConfig`.
-pub fn ganeti_verify(paths: &[&Path]) -> Vec<Verdict> {
+/// Run `script`, one of this crate's Python scripts over Ganeti's library
+/// (`ganeti_verify.py`, `ganeti_ssconf.py`; they import `ganeti_lib.py`),
+/// with `args`, by Debian's `/usr/bin/python3` or `BOUTURE_GANETI_PYTHON`.
+///
+/// Fails the test, saying how to install what is missing, when the
+/// interpreter cannot run or Ganeti's library cannot be imported (the
+/// scripts' exit status 3); any other status is the caller's to judge.
+pub fn run_script<I, S>(script: &str, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let python =
         std::env::var_os("BOUTURE_GANETI_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ganeti_verify.py");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
     let output = Command::new(&python)
-        .arg(&script)
-        .args(paths)
+        .arg(&path)
+        .args(args)
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run {} for Ganeti's verifier ({e}): run scripts/setup.d/20-ganeti.sh as root \
+                "cannot run {} for {script} ({e}): run scripts/setup.d/20-ganeti.sh as root \
                  (it installs Debian's package ganeti with /usr/bin/python3), or set BOUTURE_GANETI_PYTHON",
                 python.to_string_lossy()
             )
         });
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.code() != Some(3),
-        "Ganeti 3.0's Python library is missing: {stderr}\n\
+        "Ganeti 3.0's Python library is missing: {}\n\
          run scripts/setup.d/20-ganeti.sh as root (apt-get install --no-install-recommends ganeti), \
-         or point BOUTURE_GANETI_LIBDIR at /usr/share/ganeti/3.0"
+         or point BOUTURE_GANETI_LIBDIR at /usr/share/ganeti/3.0",
+        String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+/// Load every file with Ganeti 3.0's own `ConfigWriter` and run `VerifyConfig`.
+pub fn ganeti_verify(paths: &[&Path]) -> Vec<Verdict> {
+    let output = run_script("ganeti_verify.py", paths);
+    let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let verdicts: Vec<Verdict> = stdout
         .lines()
@@ -87,4 +108,18 @@ pub fn assert_ganeti_valid(paths: &[&Path]) {
             verdict.errors
         );
     }
+}
+
+/// What Ganeti 3.0's own `ssconf.SimpleStore` reads from the data directory
+/// `dir` (`ReadAll()`, plus `cluster_name_getter` and, when `dir` has a
+/// `client.pem`, `client_pem_check`: "ok" when node-daemon-setup's own
+/// certificate check accepts it, else its error; see `ganeti_ssconf.py`).
+pub fn ganeti_ssconf(dir: &Path) -> Value {
+    let output = run_script("ganeti_ssconf.py", [dir]);
+    assert!(
+        output.status.success(),
+        "Ganeti's ssconf reader failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }

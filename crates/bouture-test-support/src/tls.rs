@@ -33,14 +33,17 @@ pub struct CertPair {
     pub key: PathBuf,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Run the real `openssl` with `args` in `dir` and return what it printed on
+/// stdout; fail the test saying how to get it, or with its stderr if it fails.
+pub fn openssl(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run openssl ({e}): install it (scripts/setup.d/30-tls-tools.sh runs apt-get install openssl)"
+                "cannot run openssl ({e}): install it (scripts/setup.d/25-openssl.sh and \
+                 30-tls-tools.sh run apt-get install openssl)"
             )
         });
     assert!(
@@ -48,6 +51,19 @@ fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `openssl req -x509`: a new RSA key `NAME.key` and a certificate `NAME.crt`
+/// for `subject`, valid 30 days, CA:TRUE by openssl's default extensions.
+fn self_signed(dir: &Path, name: &str, subject: &str, extra: &[&str]) {
+    let (key, cert) = (format!("{name}.key"), format!("{name}.crt"));
+    let mut args = vec![
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &cert, "-subj",
+        subject, "-days", "30",
+    ];
+    args.extend_from_slice(extra);
+    openssl(dir, &args);
 }
 
 impl TestPki {
@@ -55,24 +71,7 @@ impl TestPki {
     pub fn generate() -> TestPki {
         let dir = tempfile::tempdir().expect("temporary directory");
         let d = dir.path();
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-subj",
-                "/CN=bouture test CA",
-                "-days",
-                "30",
-            ],
-        );
+        self_signed(d, "ca", "/CN=bouture test CA", &[]);
         for (name, san, days) in [
             ("leaf", "IP:127.0.0.1,DNS:localhost", "30"),
             ("client", "DNS:client.example", "30"),
@@ -123,25 +122,11 @@ impl TestPki {
         }
         // As haproxy's in the slapproxy software release: `openssl req -x509`, whose default
         // extensions make it CA:TRUE.
-        openssl(
+        self_signed(
             d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "self_signed.key",
-                "-out",
-                "self_signed.crt",
-                "-subj",
-                "/CN=slapproxy",
-                "-days",
-                "30",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-            ],
+            "self_signed",
+            "/CN=slapproxy",
+            &["-addext", "subjectAltName=IP:127.0.0.1"],
         );
         TestPki { dir }
     }

@@ -80,24 +80,27 @@ const EXIT: &str = "Exit status: 0 when done (also when nothing needed to change
 disk or directory is not a bouture multiboot layout, the image is unknown, or the
 write could not be verified, 2 for usage errors.";
 
+/// The `--help` epilogue of `list` and `status`, which take the same
+/// arguments.
+fn show_help(command: &str) -> String {
+    format!(
+        "\
+Examples:
+  bouture boot {command} --disk node.img
+  bouture boot {command} --multiboot-dir /mnt/multiboot --format json
+
+{EXIT}"
+    )
+}
+
 /// `bouture boot` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum BootAction {
     /// List the bootable images and which one is the default.
-    #[command(after_help = format!("\
-Examples:
-  bouture boot list --disk node.img
-  bouture boot list --multiboot-dir /mnt/multiboot --format json
-
-{EXIT}"))]
+    #[command(after_help = show_help("list"))]
     List(ShowArgs),
     /// Show the default, a pending one-shot boot, and where grubenv is.
-    #[command(after_help = format!("\
-Examples:
-  bouture boot status --disk node.img
-  bouture boot status --multiboot-dir /mnt/multiboot --format json
-
-{EXIT}"))]
+    #[command(after_help = show_help("status"))]
     Status(ShowArgs),
     /// Make an image the default, permanently (GRUB's `saved_entry`).
     #[command(after_help = format!("\

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -193,6 +193,7 @@ fn render(
     verbosity: Verbosity,
     streams: &mut Streams<'_>,
 ) -> std::io::Result<()> {
+    let start = Instant::now();
     match (format, verbosity) {
         // Rendered whole, then written once: stdout is line-buffered, and a
         // report of thousands of port changes would cost a write per line.
@@ -220,7 +221,9 @@ fn render(
         )?,
     }
     if verbosity == Verbosity::Verbose {
-        let phases: Vec<(&str, Duration)> = report.phases.iter().collect();
+        // The library's phases, then the rendering of the report here.
+        let mut phases: Vec<(&str, Duration)> = report.phases.iter().collect();
+        phases.push(("render", start.elapsed()));
         let total: Duration = phases.iter().map(|(_, d)| *d).sum();
         let mut line = format!("phases (total {:.1} ms):", total.as_secs_f64() * 1e3);
         for (name, duration) in phases {

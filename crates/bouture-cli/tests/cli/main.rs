@@ -18,12 +18,17 @@ mod graft;
 mod help;
 mod inventory;
 mod master_safety;
+mod merge;
 mod multiboot;
 mod node_setup;
 mod support;
+mod verbosity;
 
 #[path = "../../../../tests/support/demo_node.rs"]
 mod demo_node;
 
 #[path = "../../../bouture-node-setup/tests/common/mod.rs"]
 mod node_setup_common;
+
+#[path = "../../../bouture-merge/tests/common/mod.rs"]
+mod merge_common;

@@ -1,5 +1,6 @@
 //! Test helpers: certificates made by the real `openssl` tool, input
-//! documents, data directory snapshots, and Ganeti's own ssconf reader.
+//! documents, data directory snapshots (Ganeti's own ssconf reader is
+//! `bouture_test_support::ganeti::ganeti_ssconf`).
 
 #![allow(dead_code)]
 
@@ -7,34 +8,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
+use bouture_test_support::tls::openssl;
 use serde_json::{Value, json};
 
 pub(crate) const CLUSTER: &str = "cluster.example.com";
 pub(crate) const NODE: &str = "node2.example.com";
 pub(crate) const HMAC: &str = "0123456789abcdef0123456789abcdef";
-
-/// Run `openssl` with `args` in `dir`; fail saying how to get it.
-pub(crate) fn openssl(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run openssl ({e}): the tests make their certificates with it; \
-                 run scripts/setup.d/25-openssl.sh as root (apt-get install openssl)"
-            )
-        });
-    assert!(
-        output.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
 
 /// Keys and certificates, made once per test binary with `openssl`.
 pub(crate) struct Pki {
@@ -196,39 +177,6 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
             )
         })
         .collect()
-}
-
-/// What Ganeti 3.0's own `ssconf.SimpleStore` reads from `dir`.
-pub(crate) fn ganeti_ssconf(dir: &Path) -> Value {
-    let python =
-        std::env::var_os("BOUTURE_GANETI_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
-    // Relative to either crate, so that the CLI tests can include this module.
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../bouture-node-setup/tests/ganeti_ssconf.py");
-    let output = Command::new(&python)
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} for Ganeti's ssconf reader ({e}): run scripts/setup.d/20-ganeti.sh \
-                 as root (it installs Debian's package ganeti with /usr/bin/python3), or set \
-                 BOUTURE_GANETI_PYTHON",
-                python.to_string_lossy()
-            )
-        });
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.code() != Some(3),
-        "Ganeti 3.0's Python library is missing: {stderr}\n\
-         run scripts/setup.d/20-ganeti.sh as root (apt-get install --no-install-recommends ganeti), \
-         or point BOUTURE_GANETI_LIBDIR at /usr/share/ganeti/3.0"
-    );
-    assert!(
-        output.status.success(),
-        "Ganeti's ssconf reader failed: {stderr}"
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// Check with the real `openssl` that `client.pem` in `dir` holds a key and

@@ -11,28 +11,17 @@ certificate check of node-daemon-setup (tools.common.VerifyCertificateStrong:
 key and certificate load with pyOpenSSL and match) accepts it, else the error.
 
 Exit status: 0 on success, 1 when Ganeti's reader fails, 3 when Ganeti's
-library is missing. Ganeti's library is looked up in $BOUTURE_GANETI_LIBDIR,
-by default /usr/share/ganeti/3.0 (Debian's package `ganeti`); run this with
-Debian's /usr/bin/python3.
+library is missing (found by ganeti_lib.py, beside this script).
 """
 
 import json
 import os
 import sys
 
-LIBDIR = os.environ.get("BOUTURE_GANETI_LIBDIR", "/usr/share/ganeti/3.0")
-sys.path.insert(0, LIBDIR)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import ganeti_lib  # noqa: E402  (beside this script)
 
-try:
-    from ganeti import ssconf  # noqa: E402
-    from ganeti.tools import common  # noqa: E402
-except ImportError as exc:
-    sys.stderr.write(
-        "cannot import Ganeti's library from %s (%s): install Debian's package "
-        "ganeti (apt-get install --no-install-recommends ganeti, or run "
-        "scripts/setup.d/20-ganeti.sh) and run this with /usr/bin/python3\n"
-        % (LIBDIR, exc))
-    sys.exit(3)
+ssconf, common = ganeti_lib.load("ssconf", "tools.common")
 
 
 class _Refused(Exception):
