@@ -156,7 +156,7 @@ impl Journal {
         {
             Ok(bytes) => bytes,
             Err(error) if error.is_not_found() => return Ok(None),
-            Err(source) => return Err(Error::Read { path, source }),
+            Err(error) => return Err(error.into()),
         };
         let bad = |reason: String| Error::Journal {
             path: path.clone(),
@@ -194,7 +194,6 @@ impl Journal {
             reason: format!("cannot serialize: {e}"),
         })?;
         bytes.push(b'\n');
-        bouture_fs::write_atomic(&path, &bytes, 0o600, None)
-            .map_err(|source| Error::Write { path, source })
+        Ok(bouture_fs::write_atomic(&path, &bytes, 0o600, None)?)
     }
 }

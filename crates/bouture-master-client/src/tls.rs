@@ -88,8 +88,8 @@ impl TlsOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::TlsFile`] when a file cannot be read, holds no usable PEM item, or only one of
-    /// `key_file`/`cert_file` is set.
+    /// [`Error::TlsRead`] when a file cannot be read, [`Error::TlsFile`] when it holds no usable
+    /// PEM item, or only one of `key_file`/`cert_file` is set.
     pub(crate) fn connector(&self) -> Result<TlsConnector> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let trust = if self.insecure_skip_verify {
@@ -509,14 +509,8 @@ fn tls_file_error(what: &'static str, path: &Path, detail: String) -> Error {
 }
 
 fn read_pem(path: &Path, what: &'static str) -> Result<Vec<u8>> {
-    bouture_fs::read_bounded(path, MAX_PEM_FILE, bouture_fs::Links::Follow).map_err(|e| {
-        Error::TlsFile {
-            what,
-            path: path.to_owned(),
-            detail: format!("it {e}"),
-            source: Some(Box::new(e)),
-        }
-    })
+    bouture_fs::read_bounded(path, MAX_PEM_FILE, bouture_fs::Links::Follow)
+        .map_err(|source| Error::TlsRead { what, source })
 }
 
 fn read_certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>> {
@@ -674,7 +668,7 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("/nonexistent/computer.crt"), "{msg}");
-        assert!(matches!(err, Error::TlsFile { .. }));
+        assert!(matches!(err, Error::TlsRead { .. }));
     }
 
     #[test]
