@@ -71,6 +71,7 @@ pub enum StepState {
 /// One step's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StepRecord {
     /// The step's name (checked against the plan).
     pub step: String,

@@ -39,7 +39,6 @@ pub const EXCERPT_CHARS: usize = 500;
 /// assert_eq!(options.timeout, Duration::from_secs(30));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ClientOptions {
     /// Deadline of a whole call.
     pub timeout: Duration,

@@ -52,7 +52,6 @@ use crate::store::{MAX_PEM_FILE, StorePaths};
 
 /// TLS settings of a [`crate::MasterClient`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct TlsOptions {
     /// PEM private key of the client certificate (`key_file`).
     pub key_file: Option<PathBuf>,
