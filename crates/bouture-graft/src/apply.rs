@@ -632,8 +632,7 @@ fn remove_timestamp(partition: &PlannedPartition) -> Option<String> {
     match bouture_fs::remove_if_exists(&partition.timestamp_file) {
         Ok(_) => None,
         Err(error) => Some(format!(
-            "could not remove {} ({error}); remove it by hand so that the node reprocesses the partition",
-            partition.timestamp_file.display()
+            "{error}; remove it by hand so that the node reprocesses the partition"
         )),
     }
 }

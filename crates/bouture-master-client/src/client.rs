@@ -40,7 +40,6 @@ pub const EXCERPT_CHARS: usize = 500;
 /// assert_eq!(options.timeout, Duration::from_secs(30));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ClientOptions {
     /// Deadline of a whole call.
     pub timeout: Duration,
@@ -123,8 +122,8 @@ impl ClientOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] for a deadline out of range ([`Self::check`]), [`Error::TlsFile`] when a
-    /// key, certificate or CA file cannot be read or parsed.
+    /// [`Error::Input`] for a deadline out of range ([`Self::check`]), [`Error::TlsRead`] when a
+    /// key, certificate or CA file cannot be read, [`Error::TlsFile`] when it cannot be used.
     pub fn build_agent(&self) -> Result<ureq::Agent> {
         use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, TcpConnector};
         self.check()?;
@@ -219,7 +218,8 @@ impl MasterClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] for a bad URL, [`Error::TlsFile`] for unusable TLS files.
+    /// [`Error::Input`] for a bad URL, [`Error::TlsRead`] or [`Error::TlsFile`] for unreadable or
+    /// unusable TLS files.
     pub fn with_options(url: impl Into<String>, options: &ClientOptions) -> Result<Self> {
         let mut client = Self::with_agent(url, options.build_agent()?)?;
         client.max_body = options.max_body;

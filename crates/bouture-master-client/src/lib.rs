@@ -9,6 +9,7 @@ pub mod params;
 pub mod parse;
 mod probe;
 pub mod pyjson;
+mod store;
 pub mod tls;
 pub mod trace;
 pub mod types;

@@ -328,11 +328,7 @@ fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
     }
     let env = decode(&env_path, &read_block(file, &env_path, 0)?)?;
     let info_path = grub.join(BOOT_INFO_NAME);
-    let text = bouture_fs::read_bounded(&info_path, BOOT_INFO_LIMIT, bouture_fs::Links::Refuse)
-        .map_err(|source| MultibootError::Read {
-            path: info_path.clone(),
-            source,
-        })?;
+    let text = bouture_fs::read_bounded(&info_path, BOOT_INFO_LIMIT, bouture_fs::Links::Refuse)?;
     let info = parse_info(&info_path, &text)?;
     Ok(Opened {
         lock,

@@ -64,7 +64,6 @@ impl Plan {
             {
                 let (restored, unrestored) = restore(&done);
                 return Err(Error::Write {
-                    path: write.path.clone(),
                     source,
                     restored,
                     unrestored,

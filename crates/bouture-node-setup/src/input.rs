@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
+use std::path::Path;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -77,7 +78,7 @@ impl SetupInput {
     /// [`Error::ReadInput`] if the stream fails or is too long, otherwise as
     /// [`SetupInput::from_json`].
     pub fn read(reader: impl Read) -> Result<Self, Error> {
-        let bytes = bouture_fs::read_to_limit(reader, MAX_INPUT_BYTES)
+        let bytes = bouture_fs::read_to_limit(reader, MAX_INPUT_BYTES, Path::new("standard input"))
             .map_err(|source| Error::ReadInput { source })?;
         Self::from_json(&bytes)
     }

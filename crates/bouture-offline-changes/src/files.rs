@@ -214,12 +214,7 @@ fn read_optional<T: serde::de::DeserializeOwned>(
     let bytes = match bouture_fs::read_bounded(path, FILE_SIZE_LIMIT, Links::Refuse) {
         Ok(bytes) => bytes,
         Err(error) if error.is_not_found() => return Ok(None),
-        Err(source) => {
-            return Err(ChangesError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        Err(error) => return Err(error.into()),
     };
     strict_json::from_slice(&bytes)
         .map(Some)
@@ -234,14 +229,10 @@ fn write_checked<T>(path: &Path, value: &T, what: &'static str) -> Result<(), Ch
 where
     T: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
 {
-    let write_error = |source| ChangesError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut text = serde_json::to_vec_pretty(value)
-        .map_err(|e| write_error(bouture_fs::WriteError::Io { source: e.into() }))?;
-    text.push(b'\n');
-    bouture_fs::write_atomic(path, &text, MODE, None).map_err(write_error)?;
+    bouture_fs::write_atomic_with(path, MODE, None, |out| {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+        out.write_all(b"\n")
+    })?;
     match read_optional::<T>(path, what) {
         Ok(Some(read)) if read == *value => Ok(()),
         Ok(Some(_)) => Err(ChangesError::ReadBack {
@@ -260,10 +251,7 @@ where
 }
 
 fn remove_optional(path: &Path) -> Result<bool, ChangesError> {
-    bouture_fs::remove_if_exists(path).map_err(|source| ChangesError::Write {
-        path: path.to_path_buf(),
-        source: bouture_fs::WriteError::Io { source },
-    })
+    Ok(bouture_fs::remove_if_exists(path)?)
 }
 
 /// Take the exclusive lock on `SWITCHFILE.changes.lock` (a [`FileLock`]:
