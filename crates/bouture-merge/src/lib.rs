@@ -51,6 +51,41 @@ pub fn merge_files(
     output: Option<&Path>,
     options: &MergeOptions,
 ) -> Result<Report, Error> {
+    let (mut report, parsed) = merge_files_keeping(ours, theirs, output, options)?;
+    let start = Instant::now();
+    drop(parsed);
+    report.phases.free = start.elapsed();
+    Ok(report)
+}
+
+/// The parsed inputs and the plan of a merge, handed back by
+/// [`merge_files_keeping`]. Dropping it frees them, which takes time in
+/// proportion to the number of objects (tens of milliseconds at 10,000
+/// instances per cluster); a process about to exit can leave that to the
+/// exit instead (the `bouture` binary does, in its `main` only).
+#[must_use = "dropping it frees the parsed inputs; keep it only to leave them to the process exit"]
+pub struct Parsed {
+    _inputs: (ConfigFile, Vec<ConfigFile>, MergePlan),
+}
+
+impl std::fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parsed").finish_non_exhaustive()
+    }
+}
+
+/// [`merge_files`], handing the parsed inputs back instead of freeing them
+/// ([`Parsed`]); the report's `phases.free` is then zero.
+///
+/// # Errors
+///
+/// Any [`Error`]; nothing is written when one is returned.
+pub fn merge_files_keeping(
+    ours: &Path,
+    theirs: &[&Path],
+    output: Option<&Path>,
+    options: &MergeOptions,
+) -> Result<(Report, Parsed), Error> {
     let mut phases = Phases::default();
     let inputs: Vec<&Path> = std::iter::once(ours)
         .chain(theirs.iter().copied())
@@ -92,11 +127,11 @@ pub fn merge_files(
     );
     report.dry_run = write_to.is_none();
     phases.report = start.elapsed();
-    let start = Instant::now();
-    drop((our_config, their_configs, plan));
-    phases.free = start.elapsed();
     report.phases = phases;
-    Ok(report)
+    let parsed = Parsed {
+        _inputs: (our_config, their_configs, plan),
+    };
+    Ok((report, parsed))
 }
 
 /// Inputs smaller than this are read one after the other: a thread costs

@@ -138,10 +138,13 @@ impl Verbosity {
 /// Run `bouture merge`: a merged report is [`Outcome::Done`]; a refused merge
 /// is a [`CommandError`] (exit 1, from [`crate::exit::finish`]), its message
 /// written by [`Refused`].
+/// The parsed inputs are not freed here but moved into `leftovers`, so that
+/// the binary can leave them to the process exit.
 pub(crate) fn run(
     args: &MergeArgs,
     verbosity: Verbosity,
     streams: &mut Streams<'_>,
+    leftovers: &mut Option<bouture_merge::Parsed>,
 ) -> CommandResult {
     let options = MergeOptions {
         groups: args.groups.map(|g| match g {
@@ -158,8 +161,9 @@ pub(crate) fn run(
         ..MergeOptions::default()
     };
     let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
-    match bouture_merge::merge_files(&args.config, &theirs, Some(&args.output), &options) {
-        Ok(report) => {
+    match bouture_merge::merge_files_keeping(&args.config, &theirs, Some(&args.output), &options) {
+        Ok((report, parsed)) => {
+            *leftovers = Some(parsed);
             render(&report, args.format, verbosity, streams).map_err(CommandError::Output)?;
             Ok(Outcome::Done)
         }
