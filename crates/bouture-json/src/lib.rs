@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+mod write;
+
 use std::fmt;
 
 use serde::de::{
@@ -7,8 +9,10 @@ use serde::de::{
 };
 use serde_json::{Map, Value};
 
+pub use write::{dumps, float_repr};
+
 /// The caller's wording of a duplicate-key refusal: it gets the key (as
-/// read, unbounded) and returns the message; serde_json appends the line
+/// read, unbounded) and returns the message; `serde_json` appends the line
 /// and column.
 pub type Duplicate = fn(&str) -> String;
 
