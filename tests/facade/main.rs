@@ -77,7 +77,7 @@ fn plans_a_multiboot_disk_through_the_facade() {
     // An unreadable document is a read error naming the file, not a finding.
     let missing = dir.path().join("missing.json");
     match Provision::read(&missing) {
-        Err(MultibootError::Read { path, .. }) => assert_eq!(path, missing),
+        Err(MultibootError::Read(error)) => assert_eq!(error.path(), missing),
         other => panic!("expected a read error, got {other:?}"),
     }
     std::fs::write(&path, b"{\"images\": [], \"images\": []}").unwrap();

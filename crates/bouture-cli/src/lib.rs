@@ -48,11 +48,14 @@ command line is wrong. `bouture failover` adds 10 and 75, `bouture node-setup` k
 Ganeti's 2 for a configuration error (see their --help).")]
 #[non_exhaustive]
 pub struct Cli {
-    /// Print more detail (failover: DEBUG log lines with step timings;
-    /// merge: every port change and phase times; others: their details).
+    /// Print more detail (graft, failover: DEBUG log lines with every request
+    /// sent to the master, the decisions and phase times; inventory: what
+    /// graft would do with each partition; configure: the diff; merge: every
+    /// port change and phase times; others: their details).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Print only warnings and errors (`-qq`: only errors).
+    /// Print only warnings and errors (`-qq`: only errors); graft, inventory:
+    /// no text report; configure: nothing once written.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
     /// Also append every log line, DEBUG included, to FILE (as `slapos`
@@ -67,8 +70,8 @@ pub struct Cli {
     /// Accepted for `slapos` compatibility: bouture's lines have no colours.
     #[arg(long, global = true)]
     pub log_color: bool,
-    /// Accepted for `slapos` compatibility: bouture's log lines always
-    /// carry the time.
+    /// As in `slapos` (where the flag turns the time off): log lines on
+    /// stderr without their date and time (the log file keeps them).
     #[arg(long, global = true)]
     pub log_time: bool,
     /// As `-v` (slapos: "show tracebacks on errors"; bouture's errors always
@@ -86,6 +89,7 @@ impl Cli {
         log::LogSettings {
             verbosity: i16::from(self.verbose) + i16::from(self.debug) - i16::from(self.quiet),
             file: self.log_file.clone(),
+            no_time_on_stderr: self.log_time,
         }
     }
 }
@@ -172,9 +176,13 @@ where
 {
     let result = match Cli::try_parse_from(args) {
         Ok(cli) => match &cli.command {
-            Command::Inventory(args) => commands::inventory::run(args, streams),
-            Command::Graft(args) => commands::graft::run(args, streams, stderr_is_terminal),
-            Command::Configure(args) => commands::configure::run(args, streams),
+            Command::Inventory(args) => {
+                commands::inventory::run(args, &cli.log_settings(), streams)
+            }
+            Command::Graft(args) => {
+                commands::graft::run(args, &cli.log_settings(), streams, stderr_is_terminal)
+            }
+            Command::Configure(args) => commands::configure::run(args, verbosity(&cli), streams),
             Command::Failover(args) => commands::failover::run(args, &cli.log_settings(), streams),
             Command::Status(args) => commands::status::run(args, streams),
             Command::Merge(args) => commands::merge::run(

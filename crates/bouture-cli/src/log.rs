@@ -16,6 +16,11 @@
 //!
 //! `--log-file FILE` appends every line, DEBUG included, to FILE as well
 //! (as slapos's log file gets every level).
+//!
+//! `--log-time` does what it does in `slapos` (slapos.core's `entry.py`
+//! declares it `store_false`, default on): it *removes* the date and time
+//! from the lines on stderr (`bouture[PID] LEVEL message`); the lines in the
+//! log file keep them, as slapos's log file always has them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -31,6 +36,8 @@ pub(crate) struct LogSettings {
     pub(crate) verbosity: i16,
     /// `--log-file FILE`.
     pub(crate) file: Option<PathBuf>,
+    /// `--log-time` (slapos's meaning): no date and time on stderr.
+    pub(crate) no_time_on_stderr: bool,
 }
 
 impl LogSettings {
@@ -75,18 +82,36 @@ impl<'a> Logger<'a> {
             Level::Warning => "WARNING",
             _ => "ERROR",
         };
-        let line = format!(
-            "{} bouture[{}] {level_name} {message}\n",
-            local_stamp(),
-            self.pid
-        );
+        let line = format!("bouture[{}] {level_name} {message}\n", self.pid);
+        let stamp = local_stamp();
         if self.settings.shows(level) {
+            if !self.settings.no_time_on_stderr {
+                let _ = write!(self.out, "{stamp} ");
+            }
             let _ = self.out.write_all(line.as_bytes());
             let _ = self.out.flush();
         }
         if let Some(file) = &mut self.file {
-            let _ = file.write_all(line.as_bytes());
+            let _ = file.write_all(format!("{stamp} {line}").as_bytes());
         }
+    }
+
+    /// Whether a line of `level` reaches stderr.
+    pub(crate) fn shows(&self, level: Level) -> bool {
+        self.settings.shows(level)
+    }
+
+    /// The stream the lines go to, for a progress line drawn between them.
+    pub(crate) fn stream(&mut self) -> &mut dyn Write {
+        self.out
+    }
+
+    pub(crate) fn info(&mut self, message: &str) {
+        self.log(Level::Info, message);
+    }
+
+    pub(crate) fn debug(&mut self, message: &str) {
+        self.log(Level::Debug, message);
     }
 
     pub(crate) fn warning(&mut self, message: &str) {

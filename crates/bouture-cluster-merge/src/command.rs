@@ -45,6 +45,7 @@ pub enum Capture {
 /// One command: a program and its arguments (never a string that a local
 /// shell would split), where it runs, and its environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Cmd {
     /// Where it runs.
     pub target: Target,

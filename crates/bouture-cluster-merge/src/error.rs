@@ -44,22 +44,12 @@ pub enum Error {
         /// The second.
         second: String,
     },
-    /// A local file could not be read.
-    #[error("{}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: bouture_fs::ReadError,
-    },
-    /// A file could not be written.
-    #[error("{}: {source}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: bouture_fs::WriteError,
-    },
+    /// A local file could not be read (the error names it).
+    #[error(transparent)]
+    Read(#[from] bouture_fs::ReadError),
+    /// A file could not be written (the error names it).
+    #[error(transparent)]
+    Write(#[from] bouture_fs::WriteError),
     /// Our public key is not a single OpenSSH public key line.
     #[error("{}: not a single OpenSSH public key line ({reason})", path.display())]
     BadPublicKey {

@@ -132,6 +132,9 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// The temporary key could not be written (the error names the file).
+    #[error("temporary key file: {0}")]
+    WriteKey(#[source] bouture_fs::WriteError),
     /// The output was larger than the executor accepts.
     #[error("{program} printed more than {limit} bytes, the most accepted")]
     OutputTooLarge {

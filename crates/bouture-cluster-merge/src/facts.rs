@@ -132,12 +132,7 @@ pub(crate) fn check_cluster_names(clusters: &[String]) -> Result<(), Error> {
 }
 
 fn read_line(path: &Path) -> Result<String, Error> {
-    let bytes = bouture_fs::read_bounded(path, SMALL_FILE, bouture_fs::Links::Follow).map_err(
-        |source| Error::Read {
-            path: path.to_owned(),
-            source,
-        },
-    )?;
+    let bytes = bouture_fs::read_bounded(path, SMALL_FILE, bouture_fs::Links::Follow)?;
     Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
 }
 
@@ -441,10 +436,7 @@ pub(crate) fn discover(
         let path = fetched
             .path()
             .join(format!("{}.config.data", configs.len()));
-        bouture_fs::write_atomic(&path, &config, 0o600, None).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
+        bouture_fs::write_atomic(&path, &config, 0o600, None)?;
         configs.push(path);
         clusters.push(ClusterFacts {
             host: host.clone(),

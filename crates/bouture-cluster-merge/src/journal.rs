@@ -71,6 +71,7 @@ pub enum StepState {
 /// One step's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StepRecord {
     /// The step's name (checked against the plan).
     pub step: String,
@@ -156,7 +157,7 @@ impl Journal {
         {
             Ok(bytes) => bytes,
             Err(error) if error.is_not_found() => return Ok(None),
-            Err(source) => return Err(Error::Read { path, source }),
+            Err(error) => return Err(error.into()),
         };
         let bad = |reason: String| Error::Journal {
             path: path.clone(),
@@ -194,7 +195,6 @@ impl Journal {
             reason: format!("cannot serialize: {e}"),
         })?;
         bytes.push(b'\n');
-        bouture_fs::write_atomic(&path, &bytes, 0o600, None)
-            .map_err(|source| Error::Write { path, source })
+        Ok(bouture_fs::write_atomic(&path, &bytes, 0o600, None)?)
     }
 }

@@ -415,6 +415,7 @@ impl Action {
 /// An action and how to undo it (empty after the point of no return, or
 /// when there is nothing to undo).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Planned {
     /// What is done.
     pub action: Action,

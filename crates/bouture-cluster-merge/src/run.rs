@@ -110,7 +110,7 @@ impl RunLog {
             match bouture_fs::read_bounded(&path, 256 * 1024 * 1024, bouture_fs::Links::Refuse) {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(error) if error.is_not_found() => String::new(),
-                Err(source) => return Err(Error::Read { path, source }),
+                Err(error) => return Err(error.into()),
             };
         Ok(Self { path, text })
     }
@@ -725,7 +725,7 @@ impl Runner<'_> {
                 let output = self.run_cmd(cmd)?;
                 self.make_work_dir()?;
                 bouture_fs::write_atomic(to, &output.stdout, 0o600, None)
-                    .map_err(|e| ActionFailure::touched(format!("{}: {e}", to.display())))
+                    .map_err(|e| ActionFailure::touched(e.to_string()))
             }
             Action::Backup { from, to } => backup(from, to),
             Action::Restore { backup, to } => restore(backup, to),
@@ -822,7 +822,7 @@ fn check_all(step: &Step) -> Result<(), String> {
 
 fn read_config(path: &Path) -> Result<Vec<u8>, String> {
     bouture_fs::read_bounded(path, CONFIG_LIMIT, bouture_fs::Links::Refuse)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| e.to_string())
 }
 
 fn backup(from: &Path, to: &Path) -> Result<(), ActionFailure> {
@@ -857,8 +857,7 @@ fn restore(backup: &Path, to: &Path) -> Result<(), ActionFailure> {
 fn copy_like(from: &Path, bytes: &[u8], to: &Path) -> Result<(), ActionFailure> {
     let meta = std::fs::metadata(from)
         .map_err(|e| ActionFailure::untouched(format!("{}: {e}", from.display())))?;
-    bouture_fs::write_like(to, bytes, &meta)
-        .map_err(|e| ActionFailure::touched(format!("{}: {e}", to.display())))?;
+    bouture_fs::write_like(to, bytes, &meta).map_err(|e| ActionFailure::touched(e.to_string()))?;
     match read_config(to) {
         Ok(back) if back == bytes => Ok(()),
         _ => Err(ActionFailure::touched(format!(
@@ -929,7 +928,7 @@ fn merge_config(
         bouture_merge::OUTPUT_MODE,
         Some((meta.uid(), meta.gid())),
     )
-    .map_err(|e| ActionFailure::touched(format!("{}: {e}", install.display())))?;
+    .map_err(|e| ActionFailure::touched(e.to_string()))?;
     match read_config(install) {
         Ok(back) if back == bytes => Ok(report),
         _ => Err(ActionFailure::touched(format!(

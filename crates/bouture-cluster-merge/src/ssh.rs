@@ -269,12 +269,7 @@ impl Executor for SystemExecutor {
         if !bytes.ends_with(b"\n") {
             bytes.push(b'\n');
         }
-        bouture_fs::write_atomic(&path, &bytes, 0o600, None).map_err(|error| {
-            ExecError::KeyFile {
-                path: path.clone(),
-                source: std::io::Error::other(error.to_string()),
-            }
-        })?;
+        bouture_fs::write_atomic(&path, &bytes, 0o600, None).map_err(ExecError::WriteKey)?;
         self.keys.insert(cluster.to_owned(), path);
         Ok(())
     }

@@ -137,17 +137,27 @@ impl Clone for FileErrorKind {
     }
 }
 
-impl From<bouture_fs::ReadError> for FileErrorKind {
+/// The file `bouture_fs` could not read, with bouture-core's kind of
+/// problem (its code and advice for the inventory report).
+impl From<bouture_fs::ReadError> for FileError {
     fn from(error: bouture_fs::ReadError) -> Self {
+        use bouture_fs::ReadError;
         match error {
-            bouture_fs::ReadError::Symlink => Self::Symlink,
-            bouture_fs::ReadError::NotRegular { file_type } => Self::NotRegular { file_type },
-            bouture_fs::ReadError::TooLarge { limit } => Self::TooLarge { limit },
-            bouture_fs::ReadError::Io { source } => Self::Io { source },
+            ReadError::Symlink { path } => Self::new(path, FileErrorKind::Symlink),
+            ReadError::NotRegular { path, file_type } => {
+                Self::new(path, FileErrorKind::NotRegular { file_type })
+            }
+            ReadError::TooLarge { path, limit } => {
+                Self::new(path, FileErrorKind::TooLarge { limit })
+            }
+            ReadError::Io { path, source } => Self::new(path, FileErrorKind::Io { source }),
             // `ReadError` is non-exhaustive: a future kind keeps its message.
-            other => Self::Io {
-                source: io::Error::other(other.to_string()),
-            },
+            other => Self::new(
+                other.path().to_owned(),
+                FileErrorKind::Io {
+                    source: io::Error::other(other.to_string()),
+                },
+            ),
         }
     }
 }
@@ -180,15 +190,10 @@ impl FileErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NodeConfigError {
-    /// The file cannot be read (missing, unreadable, not a regular file, too large, not UTF-8).
-    #[error("node configuration {}: {kind}", path.display())]
-    Read {
-        /// The configuration file.
-        path: PathBuf,
-        /// Why it cannot be read.
-        #[source]
-        kind: FileErrorKind,
-    },
+    /// The file cannot be read (missing, unreadable, not a regular file, too
+    /// large, not UTF-8); the [`FileError`] names it.
+    #[error("node configuration {0}")]
+    Read(#[source] FileError),
     /// The file is not valid INI as Python's configparser reads it.
     #[error("node configuration {}: {source}", path.display())]
     Syntax {

@@ -37,16 +37,15 @@ pub fn default_node_config_path() -> PathBuf {
 /// it belongs to the node's administrator) of at most
 /// [`NODE_CONFIG_SIZE_LIMIT`] bytes, in UTF-8.
 pub fn read_node_config_text(path: &Path) -> Result<String, NodeConfigError> {
-    let read_error = |kind| NodeConfigError::Read {
-        path: path.to_path_buf(),
-        kind,
-    };
     let bytes = bouture_fs::read_bounded(path, NODE_CONFIG_SIZE_LIMIT, Links::Follow)
-        .map_err(|error| read_error(error.into()))?;
+        .map_err(|error| NodeConfigError::Read(error.into()))?;
     String::from_utf8(bytes).map_err(|error| {
-        read_error(FileErrorKind::NotUtf8 {
-            offset: error.utf8_error().valid_up_to(),
-        })
+        NodeConfigError::Read(FileError::new(
+            path,
+            FileErrorKind::NotUtf8 {
+                offset: error.utf8_error().valid_up_to(),
+            },
+        ))
     })
 }
 
@@ -201,10 +200,7 @@ impl NodeConfig {
                 return Ok(ComputerAddress::default());
             }
             Err(error) => {
-                return Err(NodeConfigError::ComputerJson(FileError::new(
-                    path,
-                    error.into(),
-                )));
+                return Err(NodeConfigError::ComputerJson(error.into()));
             }
         };
         let parse = || -> Result<ComputerAddress, FileErrorKind> {

@@ -73,10 +73,8 @@ impl PartitionResource {
     /// non-regular files and reading at most [`RESOURCE_FILE_SIZE_LIMIT`] bytes.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, FileError> {
         let path = path.as_ref();
-        bouture_fs::read_bounded(path, RESOURCE_FILE_SIZE_LIMIT, Links::Refuse)
-            .map_err(FileErrorKind::from)
-            .and_then(|bytes| Self::parse(&bytes))
-            .map_err(|kind| FileError::new(path, kind))
+        let bytes = bouture_fs::read_bounded(path, RESOURCE_FILE_SIZE_LIMIT, Links::Refuse)?;
+        Self::parse(&bytes).map_err(|kind| FileError::new(path, kind))
     }
 
     /// Check the bytes of a `.slapos-resource`.

@@ -28,7 +28,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use bouture_core::{FileErrorKind, NodeConfigError, read_node_config_text};
+use bouture_core::{FileError, FileErrorKind, NodeConfigError, read_node_config_text};
 use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
 use bouture_master_client::InvalidMasterUrl;
 
@@ -140,16 +140,11 @@ pub enum ConfigureError {
         /// What is wrong.
         problem: String,
     },
-    /// The new configuration cannot be written.
-    #[error("cannot write the new node configuration {}: {source}", path.display())]
-    Write {
-        /// The new configuration.
-        path: PathBuf,
-        /// Why (something in the way that is not a regular file, or the
-        /// operating system's error).
-        #[source]
-        source: bouture_fs::WriteError,
-    },
+    /// The new configuration cannot be written: something in the way that
+    /// is not a regular file, or the operating system's error (the error
+    /// names the file).
+    #[error("new node configuration: {0}")]
+    Write(#[source] bouture_fs::WriteError),
 }
 
 /// Check that `url` can be the new `master_url` (with
@@ -343,9 +338,8 @@ pub fn configure(
     dry_run: bool,
 ) -> Result<ConfigureOutcome, ConfigureError> {
     check_master_url(new_master_url)?;
-    let node_metadata = std::fs::metadata(node_cfg).map_err(|source| NodeConfigError::Read {
-        path: node_cfg.to_path_buf(),
-        kind: FileErrorKind::Io { source },
+    let node_metadata = std::fs::metadata(node_cfg).map_err(|source| {
+        NodeConfigError::Read(FileError::new(node_cfg, FileErrorKind::Io { source }))
     })?;
     if bouture_fs::same_file(node_cfg, new_cfg) {
         return Err(ConfigureError::SameFile {
@@ -356,12 +350,8 @@ pub fn configure(
     let before = read_node_config_text(node_cfg)?;
     let edit = configure_text_at(node_cfg, &before, new_master_url)?;
     if !dry_run {
-        bouture_fs::write_like(new_cfg, edit.text.as_bytes(), &node_metadata).map_err(
-            |source| ConfigureError::Write {
-                path: new_cfg.to_path_buf(),
-                source,
-            },
-        )?;
+        bouture_fs::write_like(new_cfg, edit.text.as_bytes(), &node_metadata)
+            .map_err(ConfigureError::Write)?;
     }
     Ok(ConfigureOutcome {
         node_cfg: node_cfg.to_path_buf(),

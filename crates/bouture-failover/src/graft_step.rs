@@ -7,10 +7,47 @@ use bouture_graft::{
     DEFAULT_LOCK_WAIT, GraftError, GraftOptions, GraftOutcome, GraftPlan, LockError, NodeLock,
     PartitionStatus,
 };
-use bouture_master_client::MasterClient;
+use std::sync::Arc;
+
+use bouture_graft::{GraftEvent, GraftNarration, GraftObserver};
+use bouture_master_client::{MasterClient, RequestTrace};
 
 use crate::run::{FailoverLog, FailoverOptions, Level};
 use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
+
+/// The graft's detail (requests sent, decisions, phase times) as DEBUG lines
+/// of the failover log.
+struct Narrated<'a> {
+    log: &'a mut dyn FailoverLog,
+    narration: GraftNarration,
+}
+
+impl GraftObserver for Narrated<'_> {
+    fn event(&mut self, event: GraftEvent<'_>) {
+        for line in self.narration.lines(event) {
+            self.log.log(Level::Debug, &line);
+        }
+    }
+}
+
+/// [`bouture_graft::apply`], its detail logged at DEBUG by [`Narrated`].
+fn apply_narrated(
+    plan: &GraftPlan,
+    client: MasterClient,
+    log: &mut dyn FailoverLog,
+) -> Result<bouture_graft::GraftReport, GraftError> {
+    let trace = RequestTrace::default();
+    let client = client.observed_by(Arc::new(trace.clone()));
+    let mut narrated = Narrated {
+        log: &mut *log,
+        narration: GraftNarration::new(trace),
+    };
+    let report = bouture_graft::apply(plan, &client, &mut narrated);
+    for line in narrated.narration.rest() {
+        log.log(Level::Debug, &line);
+    }
+    report
+}
 
 /// What the graft step of a switch did.
 #[derive(Debug, Clone, Default)]
@@ -103,7 +140,7 @@ pub(crate) fn graft(
         return Ok(summary);
     }
     let client = MasterClient::with_options(new_master_url, &options.master_client)?;
-    let report = bouture_graft::apply(&plan, &client, &mut ()).map_err(|error| {
+    let report = apply_narrated(&plan, client, log).map_err(|error| {
         if error.is_unreachable() {
             GraftStepError::Unreachable(error)
         } else {

@@ -1,34 +1,28 @@
-//! A pidfile that holds a lock for as long as it is held.
+//! The failover's pidfile: a [`bouture_fs::PidLock`] that also honours the
+//! Python tool.
 //!
-//! [`PidfileLock::acquire`] opens (or creates) the file, takes an exclusive,
-//! non-blocking `flock` on it and writes the process id into it. A second
-//! process gets [`PidfileError::Busy`] at once, with the holder's pid. The
-//! lock is released when the [`PidfileLock`] is dropped or the process dies
-//! (the kernel drops it): a stale pidfile never blocks a run. The file is
-//! opened close-on-exec, so programs started meanwhile (and daemons they
-//! leave behind) do not inherit the lock.
-//!
-//! The file is emptied, not removed, on release: removing a locked file lets
-//! a waiting process lock the removed file while a third creates a new one.
+//! [`acquire`] takes the lock on the file without waiting (a second run gets
+//! [`PidfileError::Busy`] at once, with the holder's pid) and writes our pid
+//! into it; the lock goes with the run (or the process), and the file is
+//! emptied, not removed, on release. See [`bouture_fs::PidLock`] for how the
+//! file is opened (never through a symbolic link: a link to a file that does
+//! not exist yet, the node's `pidfile_instance` say, would be created with our
+//! pid in it, and `slapos node instance` would then refuse to run).
 //!
 //! The Python `slapos bouture failover` takes no `flock`: it writes its pid
 //! into the file and refuses to run while the file names a live process
-//! whose command line contains `slapos`. [`PidfileLock::acquire`] honours
-//! that too, so that both tools can share one PIDFILE while an operator
-//! replaces one by the other: a run of either never overlaps a run of the
-//! other.
+//! whose command line contains `slapos`. [`acquire`] honours that too (the
+//! check [`bouture_fs::PidLock::acquire_with`] runs once the lock is held and
+//! before our pid replaces the one in the file), so that both tools can share
+//! one PIDFILE while an operator replaces one by the other: a run of either
+//! never overlaps a run of the other.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// A held pidfile lock.
-#[derive(Debug)]
-pub struct PidfileLock {
-    file: File,
-    path: PathBuf,
-}
+use bouture_fs::{Links, LockError, PidLock, Wait};
+
+/// The most read of a process's command line to tell whether it is slapos.
+const CMDLINE_LIMIT: u64 = 1024 * 1024;
 
 /// Another process holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,123 +39,65 @@ pub struct Busy {
     pub pid: Option<u32>,
 }
 
+/// The pidfile names a live `slapos` process: a run of the Python
+/// `slapos bouture failover`, which takes no `flock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("it names pid {pid}, a running slapos process (the Python failover takes no lock)")]
+#[non_exhaustive]
+pub struct PythonRun {
+    /// The Python run's pid.
+    pub pid: u32,
+}
+
 /// The pidfile lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PidfileError {
-    /// Another process holds the lock.
+    /// Another run (of bouture, or of the Python tool) holds the lock.
     #[error(transparent)]
     Busy(Busy),
-    /// The file cannot be opened, locked or written.
-    #[error("cannot use the pidfile {}: {source}; check its directory exists and is writable", path.display())]
-    Io {
-        /// The pidfile.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: io::Error,
-    },
+    /// The file cannot be used: not a regular file, or it cannot be opened,
+    /// created, locked or written (never [`LockError::Busy`] nor
+    /// [`LockError::Refused`]: those are [`PidfileError::Busy`]).
+    #[error(transparent)]
+    Unusable(LockError<PythonRun>),
 }
 
-impl PidfileLock {
-    /// Take the lock on `path` and write our pid into it, or fail at once.
-    pub fn acquire(path: &Path) -> Result<Self, PidfileError> {
-        let io_error = |source| PidfileError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        // Never through a symbolic link: a link to a file that does not exist
-        // yet (the node's `pidfile_instance`, say) would be created with our
-        // pid in it, and `slapos node instance` would then refuse to run.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|error| {
-                if error.raw_os_error() == Some(libc::ELOOP) {
-                    io_error(io::Error::other(
-                        "it is a symbolic link, refused: give the file itself",
-                    ))
-                } else {
-                    io_error(error)
-                }
-            })?;
-        match file.metadata() {
-            Ok(metadata) if !metadata.is_file() => {
-                return Err(io_error(io::Error::other(format!(
-                    "it is {}, not a regular file",
-                    bouture_fs::describe(metadata.file_type())
-                ))));
-            }
-            Ok(_) => {}
-            Err(error) => return Err(io_error(error)),
-        }
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let pid = file
-                    .read_to_string(&mut text)
-                    .ok()
-                    .and_then(|_| text.trim().parse().ok());
-                return Err(PidfileError::Busy(Busy {
-                    path: path.to_path_buf(),
-                    pid,
-                }));
-            }
-            Err(std::fs::TryLockError::Error(error)) => return Err(io_error(error)),
-        }
-        if let Some(pid) = legacy_holder(&mut file) {
-            return Err(PidfileError::Busy(Busy {
-                path: path.to_path_buf(),
-                pid: Some(pid),
-            }));
-        }
-        file.set_len(0).map_err(io_error)?;
-        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-        writeln!(file, "{}", std::process::id()).map_err(io_error)?;
-        file.flush().map_err(io_error)?;
-        Ok(Self {
-            file,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// The pidfile.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+/// Take the lock on `path` and write our pid into it, or fail at once.
+///
+/// # Errors
+///
+/// [`PidfileError::Busy`] while another run holds it, with its pid;
+/// [`PidfileError::Unusable`] otherwise.
+pub fn acquire(path: &Path) -> Result<PidLock, PidfileError> {
+    PidLock::acquire_with(path, Wait::NO, &mut |_| {}, python_run).map_err(|error| match error {
+        LockError::Busy { path, pid, .. } => PidfileError::Busy(Busy { path, pid }),
+        LockError::Refused { path, reason } => PidfileError::Busy(Busy {
+            path,
+            pid: Some(reason.pid),
+        }),
+        other => PidfileError::Unusable(other),
+    })
 }
 
-/// The pid the file names, when it is another live process whose command
-/// line contains `slapos` (how the Python tool tells that a run holds it).
-fn legacy_holder(file: &mut File) -> Option<u32> {
-    let mut text = String::new();
-    Read::by_ref(file).take(64).read_to_string(&mut text).ok()?;
-    let pid: u32 = text.trim().parse().ok()?;
-    if pid == std::process::id() || pid == 0 {
-        return None;
-    }
-    let mut cmdline = Vec::new();
-    File::open(format!("/proc/{pid}/cmdline"))
-        .ok()?
-        .take(64 * 1024)
-        .read_to_end(&mut cmdline)
-        .ok()?;
-    cmdline
+/// Refuse when `previous` (the pid the file names) is another live process
+/// whose command line contains `slapos` (how the Python tool tells that a
+/// run holds it).
+fn python_run(previous: Option<u32>) -> Result<(), PythonRun> {
+    let Some(pid) = previous.filter(|&pid| pid != std::process::id() && pid != 0) else {
+        return Ok(());
+    };
+    let cmdline = Path::new("/proc").join(pid.to_string()).join("cmdline");
+    let Ok(cmdline) = bouture_fs::read_bounded(&cmdline, CMDLINE_LIMIT, Links::Refuse) else {
+        return Ok(());
+    };
+    if cmdline
         .windows(b"slapos".len())
         .any(|window| window == b"slapos")
-        .then_some(pid)
-}
-
-impl Drop for PidfileLock {
-    fn drop(&mut self) {
-        // Best effort: the kernel releases the lock anyway when the file closes.
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+    {
+        Err(PythonRun { pid })
+    } else {
+        Ok(())
     }
 }
 
@@ -173,18 +109,18 @@ mod tests {
     fn a_second_lock_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("failover.pid");
-        let first = PidfileLock::acquire(&path).unwrap();
+        let first = acquire(&path).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap().trim(),
             std::process::id().to_string()
         );
-        match PidfileLock::acquire(&path) {
+        match acquire(&path) {
             Err(PidfileError::Busy(busy)) => assert_eq!(busy.pid, Some(std::process::id())),
             other => panic!("{other:?}"),
         }
         drop(first);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
-        PidfileLock::acquire(&path).unwrap();
+        acquire(&path).unwrap();
     }
 
     #[test]
@@ -216,7 +152,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         std::fs::write(&path, format!("{}\n", python.id())).unwrap();
-        match PidfileLock::acquire(&path) {
+        match acquire(&path) {
             Err(PidfileError::Busy(busy)) => assert_eq!(busy.pid, Some(python.id())),
             other => panic!("{other:?}"),
         }
@@ -228,14 +164,14 @@ mod tests {
         python.kill().unwrap();
         python.wait().unwrap();
         // Gone: a stale pid does not hold it.
-        PidfileLock::acquire(&path).unwrap();
+        drop(acquire(&path).unwrap());
         // Nor does a live process that is not slapos.
         let mut other = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .unwrap();
         std::fs::write(&path, format!("{}\n", other.id())).unwrap();
-        PidfileLock::acquire(&path).unwrap();
+        acquire(&path).unwrap();
         other.kill().unwrap();
         other.wait().unwrap();
     }
@@ -246,17 +182,20 @@ mod tests {
         let target = dir.path().join("slapgrid-cp.pid");
         let link = dir.path().join("failover.pid");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let error = PidfileLock::acquire(&link).unwrap_err();
+        let error = acquire(&link).unwrap_err();
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert!(!target.exists());
         std::fs::create_dir(dir.path().join("d")).unwrap();
-        let error = PidfileLock::acquire(&dir.path().join("d")).unwrap_err();
+        let error = acquire(&dir.path().join("d")).unwrap_err();
         assert!(error.to_string().contains("a directory"), "{error}");
     }
 
     #[test]
     fn a_missing_directory_is_an_io_error() {
-        let error = PidfileLock::acquire(Path::new("/nonexistent-dir/x.pid")).unwrap_err();
-        assert!(matches!(error, PidfileError::Io { .. }), "{error}");
+        let error = acquire(Path::new("/nonexistent-dir/x.pid")).unwrap_err();
+        assert!(
+            matches!(error, PidfileError::Unusable(LockError::Io { .. })),
+            "{error}"
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::configure::{self, ConfigureError};
 use crate::decision::{Action, FailoverState, InnerOutcome, decide};
 use crate::graft_step::{GraftStepError, graft};
 use crate::offline;
-use crate::pidfile::{Busy, PidfileError, PidfileLock};
+use crate::pidfile::{self, Busy, PidfileError};
 use crate::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus, SwitchfileError};
 
 /// Where `slapos node instance` keeps its own pidfile when the node
@@ -357,7 +357,7 @@ impl Failover {
         slapos: &mut dyn SlaposNode,
         log: &mut dyn FailoverLog,
     ) -> Result<FailoverOutcome, FailoverError> {
-        let _lock = match PidfileLock::acquire(&self.options.pidfile) {
+        let _lock = match pidfile::acquire(&self.options.pidfile) {
             Ok(lock) => lock,
             Err(PidfileError::Busy(busy)) => return Ok(FailoverOutcome::Busy(busy)),
             Err(error) => return Err(FailoverError::Pidfile(error)),

@@ -11,11 +11,10 @@
 //! the count so far is kept next to the switchfile, in
 //! `SWITCHFILE.offline-runs` ([`OfflineRuns`]).
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bouture_core::{FileErrorKind, PartitionId};
+use bouture_core::PartitionId;
 use bouture_fs::Links;
 
 /// The version of the switchfile and counter formats bouture writes.
@@ -124,25 +123,14 @@ impl SwitchStatus {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SwitchfileError {
-    /// It cannot be read.
-    #[error("{}: {kind}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        kind: FileErrorKind,
-    },
-    /// It cannot be written or removed.
-    #[error("cannot write or remove {}: {source}; check the directory exists and is writable", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why (something in the way that is not a regular file, or the
-        /// operating system's error).
-        #[source]
-        source: bouture_fs::WriteError,
-    },
+    /// It cannot be read (the error names it).
+    #[error(transparent)]
+    Read(#[from] bouture_fs::ReadError),
+    /// It cannot be written or removed: something in the way that is not a
+    /// regular file, or the operating system's error (the error names it and
+    /// says which).
+    #[error(transparent)]
+    Write(#[from] bouture_fs::WriteError),
 }
 
 /// Read the switchfile at `path`. A missing file is [`SwitchStatus::Original`];
@@ -245,30 +233,19 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, SwitchfileError> {
     match bouture_fs::read_bounded(path, SWITCHFILE_SIZE_LIMIT, Links::Follow) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(error) if error.is_not_found() => Ok(None),
-        Err(error) => Err(SwitchfileError::Read {
-            path: path.to_path_buf(),
-            kind: error.into(),
-        }),
+        Err(error) => Err(error.into()),
     }
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), SwitchfileError> {
-    let write_error = |source| SwitchfileError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(io::Error::from)
-        .map_err(|source| write_error(bouture_fs::WriteError::Io { source }))?;
-    text.push('\n');
-    bouture_fs::write_atomic(path, text.as_bytes(), 0o644, None).map_err(write_error)
+    Ok(bouture_fs::write_atomic_with(path, 0o644, None, |out| {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+        out.write_all(b"\n")
+    })?)
 }
 
 fn remove_optional(path: &Path) -> Result<bool, SwitchfileError> {
-    bouture_fs::remove_if_exists(path).map_err(|source| SwitchfileError::Write {
-        path: path.to_path_buf(),
-        source: bouture_fs::WriteError::Io { source },
-    })
+    Ok(bouture_fs::remove_if_exists(path)?)
 }
 
 /// Now, as RFC 3339 UTC text and as seconds since the Unix epoch.

@@ -6,7 +6,7 @@ mod read;
 mod write;
 
 pub use identity::{FileId, resolve, same_file};
-pub use lock::{LockError, PidLock};
+pub use lock::{Access, FileLock, LockError, PidLock, Wait};
 pub use read::{Links, ReadError, read_bounded, read_to_limit};
 pub use write::{WriteError, remove_if_exists, write_atomic, write_atomic_with, write_like};
 

@@ -3,35 +3,63 @@
 use std::fs::{self, File, Metadata, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::describe;
 
-/// Why a file was not written. The messages are predicates, to be prefixed
-/// by the file's path.
+/// Why a file was not written (or removed): the file, what was attempted
+/// and what was wrong, as one sentence ("cannot write `/x`: it is a
+/// symbolic link, not a regular file; ...").
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WriteError {
     /// Something other than a regular file is in the way; it is never replaced.
-    #[error("is {file_type}, not a regular file; it is never replaced, choose another path")]
+    #[error(
+        "cannot write {}: it is {file_type}, not a regular file; it is never replaced, choose another path",
+        path.display()
+    )]
     NotRegular {
+        /// The file.
+        path: PathBuf,
         /// What it is (see [`describe`](crate::describe)).
         file_type: &'static str,
     },
     /// The path has no file name (`/`, or ends with `..`).
-    #[error("has no file name")]
-    NoFileName,
-    /// The operating system refused a step of the write.
-    #[error(transparent)]
+    #[error("cannot write {}: it has no file name", path.display())]
+    NoFileName {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The operating system refused a step of the write (or the producer of
+    /// the contents failed); the file is as it was.
+    #[error("cannot write {}: {source}", path.display())]
     Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's (or the producer's) error.
+        #[source]
+        source: io::Error,
+    },
+    /// The operating system refused to remove the file.
+    #[error("cannot remove {}: {source}", path.display())]
+    Remove {
+        /// The file.
+        path: PathBuf,
         /// The operating system's error.
+        #[source]
         source: io::Error,
     },
 }
 
-impl From<io::Error> for WriteError {
-    fn from(source: io::Error) -> Self {
-        Self::Io { source }
+impl WriteError {
+    /// The file that was not written or removed.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::NotRegular { path, .. }
+            | Self::NoFileName { path }
+            | Self::Io { path, .. }
+            | Self::Remove { path, .. } => path,
+        }
     }
 }
 
@@ -48,7 +76,8 @@ impl From<io::Error> for WriteError {
 /// # Errors
 ///
 /// [`WriteError::NotRegular`] if `path` exists and is not a regular file
-/// (symbolic links included); [`WriteError::Io`] if a step fails.
+/// (symbolic links included); [`WriteError::Io`] if a step fails. Both name
+/// `path`.
 pub fn write_atomic(
     path: &Path,
     contents: &[u8],
@@ -72,21 +101,28 @@ pub fn write_atomic_with(
     owner: Option<(u32, u32)>,
     produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), WriteError> {
+    let io_error = |source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    };
     match fs::symlink_metadata(path) {
         Ok(existing) if !existing.file_type().is_file() => {
             return Err(WriteError::NotRegular {
+                path: path.to_owned(),
                 file_type: describe(existing.file_type()),
             });
         }
         Ok(_) => {}
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(io_error(error)),
     }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let name = path.file_name().ok_or(WriteError::NoFileName)?;
+    let name = path.file_name().ok_or_else(|| WriteError::NoFileName {
+        path: path.to_owned(),
+    })?;
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(name);
     prefix.push(".");
@@ -94,26 +130,30 @@ pub fn write_atomic_with(
         .prefix(&prefix)
         .suffix(".tmp")
         .permissions(Permissions::from_mode(mode & 0o600))
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(io_error)?;
     if let Some((uid, gid)) = owner {
         // Only root may give a file away: elsewhere the file stays ours.
         match std::os::unix::fs::fchown(temp.as_file(), Some(uid), Some(gid)) {
             Err(error) if error.kind() != io::ErrorKind::PermissionDenied => {
-                return Err(error.into());
+                return Err(io_error(error));
             }
             _ => {}
         }
     }
     temp.as_file()
-        .set_permissions(Permissions::from_mode(mode & 0o777))?;
+        .set_permissions(Permissions::from_mode(mode & 0o777))
+        .map_err(io_error)?;
     {
         let mut out = io::BufWriter::with_capacity(1 << 20, temp.as_file_mut());
-        produce(&mut out)?;
-        out.flush()?;
+        produce(&mut out).map_err(io_error)?;
+        out.flush().map_err(io_error)?;
     }
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|error| error.error)?;
-    File::open(dir)?.sync_all()?;
+    temp.as_file().sync_all().map_err(io_error)?;
+    temp.persist(path).map_err(|error| io_error(error.error))?;
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io_error)?;
     Ok(())
 }
 
@@ -132,11 +172,19 @@ pub fn write_like(path: &Path, contents: &[u8], like: &Metadata) -> Result<(), W
 ///
 /// The name is unlinked, never followed (a symbolic link is removed, not its
 /// target); a missing file is not an error.
-pub fn remove_if_exists(path: &Path) -> io::Result<bool> {
+///
+/// # Errors
+///
+/// [`WriteError::Remove`] when the operating system refuses (a directory,
+/// a read-only directory).
+pub fn remove_if_exists(path: &Path) -> Result<bool, WriteError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(error) => Err(error),
+        Err(source) => Err(WriteError::Remove {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -190,13 +238,15 @@ mod tests {
         assert!(matches!(
             write_atomic(&link, b"x", 0o600, None),
             Err(WriteError::NotRegular {
-                file_type: "a symbolic link"
+                file_type: "a symbolic link",
+                ..
             })
         ));
         assert!(matches!(
             write_atomic(Path::new("/dev/null"), b"x", 0o600, None),
             Err(WriteError::NotRegular {
-                file_type: "a character device"
+                file_type: "a character device",
+                ..
             })
         ));
         assert!(matches!(
@@ -217,9 +267,35 @@ mod tests {
     fn a_missing_directory_fails_without_leaving_anything() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("missing").join("out");
-        assert!(matches!(
-            write_atomic(&target, b"x", 0o600, None),
-            Err(WriteError::Io { .. })
-        ));
+        let error = write_atomic(&target, b"x", 0o600, None).unwrap_err();
+        assert!(matches!(error, WriteError::Io { .. }));
+        assert_eq!(error.path(), target);
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot write {}: No such file", target.display())),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_message_names_the_file_and_what_was_attempted() {
+        let link = Path::new("/dev/null");
+        assert_eq!(
+            write_atomic(link, b"x", 0o600, None)
+                .unwrap_err()
+                .to_string(),
+            "cannot write /dev/null: it is a character device, not a regular file; \
+             it is never replaced, choose another path"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let error = remove_if_exists(dir.path()).unwrap_err();
+        assert!(matches!(error, WriteError::Remove { .. }));
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot remove {}: ", dir.path().display())),
+            "{error}"
+        );
     }
 }

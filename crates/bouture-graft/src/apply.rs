@@ -76,10 +76,29 @@ impl GraftError {
     }
 }
 
-/// What a graft reports as it goes, for progress displays.
+/// What a graft reports as it goes, for progress displays and logs.
+///
+/// The phases of a graft start with [`GraftEvent::Step`] (one per step concerning the whole
+/// computer), then [`GraftEvent::Registered`] (the partitions' requests),
+/// [`GraftEvent::ReadingBack`], and end with [`GraftEvent::Finished`]: the time between two of
+/// them is the time of a phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GraftEvent<'a> {
+    /// A step concerning the whole computer starts (the health check, the title check, the
+    /// wipe, the registration, the supply of the software releases).
+    Step {
+        /// What the step is, as errors name it (`the health check (getRunId)`).
+        name: &'static str,
+    },
+    /// The graft decided something the report only shows as a result: a partition not sent
+    /// because its title lives elsewhere, the fallback to one registration per partition,
+    /// partitions left unsent because the master stopped answering, the failed partitions
+    /// removed from the master.
+    Decision {
+        /// The decision, as a sentence.
+        what: &'a str,
+    },
     /// The computer is registered; `partitions` are about to be requested.
     Registered {
         /// How many partitions will be requested.
@@ -142,48 +161,9 @@ pub fn apply_tuned(
         client,
         report: GraftReport::start(plan, client.url()),
     };
-    graft.step("the health check (getRunId)", MasterClient::run_id)?;
-    let clashes = graft.find_title_clashes()?;
-    let mut candidates = Vec::new();
-    for partition in &plan.partitions {
-        match clashes
-            .iter()
-            .find(|(title, _)| *title == partition.instance.title)
-        {
-            Some((_, computer)) => graft.fail(
-                partition,
-                format!(
-                    "instance title \"{}\" already lives on computer {computer} of this master; \
-                     bouture does not move it (destroy it there, or rename the instance)",
-                    partition.instance.title
-                ),
-            ),
-            None => candidates.push(partition),
-        }
-    }
+    let candidates = graft.check(observer)?;
 
-    graft.register("the wipe of the computer", &[])?;
-    if !candidates.is_empty() {
-        let mut order = candidates.clone();
-        if tuning.register_in_reverse {
-            order.reverse();
-        }
-        graft.register("the registration of the partitions", &order)?;
-        graft.report.placement = Placement::SingleRegistration;
-    }
-    let mut software_releases: Vec<&str> = Vec::new();
-    for partition in &candidates {
-        let url = partition.instance.software_url.as_str();
-        if !software_releases.contains(&url) {
-            software_releases.push(url);
-        }
-    }
-    for url in &software_releases {
-        graft.step("supplying the software releases", |client| {
-            client.supply(plan.computer_id.as_str(), url, SupplyState::Available)
-        })?;
-    }
-    graft.report.software_releases = software_releases.iter().map(ToString::to_string).collect();
+    let software_releases = graft.register_and_supply(&candidates, tuning, observer)?;
 
     observer.event(GraftEvent::Registered {
         partitions: candidates.len(),
@@ -201,7 +181,21 @@ pub fn apply_tuned(
             graft.fail(partition, reason.clone());
             continue;
         }
+        let was_incremental = incremental;
         let result = graft.graft_partition(partition, &grafted, &mut incremental);
+        if incremental
+            && !was_incremental
+            && let Placement::IncrementalFallback {
+                from,
+                misplaced_into,
+            } = &graft.report.placement
+        {
+            observer.event(GraftEvent::Decision {
+                what: &format!(
+                    "the master put {from}'s instance in {misplaced_into}: registering one partition at a time from {from} on"
+                ),
+            });
+        }
         match result {
             Ok(warning) => {
                 graft.succeed(partition, warning);
@@ -213,6 +207,12 @@ pub fn apply_tuned(
             }) => {
                 graft.fail(partition, reason.clone());
                 if unreachable {
+                    observer.event(GraftEvent::Decision {
+                        what: &format!(
+                            "the master stopped answering at {}: the remaining partitions are not sent",
+                            partition.id
+                        ),
+                    });
                     master_gone =
                         Some(format!("not sent: the master stopped answering ({reason})"));
                 }
@@ -226,7 +226,15 @@ pub fn apply_tuned(
         .any(|p| p.status == PartitionStatus::Failed);
     if failed_on_master && master_gone.is_none() {
         // Leave exactly the grafted partitions on the master.
-        graft.register("removing the failed partitions from the master", &grafted)?;
+        let removal = "removing the failed partitions from the master";
+        observer.event(GraftEvent::Decision {
+            what: &format!(
+                "some partitions failed: registering only the {} grafted ones, so that the master holds nothing else",
+                grafted.len()
+            ),
+        });
+        observer.event(GraftEvent::Step { name: removal });
+        graft.register(removal, &grafted)?;
     }
     if master_gone.is_none() && !grafted.is_empty() {
         observer.event(GraftEvent::ReadingBack);
@@ -237,6 +245,9 @@ pub fn apply_tuned(
     graft.report.finish(requests);
     Ok(graft.report)
 }
+
+/// The step that looks for the plan's titles on other computers.
+const TITLE_CHECK_STEP: &str = "the check for instance titles on other computers (JSON-RPC)";
 
 struct Graft<'a> {
     plan: &'a GraftPlan,
@@ -258,7 +269,84 @@ impl From<MasterError> for PartitionFailure {
     }
 }
 
-impl Graft<'_> {
+impl<'a> Graft<'a> {
+    /// The health check and the title check: the partitions that may be sent (the others
+    /// are failed in the report, each with its reason).
+    fn check(
+        &mut self,
+        observer: &mut dyn GraftObserver,
+    ) -> Result<Vec<&'a PlannedPartition>, GraftError> {
+        let plan = self.plan;
+        let health_check = "the health check (getRunId)";
+        observer.event(GraftEvent::Step { name: health_check });
+        self.step(health_check, MasterClient::run_id)?;
+        observer.event(GraftEvent::Step {
+            name: TITLE_CHECK_STEP,
+        });
+        let clashes = self.find_title_clashes()?;
+        let mut candidates = Vec::new();
+        for partition in &plan.partitions {
+            match clashes
+                .iter()
+                .find(|(title, _)| *title == partition.instance.title)
+            {
+                Some((_, computer)) => {
+                    let reason = format!(
+                        "instance title \"{}\" already lives on computer {computer} of this master; \
+                         bouture does not move it (destroy it there, or rename the instance)",
+                        partition.instance.title
+                    );
+                    observer.event(GraftEvent::Decision {
+                        what: &format!("{} is not sent: {reason}", partition.id),
+                    });
+                    self.fail(partition, reason);
+                }
+                None => candidates.push(partition),
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// Wipe the computer, register the candidates, supply their software releases (returned).
+    fn register_and_supply(
+        &mut self,
+        candidates: &[&'a PlannedPartition],
+        tuning: PlacementTuning,
+        observer: &mut dyn GraftObserver,
+    ) -> Result<Vec<&'a str>, GraftError> {
+        let wipe = "the wipe of the computer";
+        observer.event(GraftEvent::Step { name: wipe });
+        self.register(wipe, &[])?;
+        if !candidates.is_empty() {
+            let mut order = candidates.to_vec();
+            if tuning.register_in_reverse {
+                order.reverse();
+            }
+            let registration = "the registration of the partitions";
+            observer.event(GraftEvent::Step { name: registration });
+            self.register(registration, &order)?;
+            self.report.placement = Placement::SingleRegistration;
+        }
+        let mut software_releases: Vec<&str> = Vec::new();
+        for partition in candidates {
+            let url = partition.instance.software_url.as_str();
+            if !software_releases.contains(&url) {
+                software_releases.push(url);
+            }
+        }
+        let supply = "supplying the software releases";
+        if !software_releases.is_empty() {
+            observer.event(GraftEvent::Step { name: supply });
+        }
+        for url in &software_releases {
+            self.step(supply, |client| {
+                client.supply(self.plan.computer_id.as_str(), url, SupplyState::Available)
+            })?;
+        }
+        self.report.software_releases = software_releases.iter().map(ToString::to_string).collect();
+        Ok(software_releases)
+    }
+
     fn step<T>(
         &self,
         step: &'static str,
@@ -320,7 +408,7 @@ impl Graft<'_> {
     /// A master without the JSON-RPC API (slapos.core before 1.23) answers 404: the check is
     /// skipped with a warning.
     fn find_title_clashes(&mut self) -> Result<Vec<(String, String)>, GraftError> {
-        let step = "the check for instance titles on other computers (JSON-RPC)";
+        let step = TITLE_CHECK_STEP;
         let all_titles: BTreeSet<String> = match self.client.json_rpc().instance_tree_list() {
             Ok(titles) => titles.into_iter().collect(),
             Err(error) if error.is_not_found() => {
@@ -544,8 +632,7 @@ fn remove_timestamp(partition: &PlannedPartition) -> Option<String> {
     match bouture_fs::remove_if_exists(&partition.timestamp_file) {
         Ok(_) => None,
         Err(error) => Some(format!(
-            "could not remove {} ({error}); remove it by hand so that the node reprocesses the partition",
-            partition.timestamp_file.display()
+            "{error}; remove it by hand so that the node reprocesses the partition"
         )),
     }
 }

@@ -5,6 +5,7 @@
 #[cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 mod apply;
 mod lock;
+mod narrate;
 mod plan;
 mod readback;
 mod report;
@@ -18,6 +19,7 @@ pub use apply::{
     PlacementTuning, apply_tuned, computer_registration, instance_request, shared_instance_request,
 };
 pub use lock::{DEFAULT_LOCK_WAIT, LOCK_FILE_NAME, LockError, NodeLock};
+pub use narrate::GraftNarration;
 pub use plan::{
     GraftOptions, GraftPlan, MONITOR_URL_KEY, MonitorUrlError, PlannedInstance, PlannedPartition,
     PlannedSharedInstance, SkipReason, SkippedPartition, TIMESTAMP_FILE_NAME, with_monitor_url,

@@ -18,20 +18,18 @@
 //! ([`NodeLock::acquire`]; `bouture` waits [`DEFAULT_LOCK_WAIT`]), then gives up with
 //! [`LockError::Busy`], which names the file and the holder's pid.
 
+use std::convert::Infallible;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bouture_fs::PidLock;
+use bouture_fs::{PidLock, Wait};
 
 /// Name of the lock file in the instance root.
 pub const LOCK_FILE_NAME: &str = ".bouture-graft.lock";
 
 /// How long `bouture graft` and `bouture failover` wait for another graft of the node.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_mins(5);
-
-/// How often a waiting graft tries the lock again.
-const POLL: Duration = Duration::from_millis(100);
 
 /// The held lock (a [`bouture_fs::PidLock`] on the node's lock file);
 /// released on drop (or when the process ends).
@@ -88,35 +86,23 @@ impl NodeLock {
         on_wait: &mut dyn FnMut(&Path, Option<u32>),
     ) -> Result<Self, LockError> {
         let path = Self::path_for(instance_root);
-        let started = Instant::now();
-        let mut told = false;
-        loop {
-            match PidLock::acquire(&path) {
-                Ok(lock) => return Ok(Self { lock }),
-                Err(bouture_fs::LockError::Busy { pid, .. }) => {
-                    if !told {
-                        on_wait(&path, pid);
-                        told = true;
-                    }
-                    if started.elapsed() >= wait {
-                        return Err(LockError::Busy {
-                            path,
-                            pid,
-                            waited: started.elapsed(),
-                        });
-                    }
-                    std::thread::sleep(POLL.min(wait.saturating_sub(started.elapsed())));
-                }
-                Err(bouture_fs::LockError::Io { source, .. }) => {
-                    return Err(LockError::Io { path, source });
-                }
-                Err(other) => {
-                    return Err(LockError::Io {
-                        path,
-                        source: io::Error::other(other.to_string()),
-                    });
-                }
+        let on_busy = &mut |pid| on_wait(&path, pid);
+        match PidLock::acquire_with(&path, Wait::UpTo(wait), on_busy, |_| {
+            Ok::<(), Infallible>(())
+        }) {
+            Ok(lock) => Ok(Self { lock }),
+            Err(bouture_fs::LockError::Busy { pid, waited, .. }) => {
+                Err(LockError::Busy { path, pid, waited })
             }
+            Err(bouture_fs::LockError::Io { source, .. }) => Err(LockError::Io { path, source }),
+            Err(bouture_fs::LockError::NotRegular { kind, .. }) => Err(LockError::Io {
+                path,
+                source: io::Error::other(format!("it is {kind}")),
+            }),
+            Err(other) => Err(LockError::Io {
+                path,
+                source: io::Error::other(other.to_string()),
+            }),
         }
     }
 

@@ -25,7 +25,6 @@ pub const TIMESTAMP_FILE_NAME: &str = ".timestamp";
 
 /// Options of a graft.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct GraftOptions {
     /// `--new-monitor-url`: set as `monitor-interface-url` in every grafted
     /// instance's parameters.

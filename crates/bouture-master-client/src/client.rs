@@ -12,6 +12,7 @@ use std::io::Read as _;
 
 use crate::error::{BoxError, Error, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 use crate::tls::TlsOptions;
+use crate::trace::{RequestObserver, RequestRecord};
 
 /// Default deadline of a whole call (connect, send, receive the body).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(1);
@@ -39,7 +40,6 @@ pub const EXCERPT_CHARS: usize = 500;
 /// assert_eq!(options.timeout, Duration::from_secs(30));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ClientOptions {
     /// Deadline of a whole call.
     pub timeout: Duration,
@@ -122,8 +122,8 @@ impl ClientOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] for a deadline out of range ([`Self::check`]), [`Error::TlsFile`] when a
-    /// key, certificate or CA file cannot be read or parsed.
+    /// [`Error::Input`] for a deadline out of range ([`Self::check`]), [`Error::TlsRead`] when a
+    /// key, certificate or CA file cannot be read, [`Error::TlsFile`] when it cannot be used.
     pub fn build_agent(&self) -> Result<ureq::Agent> {
         use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, TcpConnector};
         self.check()?;
@@ -166,6 +166,24 @@ pub struct MasterClient {
     connect_timeout: Duration,
     requests: Arc<AtomicU64>,
     waited_nanos: Arc<AtomicU64>,
+    observer: Option<Observer>,
+}
+
+/// The [`RequestObserver`] of a client (shown by name only in `Debug`).
+#[derive(Clone)]
+struct Observer(Arc<dyn RequestObserver>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestObserver")
+    }
+}
+
+/// What is known of an answer while it is read: for the [`RequestRecord`].
+#[derive(Default)]
+struct Received {
+    status: Option<u16>,
+    bytes: u64,
 }
 
 /// Body of a request.
@@ -200,7 +218,8 @@ impl MasterClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Input`] for a bad URL, [`Error::TlsFile`] for unusable TLS files.
+    /// [`Error::Input`] for a bad URL, [`Error::TlsRead`] or [`Error::TlsFile`] for unreadable or
+    /// unusable TLS files.
     pub fn with_options(url: impl Into<String>, options: &ClientOptions) -> Result<Self> {
         let mut client = Self::with_agent(url, options.build_agent()?)?;
         client.max_body = options.max_body;
@@ -235,7 +254,17 @@ impl MasterClient {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             requests: Arc::new(AtomicU64::new(0)),
             waited_nanos: Arc::new(AtomicU64::new(0)),
+            observer: None,
         })
+    }
+
+    /// This client, telling `observer` about every request it (and its clones made from now on)
+    /// sends: method, path, status, bytes read and duration (see [`crate::trace`]). Replaces any
+    /// observer set before.
+    #[must_use]
+    pub fn observed_by(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(Observer(observer));
+        self
     }
 
     /// The master's base URL (without a trailing slash).
@@ -265,9 +294,29 @@ impl MasterClient {
         cap: u64,
     ) -> Result<Answer> {
         let started = std::time::Instant::now();
-        let answer = self.send_untimed(endpoint, context, body, cap.min(self.max_body));
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let mut received = Received::default();
+        let answer = self.send_untimed(
+            endpoint,
+            context,
+            body,
+            cap.min(self.max_body),
+            &mut received,
+        );
+        let elapsed = started.elapsed();
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if let Some(Observer(observer)) = &self.observer {
+            observer.request(&RequestRecord {
+                method: match body {
+                    Body::Query(_) => "GET",
+                    _ => "POST",
+                },
+                path: format!("/{endpoint}"),
+                status: received.status,
+                bytes: received.bytes,
+                duration: elapsed,
+            });
+        }
         answer
     }
 
@@ -277,6 +326,7 @@ impl MasterClient {
         context: &str,
         body: &Body<'_>,
         max_body: u64,
+        received: &mut Received,
     ) -> Result<Answer> {
         let url = format!("{}/{endpoint}", self.base);
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -308,6 +358,7 @@ impl MasterClient {
         };
         let mut response = result.map_err(|e| self.transport_error(endpoint, context, e))?;
         let status = response.status().as_u16();
+        received.status = Some(status);
         let expected = response
             .headers()
             .get("content-length")
@@ -321,7 +372,10 @@ impl MasterClient {
         loop {
             let n = match reader.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => n,
+                Ok(n) => {
+                    received.bytes = received.bytes.saturating_add(n as u64);
+                    n
+                }
                 Err(e) => {
                     return Err(Error::Incomplete {
                         url: self.base.clone(),

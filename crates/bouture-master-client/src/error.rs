@@ -228,6 +228,16 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A TLS file (key, certificate, CA) could not be read: missing, not a
+    /// regular file, too large (the error names the file).
+    #[error("cannot use the {what}: {source}")]
+    TlsRead {
+        /// `key_file`, `cert_file` or `CA file`.
+        what: &'static str,
+        /// Why, naming the file.
+        #[source]
+        source: bouture_fs::ReadError,
+    },
     /// A TLS file (key, certificate, CA) could not be used.
     #[error("cannot use the {what} {path}: {detail}")]
     TlsFile {
@@ -260,9 +270,10 @@ impl Error {
             }
             Error::Status { .. } => ErrorKind::Status,
             Error::Protocol { .. } => ErrorKind::Protocol,
-            Error::Input { .. } | Error::TlsFile { .. } | Error::SpeaksTls { .. } => {
-                ErrorKind::Input
-            }
+            Error::Input { .. }
+            | Error::TlsFile { .. }
+            | Error::TlsRead { .. }
+            | Error::SpeaksTls { .. } => ErrorKind::Input,
         }
     }
 
@@ -324,6 +335,13 @@ mod tests {
                 path: "/etc/opt/slapos/ssl/computer.key".into(),
                 detail: "cannot read it: No such file or directory (os error 2)".into(),
                 source: None,
+            },
+            Error::TlsRead {
+                what: "CA file",
+                source: bouture_fs::ReadError::NotRegular {
+                    path: "/etc/ssl/certs".into(),
+                    file_type: "a directory",
+                },
             },
         ];
         let text: Vec<String> = errors

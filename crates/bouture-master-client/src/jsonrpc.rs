@@ -41,6 +41,7 @@ impl MasterClient {
 
 /// A busy partition of a computer (`compute_node_instance_list`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ComputeNodeInstance {
     /// Instance title.
     pub title: String,
@@ -56,6 +57,7 @@ pub struct ComputeNodeInstance {
 
 /// A shared instance hosted by an instance (`instance_node_instance_list`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostedInstance {
     /// Shared instance title.
     pub title: String,
@@ -75,6 +77,7 @@ pub struct HostedInstance {
 /// A software instance in full (`software_instance`, `compute_partition`, and the answer of a
 /// JSON-RPC request).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SoftwareInstanceRecord {
     /// Instance title.
     pub title: String,
@@ -121,6 +124,7 @@ pub struct SoftwareInstanceRecord {
 
 /// A software installation of a computer (`compute_node_software_installation_list`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SoftwareInstallation {
     /// Software release URL.
     pub software_release_uri: String,

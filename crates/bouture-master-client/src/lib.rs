@@ -8,7 +8,9 @@ pub mod marshal;
 pub mod params;
 pub mod parse;
 mod probe;
+mod store;
 pub mod tls;
+pub mod trace;
 pub mod types;
 mod url;
 
@@ -19,6 +21,7 @@ pub use client::{
 pub use error::{Error, ErrorKind, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 pub use legacy::MAX_RUN_ID;
 pub use tls::{CertificateProblem, CertificateRejection, TlsOptions, TrustSource};
+pub use trace::{RequestObserver, RequestRecord, RequestTrace};
 pub use types::{
     ComputerInformation, ComputerRegistration, InstanceRequest, InstanceState, InterfaceAddress,
     Parameters, PartitionAddress, PartitionInformation, PartitionInstance, PartitionRegistration,

@@ -18,6 +18,11 @@
 //! * [`TlsOptions::client_cert`] sends the node's certificate (PEM files, as in `[slapos]
 //!   key_file` / `cert_file`) to a master that asks for one.
 //!
+//! Every file is read through `bouture-fs`: a regular file, bounded, opened without blocking.
+//! Symbolic links are followed, because every one of these paths is named by the operator (the
+//! command line, `slapos.cfg`, `SSL_CERT_FILE`) or by the distribution (`/etc/ssl/certs/*.pem`
+//! are links): see [`bouture_fs::Links`] for the rule.
+//!
 //! A refused certificate becomes [`crate::Error::Certificate`], whose
 //! [`CertificateRejection`] says what was wrong ([`CertificateProblem`]), shows the
 //! certificate's SHA-256 fingerprint (as `openssl x509 -fingerprint -sha256` prints it) and
@@ -43,13 +48,10 @@ use ureq::unversioned::transport::{
 };
 
 use crate::error::{Error, Result};
-
-/// Largest PEM file read (a system CA bundle is about 200 KiB).
-const MAX_PEM_FILE: u64 = 4 * 1024 * 1024;
+use crate::store::{MAX_PEM_FILE, StorePaths};
 
 /// TLS settings of a [`crate::MasterClient`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct TlsOptions {
     /// PEM private key of the client certificate (`key_file`).
     pub key_file: Option<PathBuf>,
@@ -88,8 +90,8 @@ impl TlsOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::TlsFile`] when a file cannot be read, holds no usable PEM item, or only one of
-    /// `key_file`/`cert_file` is set.
+    /// [`Error::TlsRead`] when a file cannot be read, [`Error::TlsFile`] when it holds no usable
+    /// PEM item, or only one of `key_file`/`cert_file` is set.
     pub(crate) fn connector(&self) -> Result<TlsConnector> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let trust = if self.insecure_skip_verify {
@@ -104,7 +106,7 @@ impl TlsOptions {
                 source: TrustSource::CaFile(path.clone()),
             }
         } else {
-            let (roots, source) = system_roots();
+            let (roots, source) = system_roots()?;
             Trust::Roots {
                 webpki: webpki_verifier(roots, &provider, Path::new("(system trust store)"))?,
                 source,
@@ -484,19 +486,20 @@ fn webpki_verifier(
         })
 }
 
-/// The system's roots (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), else the web PKI roots.
-fn system_roots() -> (RootCertStore, TrustSource) {
-    let native = rustls_native_certs::load_native_certs();
+/// The system's roots (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured, see [`crate::store`]), else the
+/// web PKI roots.
+fn system_roots() -> Result<(RootCertStore, TrustSource)> {
+    let paths = StorePaths::from_env();
     let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(native.certs);
+    roots.add_parsable_certificates(paths.load()?);
     if roots.is_empty() {
         let roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        return (roots, TrustSource::WebPki);
+        return Ok((roots, TrustSource::WebPki));
     }
-    let ssl_cert_file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-    (roots, TrustSource::System { ssl_cert_file })
+    let ssl_cert_file = paths.ssl_cert_file().map(Path::to_owned);
+    Ok((roots, TrustSource::System { ssl_cert_file }))
 }
 
 fn tls_file_error(what: &'static str, path: &Path, detail: String) -> Error {
@@ -509,14 +512,8 @@ fn tls_file_error(what: &'static str, path: &Path, detail: String) -> Error {
 }
 
 fn read_pem(path: &Path, what: &'static str) -> Result<Vec<u8>> {
-    bouture_fs::read_bounded(path, MAX_PEM_FILE, bouture_fs::Links::Follow).map_err(|e| {
-        Error::TlsFile {
-            what,
-            path: path.to_owned(),
-            detail: format!("it {e}"),
-            source: Some(Box::new(e)),
-        }
-    })
+    bouture_fs::read_bounded(path, MAX_PEM_FILE, bouture_fs::Links::Follow)
+        .map_err(|source| Error::TlsRead { what, source })
 }
 
 fn read_certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>> {
@@ -674,7 +671,7 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("/nonexistent/computer.crt"), "{msg}");
-        assert!(matches!(err, Error::TlsFile { .. }));
+        assert!(matches!(err, Error::TlsRead { .. }));
     }
 
     #[test]

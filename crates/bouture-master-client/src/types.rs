@@ -229,6 +229,7 @@ pub struct InterfaceAddress {
 
 /// What `requestComputerPartition` answered (a marshalled `SoftwareInstance`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RequestedInstance {
     /// The computer of the partition (`slap_computer_id`).
     pub computer_id: String,
@@ -256,6 +257,7 @@ pub struct RequestedInstance {
 /// `slave_instance_list` entry; named after it so as not to be confused with
 /// `bouture_core::SharedInstance`, a `shared-list` entry of `bouture.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SlaveInstance {
     /// `slave_reference` (`_<title>` for a user request on a proxy).
     pub reference: String,
@@ -269,6 +271,7 @@ pub struct SlaveInstance {
 
 /// The instance a busy partition holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PartitionInstance {
     /// `instance_title`.
     pub title: String,
@@ -293,6 +296,7 @@ pub struct PartitionInstance {
 
 /// One partition of `getFullComputerInformation` / `registerComputerPartition`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PartitionInformation {
     /// Computer id.
     pub computer_id: String,
@@ -317,6 +321,7 @@ impl PartitionInformation {
 
 /// A software release supplied to a computer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SoftwareReleaseInformation {
     /// Software release URL.
     pub url: String,
@@ -326,6 +331,7 @@ pub struct SoftwareReleaseInformation {
 
 /// What `getFullComputerInformation` answered (a marshalled `Computer`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ComputerInformation {
     /// Computer id.
     pub computer_id: String,

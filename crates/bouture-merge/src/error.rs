@@ -12,14 +12,9 @@ use crate::ports::PortRange;
 pub enum Error {
     /// A configuration file could not be read: missing, not a regular file
     /// (a FIFO, a device, a directory), larger than the bound, unreadable.
-    #[error("cannot read {}: it {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: bouture_fs::ReadError,
-    },
+    /// The error names the file.
+    #[error(transparent)]
+    Read(#[from] bouture_fs::ReadError),
     /// A configuration file breaks a rule: not JSON, a duplicate key, a key
     /// that is not its object's uuid, a missing or mistyped field, a
     /// reference to an object that does not exist, too deep a nesting.
@@ -85,15 +80,10 @@ pub enum Error {
         /// Why (not a regular file, no such directory).
         problem: String,
     },
-    /// Writing the output failed (the output is left as it was).
-    #[error("cannot write {}", path.display())]
-    Write {
-        /// The output file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: bouture_fs::WriteError,
-    },
+    /// Writing the output failed (the output is left as it was). The error
+    /// names the file.
+    #[error(transparent)]
+    Write(#[from] bouture_fs::WriteError),
     /// Serialising a replaced value failed (cannot happen with finite numbers).
     #[error("cannot serialise the merged configuration")]
     Serialize {

@@ -895,13 +895,7 @@ impl ConfigFile {
 pub(crate) fn read_text(path: &Path, max_size: u64) -> Result<String, Error> {
     // Offsets are kept in 32 bits.
     let limit = max_size.min(u64::from(u32::MAX));
-    let bytes =
-        bouture_fs::read_bounded(path, limit, bouture_fs::Links::Follow).map_err(|source| {
-            Error::Read {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
+    let bytes = bouture_fs::read_bounded(path, limit, bouture_fs::Links::Follow)?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(e.as_bytes());

@@ -73,10 +73,12 @@ pub(crate) fn write_with(
     path: &Path,
     produce: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Error> {
-    bouture_fs::write_atomic_with(path, OUTPUT_MODE, None, produce).map_err(|source| Error::Write {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(bouture_fs::write_atomic_with(
+        path,
+        OUTPUT_MODE,
+        None,
+        produce,
+    )?)
 }
 
 /// Write `bytes` to `path` atomically with mode [`OUTPUT_MODE`] (see
@@ -87,10 +89,7 @@ pub(crate) fn write_with(
 ///
 /// [`Error::Write`].
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    bouture_fs::write_atomic(path, bytes, OUTPUT_MODE, None).map_err(|source| Error::Write {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(bouture_fs::write_atomic(path, bytes, OUTPUT_MODE, None)?)
 }
 
 #[cfg(test)]

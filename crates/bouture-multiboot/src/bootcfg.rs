@@ -10,6 +10,7 @@ use crate::plan::{ImagePlan, Plan};
 
 /// What GRUB boots for an image: found in its tree at build time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BootFiles {
     /// Menu title prefix (the image's `PRETTY_NAME`, or its `image_name`).
     pub title: String,

@@ -192,12 +192,7 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, M
     if let Some(path) = &options.boot_info {
         let mut text = serde_json::to_vec_pretty(&boot_info).unwrap_or_default();
         text.push(b'\n');
-        bouture_fs::write_atomic(path, &text, 0o644, None).map_err(|source| {
-            MultibootError::Write {
-                path: path.clone(),
-                source,
-            }
-        })?;
+        bouture_fs::write_atomic(path, &text, 0o644, None)?;
     }
     Ok(BuildReport {
         dry_run: false,
@@ -1027,13 +1022,7 @@ fn install_boot_code(
     disk.write_all_at(&core, bios.offset_bytes)
         .map_err(io(path, "cannot write core.img"))?;
     let boot_path = grub_dir.join("boot.img");
-    let boot =
-        bouture_fs::read_bounded(&boot_path, 512, bouture_fs::Links::Follow).map_err(|source| {
-            MultibootError::Read {
-                path: boot_path.clone(),
-                source,
-            }
-        })?;
+    let boot = bouture_fs::read_bounded(&boot_path, 512, bouture_fs::Links::Follow)?;
     if boot.len() != 512 {
         return Err(bad("GRUB's boot.img is not 512 bytes"));
     }

@@ -26,22 +26,12 @@ pub enum MultibootError {
     /// External tools are missing.
     #[error("missing tools: {}", .0.iter().map(|m| format!("{} (apt-get install {})", m.tool, m.package)).collect::<Vec<_>>().join(", "))]
     MissingTools(Vec<MissingTool>),
-    /// A file could not be read.
-    #[error("{}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: bouture_fs::ReadError,
-    },
-    /// A file could not be written.
-    #[error("{}: {source}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: bouture_fs::WriteError,
-    },
+    /// A file could not be read (the error names it).
+    #[error(transparent)]
+    Read(#[from] bouture_fs::ReadError),
+    /// A file could not be written (the error names it).
+    #[error(transparent)]
+    Write(#[from] bouture_fs::WriteError),
     /// An I/O operation on a file failed.
     #[error("{}: {what}: {source}", path.display())]
     Io {

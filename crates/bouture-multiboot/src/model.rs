@@ -207,11 +207,7 @@ impl Provision {
     /// [`MultibootError::Read`] when the file cannot be read,
     /// [`MultibootError::Invalid`] with every finding when it is not valid.
     pub fn read(path: &Path) -> Result<Self, MultibootError> {
-        let text = bouture_fs::read_bounded(path, PROVISION_LIMIT, bouture_fs::Links::Follow)
-            .map_err(|source| MultibootError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let text = bouture_fs::read_bounded(path, PROVISION_LIMIT, bouture_fs::Links::Follow)?;
         Ok(Self::from_json(&text)?)
     }
 

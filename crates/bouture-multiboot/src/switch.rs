@@ -2,10 +2,11 @@
 //! partition) and switch the default or the next boot, by rewriting GRUB's
 //! 1,024-byte environment block in place under a lock, then reading it back.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use bouture_fs::{Access, FileLock, LockError, Wait};
 use serde::Serialize;
 
 use crate::bootcfg::{BootElement, BootInfo};
@@ -106,7 +107,7 @@ pub enum Switch {
 }
 
 struct Opened {
-    file: File,
+    lock: FileLock,
     location: GrubEnvLocation,
     info: BootInfo,
     env: GrubEnv,
@@ -174,7 +175,7 @@ impl BootTarget {
                 source,
             })?;
         if !dry_run {
-            write_verified(&opened.file, &opened.location, &block)?;
+            write_verified(opened.lock.file(), &opened.location, &block)?;
         }
         Ok(SwitchOutcome::Changed {
             image: element.os_id,
@@ -250,36 +251,23 @@ fn status_of(opened: Opened) -> BootStatus {
     }
 }
 
-/// Open without following a last-component link or blocking on a FIFO, and
-/// refuse anything but a regular file.
-fn open_regular(path: &Path, write: bool) -> Result<File, MultibootError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(write)
-        .custom_flags(libc_flags())
-        .open(path)
-        .map_err(io(path, "cannot open"))?;
-    let metadata = file.metadata().map_err(io(path, "cannot stat"))?;
-    if !metadata.file_type().is_file() {
-        return Err(MultibootError::Target {
-            path: path.to_owned(),
-            message: format!(
-                "is {}, not a regular file",
-                bouture_fs::describe(metadata.file_type())
-            ),
-        });
-    }
-    if write {
-        file.lock().map_err(io(path, "cannot lock"))?;
+/// Open without following a last-component link or blocking on a FIFO,
+/// refuse anything but a regular file, and lock it: exclusive to write,
+/// shared to read, waiting for another `bouture boot` to finish its switch.
+fn open_regular(path: &Path, write: bool) -> Result<FileLock, MultibootError> {
+    let access = if write {
+        Access::Exclusive
     } else {
-        file.lock_shared().map_err(io(path, "cannot lock"))?;
-    }
-    Ok(file)
-}
-
-/// Do not follow a last-component link; do not block on a FIFO.
-const fn libc_flags() -> i32 {
-    libc::O_NOFOLLOW | libc::O_NONBLOCK
+        Access::Shared
+    };
+    FileLock::existing(path, access, Wait::Forever).map_err(|error| match error {
+        LockError::NotRegular { kind, .. } => MultibootError::Target {
+            path: path.to_owned(),
+            message: format!("is {kind}, not a regular file"),
+        },
+        LockError::Io { source, .. } => io(path, "cannot open or lock")(source),
+        other => io(path, "cannot lock")(std::io::Error::other(other.to_string())),
+    })
 }
 
 fn read_block(file: &File, path: &Path, offset: u64) -> Result<[u8; GRUBENV_SIZE], MultibootError> {
@@ -329,7 +317,8 @@ fn write_verified(
 fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
     let grub = dir.join(GRUB_DIR.trim_start_matches('/'));
     let env_path = grub.join("grubenv");
-    let file = open_regular(&env_path, write)?;
+    let lock = open_regular(&env_path, write)?;
+    let file = lock.file();
     let len = file.metadata().map_err(io(&env_path, "cannot stat"))?.len();
     if len != GRUBENV_SIZE as u64 {
         return Err(MultibootError::Target {
@@ -337,16 +326,12 @@ fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
             message: format!("is {len} bytes, not a 1024-byte GRUB environment block"),
         });
     }
-    let env = decode(&env_path, &read_block(&file, &env_path, 0)?)?;
+    let env = decode(&env_path, &read_block(file, &env_path, 0)?)?;
     let info_path = grub.join(BOOT_INFO_NAME);
-    let text = bouture_fs::read_bounded(&info_path, BOOT_INFO_LIMIT, bouture_fs::Links::Refuse)
-        .map_err(|source| MultibootError::Read {
-            path: info_path.clone(),
-            source,
-        })?;
+    let text = bouture_fs::read_bounded(&info_path, BOOT_INFO_LIMIT, bouture_fs::Links::Refuse)?;
     let info = parse_info(&info_path, &text)?;
     Ok(Opened {
-        file,
+        lock,
         location: GrubEnvLocation {
             file: env_path,
             offset: 0,
@@ -444,7 +429,8 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 
 fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
     let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
-    let file = open_regular(path, write)?;
+    let lock = open_regular(path, write)?;
+    let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
         return Err(MultibootError::Unsupported(format!(
@@ -508,7 +494,7 @@ fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
             "{env_file}: block {block} lies outside the multiboot partition"
         )));
     }
-    let env = decode(path, &read_block(&file, path, env_offset)?)?;
+    let env = decode(path, &read_block(file, path, env_offset)?)?;
     let info_text = debugfs(
         &tools,
         path,
@@ -530,7 +516,7 @@ fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
     }
     let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
     Ok(Opened {
-        file,
+        lock,
         location: GrubEnvLocation {
             file: path.to_owned(),
             offset: env_offset,

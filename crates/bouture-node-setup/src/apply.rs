@@ -1,21 +1,21 @@
 //! Writing the plan: each file atomically, everything put back if one
 //! fails, then read back.
 
-use std::fs::{self, File, TryLockError};
+use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use bouture_fs::{Links, read_bounded, write_atomic};
+use bouture_fs::{FileLock, Links, LockError, Wait, read_bounded, write_atomic};
 
 use crate::error::Error;
 use crate::plan::{Plan, PlannedWrite};
 
-/// An exclusive lock on the data directory (`flock` on the directory
-/// itself, so that nothing is created in it): two node setups never run on
-/// the same directory at once. Released when dropped.
+/// An exclusive lock on the data directory (a [`bouture_fs::FileLock`] on
+/// the directory itself, so that nothing is created in it): two node setups
+/// never run on the same directory at once. Released when dropped.
 #[derive(Debug)]
 pub struct DataDirLock {
-    _dir: File,
+    _lock: FileLock,
 }
 
 impl DataDirLock {
@@ -30,19 +30,16 @@ impl DataDirLock {
             path: dir.to_path_buf(),
             reason,
         };
-        let metadata =
-            fs::metadata(dir).map_err(|error| data_dir(format!("cannot be used ({error})")))?;
-        if !metadata.is_dir() {
-            return Err(data_dir("is not a directory".to_owned()));
-        }
-        let handle =
-            File::open(dir).map_err(|error| data_dir(format!("cannot be opened ({error})")))?;
-        match handle.try_lock() {
-            Ok(()) => Ok(Self { _dir: handle }),
-            Err(TryLockError::WouldBlock) => Err(Error::Busy {
+        match FileLock::directory(dir, Wait::NO) {
+            Ok(lock) => Ok(Self { _lock: lock }),
+            Err(LockError::Busy { .. }) => Err(Error::Busy {
                 path: dir.to_path_buf(),
             }),
-            Err(TryLockError::Error(error)) => Err(data_dir(format!("cannot be locked ({error})"))),
+            Err(LockError::NotDirectory { .. }) => Err(data_dir("is not a directory".to_owned())),
+            Err(LockError::Io { source, .. }) => {
+                Err(data_dir(format!("cannot be used ({source})")))
+            }
+            Err(other) => Err(data_dir(format!("cannot be locked ({other})"))),
         }
     }
 }
@@ -67,7 +64,6 @@ impl Plan {
             {
                 let (restored, unrestored) = restore(&done);
                 return Err(Error::Write {
-                    path: write.path.clone(),
                     source,
                     restored,
                     unrestored,

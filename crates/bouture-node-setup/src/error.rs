@@ -14,7 +14,7 @@ use bouture_fs::{ReadError, WriteError};
 pub enum Error {
     /// The input could not be read (a read error, or more than
     /// [`MAX_INPUT_BYTES`](crate::MAX_INPUT_BYTES)).
-    #[error("Can't read input data: standard input {source}")]
+    #[error("Can't read input data: {source}")]
     ReadInput {
         /// The read error.
         #[source]
@@ -122,15 +122,10 @@ pub enum Error {
         path: PathBuf,
     },
     /// A file to read or replace is in the way (not a regular file, a
-    /// symbolic link, too large to keep a copy of, unreadable).
-    #[error("{path} {source}")]
-    Existing {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: ReadError,
-    },
+    /// symbolic link, too large to keep a copy of, unreadable); the error
+    /// names it.
+    #[error(transparent)]
+    Existing(ReadError),
     /// The new client certificate could not be made.
     #[error("cannot generate the client certificate: {reason}")]
     ClientCertificate {
@@ -139,11 +134,10 @@ pub enum Error {
     },
     /// A write failed; the files already replaced were restored (or the
     /// message lists those that could not be).
-    #[error("{path}: {source}; {}", restore_text(restored, unrestored))]
+    #[error("{source}; {}", restore_text(restored, unrestored))]
     Write {
-        /// The file whose write failed (it is as it was).
-        path: PathBuf,
-        /// The write error.
+        /// The write error, naming the file whose write failed (it is as it
+        /// was).
         #[source]
         source: WriteError,
         /// Files replaced or created before the failure and put back.

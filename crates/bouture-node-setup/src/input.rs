@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io::Read;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -76,7 +77,7 @@ impl SetupInput {
     /// [`Error::ReadInput`] if the stream fails or is too long, otherwise as
     /// [`SetupInput::from_json`].
     pub fn read(reader: impl Read) -> Result<Self, Error> {
-        let bytes = bouture_fs::read_to_limit(reader, MAX_INPUT_BYTES)
+        let bytes = bouture_fs::read_to_limit(reader, MAX_INPUT_BYTES, Path::new("standard input"))
             .map_err(|source| Error::ReadInput { source })?;
         Self::from_json(&bytes)
     }

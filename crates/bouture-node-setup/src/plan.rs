@@ -329,7 +329,7 @@ fn check_cluster_name(dir: &Path, given: &str) -> Result<(), Error> {
             }
         }
         Err(error) if error.is_not_found() => Ok(()),
-        Err(source) => Err(Error::Existing { path, source }),
+        Err(error) => Err(Error::Existing(error)),
     }
 }
 
@@ -342,7 +342,7 @@ fn check_local_key(dir: &Path, cluster: &KeyAndCertificate) -> Result<(), Error>
             Err(reason) => Err(Error::LocalKey { path, reason }),
         },
         Err(error) if error.is_not_found() => Ok(()),
-        Err(source) => Err(Error::Existing { path, source }),
+        Err(error) => Err(Error::Existing(error)),
     }
 }
 
@@ -405,9 +405,11 @@ fn planned(
     let path = dir.join(name);
     let previous = match read_bounded(&path, MAX_EXISTING_BYTES, Links::Refuse) {
         Ok(bytes) => {
-            let metadata = fs::symlink_metadata(&path).map_err(|source| Error::Existing {
-                path: path.clone(),
-                source: ReadError::Io { source },
+            let metadata = fs::symlink_metadata(&path).map_err(|source| {
+                Error::Existing(ReadError::Io {
+                    path: path.clone(),
+                    source,
+                })
             })?;
             Some(Previous {
                 contents: bytes,
@@ -416,7 +418,7 @@ fn planned(
             })
         }
         Err(error) if error.is_not_found() => None,
-        Err(source) => return Err(Error::Existing { path, source }),
+        Err(error) => return Err(Error::Existing(error)),
     };
     Ok(PlannedWrite {
         bytes: contents.len(),

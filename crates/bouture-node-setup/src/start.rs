@@ -1,6 +1,7 @@
 //! Running the command that restarts the node daemons.
 
 use std::io::{Seek, SeekFrom};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde::Serialize;
@@ -71,7 +72,7 @@ pub(crate) fn run(command: &str) -> StartOutcome {
     match spawn() {
         Err(error) => failed(format!("could not be run ({error})"), String::new()),
         Ok((status, log)) => {
-            let output = bouture_fs::read_to_limit(log, MAX_OUTPUT_BYTES)
+            let output = bouture_fs::read_to_limit(log, MAX_OUTPUT_BYTES, Path::new("output"))
                 .map(|bytes| String::from_utf8_lossy(&bytes).trim_end().to_owned())
                 .unwrap_or_default();
             if status.success() {

@@ -438,7 +438,7 @@ fn files_in_the_way_are_refused_before_anything_is_written() {
         .unwrap_err()
         .to_string();
     assert!(
-        message.contains("ssconf_master_ip is a symbolic link"),
+        message.contains("ssconf_master_ip: it is a symbolic link"),
         "{message}"
     );
     assert_eq!(snapshot(dir.path()), before);
@@ -450,7 +450,7 @@ fn files_in_the_way_are_refused_before_anything_is_written() {
         .unwrap_err()
         .to_string();
     assert!(
-        message.contains("hmac.key is a directory, not a regular file"),
+        message.contains("hmac.key: it is a directory, not a regular file"),
         "{message}"
     );
     assert_eq!(snapshot(dir.path()), before);
@@ -507,7 +507,10 @@ fn a_write_failure_midway_puts_back_what_was_written() {
     fs::create_dir(dir.path().join("server.pem")).unwrap();
     let error = plan.apply().unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("server.pem: is a directory"), "{message}");
+    assert!(
+        message.contains("server.pem: it is a directory"),
+        "{message}"
+    );
     assert!(
         message.contains("were put back as they were, the data directory is unchanged"),
         "{message}"

@@ -39,6 +39,9 @@ pub enum ChangeKind {
     SharedInstanceRemoved,
     /// A shared instance's parameters changed.
     SharedInstanceParametersChanged,
+    /// The host published (other) connection parameters for a shared
+    /// instance.
+    SharedConnectionParametersPublished,
     /// The local master could not be read: what changed there is unknown.
     NotCollected,
 }
@@ -58,6 +61,9 @@ impl ChangeKind {
             Self::SharedInstanceAdded => "shared instance added",
             Self::SharedInstanceRemoved => "shared instance removed",
             Self::SharedInstanceParametersChanged => "shared instance parameters changed",
+            Self::SharedConnectionParametersPublished => {
+                "shared instance connection parameters published"
+            }
             Self::NotCollected => "changes not collected",
         }
     }
@@ -188,6 +194,9 @@ const CHILD_NOTE: &str = "requested by another instance, not by a person: its re
                           cannot make that request";
 const CONNECTION_NOTE: &str = "connection parameters are published by the instance itself; it \
                                publishes them to the original master when it runs there";
+const SHARED_CONNECTION_NOTE: &str = "a shared instance's connection parameters are published by \
+                                      its host instance; it publishes them to the original \
+                                      master when it runs there";
 
 /// Every difference between `grafted` (what the local master held right
 /// after the graft) and `now` (what it holds when the original master
@@ -388,7 +397,28 @@ fn shared_changes(
         }
     }
     for new in &host.shared_instances {
-        if before.iter().all(|old| old.reference != new.reference) {
+        let old = before.iter().find(|old| old.reference == new.reference);
+        // Compared only when read both times (or the shared instance is new).
+        let published = match (
+            old.map(|o| o.connection_parameters.as_ref()),
+            &new.connection_parameters,
+        ) {
+            (Some(Some(was)), Some(now)) if was != now => Some(Value::Object(was.clone())),
+            (None, Some(now)) if !now.is_empty() => Some(Value::Null),
+            _ => None,
+        };
+        if let (Some(was), Some(now)) = (published, &new.connection_parameters) {
+            changes.push(
+                change(
+                    ChangeKind::SharedConnectionParametersPublished,
+                    new,
+                    was,
+                    Value::Object(now.clone()),
+                )
+                .with_note(SHARED_CONNECTION_NOTE),
+            );
+        }
+        if old.is_none() {
             changes.push(
                 change(
                     ChangeKind::SharedInstanceAdded,

@@ -17,15 +17,9 @@ pub enum ChangesError {
         #[source]
         source: Box<bouture_master_client::Error>,
     },
-    /// A file of this crate cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: bouture_fs::ReadError,
-    },
+    /// A file of this crate cannot be read (the error names it).
+    #[error(transparent)]
+    Read(#[from] bouture_fs::ReadError),
     /// A file of this crate holds something else than what this crate writes.
     #[error("{} is not a valid {what}: {reason}", path.display())]
     Invalid {
@@ -36,15 +30,10 @@ pub enum ChangesError {
         /// What is wrong (bounded excerpt).
         reason: String,
     },
-    /// A file of this crate cannot be written or removed.
-    #[error("cannot write or remove {}: {source}; check the directory exists and is writable", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: bouture_fs::WriteError,
-    },
+    /// A file of this crate cannot be written or removed (the error names
+    /// it and says which).
+    #[error(transparent)]
+    Write(#[from] bouture_fs::WriteError),
     /// What was written is not what reading it back gives.
     #[error("{} does not hold what was just written to it ({detail}); another program changed it, or the disk lies", path.display())]
     ReadBack {
@@ -53,12 +42,9 @@ pub enum ChangesError {
         /// What differs.
         detail: String,
     },
-    /// The lock next to the changes file cannot be taken.
-    #[error("cannot lock {}: {reason}", path.display())]
-    Lock {
-        /// The lock file.
-        path: PathBuf,
-        /// Why (held too long by another process, or the system's error).
-        reason: String,
-    },
+    /// The lock next to the changes file cannot be taken: another process
+    /// held it for the whole [`LOCK_TIMEOUT`](crate::LOCK_TIMEOUT), or it is
+    /// not a regular file, or the system's error.
+    #[error(transparent)]
+    Lock(bouture_fs::LockError),
 }

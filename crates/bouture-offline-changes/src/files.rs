@@ -9,12 +9,10 @@
 //! [`FILE_SIZE_LIMIT`] bytes, refusing duplicate keys.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bouture_fs::Links;
+use bouture_fs::{FileLock, Links, Wait};
 
 use crate::diff::Change;
 use crate::error::ChangesError;
@@ -173,7 +171,7 @@ pub fn record_return(
     if entry.changes.is_empty() {
         return Ok(None);
     }
-    let _lock = ChangesLock::acquire(switchfile)?;
+    let _lock = lock_changes(switchfile)?;
     let path = changes_path(switchfile);
     let mut file = read_optional(&path, "changes file")?.unwrap_or(ChangesFile {
         version: CHANGES_VERSION,
@@ -194,7 +192,7 @@ pub fn record_return(
 /// [`ChangesError::Invalid`] (an invalid file is not removed: look at it
 /// first), [`ChangesError::Write`] or [`ChangesError::ReadBack`].
 pub fn acknowledge(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesError> {
-    let _lock = ChangesLock::acquire(switchfile)?;
+    let _lock = lock_changes(switchfile)?;
     let path = changes_path(switchfile);
     let Some(file) = read_optional::<ChangesFile>(&path, "changes file")? else {
         return Ok(None);
@@ -216,12 +214,7 @@ fn read_optional<T: serde::de::DeserializeOwned>(
     let bytes = match bouture_fs::read_bounded(path, FILE_SIZE_LIMIT, Links::Refuse) {
         Ok(bytes) => bytes,
         Err(error) if error.is_not_found() => return Ok(None),
-        Err(source) => {
-            return Err(ChangesError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        Err(error) => return Err(error.into()),
     };
     strict_json::from_slice(&bytes)
         .map(Some)
@@ -236,14 +229,10 @@ fn write_checked<T>(path: &Path, value: &T, what: &'static str) -> Result<(), Ch
 where
     T: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
 {
-    let write_error = |source| ChangesError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut text = serde_json::to_vec_pretty(value)
-        .map_err(|e| write_error(bouture_fs::WriteError::Io { source: e.into() }))?;
-    text.push(b'\n');
-    bouture_fs::write_atomic(path, &text, MODE, None).map_err(write_error)?;
+    bouture_fs::write_atomic_with(path, MODE, None, |out| {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+        out.write_all(b"\n")
+    })?;
     match read_optional::<T>(path, what) {
         Ok(Some(read)) if read == *value => Ok(()),
         Ok(Some(_)) => Err(ChangesError::ReadBack {
@@ -262,60 +251,14 @@ where
 }
 
 fn remove_optional(path: &Path) -> Result<bool, ChangesError> {
-    bouture_fs::remove_if_exists(path).map_err(|source| ChangesError::Write {
-        path: path.to_path_buf(),
-        source: bouture_fs::WriteError::Io { source },
-    })
+    Ok(bouture_fs::remove_if_exists(path)?)
 }
 
-/// An exclusive lock on `SWITCHFILE.changes.lock`, held while the changes
-/// file is read and replaced. The lock file is never followed if it is a
-/// symbolic link, and is not inherited by programs started meanwhile.
-#[derive(Debug)]
-struct ChangesLock {
-    _file: File,
-}
-
-impl ChangesLock {
-    fn acquire(switchfile: &Path) -> Result<Self, ChangesError> {
-        let path = lock_path(switchfile);
-        let lock_error = |reason: String| ChangesError::Lock {
-            path: path.clone(),
-            reason,
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(MODE)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| lock_error(e.to_string()))?;
-        let metadata = file.metadata().map_err(|e| lock_error(e.to_string()))?;
-        if !metadata.is_file() {
-            return Err(lock_error(format!(
-                "it is {}, not a regular file",
-                bouture_fs::describe(metadata.file_type())
-            )));
-        }
-        let deadline = Instant::now() + LOCK_TIMEOUT;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Self { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(lock_error(format!(
-                        "another bouture process held it for more than {} s",
-                        LOCK_TIMEOUT.as_secs()
-                    )));
-                }
-                Err(std::fs::TryLockError::Error(error)) => {
-                    return Err(lock_error(error.to_string()));
-                }
-            }
-        }
-    }
+/// Take the exclusive lock on `SWITCHFILE.changes.lock` (a [`FileLock`]:
+/// never through a symbolic link, not inherited by programs started
+/// meanwhile), held while the changes file is read and replaced; another
+/// writer is waited for up to [`LOCK_TIMEOUT`].
+fn lock_changes(switchfile: &Path) -> Result<FileLock, ChangesError> {
+    FileLock::lock_file(&lock_path(switchfile), Wait::UpTo(LOCK_TIMEOUT))
+        .map_err(ChangesError::Lock)
 }

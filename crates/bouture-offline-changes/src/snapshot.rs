@@ -102,6 +102,13 @@ pub struct SharedSnapshot {
     pub software_type: String,
     /// Its parameters.
     pub parameters: Parameters,
+    /// The connection parameters its host published for it, read with the
+    /// JSON-RPC call `slapos.get.v0.software_instance` (read-only on a
+    /// slapproxy); `None` when they could not be read: a master without the
+    /// JSON-RPC API (slapos.core before 1.23), a shared instance the call
+    /// does not find, or a record written before bouture collected them.
+    #[serde(default)]
+    pub connection_parameters: Option<Parameters>,
 }
 
 impl SharedSnapshot {
@@ -113,7 +120,27 @@ impl SharedSnapshot {
             reference: format!("_{title}"),
             software_type: software_type.into(),
             parameters,
+            connection_parameters: None,
         }
+    }
+
+    /// This shared instance, with the connection parameters its host
+    /// published for it.
+    #[must_use]
+    pub fn with_connection_parameters(mut self, connection_parameters: Parameters) -> Self {
+        self.connection_parameters = Some(connection_parameters);
+        self
+    }
+
+    /// The JSON-RPC instance guid a slapproxy gives it: its reference is
+    /// `<requested_by>_<title>` (split at the first `_`, as the proxy does),
+    /// its guid `<title>___<requested_by>___1`.
+    pub fn proxy_instance_guid(&self) -> String {
+        let (requested_by, title) = self
+            .reference
+            .split_once('_')
+            .unwrap_or(("", self.reference.as_str()));
+        format!("{title}___{requested_by}___1")
     }
 
     /// The title a person requested it with: a slapproxy stores a person's
@@ -162,15 +189,41 @@ impl MasterSnapshot {
     /// [`ChangesError::Master`] when the master cannot be reached, answers
     /// with an error (an unknown computer is a 500 on a slapproxy) or with
     /// something that cannot be decoded.
+    ///
+    /// The connection parameters of shared instances are not in
+    /// `getFullComputerInformation`; they are read one shared instance at a
+    /// time with the read-only JSON-RPC call `slapos.get.v0.software_instance`
+    /// (see [`SharedSnapshot::connection_parameters`]). A master without that
+    /// API (404) or that does not find a shared instance (403) leaves them
+    /// `None`.
     pub fn read(client: &MasterClient, computer_id: &str) -> Result<Self, ChangesError> {
+        let master_error = |source| ChangesError::Master {
+            url: client.url().to_string(),
+            computer_id: computer_id.to_string(),
+            source: Box::new(source),
+        };
         let computer = client
             .full_computer_information(computer_id)
-            .map_err(|source| ChangesError::Master {
-                url: client.url().to_string(),
-                computer_id: computer_id.to_string(),
-                source: Box::new(source),
-            })?;
-        Ok(Self::from_computer(client.url(), &computer))
+            .map_err(master_error)?;
+        let mut snapshot = Self::from_computer(client.url(), &computer);
+        'instances: for instance in &mut snapshot.instances {
+            for shared in &mut instance.shared_instances {
+                match client
+                    .json_rpc()
+                    .software_instance(&shared.proxy_instance_guid())
+                {
+                    Ok(record) if record.shared => {
+                        shared.connection_parameters = Some(record.connection_parameters);
+                    }
+                    Ok(_) => {}
+                    // No JSON-RPC API: no shared instance's can be read.
+                    Err(error) if error.is_not_found() => break 'instances,
+                    Err(error) if error.status() == Some(403) => {}
+                    Err(error) => return Err(master_error(error)),
+                }
+            }
+        }
+        Ok(snapshot)
     }
 
     /// The instance with that title in that instance tree.
@@ -200,6 +253,7 @@ fn instance_of(partition: &PartitionInformation) -> Option<InstanceSnapshot> {
                 reference: shared.reference.clone(),
                 software_type: shared.software_type.clone(),
                 parameters: shared.parameters.clone(),
+                connection_parameters: None,
             })
             .collect(),
     })

@@ -141,6 +141,31 @@ fn change_things_offline(local: &SlapProxy) {
         "slappart0",
         &json!({"url": "https://[2001:db8::1]:9443/", "password": "s3cret"}),
     );
+    // A hosts SIM 1 (the proxy's reference `_SIM 1`) and publishes its
+    // connection parameters too.
+    local.publish_shared_connection_parameters(
+        COMPUTER,
+        "slappart0",
+        "_SIM 1",
+        &json!({"sim-url": "https://[2001:db8::1]:9443/sim/001"}),
+    );
+}
+
+/// What the real `slapos service info TITLE` shows of the local master: its
+/// JSON document (the client prints log lines around it).
+fn service_info(local: &SlapProxy, title: &str) -> Value {
+    let out = local.slapos_client(&["service", "info", title]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "slapos service info {title:?} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = text
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in {text}"));
+    let end = text.rfind('}').unwrap();
+    serde_json::from_str(&text[start..=end]).unwrap()
 }
 
 /// Paste the command lines into a shell against a second master.
@@ -244,6 +269,11 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
                 Some("Main A"),
                 Some("SIM 1")
             ),
+            (
+                ChangeKind::SharedConnectionParametersPublished,
+                Some("Main A"),
+                Some("SIM 1")
+            ),
             (ChangeKind::InstanceStopped, Some("Main B"), None),
             (ChangeKind::InstanceStarted, Some("Main C"), None),
             (ChangeKind::InstanceDestroyed, Some("Main D"), None),
@@ -268,6 +298,36 @@ fn every_change_made_on_the_local_master_is_found_and_carried_back() {
         json!({"url": "https://[2001:db8::1]:9443/", "password": "s3cret"})
     );
     assert!(published.command.is_none() && published.note.is_some());
+    let shared_published = by_kind(ChangeKind::SharedConnectionParametersPublished);
+    assert_eq!(shared_published.old, json!({}));
+    assert_eq!(
+        shared_published.new,
+        json!({"sim-url": "https://[2001:db8::1]:9443/sim/001"})
+    );
+    assert!(shared_published.command.is_none() && shared_published.note.is_some());
+    // The real `slapos service` shows the same on the local master.
+    let sim1 = service_info(&local, "SIM 1");
+    assert_eq!(sim1["shared"], json!(true));
+    assert_eq!(sim1["connection-parameters"], shared_published.new);
+    // `slapos service info` shows the `_` parameter (serialised JSON) decoded.
+    let decoded = |parameters: &Value| json!({"_": serde_json::from_str::<Value>(parameters["_"].as_str().unwrap()).unwrap()});
+    assert_eq!(
+        sim1["instance-parameters"],
+        decoded(&by_kind(ChangeKind::SharedInstanceParametersChanged).new)
+    );
+    let main_a = service_info(&local, "Main A");
+    assert_eq!(main_a["connection-parameters"], published.new);
+    assert_eq!(main_a["instance-parameters"], decoded(&params.new));
+    let list = local.slapos_client(&["service", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "slapos service list: {listed}");
+    for title in ["Main A", "New E", "SIM 1", "SIM 3"] {
+        assert!(
+            listed.contains(&format!("\"{title}\"")),
+            "{title} in {listed}"
+        );
+    }
+    assert!(!listed.contains("\"SIM 2\""), "SIM 2 destroyed: {listed}");
     assert_eq!(by_kind(ChangeKind::InstanceStopped).old, json!("started"));
     assert_eq!(by_kind(ChangeKind::InstanceStopped).new, json!("stopped"));
     assert_eq!(by_kind(ChangeKind::InstanceStarted).old, json!("stopped"));

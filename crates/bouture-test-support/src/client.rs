@@ -12,10 +12,13 @@
 //! assert!(out.status.success());
 //! ```
 //!
-//! `slapos service list` and `slapos service info` do not work against a
-//! slapproxy of slapos.core 1.26.1: they need the master's Hateoas API
-//! ("SlapOS Master Hateoas API required for this operation is not
-//! available."), which the proxy does not offer.
+//! `slapos service list` and `slapos service info` need the master's
+//! Hateoas API. The client finds its URL by asking the master
+//! (`getHateoasUrl`), which a slapproxy does not answer, so with only
+//! `master_url` they fail ("SlapOS Master Hateoas API required for this
+//! operation is not available."). A slapproxy of slapos.core 1.26.1 does
+//! serve that API under `/hateoas/`: the client configuration written here
+//! names it (`master_rest_url`), and both commands work.
 
 // Test support: failing loudly is how a test learns that its setup broke.
 #![allow(clippy::expect_used, clippy::panic)]
@@ -26,16 +29,23 @@ use std::process::{Command, Output};
 use crate::{SlapProxy, SlaposEnv};
 
 impl SlapProxy {
-    /// A `slapos` client configuration for this proxy (`[slapos] master_url`),
-    /// written once in the proxy's directory.
+    /// A `slapos` client configuration for this proxy (`[slapos] master_url`,
+    /// and `master_rest_url`, its Hateoas API, for `slapos service`), written
+    /// in the proxy's directory.
     ///
     /// # Panics
     ///
     /// When it cannot be written (this is test code).
     pub fn client_config(&self) -> PathBuf {
         let path = self.dir().join("slapos-client.cfg");
-        std::fs::write(&path, format!("[slapos]\nmaster_url = {}\n", self.url()))
-            .expect("write the slapos client configuration");
+        std::fs::write(
+            &path,
+            format!(
+                "[slapos]\nmaster_url = {url}\nmaster_rest_url = {url}/hateoas/\n",
+                url = self.url()
+            ),
+        )
+        .expect("write the slapos client configuration");
         path
     }
 
@@ -107,6 +117,31 @@ impl SlapProxy {
         self.slap_script(
             "cp.setConnectionDict(json.loads(sys.argv[4]))",
             &[computer_id, partition, &connection.to_string()],
+        );
+    }
+
+    /// As the instance in `partition` does for a shared instance it hosts:
+    /// publish `connection` for the shared instance `slave_reference` (the
+    /// proxy's reference, `_<title>` for one a person requested).
+    ///
+    /// # Panics
+    ///
+    /// When the library call fails.
+    pub fn publish_shared_connection_parameters(
+        &self,
+        computer_id: &str,
+        partition: &str,
+        slave_reference: &str,
+        connection: &serde_json::Value,
+    ) {
+        self.slap_script(
+            "cp.setConnectionDict(json.loads(sys.argv[4]), slave_reference=sys.argv[5])",
+            &[
+                computer_id,
+                partition,
+                &connection.to_string(),
+                slave_reference,
+            ],
         );
     }
 

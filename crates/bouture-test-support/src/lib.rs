@@ -108,6 +108,9 @@ pub enum HarnessError {
         #[source]
         source: std::io::Error,
     },
+    /// The lock that serialises venv creation cannot be taken.
+    #[error(transparent)]
+    Lock(#[from] bouture_fs::LockError),
     /// The proxy did not start.
     #[error("slapproxy ({bin}) did not start: {why}\n--- its output (last lines) ---\n{log}")]
     Start {
@@ -257,8 +260,8 @@ pub fn ensure_venv(venv: &Path) -> Result<(), HarnessError> {
     let parent = venv.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io_err("cannot create", parent))?;
     let lock_path = venv.with_extension("lock");
-    let lock = std::fs::File::create(&lock_path).map_err(io_err("cannot create", &lock_path))?;
-    lock.lock().map_err(io_err("cannot lock", &lock_path))?;
+    // Held until the venv is made: another process may take minutes.
+    let _lock = bouture_fs::FileLock::lock_file(&lock_path, bouture_fs::Wait::Forever)?;
     if venv_is_ready(venv) {
         return Ok(());
     }

@@ -48,7 +48,14 @@ pub struct ConfigureArgs {
     pub dry_run: bool,
 }
 
-pub(crate) fn run(args: &ConfigureArgs, streams: &mut Streams<'_>) -> CommandResult {
+/// `verbosity` (`-v` count minus `-q` count): below 0 a written file is not
+/// reported (a dry run still prints its diff: it is what was asked); above 0
+/// the diff is printed for a written file too.
+pub(crate) fn run(
+    args: &ConfigureArgs,
+    verbosity: i16,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
     let outcome = configure::configure(
         &args.node.cfg,
         &args.new_node_cfg,
@@ -59,16 +66,19 @@ pub(crate) fn run(args: &ConfigureArgs, streams: &mut Streams<'_>) -> CommandRes
         ConfigureError::Node(error) => CommandError::config(error),
         error => CommandError::failed(error),
     })?;
+    if verbosity < 0 && outcome.written {
+        return Ok(Outcome::Done);
+    }
     streams
         .stdout
-        .write_all(render(&outcome, &args.new_master_url).as_bytes())
+        .write_all(render(&outcome, &args.new_master_url, verbosity > 0).as_bytes())
         .map_err(CommandError::Output)?;
     Ok(Outcome::Done)
 }
 
 /// The report: what was (or would be) written, each change, and for a dry
-/// run the diff.
-pub(crate) fn render(outcome: &ConfigureOutcome, url: &str) -> String {
+/// run (or with `with_diff`) the diff.
+pub(crate) fn render(outcome: &ConfigureOutcome, url: &str, with_diff: bool) -> String {
     let mut out = String::new();
     let verb = if outcome.written {
         "wrote"
@@ -84,7 +94,7 @@ pub(crate) fn render(outcome: &ConfigureOutcome, url: &str) -> String {
     for change in &outcome.changes {
         let _ = writeln!(out, "  {change}");
     }
-    if !outcome.written {
+    if !outcome.written || with_diff {
         out.push('\n');
         out.push_str(&configure::unified_diff(
             &outcome.before,

@@ -2,19 +2,23 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
 
 use bouture_core::{Inventory, PartitionAddress};
+use bouture_failover::Level;
 use bouture_graft::{
-    GraftEvent, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport, PartitionStatus,
-    Placement,
+    GraftEvent, GraftNarration, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport,
+    PartitionStatus, Placement,
 };
-use bouture_master_client::MasterClient;
+use bouture_master_client::{MasterClient, RequestTrace};
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::commands::master_args::{MasterArgs, lock_node_for};
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::output::{OutputFormat, write_json};
+use crate::log::{LogSettings, Logger};
+use crate::output::{OutputFormat, error_chain, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
 #[derive(Debug, clap::Args)]
@@ -56,27 +60,68 @@ pub struct GraftArgs {
 }
 
 /// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
-/// progress line may be drawn.
+/// progress line may be drawn. Every line on stderr, errors included, goes
+/// through the log ([`Logger`]), so that `-v`/`-q`/`--log-file`/`--log-time`
+/// apply to them.
 pub(crate) fn run(
     args: &GraftArgs,
+    settings: &LogSettings,
     streams: &mut Streams<'_>,
     stderr_is_terminal: bool,
 ) -> CommandResult {
+    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
+    let quiet = !log.shows(Level::Info);
+    let result = graft(
+        args,
+        &mut log,
+        streams.stdout,
+        stderr_is_terminal && !quiet,
+        quiet,
+    );
+    match result {
+        Err(CommandError::Config(error) | CommandError::Failed(error)) => {
+            log.error(&error_chain(error.as_ref()));
+            Err(CommandError::Reported)
+        }
+        other => other,
+    }
+}
+
+fn graft(
+    args: &GraftArgs,
+    log: &mut Logger<'_>,
+    stdout: &mut dyn Write,
+    progress: bool,
+    quiet: bool,
+) -> CommandResult {
+    let started = Instant::now();
     let config = args.node.load()?;
     let _lock = (!args.dry_run)
-        .then(|| lock_node_for(&config, streams.stderr))
+        .then(|| lock_node_for(&config, log))
         .transpose()?;
     let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
     let mut options = GraftOptions::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     let plan = GraftPlan::build(&inventory, &options);
+    log.debug(&format!(
+        "plan: {} of the {} partitions of {} to graft, {} skipped, {} shared instances",
+        plan.partitions.len(),
+        inventory.partitions.len(),
+        config.instance_root.display(),
+        plan.skipped.len(),
+        plan.shared_instance_count()
+    ));
+    for skipped in &plan.skipped {
+        log.warning(&format!("skipped {}: {}", skipped.id, skipped.reason));
+    }
 
     if args.dry_run {
         let written = match args.format {
-            OutputFormat::Json => write_json(streams.stdout, &plan),
-            OutputFormat::Text => streams
-                .stdout
-                .write_all(render_plan(&plan, &args.new_master_url).as_bytes()),
+            OutputFormat::Json => write_json(stdout, &plan),
+            OutputFormat::Text if quiet => Ok(()),
+            OutputFormat::Text => {
+                stdout.write_all(render_plan(&plan, &args.new_master_url).as_bytes())
+            }
         };
         written.map_err(CommandError::Output)?;
         return Ok(outcome_for_skipped(plan.skipped.len()));
@@ -84,43 +129,52 @@ pub(crate) fn run(
 
     if plan.partitions.is_empty() {
         if plan.skipped.is_empty() {
-            let _ = writeln!(
-                streams.stderr,
+            log.info(&format!(
                 "No bouture partitions found on this node: no partition of {} holds a bouture.json; nothing was sent.",
                 config.instance_root.display()
-            );
+            ));
         } else {
-            for skipped in &plan.skipped {
-                let _ = writeln!(streams.stderr, "skipped {}: {}", skipped.id, skipped.reason);
-            }
-            let _ = writeln!(
-                streams.stderr,
+            log.warning(&format!(
                 "All {} opted-in partitions are invalid: nothing was sent to {}.",
                 plan.skipped.len(),
                 args.new_master_url
-            );
+            ));
         }
         return Ok(outcome_for_skipped(plan.skipped.len()));
     }
 
+    let trace = RequestTrace::default();
     let client = MasterClient::with_options(&args.new_master_url, &args.master.client_options())
-        .map_err(CommandError::failed)?;
-    let _ = writeln!(
-        streams.stderr,
+        .map_err(CommandError::failed)?
+        .observed_by(Arc::new(trace.clone()));
+    log.info(&format!(
         "Grafting computer {} onto {} ({}, {} skipped)",
         plan.computer_id,
         args.new_master_url,
         count(plan.partitions.len(), "partition"),
         plan.skipped.len()
-    );
-    let mut progress = Progress::new(streams.stderr, stderr_is_terminal);
-    let report = bouture_graft::apply(&plan, &client, &mut progress);
-    progress.clear();
+    ));
+    let mut view = GraftView::new(log, GraftNarration::new(trace), progress);
+    let report = bouture_graft::apply(&plan, &client, &mut view);
+    view.finish();
+    log.debug(&format!(
+        "graft took {} ms: {}, {} ms of them waiting for the master",
+        started.elapsed().as_millis(),
+        count(
+            usize::try_from(client.request_count()).unwrap_or(usize::MAX),
+            "HTTP request"
+        ),
+        client.request_time().as_millis()
+    ));
     let report = report.map_err(CommandError::failed)?;
 
     let written = match args.format {
-        OutputFormat::Json => write_json(streams.stdout, &report),
-        OutputFormat::Text => streams.stdout.write_all(render_report(&report).as_bytes()),
+        OutputFormat::Json => write_json(stdout, &report),
+        OutputFormat::Text if quiet => {
+            log_problems(&report, log);
+            Ok(())
+        }
+        OutputFormat::Text => stdout.write_all(render_report(&report).as_bytes()),
     };
     written.map_err(CommandError::Output)?;
     Ok(match report.outcome() {
@@ -128,6 +182,29 @@ pub(crate) fn run(
         // Skipped, failed, or an outcome this version does not know.
         _ => Outcome::Incomplete,
     })
+}
+
+/// `-q`: what the text report holds besides successes, as log lines
+/// (skipped partitions were logged before the graft).
+fn log_problems(report: &GraftReport, log: &mut Logger<'_>) {
+    for partition in &report.partitions {
+        if partition.status == PartitionStatus::Failed {
+            log.error(&format!(
+                "{} FAILED: {}",
+                partition.id,
+                partition.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        if let Some(warning) = &partition.warning {
+            log.warning(&format!("{}: {warning}", partition.id));
+        }
+    }
+    for mismatch in &report.mismatches {
+        log.error(&format!("MISMATCH read back from the master: {mismatch}"));
+    }
+    for warning in &report.warnings {
+        log.warning(warning);
+    }
 }
 
 /// `1 partition`, `2 partitions`.
@@ -148,20 +225,23 @@ fn outcome_for_skipped(skipped: usize) -> Outcome {
     }
 }
 
-/// A one-line progress display on a terminal; silent otherwise.
-struct Progress<'a> {
-    out: &'a mut dyn Write,
-    enabled: bool,
+/// What the graft shows as it goes: its detail (requests, decisions, phase
+/// times) as DEBUG log lines, and a one-line progress display on a terminal.
+struct GraftView<'l, 'w> {
+    log: &'l mut Logger<'w>,
+    narration: GraftNarration,
+    progress: bool,
     total: usize,
     drawn: bool,
 }
 
-impl<'a> Progress<'a> {
-    /// A progress line on `out`, drawn only when `out` is a terminal.
-    fn new(out: &'a mut dyn Write, is_terminal: bool) -> Self {
+impl<'l, 'w> GraftView<'l, 'w> {
+    /// `progress`: draw the progress line (stderr is a terminal).
+    fn new(log: &'l mut Logger<'w>, narration: GraftNarration, progress: bool) -> Self {
         Self {
-            out,
-            enabled: is_terminal,
+            log,
+            narration,
+            progress,
             total: 0,
             drawn: false,
         }
@@ -169,28 +249,43 @@ impl<'a> Progress<'a> {
 
     fn clear(&mut self) {
         if self.drawn {
-            let _ = write!(self.out, "\r\x1b[2K");
-            let _ = self.out.flush();
+            let out = self.log.stream();
+            let _ = write!(out, "\r\x1b[2K");
+            let _ = out.flush();
             self.drawn = false;
         }
     }
-}
 
-impl GraftObserver for Progress<'_> {
-    fn event(&mut self, event: GraftEvent<'_>) {
-        if !self.enabled {
+    fn detail(&mut self, lines: Vec<String>) {
+        if lines.is_empty() {
             return;
         }
+        if self.log.shows(Level::Debug) {
+            self.clear();
+        }
+        for line in lines {
+            self.log.debug(&line);
+        }
+    }
+
+    /// After the graft, its last requests (a graft stopped by an error).
+    fn finish(&mut self) {
+        self.clear();
+        let rest = self.narration.rest();
+        self.detail(rest);
+    }
+}
+
+impl GraftObserver for GraftView<'_, '_> {
+    fn event(&mut self, event: GraftEvent<'_>) {
+        let lines = self.narration.lines(event);
+        self.detail(lines);
         match event {
             GraftEvent::Registered { partitions } => self.total = partitions,
-            GraftEvent::Partition { index, id, title } => {
-                let _ = write!(
-                    self.out,
-                    "\r\x1b[2K[{}/{}] {id}: {title}",
-                    index + 1,
-                    self.total
-                );
-                let _ = self.out.flush();
+            GraftEvent::Partition { index, id, title } if self.progress => {
+                let out = self.log.stream();
+                let _ = write!(out, "\r\x1b[2K[{}/{}] {id}: {title}", index + 1, self.total);
+                let _ = out.flush();
                 self.drawn = true;
             }
             GraftEvent::Finished => self.clear(),
@@ -375,26 +470,59 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
 mod tests {
     use super::*;
 
-    fn draw(is_terminal: bool) -> String {
+    fn draw(is_terminal: bool, settings: &LogSettings) -> String {
         let mut out = Vec::new();
-        let mut progress = Progress::new(&mut out, is_terminal);
-        progress.event(GraftEvent::Registered { partitions: 2 });
-        progress.event(GraftEvent::Partition {
-            index: 0,
-            id: "slappart0",
-            title: "Main",
-        });
-        progress.event(GraftEvent::Finished);
+        {
+            let mut log = Logger::new(&mut out, settings).unwrap();
+            let mut view = GraftView::new(
+                &mut log,
+                GraftNarration::new(RequestTrace::default()),
+                is_terminal,
+            );
+            view.event(GraftEvent::Registered { partitions: 2 });
+            view.event(GraftEvent::Partition {
+                index: 0,
+                id: "slappart0",
+                title: "Main",
+            });
+            view.event(GraftEvent::Finished);
+        }
         String::from_utf8(out).unwrap_or_default()
     }
 
     #[test]
     fn the_progress_line_is_drawn_only_on_a_terminal() {
+        let settings = LogSettings::default();
         assert_eq!(
-            draw(true),
+            draw(true, &settings),
             "\r\x1b[2K[1/2] slappart0: Main\r\x1b[2K",
             "drawn, then cleared"
         );
-        assert_eq!(draw(false), "", "nothing on a pipe or a file");
+        assert_eq!(draw(false, &settings), "", "nothing on a pipe or a file");
+    }
+
+    #[test]
+    fn debug_lines_clear_the_progress_line_first() {
+        let settings = LogSettings {
+            verbosity: 1,
+            no_time_on_stderr: true,
+            ..LogSettings::default()
+        };
+        let drawn = draw(true, &settings);
+        let pid = std::process::id();
+        // The phase's time varies: keep its digits out of the comparison.
+        let (drawn, millis) = drawn.rsplit_once("(2): ").unwrap();
+        assert!(
+            millis.strip_suffix(" ms\n").unwrap().parse::<u64>().is_ok(),
+            "{millis}"
+        );
+        assert_eq!(
+            format!("{drawn}(2): 0 ms\n"),
+            format!(
+                "bouture[{pid}] DEBUG partition slappart0 (number 1): requesting \"Main\"\n\
+                 \r\x1b[2K[1/2] slappart0: Main\r\x1b[2K\
+                 bouture[{pid}] DEBUG phase the requests of the partitions (2): 0 ms\n"
+            )
+        );
     }
 }

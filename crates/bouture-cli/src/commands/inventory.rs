@@ -1,6 +1,10 @@
 //! `bouture inventory`: the node as bouture sees it.
 
 use std::fmt::Write as _;
+use std::time::Instant;
+
+use bouture_failover::Level;
+use bouture_graft::{GraftOptions, GraftPlan};
 
 use bouture_core::{
     BoutureStatus, Inventory, InventoryTotals, Partition, PartitionAddress, ResourceStatus,
@@ -9,6 +13,7 @@ use bouture_core::{
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::{LogSettings, Logger};
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
@@ -17,6 +22,8 @@ use crate::output::{OutputFormat, write_json};
 Examples:
   bouture inventory
   bouture inventory --cfg /etc/opt/slapos/slapos.cfg --format json
+  bouture inventory -v    # also log, on stderr, what graft would do with each partition
+  bouture inventory -q    # only the opted-in partitions graft would skip (WARNING lines)
 
 Exit status: 0 when the node was scanned (even if some partitions are invalid),
 1 when the node configuration or the instance root cannot be read, 2 for usage errors.")]
@@ -38,10 +45,28 @@ struct InventoryReport<'a> {
     totals: InventoryTotals,
 }
 
-pub(crate) fn run(args: &InventoryArgs, streams: &mut Streams<'_>) -> CommandResult {
+pub(crate) fn run(
+    args: &InventoryArgs,
+    settings: &LogSettings,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
+    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
+    let started = Instant::now();
     let config = args.node.load()?;
+    log.debug(&format!(
+        "read the node configuration {}",
+        config.path.display()
+    ));
     let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
+    log.debug(&format!(
+        "scanned the {} partitions of {} in {} ms",
+        inventory.partitions.len(),
+        config.instance_root.display(),
+        started.elapsed().as_millis()
+    ));
+    log_decisions(&inventory, &mut log);
     let written = match args.format {
+        OutputFormat::Text if !log.shows(Level::Info) => Ok(()),
         OutputFormat::Json => write_json(
             streams.stdout,
             &InventoryReport {
@@ -53,6 +78,41 @@ pub(crate) fn run(args: &InventoryArgs, streams: &mut Streams<'_>) -> CommandRes
     };
     written.map_err(CommandError::Output)?;
     Ok(Outcome::Done)
+}
+
+/// Log what `bouture graft` would do with each partition (its own plan
+/// decides), at DEBUG (`-v`); with `-q`, which drops the report, an
+/// opted-in partition graft would skip is a WARNING.
+fn log_decisions(inventory: &Inventory, log: &mut Logger<'_>) {
+    let plan = GraftPlan::build(inventory, &GraftOptions::default());
+    for partition in &inventory.partitions {
+        if let Some(skipped) = plan.skipped.iter().find(|s| s.id == partition.id) {
+            // A WARNING only when the report, which says it too, is not
+            // printed (`-q`).
+            let level = if log.shows(Level::Info) {
+                Level::Debug
+            } else {
+                Level::Warning
+            };
+            log.log(
+                level,
+                &format!(
+                    "{}: opted in but graft would skip it: {}",
+                    partition.id, skipped.reason
+                ),
+            );
+        } else if plan.partitions.iter().any(|p| p.id == partition.id) {
+            log.debug(&format!(
+                "{}: opted in and valid: graft would send it",
+                partition.id
+            ));
+        } else {
+            log.debug(&format!(
+                "{}: not opted in (no bouture.json): graft leaves it",
+                partition.id
+            ));
+        }
+    }
 }
 
 /// The human-readable inventory.

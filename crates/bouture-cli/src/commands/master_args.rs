@@ -52,16 +52,19 @@ impl MasterArgs {
     }
 }
 
-/// [`lock_node`] for a command: the waiting line on `stderr`; a lock that cannot be taken
+/// [`lock_node`] for a command: the waiting line in its log; a lock that cannot be taken
 /// fails the command.
 pub(crate) fn lock_node_for(
     config: &bouture_core::NodeConfig,
-    stderr: &mut dyn std::io::Write,
+    log: &mut crate::log::Logger<'_>,
 ) -> Result<NodeLock, crate::exit::CommandError> {
-    lock_node(&config.instance_root, &mut |line| {
-        let _ = writeln!(stderr, "{line}");
-    })
-    .map_err(crate::exit::CommandError::failed)
+    let lock = lock_node(&config.instance_root, &mut |line| log.info(&line))
+        .map_err(crate::exit::CommandError::failed)?;
+    log.debug(&format!(
+        "holding the node's graft lock {}",
+        lock.path().display()
+    ));
+    Ok(lock)
 }
 
 /// Take the node-wide graft lock, waiting up to [`DEFAULT_LOCK_WAIT`] for another graft of

@@ -180,7 +180,7 @@ pub(crate) fn run(
 /// operation failing. Both exit 1.
 fn refusal(error: Error) -> CommandError {
     match error {
-        Error::Read { .. } | Error::Invalid { .. } | Error::UnsupportedVersion { .. } => {
+        Error::Read(_) | Error::Invalid { .. } | Error::UnsupportedVersion { .. } => {
             CommandError::config(Refused(error))
         }
         _ => CommandError::failed(Refused(error)),
@@ -304,10 +304,7 @@ impl fmt::Display for Refused {
                 }
                 Ok(())
             }
-            Error::Read {
-                source: bouture_merge::ReadError::TooLarge { .. },
-                ..
-            } => write!(
+            Error::Read(bouture_merge::ReadError::TooLarge { .. }) => write!(
                 f,
                 "{} (raise --max-input-size if the file is right)",
                 error_chain(&self.0)

@@ -44,9 +44,9 @@ fn configuration_errors_exit_1_for_every_slapos_command() {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let run = bouture(&args, root);
             assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
-            // failover writes it as a line of its log, with the prefix of
-            // the other lines.
-            let expected = if args[0] == "failover" {
+            // failover and graft write it as a line of their log, with the
+            // prefix of the other lines.
+            let expected = if args[0] == "failover" || args[0] == "graft" {
                 " ERROR node configuration [ROOT]/"
             } else {
                 "error: node configuration [ROOT]/"

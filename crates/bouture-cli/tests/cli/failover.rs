@@ -12,7 +12,7 @@ use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode};
 use serde_json::Value;
 
-use crate::support::Run;
+use crate::support::{Run, stable};
 
 /// A throw-away node with a fake `slapos` and the failover's files.
 pub(crate) struct Scene {
@@ -138,41 +138,6 @@ impl Scene {
 
 /// A URL where nothing listens.
 const DEAD_MASTER: &str = "http://127.0.0.1:9/";
-
-/// The log with times, pids and ports replaced, for snapshots.
-fn stable(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        // `2026-11-23 15:04:05 bouture[123] INFO ...` -> `bouture INFO ...`
-        let line = match line.find(" bouture[") {
-            Some(at) if at == 19 => {
-                let rest = &line[at + 1..];
-                let close = rest.find("] ").unwrap();
-                format!("bouture {}", &rest[close + 2..])
-            }
-            _ => line.to_string(),
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    let mut filtered = String::new();
-    let mut rest = out.as_str();
-    while let Some(at) = rest.find("127.0.0.1:") {
-        filtered.push_str(&rest[..at + 10]);
-        rest = &rest[at + 10..];
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        filtered.push_str(if digits > 0 { "[PORT]" } else { "" });
-        rest = &rest[digits..];
-    }
-    filtered.push_str(rest);
-    let since = filtered.find(" since ").map(|at| at + 7);
-    match since {
-        Some(at) if filtered.len() >= at + 20 => {
-            format!("{}[TIME]{}", &filtered[..at], &filtered[at + 20..])
-        }
-        _ => filtered,
-    }
-}
 
 fn snapshot(run: &Run) -> String {
     format!(

@@ -10,7 +10,7 @@ use bouture_test_support::master::MasterState;
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode};
 
 use crate::demo_node::materialize_demo_node;
-use crate::support::{Run, bouture};
+use crate::support::{Run, bouture, closed_port_url, stable};
 
 /// `bouture graft --cfg CFG --new-master-url URL EXTRA...`.
 fn graft(cfg: &str, url: &str, extra: &[&str], root: &std::path::Path) -> Run {
@@ -19,9 +19,10 @@ fn graft(cfg: &str, url: &str, extra: &[&str], root: &std::path::Path) -> Run {
     bouture(&args, root)
 }
 
-/// Replace the proxy's URL, which changes every run.
+/// Replace the proxy's URL, which changes every run, and the time and pid of
+/// the log lines.
 fn without_url(run: &Run, url: &str) -> String {
-    run.snapshot().replace(url, "[MASTER]")
+    stable(&run.snapshot().replace(url, "[MASTER]"))
 }
 
 fn master_state(proxy: &SlapProxy, computer_id: &str) -> MasterState {
@@ -120,19 +121,13 @@ fn an_unreachable_master_exits_1_quickly_with_the_url_and_the_cause() {
     let node = TestNode::new(dir.path(), "COMP-CLI-DOWN")
         .partition(TestPartition::new(0).instance("a", "started"))
         .write();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = closed_port_url();
     let started = Instant::now();
     let run = graft(node.cfg.to_str().unwrap(), &url, &[], dir.path());
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(run.code, 1);
     assert!(run.stdout.is_empty());
-    let stderr = run.stderr.replace(&port.to_string(), "[PORT]");
-    insta::assert_snapshot!("unreachable", stderr);
+    insta::assert_snapshot!("unreachable", stable(&run.stderr));
     assert!(node.instance_root.join("slappart0/.timestamp").exists());
 }
 

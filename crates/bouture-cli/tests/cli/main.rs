@@ -22,6 +22,7 @@ mod merge;
 mod multiboot;
 mod node_setup;
 mod support;
+mod verbosity;
 
 #[path = "../../../../tests/support/demo_node.rs"]
 mod demo_node;

@@ -274,7 +274,7 @@ fn a_write_failing_midway_leaves_the_data_dir_byte_for_byte_as_it_was() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr
-            .starts_with("error: [DATA_DIR]/ssconf_instance_list: "),
+            .starts_with("error: cannot write [DATA_DIR]/ssconf_instance_list: "),
         "{}",
         run.stderr
     );

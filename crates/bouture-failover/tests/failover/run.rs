@@ -153,7 +153,7 @@ fn outcomes_and_errors_are_typed() {
     assert!(matches!(error, FailoverError::Inner { .. }), "{error}");
 
     // The lock is taken for the whole run.
-    let held = bouture_failover::pidfile::PidfileLock::acquire(&options.pidfile).unwrap();
+    let held = bouture_failover::pidfile::acquire(&options.pidfile).unwrap();
     let outcome = failover
         .run(&mut Scripted::new(&[Some(0)]), &mut Vec::new())
         .unwrap();
