@@ -182,9 +182,11 @@ where
             Command::Graft(args) => {
                 commands::graft::run(args, &cli.log_settings(), streams, stderr_is_terminal)
             }
-            Command::Configure(args) => commands::configure::run(args, verbosity(&cli), streams),
+            Command::Configure(args) => {
+                commands::configure::run(args, &cli.log_settings(), streams)
+            }
             Command::Failover(args) => commands::failover::run(args, &cli.log_settings(), streams),
-            Command::Status(args) => commands::status::run(args, streams),
+            Command::Status(args) => commands::status::run(args, &cli.log_settings(), streams),
             Command::Merge(args) => commands::merge::run(
                 args,
                 commands::merge::Verbosity::new(cli.verbose, cli.quiet),

@@ -29,6 +29,9 @@ use std::path::{Path, PathBuf};
 
 use bouture_failover::{FailoverLog, Level};
 
+use crate::exit::{CommandError, CommandResult};
+use crate::output::error_chain;
+
 /// What the global options ask of the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct LogSettings {
@@ -126,6 +129,21 @@ impl<'a> Logger<'a> {
 impl FailoverLog for Logger<'_> {
     fn log(&mut self, level: Level, message: &str) {
         Logger::log(self, level, message);
+    }
+}
+
+/// The error path of every SlapOS command (inventory, graft, configure,
+/// failover, status): a configuration or run error is logged at ERROR, with
+/// the prefix of the other lines and into `--log-file`, and becomes
+/// [`CommandError::Reported`] (exit 1, nothing printed again). Usage and
+/// output errors are left to [`crate::exit::finish`].
+pub(crate) fn log_errors(result: CommandResult, log: &mut Logger<'_>) -> CommandResult {
+    match result {
+        Err(CommandError::Config(error) | CommandError::Failed(error)) => {
+            log.error(&error_chain(error.as_ref()));
+            Err(CommandError::Reported)
+        }
+        other => other,
     }
 }
 

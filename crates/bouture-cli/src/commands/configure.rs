@@ -1,6 +1,7 @@
 //! `bouture configure`: write the node configuration pointed at a new master.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 
 use bouture_failover::configure::{self, ConfigureError, ConfigureOutcome};
@@ -8,6 +9,7 @@ use bouture_failover::configure::{self, ConfigureError, ConfigureOutcome};
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::{LogSettings, Logger, log_errors};
 
 /// Arguments of `bouture configure`.
 #[derive(Debug, clap::Args)]
@@ -48,14 +50,22 @@ pub struct ConfigureArgs {
     pub dry_run: bool,
 }
 
-/// `verbosity` (`-v` count minus `-q` count): below 0 a written file is not
-/// reported (a dry run still prints its diff: it is what was asked); above 0
-/// the diff is printed for a written file too.
+/// The report goes to stdout; errors go through the log (stderr with the
+/// prefix of slapos's lines, and `--log-file`). `settings.verbosity` (`-v`
+/// count minus `-q` count): below 0 a written file is not reported (a dry
+/// run still prints its diff: it is what was asked); above 0 the diff is
+/// printed for a written file too.
 pub(crate) fn run(
     args: &ConfigureArgs,
-    verbosity: i16,
+    settings: &LogSettings,
     streams: &mut Streams<'_>,
 ) -> CommandResult {
+    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
+    let result = configure(args, settings.verbosity, streams.stdout);
+    log_errors(result, &mut log)
+}
+
+fn configure(args: &ConfigureArgs, verbosity: i16, stdout: &mut dyn Write) -> CommandResult {
     let outcome = configure::configure(
         &args.node.cfg,
         &args.new_node_cfg,
@@ -69,8 +79,7 @@ pub(crate) fn run(
     if verbosity < 0 && outcome.written {
         return Ok(Outcome::Done);
     }
-    streams
-        .stdout
+    stdout
         .write_all(render(&outcome, &args.new_master_url, verbosity > 0).as_bytes())
         .map_err(CommandError::Output)?;
     Ok(Outcome::Done)

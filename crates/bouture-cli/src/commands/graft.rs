@@ -17,8 +17,8 @@ use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::commands::master_args::{MasterArgs, lock_node_for};
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger};
-use crate::output::{OutputFormat, error_chain, write_json};
+use crate::log::{LogSettings, Logger, log_errors};
+use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
 #[derive(Debug, clap::Args)]
@@ -78,13 +78,7 @@ pub(crate) fn run(
         stderr_is_terminal && !quiet,
         quiet,
     );
-    match result {
-        Err(CommandError::Config(error) | CommandError::Failed(error)) => {
-            log.error(&error_chain(error.as_ref()));
-            Err(CommandError::Reported)
-        }
-        other => other,
-    }
+    log_errors(result, &mut log)
 }
 
 fn graft(

@@ -1,6 +1,7 @@
 //! `bouture inventory`: the node as bouture sees it.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::time::Instant;
 
 use bouture_failover::Level;
@@ -13,7 +14,7 @@ use bouture_core::{
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger};
+use crate::log::{LogSettings, Logger, log_errors};
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
@@ -51,6 +52,11 @@ pub(crate) fn run(
     streams: &mut Streams<'_>,
 ) -> CommandResult {
     let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
+    let result = inventory(args, &mut log, streams.stdout);
+    log_errors(result, &mut log)
+}
+
+fn inventory(args: &InventoryArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
     let started = Instant::now();
     let config = args.node.load()?;
     log.debug(&format!(
@@ -64,17 +70,17 @@ pub(crate) fn run(
         config.instance_root.display(),
         started.elapsed().as_millis()
     ));
-    log_decisions(&inventory, &mut log);
+    log_decisions(&inventory, log);
     let written = match args.format {
         OutputFormat::Text if !log.shows(Level::Info) => Ok(()),
         OutputFormat::Json => write_json(
-            streams.stdout,
+            stdout,
             &InventoryReport {
                 inventory: &inventory,
                 totals: inventory.totals(),
             },
         ),
-        OutputFormat::Text => streams.stdout.write_all(render_text(&inventory).as_bytes()),
+        OutputFormat::Text => stdout.write_all(render_text(&inventory).as_bytes()),
     };
     written.map_err(CommandError::Output)?;
     Ok(Outcome::Done)

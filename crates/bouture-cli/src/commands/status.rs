@@ -1,6 +1,7 @@
 //! `bouture status`: which master the node follows, and since when.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bouture_offline_changes::ChangesFile;
@@ -10,6 +11,7 @@ use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::{LogSettings, Logger, log_errors};
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture status`.
@@ -75,7 +77,20 @@ struct StatusReport {
     acknowledged: bool,
 }
 
-pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> CommandResult {
+/// The report goes to stdout; errors go through the log (stderr with the
+/// prefix of slapos's lines, and `--log-file`), as for the other SlapOS
+/// commands. `-v`/`-q` change nothing else here.
+pub(crate) fn run(
+    args: &StatusArgs,
+    settings: &LogSettings,
+    streams: &mut Streams<'_>,
+) -> CommandResult {
+    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
+    let result = status(args, streams.stdout);
+    log_errors(result, &mut log)
+}
+
+fn status(args: &StatusArgs, stdout: &mut dyn Write) -> CommandResult {
     let config = args.node.load()?;
     let switchfile_path = absolute(&args.switchfile);
     let status = switchfile::read_switchfile(&args.switchfile).map_err(CommandError::failed)?;
@@ -127,8 +142,8 @@ pub(crate) fn run(args: &StatusArgs, streams: &mut Streams<'_>) -> CommandResult
     report.changes_file = bouture_offline_changes::changes_path(&switchfile_path);
     report.acknowledged = args.ack;
     let written = match args.format {
-        OutputFormat::Json => write_json(streams.stdout, &report),
-        OutputFormat::Text => streams.stdout.write_all(render_text(&report).as_bytes()),
+        OutputFormat::Json => write_json(stdout, &report),
+        OutputFormat::Text => stdout.write_all(render_text(&report).as_bytes()),
     };
     written.map_err(CommandError::Output)?;
     Ok(Outcome::Done)

@@ -103,7 +103,7 @@ fn the_node_configuration_itself_is_refused_under_any_name() {
         );
     }
     let run = configure(&cfg, "http://127.0.0.1:4000", &symlink, &[], dir.path());
-    insta::assert_snapshot!("configure_same_file", run.snapshot());
+    insta::assert_snapshot!("configure_same_file", run.snapshot_logged());
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn bad_input_is_refused_with_the_file_and_line_and_nothing_written() {
         "configure_bad_input",
         [duplicate, no_slapos, bad_url, missing]
             .iter()
-            .map(crate::support::Run::snapshot)
+            .map(crate::support::Run::snapshot_logged)
             .collect::<Vec<_>>()
             .join("\n=====\n")
     );

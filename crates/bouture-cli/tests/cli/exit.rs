@@ -40,18 +40,32 @@ fn configuration_errors_exit_1_for_every_slapos_command() {
             vec!["status".into(), "--switchfile".into(), path("switch")],
         ];
         for mut args in commands {
-            args.extend(["--cfg".to_string(), cfg.to_string()]);
+            // Each writes it as a line of its log, with the prefix of the
+            // other lines (slapos's), on stderr and into --log-file.
+            let log_file = root.join(format!("{}.log", args[0]));
+            let _ = fs::remove_file(&log_file);
+            args.extend([
+                "--cfg".to_string(),
+                cfg.to_string(),
+                "--log-file".to_string(),
+                log_file.to_str().unwrap().to_string(),
+            ]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let run = bouture(&args, root);
             assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
-            // failover and graft write it as a line of their log, with the
-            // prefix of the other lines.
-            let expected = if args[0] == "failover" || args[0] == "graft" {
-                " ERROR node configuration [ROOT]/"
-            } else {
-                "error: node configuration [ROOT]/"
-            };
-            assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+            let expected = " bouture[";
+            let line = run
+                .stderr
+                .lines()
+                .find(|line| line.contains(" ERROR node configuration [ROOT]/"))
+                .unwrap_or_else(|| panic!("{args:?}: {}", run.stderr));
+            assert!(line.contains(expected), "{args:?}: {line}");
+            assert!(!run.stderr.contains("error: "), "{args:?}: {}", run.stderr);
+            let logged = fs::read_to_string(&log_file).unwrap();
+            assert!(
+                logged.contains(" ERROR node configuration "),
+                "{args:?}: --log-file got {logged:?}"
+            );
             assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::demo_node::materialize_demo_node;
-use crate::support::bouture;
+use crate::support::{bouture, stable};
 
 #[test]
 fn demo_node_as_text_and_json() {
@@ -47,7 +47,7 @@ fn with_cfg(dir: &Path, content: &[u8]) -> (i32, String) {
         "nothing on stdout on error: {}",
         run.stdout
     );
-    (run.code, run.stderr)
+    (run.code, stable(&run.stderr))
 }
 
 #[test]
@@ -59,19 +59,19 @@ fn unusable_node_configurations_exit_1_with_the_reason() {
 
     let run = bouture(&["inventory", "--cfg", "/nonexistent/slapos.cfg"], root);
     assert_eq!(
-        (run.code, run.stderr.as_str()),
+        (run.code, stable(&run.stderr).as_str()),
         (
             1,
-            "error: node configuration /nonexistent/slapos.cfg: cannot be read (No such file or directory (os error 2)); check that it exists and its permissions\n"
+            "bouture ERROR node configuration /nonexistent/slapos.cfg: cannot be read (No such file or directory (os error 2)); check that it exists and its permissions\n"
         )
     );
 
     let run = bouture(&["inventory", "--cfg", srv.to_str().unwrap()], root);
     assert_eq!(
-        (run.code, run.stderr.as_str()),
+        (run.code, stable(&run.stderr).as_str()),
         (
             1,
-            "error: node configuration [ROOT]/srv: is a directory, not a regular file\n"
+            "bouture ERROR node configuration [ROOT]/srv: is a directory, not a regular file\n"
         )
     );
 
@@ -85,37 +85,37 @@ fn unusable_node_configurations_exit_1_with_the_reason() {
     );
     let run = bouture(&["inventory", "--cfg", fifo.to_str().unwrap()], root);
     assert_eq!(
-        (run.code, run.stderr.as_str()),
+        (run.code, stable(&run.stderr).as_str()),
         (
             1,
-            "error: node configuration [ROOT]/fifo.cfg: is a FIFO, not a regular file\n"
+            "bouture ERROR node configuration [ROOT]/fifo.cfg: is a FIFO, not a regular file\n"
         )
     );
 
     let cases: [(&[u8], &str); 6] = [
         (
             b"[slapos]\ninstance_root = /srv\n",
-            "error: node configuration [ROOT]/slapos.cfg: option `computer_id` is missing or empty in [slapos]; set it (e.g. `computer_id = COMP-1234`)\n",
+            "bouture ERROR node configuration [ROOT]/slapos.cfg: option `computer_id` is missing or empty in [slapos]; set it (e.g. `computer_id = COMP-1234`)\n",
         ),
         (
             b"[slapos]\ncomputer_id =\ninstance_root = /srv\n",
-            "error: node configuration [ROOT]/slapos.cfg: option `computer_id` is missing or empty in [slapos]; set it (e.g. `computer_id = COMP-1234`)\n",
+            "bouture ERROR node configuration [ROOT]/slapos.cfg: option `computer_id` is missing or empty in [slapos]; set it (e.g. `computer_id = COMP-1234`)\n",
         ),
         (
             b"[slapformat]\ncomputer_id = X\n",
-            "error: node configuration [ROOT]/slapos.cfg: there is no [slapos] section; add it\n",
+            "bouture ERROR node configuration [ROOT]/slapos.cfg: there is no [slapos] section; add it\n",
         ),
         (
             b"[slapos]\ncomputer_id = A\nComputer_Id = B\n",
-            "error: node configuration [ROOT]/slapos.cfg: line 3: option `computer_id` appears a second time in section [slapos]; keep only one\n",
+            "bouture ERROR node configuration [ROOT]/slapos.cfg: line 3: option `computer_id` appears a second time in section [slapos]; keep only one\n",
         ),
         (
             b"[slapos]\ncomputer_id = \xff\xfe\n",
-            "error: node configuration [ROOT]/slapos.cfg: is not valid UTF-8 (invalid byte at offset 23); write it as UTF-8\n",
+            "bouture ERROR node configuration [ROOT]/slapos.cfg: is not valid UTF-8 (invalid byte at offset 23); write it as UTF-8\n",
         ),
         (
             b"[slapos]\ncomputer_id = C\ninstance_root = /srv/100%\n",
-            "error: node configuration [ROOT]/slapos.cfg: option `instance_root` in section [slapos]: `%` must be followed by `%` or `(`, found `%`; write a literal `%` as `%%`\n",
+            "bouture ERROR node configuration [ROOT]/slapos.cfg: option `instance_root` in section [slapos]: `%` must be followed by `%` or `(`, found `%`; write a literal `%` as `%%`\n",
         ),
     ];
     for (content, expected) in cases {
@@ -128,7 +128,7 @@ fn unusable_node_configurations_exit_1_with_the_reason() {
     );
     assert_eq!(
         with_cfg(root, missing_root.as_bytes()),
-        (1, "error: cannot list the partitions in instance_root [ROOT]/nowhere (No such file or directory (os error 2)); check `instance_root` in the node configuration\n".to_string())
+        (1, "bouture ERROR cannot list the partitions in instance_root [ROOT]/nowhere (No such file or directory (os error 2)); check `instance_root` in the node configuration\n".to_string())
     );
 }
 

@@ -18,6 +18,17 @@ impl Run {
             self.code, self.stdout, self.stderr
         )
     }
+
+    /// [`Run::snapshot`] with the log prefix of stderr's lines made stable
+    /// ([`stable`]): for the SlapOS commands, whose errors are log lines.
+    pub(crate) fn snapshot_logged(&self) -> String {
+        format!(
+            "exit_code: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+            self.code,
+            self.stdout,
+            stable(&self.stderr)
+        )
+    }
 }
 
 /// Run `bouture` with `args`, with `$SLAPOS_CONFIGURATION` unset, replacing
