@@ -10,6 +10,8 @@
 //!   without losing a comment;
 //! - [`fs`]: files owned by someone else (bounded reads, atomic writes,
 //!   same-file checks);
+//! - [`json`]: JSON as Python reads and writes it (duplicate keys refused,
+//!   text as `json.dumps` writes it);
 //! - [`master_client`]: the SlapOS master and slapproxy API;
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
@@ -40,6 +42,7 @@ pub use bouture_failover as failover;
 pub use bouture_fs as fs;
 pub use bouture_graft as graft;
 pub use bouture_ini as ini;
+pub use bouture_json as json;
 pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
 pub use bouture_multiboot as multiboot;

@@ -12,7 +12,6 @@ use bouture_core::{
     BOUTURE_FILE_NAME, BoutureFile, BoutureStatus, ComputerId, FileError, InstanceState, Inventory,
     Partition, PartitionAddress, PartitionId, RESOURCE_FILE_NAME, ResourceStatus,
 };
-use bouture_master_client::pyjson;
 
 /// A JSON object, its keys in file order.
 type JsonObject = serde_json::Map<String, Value>;
@@ -347,7 +346,7 @@ pub fn with_monitor_url(config: &JsonObject, url: &str) -> Result<JsonObject, Mo
             return Err(MonitorUrlError::NotObject);
         };
         object.insert(MONITOR_URL_KEY.to_string(), Value::String(url.to_string()));
-        parameters.insert("_".to_string(), Value::String(pyjson::dumps(&inner)));
+        parameters.insert("_".to_string(), Value::String(bouture_json::dumps(&inner)));
     } else if parameters.len() == 1 && parameters.contains_key("_") {
         return Err(MonitorUrlError::NotString);
     } else {

@@ -8,7 +8,6 @@ pub mod marshal;
 pub mod params;
 pub mod parse;
 mod probe;
-pub mod pyjson;
 mod store;
 pub mod tls;
 pub mod trace;

@@ -446,7 +446,7 @@ fn invalid_char(whole: &str, code: u32) -> EncodeError {
 }
 
 /// Python's `repr(float)`, as the marshaller writes floats.
-pub(crate) use crate::pyjson::float_repr as python_float_repr;
+pub(crate) use bouture_json::float_repr as python_float_repr;
 
 // ---------------------------------------------------------------------------------------------
 // Decoding

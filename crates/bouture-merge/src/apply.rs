@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::groups::GroupAction;
 use crate::model::{ConfigFile, Field, Members, SECTIONS};
 use crate::plan::MergePlan;
-use crate::raw::{PatchObject, RawObject};
+use crate::raw::{PatchObject, RawObject, SetMember};
 
 /// Entries of a node group's `networks` map.
 type NetworkMap = Vec<(String, Box<RawValue>)>;

@@ -32,7 +32,7 @@ pub use model::{
 pub use params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
 pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, Repair, check, plan};
 pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange, PortRangeError};
-pub use raw::RawObject;
+pub use raw::{RawObject, SetMember};
 pub use references::check_references;
 pub use report::{GroupOutcome, MergedCluster, Phases, PortSummary, Report};
 pub use write::{OUTPUT_MODE, check_output, check_output_is_not_input, write_atomically};

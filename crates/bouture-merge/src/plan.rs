@@ -272,20 +272,12 @@ fn plan_ports(
                 else {
                     continue;
                 };
-                let Some(old) = disk.drbd_port else { continue };
-                if slot.is_some() {
-                    continue;
-                }
-                let new = allocate()?;
-                *slot = Some(new);
-                port_changes.push(PortChange {
-                    cluster: other.name().to_owned(),
-                    instance: Some(instance.name.clone()),
-                    disk: Some(disk_label(disk, true)),
-                    kind: PortKind::Drbd,
-                    old,
-                    new,
-                });
+                let drbd = DrbdDisk {
+                    cluster: other.name(),
+                    instance: Some(&instance.name),
+                    disk,
+                };
+                drbd.renumber(slot, &mut allocate, &mut port_changes)?;
             }
             if let Some(old) = instance.network_port {
                 let new = allocate()?;
@@ -304,20 +296,12 @@ fn plan_ports(
         }
         // DRBD disks attached to no instance still hold a port.
         for (disk, slot) in other.disks.iter().zip(new_disk_ports.iter_mut()) {
-            let Some(old) = disk.drbd_port else { continue };
-            if slot.is_some() {
-                continue;
-            }
-            let new = allocate()?;
-            *slot = Some(new);
-            port_changes.push(PortChange {
-                cluster: other.name().to_owned(),
+            let drbd = DrbdDisk {
+                cluster: other.name(),
                 instance: None,
-                disk: Some(disk_label(disk, false)),
-                kind: PortKind::Drbd,
-                old,
-                new,
-            });
+                disk,
+            };
+            drbd.renumber(slot, &mut allocate, &mut port_changes)?;
         }
         disk_ports.push(new_disk_ports);
         instance_ports.push(new_instance_ports);
@@ -366,6 +350,44 @@ impl std::fmt::Display for PortOwner<'_> {
 
 /// How a disk is named in port changes: `disk/0 (uuid)` for a disk of an
 /// instance, `uuid (attached to no instance)` otherwise.
+/// A disk of another cluster, seen from the instance that lists it (or from
+/// none: a DRBD disk attached to no instance still holds a port).
+struct DrbdDisk<'c> {
+    cluster: &'c str,
+    instance: Option<&'c str>,
+    disk: &'c Disk,
+}
+
+impl DrbdDisk<'_> {
+    /// Give the disk a new DRBD port, once: `slot` is its entry in the
+    /// cluster's new disk ports, already set when an instance listed the
+    /// disk before. A disk without a DRBD port is left alone.
+    fn renumber(
+        &self,
+        slot: &mut Option<u64>,
+        allocate: &mut impl FnMut() -> Result<u64, Error>,
+        port_changes: &mut Vec<PortChange>,
+    ) -> Result<(), Error> {
+        let Some(old) = self.disk.drbd_port else {
+            return Ok(());
+        };
+        if slot.is_some() {
+            return Ok(());
+        }
+        let new = allocate()?;
+        *slot = Some(new);
+        port_changes.push(PortChange {
+            cluster: self.cluster.to_owned(),
+            instance: self.instance.map(str::to_owned),
+            disk: Some(disk_label(self.disk, self.instance.is_some())),
+            kind: PortKind::Drbd,
+            old,
+            new,
+        });
+        Ok(())
+    }
+}
+
 fn disk_label(disk: &Disk, attached: bool) -> String {
     match (&disk.iv_name, attached) {
         (Some(name), true) => format!("{name} ({})", disk.uuid),

@@ -52,30 +52,6 @@ impl RawObject {
             .transpose()
     }
 
-    /// Replace member `key` (keeping its position) or append it.
-    pub fn set_raw(&mut self, key: &str, value: Box<RawValue>) {
-        if let Some(slot) = self.entries.iter_mut().find(|(name, _)| name == key) {
-            slot.1 = value;
-        } else {
-            self.entries.push((key.to_owned(), value));
-        }
-    }
-
-    /// Replace or append member `key` with `value` serialised as JSON.
-    ///
-    /// # Errors
-    ///
-    /// `value` cannot be serialised (a non-finite float, for example).
-    pub fn set<T: Serialize + ?Sized>(
-        &mut self,
-        key: &str,
-        value: &T,
-    ) -> Result<(), serde_json::Error> {
-        let raw = serde_json::value::to_raw_value(value)?;
-        self.set_raw(key, raw);
-        Ok(())
-    }
-
     /// Remove member `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<Box<RawValue>> {
         let index = self.entries.iter().position(|(name, _)| name == key)?;
@@ -201,6 +177,50 @@ impl Serialize for Member<'_> {
     }
 }
 
+/// An object whose members can be replaced: [`RawObject`], and the
+/// borrowing object the merge writes out. `set` is written once here and
+/// monomorphised for each, so it costs what the inherent methods did.
+pub trait SetMember {
+    /// Replace member `key` (keeping its position) or append it.
+    fn set_raw(&mut self, key: &str, value: Box<RawValue>);
+
+    /// Replace or append member `key` with `value` serialised as JSON.
+    ///
+    /// # Errors
+    ///
+    /// `value` cannot be serialised (a non-finite float, for example).
+    fn set<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), serde_json::Error> {
+        let raw = serde_json::value::to_raw_value(value)?;
+        self.set_raw(key, raw);
+        Ok(())
+    }
+}
+
+impl SetMember for RawObject {
+    fn set_raw(&mut self, key: &str, value: Box<RawValue>) {
+        if let Some(slot) = self.entries.iter_mut().find(|(name, _)| name == key) {
+            slot.1 = value;
+        } else {
+            self.entries.push((key.to_owned(), value));
+        }
+    }
+}
+
+impl SetMember for PatchObject<'_> {
+    fn set_raw(&mut self, key: &str, value: Box<RawValue>) {
+        if let Some(slot) = self.entries.iter_mut().find(|(name, _)| name == key) {
+            slot.1 = Member::Owned(value);
+        } else {
+            self.entries
+                .push((Cow::Owned(key.to_owned()), Member::Owned(value)));
+        }
+    }
+}
+
 /// Like [`RawObject`], but borrowing the members' text from the input: the
 /// cheap way to change a few members of many objects and write them out.
 #[derive(Debug)]
@@ -236,27 +256,6 @@ impl<'a> PatchObject<'a> {
         let object = serde::Deserializer::deserialize_map(&mut deserializer, PatchVisitor)?;
         deserializer.end()?;
         Ok(object)
-    }
-
-    /// Replace or append member `key` with `value` serialised as JSON.
-    pub(crate) fn set<T: Serialize + ?Sized>(
-        &mut self,
-        key: &str,
-        value: &T,
-    ) -> Result<(), serde_json::Error> {
-        let raw = serde_json::value::to_raw_value(value)?;
-        self.set_raw(key, raw);
-        Ok(())
-    }
-
-    /// Replace or append member `key` with raw JSON text.
-    pub(crate) fn set_raw(&mut self, key: &str, raw: Box<RawValue>) {
-        if let Some(slot) = self.entries.iter_mut().find(|(name, _)| name == key) {
-            slot.1 = Member::Owned(raw);
-        } else {
-            self.entries
-                .push((Cow::Owned(key.to_owned()), Member::Owned(raw)));
-        }
     }
 
     /// The current text of member `key`.

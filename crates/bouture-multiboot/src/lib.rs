@@ -4,7 +4,6 @@ mod bootcfg;
 mod build;
 mod error;
 mod grubenv;
-mod json;
 mod model;
 mod plan;
 mod size;
@@ -37,5 +36,42 @@ pub(crate) fn excerpt(text: &str, max: usize) -> String {
         format!("{head}…")
     } else {
         head
+    }
+}
+
+/// Parse JSON text, refusing duplicate keys in any object: serde keeps the
+/// first of two equal keys and Python's `json` the last, so a document with
+/// duplicates means different things to Bareon and to bouture.
+pub(crate) fn parse_strict(text: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    bouture_json::to_value(text, |key| {
+        format!(
+            "duplicate key {:?} (Bareon would keep the last one, serde the first)",
+            excerpt(key, 80)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::parse_strict;
+
+    #[test]
+    fn duplicate_keys_are_refused_naming_bareon() {
+        let error = parse_strict(br#"{"a": [{"b": 1, "b": 2}]}"#).unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                r#"duplicate key "b" (Bareon would keep the last one, serde the first) at line 1"#
+            ),
+            "{error}"
+        );
+        let long = format!(r#"{{"{0}": 1, "{0}": 2}}"#, "k".repeat(100));
+        let error = parse_strict(long.as_bytes()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("\"{}…\"", "k".repeat(80))),
+            "{error}"
+        );
     }
 }

@@ -213,7 +213,7 @@ impl Provision {
 
     /// Parse and validate a provision.json document (duplicate keys refused).
     pub fn from_json(text: &[u8]) -> Result<Self, ValidationErrors> {
-        let value = crate::json::parse_strict(text).map_err(|error| ValidationErrors {
+        let value = crate::parse_strict(text).map_err(|error| ValidationErrors {
             errors: vec![ValidationError {
                 path: Vec::new(),
                 message: format!("not valid JSON: {error}"),

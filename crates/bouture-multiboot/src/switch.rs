@@ -285,7 +285,7 @@ fn decode(path: &Path, block: &[u8]) -> Result<GrubEnv, MultibootError> {
 }
 
 fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, MultibootError> {
-    let value = crate::json::parse_strict(text).map_err(|error| MultibootError::Target {
+    let value = crate::parse_strict(text).map_err(|error| MultibootError::Target {
         path: path.to_owned(),
         message: format!("{BOOT_INFO_NAME}: {error}"),
     })?;

@@ -1,12 +1,11 @@
 //! The JSON document the master sends: parsed strictly against Ganeti's
 //! declared schema (which Ganeti itself never applies).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use crate::error::Error;
 
@@ -95,14 +94,15 @@ impl SetupInput {
     ///
     /// [`Error::Input`] or the check that failed.
     pub fn from_json(text: &[u8]) -> Result<Self, Error> {
-        let value: Strict = serde_json::from_slice(text).map_err(|error| Error::Input {
+        // Objects keep their members in order (serde_json's `preserve_order`).
+        let value = bouture_json::to_value(text, duplicate_key).map_err(|error| Error::Input {
             message: format!("Can't parse input data: {error}"),
         })?;
-        let Strict::Object(members) = value else {
+        let Value::Object(members) = value else {
             return Err(Error::Input {
                 message: format!(
                     "Can't parse input data: the input must be a JSON object, not {}",
-                    value.kind()
+                    kind(&value)
                 ),
             });
         };
@@ -116,8 +116,8 @@ impl SetupInput {
                 "hmac_key" => fields.hmac = Some(string(&key, value)?),
                 "ssconf" => fields.ssconf = Some(ssconf(value)?),
                 "start_node_daemon" => match value {
-                    Strict::Bool(flag) => fields.start = flag,
-                    Strict::Null => fields.start = false,
+                    Value::Bool(flag) => fields.start = flag,
+                    Value::Null => fields.start = false,
                     other => return Err(wrong_type(&key, "a boolean", &other)),
                 },
                 "node_name" => fields.node_name = Some(string(&key, value)?),
@@ -183,21 +183,21 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|text| !text.is_empty())
 }
 
-fn string(key: &str, value: Strict) -> Result<String, Error> {
+fn string(key: &str, value: Value) -> Result<String, Error> {
     match value {
-        Strict::String(text) => Ok(text),
+        Value::String(text) => Ok(text),
         // Absent and null are the same to Ganeti: "must be specified" follows.
-        Strict::Null => Ok(String::new()),
+        Value::Null => Ok(String::new()),
         other => Err(wrong_type(key, "a string", &other)),
     }
 }
 
-fn ssconf(value: Strict) -> Result<Vec<(String, String)>, Error> {
+fn ssconf(value: Value) -> Result<Vec<(String, String)>, Error> {
     match value {
-        Strict::Object(members) => members
+        Value::Object(members) => members
             .into_iter()
             .map(|(name, value)| match value {
-                Strict::String(text) => Ok((name, text)),
+                Value::String(text) => Ok((name, text)),
                 other => Err(wrong_type(
                     &format!("ssconf.{}", excerpt(&name)),
                     "a string",
@@ -205,7 +205,7 @@ fn ssconf(value: Strict) -> Result<Vec<(String, String)>, Error> {
                 )),
             })
             .collect(),
-        Strict::Null => Ok(Vec::new()),
+        Value::Null => Ok(Vec::new()),
         other => Err(wrong_type(
             "ssconf",
             "an object of ssconf names to strings",
@@ -214,9 +214,9 @@ fn ssconf(value: Strict) -> Result<Vec<(String, String)>, Error> {
     }
 }
 
-fn wrong_type(key: &str, expected: &str, value: &Strict) -> Error {
+fn wrong_type(key: &str, expected: &str, value: &Value) -> Error {
     Error::Input {
-        message: format!("input key '{key}' must be {expected}, not {}", value.kind()),
+        message: format!("input key '{key}' must be {expected}, not {}", kind(value)),
     }
 }
 
@@ -234,100 +234,25 @@ pub(crate) fn excerpt(text: &str) -> String {
     out
 }
 
-/// A JSON value whose objects keep every member in order, so that a
-/// duplicate key is found instead of silently dropped (serde keeps the
-/// first, Python the last: the two would disagree).
-enum Strict {
-    Object(Vec<(String, Strict)>),
-    Array,
-    String(String),
-    Bool(bool),
-    Number,
-    Null,
-}
-
-impl Strict {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Object(_) => "an object",
-            Self::Array => "an array",
-            Self::String(_) => "a string",
-            Self::Bool(_) => "a boolean",
-            Self::Number => "a number",
-            Self::Null => "null",
-        }
+/// What a JSON value is, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Object(_) => "an object",
+        Value::Array(_) => "an array",
+        Value::String(_) => "a string",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::Null => "null",
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Strict;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Strict, E> {
-        Ok(Strict::Bool(value))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Strict, E> {
-        Ok(Strict::Number)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Strict, E> {
-        Ok(Strict::Number)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Strict, E> {
-        Ok(Strict::Number)
-    }
-
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<Strict, E> {
-        Ok(Strict::String(value.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, value: String) -> Result<Strict, E> {
-        Ok(Strict::String(value))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Strict, E> {
-        Ok(Strict::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Strict, E> {
-        Ok(Strict::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
-        // Elements are checked for duplicate keys too, then dropped: an
-        // array is never a valid value here.
-        while seq.next_element::<Strict>()?.is_some() {}
-        Ok(Strict::Array)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
-        let mut members: Vec<(String, Strict)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate key '{}' (refused: readers disagree on which value counts)",
-                    excerpt(&key)
-                )));
-            }
-            let value = map.next_value::<Strict>()?;
-            members.push((key, value));
-        }
-        Ok(Strict::Object(members))
-    }
+/// The refusal of a key given twice (at any depth): serde keeps the first,
+/// Python the last, the two would disagree.
+fn duplicate_key(key: &str) -> String {
+    format!(
+        "duplicate key '{}' (refused: readers disagree on which value counts)",
+        excerpt(key)
+    )
 }
 
 #[cfg(test)]

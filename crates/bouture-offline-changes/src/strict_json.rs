@@ -1,19 +1,16 @@
 //! JSON parsing that refuses duplicate keys anywhere in the document
 //! (serde keeps the first of two equal keys, Python the last: a file with
-//! both would mean two different things).
+//! both would mean two different things), through `bouture-json`.
 
-use std::collections::HashSet;
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 
 /// The longest excerpt of a parse error or key echoed in a message.
 const EXCERPT: usize = 200;
 
 /// Parse `bytes` as `T`, refusing duplicate keys in any object.
-pub(crate) fn from_slice<T: de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    serde_json::from_slice::<NoDuplicates>(bytes).map_err(|e| bounded(&e.to_string()))?;
-    serde_json::from_slice::<T>(bytes).map_err(|e| bounded(&e.to_string()))
+pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    bouture_json::from_slice(bytes, |key| format!("duplicate key {:?}", bounded(key)))
+        .map_err(|e| bounded(&e.to_string()))
 }
 
 /// At most [`EXCERPT`] characters of `text`.
@@ -24,63 +21,6 @@ pub(crate) fn bounded(text: &str) -> String {
     let mut cut: String = text.chars().take(EXCERPT).collect();
     cut.push('…');
     cut
-}
-
-/// A JSON value that only checks the absence of duplicate keys.
-struct NoDuplicates;
-
-impl<'de> Deserialize<'de> for NoDuplicates {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NoDuplicatesVisitor)
-    }
-}
-
-struct NoDuplicatesVisitor;
-
-impl<'de> Visitor<'de> for NoDuplicatesVisitor {
-    type Value = NoDuplicates;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<NoDuplicates, E> {
-        Ok(NoDuplicates)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<NoDuplicates, E> {
-        Ok(NoDuplicates)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<NoDuplicates, E> {
-        Ok(NoDuplicates)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<NoDuplicates, E> {
-        Ok(NoDuplicates)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<NoDuplicates, E> {
-        Ok(NoDuplicates)
-    }
-    fn visit_unit<E>(self) -> Result<NoDuplicates, E> {
-        Ok(NoDuplicates)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NoDuplicates, A::Error> {
-        while seq.next_element::<NoDuplicates>()?.is_some() {}
-        Ok(NoDuplicates)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoDuplicates, A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom(format!(
-                    "duplicate key {:?}",
-                    bounded(&key)
-                )));
-            }
-            map.next_value::<NoDuplicates>()?;
-        }
-        Ok(NoDuplicates)
-    }
 }
 
 #[cfg(test)]

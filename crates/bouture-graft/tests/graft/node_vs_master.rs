@@ -24,7 +24,7 @@ fn tricky_config(number: u32) -> Value {
         "ratio": 3500.0,
         "flag": true,
     });
-    json!({ "_": bouture_master_client::pyjson::dumps(&inner) })
+    json!({ "_": bouture_json::dumps(&inner) })
 }
 
 /// Plain keys (not the single `_` convention), with typed values.
@@ -110,9 +110,7 @@ fn python_str(value: &Value) -> String {
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
         Value::Null => "None".into(),
-        Value::Number(n) if n.is_f64() => {
-            bouture_master_client::pyjson::float_repr(n.as_f64().unwrap())
-        }
+        Value::Number(n) if n.is_f64() => bouture_json::float_repr(n.as_f64().unwrap()),
         Value::Number(n) => n.to_string(),
         other => panic!("the test parameters hold only scalars, not {other}"),
     }

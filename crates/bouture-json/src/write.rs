@@ -2,14 +2,14 @@
 //! defaults: separators `", "` and `": "`, non-ASCII escaped as `\uXXXX`,
 //! floats as Python's `repr` (`3500.0`, `1e-05`, `1e+16`), keys in order.
 //!
-//! This is the master's wire format for instance parameters: the reference
-//! bouture re-serialises an instance's parameters this way when it adds
-//! `monitor-interface-url`, and bouture does the same so that the master
-//! receives the very same text; [`float_repr`] is also how the
-//! `xml_marshaller` codec writes floats.
+//! This is the SlapOS master's wire format for instance parameters: the
+//! reference bouture re-serialises an instance's parameters this way when
+//! it adds `monitor-interface-url`, and bouture does the same so that the
+//! master receives the very same text; [`float_repr`] is also how
+//! bouture-master-client's `xml_marshaller` codec writes floats.
 //!
 //! ```
-//! use bouture_master_client::pyjson::dumps;
+//! use bouture_json::dumps;
 //! let value: serde_json::Value = serde_json::from_str(r#"{"a": [1, 2.0, "é"], "b": null}"#).unwrap();
 //! assert_eq!(dumps(&value), r#"{"a": [1, 2.0, "\u00e9"], "b": null}"#);
 //! ```
@@ -95,7 +95,7 @@ fn write_string(out: &mut String, text: &str) {
 /// `nan`, `inf` and `-inf` for the non-finite values (JSON has none).
 ///
 /// ```
-/// use bouture_master_client::pyjson::float_repr;
+/// use bouture_json::float_repr;
 /// assert_eq!(float_repr(3500.0), "3500.0");
 /// assert_eq!(float_repr(0.0001), "0.0001");
 /// assert_eq!(float_repr(1e-5), "1e-05");
