@@ -199,12 +199,14 @@ fn render(
 ) -> std::io::Result<()> {
     let start = Instant::now();
     match (format, verbosity) {
-        // Rendered whole, then written once: stdout is line-buffered, and a
-        // report of thousands of port changes would cost a write per line.
+        // Through a buffer of its own: stdout is line-buffered, and a report
+        // of thousands of port changes would cost a write per line; a
+        // bounded buffer, not the whole report, because the parsed inputs
+        // are still in memory here (left to the process exit).
         (OutputFormat::Json, _) => {
-            let mut text = Vec::with_capacity(256 * report.port_changes.len() + 4096);
-            write_json(&mut text, report)?;
-            streams.stdout.write_all(&text)?;
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, &mut *streams.stdout);
+            write_json(&mut out, report)?;
+            std::io::Write::flush(&mut out)?;
         }
         (OutputFormat::Text, Verbosity::Quiet) => {
             for warning in &report.warnings {
