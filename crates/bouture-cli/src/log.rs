@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use bouture_failover::{FailoverLog, Level};
 
+use crate::Streams;
 use crate::exit::{CommandError, CommandResult};
 use crate::output::error_chain;
 
@@ -145,6 +146,19 @@ pub(crate) fn log_errors(result: CommandResult, log: &mut Logger<'_>) -> Command
         }
         other => other,
     }
+}
+
+/// Run a SlapOS command's body with its log on `streams.stderr` (and
+/// `--log-file`) and its report on `streams.stdout`, its errors going
+/// through [`log_errors`].
+pub(crate) fn with_log(
+    settings: &LogSettings,
+    streams: &mut Streams<'_>,
+    body: impl FnOnce(&mut Logger<'_>, &mut dyn Write) -> CommandResult,
+) -> CommandResult {
+    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
+    let result = body(&mut log, streams.stdout);
+    log_errors(result, &mut log)
 }
 
 /// Open the log file for appending: created (mode 0640) when missing,

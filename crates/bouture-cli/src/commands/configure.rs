@@ -9,7 +9,7 @@ use bouture_failover::configure::{self, ConfigureError, ConfigureOutcome};
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, log_errors};
+use crate::log::{LogSettings, with_log};
 
 /// Arguments of `bouture configure`.
 #[derive(Debug, clap::Args)]
@@ -60,9 +60,9 @@ pub(crate) fn run(
     settings: &LogSettings,
     streams: &mut Streams<'_>,
 ) -> CommandResult {
-    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
-    let result = configure(args, settings.verbosity, streams.stdout);
-    log_errors(result, &mut log)
+    with_log(settings, streams, |_, stdout| {
+        configure(args, settings.verbosity, stdout)
+    })
 }
 
 fn configure(args: &ConfigureArgs, verbosity: i16, stdout: &mut dyn Write) -> CommandResult {

@@ -17,7 +17,7 @@ use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::commands::master_args::{MasterArgs, lock_node_for};
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, log_errors};
+use crate::log::{LogSettings, Logger, with_log};
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
@@ -69,16 +69,10 @@ pub(crate) fn run(
     streams: &mut Streams<'_>,
     stderr_is_terminal: bool,
 ) -> CommandResult {
-    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
-    let quiet = !log.shows(Level::Info);
-    let result = graft(
-        args,
-        &mut log,
-        streams.stdout,
-        stderr_is_terminal && !quiet,
-        quiet,
-    );
-    log_errors(result, &mut log)
+    with_log(settings, streams, |log, stdout| {
+        let quiet = !log.shows(Level::Info);
+        graft(args, log, stdout, stderr_is_terminal && !quiet, quiet)
+    })
 }
 
 fn graft(

@@ -14,7 +14,7 @@ use bouture_core::{
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, log_errors};
+use crate::log::{LogSettings, Logger, with_log};
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
@@ -51,9 +51,9 @@ pub(crate) fn run(
     settings: &LogSettings,
     streams: &mut Streams<'_>,
 ) -> CommandResult {
-    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
-    let result = inventory(args, &mut log, streams.stdout);
-    log_errors(result, &mut log)
+    with_log(settings, streams, |log, stdout| {
+        inventory(args, log, stdout)
+    })
 }
 
 fn inventory(args: &InventoryArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {

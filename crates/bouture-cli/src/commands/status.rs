@@ -11,7 +11,7 @@ use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, log_errors};
+use crate::log::{LogSettings, with_log};
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture status`.
@@ -85,9 +85,7 @@ pub(crate) fn run(
     settings: &LogSettings,
     streams: &mut Streams<'_>,
 ) -> CommandResult {
-    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
-    let result = status(args, streams.stdout);
-    log_errors(result, &mut log)
+    with_log(settings, streams, |_, stdout| status(args, stdout))
 }
 
 fn status(args: &StatusArgs, stdout: &mut dyn Write) -> CommandResult {
