@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use bouture_failover::Level;
 use bouture_offline_changes::ChangesFile;
 
 use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
@@ -11,7 +12,7 @@ use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus
 use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, with_log};
+use crate::log::{LogSettings, Logger, with_log};
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture status`.
@@ -79,16 +80,18 @@ struct StatusReport {
 
 /// The report goes to stdout; errors go through the log (stderr with the
 /// prefix of slapos's lines, and `--log-file`), as for the other SlapOS
-/// commands. `-v`/`-q` change nothing else here.
+/// commands. `-v` adds DEBUG lines naming what was read; `-q` drops the
+/// text report and says only what needs the operator (a switchfile that
+/// could not be read, changes not acknowledged) as WARNING lines.
 pub(crate) fn run(
     args: &StatusArgs,
     settings: &LogSettings,
     streams: &mut Streams<'_>,
 ) -> CommandResult {
-    with_log(settings, streams, |_, stdout| status(args, stdout))
+    with_log(settings, streams, |log, stdout| status(args, log, stdout))
 }
 
-fn status(args: &StatusArgs, stdout: &mut dyn Write) -> CommandResult {
+fn status(args: &StatusArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
     let config = args.node.load()?;
     let switchfile_path = absolute(&args.switchfile);
     let status = switchfile::read_switchfile(&args.switchfile).map_err(CommandError::failed)?;
@@ -139,12 +142,54 @@ fn status(args: &StatusArgs, stdout: &mut dyn Write) -> CommandResult {
     report.changes = changes;
     report.changes_file = bouture_offline_changes::changes_path(&switchfile_path);
     report.acknowledged = args.ack;
+    log_status(&report, &config.path, log);
     let written = match args.format {
         OutputFormat::Json => write_json(stdout, &report),
+        OutputFormat::Text if !log.shows(Level::Info) => Ok(()),
         OutputFormat::Text => stdout.write_all(render_text(&report).as_bytes()),
     };
     written.map_err(CommandError::Output)?;
     Ok(Outcome::Done)
+}
+
+/// At DEBUG (`-v`), what was read; with `-q`, which drops the text report,
+/// what needs the operator as WARNING lines.
+fn log_status(report: &StatusReport, node_cfg: &Path, log: &mut Logger<'_>) {
+    let unknown = "(unknown)";
+    log.debug(&format!(
+        "read the node configuration {}: original master {}",
+        absolute(node_cfg).display(),
+        report.original_master_url.as_deref().unwrap_or(unknown)
+    ));
+    log.debug(&format!(
+        "read the switchfile {}: {}",
+        report.switchfile.display(),
+        if report.following == "new" {
+            "present, the node follows the new master"
+        } else {
+            "absent, the node follows its original master"
+        }
+    ));
+    let pending = report.changes.as_ref().map_or(0, ChangesFile::len);
+    log.debug(&format!(
+        "read the changes file {}: {pending} change(s) not acknowledged before this run",
+        report.changes_file.display()
+    ));
+    if log.shows(Level::Info) {
+        return;
+    }
+    if let Some(problem) = &report.switchfile_problem {
+        log.warning(&format!(
+            "the switchfile {} exists but its record cannot be read ({problem}); the node follows the new master",
+            report.switchfile.display()
+        ));
+    }
+    if pending > 0 && !report.acknowledged {
+        log.warning(&format!(
+            "{pending} change(s) made on the new master are not acknowledged ({}); `bouture status` lists them, `bouture status --ack` clears them",
+            report.changes_file.display()
+        ));
+    }
 }
 
 fn render_text(report: &StatusReport) -> String {

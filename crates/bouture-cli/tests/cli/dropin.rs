@@ -371,6 +371,21 @@ fn changes_made_on_the_new_master_are_listed_on_return_until_acknowledged() {
         3
     );
     assert_eq!(value["acknowledged"], false);
+    // -q: no report, one WARNING saying how many wait and how to see them.
+    let quiet = bouture(&[&["-q"], &status_args[..]].concat(), scene.dir.path());
+    assert_eq!(
+        (quiet.code, quiet.stdout.as_str()),
+        (0, ""),
+        "{}",
+        quiet.stderr
+    );
+    let warnings: Vec<&str> = quiet.stderr.lines().collect();
+    assert_eq!(warnings.len(), 1, "{}", quiet.stderr);
+    assert!(
+        warnings[0].contains(" WARNING 3 change(s) made on the new master are not acknowledged"),
+        "{}",
+        quiet.stderr
+    );
     let ack = bouture(&[&status_args[..], &["--ack"]].concat(), scene.dir.path());
     assert_eq!(ack.code, 0, "{}", ack.stderr);
     assert!(

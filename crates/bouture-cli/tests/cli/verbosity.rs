@@ -256,3 +256,67 @@ fn configure_at_each_level() {
         verbose.stdout
     );
 }
+
+#[test]
+fn status_at_each_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path(), "COMP-STATUS");
+    let cfg = node.cfg.to_str().unwrap();
+    let switchfile = dir.path().join("switch");
+    let status = |level: &[&str]| {
+        let mut args = level.to_vec();
+        args.extend(["status", "--cfg", cfg, "--switchfile"]);
+        args.push(switchfile.to_str().unwrap());
+        bouture(&args, dir.path())
+    };
+
+    // Following the original master, nothing to say: -q prints nothing.
+    let quiet = status(&["-q"]);
+    assert_eq!(
+        (quiet.code, quiet.stdout.as_str(), quiet.stderr.as_str()),
+        (0, "", "")
+    );
+    let default = status(&[]);
+    assert_eq!(default.code, 0, "{}", default.stderr);
+    assert!(default.stdout.starts_with("following the original master"));
+    assert_eq!(default.stderr, "");
+    // -v: the same report, and what was read as DEBUG lines.
+    let verbose = status(&["-v"]);
+    assert_eq!(verbose.stdout, default.stdout);
+    let debug: Vec<&str> = verbose
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" DEBUG read the "))
+        .collect();
+    assert_eq!(debug.len(), 3, "{}", verbose.stderr);
+    assert!(debug[1].contains("absent, the node follows its original master"));
+
+    // A switchfile whose record cannot be read: the node follows the new
+    // master; -q says so as a WARNING instead of the report, -qq not at all.
+    fs::create_dir(&switchfile).unwrap();
+    let quiet = status(&["-q"]);
+    assert_eq!(
+        (quiet.code, quiet.stdout.as_str()),
+        (0, ""),
+        "{}",
+        quiet.stderr
+    );
+    assert!(
+        quiet
+            .stderr
+            .contains(" WARNING the switchfile [ROOT]/switch exists but its record cannot be read"),
+        "{}",
+        quiet.stderr
+    );
+    let silent = status(&["-qq"]);
+    assert_eq!(
+        (silent.code, silent.stdout.as_str(), silent.stderr.as_str()),
+        (0, "", "")
+    );
+    let default = status(&[]);
+    assert!(
+        default.stdout.starts_with("following the new master"),
+        "{}",
+        default.stdout
+    );
+}
