@@ -166,11 +166,7 @@ mod tests {
     #[test]
     fn a_fifo_is_refused_without_blocking() {
         let root = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("mkfifo")
-            .arg(NodeLock::path_for(root.path()))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        bouture_test_support::mkfifo(&NodeLock::path_for(root.path())).unwrap();
         let err = NodeLock::acquire(root.path(), Duration::ZERO, &mut |_, _| {}).unwrap_err();
         assert!(err.to_string().contains("FIFO"), "{err}");
     }

@@ -172,11 +172,7 @@ mod tests {
     }
 
     fn mkfifo(path: &Path) {
-        let status = std::process::Command::new("mkfifo")
-            .arg(path)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        bouture_test_support::mkfifo(path).unwrap();
     }
 
     #[test]

@@ -350,11 +350,7 @@ fn nesting_deeper_than_ganeti_can_load_is_refused() {
 // Special files.
 
 fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    bouture_test_support::mkfifo(path).unwrap();
 }
 
 #[test]

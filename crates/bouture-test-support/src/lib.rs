@@ -218,6 +218,25 @@ impl SlaposEnv {
     }
 }
 
+/// Make a FIFO at `path` with the system's `mkfifo`, for the tests that check
+/// that bouture never blocks on one (coreutils is on every machine the tests
+/// run on).
+///
+/// # Errors
+///
+/// When `mkfifo` cannot be run or fails.
+pub fn mkfifo(path: &Path) -> std::io::Result<()> {
+    let status = std::process::Command::new("mkfifo").arg(path).status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "mkfifo {} failed: {status}",
+            path.display()
+        )))
+    }
+}
+
 /// The workspace's `target` directory (`CARGO_TARGET_DIR` at build time, else `<root>/target`).
 pub fn target_dir() -> PathBuf {
     option_env!("CARGO_TARGET_DIR").map_or_else(

@@ -76,13 +76,7 @@ fn unusable_node_configurations_exit_1_with_the_reason() {
     );
 
     let fifo = root.join("fifo.cfg");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    bouture_test_support::mkfifo(&fifo).unwrap();
     let run = bouture(&["inventory", "--cfg", fifo.to_str().unwrap()], root);
     assert_eq!(
         (run.code, stable(&run.stderr).as_str()),
@@ -162,13 +156,7 @@ fn bad_node(root: &Path) -> std::path::PathBuf {
     partition(5, Some(&vec![b' '; 1024 * 1024 + 1]));
     partition(6, Some(b"{\"software-url\": \"caf\xe9\"}"));
     let dir = partition(7, None);
-    assert!(
-        Command::new("mkfifo")
-            .arg(dir.join("bouture.json"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    bouture_test_support::mkfifo(&dir.join("bouture.json")).unwrap();
     let dir = partition(8, None);
     fs::create_dir(dir.join("bouture.json")).unwrap();
     let dir = partition(9, Some(&good_json));
