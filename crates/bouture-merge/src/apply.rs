@@ -113,8 +113,8 @@ impl<'a> Merged<'a> {
             .iter()
             .map(|g| GroupOut {
                 cluster: 0,
-                key: &g.uuid,
-                uuid: &g.uuid,
+                key: ours.str(g.uuid),
+                uuid: ours.str(g.uuid),
                 piece: Piece::Text(ours.raw(&g.raw)),
             })
             .collect();
@@ -207,7 +207,7 @@ impl<'a> Merged<'a> {
             }
             "networks" => {
                 for network in &ours.networks {
-                    writer.text(&network.uuid, ours.raw(&network.raw))?;
+                    writer.text(ours.str(network.uuid), ours.raw(&network.raw))?;
                 }
                 for entries in &self.networks {
                     for (key, piece) in entries {
@@ -218,11 +218,11 @@ impl<'a> Merged<'a> {
             }
             "nodes" => {
                 for node in &ours.nodes {
-                    writer.text(&node.uuid, ours.raw(&node.raw))?;
+                    writer.text(ours.str(node.uuid), ours.raw(&node.raw))?;
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     for node in &other.nodes {
-                        let group = node.group.as_deref().and_then(|g| {
+                        let group = other.opt_str(node.group).and_then(|g| {
                             match plan.groups.action(index, g) {
                                 Some(GroupAction::MergeInto { target_uuid, .. }) => {
                                     Some(quoted(target_uuid))
@@ -239,13 +239,19 @@ impl<'a> Merged<'a> {
                             edits.push((Field::Group, group.as_str()));
                         }
                         self.stamped(&mut edits);
-                        writer.patched(&node.uuid, other, &node.raw, &node.members, &edits)?;
+                        writer.patched(
+                            other.str(node.uuid),
+                            other,
+                            &node.raw,
+                            &node.members,
+                            &edits,
+                        )?;
                     }
                 }
             }
             "instances" => {
                 for instance in &ours.instances {
-                    writer.text(&instance.uuid, ours.raw(&instance.raw))?;
+                    writer.text(ours.str(instance.uuid), ours.raw(&instance.raw))?;
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     let ports = plan.instance_ports.get(index);
@@ -254,7 +260,7 @@ impl<'a> Merged<'a> {
                         self.stamped_with(
                             &mut writer,
                             other,
-                            &instance.uuid,
+                            other.str(instance.uuid),
                             &instance.raw,
                             &instance.members,
                             Field::NetworkPort,
@@ -265,7 +271,7 @@ impl<'a> Merged<'a> {
             }
             "disks" => {
                 for disk in &ours.disks {
-                    writer.text(&disk.uuid, ours.raw(&disk.raw))?;
+                    writer.text(ours.str(disk.uuid), ours.raw(&disk.raw))?;
                 }
                 for (index, other) in self.theirs.iter().enumerate() {
                     let ports = plan.disk_ports.get(index);
@@ -274,7 +280,7 @@ impl<'a> Merged<'a> {
                         self.stamped_with(
                             &mut writer,
                             other,
-                            &disk.uuid,
+                            other.str(disk.uuid),
                             &disk.raw,
                             &disk.members,
                             Field::DrbdPort,
@@ -441,12 +447,10 @@ fn add_groups<'c>(
     gained: &mut HashMap<(usize, &'c str), NetworkMap>,
 ) -> Result<(), Error> {
     for group in &other.nodegroups {
-        let action = plan
-            .groups
-            .action(index, &group.uuid)
-            .unwrap_or(&GroupAction::Add);
+        let (name, uuid) = (other.str(group.name), other.str(group.uuid));
+        let action = plan.groups.action(index, uuid).unwrap_or(&GroupAction::Add);
         let mut object = patch(other, other.raw(&group.raw), || {
-            format!("node group '{}'", group.name)
+            format!("node group '{name}'")
         })?;
         match action {
             GroupAction::MergeInto {
@@ -454,7 +458,7 @@ fn add_groups<'c>(
                 target_cluster,
             } => {
                 if let Some(networks) = object.get("networks") {
-                    let what = format!("node group '{}' networks", group.name);
+                    let what = format!("node group '{name}' networks");
                     let networks = open(other, &what, networks.get())?;
                     gained
                         .entry((*target_cluster, target_uuid.as_str()))
@@ -471,8 +475,8 @@ fn add_groups<'c>(
         stamp(&mut object, plan.now)?;
         groups.push(GroupOut {
             cluster: index + 1,
-            key: &group.uuid,
-            uuid: &group.uuid,
+            key: uuid,
+            uuid,
             piece: Piece::Patched(object),
         });
     }
@@ -530,10 +534,10 @@ fn their_networks(other: &ConfigFile, now: f64) -> Result<Entries<'_>, Error> {
     let mut out = Vec::with_capacity(other.networks.len());
     for network in &other.networks {
         let mut object = patch(other, other.raw(&network.raw), || {
-            format!("network '{}'", network.name)
+            format!("network '{}'", other.str(network.name))
         })?;
         stamp(&mut object, now)?;
-        out.push((network.uuid.as_str(), Piece::Patched(object)));
+        out.push((other.str(network.uuid), Piece::Patched(object)));
     }
     Ok(out)
 }

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::groups::{GroupAction, GroupPlan, cluster_name};
-use crate::model::ConfigFile;
+use crate::model::{ConfigFile, Str};
 
 /// The kinds of objects in a Ganeti configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -190,36 +190,42 @@ impl<'a> Finder<'a> {
         };
         let index = owner.index as usize;
         let sub = usize::from(owner.sub);
+        let named = |c: &ConfigFile, name: Str, uuid: Str| {
+            (c.str(name).to_owned(), Some(c.str(uuid).to_owned()))
+        };
         let (name, uuid): (String, Option<String>) = match (config, owner.kind) {
             (Some(_), ObjectKind::Cluster) if sub == 1 => ("master IP".to_owned(), None),
             (Some(c), ObjectKind::Cluster) => (c.cluster.name.clone(), c.cluster.uuid.clone()),
             (Some(c), ObjectKind::Node) => c
                 .nodes
                 .get(index)
-                .map(|n| (n.name.clone(), Some(n.uuid.clone())))
+                .map(|n| named(c, n.name, n.uuid))
                 .unwrap_or_default(),
             (Some(c), ObjectKind::NodeGroup) => c
                 .nodegroups
                 .get(index)
-                .map(|g| (g.name.clone(), Some(g.uuid.clone())))
+                .map(|g| named(c, g.name, g.uuid))
                 .unwrap_or_default(),
             (Some(c), ObjectKind::Network) => c
                 .networks
                 .get(index)
-                .map(|n| (n.name.clone(), Some(n.uuid.clone())))
+                .map(|n| named(c, n.name, n.uuid))
                 .unwrap_or_default(),
             (Some(c), ObjectKind::Instance) => c
                 .instances
                 .get(index)
-                .map(|i| (i.name.clone(), Some(i.uuid.clone())))
+                .map(|i| named(c, i.name, i.uuid))
                 .unwrap_or_default(),
             (Some(c), ObjectKind::Nic) => c
                 .instances
                 .get(index)
                 .map(|i| {
                     (
-                        format!("{}/nic {sub}", i.name),
-                        i.nics.get(sub).and_then(|n| n.uuid.clone()),
+                        format!("{}/nic {sub}", c.str(i.name)),
+                        i.nics
+                            .get(sub)
+                            .and_then(|n| c.opt_str(n.uuid))
+                            .map(str::to_owned),
                     )
                 })
                 .unwrap_or_default(),
@@ -227,19 +233,19 @@ impl<'a> Finder<'a> {
                 .disks
                 .get(index)
                 .map(|d| {
-                    let name = d.iv_name.clone().unwrap_or_else(|| d.uuid.clone());
+                    let name = c.str(d.iv_name.unwrap_or(d.uuid)).to_owned();
                     let uuid = match sub.checked_sub(1) {
-                        None => Some(d.uuid.clone()),
-                        Some(child) => d.child_uuids.get(child).cloned(),
+                        None => Some(d.uuid),
+                        Some(child) => d.child_uuids.get(child).copied(),
                     };
-                    (name, uuid)
+                    (name, c.opt_str(uuid).map(str::to_owned))
                 })
                 .unwrap_or_default(),
             (Some(c), ObjectKind::LogicalVolume) => c
                 .disks
                 .get(index)
                 .and_then(|d| d.lvs.get(sub))
-                .map(|lv| (lv.clone(), None))
+                .map(|lv| (c.lv_name(*lv), None))
                 .unwrap_or_default(),
             _ => (String::new(), None),
         };
@@ -383,59 +389,61 @@ pub fn find_conflicts<'a>(
         if let Some(ip) = &cluster.master_ip {
             finder.claim(&mut ips, ip.as_str(), me.sub(1));
         }
+        let text = |value: Str| config.str(value);
         for (at, node) in config.nodes.iter().enumerate() {
             let me = owner(ObjectKind::Node, at);
-            finder.claim(&mut uuids, node.uuid.as_str(), me);
-            finder.claim(&mut node_names, node.name.as_str(), me);
-            if let Some(ip) = &node.primary_ip {
-                finder.claim(&mut ips, ip.as_str(), me);
+            finder.claim(&mut uuids, text(node.uuid), me);
+            finder.claim(&mut node_names, text(node.name), me);
+            let primary = config.opt_str(node.primary_ip);
+            if let Some(ip) = primary {
+                finder.claim(&mut ips, ip, me);
             }
-            if let Some(ip) = &node.secondary_ip
-                && node.primary_ip.as_ref() != Some(ip)
+            if let Some(ip) = config.opt_str(node.secondary_ip)
+                && primary != Some(ip)
             {
-                finder.claim(&mut ips, ip.as_str(), me);
+                finder.claim(&mut ips, ip, me);
             }
         }
         for (at, group) in config.nodegroups.iter().enumerate() {
             let added = index == 0
                 || !matches!(
-                    groups.action(index - 1, &group.uuid),
+                    groups.action(index - 1, text(group.uuid)),
                     Some(GroupAction::MergeInto { .. })
                 );
             if added {
                 finder.claim(
                     &mut uuids,
-                    group.uuid.as_str(),
+                    text(group.uuid),
                     owner(ObjectKind::NodeGroup, at),
                 );
             }
         }
         for (at, network) in config.networks.iter().enumerate() {
             let me = owner(ObjectKind::Network, at);
-            finder.claim(&mut uuids, network.uuid.as_str(), me);
-            finder.claim(&mut network_names, network.name.as_str(), me);
+            finder.claim(&mut uuids, text(network.uuid), me);
+            finder.claim(&mut network_names, text(network.name), me);
         }
         for (at, instance) in config.instances.iter().enumerate() {
             let me = owner(ObjectKind::Instance, at);
-            finder.claim(&mut uuids, instance.uuid.as_str(), me);
-            finder.claim(&mut instance_names, instance.name.as_str(), me);
+            finder.claim(&mut uuids, text(instance.uuid), me);
+            finder.claim(&mut instance_names, text(instance.name), me);
             for (nic_index, nic) in instance.nics.iter().enumerate() {
                 let nic_owner = owner(ObjectKind::Nic, at).sub(nic_index);
-                if let Some(uuid) = &nic.uuid {
-                    finder.claim(&mut uuids, uuid.as_str(), nic_owner);
+                if let Some(uuid) = config.opt_str(nic.uuid) {
+                    finder.claim(&mut uuids, uuid, nic_owner);
                 }
-                if let Some(mac) = &nic.mac {
+                if let Some(mac) = config.opt_str(nic.mac) {
                     let mac: Cow<'a, str> = if mac.bytes().any(|b| b.is_ascii_uppercase()) {
                         Cow::Owned(mac.to_ascii_lowercase())
                     } else {
-                        Cow::Borrowed(mac.as_str())
+                        Cow::Borrowed(mac)
                     };
                     finder.claim(&mut macs, mac, nic_owner);
                 }
-                if let Some(ip) = &nic.ip {
-                    let mode = nic.nicparams.mode.as_deref().unwrap_or(default_mode);
-                    let link = nic.nicparams.link.as_deref().unwrap_or(default_link);
-                    let network = nic.network.as_deref().unwrap_or("None");
+                if let Some(ip) = config.opt_str(nic.ip) {
+                    let mode = config.opt_str(nic.nicparams.mode).unwrap_or(default_mode);
+                    let link = config.opt_str(nic.nicparams.link).unwrap_or(default_link);
+                    let network = config.opt_str(nic.network).unwrap_or("None");
                     let key = format!("{}:{link}/{ip}/{network}", nic_link_prefix(mode));
                     finder.claim(&mut ips, key, nic_owner);
                 }
@@ -443,14 +451,14 @@ pub fn find_conflicts<'a>(
         }
         for (at, disk) in config.disks.iter().enumerate() {
             let me = owner(ObjectKind::Disk, at);
-            finder.claim(&mut uuids, disk.uuid.as_str(), me);
+            finder.claim(&mut uuids, text(disk.uuid), me);
             for (child, uuid) in disk.child_uuids.iter().enumerate() {
-                finder.claim(&mut uuids, uuid.as_str(), me.sub(child + 1));
+                finder.claim(&mut uuids, text(*uuid), me.sub(child + 1));
             }
             for (lv_index, lv) in disk.lvs.iter().enumerate() {
                 finder.claim(
                     &mut uuids,
-                    lv.as_str(),
+                    config.lv_name(*lv),
                     owner(ObjectKind::LogicalVolume, at).sub(lv_index),
                 );
             }

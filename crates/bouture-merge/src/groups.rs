@@ -65,8 +65,8 @@ pub fn plan_groups(
     let mut names: HashMap<String, (usize, String)> = HashMap::new();
     for group in &ours.nodegroups {
         names
-            .entry(group.name.clone())
-            .or_insert((0, group.uuid.clone()));
+            .entry(ours.str(group.name).to_owned())
+            .or_insert((0, ours.str(group.uuid).to_owned()));
     }
     let mut conflicts = Vec::new();
     let mut plan = GroupPlan::default();
@@ -74,14 +74,15 @@ pub fn plan_groups(
         let cluster_index = index + 1;
         let mut actions = HashMap::new();
         for group in &other.nodegroups {
-            let action = match (names.get(&group.name), strategy) {
+            let (name, uuid) = (other.str(group.name), other.str(group.uuid));
+            let action = match (names.get(name), strategy) {
                 (None, _) => GroupAction::Add,
                 (Some((owner, target)), Some(GroupStrategy::Merge)) => GroupAction::MergeInto {
                     target_uuid: target.clone(),
                     target_cluster: *owner,
                 },
                 (Some(_), Some(GroupStrategy::Rename)) => {
-                    let new_name = format!("{}-{}", group.name, other.name());
+                    let new_name = format!("{name}-{}", other.name());
                     if let Some((owner, uuid)) = names.get(&new_name) {
                         let owner_cluster = cluster_name(ours, theirs, *owner);
                         conflicts.push(Conflict {
@@ -89,31 +90,28 @@ pub fn plan_groups(
                             value: new_name.clone(),
                             owners: vec![
                                 group_ref(owner_cluster, &new_name, uuid),
-                                group_ref(other.name(), &group.name, &group.uuid),
+                                group_ref(other.name(), name, uuid),
                             ],
                             message: format!(
-                                "node group '{}' of cluster '{}' would be renamed '{new_name}', but cluster '{owner_cluster}' already has a node group of that name; rename one of them first",
-                                group.name,
+                                "node group '{name}' of cluster '{}' would be renamed '{new_name}', but cluster '{owner_cluster}' already has a node group of that name; rename one of them first",
                                 other.name()
                             ),
                         });
                     }
                     GroupAction::Rename { new_name }
                 }
-                (Some((owner, uuid)), None) => {
+                (Some((owner, owner_uuid)), None) => {
                     let owner_cluster = cluster_name(ours, theirs, *owner);
                     conflicts.push(Conflict {
                         kind: ConflictKind::NodeGroupName,
-                        value: group.name.clone(),
+                        value: name.to_owned(),
                         owners: vec![
-                            group_ref(owner_cluster, &group.name, uuid),
-                            group_ref(other.name(), &group.name, &group.uuid),
+                            group_ref(owner_cluster, name, owner_uuid),
+                            group_ref(other.name(), name, uuid),
                         ],
                         message: format!(
-                            "node group '{}' exists in cluster '{owner_cluster}' and in cluster '{}'; choose a node group strategy: merge (its nodes join the existing group) or rename (it becomes '{}-{}')",
-                            group.name,
+                            "node group '{name}' exists in cluster '{owner_cluster}' and in cluster '{}'; choose a node group strategy: merge (its nodes join the existing group) or rename (it becomes '{name}-{}')",
                             other.name(),
-                            group.name,
                             other.name()
                         ),
                     });
@@ -123,17 +121,17 @@ pub fn plan_groups(
             match &action {
                 GroupAction::Add => {
                     names
-                        .entry(group.name.clone())
-                        .or_insert((cluster_index, group.uuid.clone()));
+                        .entry(name.to_owned())
+                        .or_insert((cluster_index, uuid.to_owned()));
                 }
                 GroupAction::Rename { new_name } => {
                     names
                         .entry(new_name.clone())
-                        .or_insert((cluster_index, group.uuid.clone()));
+                        .or_insert((cluster_index, uuid.to_owned()));
                 }
                 GroupAction::MergeInto { .. } => {}
             }
-            actions.insert(group.uuid.clone(), action);
+            actions.insert(uuid.to_owned(), action);
         }
         plan.actions.push(actions);
     }

@@ -19,6 +19,8 @@ use std::hash::Hasher as _;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
+use crate::model::Str;
+
 /// The deepest nesting accepted. Ganeti's objects are at most about ten
 /// levels deep; Python's loader (`json`, then `FromDict` recursing into disk
 /// children) fails past its recursion limit, far above this.
@@ -47,12 +49,14 @@ enum Step<'t> {
 
 /// A string as it appears in the text (without its quotes).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Str<'t> {
+pub(crate) struct Quoted<'t> {
     raw: &'t str,
+    /// Where `raw` starts in the text.
+    start: usize,
     escaped: bool,
 }
 
-impl<'t> Str<'t> {
+impl<'t> Quoted<'t> {
     /// The decoded string (borrowed when it has no escape).
     pub(crate) fn decode(self) -> Result<Cow<'t, str>, &'static str> {
         if self.escaped {
@@ -185,6 +189,10 @@ pub(crate) struct Scanner<'t> {
     path: Vec<Step<'t>>,
     /// Keys of the objects being read (fingerprint, offset), a stack shared by nested objects.
     keys: Vec<(u64, usize)>,
+    /// The decoded text of the strings read with [`Scanner::str`] that have
+    /// escapes (see [`Str`]); starts with one unused byte, so that no
+    /// string starts at 0.
+    decoded: String,
 }
 
 /// The result of a scanner step.
@@ -200,7 +208,58 @@ impl<'t> Scanner<'t> {
             depth: 0,
             path: Vec::with_capacity(MAX_DEPTH),
             keys: Vec::with_capacity(256),
+            decoded: String::new(),
         }
+    }
+
+    /// The decoded strings of the [`Str`]s read so far (see [`Str::resolve`]).
+    pub(crate) fn into_decoded(self) -> String {
+        self.decoded
+    }
+
+    /// The text of a [`Str`] read by this scanner.
+    pub(crate) fn resolve(&self, value: Str) -> &str {
+        value.resolve(self.text, &self.decoded)
+    }
+
+    /// Keep a copy of `value` (a decoded key, say) as a [`Str`] of the
+    /// decoded strings.
+    pub(crate) fn store(&mut self, value: &str) -> Scan<Str> {
+        if self.decoded.is_empty() {
+            self.decoded.push('\0');
+        }
+        let start = self.decoded.len();
+        self.decoded.push_str(value);
+        Str::decoded(start, value.len())
+            .ok_or_else(|| self.error("the decoded strings of this file exceed 2 GiB"))
+    }
+
+    /// Read a string as a [`Str`]: its place in the text, or, when it has
+    /// escapes, its decoded text kept aside.
+    pub(crate) fn str(&mut self) -> Scan<Str> {
+        let offset = self.offset();
+        let value = self.string()?;
+        if value.escaped {
+            let decoded = value
+                .decode()
+                .map_err(|problem| self.error_at(offset, format!("{problem} in a string")))?;
+            self.store(&decoded)
+        } else {
+            Str::in_text(value.start, value.raw.len())
+                .ok_or_else(|| self.error_at(offset, "a string beyond 2 GiB in the file"))
+        }
+    }
+
+    /// Read a string as a [`Str`], or `null`.
+    pub(crate) fn opt_str(&mut self) -> Scan<Option<Str>> {
+        if self.peek() == Some(b'n') {
+            self.literal()?;
+            return Ok(None);
+        }
+        if self.peek() != Some(b'"') {
+            return Err(self.unexpected("a string or null"));
+        }
+        self.str().map(Some)
     }
 
     /// The current byte offset.
@@ -313,7 +372,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// Read a string.
-    pub(crate) fn string(&mut self) -> Scan<Str<'t>> {
+    pub(crate) fn string(&mut self) -> Scan<Quoted<'t>> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("a string"));
         }
@@ -326,7 +385,11 @@ impl<'t> Scanner<'t> {
                 Some(b'"') => {
                     let raw = self.text.get(start..self.pos).unwrap_or_default();
                     self.pos += 1;
-                    return Ok(Str { raw, escaped });
+                    return Ok(Quoted {
+                        raw,
+                        start,
+                        escaped,
+                    });
                 }
                 Some(b'\\') => {
                     escaped = true;
@@ -492,6 +555,7 @@ impl<'t> Scanner<'t> {
             depth: 0,
             path: Vec::new(),
             keys: Vec::new(),
+            decoded: String::new(),
         };
         scanner.string().ok()?.decode().ok()
     }

@@ -26,8 +26,9 @@ pub use conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef, find_conflict
 pub use error::Error;
 pub use groups::{GroupAction, GroupPlan, GroupStrategy, plan_groups};
 pub use model::{
-    Cluster, ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Field, Instance, Members, Network, Nic,
-    NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, is_drbd, version_name,
+    Cluster, ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Field, Instance, Lv, MAX_TEXT_SIZE, Members,
+    Network, Nic, NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, Str, is_drbd,
+    version_name,
 };
 pub use params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
 pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, Repair, check, plan};

@@ -7,6 +7,7 @@
 //! text; fields bouture does not know are written back verbatim.
 
 use std::borrow::Cow;
+use std::num::NonZeroU32;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,85 @@ pub fn version_name(version: u64) -> String {
 /// The largest input read unless the caller raises it: 256 MiB, more than
 /// twice the size of a generated cluster of 100,000 instances.
 pub const DEFAULT_MAX_INPUT_SIZE: u64 = 256 << 20;
+
+/// The largest text a [`ConfigFile`] can hold: 2 GiB - 1 (positions are
+/// kept in 31 bits, see [`Str`]).
+pub const MAX_TEXT_SIZE: usize = (1 << 31) - 1;
+
+/// A string of a parsed [`ConfigFile`]; [`ConfigFile::str`] gives its text.
+///
+/// Parsed objects do not copy their strings: a `Str` is where the string is
+/// in the file's text (8 bytes, no allocation), or, for a string written
+/// with escapes (`"\u0061"`), where its decoded text is in the strings the
+/// file keeps aside. It has no equality of its own: two strings are equal
+/// when their texts are, whatever their positions.
+///
+/// ```
+/// use bouture_merge::ConfigFile;
+///
+/// let config = ConfigFile::read("tests/fixtures/cluster_config_3.0.json", 1 << 20)?;
+/// let node = &config.nodes[0];
+/// assert_eq!(config.str(node.uuid).len(), 36);
+/// # Ok::<(), bouture_merge::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Str {
+    /// The first byte's offset, [`Str::DECODED`] set for a decoded string;
+    /// never 0 (offset 0 of the text is the document's brace, and the
+    /// decoded strings start with an unused byte).
+    start: NonZeroU32,
+    len: u32,
+}
+
+impl Str {
+    const DECODED: u32 = 1 << 31;
+
+    /// A string at `start..start + len` of the text.
+    pub(crate) fn in_text(start: usize, len: usize) -> Option<Self> {
+        let start = u32::try_from(start)
+            .ok()
+            .filter(|s| s & Self::DECODED == 0)?;
+        Some(Self {
+            start: NonZeroU32::new(start)?,
+            len: u32::try_from(len).ok()?,
+        })
+    }
+
+    /// A string at `start..start + len` of the decoded strings.
+    pub(crate) fn decoded(start: usize, len: usize) -> Option<Self> {
+        let start = u32::try_from(start)
+            .ok()
+            .filter(|s| s & Self::DECODED == 0)?;
+        Some(Self {
+            start: NonZeroU32::new(start | Self::DECODED)?,
+            len: u32::try_from(len).ok()?,
+        })
+    }
+
+    /// Its text, given the file's text and decoded strings (empty if it is
+    /// not in them, which a `Str` of this file never is).
+    pub(crate) fn resolve<'a>(self, text: &'a str, decoded: &'a str) -> &'a str {
+        let start = self.start.get();
+        let (from, start) = if start & Self::DECODED == 0 {
+            (text, start)
+        } else {
+            (decoded, start & !Self::DECODED)
+        };
+        let start = start as usize;
+        from.get(start..start + self.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// Its length in bytes.
+    pub fn len(self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether it is the empty string.
+    pub fn is_empty(self) -> bool {
+        self.len == 0
+    }
+}
 
 /// The sections of `config.data` that hold objects keyed by UUID.
 pub const SECTIONS: [&str; 6] = [
@@ -79,6 +159,8 @@ pub struct ConfigFile {
     pub disks: Vec<Disk>,
     /// The number of job filters.
     pub filters: usize,
+    /// The decoded text of the strings written with escapes (see [`Str`]).
+    decoded: String,
 }
 
 /// The cluster object: its members as raw text, plus the fields bouture reads.
@@ -179,19 +261,19 @@ impl Members {
 }
 
 /// A node.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Node {
     /// `uuid` (also its key in the file: they must be equal).
-    pub uuid: String,
+    pub uuid: Str,
     /// `name`.
-    pub name: String,
+    pub name: Str,
     /// `primary_ip`.
-    pub primary_ip: Option<String>,
+    pub primary_ip: Option<Str>,
     /// `secondary_ip`.
-    pub secondary_ip: Option<String>,
+    pub secondary_ip: Option<Str>,
     /// `group` (a node group UUID).
-    pub group: Option<String>,
+    pub group: Option<Str>,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
     /// Where its replaceable members are.
@@ -199,27 +281,27 @@ pub struct Node {
 }
 
 /// A node group.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct NodeGroup {
     /// `uuid` (also its key in the file: they must be equal).
-    pub uuid: String,
+    pub uuid: Str,
     /// `name`.
-    pub name: String,
+    pub name: Str,
     /// The keys of its `networks` map (network UUIDs).
-    pub networks: Vec<String>,
+    pub networks: Vec<Str>,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
 }
 
 /// A network.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Network {
     /// `uuid` (also its key in the file: they must be equal).
-    pub uuid: String,
+    pub uuid: Str,
     /// `name`.
-    pub name: String,
+    pub name: Str,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
 }
@@ -229,13 +311,13 @@ pub struct Network {
 #[non_exhaustive]
 pub struct Nic {
     /// `uuid`.
-    pub uuid: Option<String>,
+    pub uuid: Option<Str>,
     /// `mac`.
-    pub mac: Option<String>,
+    pub mac: Option<Str>,
     /// `ip`.
-    pub ip: Option<String>,
+    pub ip: Option<Str>,
     /// `network` (a network UUID).
-    pub network: Option<String>,
+    pub network: Option<Str>,
     /// `nicparams` (only mode and link are read).
     pub nicparams: NicParams,
 }
@@ -245,49 +327,60 @@ pub struct Nic {
 #[non_exhaustive]
 pub struct NicParams {
     /// `mode`: bridged, routed or openvswitch.
-    pub mode: Option<String>,
+    pub mode: Option<Str>,
     /// `link`.
-    pub link: Option<String>,
+    pub link: Option<Str>,
 }
 
 /// An instance.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Instance {
     /// `uuid` (also its key in the file: they must be equal).
-    pub uuid: String,
+    pub uuid: Str,
     /// `name`.
-    pub name: String,
+    pub name: Str,
     /// `primary_node` (a node UUID).
-    pub primary_node: Option<String>,
+    pub primary_node: Option<Str>,
     /// `network_port` (console port), when set.
     pub network_port: Option<u64>,
     /// `nics`.
     pub nics: Vec<Nic>,
     /// `disks` (disk UUIDs, in order).
-    pub disks: Vec<String>,
+    pub disks: Vec<Str>,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
     /// Where its replaceable members are.
     pub members: Members,
 }
 
+/// A logical volume of a plain disk (its `logical_id`, `[vg, lv]`);
+/// [`ConfigFile::lv_name`] gives its `vg/lv` name.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Lv {
+    /// The volume group.
+    pub vg: Str,
+    /// The logical volume.
+    pub lv: Str,
+}
+
 /// A top-level disk.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Disk {
     /// `uuid` (also its key in the file: they must be equal).
-    pub uuid: String,
+    pub uuid: Str,
     /// `iv_name` (`disk/N`), if any.
-    pub iv_name: Option<String>,
+    pub iv_name: Option<Str>,
     /// The DRBD port (`logical_id[2]`), for DRBD disks.
     pub drbd_port: Option<u64>,
     /// The two nodes of a DRBD disk (`logical_id[0]` and `[1]`).
-    pub drbd_nodes: Vec<String>,
-    /// The `vg/lv` names of this disk and its children.
-    pub lvs: Vec<String>,
+    pub drbd_nodes: Option<[Str; 2]>,
+    /// The logical volumes of this disk and its children.
+    pub lvs: Vec<Lv>,
     /// UUIDs of child disks that have one.
-    pub child_uuids: Vec<String>,
+    pub child_uuids: Vec<Str>,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
     /// Where its replaceable members are.
@@ -312,27 +405,23 @@ fn check_uuid(
     scanner: &Scanner<'_>,
     section: &str,
     key: &str,
-    uuid: Option<String>,
+    uuid: Option<Str>,
     start: usize,
-) -> Scan<String> {
+) -> Scan<Str> {
     match uuid {
-        Some(uuid) if uuid == key => Ok(uuid),
+        Some(uuid) if scanner.resolve(uuid) == key => Ok(uuid),
         Some(uuid) => Err(scanner.error_at(
             start,
             format!(
-                "is stored under the key '{key}' but its uuid is '{uuid}'; the key of every object in '{section}' must be its uuid (Ganeti would index it by the key)"
+                "is stored under the key '{key}' but its uuid is '{}'; the key of every object in '{section}' must be its uuid (Ganeti would index it by the key)",
+                scanner.resolve(uuid)
             ),
         )),
         None => Err(scanner.error_at(start, format!("has no uuid (every object in '{section}' needs one, equal to its key)"))),
     }
 }
 
-fn required(
-    scanner: &Scanner<'_>,
-    value: Option<String>,
-    what: &str,
-    start: usize,
-) -> Scan<String> {
+fn required(scanner: &Scanner<'_>, value: Option<Str>, what: &str, start: usize) -> Scan<Str> {
     value.ok_or_else(|| scanner.error_at(start, format!("has no {what}")))
 }
 
@@ -356,19 +445,18 @@ fn stamp_member(scanner: &mut Scanner<'_>, members: &mut Members, name: &str) ->
 
 fn node(scanner: &mut Scanner<'_>, key: &str) -> Scan<Node> {
     let start = scanner.offset();
-    let mut node = Node::default();
-    let mut uuid = None;
-    let mut name = None;
+    let (mut uuid, mut name) = (None, None);
+    let (mut primary_ip, mut secondary_ip, mut group) = (None, None, None);
     let mut members = Members::default();
-    node.raw = scanner.object(|s, member| {
+    let raw = scanner.object(|s, member| {
         match member {
-            "uuid" => uuid = Some(owned(s.text()?)),
-            "name" => name = Some(owned(s.text()?)),
-            "primary_ip" => node.primary_ip = s.opt_text()?.map(owned),
-            "secondary_ip" => node.secondary_ip = s.opt_text()?.map(owned),
+            "uuid" => uuid = Some(s.str()?),
+            "name" => name = Some(s.str()?),
+            "primary_ip" => primary_ip = s.opt_str()?,
+            "secondary_ip" => secondary_ip = s.opt_str()?,
             "group" => {
-                let (group, span) = s.spanned(Scanner::opt_text)?;
-                node.group = group.map(owned);
+                let (value, span) = s.spanned(Scanner::opt_str)?;
+                group = value;
                 members.set(Field::Group, &span);
             }
             "master_candidate" => record(s, &mut members, Field::MasterCandidate)?,
@@ -382,24 +470,28 @@ fn node(scanner: &mut Scanner<'_>, key: &str) -> Scan<Node> {
         }
         Ok(())
     })?;
-    node.uuid = check_uuid(scanner, "nodes", key, uuid, start)?;
-    node.name = required(scanner, name, "name", start)?;
-    node.members = members;
-    Ok(node)
+    Ok(Node {
+        uuid: check_uuid(scanner, "nodes", key, uuid, start)?,
+        name: required(scanner, name, "name", start)?,
+        primary_ip,
+        secondary_ip,
+        group,
+        raw,
+        members,
+    })
 }
 
 fn nodegroup(scanner: &mut Scanner<'_>, key: &str) -> Scan<NodeGroup> {
     let start = scanner.offset();
-    let mut group = NodeGroup::default();
-    let mut uuid = None;
-    let mut name = None;
-    group.raw = scanner.object(|s, member| {
+    let (mut uuid, mut name) = (None, None);
+    let mut networks = Vec::new();
+    let raw = scanner.object(|s, member| {
         match member {
-            "uuid" => uuid = Some(owned(s.text()?)),
-            "name" => name = Some(owned(s.text()?)),
+            "uuid" => uuid = Some(s.str()?),
+            "name" => name = Some(s.str()?),
             "networks" if s.peek_is(b'{') => {
                 s.object(|s, network| {
-                    group.networks.push(network.to_owned());
+                    networks.push(s.store(network)?);
                     s.value().map(drop)
                 })?;
             }
@@ -409,19 +501,21 @@ fn nodegroup(scanner: &mut Scanner<'_>, key: &str) -> Scan<NodeGroup> {
         }
         Ok(())
     })?;
-    group.uuid = check_uuid(scanner, "nodegroups", key, uuid, start)?;
-    group.name = required(scanner, name, "name", start)?;
-    Ok(group)
+    Ok(NodeGroup {
+        uuid: check_uuid(scanner, "nodegroups", key, uuid, start)?,
+        name: required(scanner, name, "name", start)?,
+        networks,
+        raw,
+    })
 }
 
 fn network(scanner: &mut Scanner<'_>, key: &str) -> Scan<Network> {
     let start = scanner.offset();
-    let mut uuid = None;
-    let mut name = None;
+    let (mut uuid, mut name) = (None, None);
     let raw = scanner.object(|s, member| {
         match member {
-            "uuid" => uuid = Some(owned(s.text()?)),
-            "name" => name = Some(owned(s.text()?)),
+            "uuid" => uuid = Some(s.str()?),
+            "name" => name = Some(s.str()?),
             _ => {
                 s.value()?;
             }
@@ -439,10 +533,10 @@ fn nic(scanner: &mut Scanner<'_>) -> Scan<Nic> {
     let mut nic = Nic::default();
     scanner.object(|s, member| {
         match member {
-            "uuid" => nic.uuid = s.opt_text()?.map(owned),
-            "mac" => nic.mac = s.opt_text()?.map(owned),
-            "ip" => nic.ip = s.opt_text()?.map(owned),
-            "network" => nic.network = s.opt_text()?.map(owned),
+            "uuid" => nic.uuid = s.opt_str()?,
+            "mac" => nic.mac = s.opt_str()?,
+            "ip" => nic.ip = s.opt_str()?,
+            "network" => nic.network = s.opt_str()?,
             "nicparams" if s.peek_is(b'{') => nic.nicparams = nic_params(s)?,
             _ => {
                 s.value()?;
@@ -457,8 +551,8 @@ fn nic_params(scanner: &mut Scanner<'_>) -> Scan<NicParams> {
     let mut params = NicParams::default();
     scanner.object(|s, member| {
         match member {
-            "mode" => params.mode = s.opt_text()?.map(owned),
-            "link" => params.link = s.opt_text()?.map(owned),
+            "mode" => params.mode = s.opt_str()?,
+            "link" => params.link = s.opt_str()?,
             _ => {
                 s.value()?;
             }
@@ -470,32 +564,31 @@ fn nic_params(scanner: &mut Scanner<'_>) -> Scan<NicParams> {
 
 fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
     let start = scanner.offset();
-    let mut instance = Instance::default();
-    let mut uuid = None;
-    let mut name = None;
+    let (mut uuid, mut name, mut primary_node, mut network_port) = (None, None, None, None);
+    let (mut nics, mut disks) = (Vec::new(), Vec::new());
     let mut members = Members::default();
-    instance.raw = scanner.object(|s, member| {
+    let raw = scanner.object(|s, member| {
         match member {
-            "uuid" => uuid = Some(owned(s.text()?)),
-            "name" => name = Some(owned(s.text()?)),
-            "primary_node" => instance.primary_node = s.opt_text()?.map(owned),
+            "uuid" => uuid = Some(s.str()?),
+            "name" => name = Some(s.str()?),
+            "primary_node" => primary_node = s.opt_str()?,
             "network_port" => {
                 let (port, span) = s.spanned(Scanner::opt_u64)?;
-                instance.network_port = port;
+                network_port = port;
                 members.set(Field::NetworkPort, &span);
             }
             "nics" => {
                 // Most instances have one NIC and one disk: no reallocation then.
-                instance.nics.reserve_exact(1);
+                nics.reserve_exact(1);
                 s.array(|s, _| {
-                    instance.nics.push(nic(s)?);
+                    nics.push(nic(s)?);
                     Ok(())
                 })?;
             }
             "disks" => {
-                instance.disks.reserve_exact(1);
+                disks.reserve_exact(1);
                 s.array(|s, _| {
-                    instance.disks.push(owned(s.text()?));
+                    disks.push(s.str()?);
                     Ok(())
                 })?;
             }
@@ -507,29 +600,34 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
         }
         Ok(())
     })?;
-    instance.nics.shrink_to_fit();
-    instance.disks.shrink_to_fit();
-    instance.uuid = check_uuid(scanner, "instances", key, uuid, start)?;
-    instance.name = required(scanner, name, "name", start)?;
-    instance.members = members;
-    Ok(instance)
+    nics.shrink_to_fit();
+    disks.shrink_to_fit();
+    Ok(Instance {
+        uuid: check_uuid(scanner, "instances", key, uuid, start)?,
+        name: required(scanner, name, "name", start)?,
+        primary_node,
+        network_port,
+        nics,
+        disks,
+        raw,
+        members,
+    })
 }
 
-/// What a disk (or a child disk) says about itself, borrowed from the
-/// text: only what the [`Disk`] keeps is copied.
+/// What a disk (or a child disk) says about itself, as it is read.
 #[derive(Default)]
 struct DiskParts<'t> {
-    uuid: Option<Cow<'t, str>>,
+    uuid: Option<Str>,
     dev_type: Option<Cow<'t, str>>,
-    iv_name: Option<Cow<'t, str>>,
+    iv_name: Option<Str>,
     /// `logical_id` entries 0 to 2: strings (nodes, VG, LV) or the port.
-    logical_id: [LogicalIdPart<'t>; 3],
+    logical_id: [LogicalIdPart; 3],
     port_span: Option<Range<usize>>,
 }
 
-#[derive(Default)]
-enum LogicalIdPart<'t> {
-    Text(Cow<'t, str>),
+#[derive(Default, Clone, Copy)]
+enum LogicalIdPart {
+    Text(Str),
     Number(Option<u64>),
     #[default]
     Other,
@@ -539,15 +637,15 @@ enum LogicalIdPart<'t> {
 fn disk_parts<'t>(
     scanner: &mut Scanner<'t>,
     members: &mut Members,
-    lvs: &mut Vec<String>,
-    child_uuids: &mut Vec<String>,
+    lvs: &mut Vec<Lv>,
+    child_uuids: &mut Vec<Str>,
 ) -> Scan<(DiskParts<'t>, Range<usize>)> {
     let mut parts = DiskParts::default();
     let span = scanner.object(|s, member| {
         match member {
-            "uuid" => parts.uuid = s.opt_text()?,
+            "uuid" => parts.uuid = s.opt_str()?,
             "dev_type" => parts.dev_type = s.opt_text()?,
-            "iv_name" => parts.iv_name = s.opt_text()?,
+            "iv_name" => parts.iv_name = s.opt_str()?,
             "logical_id" if s.peek_is(b'[') => {
                 s.array(|s, index| {
                     let (part, span) = s.spanned(|s| {
@@ -555,7 +653,7 @@ fn disk_parts<'t>(
                             s.value()?;
                             LogicalIdPart::Other
                         } else if s.peek_is(b'"') {
-                            LogicalIdPart::Text(s.text()?)
+                            LogicalIdPart::Text(s.str()?)
                         } else if s.peek_is_digit() {
                             let value = s.value()?;
                             LogicalIdPart::Number(s.text_at(value).parse().ok())
@@ -576,8 +674,8 @@ fn disk_parts<'t>(
             "children" if s.peek_is(b'[') => {
                 s.array(|s, _| {
                     let (child, _) = disk_parts(s, &mut Members::default(), lvs, child_uuids)?;
-                    if let Some(uuid) = &child.uuid {
-                        child_uuids.push(uuid.as_ref().to_owned());
+                    if let Some(uuid) = child.uuid {
+                        child_uuids.push(uuid);
                     }
                     child.collect_lv(lvs);
                     Ok(())
@@ -595,35 +693,32 @@ fn disk_parts<'t>(
 }
 
 impl DiskParts<'_> {
-    fn text(&self, index: usize) -> Option<&str> {
+    fn text(&self, index: usize) -> Option<Str> {
         match self.logical_id.get(index) {
-            Some(LogicalIdPart::Text(text)) => Some(text),
+            Some(LogicalIdPart::Text(text)) => Some(*text),
             _ => None,
         }
     }
 
-    fn collect_lv(&self, lvs: &mut Vec<String>) {
+    fn collect_lv(&self, lvs: &mut Vec<Lv>) {
         if self.dev_type.as_deref().is_some_and(is_plain)
             && let (Some(vg), Some(lv)) = (self.text(0), self.text(1))
         {
-            let mut name = String::with_capacity(vg.len() + 1 + lv.len());
-            name.push_str(vg);
-            name.push('/');
-            name.push_str(lv);
-            lvs.push(name);
+            lvs.push(Lv { vg, lv });
         }
     }
 }
 
 fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
     let start = scanner.offset();
-    let mut disk = Disk::default();
     let mut members = Members::default();
-    let (parts, raw) = disk_parts(scanner, &mut members, &mut disk.lvs, &mut disk.child_uuids)?;
-    parts.collect_lv(&mut disk.lvs);
+    let (mut lvs, mut child_uuids) = (Vec::new(), Vec::new());
+    let (parts, raw) = disk_parts(scanner, &mut members, &mut lvs, &mut child_uuids)?;
+    parts.collect_lv(&mut lvs);
+    let (mut drbd_port, mut drbd_nodes) = (None, None);
     if parts.dev_type.as_deref().is_some_and(is_drbd) {
         match parts.logical_id.get(2) {
-            Some(LogicalIdPart::Number(Some(port))) => disk.drbd_port = Some(*port),
+            Some(LogicalIdPart::Number(Some(port))) => drbd_port = Some(*port),
             _ => {
                 return Err(scanner.error_at(
                     start,
@@ -634,26 +729,30 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
         if let Some(span) = &parts.port_span {
             members.set(Field::DrbdPort, span);
         }
-        disk.drbd_nodes.reserve_exact(2);
-        for index in 0..2 {
-            let node = parts.text(index).ok_or_else(|| {
+        let node = |index: usize| {
+            parts.text(index).ok_or_else(|| {
                 scanner.error_at(
                     start,
                     format!(
                         "is a DRBD disk whose logical_id[{index}] (a node UUID) is not a string"
                     ),
                 )
-            })?;
-            disk.drbd_nodes.push(node.to_owned());
-        }
+            })
+        };
+        drbd_nodes = Some([node(0)?, node(1)?]);
     }
-    disk.lvs.shrink_to_fit();
-    disk.child_uuids.shrink_to_fit();
-    disk.uuid = check_uuid(scanner, "disks", key, parts.uuid.map(owned), start)?;
-    disk.iv_name = parts.iv_name.map(owned);
-    disk.raw = raw;
-    disk.members = members;
-    Ok(disk)
+    lvs.shrink_to_fit();
+    child_uuids.shrink_to_fit();
+    Ok(Disk {
+        uuid: check_uuid(scanner, "disks", key, parts.uuid, start)?,
+        iv_name: parts.iv_name,
+        drbd_port,
+        drbd_nodes,
+        lvs,
+        child_uuids,
+        raw,
+        members,
+    })
 }
 
 fn filter(scanner: &mut Scanner<'_>, key: &str) -> Scan<()> {
@@ -661,7 +760,7 @@ fn filter(scanner: &mut Scanner<'_>, key: &str) -> Scan<()> {
     let mut uuid = None;
     scanner.object(|s, member| {
         if member == "uuid" {
-            uuid = Some(owned(s.text()?));
+            uuid = Some(s.str()?);
         } else {
             s.value()?;
         }
@@ -712,8 +811,8 @@ fn cluster(scanner: &mut Scanner<'_>) -> Scan<Cluster> {
                     s.object(|s, group| {
                         if group == "default" && s.peek_is(b'{') {
                             let params = nic_params(s)?;
-                            mode = params.mode;
-                            link = params.link;
+                            mode = params.mode.map(|m| s.resolve(m).to_owned());
+                            link = params.link.map(|l| s.resolve(l).to_owned());
                         } else {
                             s.value()?;
                         }
@@ -729,7 +828,7 @@ fn cluster(scanner: &mut Scanner<'_>) -> Scan<Cluster> {
         entries.push((member.to_owned(), raw_value(s, span)?));
         Ok(())
     })?;
-    cluster.name = required(scanner, name, "cluster_name", cluster.offset)?;
+    cluster.name = name.ok_or_else(|| scanner.error_at(cluster.offset, "has no cluster_name"))?;
     cluster.default_nic_mode = mode.unwrap_or_else(|| "bridged".to_owned());
     cluster.default_nic_link = link.unwrap_or_default();
     cluster.raw = RawObject::from_entries(entries);
@@ -755,6 +854,7 @@ struct Parts {
     networks: Vec<Network>,
     disks: Vec<Disk>,
     filters: usize,
+    decoded: String,
 }
 
 fn parse_parts(text: &str) -> Scan<Parts> {
@@ -806,6 +906,7 @@ fn parse_parts(text: &str) -> Scan<Parts> {
         Ok(())
     })?;
     scanner.end()?;
+    parts.decoded = scanner.into_decoded();
     Ok(parts)
 }
 
@@ -840,6 +941,18 @@ impl ConfigFile {
     /// As [`read`](Self::read), except for I/O.
     pub fn from_string(text: String, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
+        if text.len() > MAX_TEXT_SIZE {
+            return Err(invalid(
+                path,
+                "",
+                0,
+                String::new(),
+                format!(
+                    "is {} bytes long; bouture reads configurations of at most {MAX_TEXT_SIZE} bytes",
+                    text.len()
+                ),
+            ));
+        }
         let parts = parse_parts(&text).map_err(|e| scan_error(path, &text, e))?;
         let missing = |what: &str| {
             invalid(
@@ -872,7 +985,28 @@ impl ConfigFile {
             networks: parts.networks,
             disks: parts.disks,
             filters: parts.filters,
+            decoded: parts.decoded,
         })
+    }
+
+    /// The text of one of this file's strings.
+    pub fn str(&self, value: Str) -> &str {
+        value.resolve(&self.text, &self.decoded)
+    }
+
+    /// The text of one of this file's strings, if there is one.
+    pub fn opt_str(&self, value: Option<Str>) -> Option<&str> {
+        value.map(|value| self.str(value))
+    }
+
+    /// A logical volume's `vg/lv` name.
+    pub fn lv_name(&self, lv: Lv) -> String {
+        let (vg, name) = (self.str(lv.vg), self.str(lv.lv));
+        let mut out = String::with_capacity(vg.len() + 1 + name.len());
+        out.push_str(vg);
+        out.push('/');
+        out.push_str(name);
+        out
     }
 
     /// The JSON text of an object, from its `raw` range.
@@ -893,8 +1027,8 @@ impl ConfigFile {
 
 /// Read a file as UTF-8 text: a regular file of at most `max_size` bytes.
 pub(crate) fn read_text(path: &Path, max_size: u64) -> Result<String, Error> {
-    // Offsets are kept in 32 bits.
-    let limit = max_size.min(u64::from(u32::MAX));
+    // Offsets are kept in 31 bits (see `Str`).
+    let limit = max_size.min(MAX_TEXT_SIZE as u64);
     let bytes = bouture_fs::read_bounded(path, limit, bouture_fs::Links::Follow)?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();

@@ -251,7 +251,7 @@ fn plan_ports(
             .disks
             .iter()
             .enumerate()
-            .map(|(i, d)| (d.uuid.as_str(), i))
+            .map(|(i, d)| (other.str(d.uuid), i))
             .collect();
         let mut new_disk_ports: Vec<Option<u64>> = vec![None; other.disks.len()];
         let mut new_instance_ports: Vec<Option<u64>> = vec![None; other.instances.len()];
@@ -264,8 +264,9 @@ fn plan_ports(
             })
         };
         for (instance_index, instance) in other.instances.iter().enumerate() {
+            let name = other.str(instance.name);
             for uuid in &instance.disks {
-                let Some(&at) = disks.get(uuid.as_str()) else {
+                let Some(&at) = disks.get(other.str(*uuid)) else {
                     continue;
                 };
                 let (Some(disk), Some(slot)) = (other.disks.get(at), new_disk_ports.get_mut(at))
@@ -273,8 +274,8 @@ fn plan_ports(
                     continue;
                 };
                 let drbd = DrbdDisk {
-                    cluster: other.name(),
-                    instance: Some(&instance.name),
+                    config: other,
+                    instance: Some(name),
                     disk,
                 };
                 drbd.renumber(slot, &mut allocate, &mut port_changes)?;
@@ -286,7 +287,7 @@ fn plan_ports(
                 }
                 port_changes.push(PortChange {
                     cluster: other.name().to_owned(),
-                    instance: Some(instance.name.clone()),
+                    instance: Some(name.to_owned()),
                     disk: None,
                     kind: PortKind::Console,
                     old,
@@ -297,7 +298,7 @@ fn plan_ports(
         // DRBD disks attached to no instance still hold a port.
         for (disk, slot) in other.disks.iter().zip(new_disk_ports.iter_mut()) {
             let drbd = DrbdDisk {
-                cluster: other.name(),
+                config: other,
                 instance: None,
                 disk,
             };
@@ -333,17 +334,19 @@ enum PortOwner<'a> {
     Unattached(&'a Disk),
 }
 
-impl std::fmt::Display for PortOwner<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl PortOwner<'_> {
+    /// How it is named in messages.
+    fn describe(self, config: &ConfigFile) -> String {
         match self {
-            Self::Drbd(instance, disk) => write!(
-                f,
+            Self::Drbd(instance, disk) => format!(
                 "instance '{}' DRBD disk {}",
-                instance.name,
-                disk_label(disk, true)
+                config.str(instance.name),
+                disk_label(config, disk, true)
             ),
-            Self::Console(instance) => write!(f, "instance '{}' (console)", instance.name),
-            Self::Unattached(disk) => write!(f, "DRBD disk {}", disk_label(disk, false)),
+            Self::Console(instance) => {
+                format!("instance '{}' (console)", config.str(instance.name))
+            }
+            Self::Unattached(disk) => format!("DRBD disk {}", disk_label(config, disk, false)),
         }
     }
 }
@@ -353,7 +356,7 @@ impl std::fmt::Display for PortOwner<'_> {
 /// A disk of another cluster, seen from the instance that lists it (or from
 /// none: a DRBD disk attached to no instance still holds a port).
 struct DrbdDisk<'c> {
-    cluster: &'c str,
+    config: &'c ConfigFile,
     instance: Option<&'c str>,
     disk: &'c Disk,
 }
@@ -377,9 +380,9 @@ impl DrbdDisk<'_> {
         let new = allocate()?;
         *slot = Some(new);
         port_changes.push(PortChange {
-            cluster: self.cluster.to_owned(),
+            cluster: self.config.name().to_owned(),
             instance: self.instance.map(str::to_owned),
-            disk: Some(disk_label(self.disk, self.instance.is_some())),
+            disk: Some(disk_label(self.config, self.disk, self.instance.is_some())),
             kind: PortKind::Drbd,
             old,
             new,
@@ -388,11 +391,12 @@ impl DrbdDisk<'_> {
     }
 }
 
-fn disk_label(disk: &Disk, attached: bool) -> String {
-    match (&disk.iv_name, attached) {
-        (Some(name), true) => format!("{name} ({})", disk.uuid),
-        (None, true) => disk.uuid.clone(),
-        (_, false) => format!("{} (attached to no instance)", disk.uuid),
+fn disk_label(config: &ConfigFile, disk: &Disk, attached: bool) -> String {
+    let uuid = config.str(disk.uuid);
+    match (config.opt_str(disk.iv_name), attached) {
+        (Some(name), true) => format!("{name} ({uuid})"),
+        (None, true) => uuid.to_owned(),
+        (_, false) => format!("{uuid} (attached to no instance)"),
     }
 }
 
@@ -428,7 +432,7 @@ fn our_ports<'c>(ours: &'c ConfigFile, range: PortRange) -> Result<Bookkeeping, 
     // The owner of each port, named only if another object claims it too.
     let mut in_use: FxHashMap<u64, PortOwner<'c>> = FxHashMap::default();
     in_use.reserve(ours.disks.len() + ours.instances.len());
-    let disks: FxHashMap<&str, &Disk> = ours.disks.iter().map(|d| (d.uuid.as_str(), d)).collect();
+    let disks: FxHashMap<&str, &Disk> = ours.disks.iter().map(|d| (ours.str(d.uuid), d)).collect();
     let mut claim = |port: u64, owner: PortOwner<'c>, offset: usize| -> Result<(), Error> {
         match in_use.entry(port) {
             std::collections::hash_map::Entry::Vacant(slot) => {
@@ -437,21 +441,21 @@ fn our_ports<'c>(ours: &'c ConfigFile, range: PortRange) -> Result<Bookkeeping, 
             }
             std::collections::hash_map::Entry::Occupied(slot) => Err(ours.invalid(
                 offset,
-                owner.to_string(),
+                owner.describe(ours),
                 format!(
                     "uses port {port}, which {} uses too; Ganeti's verifier refuses a port with two owners, and bouture cannot tell which one is right",
-                    slot.get()
+                    slot.get().describe(ours)
                 ),
             )),
         }
     };
     let mut attached = rustc_hash::FxHashSet::default();
     for instance in &ours.instances {
-        for uuid in &instance.disks {
-            if let Some(disk) = disks.get(uuid.as_str())
+        for uuid in instance.disks.iter().map(|d| ours.str(*d)) {
+            if let Some(disk) = disks.get(uuid)
                 && let Some(port) = disk.drbd_port
             {
-                attached.insert(uuid.as_str());
+                attached.insert(uuid);
                 claim(port, PortOwner::Drbd(instance, disk), disk.raw.start)?;
             }
         }
@@ -461,7 +465,7 @@ fn our_ports<'c>(ours: &'c ConfigFile, range: PortRange) -> Result<Bookkeeping, 
     }
     for disk in &ours.disks {
         if let Some(port) = disk.drbd_port
-            && !attached.contains(disk.uuid.as_str())
+            && !attached.contains(ours.str(disk.uuid))
         {
             claim(port, PortOwner::Unattached(disk), disk.raw.start)?;
         }

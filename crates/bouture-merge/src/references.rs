@@ -21,8 +21,9 @@ use crate::model::ConfigFile;
 /// [`Error::Invalid`] for the first broken reference, with the position of
 /// the object holding it.
 pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
-    let nodes: FxHashSet<&str> = config.nodes.iter().map(|n| n.uuid.as_str()).collect();
-    let groups: FxHashSet<&str> = config.nodegroups.iter().map(|g| g.uuid.as_str()).collect();
+    let text = |value| config.str(value);
+    let nodes: FxHashSet<&str> = config.nodes.iter().map(|n| text(n.uuid)).collect();
+    let groups: FxHashSet<&str> = config.nodegroups.iter().map(|g| text(g.uuid)).collect();
     let cluster = &config.cluster;
     let cluster_ref = || format!("cluster '{}'", cluster.name);
     match &cluster.master_node {
@@ -43,44 +44,40 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
         Some(_) => {}
     }
     for node in &config.nodes {
-        if let Some(group) = &node.group
-            && !groups.contains(group.as_str())
+        if let Some(group) = config.opt_str(node.group)
+            && !groups.contains(group)
         {
             return Err(config.invalid(
                 node.raw.start,
-                format!("node '{}' (uuid {})", node.name, node.uuid),
+                format!("node '{}' (uuid {})", text(node.name), text(node.uuid)),
                 format!("its group '{group}' is not one of the node groups (Ganeti cannot load such a file)"),
             ));
         }
     }
-    let disks: FxHashMap<&str, usize> = config
-        .disks
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.uuid.as_str(), i))
-        .collect();
+    let disks: FxHashSet<&str> = config.disks.iter().map(|d| text(d.uuid)).collect();
     let mut attached: FxHashMap<&str, &str> = FxHashMap::default();
     attached.reserve(config.disks.len());
     for instance in &config.instances {
-        let me = || format!("instance '{}' (uuid {})", instance.name, instance.uuid);
+        let name = text(instance.name);
+        let me = || format!("instance '{name}' (uuid {})", text(instance.uuid));
         let refuse = |rule: String| config.invalid(instance.raw.start, me(), rule);
-        match &instance.primary_node {
+        match config.opt_str(instance.primary_node) {
             None => return Err(refuse("has no primary_node".to_owned())),
-            Some(node) if !nodes.contains(node.as_str()) => {
+            Some(node) if !nodes.contains(node) => {
                 return Err(refuse(format!(
                     "its primary_node '{node}' is not one of the nodes"
                 )));
             }
             Some(_) => {}
         }
-        for uuid in &instance.disks {
-            if !disks.contains_key(uuid.as_str()) {
+        for uuid in instance.disks.iter().map(|d| text(*d)) {
+            if !disks.contains(uuid) {
                 return Err(refuse(format!(
                     "names the disk '{uuid}', which is not in 'disks' (Ganeti cannot load such a file)"
                 )));
             }
-            if let Some(first) = attached.insert(uuid.as_str(), instance.name.as_str()) {
-                return Err(refuse(if first == instance.name {
+            if let Some(first) = attached.insert(uuid, name) {
+                return Err(refuse(if first == name {
                     format!("names the disk '{uuid}' twice")
                 } else {
                     format!(
@@ -91,14 +88,15 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
         }
     }
     for disk in &config.disks {
-        for node in &disk.drbd_nodes {
-            if !nodes.contains(node.as_str()) {
+        for node in disk.drbd_nodes.iter().flatten().map(|n| text(*n)) {
+            if !nodes.contains(node) {
+                let uuid = text(disk.uuid);
                 let owner = attached
-                    .get(disk.uuid.as_str())
+                    .get(uuid)
                     .map_or(String::new(), |i| format!(" of instance '{i}'"));
                 return Err(config.invalid(
                     disk.raw.start,
-                    format!("DRBD disk '{}'{owner}", disk.uuid),
+                    format!("DRBD disk '{uuid}'{owner}"),
                     format!(
                         "its logical_id names the node '{node}', which is not one of the nodes"
                     ),

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::groups::GroupAction;
-use crate::model::ConfigFile;
 use crate::model::version_name;
+use crate::model::{ConfigFile, Str};
 use crate::params::Warning;
 use crate::plan::{MergePlan, PortChange, PortKind, Repair};
 use std::time::Duration;
@@ -137,6 +137,13 @@ pub struct PortSummary {
     pub pool_after: usize,
 }
 
+/// The texts of `strings`, copied.
+fn owned(config: &ConfigFile, strings: impl ExactSizeIterator<Item = Str>) -> Vec<String> {
+    let mut out = Vec::with_capacity(strings.len());
+    out.extend(strings.map(|s| config.str(s).to_owned()));
+    out
+}
+
 impl Report {
     /// The report of `plan` applied to these inputs; `output` is `None` for a dry run.
     pub fn new(
@@ -147,11 +154,7 @@ impl Report {
     ) -> Self {
         let group_names: std::collections::HashMap<&str, &str> = std::iter::once(ours)
             .chain(theirs.iter())
-            .flat_map(|c| {
-                c.nodegroups
-                    .iter()
-                    .map(|g| (g.uuid.as_str(), g.name.as_str()))
-            })
+            .flat_map(|c| c.nodegroups.iter().map(|g| (c.str(g.uuid), c.str(g.name))))
             .collect();
         let merged = theirs
             .iter()
@@ -159,14 +162,14 @@ impl Report {
             .map(|(index, other)| MergedCluster {
                 name: other.name().to_owned(),
                 path: other.path.clone(),
-                nodes_added: other.nodes.iter().map(|n| n.name.clone()).collect(),
+                nodes_added: owned(other, other.nodes.iter().map(|n| n.name)),
                 groups: other
                     .nodegroups
                     .iter()
                     .map(|g| {
                         let action = plan
                             .groups
-                            .action(index, &g.uuid)
+                            .action(index, other.str(g.uuid))
                             .cloned()
                             .unwrap_or(GroupAction::Add);
                         let joined = match &action {
@@ -176,16 +179,16 @@ impl Report {
                             _ => None,
                         };
                         GroupOutcome {
-                            name: g.name.clone(),
-                            uuid: g.uuid.clone(),
+                            name: other.str(g.name).to_owned(),
+                            uuid: other.str(g.uuid).to_owned(),
                             action,
                             joined,
                         }
                     })
                     .collect(),
-                instances_added: other.instances.iter().map(|i| i.name.clone()).collect(),
-                disks_added: other.disks.iter().map(|d| d.uuid.clone()).collect(),
-                networks_added: other.networks.iter().map(|n| n.name.clone()).collect(),
+                instances_added: owned(other, other.instances.iter().map(|i| i.name)),
+                disks_added: owned(other, other.disks.iter().map(|d| d.uuid)),
+                networks_added: owned(other, other.networks.iter().map(|n| n.name)),
             })
             .collect();
         let mut parameters_merged = Vec::new();

@@ -192,6 +192,62 @@ fn duplicate_keys_are_refused_wherever_they_are() {
 }
 
 // ---------------------------------------------------------------------------
+// Strings written with escapes: compared as Python decodes them.
+
+/// `text` with every character written as a `\uXXXX` escape.
+fn escaped(text: &str) -> String {
+    use std::fmt::Write as _;
+    text.chars().fold(String::new(), |mut out, c| {
+        let _ = write!(out, "\\u{:04x}", u32::from(c));
+        out
+    })
+}
+
+#[test]
+fn strings_written_with_escapes_are_compared_as_ganeti_reads_them() {
+    // Their instance takes the name of one of ours, spelled with escapes only:
+    // Ganeti reads the same name, so it is a clash.
+    let ours: Value = serde_json::from_str(&small(1)).unwrap();
+    let our_name = ours["instances"][uuid(1, 3, 5)]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let theirs = mutate(&small(2), |v| {
+        v["instances"][uuid(2, 3, 0)]["name"] = json!(our_name);
+    })
+    .replace(
+        &format!("\"{our_name}\""),
+        &format!("\"{}\"", escaped(&our_name)),
+    );
+    assert!(!theirs.contains(&our_name));
+    Case::new(&small(1), &theirs).refused(
+        &options(),
+        &[&format!(
+            "instance name {our_name} is used by instance '{our_name}'"
+        )],
+    );
+
+    // Every reference to their master node (its key, its uuid, the cluster's
+    // master_node, instances' primary_node, DRBD logical_ids) spelled with
+    // escapes: the references hold, the merge goes through, and the output
+    // (the node under its decoded key) is valid for Ganeti.
+    let master = uuid(2, 1, 0);
+    let theirs = small(2).replace(
+        &format!("\"{master}\""),
+        &format!("\"{}\"", escaped(&master)),
+    );
+    assert!(!theirs.contains(&master));
+    let case = Case::new(&small(1), &theirs);
+    let report = case.merge(&options()).unwrap();
+    assert_eq!(report.merged[0].nodes_added.len(), 6);
+    let merged: Value = serde_json::from_slice(&std::fs::read(&case.output).unwrap()).unwrap();
+    assert_eq!(merged["nodes"][&master]["uuid"], json!(master));
+    assert_eq!(merged["nodes"][&master]["offline"], json!(true));
+    assert_ganeti_valid(&[&case.output]);
+    case.assert_inputs_untouched();
+}
+
+// ---------------------------------------------------------------------------
 // Our own port bookkeeping.
 
 #[test]
