@@ -145,7 +145,9 @@ pub fn write_atomic_with(
         .set_permissions(Permissions::from_mode(mode & 0o777))
         .map_err(io_error)?;
     {
-        let mut out = io::BufWriter::with_capacity(1 << 20, temp.as_file_mut());
+        // 128 KiB: few system calls, and few pages to fault in (a fresh
+        // page costs microseconds on a VM, a write of 128 KiB about as much).
+        let mut out = io::BufWriter::with_capacity(128 << 10, temp.as_file_mut());
         produce(&mut out).map_err(io_error)?;
         out.flush().map_err(io_error)?;
     }
