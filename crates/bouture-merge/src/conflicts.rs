@@ -168,10 +168,21 @@ impl Owner {
     }
 }
 
-struct Namespace<'a> {
+/// The values of one kind that must be unique, and who claimed each.
+struct Namespace<K> {
     kind: ConflictKind,
     what: &'static str,
-    claimed: FxHashMap<Cow<'a, str>, Owner>,
+    claimed: FxHashMap<K, Owner>,
+}
+
+/// A logical volume's name, `vg/lv`, kept as its two parts (no allocation).
+#[derive(PartialEq, Eq, Hash)]
+struct LvName<'a>(&'a str, &'a str);
+
+impl fmt::Display for LvName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.0, self.1)
+    }
 }
 
 struct Finder<'a> {
@@ -259,16 +270,24 @@ impl<'a> Finder<'a> {
 
     fn claim(
         &mut self,
-        namespace: &mut Namespace<'a>,
+        namespace: &mut Namespace<Cow<'a, str>>,
         value: impl Into<Cow<'a, str>>,
         owner: Owner,
     ) {
-        let value = value.into();
+        self.claim_key(namespace, value.into(), owner);
+    }
+
+    fn claim_key<K: Eq + std::hash::Hash + fmt::Display>(
+        &mut self,
+        namespace: &mut Namespace<K>,
+        value: K,
+        owner: Owner,
+    ) {
         // The last cluster's values are only looked up: nothing comes after
         // them to clash with (this halves the maps of a two-cluster merge).
         let (first, value) = if usize::from(owner.cluster) == self.theirs.len() {
             match namespace.claimed.get(&value) {
-                Some(first) => (*first, value.into_owned()),
+                Some(first) => (*first, value.to_string()),
                 None => return,
             }
         } else {
@@ -285,11 +304,7 @@ impl<'a> Finder<'a> {
         }
         let a = self.object_ref(first);
         let b = self.object_ref(owner);
-        let what = if owner.kind == ObjectKind::LogicalVolume {
-            "LV name"
-        } else {
-            namespace.what
-        };
+        let what = namespace.what;
         let message = if namespace.kind == ConflictKind::ClusterName {
             format!(
                 "{a} cannot be merged with {b}: both are named '{value}' (is it the same cluster?)"
@@ -308,7 +323,11 @@ impl<'a> Finder<'a> {
     }
 }
 
-fn namespace<'a>(kind: ConflictKind, what: &'static str, capacity: usize) -> Namespace<'a> {
+fn namespace<K: Eq + std::hash::Hash>(
+    kind: ConflictKind,
+    what: &'static str,
+    capacity: usize,
+) -> Namespace<K> {
     let mut claimed = FxHashMap::default();
     claimed.reserve(capacity);
     Namespace {
@@ -357,12 +376,15 @@ pub fn find_conflicts<'a>(
             + c.networks.len()
             + c.disks
                 .iter()
-                .map(|d| 1 + d.lvs.len() + d.child_uuids.len())
+                .map(|d| 1 + d.child_uuids.len())
                 .sum::<usize>()
             + 1
     }) + nics;
     let mut cluster_names = namespace(ConflictKind::ClusterName, "cluster name", theirs.len() + 1);
     let mut uuids = namespace(ConflictKind::Uuid, "UUID", ids);
+    let lv_count = count(|c| c.disks.iter().map(|d| d.lvs.len()).sum());
+    // LV names share the conflict kind of UUIDs (both name storage objects).
+    let mut lvs = namespace(ConflictKind::Uuid, "LV name", lv_count);
     let mut node_names = namespace(ConflictKind::NodeName, "node name", nodes);
     let mut instance_names = namespace(ConflictKind::InstanceName, "instance name", instances);
     let mut network_names = namespace(ConflictKind::NetworkName, "network name", 16);
@@ -456,9 +478,9 @@ pub fn find_conflicts<'a>(
                 finder.claim(&mut uuids, text(*uuid), me.sub(child + 1));
             }
             for (lv_index, lv) in disk.lvs.iter().enumerate() {
-                finder.claim(
-                    &mut uuids,
-                    config.lv_name(*lv),
+                finder.claim_key(
+                    &mut lvs,
+                    LvName(text(lv.vg), text(lv.lv)),
                     owner(ObjectKind::LogicalVolume, at).sub(lv_index),
                 );
             }
