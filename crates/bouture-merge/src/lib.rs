@@ -140,7 +140,8 @@ pub fn merge_files_keeping(
 const PARALLEL_BYTES: u64 = 4 << 20;
 
 /// Read and parse every input, each in its own thread when they are large.
-/// `phases` gets the longest read and the longest parse.
+/// `phases` gets the time the merge spent reading and parsing: the sum over
+/// the inputs, or the longest of each when they were read in parallel.
 fn read_inputs(
     paths: &[&Path],
     max_size: u64,
@@ -191,8 +192,15 @@ fn read_inputs(
     let mut configs = Vec::with_capacity(paths.len());
     for result in results {
         let (config, read, parse) = result?;
-        phases.read = phases.read.max(read);
-        phases.parse = phases.parse.max(parse);
+        // Inputs read one after the other add up; read in parallel, the
+        // longest is what the merge waited for.
+        if large {
+            phases.read = phases.read.max(read);
+            phases.parse = phases.parse.max(parse);
+        } else {
+            phases.read += read;
+            phases.parse += parse;
+        }
         configs.push(config);
     }
     Ok(configs)
