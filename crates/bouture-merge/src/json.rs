@@ -196,7 +196,9 @@ pub(crate) struct Scanner<'t> {
 }
 
 /// The result of a scanner step.
-pub(crate) type Scan<T> = Result<T, ScanError>;
+/// The result of a scanner step. The error is boxed: it is rare, and a
+/// small `Result` is returned in registers on the hot path.
+pub(crate) type Scan<T> = Result<T, Box<ScanError>>;
 
 impl<'t> Scanner<'t> {
     /// A scanner at the start of `text`.
@@ -293,19 +295,28 @@ impl<'t> Scanner<'t> {
     }
 
     /// An error at `offset` about the current value.
-    pub(crate) fn error_at(&self, offset: usize, message: impl Into<String>) -> ScanError {
-        ScanError {
+    #[cold]
+    #[allow(
+        clippy::unnecessary_box_returns,
+        reason = "boxed so that every Scan<T> stays small on the hot path"
+    )]
+    pub(crate) fn error_at(&self, offset: usize, message: impl Into<String>) -> Box<ScanError> {
+        Box::new(ScanError {
             offset,
             path: self.path(),
             message: message.into(),
-        }
+        })
     }
 
-    fn error(&self, message: impl Into<String>) -> ScanError {
+    #[cold]
+    #[allow(clippy::unnecessary_box_returns, reason = "as error_at")]
+    fn error(&self, message: impl Into<String>) -> Box<ScanError> {
         self.error_at(self.pos, message)
     }
 
-    fn unexpected(&self, expected: &str) -> ScanError {
+    #[cold]
+    #[allow(clippy::unnecessary_box_returns, reason = "as error_at")]
+    fn unexpected(&self, expected: &str) -> Box<ScanError> {
         match self.bytes.get(self.pos) {
             None => self.error(format!("the file ends where {expected} was expected")),
             Some(&b) if b.is_ascii_graphic() => self.error(format!(
@@ -613,9 +624,13 @@ impl<'t> Scanner<'t> {
                 let key_offset = self.offset();
                 let key = self.string()?;
                 self.path.push(Step::Key(key.raw()));
-                let decoded = key
-                    .decode()
-                    .map_err(|problem| self.error_at(key_offset, format!("{problem} in a key")))?;
+                let decoded = if key.escaped {
+                    key.decode().map_err(|problem| {
+                        self.error_at(key_offset, format!("{problem} in a key"))
+                    })?
+                } else {
+                    Cow::Borrowed(key.raw)
+                };
                 let print = fingerprint(&decoded);
                 let bit = 1u64 << (print >> 58);
                 let first = if index.is_none() && filter & bit == 0 {

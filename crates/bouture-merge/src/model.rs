@@ -953,7 +953,7 @@ impl ConfigFile {
                 ),
             ));
         }
-        let parts = parse_parts(&text).map_err(|e| scan_error(path, &text, e))?;
+        let parts = parse_parts(&text).map_err(|e| scan_error(path, &text, *e))?;
         let missing = |what: &str| {
             invalid(
                 path,
