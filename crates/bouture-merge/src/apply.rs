@@ -360,8 +360,15 @@ fn member(out: &mut dyn Write, first: &mut bool, key: &str) -> io::Result<()> {
         out.write_all(b", ")?;
     }
     *first = false;
-    serde_json::to_writer(&mut *out, key)?;
-    out.write_all(b": ")
+    if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        // Nothing to escape (every UUID): written as it is.
+        out.write_all(b"\"")?;
+        out.write_all(key.as_bytes())?;
+        out.write_all(b"\": ")
+    } else {
+        serde_json::to_writer(&mut *out, key)?;
+        out.write_all(b": ")
+    }
 }
 
 fn write_piece(out: &mut dyn Write, piece: &Piece<'_>) -> io::Result<()> {
