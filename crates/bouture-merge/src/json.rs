@@ -384,7 +384,13 @@ impl<'t> Scanner<'t> {
 
     /// Read a string.
     pub(crate) fn string(&mut self) -> Scan<Quoted<'t>> {
-        if self.peek() != Some(b'"') {
+        self.skip_ws();
+        self.string_here()
+    }
+
+    /// [`Scanner::string`], white space already skipped.
+    fn string_here(&mut self) -> Scan<Quoted<'t>> {
+        if self.bytes.get(self.pos) != Some(&b'"') {
             return Err(self.unexpected("a string"));
         }
         self.pos += 1;
@@ -487,6 +493,11 @@ impl<'t> Scanner<'t> {
     /// Read a number (JSON grammar), returning its span.
     fn number(&mut self) -> Scan<Range<usize>> {
         self.skip_ws();
+        self.number_here()
+    }
+
+    /// [`Scanner::number`], white space already skipped.
+    fn number_here(&mut self) -> Scan<Range<usize>> {
         let start = self.pos;
         if self.bytes.get(self.pos) == Some(&b'-') {
             self.pos += 1;
@@ -547,10 +558,10 @@ impl<'t> Scanner<'t> {
                 self.array(|scanner, _| scanner.value().map(drop))?;
             }
             Some(b'"') => {
-                self.string()?;
+                self.string_here()?;
             }
             Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
+                self.number_here()?;
             }
             _ => self.literal()?,
         }
@@ -608,7 +619,10 @@ impl<'t> Scanner<'t> {
     ) -> Scan<Range<usize>> {
         self.skip_ws();
         let start = self.pos;
-        self.eat(b'{', "an object")?;
+        if self.bytes.get(self.pos) != Some(&b'{') {
+            return Err(self.unexpected("an object"));
+        }
+        self.pos += 1;
         self.enter()?;
         let base = self.keys.len();
         let mut filter = 0u64;
@@ -622,7 +636,7 @@ impl<'t> Scanner<'t> {
             loop {
                 self.skip_ws();
                 let key_offset = self.offset();
-                let key = self.string()?;
+                let key = self.string_here()?;
                 self.path.push(Step::Key(key.raw()));
                 let decoded = if key.escaped {
                     key.decode().map_err(|problem| {
@@ -690,7 +704,10 @@ impl<'t> Scanner<'t> {
     ) -> Scan<Range<usize>> {
         self.skip_ws();
         let start = self.pos;
-        self.eat(b'[', "an array")?;
+        if self.bytes.get(self.pos) != Some(&b'[') {
+            return Err(self.unexpected("an array"));
+        }
+        self.pos += 1;
         self.enter()?;
         if self.peek() == Some(b']') {
             self.pos += 1;
