@@ -223,8 +223,9 @@ impl Report {
     }
 
     /// The report as text for people, with at most [`Report::PORTS_SHOWN`]
-    /// port changes listed (the JSON form and [`to_text_with`](Self::to_text_with)
-    /// list them all).
+    /// port changes and [`Report::NAMES_SHOWN`] names of each kind of
+    /// object added listed, and how many more there are (the JSON form and
+    /// [`to_text_with`](Self::to_text_with) list them all).
     pub fn to_text(&self) -> String {
         self.to_text_with(false)
     }
@@ -232,7 +233,12 @@ impl Report {
     /// How many port changes [`to_text`](Self::to_text) lists.
     pub const PORTS_SHOWN: usize = 10;
 
-    /// The report as text for people; `every_port`: list every port change.
+    /// How many nodes, instances, disks, ... added [`to_text`](Self::to_text)
+    /// names, per kind.
+    pub const NAMES_SHOWN: usize = 10;
+
+    /// The report as text for people; `every_port`: list every port change
+    /// and every object added.
     #[allow(clippy::too_many_lines, reason = "the report's sections in order")]
     pub fn to_text_with(&self, every_port: bool) -> String {
         let mut out = String::new();
@@ -264,6 +270,7 @@ impl Report {
                 &mut out,
                 "nodes added, offline and not candidates",
                 &cluster.nodes_added,
+                every_port,
             );
             let groups: Vec<String> = cluster
                 .groups
@@ -278,10 +285,20 @@ impl Report {
                     ),
                 })
                 .collect();
-            list(&mut out, "node groups", &groups);
-            list(&mut out, "instances added", &cluster.instances_added);
-            list(&mut out, "disks added", &cluster.disks_added);
-            list(&mut out, "networks added", &cluster.networks_added);
+            list(&mut out, "node groups", &groups, every_port);
+            list(
+                &mut out,
+                "instances added",
+                &cluster.instances_added,
+                every_port,
+            );
+            list(&mut out, "disks added", &cluster.disks_added, every_port);
+            list(
+                &mut out,
+                "networks added",
+                &cluster.networks_added,
+                every_port,
+            );
         }
         let drbd = self
             .port_changes
@@ -373,10 +390,31 @@ fn summarize_ports(ports: &[u64]) -> String {
     text.join(", ")
 }
 
-fn list(out: &mut String, title: &str, items: &[String]) {
+/// One line naming `items`: all of them if `all`, else the first
+/// [`Report::NAMES_SHOWN`] and how many more there are.
+fn list(out: &mut String, title: &str, items: &[String], all: bool) {
     if items.is_empty() {
         let _ = writeln!(out, "  {title}: none");
-    } else {
-        let _ = writeln!(out, "  {title} ({}): {}", items.len(), items.join(", "));
+        return;
     }
+    let shown = if all {
+        items.len()
+    } else {
+        items.len().min(Report::NAMES_SHOWN)
+    };
+    let _ = write!(out, "  {title} ({}): ", items.len());
+    for (i, item) in items.iter().take(shown).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    if shown < items.len() {
+        let _ = write!(
+            out,
+            ", ... and {} more (-v or --format json lists every one)",
+            items.len() - shown
+        );
+    }
+    out.push('\n');
 }

@@ -28,9 +28,10 @@ Examples:
   bouture merge --config ours.data --merge big.data --output merged.data \\
       --port-range 11000-30999 --parameter-conflicts warn
 
-Output: a text report (port changes summarised; -v lists every one and
-prints the time of each phase on stderr, -q prints only warnings), or
---format json (every port change, repairs, warnings).
+Output: a text report (objects added and port changes summarised, 10 of
+each named; -v lists every one and prints the time of each phase on
+stderr, -q prints only warnings), or --format json (every object added,
+every port change, repairs, warnings).
 
 Exit status: 0 merged (or dry run done), 1 refused (conflicts, not enough
 ports, unsupported version, an input that breaks a rule, unreadable input

@@ -162,6 +162,20 @@ fn quiet_prints_nothing_verbose_every_port_and_the_phases() {
         normal.contains("... and 15 more (-v or --format json lists every one)"),
         "{normal}"
     );
+    // 30 instances and disks added: 10 named, and how many more.
+    let named = |report: &str, title: &str| -> usize {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&format!("  {title} (30): ")))
+            .unwrap_or_else(|| panic!("no {title} line in {report}"));
+        line.matches(".c2.example.com").count() + line.matches("00000002-0004-").count()
+    };
+    assert_eq!(named(&normal, "instances added"), 10, "{normal}");
+    assert_eq!(named(&normal, "disks added"), 10, "{normal}");
+    assert!(
+        normal.contains(", ... and 20 more (-v or --format json lists every one)"),
+        "{normal}"
+    );
     let (code, quiet, quiet_err) = bouture(&[&["-q"][..], &args[..]].concat());
     assert_eq!(code, 0);
     assert_eq!(quiet, "");
@@ -173,6 +187,8 @@ fn quiet_prints_nothing_verbose_every_port_and_the_phases() {
         .filter(|l| l.starts_with("  c2.example.com/"))
         .count();
     assert_eq!(listed, 25, "{verbose}");
+    assert_eq!(named(&verbose, "instances added"), 30, "{verbose}");
+    assert_eq!(named(&verbose, "disks added"), 30, "{verbose}");
     for phase in [
         "read", "parse", "check", "plan", "apply", "write", "fsync", "report", "free", "render",
     ] {
