@@ -40,11 +40,14 @@ pub(crate) struct ScanError {
     pub(crate) message: String,
 }
 
-/// One step of the path to the current value.
+/// One step of the path to the current value: one per object or array
+/// being read, naming its current member or element (or none, before the
+/// first and between two), updated in place as the scanner moves on.
 #[derive(Debug, Clone, Copy)]
 enum Step<'t> {
     Key(&'t str),
     Index(usize),
+    Between,
 }
 
 /// A string as it appears in the text (without its quotes).
@@ -264,6 +267,13 @@ impl<'t> Scanner<'t> {
         self.str().map(Some)
     }
 
+    /// Name the current member or element of the innermost object or array.
+    fn step(&mut self, step: Step<'t>) {
+        if let Some(top) = self.path.last_mut() {
+            *top = step;
+        }
+    }
+
     /// The current byte offset.
     pub(crate) fn offset(&self) -> usize {
         self.pos
@@ -289,6 +299,7 @@ impl<'t> Scanner<'t> {
                 Step::Index(index) => {
                     let _ = write!(out, "[{index}]");
                 }
+                Step::Between => {}
             }
         }
         out
@@ -624,6 +635,7 @@ impl<'t> Scanner<'t> {
         }
         self.pos += 1;
         self.enter()?;
+        self.path.push(Step::Between);
         let base = self.keys.len();
         let mut filter = 0u64;
         let mut index: Option<FxHashMap<u64, usize>> = None;
@@ -637,7 +649,7 @@ impl<'t> Scanner<'t> {
                 self.skip_ws();
                 let key_offset = self.offset();
                 let key = self.string_here()?;
-                self.path.push(Step::Key(key.raw()));
+                self.step(Step::Key(key.raw()));
                 let decoded = if key.escaped {
                     key.decode().map_err(|problem| {
                         self.error_at(key_offset, format!("{problem} in a key"))
@@ -679,7 +691,7 @@ impl<'t> Scanner<'t> {
                 }
                 self.eat(b':', "':'")?;
                 member(self, &decoded)?;
-                self.path.pop();
+                self.step(Step::Between);
                 match self.peek() {
                     Some(b',') => self.pos += 1,
                     Some(b'}') => {
@@ -692,6 +704,7 @@ impl<'t> Scanner<'t> {
         })();
         self.keys.truncate(base);
         result?;
+        self.path.pop();
         self.depth -= 1;
         Ok(start..self.pos)
     }
@@ -709,14 +722,15 @@ impl<'t> Scanner<'t> {
         }
         self.pos += 1;
         self.enter()?;
+        self.path.push(Step::Between);
         if self.peek() == Some(b']') {
             self.pos += 1;
         } else {
             let mut index = 0;
             loop {
-                self.path.push(Step::Index(index));
+                self.step(Step::Index(index));
                 element(self, index)?;
-                self.path.pop();
+                self.step(Step::Between);
                 index += 1;
                 match self.peek() {
                     Some(b',') => self.pos += 1,
@@ -728,6 +742,7 @@ impl<'t> Scanner<'t> {
                 }
             }
         }
+        self.path.pop();
         self.depth -= 1;
         Ok(start..self.pos)
     }
