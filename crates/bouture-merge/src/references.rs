@@ -54,9 +54,10 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
             ));
         }
     }
-    let disks: FxHashSet<&str> = config.disks.iter().map(|d| text(d.uuid)).collect();
-    let mut attached: FxHashMap<&str, &str> = FxHashMap::default();
+    // Every disk, and the instance naming it once one does.
+    let mut attached: FxHashMap<&str, Option<&str>> = FxHashMap::default();
     attached.reserve(config.disks.len());
+    attached.extend(config.disks.iter().map(|d| (text(d.uuid), None)));
     for instance in &config.instances {
         let name = text(instance.name);
         let me = || format!("instance '{name}' (uuid {})", text(instance.uuid));
@@ -71,12 +72,12 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
             Some(_) => {}
         }
         for uuid in instance.disks.iter().map(|d| text(*d)) {
-            if !disks.contains(uuid) {
+            let Some(owner) = attached.get_mut(uuid) else {
                 return Err(refuse(format!(
                     "names the disk '{uuid}', which is not in 'disks' (Ganeti cannot load such a file)"
                 )));
-            }
-            if let Some(first) = attached.insert(uuid, name) {
+            };
+            if let Some(first) = owner.replace(name) {
                 return Err(refuse(if first == name {
                     format!("names the disk '{uuid}' twice")
                 } else {
@@ -93,6 +94,8 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
                 let uuid = text(disk.uuid);
                 let owner = attached
                     .get(uuid)
+                    .copied()
+                    .flatten()
                     .map_or(String::new(), |i| format!(" of instance '{i}'"));
                 return Err(config.invalid(
                     disk.raw.start,
