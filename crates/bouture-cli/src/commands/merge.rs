@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use bouture_merge::{
-    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MergeOptions, ParameterPolicy, PortRange, Report,
+    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MAX_TEXT_SIZE, MergeOptions, ParameterPolicy,
+    PortRange, Report,
 };
 
 use crate::Streams;
@@ -81,8 +82,9 @@ pub struct MergeArgs {
     /// Check everything (the output path too) and print the report; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The largest input file read (BYTES, or with a K, M or G suffix);
-    /// larger files, like anything but a regular file, are refused unread.
+    /// The largest input file read (BYTES, or with a K, M or G suffix; at
+    /// most 2G - 1 byte); larger files, like anything but a regular file,
+    /// are refused unread.
     #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_INPUT_SIZE, value_parser = parse_size)]
     pub max_input_size: u64,
     /// How to print the report.
@@ -103,14 +105,21 @@ fn parse_size(text: &str) -> Result<u64, String> {
         Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
         _ => (text, 0),
     };
-    digits
+    let size = digits
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
         .filter(|n| *n > 0)
         .ok_or_else(|| {
             format!("invalid size {text:?}: expected BYTES, or a number followed by K, M or G")
-        })
+        })?;
+    let most = u64::try_from(MAX_TEXT_SIZE).unwrap_or(u64::MAX);
+    if size > most {
+        return Err(format!(
+            "invalid size {text:?}: bouture merges configurations of at most {most} bytes (2 GiB - 1)"
+        ));
+    }
+    Ok(size)
 }
 
 /// How much `bouture merge` prints besides its report.

@@ -237,6 +237,13 @@ fn unreadable_inputs_and_outputs_exit_1_naming_the_file() {
         stderr.contains("/dev/null: it is a character device"),
         "{stderr}"
     );
+    // A bound above what bouture can merge is a usage error, not a silent cap.
+    let (code, _, stderr) = case.merge("--groups rename --max-input-size 2G");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("at most 2147483647 bytes (2 GiB - 1)"),
+        "{stderr}"
+    );
     let (code, _, stderr) = case.merge("--groups rename --max-input-size 1K");
     assert_eq!(code, 1);
     assert!(
