@@ -41,6 +41,19 @@ pub enum WriteError {
         #[source]
         source: io::Error,
     },
+    /// Read back after it was renamed into place, `path` was not the file
+    /// just written (another process replaced it at the same moment) or not
+    /// all of it.
+    #[error(
+        "cannot write {}: read back after the rename, it is not the file just written ({problem}); another process may be writing it at the same time",
+        path.display()
+    )]
+    Replaced {
+        /// The file.
+        path: PathBuf,
+        /// What differs.
+        problem: String,
+    },
     /// The operating system refused to remove the file.
     #[error("cannot remove {}: {source}", path.display())]
     Remove {
@@ -59,6 +72,7 @@ impl WriteError {
             Self::NotRegular { path, .. }
             | Self::NoFileName { path }
             | Self::Io { path, .. }
+            | Self::Replaced { path, .. }
             | Self::Remove { path, .. } => path,
         }
     }
@@ -71,8 +85,10 @@ impl WriteError {
 /// The temporary file (`.<name>.<random>.tmp`, in the same directory) has
 /// its mode and owner before any byte is written, so the contents are never
 /// readable more widely than the result; it is flushed, renamed over `path`,
-/// then the directory is flushed. On error the temporary file is removed and
-/// `path` is as it was.
+/// then the directory is flushed, and `path` is read back: it must be the
+/// file just written (same device and inode), of the length written. On
+/// error the temporary file is removed and `path` is as it was (but for
+/// [`WriteError::Replaced`], where another process wrote it too).
 ///
 /// # Errors
 ///
@@ -145,7 +161,7 @@ pub fn write_atomic_with(
     temp.as_file()
         .set_permissions(Permissions::from_mode(mode & 0o777))
         .map_err(io_error)?;
-    {
+    let written = {
         // 128 KiB: few system calls, and few pages to fault in (a fresh
         // page costs microseconds on a VM, a write of 128 KiB about as much).
         let mut out = io::BufWriter::with_capacity(
@@ -158,13 +174,35 @@ pub fn write_atomic_with(
         );
         produce(&mut out).map_err(io_error)?;
         out.flush().map_err(io_error)?;
-    }
+        out.get_ref().written
+    };
     temp.as_file().sync_all().map_err(io_error)?;
+    let ours = temp.as_file().metadata().map_err(io_error)?;
     temp.persist(path).map_err(|error| io_error(error.error))?;
     File::open(dir)
         .and_then(|dir| dir.sync_all())
         .map_err(io_error)?;
-    Ok(())
+    check_in_place(path, &ours, written)
+}
+
+/// `path`, read back after the rename, is the file described by `ours`
+/// (same device and inode) and `written` bytes long.
+fn check_in_place(path: &Path, ours: &Metadata, written: u64) -> Result<(), WriteError> {
+    let found = fs::symlink_metadata(path).map_err(|source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let problem = if (found.dev(), found.ino()) != (ours.dev(), ours.ino()) {
+        "another file is in its place".to_owned()
+    } else if found.len() != written {
+        format!("{} bytes long, {written} were written", found.len())
+    } else {
+        return Ok(());
+    };
+    Err(WriteError::Replaced {
+        path: path.to_owned(),
+        problem,
+    })
 }
 
 /// How much is written before the kernel is asked to start writing it back.
@@ -240,6 +278,32 @@ pub fn remove_if_exists(path: &Path) -> Result<bool, WriteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_replaced_or_cut_after_the_rename_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        fs::write(&path, "ours").unwrap();
+        let ours = fs::metadata(&path).unwrap();
+        check_in_place(&path, &ours, 4).unwrap();
+        let short = check_in_place(&path, &ours, 5).unwrap_err();
+        assert!(
+            short.to_string().contains("4 bytes long, 5 were written"),
+            "{short}"
+        );
+        let other = dir.path().join("other");
+        fs::write(&other, "ours").unwrap();
+        fs::rename(&other, &path).unwrap();
+        let replaced = check_in_place(&path, &ours, 4).unwrap_err();
+        assert!(matches!(replaced, WriteError::Replaced { .. }));
+        assert!(
+            replaced
+                .to_string()
+                .contains("another file is in its place"),
+            "{replaced}"
+        );
+        assert_eq!(replaced.path(), path);
+    }
 
     #[test]
     fn large_writes_asked_back_early_are_written_whole() {
