@@ -84,6 +84,10 @@ pub enum Error {
     /// names the file.
     #[error(transparent)]
     Write(#[from] bouture_fs::WriteError),
+    /// Another merge kept the output's directory locked for the whole
+    /// wait; nothing was written.
+    #[error(transparent)]
+    Lock(#[from] bouture_fs::LockError),
     /// Serialising a replaced value failed (cannot happen with finite numbers).
     #[error("cannot serialise the merged configuration")]
     Serialize {

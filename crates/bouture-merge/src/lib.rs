@@ -36,7 +36,9 @@ pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange, P
 pub use raw::{RawObject, SetMember};
 pub use references::check_references;
 pub use report::{GroupOutcome, MergedCluster, Phases, PortSummary, Report};
-pub use write::{OUTPUT_MODE, check_output, check_output_is_not_input, write_atomically};
+pub use write::{
+    OUTPUT_LOCK_WAIT, OUTPUT_MODE, check_output, check_output_is_not_input, write_atomically,
+};
 
 /// Read `ours` and every file of `theirs`, merge them and, unless `output`
 /// is `None` or `options.dry_run` is set, write the result atomically to
@@ -111,7 +113,7 @@ pub fn merge_files_keeping(
         phases.apply = start.elapsed();
         let start = Instant::now();
         let mut written = start;
-        write::write_with(output, |out| {
+        write::write_with(output, options.lock_wait, |out| {
             merged.write(out)?;
             written = Instant::now();
             Ok(())

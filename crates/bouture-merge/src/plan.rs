@@ -36,6 +36,9 @@ pub struct MergeOptions {
     pub max_input_size: u64,
     /// Check everything, output path included, but write nothing.
     pub dry_run: bool,
+    /// How long to wait for another merge writing in the output's directory
+    /// ([`OUTPUT_LOCK_WAIT`](crate::OUTPUT_LOCK_WAIT) by default).
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for MergeOptions {
@@ -47,6 +50,7 @@ impl Default for MergeOptions {
             now: None,
             max_input_size: DEFAULT_MAX_INPUT_SIZE,
             dry_run: false,
+            lock_wait: crate::write::OUTPUT_LOCK_WAIT,
         }
     }
 }

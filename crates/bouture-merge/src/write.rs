@@ -2,6 +2,7 @@
 //! (both through `bouture-fs`).
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::error::Error;
 
@@ -67,12 +68,33 @@ pub fn check_output(output: &Path) -> Result<(), Error> {
     }
 }
 
+/// How long a merge waits for another one writing in the same directory.
+pub const OUTPUT_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The lock of an output: its directory, locked (`flock`) while the output
+/// is written and read back, so that two merges writing there at once (a
+/// cron run and an operator) write one after the other and each checks
+/// its own file. Nothing is created for it.
+fn lock_output(path: &Path, wait: Duration) -> Result<bouture_fs::FileLock, Error> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    Ok(bouture_fs::FileLock::directory(
+        dir,
+        bouture_fs::Wait::UpTo(wait),
+    )?)
+}
+
 /// Write what `produce` writes to `path` atomically with mode
-/// [`OUTPUT_MODE`] (see [`bouture_fs::write_atomic_with`]).
+/// [`OUTPUT_MODE`] (see [`bouture_fs::write_atomic_with`]), holding the
+/// output's lock (waiting up to `wait` for it).
 pub(crate) fn write_with(
     path: &Path,
+    wait: Duration,
     produce: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Error> {
+    let _lock = lock_output(path, wait)?;
     Ok(bouture_fs::write_atomic_with(
         path,
         OUTPUT_MODE,
@@ -89,7 +111,7 @@ pub(crate) fn write_with(
 ///
 /// [`Error::Write`].
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    Ok(bouture_fs::write_atomic(path, bytes, OUTPUT_MODE, None)?)
+    write_with(path, OUTPUT_LOCK_WAIT, |out| out.write_all(bytes))
 }
 
 #[cfg(test)]

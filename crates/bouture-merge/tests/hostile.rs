@@ -454,6 +454,58 @@ fn special_files_are_refused_as_inputs_without_blocking_or_reading() {
     case.assert_inputs_untouched();
 }
 
+// ---------------------------------------------------------------------------
+// Two merges at once.
+
+#[test]
+fn merges_writing_the_same_output_take_turns() {
+    let case = Case::new(&small(1), &small(2));
+    // Another merge holds the output directory's lock for the whole wait:
+    // refused, nothing written, inputs untouched.
+    let held = bouture_fs::FileLock::directory(case.dir.path(), bouture_fs::Wait::NO).unwrap();
+    let no_wait = MergeOptions {
+        lock_wait: std::time::Duration::ZERO,
+        ..options()
+    };
+    let error = case.merge(&no_wait).unwrap_err();
+    assert!(matches!(error, Error::Lock(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&case.dir.path().display().to_string()),
+        "{error}"
+    );
+    assert!(!case.output.exists());
+    case.assert_inputs_untouched();
+    // Released while this one waits: it writes once the other is done.
+    let released = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            released.store(true, std::sync::atomic::Ordering::SeqCst);
+            drop(held);
+        });
+        case.merge(&options()).unwrap();
+        assert!(
+            released.load(std::sync::atomic::Ordering::SeqCst),
+            "the merge wrote while the lock was held"
+        );
+    });
+    // Two at once, from scratch: both succeed, one after the other, and the
+    // output is whole and valid for Ganeti.
+    std::fs::remove_file(&case.output).unwrap();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| case.merge(&options())))
+            .collect();
+        for run in runs {
+            run.join().unwrap().unwrap();
+        }
+    });
+    assert_ganeti_valid(&[&case.output]);
+    case.assert_inputs_untouched();
+}
+
 #[test]
 fn outputs_that_are_not_regular_files_are_never_replaced() {
     let case = Case::new(&small(1), &small(2));
