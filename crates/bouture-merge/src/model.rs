@@ -70,22 +70,20 @@ impl Str {
 
     /// A string at `start..start + len` of the text.
     pub(crate) fn in_text(start: usize, len: usize) -> Option<Self> {
-        let start = u32::try_from(start)
-            .ok()
-            .filter(|s| s & Self::DECODED == 0)?;
-        Some(Self {
-            start: NonZeroU32::new(start)?,
-            len: u32::try_from(len).ok()?,
-        })
+        Self::at(start, len, 0)
     }
 
     /// A string at `start..start + len` of the decoded strings.
     pub(crate) fn decoded(start: usize, len: usize) -> Option<Self> {
+        Self::at(start, len, Self::DECODED)
+    }
+
+    fn at(start: usize, len: usize, flag: u32) -> Option<Self> {
         let start = u32::try_from(start)
             .ok()
             .filter(|s| s & Self::DECODED == 0)?;
         Some(Self {
-            start: NonZeroU32::new(start | Self::DECODED)?,
+            start: NonZeroU32::new(start | flag)?,
             len: u32::try_from(len).ok()?,
         })
     }
@@ -989,7 +987,8 @@ impl ConfigFile {
         })
     }
 
-    /// The text of one of this file's strings.
+    /// The text of one of this file's strings (a [`Str`] of another file
+    /// names a place in that file: use each with its own file).
     pub fn str(&self, value: Str) -> &str {
         value.resolve(&self.text, &self.decoded)
     }
