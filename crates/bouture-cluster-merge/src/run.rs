@@ -12,7 +12,7 @@ use crate::error::{Error, bounded};
 use crate::exec::{CmdOutput, ExecError, Executor};
 use crate::facts::{CONFIG_LIMIT, Facts, discover, key_command};
 use crate::journal::{FailureRecord, Journal, Status, StepState};
-use crate::plan::{Action, Check, Plan, Settings, Step};
+use crate::plan::{Action, Check, Options, Plan, Step};
 
 /// What the run tells its caller as it goes (for progress output).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +215,7 @@ fn utc_now() -> String {
 /// Discover and plan without changing anything anywhere (no state directory
 /// is written either).
 pub fn dry_run(
-    settings: &Settings,
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
 ) -> Result<Prepared, Error> {
@@ -262,7 +262,7 @@ fn lock(state_dir: &Path) -> Result<bouture_fs::PidLock, Error> {
 /// journal, run the steps, undo on failure before the point of no return,
 /// stop after it, and clean up.
 pub fn run(
-    settings: &Settings,
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
 ) -> Result<Outcome, Error> {
@@ -889,7 +889,7 @@ fn remove(path: &Path) -> Result<(), ActionFailure> {
     reason = "the fields of Action::MergeConfig"
 )]
 fn merge_config(
-    settings: &Settings,
+    settings: &Options,
     ours: &Path,
     theirs: &[PathBuf],
     staged: &Path,

@@ -31,7 +31,7 @@ pub use model::{
     version_name,
 };
 pub use params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
-pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, Repair, check, plan};
+pub use plan::{CheckOutcome, MergePlan, Options, PortChange, PortKind, Repair, check, plan};
 pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange, PortRangeError};
 pub use raw::{RawObject, SetMember};
 pub use references::check_references;
@@ -52,7 +52,7 @@ pub fn merge_files(
     ours: &Path,
     theirs: &[&Path],
     output: Option<&Path>,
-    options: &MergeOptions,
+    options: &Options,
 ) -> Result<Report, Error> {
     let (mut report, parsed) = merge_files_keeping(ours, theirs, output, options)?;
     let start = Instant::now();
@@ -87,7 +87,7 @@ pub fn merge_files_keeping(
     ours: &Path,
     theirs: &[&Path],
     output: Option<&Path>,
-    options: &MergeOptions,
+    options: &Options,
 ) -> Result<(Report, Parsed), Error> {
     let mut phases = Phases::default();
     let inputs: Vec<&Path> = std::iter::once(ours)

@@ -22,7 +22,7 @@ use crate::report::Phases;
 
 /// How to merge.
 #[derive(Debug, Clone)]
-pub struct MergeOptions {
+pub struct Options {
     /// What to do with node groups whose name exists in several clusters
     /// (`None`: such a clash is a conflict).
     pub groups: Option<GroupStrategy>,
@@ -41,7 +41,7 @@ pub struct MergeOptions {
     pub lock_wait: std::time::Duration,
 }
 
-impl Default for MergeOptions {
+impl Default for Options {
     fn default() -> Self {
         Self {
             groups: None,
@@ -101,7 +101,7 @@ pub struct MergePlan {
     /// The time stamp given to new and changed objects.
     pub now: f64,
     /// The options used.
-    pub options: MergeOptions,
+    pub options: Options,
     /// The node groups' fate.
     pub groups: GroupPlan,
     /// Cluster parameter results (merged values; conflicts are empty here).
@@ -131,7 +131,7 @@ fn now_seconds() -> f64 {
 fn check_with_groups(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
+    options: &Options,
 ) -> (CheckOutcome, GroupPlan, ParamOutcome) {
     let (groups, mut conflicts) = plan_groups(ours, theirs, options.groups);
     let mut found = find_conflicts(ours, theirs, &groups);
@@ -163,7 +163,7 @@ fn check_with_groups(
 }
 
 /// Find every conflict and warning between our configuration and the merging ones.
-pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &MergeOptions) -> CheckOutcome {
+pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &Options) -> CheckOutcome {
     check_with_groups(ours, theirs, options).0
 }
 
@@ -178,7 +178,7 @@ pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &MergeOptions) -
 pub fn plan(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
+    options: &Options,
 ) -> Result<MergePlan, Error> {
     plan_timed(ours, theirs, options, &mut Phases::default())
 }
@@ -187,7 +187,7 @@ pub fn plan(
 pub(crate) fn plan_timed(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
+    options: &Options,
     phases: &mut Phases,
 ) -> Result<MergePlan, Error> {
     let start = Instant::now();
@@ -209,7 +209,7 @@ pub(crate) fn plan_timed(
 fn plan_ports(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
+    options: &Options,
     outcome: CheckOutcome,
     groups: GroupPlan,
     params: ParamOutcome,

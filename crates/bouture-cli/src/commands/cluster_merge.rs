@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bouture_cluster_merge::{
-    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, Settings,
-    SshOptions, Status, SystemExecutor,
+    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, SshOptions,
+    Status, SystemExecutor,
 };
 
 use crate::Streams;
@@ -107,8 +107,9 @@ pub struct ClusterMergeArgs {
 }
 
 impl ClusterMergeArgs {
-    fn settings(&self) -> Settings {
-        let mut settings = Settings::new(self.clusters.clone(), self.state_dir.clone());
+    fn settings(&self) -> bouture_cluster_merge::Options {
+        let mut settings =
+            bouture_cluster_merge::Options::new(self.clusters.clone(), self.state_dir.clone());
         settings.watcher_pause_period = self.watcher_pause_period;
         settings.groups = self.groups.map(|g| match g {
             GroupsArg::Merge => Groups::Merge,

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use bouture_failover::{Failover, FailoverOptions, FailoverOutcome, SlaposCommand};
+use bouture_failover::{Failover, FailoverOutcome, SlaposCommand};
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;
@@ -94,7 +94,7 @@ pub(crate) fn run(
     // Every line, errors included, goes through the log, with the prefix of
     // the other lines (and to --log-file).
     let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
-    let mut options = FailoverOptions::new(
+    let mut options = bouture_failover::Options::new(
         &args.node.cfg,
         &args.new_master_url,
         &args.new_node_cfg,

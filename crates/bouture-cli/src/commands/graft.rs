@@ -8,7 +8,7 @@ use std::time::Instant;
 use bouture_core::{Inventory, PartitionAddress};
 use bouture_failover::Level;
 use bouture_graft::{
-    GraftEvent, GraftNarration, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport,
+    GraftEvent, GraftNarration, GraftObserver, GraftOutcome, GraftPlan, GraftReport,
     PartitionStatus, Placement,
 };
 use bouture_master_client::{MasterClient, RequestTrace};
@@ -88,7 +88,7 @@ fn graft(
         .then(|| lock_node_for(&config, log))
         .transpose()?;
     let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
-    let mut options = GraftOptions::default();
+    let mut options = bouture_graft::Options::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     let plan = GraftPlan::build(&inventory, &options);
     log.debug(&format!(

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use bouture_merge::{
-    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MAX_TEXT_SIZE, MergeOptions, ParameterPolicy,
-    PortRange, Report,
+    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MAX_TEXT_SIZE, ParameterPolicy, PortRange, Report,
 };
 
 use crate::Streams;
@@ -156,7 +155,7 @@ pub(crate) fn run(
     streams: &mut Streams<'_>,
     leftovers: &mut Option<bouture_merge::Parsed>,
 ) -> CommandResult {
-    let options = MergeOptions {
+    let options = bouture_merge::Options {
         groups: args.groups.map(|g| match g {
             GroupsArg::Merge => GroupStrategy::Merge,
             GroupsArg::Rename => GroupStrategy::Rename,
@@ -168,7 +167,7 @@ pub(crate) fn run(
         port_range: args.port_range,
         max_input_size: args.max_input_size,
         dry_run: args.dry_run,
-        ..MergeOptions::default()
+        ..bouture_merge::Options::default()
     };
     let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
     match bouture_merge::merge_files_keeping(&args.config, &theirs, Some(&args.output), &options) {
