@@ -298,17 +298,13 @@ fn write_verified(
     block: &[u8; GRUBENV_SIZE],
 ) -> Result<(), Error> {
     let path = &location.file;
-    file.write_all_at(block, location.offset)
-        .map_err(io(path, "cannot write the grubenv block"))?;
-    file.sync_data().map_err(io(path, "cannot flush"))?;
-    let back = read_block(file, path, location.offset)?;
-    if &back != block {
-        return Err(Error::ReadBack {
+    bouture_fs::write_at_verified(file, path, location.offset, block).map_err(|error| match error {
+        bouture_fs::WriteError::Replaced { .. } => Error::ReadBack {
             path: path.clone(),
             what: "the grubenv block".into(),
-        });
-    }
-    Ok(())
+        },
+        other => Error::Write(other),
+    })
 }
 
 fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
