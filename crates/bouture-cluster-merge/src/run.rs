@@ -69,7 +69,7 @@ pub struct Prepared {
 /// How a merge ended.
 #[derive(Debug, Serialize)]
 #[non_exhaustive]
-pub struct Outcome {
+pub struct Report {
     /// The run.
     pub run_id: String,
     /// Where it is.
@@ -265,7 +265,7 @@ pub fn run(
     settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
-) -> Result<Outcome, Error> {
+) -> Result<Report, Error> {
     crate::facts::check_cluster_names(&settings.clusters)?;
     let _lock = lock(&settings.state_dir)?;
     if let Some(journal) = Journal::load(&settings.state_dir)?
@@ -315,7 +315,7 @@ pub fn resume(
     clusters: &[String],
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
-) -> Result<Outcome, Error> {
+) -> Result<Report, Error> {
     let _lock = lock(state_dir)?;
     let Some(journal) = Journal::load(state_dir)? else {
         return Err(Error::NothingToResume {
@@ -379,7 +379,7 @@ impl Runner<'_> {
         action.shell_lines(&|cmd| exec.describe(cmd)).join("\n")
     }
 
-    fn execute(&mut self) -> Result<Outcome, Error> {
+    fn execute(&mut self) -> Result<Report, Error> {
         if self.journal.status == Status::Running || self.journal.status == Status::Stopped {
             self.journal.status = Status::Running;
             self.journal.failure = None;
@@ -567,7 +567,7 @@ impl Runner<'_> {
         lines
     }
 
-    fn finish(&mut self) -> Outcome {
+    fn finish(&mut self) -> Report {
         let status = self.journal.status;
         let mut cleanup_errors = Vec::new();
         if matches!(
@@ -597,7 +597,7 @@ impl Runner<'_> {
             self.journal.plan.run_id,
             status.name()
         ));
-        Outcome {
+        Report {
             run_id: self.journal.plan.run_id.clone(),
             status,
             journal: Journal::path(&self.state_dir()),

@@ -30,12 +30,12 @@ pub use model::{
     Network, Nic, NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, Str, is_drbd,
     version_name,
 };
-pub use params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
-pub use plan::{CheckOutcome, MergePlan, Options, PortChange, PortKind, Repair, check, plan};
+pub use params::{ParamReport, ParameterPolicy, Warning, check_parameters};
+pub use plan::{CheckReport, MergePlan, Options, PortChange, PortKind, Repair, check, plan};
 pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange, PortRangeError};
 pub use raw::{RawObject, SetMember};
 pub use references::check_references;
-pub use report::{GroupOutcome, MergedCluster, Phases, PortSummary, Report};
+pub use report::{GroupReport, MergedCluster, Phases, PortSummary, Report};
 pub use write::{
     OUTPUT_LOCK_WAIT, OUTPUT_MODE, check_output, check_output_is_not_input, write_atomically,
 };

@@ -15,7 +15,7 @@ use crate::conflicts::find_conflicts;
 use crate::error::Error;
 use crate::groups::{GroupPlan, GroupStrategy, plan_groups};
 use crate::model::{ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Instance};
-use crate::params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
+use crate::params::{ParamReport, ParameterPolicy, Warning, check_parameters};
 use crate::ports::{PortAllocator, PortRange};
 use crate::references::check_references;
 use crate::report::Phases;
@@ -58,7 +58,7 @@ impl Default for Options {
 /// The result of [`check`]: conflicts refuse the merge, warnings do not.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct CheckOutcome {
+pub struct CheckReport {
     /// Every conflict found, in a stable order.
     pub conflicts: Vec<Conflict>,
     /// Every warning.
@@ -105,7 +105,7 @@ pub struct MergePlan {
     /// The node groups' fate.
     pub groups: GroupPlan,
     /// Cluster parameter results (merged values; conflicts are empty here).
-    pub params: ParamOutcome,
+    pub params: ParamReport,
     /// Warnings (parameters, things not copied).
     pub warnings: Vec<Warning>,
     /// Every reallocated port, in allocation order.
@@ -132,7 +132,7 @@ fn check_with_groups(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
     options: &Options,
-) -> (CheckOutcome, GroupPlan, ParamOutcome) {
+) -> (CheckReport, GroupPlan, ParamReport) {
     let (groups, mut conflicts) = plan_groups(ours, theirs, options.groups);
     let mut found = find_conflicts(ours, theirs, &groups);
     found.append(&mut conflicts);
@@ -153,7 +153,7 @@ fn check_with_groups(
         }
     }
     (
-        CheckOutcome {
+        CheckReport {
             conflicts: found,
             warnings,
         },
@@ -163,7 +163,7 @@ fn check_with_groups(
 }
 
 /// Find every conflict and warning between our configuration and the merging ones.
-pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &Options) -> CheckOutcome {
+pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &Options) -> CheckReport {
     check_with_groups(ours, theirs, options).0
 }
 
@@ -210,9 +210,9 @@ fn plan_ports(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
     options: &Options,
-    outcome: CheckOutcome,
+    outcome: CheckReport,
     groups: GroupPlan,
-    params: ParamOutcome,
+    params: ParamReport,
 ) -> Result<MergePlan, Error> {
     if !outcome.conflicts.is_empty() {
         return Err(Error::Conflicts {

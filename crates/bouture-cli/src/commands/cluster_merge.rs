@@ -230,7 +230,7 @@ fn outcome_of(status: Status) -> Outcome {
     }
 }
 
-fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
+fn render(outcome: &bouture_cluster_merge::Report) -> String {
     let mut out = String::new();
     let headline = match outcome.status {
         Status::Complete => "merge complete and verified",
