@@ -103,3 +103,19 @@ fn a_cluster_merge_naming_one_cluster_twice_is_refused_before_anything_runs() {
         "a dry run writes nothing"
     );
 }
+
+#[test]
+fn reads_no_offline_changes_through_the_facade() {
+    let dir = tempfile::tempdir().unwrap();
+    let switchfile = dir.path().join("SWITCHFILE");
+    assert_eq!(
+        bouture::offline_changes::changes_path(&switchfile),
+        dir.path().join("SWITCHFILE.changes")
+    );
+    assert!(
+        bouture::offline_changes::read_changes(&switchfile)
+            .unwrap()
+            .is_none(),
+        "no changes file, no changes"
+    );
+}

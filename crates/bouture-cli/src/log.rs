@@ -27,7 +27,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use bouture_failover::{FailoverLog, Level};
+use bouture_failover::FailoverLog;
+use bouture_text::Level;
 
 use crate::Streams;
 use crate::exit::{CommandError, CommandResult};

@@ -15,19 +15,7 @@ pub enum OutputFormat {
 }
 
 /// The error and its sources on one line, separated by `: `.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
+pub(crate) use bouture_text::error_chain;
 
 /// Write a serde value as pretty JSON followed by a newline. Generic over
 /// the writer so that a caller rendering into a `Vec<u8>` gets a serializer

@@ -1,8 +1,9 @@
 //! The executor interface: how the plan's commands are run.
 
-use std::io::{self, Read};
+use std::io;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::command::Cmd;
 
@@ -30,7 +31,7 @@ impl CmdOutput {
 
     /// The last lines of standard error, bounded to [`EXCERPT`] bytes, for a message.
     pub fn stderr_excerpt(&self) -> String {
-        excerpt(&self.stderr)
+        bouture_text::tail(&self.stderr, EXCERPT)
     }
 }
 
@@ -38,20 +39,6 @@ impl CmdOutput {
 pub const STDERR_LIMIT: u64 = 64 * 1024;
 /// The most bytes of a command's output quoted in a message.
 pub const EXCERPT: usize = 400;
-
-/// The end of `bytes` (where errors are), at most [`EXCERPT`] bytes, trimmed.
-pub fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    if text.len() <= EXCERPT {
-        return text.to_owned();
-    }
-    let mut start = text.len() - EXCERPT;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", text.get(start..).unwrap_or_default())
-}
 
 /// Why a command could not be run at all (a command that ran and failed is
 /// a [`CmdOutput`] with a non-zero code).
@@ -135,6 +122,15 @@ pub enum ExecError {
     /// The temporary key could not be written (the error names the file).
     #[error("temporary key file: {0}")]
     WriteKey(#[source] bouture_fs::WriteError),
+    /// The program ran longer than its deadline; it was killed with its
+    /// process group.
+    #[error("{program} ran longer than {} s and was killed", deadline.as_secs())]
+    Deadline {
+        /// The program.
+        program: String,
+        /// The deadline ([`crate::SshOptions::command_deadline`]).
+        deadline: Duration,
+    },
     /// The output was larger than the executor accepts.
     #[error("{program} printed more than {limit} bytes, the most accepted")]
     OutputTooLarge {
@@ -164,62 +160,53 @@ pub trait Executor {
     fn describe(&self, cmd: &Cmd) -> String;
 }
 
-/// Run a prepared process with standard input closed, collecting at most
-/// `limit` bytes of standard output and [`STDERR_LIMIT`] of standard error.
-/// Output beyond the limits is read and dropped, so the child never blocks.
+/// Run a prepared process (bouture-proc: its own process group, killed at
+/// `deadline`) with standard input closed, collecting at most `limit` bytes
+/// of standard output (more is [`ExecError::OutputTooLarge`]) and the last
+/// [`STDERR_LIMIT`] bytes of standard error.
 pub(crate) fn run_process(
-    mut command: Command,
+    command: Command,
     program: &str,
     limit: u64,
+    deadline: Duration,
 ) -> Result<CmdOutput, ExecError> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|source| ExecError::Spawn {
-        program: PathBuf::from(program),
-        source,
-    })?;
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || match stderr {
-        Some(stream) => read_capped(stream, STDERR_LIMIT),
-        None => Ok((Vec::new(), false)),
-    });
-    let stdout = match child.stdout.take() {
-        Some(stream) => read_capped(stream, limit),
-        None => Ok((Vec::new(), false)),
+    let options = bouture_proc::Options {
+        stdout: bouture_proc::Bound::start(usize::try_from(limit).unwrap_or(usize::MAX)),
+        stderr: bouture_proc::Bound::end(usize::try_from(STDERR_LIMIT).unwrap_or(usize::MAX)),
+        ..bouture_proc::Options::new(deadline)
     };
-    let status = child.wait();
-    let stderr = reader
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the stderr reader panicked")));
-    let wait = |source| ExecError::Wait {
-        program: program.to_owned(),
-        source,
+    let output = match bouture_proc::run(command, None, &options) {
+        Ok(output) => output,
+        Err(bouture_proc::Error::Start { source, .. }) => {
+            return Err(ExecError::Spawn {
+                program: PathBuf::from(program),
+                source,
+            });
+        }
+        Err(bouture_proc::Error::Deadline { deadline, .. }) => {
+            return Err(ExecError::Deadline {
+                program: program.to_owned(),
+                deadline,
+            });
+        }
+        Err(error) => {
+            return Err(ExecError::Wait {
+                program: program.to_owned(),
+                source: io::Error::other(bouture_text::error_chain(&error)),
+            });
+        }
     };
-    let status = status.map_err(wait)?;
-    let (stdout, truncated) = stdout.map_err(wait)?;
-    let (stderr, _) = stderr.map_err(wait)?;
-    if truncated {
+    if output.stdout.is_cut() {
         return Err(ExecError::OutputTooLarge {
             program: program.to_owned(),
             limit,
         });
     }
     Ok(CmdOutput {
-        code: status.code(),
-        stdout,
-        stderr,
+        code: output.status.code(),
+        stdout: output.stdout.bytes,
+        stderr: output.stderr.bytes,
     })
-}
-
-/// Read a stream to its end, keeping the first `limit` bytes; says whether
-/// anything was dropped.
-fn read_capped(mut stream: impl Read, limit: u64) -> io::Result<(Vec<u8>, bool)> {
-    let mut kept = Vec::new();
-    (&mut stream).take(limit).read_to_end(&mut kept)?;
-    let dropped = io::copy(&mut stream, &mut io::sink())?;
-    Ok((kept, dropped > 0))
 }
 
 /// A temporary directory only its owner can enter (0700): for keys and
@@ -242,14 +229,14 @@ mod tests {
             "-c",
             "head -c 300000 /dev/zero; head -c 200000 /dev/zero >&2; exit 3",
         ]);
-        let error = run_process(command, "sh", 1000).unwrap_err();
+        let error = run_process(command, "sh", 1000, Duration::from_mins(1)).unwrap_err();
         assert!(matches!(
             error,
             ExecError::OutputTooLarge { limit: 1000, .. }
         ));
         let mut command = Command::new("sh");
         command.args(["-c", "echo out; head -c 200000 /dev/zero >&2; exit 3"]);
-        let output = run_process(command, "sh", 1000).unwrap();
+        let output = run_process(command, "sh", 1000, Duration::from_mins(1)).unwrap();
         assert_eq!(output.code, Some(3));
         assert_eq!(output.stdout, b"out\n");
         assert_eq!(output.stderr.len() as u64, STDERR_LIMIT);
@@ -258,7 +245,7 @@ mod tests {
     #[test]
     fn excerpts_keep_the_end() {
         let long = "x".repeat(1000) + "the error";
-        let short = excerpt(long.as_bytes());
+        let short = bouture_text::tail(long.as_bytes(), EXCERPT);
         assert!(short.ends_with("the error"));
         assert!(short.len() <= EXCERPT + 3);
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Cmd, Identity, is_valid_name};
-use crate::error::{Error, bounded};
+use crate::error::Error;
 use crate::exec::{Executor, private_tempdir};
 use crate::plan::Options;
 use crate::run::{Event, Observer};
@@ -113,7 +113,7 @@ pub(crate) fn check_cluster_names(clusters: &[String]) -> Result<(), Error> {
         if !is_valid_name(name) {
             return Err(Error::InvalidName {
                 what: "cluster",
-                name: bounded(name, 80),
+                name: bouture_text::truncate(name, 80),
             });
         }
         if let Some(first) = clusters
@@ -191,7 +191,7 @@ fn names(cmd: &Cmd, text: &str, what: &'static str) -> Result<Vec<String>, Error
             } else {
                 Err(Error::InvalidName {
                     what,
-                    name: format!("{} (from {cmd})", bounded(name, 80)),
+                    name: format!("{} (from {cmd})", bouture_text::truncate(name, 80)),
                 })
             }
         })
@@ -207,7 +207,10 @@ fn pairs(cmd: &Cmd, text: &str) -> Result<Vec<(String, String)>, Error> {
                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
                 .ok_or_else(|| Error::Unexpected {
                     cmd: cmd.to_string(),
-                    what: format!("expected NAME,VALUE, got {:?}", bounded(line, 80)),
+                    what: format!(
+                        "expected NAME,VALUE, got {:?}",
+                        bouture_text::truncate(line, 80)
+                    ),
                 })
         })
         .collect()
@@ -222,7 +225,10 @@ fn watcher_paused(cmd: &Cmd, text: &str) -> Result<bool, Error> {
     } else {
         Err(Error::Unexpected {
             cmd: cmd.to_string(),
-            what: format!("no watcher state in {:?}", bounded(text.trim(), 120)),
+            what: format!(
+                "no watcher state in {:?}",
+                bouture_text::truncate(text.trim(), 120)
+            ),
         })
     }
 }
@@ -260,7 +266,7 @@ pub(crate) fn discover(
         if !is_valid_name(name) {
             return Err(Error::InvalidName {
                 what,
-                name: bounded(name, 80),
+                name: bouture_text::truncate(name, 80),
             });
         }
     }
@@ -345,7 +351,7 @@ pub(crate) fn discover(
             if !is_valid_name(name) {
                 return Err(Error::InvalidName {
                     what,
-                    name: format!("{} (from {cmd})", bounded(name, 80)),
+                    name: format!("{} (from {cmd})", bouture_text::truncate(name, 80)),
                 });
             }
         }
@@ -379,7 +385,7 @@ pub(crate) fn discover(
             if !is_valid_name(&name) {
                 return Err(Error::InvalidName {
                     what: "node",
-                    name: format!("{} (from {cmd})", bounded(&name, 80)),
+                    name: format!("{} (from {cmd})", bouture_text::truncate(&name, 80)),
                 });
             }
             let offline = match offline.as_str() {
@@ -388,7 +394,10 @@ pub(crate) fn discover(
                 other => {
                     return Err(Error::Unexpected {
                         cmd: cmd.to_string(),
-                        what: format!("offline flag {:?} is neither Y nor N", bounded(other, 20)),
+                        what: format!(
+                            "offline flag {:?} is neither Y nor N",
+                            bouture_text::truncate(other, 20)
+                        ),
                     });
                 }
             };
@@ -424,7 +433,10 @@ pub(crate) fn discover(
             {
                 return Err(Error::InvalidName {
                     what: "instance",
-                    name: format!("{} (from {cmd})", bounded(&format!("{name},{status}"), 80)),
+                    name: format!(
+                        "{} (from {cmd})",
+                        bouture_text::truncate(&format!("{name},{status}"), 80)
+                    ),
                 });
             }
             instances.push(InstanceFacts { name, status });

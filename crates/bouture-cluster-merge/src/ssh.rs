@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::command::{Cmd, Identity, Target, quote};
-use crate::exec::{CmdOutput, ExecError, Executor, excerpt, private_tempdir, run_process};
+use bouture_text::shell_quote;
+
+use crate::command::{Cmd, Identity, Target};
+use crate::exec::{CmdOutput, EXCERPT, ExecError, Executor, private_tempdir, run_process};
 
 /// What `ssh` does with a host key it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,7 +40,16 @@ pub struct SshOptions {
     pub config: Option<PathBuf>,
     /// The operator's identity for [`Identity::Operator`] (`None`: ssh's defaults).
     pub identity: Option<PathBuf>,
+    /// How long one command (local, or remote with its connection) may run
+    /// before it is killed with its process group:
+    /// [`DEFAULT_COMMAND_DEADLINE`] unless set.
+    pub command_deadline: Duration,
 }
+
+/// The default deadline of one command: 1 hour (a `gnt-instance` shutdown
+/// or start-up of every instance of a cluster, a `config.data` of hundreds
+/// of MiB copied between masters).
+pub const DEFAULT_COMMAND_DEADLINE: Duration = Duration::from_hours(1);
 
 impl Default for SshOptions {
     fn default() -> Self {
@@ -51,6 +62,7 @@ impl Default for SshOptions {
             known_hosts: None,
             config: None,
             identity: None,
+            command_deadline: DEFAULT_COMMAND_DEADLINE,
         }
     }
 }
@@ -175,7 +187,12 @@ impl SystemExecutor {
         let mut command = Command::new(&self.options.program);
         command.args(self.ssh_args(host, identity, key, cmd));
         let program = self.options.program.display().to_string();
-        let output = run_process(command, &program, self.output_limit)?;
+        let output = run_process(
+            command,
+            &program,
+            self.output_limit,
+            self.options.command_deadline,
+        )?;
         if output.code == Some(255)
             && let Some(error) = classify_ssh_failure(host, &output.stderr)
         {
@@ -198,7 +215,7 @@ fn classify_ssh_failure(host: &str, stderr: &[u8]) -> Option<ExecError> {
     if text.contains("Permission denied") {
         return Some(ExecError::AuthenticationFailed {
             host,
-            detail: excerpt(stderr),
+            detail: bouture_text::tail(stderr, EXCERPT),
         });
     }
     let unreachable = [
@@ -217,7 +234,7 @@ fn classify_ssh_failure(host: &str, stderr: &[u8]) -> Option<ExecError> {
         .any(|pattern| text.contains(pattern))
         .then(|| ExecError::Unreachable {
             host,
-            detail: excerpt(stderr),
+            detail: bouture_text::tail(stderr, EXCERPT),
         })
 }
 
@@ -235,7 +252,12 @@ impl Executor for SystemExecutor {
                 let mut command = Command::new(program);
                 command.args(args);
                 command.envs(cmd.env.iter().map(|(k, v)| (k, v)));
-                run_process(command, program, self.output_limit)
+                run_process(
+                    command,
+                    program,
+                    self.output_limit,
+                    self.options.command_deadline,
+                )
             }
             Target::Remote { host, identity } => self.run_remote(host, identity, cmd),
         }
@@ -292,11 +314,11 @@ impl Executor for SystemExecutor {
                     Identity::ClusterKey(cluster) => self.keys.get(cluster).map(PathBuf::as_path),
                     Identity::Operator => None,
                 };
-                let mut words = vec![quote(&self.options.program.display().to_string())];
+                let mut words = vec![shell_quote(&self.options.program.display().to_string())];
                 words.extend(
                     self.ssh_args(host, identity, key, cmd)
                         .iter()
-                        .map(|arg| quote(arg)),
+                        .map(|arg| shell_quote(arg)),
                 );
                 words.join(" ")
             }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use bouture_graft::{GraftEvent, GraftNarration, GraftObserver};
 use bouture_master_client::{MasterClient, RequestTrace};
 
-use crate::run::{FailoverLog, Level, Options};
+use bouture_text::Level;
+
+use crate::run::{FailoverLog, Options};
 use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
 
 /// The graft's detail (requests sent, decisions, phase times) as DEBUG lines

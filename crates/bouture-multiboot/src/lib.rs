@@ -26,18 +26,7 @@ pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
 };
-pub use tools::GRUB_I386_PC;
-
-/// At most `max` characters of `text`, with `…` when cut (for messages).
-pub(crate) fn excerpt(text: &str, max: usize) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
-    }
-}
+pub use tools::{GRUB_I386_PC, TOOL_DEADLINE};
 
 /// Parse JSON text, refusing duplicate keys in any object: serde keeps the
 /// first of two equal keys and Python's `json` the last, so a document with
@@ -46,7 +35,7 @@ pub(crate) fn parse_strict(text: &[u8]) -> Result<serde_json::Value, serde_json:
     bouture_json::to_value(text, |key| {
         format!(
             "duplicate key {:?} (Bareon would keep the last one, serde the first)",
-            excerpt(key, 80)
+            bouture_text::truncate(key, 80)
         )
     })
 }

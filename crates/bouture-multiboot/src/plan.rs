@@ -399,7 +399,7 @@ impl Plan {
                         path: path.clone(),
                         message: format!(
                             "partition name '{}' is {units} UTF-16 units long; a GPT name holds at most {GPT_NAME_UNITS}",
-                            crate::excerpt(&partition.name, 80)
+                            bouture_text::truncate(&partition.name, 80)
                         ),
                     });
                 }

@@ -201,7 +201,7 @@ fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, 
                 .find(|e| !image.is_empty() && (e.image_name == image || e.image_uuid == image))
         })
         .ok_or_else(|| Error::UnknownImage {
-            image: crate::excerpt(image, 80),
+            image: bouture_text::truncate(image, 80),
             valid: info.elements.iter().map(|e| e.os_id.clone()).collect(),
         })
 }
@@ -224,7 +224,7 @@ fn status_of(opened: Opened) -> BootStatus {
         } else {
             format!(
                 "grubenv's saved_entry '{}' names no image: GRUB boots grub.cfg's `set default=N`",
-                crate::excerpt(saved, 80)
+                bouture_text::truncate(saved, 80)
             )
         });
     }
@@ -232,7 +232,7 @@ fn status_of(opened: Opened) -> BootStatus {
     if !next.is_empty() && next_image.is_none() {
         warnings.push(format!(
             "grubenv's next_entry '{}' names no image",
-            crate::excerpt(next, 80)
+            bouture_text::truncate(next, 80)
         ));
     }
     if let Some(default) = &default {

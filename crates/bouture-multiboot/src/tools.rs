@@ -1,9 +1,8 @@
 //! External tools: found up front (with the Debian package to install when
 //! missing), run with bounded output.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::error::{Error, MissingTool};
 
@@ -65,72 +64,59 @@ impl Tools {
 }
 
 /// Most bytes kept from a tool's standard output.
-pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
+pub(crate) const OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
 
-/// Run a command (with optional standard input), return its standard output
-/// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
-pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+/// How long one tool may run before it is killed with its process group:
+/// 30 minutes (`mke2fs -d` of a large image tree, `qemu-img convert` of a
+/// large disk on a slow device).
+pub const TOOL_DEADLINE: std::time::Duration = std::time::Duration::from_mins(30);
+
+/// Run a command (with optional standard input) through bouture-proc, within
+/// [`TOOL_DEADLINE`]; return its standard output (at most `OUTPUT_LIMIT`
+/// bytes); a failure carries the end of stderr.
+pub(crate) fn run(command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     let described = describe(&command);
-    command
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|error| Error::Tool {
+    let options = bouture_proc::Options {
+        stdout: bouture_proc::Bound::start(OUTPUT_LIMIT),
+        stderr: bouture_proc::Bound::end(8192),
+        ..bouture_proc::Options::new(TOOL_DEADLINE)
+    };
+    let tool_error = |status: String, stderr: String| Error::Tool {
         command: described.clone(),
-        status: "not started".into(),
-        stderr: error.to_string(),
-    })?;
-    let stdin = child.stdin.take();
-    let input = input.map(<[u8]>::to_vec);
-    let writer = std::thread::spawn(move || {
-        if let (Some(mut stdin), Some(input)) = (stdin, input) {
-            let _ = stdin.write_all(&input);
+        status,
+        stderr,
+    };
+    let output = match bouture_proc::run(command, input, &options) {
+        Ok(output) => output,
+        Err(bouture_proc::Error::Start { source, .. }) => {
+            return Err(tool_error("not started".into(), source.to_string()));
         }
-    });
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        if let Some(mut stderr) = stderr {
-            let _ = stderr.by_ref().take(8192).read_to_end(&mut kept);
-            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        Err(bouture_proc::Error::Deadline { stderr, .. }) => {
+            return Err(tool_error(
+                format!("killed after {} s", TOOL_DEADLINE.as_secs()),
+                stderr.excerpt(2000),
+            ));
         }
-        kept
-    });
-    let mut out = Vec::new();
-    let mut too_long = false;
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
-        if out.len() as u64 > OUTPUT_LIMIT {
-            too_long = true;
-            let _ = child.kill();
+        Err(error) => {
+            return Err(tool_error(
+                "not waited for".into(),
+                bouture_text::error_chain(&error),
+            ));
         }
+    };
+    if output.stdout.is_cut() {
+        return Err(tool_error(
+            format!("output longer than {OUTPUT_LIMIT} bytes"),
+            String::new(),
+        ));
     }
-    let status = child.wait().map_err(|error| Error::Tool {
-        command: described.clone(),
-        status: "not waited for".into(),
-        stderr: error.to_string(),
-    })?;
-    let _ = writer.join();
-    let stderr = reader.join().unwrap_or_default();
-    if too_long {
-        return Err(Error::Tool {
-            command: described,
-            status: format!("output longer than {OUTPUT_LIMIT} bytes"),
-            stderr: String::new(),
-        });
+    if !output.status.success() {
+        return Err(tool_error(
+            output.status.to_string(),
+            bouture_text::truncate(String::from_utf8_lossy(&output.stderr.bytes).trim(), 2000),
+        ));
     }
-    if !status.success() {
-        return Err(Error::Tool {
-            command: described,
-            status: status.to_string(),
-            stderr: crate::excerpt(String::from_utf8_lossy(&stderr).trim(), 2000),
-        });
-    }
-    Ok(out)
+    Ok(output.stdout.bytes)
 }
 
 fn describe(command: &Command) -> String {
@@ -141,7 +127,7 @@ fn describe(command: &Command) -> String {
         text.push(' ');
         text.push_str(&arg.to_string_lossy());
     }
-    crate::excerpt(&text, 300)
+    bouture_text::truncate(&text, 300)
 }
 
 #[cfg(test)]

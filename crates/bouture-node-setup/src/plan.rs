@@ -76,6 +76,10 @@ pub const CERT_MODE: u32 = 0o440;
 /// Mode of the backup of the previous `client.pem` (as `mkstemp` makes it).
 pub const BACKUP_MODE: u32 = 0o600;
 
+/// The default deadline of the start command: 5 minutes (Ganeti's init
+/// script starts and waits for each node daemon).
+pub const DEFAULT_START_DEADLINE: std::time::Duration = std::time::Duration::from_mins(5);
+
 /// How to run a node setup. Built by the caller.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -88,6 +92,9 @@ pub struct Options {
     /// daemons when the input asks for it (default
     /// [`DEFAULT_START_COMMAND`]).
     pub start_command: String,
+    /// How long the start command may run before it is killed with its
+    /// process group (default [`DEFAULT_START_DEADLINE`]).
+    pub start_deadline: std::time::Duration,
     /// Owner and group of `hmac.key` and `server.pem` (Ganeti gives them to
     /// `gnt-masterd`; see [`masterd_owner`]). `None`: the process's own.
     pub cluster_file_owner: Option<(u32, u32)>,
@@ -102,6 +109,7 @@ impl Default for Options {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             dry_run: false,
             start_command: DEFAULT_START_COMMAND.to_owned(),
+            start_deadline: DEFAULT_START_DEADLINE,
             cluster_file_owner: None,
             now: None,
         }

@@ -1,13 +1,12 @@
 //! Running the command that restarts the node daemons.
 
-use std::io::{Seek, SeekFrom};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::Serialize;
 
 /// The most of the command's output kept for the report (its end).
-pub const MAX_OUTPUT_BYTES: u64 = 4096;
+pub const MAX_OUTPUT_BYTES: usize = 4096;
 
 /// What happened to the node daemons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,42 +45,41 @@ impl StartOutcome {
     }
 }
 
-/// Run `command` with `sh -c`, standard input empty, standard output and
-/// error together in an anonymous temporary file (not a pipe: a daemon the
-/// command leaves running may keep it open), and keep its last
-/// [`MAX_OUTPUT_BYTES`].
-pub(crate) fn run(command: &str) -> StartOutcome {
+/// Run `command` with `sh -c` through bouture-proc: standard input empty,
+/// standard output and error together, its last [`MAX_OUTPUT_BYTES`] kept,
+/// killed with its process group after `deadline`. A daemon it leaves
+/// running may keep the output open: reading stops shortly after the
+/// command exits ([`bouture_proc::HELD_OPEN_GRACE`]).
+pub(crate) fn run(command: &str, deadline: Duration) -> StartOutcome {
     let failed = |status: String, output: String| StartOutcome::Failed {
         command: command.to_owned(),
         status,
         output,
     };
-    let spawn = || -> std::io::Result<(std::process::ExitStatus, std::fs::File)> {
-        let mut log = tempfile::tempfile()?;
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log.try_clone()?)
-            .status()?;
-        let length = log.seek(SeekFrom::End(0))?;
-        log.seek(SeekFrom::Start(length.saturating_sub(MAX_OUTPUT_BYTES)))?;
-        Ok((status, log))
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(command);
+    let options = bouture_proc::Options {
+        stdout: bouture_proc::Bound::end(MAX_OUTPUT_BYTES),
+        stderr_to_stdout: true,
+        ..bouture_proc::Options::new(deadline)
     };
-    match spawn() {
-        Err(error) => failed(format!("could not be run ({error})"), String::new()),
-        Ok((status, log)) => {
-            let output = bouture_fs::read_to_limit(log, MAX_OUTPUT_BYTES, Path::new("output"))
-                .map(|bytes| String::from_utf8_lossy(&bytes).trim_end().to_owned())
-                .unwrap_or_default();
-            if status.success() {
-                StartOutcome::Started {
-                    command: command.to_owned(),
-                }
-            } else {
-                failed(status.to_string(), output)
-            }
-        }
+    match bouture_proc::run(sh, None, &options) {
+        Ok(output) if output.status.success() => StartOutcome::Started {
+            command: command.to_owned(),
+        },
+        Ok(output) => failed(output.status.to_string(), printed(&output.stdout)),
+        Err(bouture_proc::Error::Deadline { stdout, .. }) => failed(
+            format!("killed after {} s", deadline.as_secs()),
+            printed(&stdout),
+        ),
+        Err(error) => failed(
+            format!("could not be run ({})", bouture_text::error_chain(&error)),
+            String::new(),
+        ),
     }
+}
+
+/// The end of the output kept, as text.
+fn printed(output: &bouture_proc::Captured) -> String {
+    String::from_utf8_lossy(&output.bytes).trim_end().to_owned()
 }

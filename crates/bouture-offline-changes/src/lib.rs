@@ -7,7 +7,7 @@ mod files;
 mod snapshot;
 mod strict_json;
 
-pub use command::{SLAPOS, shell_line, shell_quote};
+pub use command::SLAPOS;
 pub use diff::{Change, ChangeKind, diff, parameters};
 pub use error::Error;
 pub use files::{

@@ -95,16 +95,6 @@ pub struct PlanArgs {
     pub provision: ProvisionArgs,
 }
 
-/// The disk image format of `deploy build`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OutputFormatArg {
-    /// A sparse raw disk image.
-    #[default]
-    Raw,
-    /// qcow2 (converted with qemu-img).
-    Qcow2,
-}
-
 /// Arguments of `bouture deploy build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
@@ -119,7 +109,7 @@ pub struct BuildArgs {
     pub outputs: Vec<PathBuf>,
     /// raw or qcow2.
     #[arg(long, value_enum, default_value_t)]
-    pub output_format: OutputFormatArg,
+    pub output_format: DiskFormat,
     /// Also write the boot info JSON (Bareon's boot-entries file) here.
     #[arg(long, value_name = "FILE")]
     pub boot_info: Option<PathBuf>,
@@ -207,10 +197,7 @@ fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
         Err(errors) => return Ok(Deployed::Invalid(errors)),
     };
     let mut options = BuildOptions::new(args.outputs.clone(), args.images.clone());
-    options.format = match args.output_format {
-        OutputFormatArg::Raw => DiskFormat::Raw,
-        OutputFormatArg::Qcow2 => DiskFormat::Qcow2,
-    };
+    options.format = args.output_format;
     options.boot_info.clone_from(&args.boot_info);
     options.dry_run = args.dry_run;
     match bouture_multiboot::build_disks(&plan, &options) {

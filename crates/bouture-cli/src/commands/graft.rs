@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bouture_core::{Inventory, PartitionAddress};
-use bouture_failover::Level;
 use bouture_graft::{
     GraftEvent, GraftNarration, GraftObserver, GraftOutcome, GraftPlan, GraftReport,
     PartitionStatus, Placement,
 };
 use bouture_master_client::{MasterClient, RequestTrace};
+use bouture_text::Level;
 
 use crate::Streams;
 use crate::commands::NodeCfgArg;

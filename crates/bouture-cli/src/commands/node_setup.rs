@@ -66,6 +66,7 @@ pub(crate) fn run(
         data_dir: args.data_dir.clone(),
         dry_run: args.dry_run,
         start_command: args.start_command.clone(),
+        start_deadline: bouture_node_setup::DEFAULT_START_DEADLINE,
         cluster_file_owner: bouture_node_setup::masterd_owner("/etc".as_ref()),
         now: None,
     };

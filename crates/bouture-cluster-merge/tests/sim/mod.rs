@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bouture_cluster_merge::{GanetiPaths, Groups, Options, SshOptions, SystemExecutor};
+use bouture_cluster_merge::{GanetiPaths, GroupStrategy, Options, SshOptions, SystemExecutor};
 use serde_json::{Value, json};
 
 /// The fixtures: ours, and the two merging clusters.
@@ -228,7 +228,7 @@ impl Sim {
             clusters.iter().map(|c| (*c).to_owned()).collect(),
             self.state_dir(),
         );
-        settings.groups = Some(Groups::Merge);
+        settings.groups = Some(GroupStrategy::Merge);
         settings.local = GanetiPaths {
             sbin: self.bin(),
             data_dir: our_master.join("var/lib/ganeti"),

@@ -39,13 +39,18 @@ pub struct ImageSource {
 }
 
 /// The disk image format.
+///
+/// With the `clap` feature it is a `clap::ValueEnum` (`raw`, `qcow2`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum DiskFormat {
     /// A raw disk image (sparse).
     #[default]
+    #[cfg_attr(feature = "clap", value(help = "A sparse raw disk image"))]
     Raw,
     /// qcow2, converted with qemu-img.
+    #[cfg_attr(feature = "clap", value(help = "qcow2 (converted with qemu-img)"))]
     Qcow2,
 }
 

@@ -13,7 +13,7 @@ use crate::size::{Size, parse_size};
 /// Python's `repr` of a JSON value, as jsonschema prints it (bounded).
 fn repr(value: &Value) -> String {
     match value {
-        Value::String(text) => format!("'{}'", crate::excerpt(text, 80)),
+        Value::String(text) => format!("'{}'", bouture_text::truncate(text, 80)),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
         Value::Null => "None".into(),
@@ -456,7 +456,7 @@ impl Checker {
             .unwrap_or_default();
         let quoted: Vec<String> = names
             .iter()
-            .map(|n| format!("\"{}\"", crate::excerpt(n, 80)))
+            .map(|n| format!("\"{}\"", bouture_text::truncate(n, 80)))
             .collect();
         let spaces = document
             .get("partitions")
@@ -493,7 +493,7 @@ impl Checker {
                         ],
                         message: format!(
                             "Try to claim not existing operating systems: \"{}\" (the images are {})",
-                            crate::excerpt(image, 80),
+                            bouture_text::truncate(image, 80),
                             quoted.join(", ")
                         ),
                     });
