@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DiskFormat, ImageSource, MultibootError, PartitionRole, Plan,
-    PlanOptions, Provision, ValidationErrors,
+    BuildOptions, BuildReport, DiskFormat, ImageSource, PartitionRole, Plan, PlanOptions,
+    Provision, ValidationErrors,
 };
 
 use crate::context::Context;
@@ -218,7 +218,7 @@ fn load(
             ));
             Ok(Ok(plan))
         }
-        Err(MultibootError::Invalid(errors)) => Ok(Err(errors)),
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Err(errors)),
         Err(error) => Err(CommandError::config(error)),
     }
 }
@@ -244,7 +244,7 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
     options.dry_run = args.dry_run;
     match bouture_multiboot::build_disks(&plan, &options) {
         Ok(report) => Ok(Deployed::Built(Box::new(report))),
-        Err(MultibootError::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
         Err(error) => Err(CommandError::failed(error)),
     }
 }
