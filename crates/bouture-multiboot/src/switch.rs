@@ -394,7 +394,7 @@ pub(crate) fn debugfs(
     let spec = device_spec(disk, offset)?;
     let mut command = tools.command("debugfs");
     command.arg("-R").arg(request).arg(spec);
-    Ok(String::from_utf8_lossy(&run(command, None)?).into_owned())
+    Ok(String::from_utf8_lossy(&tools.run(command, None)?).into_owned())
 }
 
 /// `FILE?offset=N`, the e2fsprogs I/O option syntax.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::inputs::sanitize;
 use crate::error::{MultibootError, io};
 use crate::plan::{DiskPlan, ImagePlan, PartitionPlan, Plan};
-use crate::tools::{Tools, run};
+use crate::tools::Tools;
 
 /// A partition of a disk image, as e2fsprogs reaches it.
 pub(super) struct Region<'a> {
@@ -47,7 +47,7 @@ pub(super) fn mkfs_ext(
         .arg(content)
         .arg(region.disk)
         .arg(format!("{}k", region.size / 1024));
-    run(command, None).map(drop)
+    tools.run(command, None).map(drop)
 }
 
 /// Make a volume's filesystem: the owners' trees (minus what other
@@ -112,7 +112,7 @@ pub(super) fn fill_filesystem(
     if !script.is_empty() {
         let mut command = tools.command("debugfs");
         command.args(["-w", "-f", "-"]).arg(&spec);
-        run(command, Some(script.as_bytes()))?;
+        tools.run(command, Some(script.as_bytes()))?;
     }
     if let Some(fstab) = fstab {
         let back = crate::switch::debugfs(tools, region.disk, region.offset, "cat /etc/fstab")?;
@@ -158,7 +158,7 @@ pub(super) fn content_tree(
                     .args(["-a", "--reflink=auto"])
                     .arg(dir.join("."))
                     .arg(&stage);
-                run(command, None)?;
+                tools.run(command, None)?;
             }
             for n in nested {
                 let Ok(Some(inner)) = safe_join(&stage, n) else {

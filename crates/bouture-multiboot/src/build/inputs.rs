@@ -202,3 +202,88 @@ pub(super) fn required_tools(
     }
     Tools::require(&wanted)
 }
+
+/// Every output (the disks and the boot info) against every other and
+/// every input, before anything is written: none may be an input (the
+/// provision document, a tar source) or lie inside a source tree, none may
+/// be two outputs at once, each must be a regular file or absent, in an
+/// existing directory.
+pub(super) fn check_outputs(
+    plan: &Plan,
+    options: &BuildOptions,
+    disks: &[PathBuf],
+    sources: &[Source],
+) -> Result<(), MultibootError> {
+    let mut outputs: Vec<(&Path, &str)> = disks.iter().map(|p| (p.as_path(), "disk")).collect();
+    if let Some(info) = &options.boot_info {
+        outputs.push((info, "--boot-info"));
+    }
+    for (i, (output, what)) in outputs.iter().enumerate() {
+        let refuse = |message: String| MultibootError::Target {
+            path: output.to_path_buf(),
+            message,
+        };
+        if let Some((_, other)) = outputs
+            .iter()
+            .skip(i + 1)
+            .find(|(p, _)| bouture_fs::same_file(output, p))
+        {
+            return Err(refuse(format!(
+                "is both the {what} output and the {other} output"
+            )));
+        }
+        if let Some(provision) = &options.provision
+            && bouture_fs::same_file(output, provision)
+        {
+            return Err(refuse(format!(
+                "is the provision document, an input: the {what} output would replace it"
+            )));
+        }
+        for (image, source) in plan.images.iter().zip(sources) {
+            match source {
+                Source::Tar(archive) if bouture_fs::same_file(output, archive) => {
+                    return Err(refuse(format!(
+                        "is image {}'s tar archive, an input: the {what} output would replace it",
+                        image.name
+                    )));
+                }
+                Source::Dir(tree) if inside(output, tree) => {
+                    return Err(refuse(format!(
+                        "is inside image {}'s source tree {}: the {what} output and the build's work files would be copied into the image",
+                        image.name,
+                        tree.display()
+                    )));
+                }
+                _ => {}
+            }
+        }
+        match std::fs::symlink_metadata(output) {
+            Ok(metadata) if !metadata.file_type().is_file() => {
+                return Err(refuse(format!(
+                    "is {}, which is never replaced",
+                    bouture_fs::describe(metadata.file_type())
+                )));
+            }
+            _ => {}
+        }
+        let dir = match output.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+            return Err(refuse(format!(
+                "cannot be written: its directory {} does not exist",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` (existing or not) resolves to a place inside `tree`.
+fn inside(path: &Path, tree: &Path) -> bool {
+    match (bouture_fs::resolve(path), tree.canonicalize()) {
+        (Some(path), Ok(tree)) => path.starts_with(tree),
+        _ => false,
+    }
+}
