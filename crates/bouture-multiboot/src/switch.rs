@@ -311,7 +311,25 @@ fn write_verified(
 }
 
 fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
-    let grub = dir.join(GRUB_DIR.trim_start_matches('/'));
+    // `boot` and `boot/grub` must be real directories: a link there would
+    // send the switch to another directory's grubenv.
+    let mut grub = dir.to_path_buf();
+    for part in GRUB_DIR.split('/').filter(|p| !p.is_empty()) {
+        grub.push(part);
+        match std::fs::symlink_metadata(&grub) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(MultibootError::Target {
+                    path: grub,
+                    message: format!(
+                        "is {}, not a directory of the multiboot partition: it is never followed",
+                        bouture_fs::describe(m.file_type())
+                    ),
+                });
+            }
+            Err(error) => return Err(io(&grub, "cannot read")(error)),
+        }
+    }
     let env_path = grub.join("grubenv");
     let lock = open_regular(&env_path, write)?;
     let file = lock.file();
