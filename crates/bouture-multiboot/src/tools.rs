@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::error::{MissingTool, MultibootError};
+use crate::error::{Error, MissingTool};
 
 /// Where GRUB's BIOS modules and boot.img are (Debian's grub-pc-bin).
 pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
@@ -33,7 +33,7 @@ pub(crate) struct Tools {
 impl Tools {
     /// Look for every `(tool, package)`; all missing ones are reported at once.
     /// A tool given as an absolute path is a file that must exist.
-    pub(crate) fn require(wanted: &[(&'static str, &'static str)]) -> Result<Self, MultibootError> {
+    pub(crate) fn require(wanted: &[(&'static str, &'static str)]) -> Result<Self, Error> {
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for (tool, package) in wanted {
@@ -56,7 +56,7 @@ impl Tools {
                 cancel: None,
             })
         } else {
-            Err(MultibootError::MissingTools(missing))
+            Err(Error::MissingTools(missing))
         }
     }
 
@@ -67,20 +67,16 @@ impl Tools {
         self
     }
 
-    /// [`MultibootError::Interrupted`] once cancelled.
-    pub(crate) fn check_cancel(&self) -> Result<(), MultibootError> {
+    /// [`Error::Interrupted`] once cancelled.
+    pub(crate) fn check_cancel(&self) -> Result<(), Error> {
         match &self.cancel {
-            Some(flag) if flag.load(Ordering::SeqCst) => Err(MultibootError::Interrupted),
+            Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
             _ => Ok(()),
         }
     }
 
     /// [`run`], killing the tool when cancelled.
-    pub(crate) fn run(
-        &self,
-        command: Command,
-        input: Option<&[u8]>,
-    ) -> Result<Vec<u8>, MultibootError> {
+    pub(crate) fn run(&self, command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
         self.check_cancel()?;
         run_with(command, input, self.cancel.as_deref())
     }
@@ -102,7 +98,7 @@ pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Run a command (with optional standard input), return its standard output
 /// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
-pub(crate) fn run(command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, MultibootError> {
+pub(crate) fn run(command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     run_with(command, input, None)
 }
 
@@ -111,7 +107,7 @@ fn run_with(
     mut command: Command,
     input: Option<&[u8]>,
     cancel: Option<&AtomicBool>,
-) -> Result<Vec<u8>, MultibootError> {
+) -> Result<Vec<u8>, Error> {
     let described = describe(&command);
     command
         .stdin(if input.is_some() {
@@ -121,7 +117,7 @@ fn run_with(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|error| MultibootError::Tool {
+    let mut child = command.spawn().map_err(|error| Error::Tool {
         command: described.clone(),
         status: "not started".into(),
         stderr: error.to_string(),
@@ -158,7 +154,7 @@ fn run_with(
     let mut interrupted = false;
     let mut too_long = false;
     let status = loop {
-        let waited = child.try_wait().map_err(|error| MultibootError::Tool {
+        let waited = child.try_wait().map_err(|error| Error::Tool {
             command: described.clone(),
             status: "not waited for".into(),
             stderr: error.to_string(),
@@ -180,17 +176,17 @@ fn run_with(
     let out = out_reader.join().unwrap_or_default();
     let stderr = reader.join().unwrap_or_default();
     if interrupted {
-        return Err(MultibootError::Interrupted);
+        return Err(Error::Interrupted);
     }
     if out.len() as u64 > OUTPUT_LIMIT {
-        return Err(MultibootError::Tool {
+        return Err(Error::Tool {
             command: described,
             status: format!("output longer than {OUTPUT_LIMIT} bytes"),
             stderr: String::new(),
         });
     }
     if !status.success() {
-        return Err(MultibootError::Tool {
+        return Err(Error::Tool {
             command: described,
             status: status.to_string(),
             stderr: crate::excerpt(String::from_utf8_lossy(&stderr).trim(), 2000),

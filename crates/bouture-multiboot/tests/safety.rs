@@ -18,7 +18,7 @@ mod support;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use bouture_multiboot::{BootTarget, BuildOptions, MultibootError, Switch, build_disks};
+use bouture_multiboot::{BootTarget, BuildOptions, Error, Switch, build_disks};
 use support::*;
 
 /// The names in a directory, sorted.
@@ -328,7 +328,7 @@ fn a_source_larger_than_its_partition_is_refused_before_any_mkfs() {
     std::fs::write(&archive, "not an archive").unwrap();
     let error = build_disks(&plan, &dry).unwrap_err();
     assert!(
-        matches!(error, MultibootError::Tool { .. }) && error.to_string().contains("tar"),
+        matches!(error, Error::Tool { .. }) && error.to_string().contains("tar"),
         "{error}"
     );
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::inputs::Source;
-use crate::error::MultibootError;
+use crate::error::Error;
 use crate::plan::Plan;
 use crate::tools::Tools;
 
@@ -39,7 +39,7 @@ pub(super) fn check_content(
     plan: &Plan,
     sources: &[Source],
     tools: &Tools,
-) -> Result<Vec<BootNames>, MultibootError> {
+) -> Result<Vec<BootNames>, Error> {
     let mut slots: BTreeMap<(usize, usize), Slot> = BTreeMap::new();
     let mut names = Vec::new();
     for (image, source) in plan.images.iter().zip(sources) {
@@ -90,7 +90,7 @@ pub(super) fn check_content(
             total += bytes;
             total <= limit
         };
-        let too_large = |what: &str| MultibootError::Source {
+        let too_large = |what: &str| Error::Source {
             image: image.name.clone(),
             message: format!(
                 "{what} holds more than {limit} bytes, more than all its partitions together; nothing was extracted"
@@ -111,7 +111,7 @@ pub(super) fn check_content(
     }
     for slot in slots.values() {
         if slot.needed > slot.capacity {
-            return Err(MultibootError::Unsupported(format!(
+            return Err(Error::Unsupported(format!(
                 "{}: the sources of image {} put {} bytes in it, more than its {} bytes",
                 slot.what,
                 slot.images.join(", "),
@@ -130,7 +130,7 @@ fn walk(
     root: &Path,
     tools: &Tools,
     add: &mut impl FnMut(&str, u64) -> bool,
-) -> Result<bool, MultibootError> {
+) -> Result<bool, Error> {
     let mut seen = HashSet::new();
     let mut pending: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
     let mut visited = 0u64;
@@ -168,7 +168,7 @@ fn list(
     archive: &Path,
     tools: &Tools,
     add: &mut impl FnMut(&str, u64) -> bool,
-) -> Result<Option<Vec<String>>, MultibootError> {
+) -> Result<Option<Vec<String>>, Error> {
     let mut command = tools.command("tar");
     command
         .args(["--numeric-owner", "-tvf"])
@@ -176,7 +176,7 @@ fn list(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let failed = |status: String, stderr: String| MultibootError::Tool {
+    let failed = |status: String, stderr: String| Error::Tool {
         command: format!("tar --numeric-owner -tvf {}", archive.display()),
         status,
         stderr,

@@ -11,7 +11,7 @@ use super::ext::{Region, fill_filesystem, mkfs_ext};
 use super::grub::{install_boot_code, stage_multiboot};
 use super::inputs::sanitize;
 use crate::bootcfg::{BootFiles, BootInfo};
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::plan::{DiskPlan, PartitionRole, Plan};
 use crate::tools::Tools;
 
@@ -27,7 +27,7 @@ pub(super) fn build_disk(
     work: &Path,
     raw: &Path,
     core: &[u8],
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     // The disk: a sparse file with the GPT, then each filesystem made in
     // place at its partition's offset (mke2fs -E offset= with the size
     // given, so it never writes past its partition), then the boot code.
@@ -115,11 +115,11 @@ pub(super) fn copy_sparse(
     disk_path: &Path,
     offset: u64,
     size: u64,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let mut input = File::open(from).map_err(io(from, "cannot open"))?;
     let length = input.metadata().map_err(io(from, "cannot stat"))?.len();
     if length > size {
-        return Err(MultibootError::Target {
+        return Err(Error::Target {
             path: from.to_owned(),
             message: format!("is {length} bytes, larger than its {size}-byte partition"),
         });

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::inputs::sanitize;
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::plan::{DiskPlan, ImagePlan, PartitionPlan, Plan};
 use crate::tools::Tools;
 
@@ -22,7 +22,7 @@ pub(super) fn mkfs_ext(
     content: &Path,
     region: &Region<'_>,
     block_size: Option<u32>,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let mut command = tools.command("mke2fs");
     command.args([
         "-q",
@@ -60,7 +60,7 @@ pub(super) fn fill_filesystem(
     roots: &[PathBuf],
     work: &Path,
     region: &Region<'_>,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let Some(fs) = &partition.filesystem else {
         return Ok(());
     };
@@ -90,12 +90,11 @@ pub(super) fn fill_filesystem(
         let Some(root) = roots.get(*index) else {
             continue;
         };
-        let dir = safe_join(root, mount.trim_start_matches('/')).map_err(|message| {
-            MultibootError::Source {
+        let dir =
+            safe_join(root, mount.trim_start_matches('/')).map_err(|message| Error::Source {
                 image: image.name.clone(),
                 message,
-            }
-        })?;
+            })?;
         if let Some(dir) = dir {
             sources.push(dir);
         }
@@ -117,7 +116,7 @@ pub(super) fn fill_filesystem(
     if let Some(fstab) = fstab {
         let back = crate::switch::debugfs(tools, region.disk, region.offset, "cat /etc/fstab")?;
         if back != fstab {
-            return Err(MultibootError::ReadBack {
+            return Err(Error::ReadBack {
                 path: region.disk.to_owned(),
                 what: "/etc/fstab".into(),
             });
@@ -136,7 +135,7 @@ pub(super) fn content_tree(
     nested: &[String],
     work: &Path,
     name: &str,
-) -> Result<PathBuf, MultibootError> {
+) -> Result<PathBuf, Error> {
     let has_nested_content = |dir: &Path| {
         nested
             .iter()
@@ -189,7 +188,7 @@ pub(super) fn edit_script(
     fstab: Option<&str>,
     work: &Path,
     name: &str,
-) -> Result<String, MultibootError> {
+) -> Result<String, Error> {
     use std::fmt::Write as _;
     let missing =
         |path: &str| std::fs::symlink_metadata(content.join(path.trim_start_matches('/'))).is_err();
@@ -209,7 +208,7 @@ pub(super) fn edit_script(
         return Ok(script);
     };
     if std::fs::symlink_metadata(content.join("etc")).is_ok_and(|m| !m.is_dir()) {
-        return Err(MultibootError::Target {
+        return Err(Error::Target {
             path: content.join("etc"),
             message: "is not a directory: the generated /etc/fstab cannot be written".into(),
         });
@@ -221,7 +220,7 @@ pub(super) fn edit_script(
     let local_text = local
         .to_str()
         .filter(|t| !t.contains([' ', '"', '\n']))
-        .ok_or_else(|| MultibootError::Target {
+        .ok_or_else(|| Error::Target {
             path: local.clone(),
             message: "work path unusable by debugfs".into(),
         })?;

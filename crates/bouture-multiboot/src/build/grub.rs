@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::bootcfg::{BootFiles, BootInfo};
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::plan::{DiskPlan, PartitionRole, Plan, SECTOR};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR};
 use crate::tools::Tools;
@@ -19,7 +19,7 @@ pub(super) fn make_core_image(
     work: &Path,
     grub_dir: &Path,
     multiboot_uuid: &str,
-) -> Result<Vec<u8>, MultibootError> {
+) -> Result<Vec<u8>, Error> {
     let early = work.join("early.cfg");
     std::fs::write(
         &early,
@@ -62,7 +62,7 @@ pub(super) fn stage_multiboot(
     boot_info: &BootInfo,
     grub_dir: &Path,
     stage: &Path,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let grub = stage.join(GRUB_DIR.trim_start_matches('/'));
     let modules = grub.join("i386-pc");
     std::fs::create_dir_all(&modules).map_err(io(&modules, "cannot create"))?;
@@ -99,16 +99,16 @@ pub(super) fn install_boot_code(
     plan: &DiskPlan,
     core: &[u8],
     grub_dir: &Path,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let bios = plan
         .partitions
         .iter()
         .find(|p| p.role == PartitionRole::BiosGrub)
-        .ok_or_else(|| MultibootError::Target {
+        .ok_or_else(|| Error::Target {
             path: path.to_owned(),
             message: "no bios_grub partition".into(),
         })?;
-    let bad = |message: &str| MultibootError::Target {
+    let bad = |message: &str| Error::Target {
         path: path.to_owned(),
         message: message.to_owned(),
     };

@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use super::{BuildOptions, DiskFormat, ImageSource};
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::plan::Plan;
 use crate::tools::Tools;
 
 /// GRUB's BIOS files (Debian's grub-pc-bin).
-pub(super) fn check_grub_dir(grub_dir: &Path) -> Result<(), MultibootError> {
+pub(super) fn check_grub_dir(grub_dir: &Path) -> Result<(), Error> {
     let missing: Vec<crate::error::MissingTool> =
         ["boot.img", "kernel.img", "ext2.mod", "moddep.lst"]
             .iter()
@@ -23,7 +23,7 @@ pub(super) fn check_grub_dir(grub_dir: &Path) -> Result<(), MultibootError> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(MultibootError::MissingTools(missing))
+        Err(Error::MissingTools(missing))
     }
 }
 
@@ -32,20 +32,20 @@ pub(super) enum Source {
     Tar(PathBuf),
 }
 
-pub(super) fn check_filesystems(plan: &Plan) -> Result<(), MultibootError> {
+pub(super) fn check_filesystems(plan: &Plan) -> Result<(), Error> {
     for disk in &plan.disks {
         for partition in &disk.partitions {
             let Some(fs) = &partition.filesystem else {
                 continue;
             };
             if !matches!(fs.fs_type.as_str(), "ext2" | "ext3" | "ext4" | "swap") {
-                return Err(MultibootError::Unsupported(format!(
+                return Err(Error::Unsupported(format!(
                     "disk {} partition {} ({}): bouture deploy build makes ext2, ext3, ext4 and swap, not {}",
                     disk.id, partition.number, partition.name, fs.fs_type
                 )));
             }
             if fs.mount.as_deref() == Some("/") && fs.images.len() > 1 {
-                return Err(MultibootError::Unsupported(format!(
+                return Err(Error::Unsupported(format!(
                     "disk {} partition {}: a '/' shared by images {} cannot hold one fstab per image",
                     disk.id,
                     partition.number,
@@ -57,14 +57,11 @@ pub(super) fn check_filesystems(plan: &Plan) -> Result<(), MultibootError> {
     Ok(())
 }
 
-pub(super) fn check_sources(
-    plan: &Plan,
-    given: &[ImageSource],
-) -> Result<Vec<Source>, MultibootError> {
+pub(super) fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, Error> {
     let valid: Vec<String> = plan.images.iter().map(|i| i.name.clone()).collect();
     for (i, source) in given.iter().enumerate() {
         if !valid.contains(&source.name) {
-            return Err(MultibootError::UnknownImage {
+            return Err(Error::UnknownImage {
                 image: source.name.clone(),
                 valid,
             });
@@ -74,7 +71,7 @@ pub(super) fn check_sources(
             .skip(i + 1)
             .any(|other| other.name == source.name)
         {
-            return Err(MultibootError::Source {
+            return Err(Error::Source {
                 image: source.name.clone(),
                 message: "given twice with --image".into(),
             });
@@ -83,12 +80,14 @@ pub(super) fn check_sources(
     plan.images
         .iter()
         .map(|image| {
-            let source = given.iter().find(|s| s.name == image.name).ok_or_else(|| {
-                MultibootError::Source {
-                    image: image.name.clone(),
-                    message: "no content given (--image NAME=DIR or NAME=ARCHIVE.tar)".into(),
-                }
-            })?;
+            let source =
+                given
+                    .iter()
+                    .find(|s| s.name == image.name)
+                    .ok_or_else(|| Error::Source {
+                        image: image.name.clone(),
+                        message: "no content given (--image NAME=DIR or NAME=ARCHIVE.tar)".into(),
+                    })?;
             let metadata = std::fs::metadata(&source.path)
                 .map_err(io(&source.path, "cannot read the image source"))?;
             if metadata.is_dir() {
@@ -96,7 +95,7 @@ pub(super) fn check_sources(
             } else if metadata.is_file() {
                 Ok(Source::Tar(source.path.clone()))
             } else {
-                Err(MultibootError::Source {
+                Err(Error::Source {
                     image: image.name.clone(),
                     message: format!(
                         "{} is {}, not a directory or a tar archive",
@@ -113,7 +112,7 @@ pub(super) fn output_paths(
     plan: &Plan,
     given: &[PathBuf],
     format: DiskFormat,
-) -> Result<Vec<PathBuf>, MultibootError> {
+) -> Result<Vec<PathBuf>, Error> {
     let disks = plan.disks.len();
     let paths: Vec<PathBuf> = match given {
         [one] if disks > 1 => {
@@ -134,7 +133,7 @@ pub(super) fn output_paths(
         }
         many if many.len() == disks => many.to_vec(),
         _ => {
-            return Err(MultibootError::Unsupported(format!(
+            return Err(Error::Unsupported(format!(
                 "the document has {disks} disks: give --output once (names are derived) or once per disk, not {} times",
                 given.len()
             )));
@@ -142,7 +141,7 @@ pub(super) fn output_paths(
     };
     for (i, path) in paths.iter().enumerate() {
         if paths.iter().skip(i + 1).any(|p| p == path) {
-            return Err(MultibootError::Unsupported(format!(
+            return Err(Error::Unsupported(format!(
                 "{} is given for two disks",
                 path.display()
             )));
@@ -150,7 +149,7 @@ pub(super) fn output_paths(
         if let Ok(metadata) = std::fs::symlink_metadata(path)
             && !metadata.file_type().is_file()
         {
-            return Err(MultibootError::Target {
+            return Err(Error::Target {
                 path: path.clone(),
                 message: format!(
                     "is {}, which is never replaced",
@@ -178,7 +177,7 @@ pub(super) fn required_tools(
     plan: &Plan,
     options: &BuildOptions,
     sources: &[Source],
-) -> Result<Tools, MultibootError> {
+) -> Result<Tools, Error> {
     let mut wanted = vec![
         ("sfdisk", "fdisk"),
         ("mke2fs", "e2fsprogs"),
@@ -213,13 +212,13 @@ pub(super) fn check_outputs(
     options: &BuildOptions,
     disks: &[PathBuf],
     sources: &[Source],
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let mut outputs: Vec<(&Path, &str)> = disks.iter().map(|p| (p.as_path(), "disk")).collect();
     if let Some(info) = &options.boot_info {
         outputs.push((info, "--boot-info"));
     }
     for (i, (output, what)) in outputs.iter().enumerate() {
-        let refuse = |message: String| MultibootError::Target {
+        let refuse = |message: String| Error::Target {
             path: output.to_path_buf(),
             message,
         };

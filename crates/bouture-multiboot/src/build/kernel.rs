@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
 use crate::bootcfg::BootFiles;
-use crate::error::MultibootError;
+use crate::error::Error;
 
 /// Kernel, initrd and menu title from an image tree's `/boot` and os-release.
 /// Links in the tree are resolved as the booted image sees them (inside the
@@ -15,7 +15,7 @@ pub(super) fn find_boot_files(
     image: &str,
     root: &Path,
     image_name: &str,
-) -> Result<BootFiles, MultibootError> {
+) -> Result<BootFiles, Error> {
     let boot = resolve_in_tree(root, "boot")
         .filter(|dir| std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()));
     let files: Vec<String> = boot
@@ -41,20 +41,20 @@ pub(super) fn pick_boot_files(
     title: Option<String>,
     image_name: &str,
     shown: &Path,
-) -> Result<BootFiles, MultibootError> {
+) -> Result<BootFiles, Error> {
     let mut kernels: Vec<&String> = files
         .iter()
         .filter(|n| n.starts_with("vmlinuz-") || n.starts_with("vmlinux-"))
         .collect();
     kernels.sort_by_key(|a| version_key(a));
     let Some(kernel) = kernels.pop() else {
-        return Err(MultibootError::Source {
+        return Err(Error::Source {
             image: image.into(),
             message: format!("no kernel in {} (boot/vmlinuz-VERSION)", shown.display()),
         });
     };
     if !safe_file_name(kernel) {
-        return Err(MultibootError::Source {
+        return Err(Error::Source {
             image: image.into(),
             message: format!("kernel file name {kernel:?} cannot go into grub.cfg"),
         });

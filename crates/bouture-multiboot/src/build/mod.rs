@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 
 use crate::bootcfg::{BootFiles, BootInfo};
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::plan::Plan;
 use crate::tools::GRUB_I386_PC;
 
@@ -73,7 +73,7 @@ pub struct BuildOptions {
     pub provision: Option<PathBuf>,
     /// Set (by a signal handler) to stop: the running tool is killed, the
     /// work directory and the unfinished outputs removed, and the build
-    /// fails with [`MultibootError::Interrupted`].
+    /// fails with [`Error::Interrupted`].
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
@@ -124,9 +124,9 @@ pub struct BuildReport {
 /// Build the disks of a plan. Everything is checked before anything is
 /// written; the outputs appear (renamed into place) only once complete and
 /// read back.
-pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, MultibootError> {
+pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, Error> {
     let Some(multiboot_uuid) = plan.multiboot_uuid else {
-        return Err(MultibootError::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
+        return Err(Error::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
     };
     check_filesystems(plan)?;
     // Everything is checked before anything is written.
@@ -234,7 +234,7 @@ fn dry_run(
     outputs: &[PathBuf],
     sources: &[Source],
     listed: &[content::BootNames],
-) -> Result<BuildReport, MultibootError> {
+) -> Result<BuildReport, Error> {
     let files: Vec<BootFiles> = plan
         .images
         .iter()

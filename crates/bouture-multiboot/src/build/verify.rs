@@ -2,17 +2,13 @@
 
 use std::path::Path;
 
-use crate::error::MultibootError;
+use crate::error::Error;
 use crate::plan::{DiskPlan, PartitionRole};
 use crate::switch::{BootTarget, read_table};
 use crate::tools::Tools;
 
 /// Read the disk back with sfdisk and compare with the plan.
-pub(super) fn verify_disk(
-    tools: &Tools,
-    disk: &DiskPlan,
-    raw: &Path,
-) -> Result<(), MultibootError> {
+pub(super) fn verify_disk(tools: &Tools, disk: &DiskPlan, raw: &Path) -> Result<(), Error> {
     let table = read_table(tools, raw)?;
     let matches = table.label == "gpt"
         && table.id.eq_ignore_ascii_case(&disk.disk_uuid.to_string())
@@ -31,7 +27,7 @@ pub(super) fn verify_disk(
                         .eq_ignore_ascii_case(&planned.partition_uuid.to_string())
             });
     if !matches {
-        return Err(MultibootError::ReadBack {
+        return Err(Error::ReadBack {
             path: raw.to_owned(),
             what: "the partition table".into(),
         });

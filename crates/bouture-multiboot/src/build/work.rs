@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use bouture_fs::{FileLock, Wait};
 
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 
 /// Names of work directories in use.
 const PREFIX: &str = ".bouture-build-";
@@ -28,7 +28,7 @@ pub(super) struct Work {
 
 impl Work {
     /// Create and lock a work directory in `parent`.
-    pub(super) fn create(parent: &Path) -> Result<Self, MultibootError> {
+    pub(super) fn create(parent: &Path) -> Result<Self, Error> {
         let fresh = tempfile::Builder::new()
             .prefix(NEW_PREFIX)
             .tempdir_in(parent)
@@ -61,7 +61,7 @@ impl Work {
 
     /// Note an unfinished output, so that a later build removes it if this
     /// one is killed before it does.
-    pub(super) fn record_staged(&mut self, staged: &Path) -> Result<(), MultibootError> {
+    pub(super) fn record_staged(&mut self, staged: &Path) -> Result<(), Error> {
         self.staged.push(staged.to_owned());
         let mut text = String::new();
         for path in &self.staged {

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::MultibootError;
+use crate::error::Error;
 use crate::size::Size;
 
 mod schema;
@@ -208,9 +208,9 @@ impl Provision {
     ///
     /// # Errors
     ///
-    /// [`MultibootError::Read`] when the file cannot be read,
-    /// [`MultibootError::Invalid`] with every finding when it is not valid.
-    pub fn read(path: &Path) -> Result<Self, MultibootError> {
+    /// [`Error::Read`] when the file cannot be read,
+    /// [`Error::Invalid`] with every finding when it is not valid.
+    pub fn read(path: &Path) -> Result<Self, Error> {
         let text = bouture_fs::read_bounded(path, PROVISION_LIMIT, bouture_fs::Links::Follow)?;
         Ok(Self::from_json(&text)?)
     }
