@@ -420,13 +420,11 @@ fn a_stale_work_directory_is_removed_by_the_next_build_a_running_one_kept() {
     let stale = s.work.join(".bouture-build-stale1");
     std::fs::create_dir(&stale).unwrap();
     std::fs::write(stale.join("big-file"), vec![0u8; 4096]).unwrap();
-    let unfinished = s.work.join(".disk.img.abc123.tmp");
+    let unfinished = s.work.join(".disk.img.stale1.abc123.tmp");
     std::fs::write(&unfinished, "half a disk").unwrap();
-    std::fs::write(
-        stale.join("staged"),
-        format!("{}\n/etc/hostname\n", unfinished.display()),
-    )
-    .unwrap();
+    let unrelated = s.work.join(".notes.tmp");
+    std::fs::write(&unrelated, "not ours").unwrap();
+    std::fs::write(stale.join("staged"), format!("{}\n", s.work.display())).unwrap();
     // A running build's: locked.
     let running = s.work.join(".bouture-build-running");
     std::fs::create_dir(&running).unwrap();
@@ -434,11 +432,12 @@ fn a_stale_work_directory_is_removed_by_the_next_build_a_running_one_kept() {
         bouture_fs::FileLock::lock_file(&running.join("lock"), bouture_fs::Wait::NO).unwrap();
     build_disks(&plan, &options(&s, disk.clone())).unwrap();
     assert!(disk.exists());
-    assert_eq!(leftovers(&s.work), [".bouture-build-running"]);
-    assert!(
-        Path::new("/etc/hostname").exists(),
-        "only hidden .tmp files are removed"
+    assert_eq!(
+        leftovers(&s.work),
+        [".bouture-build-running", ".notes.tmp"],
+        "only the stale build's own unfinished outputs are removed"
     );
+    assert!(!unfinished.exists());
     drop(lock);
 }
 

@@ -147,17 +147,17 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
         return dry_run(plan, options, &outputs, &sources, &listed);
     }
 
-    let mut work = work::Work::create(&parent)?;
+    let work = work::Work::create(&parent)?;
     work.clean_stale(&parent);
     // Each output is made beside itself (never across filesystems), all
     // created now (each directory proven writable before any work), and
     // put in place together once all are complete and read back.
-    let mut staged = Vec::new();
-    for output in outputs.iter().chain(&options.boot_info) {
-        let target = bouture_fs::Staged::beside(output)?;
-        work.record_staged(target.path())?;
-        staged.push(target);
-    }
+    let targets: Vec<&Path> = outputs
+        .iter()
+        .chain(&options.boot_info)
+        .map(PathBuf::as_path)
+        .collect();
+    let staged = work.stage(&targets)?;
     let work_dir = work.path().to_owned();
     let work_dir = work_dir.as_path();
     // Tar archives are unpacked first (their size was checked above);

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bouture_fs::{FileLock, Wait};
+use bouture_fs::{FileLock, Staged, Wait};
 
 use crate::error::{Error, io};
 
@@ -23,7 +23,6 @@ const STAGED_LIMIT: u64 = 1024 * 1024;
 pub(super) struct Work {
     path: PathBuf,
     lock: Option<FileLock>,
-    staged: Vec<PathBuf>,
 }
 
 impl Work {
@@ -50,7 +49,6 @@ impl Work {
         Ok(Self {
             path,
             lock: Some(lock),
-            staged: Vec::new(),
         })
     }
 
@@ -59,17 +57,32 @@ impl Work {
         &self.path
     }
 
-    /// Note an unfinished output, so that a later build removes it if this
-    /// one is killed before it does.
-    pub(super) fn record_staged(&mut self, staged: &Path) -> Result<(), Error> {
-        self.staged.push(staged.to_owned());
+    /// Make the unfinished outputs, beside each output, named after this
+    /// work directory: their directories are recorded first, so that a
+    /// later build finds and removes them if this one is killed, even
+    /// between the record and the files.
+    pub(super) fn stage(&self, outputs: &[&Path]) -> Result<Vec<Staged>, Error> {
         let mut text = String::new();
-        for path in &self.staged {
-            text.push_str(&path.to_string_lossy());
+        for output in outputs {
+            let dir = match output.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            let dir = dir.canonicalize().map_err(io(dir, "cannot resolve"))?;
+            text.push_str(&dir.to_string_lossy());
             text.push('\n');
         }
         bouture_fs::write_atomic(&self.path.join(STAGED), text.as_bytes(), 0o600, None)?;
-        Ok(())
+        let id = self.id();
+        outputs
+            .iter()
+            .map(|output| Ok(Staged::tagged(output, &id)?))
+            .collect()
+    }
+
+    /// What makes this directory's name unique.
+    fn id(&self) -> String {
+        id_of(&self.path)
     }
 
     /// Remove the work directories of builds killed before they could, in
@@ -101,7 +114,7 @@ impl Work {
             let Ok(lock) = FileLock::lock_file(&path.join(LOCK), Wait::NO) else {
                 continue;
             };
-            remove_listed(&path.join(STAGED));
+            remove_listed(&path.join(STAGED), &id_of(&path));
             if std::fs::remove_dir_all(&path).is_ok() {
                 removed.push(path);
             }
@@ -111,23 +124,38 @@ impl Work {
     }
 }
 
-/// Remove the unfinished outputs a stale work directory lists: hidden
-/// `.tmp` regular files only, whatever else the list says.
-fn remove_listed(list: &Path) {
+/// The unique part of a work directory's name.
+fn id_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().trim_start_matches(PREFIX).to_owned())
+        .unwrap_or_default()
+}
+
+/// Remove the unfinished outputs of a stale work directory: in the
+/// directories it lists, the hidden regular files named
+/// `.<output>.<id>.<random>.tmp`, nothing else.
+fn remove_listed(list: &Path, id: &str) {
+    if id.is_empty() {
+        return;
+    }
     let Ok(text) = bouture_fs::read_bounded(list, STAGED_LIMIT, bouture_fs::Links::Refuse) else {
         return;
     };
+    let tag = format!(".{id}.");
     for line in String::from_utf8_lossy(&text).lines() {
-        let path = Path::new(line);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.')
-            && Path::new(&name).extension().is_some_and(|e| e == "tmp")
-            && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
-        {
-            let _ = bouture_fs::remove_if_exists(path);
+        let Ok(entries) = std::fs::read_dir(line) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name.starts_with('.')
+                && name.contains(&tag)
+                && path.extension().is_some_and(|e| e == "tmp")
+                && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            {
+                let _ = bouture_fs::remove_if_exists(&path);
+            }
         }
     }
 }
