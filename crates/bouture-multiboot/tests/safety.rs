@@ -474,3 +474,56 @@ fn a_multiboot_directory_whose_boot_is_a_link_is_refused() {
     std::os::unix::fs::symlink(elsewhere.join("boot/grub"), mounted.join("boot/grub")).unwrap();
     assert!(BootTarget::Dir(mounted).status().is_err());
 }
+
+#[test]
+fn the_boot_info_current_element_follows_the_default() {
+    let s = setup();
+    let plan = plan(&document(""));
+    let disk = s.work.join("disk.img");
+    build_disks(&plan, &options(&s, disk.clone())).unwrap();
+    let multiboot = partition(&plan, "multiboot");
+    let current = |disk: &Path| -> u64 {
+        let text = debugfs_cat(disk, multiboot, "/boot/grub/boot-info.json");
+        let info: serde_json::Value = serde_json::from_str(&text).unwrap();
+        info["current_element"].as_u64().unwrap()
+    };
+    assert_eq!(current(&disk), 0);
+    let target = BootTarget::Disk(disk.clone());
+    target.switch("ubuntu", Switch::Default, false).unwrap();
+    assert_eq!(current(&disk), 1);
+    // A one-shot boot is not the default: the file stays.
+    target.switch("centos", Switch::Next, false).unwrap();
+    assert_eq!(current(&disk), 1);
+    target.switch("centos", Switch::Default, false).unwrap();
+    assert_eq!(current(&disk), 0);
+    fsck_all(&disk, &plan, 0);
+    let status = target.status().unwrap();
+    assert_eq!(status.boot_info.current_element, 0);
+
+    // A mounted multiboot directory: the file is replaced atomically.
+    let mounted = s.work.join("mnt");
+    std::fs::create_dir_all(mounted.join("boot/grub")).unwrap();
+    let env_copy = s.work.join("grubenv.copy");
+    output(
+        "debugfs",
+        "e2fsprogs",
+        &[
+            "-R",
+            &format!("dump /boot/grub/grubenv {}", env_copy.display()),
+            &spec(&disk, multiboot),
+        ],
+    );
+    std::fs::copy(&env_copy, mounted.join("boot/grub/grubenv")).unwrap();
+    std::fs::write(
+        mounted.join("boot/grub/boot-info.json"),
+        debugfs_cat(&disk, multiboot, "/boot/grub/boot-info.json"),
+    )
+    .unwrap();
+    BootTarget::Dir(mounted.clone())
+        .switch("ubuntu", Switch::Default, false)
+        .unwrap();
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mounted.join("boot/grub/boot-info.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["current_element"], 1);
+}
