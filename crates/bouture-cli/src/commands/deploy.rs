@@ -197,10 +197,13 @@ fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, CommandE
 }
 
 fn plan_outcome(args: &ProvisionArgs) -> Result<Deployed, CommandError> {
-    Ok(match load(args)? {
-        Ok(plan) => Deployed::Planned(Box::new(plan)),
-        Err(errors) => Deployed::Invalid(errors),
-    })
+    // The plan refuses what the build cannot do, with the field named.
+    Ok(
+        match load(args)?.and_then(|plan| bouture_multiboot::buildable(&plan).map(|()| plan)) {
+            Ok(plan) => Deployed::Planned(Box::new(plan)),
+            Err(errors) => Deployed::Invalid(errors),
+        },
+    )
 }
 
 fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {

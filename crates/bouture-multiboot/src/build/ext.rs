@@ -101,6 +101,9 @@ pub(super) fn fill_filesystem(
     }
     let name = format!("{}-{}", sanitize(&disk.id), partition.number);
     let content = content_tree(tools, &sources, &nested, work, &name)?;
+    if fs.fs_type == "vfat" {
+        return super::fat::make_fat(tools, fs, &content, &nested, region);
+    }
     mkfs_ext(tools, fs, &content, region, None)?;
     let spec = crate::switch::device_spec(region.disk, region.offset)?;
     let fstab = match owners.first() {

@@ -19,18 +19,19 @@ use crate::tools::GRUB_I386_PC;
 mod content;
 mod disk;
 mod ext;
+mod fat;
 mod grub;
 mod inputs;
+
+pub(crate) use fat::volume_id as fat_volume_id;
+pub use inputs::buildable;
 mod kernel;
 mod verify;
 mod work;
 
 use disk::build_disk;
 use grub::make_core_image;
-use inputs::{
-    Source, check_filesystems, check_grub_dir, check_outputs, check_sources, output_paths,
-    required_tools,
-};
+use inputs::{Source, check_grub_dir, check_outputs, check_sources, output_paths, required_tools};
 use kernel::{find_boot_files, pick_boot_files};
 use verify::verify_disk;
 
@@ -128,7 +129,7 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     let Some(multiboot_uuid) = plan.multiboot_uuid else {
         return Err(Error::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
     };
-    check_filesystems(plan)?;
+    buildable(plan)?;
     // Everything is checked before anything is written.
     let sources = check_sources(plan, &options.sources)?;
     let outputs = output_paths(plan, &options.outputs, options.format)?;
