@@ -10,8 +10,9 @@ use bouture_multiboot::{
     Provision, ValidationErrors,
 };
 
-use crate::Streams;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture deploy`.
@@ -160,21 +161,38 @@ fn command_result(deployed: Deployed, format: OutputFormat) -> CommandResult {
     }
 }
 
-pub(crate) fn run(args: &DeployArgs, verbosity: i16, streams: &mut Streams<'_>) -> CommandResult {
+pub(crate) fn run(args: &DeployArgs, cx: &mut Context<'_>) -> CommandResult {
+    let log = &mut cx.log;
     let (deployed, format) = match &args.action {
-        DeployAction::Plan(plan) => (plan_outcome(&plan.provision)?, plan.provision.format),
-        DeployAction::Build(build) => (build_outcome(build)?, build.provision.format),
+        DeployAction::Plan(plan) => (plan_outcome(&plan.provision, log)?, plan.provision.format),
+        DeployAction::Build(build) => (build_outcome(build, log)?, build.provision.format),
     };
-    let written = match (&deployed, format) {
-        (Deployed::Planned(plan), OutputFormat::Json) => write_json(streams.stdout, plan),
-        (Deployed::Built(report), OutputFormat::Json) => write_json(streams.stdout, report),
-        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(streams.stdout, errors),
-        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
-            streams.stdout.write_all(render_plan(plan).as_bytes())
+    if let Deployed::Built(report) = &deployed {
+        for disk in &report.disks {
+            log.debug(&format!(
+                "{} {}: {} bytes",
+                if report.dry_run {
+                    "would write"
+                } else {
+                    "wrote"
+                },
+                disk.path.display(),
+                disk.size_bytes
+            ));
         }
-        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => streams
-            .stdout
-            .write_all(render_build(report, verbosity).as_bytes()),
+    }
+    let verbosity = log.verbosity();
+    let stdout = &mut *cx.stdout;
+    let written = match (&deployed, format) {
+        (Deployed::Planned(plan), OutputFormat::Json) => write_json(stdout, plan),
+        (Deployed::Built(report), OutputFormat::Json) => write_json(stdout, report),
+        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(stdout, errors),
+        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
+            stdout.write_all(render_plan(plan).as_bytes())
+        }
+        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => {
+            stdout.write_all(render_build(report, verbosity).as_bytes())
+        }
         _ => Ok(()),
     };
     written.map_err(CommandError::Output)?;
@@ -183,31 +201,42 @@ pub(crate) fn run(args: &DeployArgs, verbosity: i16, streams: &mut Streams<'_>) 
 
 /// Read and resolve the document: an unreadable file is a configuration
 /// error; an invalid one is returned for the report.
-fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, CommandError> {
+fn load(
+    args: &ProvisionArgs,
+    log: &mut Logger<'_>,
+) -> Result<Result<Plan, ValidationErrors>, CommandError> {
     let options = PlanOptions {
         uuid_seed: args.uuid_seed.clone(),
     };
     let plan = Provision::read(&args.provision)
         .and_then(|provision| Ok(Plan::resolve(&provision, &options)?));
     match plan {
-        Ok(plan) => Ok(Ok(plan)),
+        Ok(plan) => {
+            log.debug(&format!(
+                "read {}: {} disk(s), {} image(s)",
+                args.provision.display(),
+                plan.disks.len(),
+                plan.images.len()
+            ));
+            Ok(Ok(plan))
+        }
         Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Err(errors)),
         Err(error) => Err(CommandError::config(error)),
     }
 }
 
-fn plan_outcome(args: &ProvisionArgs) -> Result<Deployed, CommandError> {
+fn plan_outcome(args: &ProvisionArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
     // The plan refuses what the build cannot do, with the field named.
     Ok(
-        match load(args)?.and_then(|plan| bouture_multiboot::buildable(&plan).map(|()| plan)) {
+        match load(args, log)?.and_then(|plan| bouture_multiboot::buildable(&plan).map(|()| plan)) {
             Ok(plan) => Deployed::Planned(Box::new(plan)),
             Err(errors) => Deployed::Invalid(errors),
         },
     )
 }
 
-fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
-    let plan = match load(&args.provision)? {
+fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
+    let plan = match load(&args.provision, log)? {
         Ok(plan) => plan,
         Err(errors) => return Ok(Deployed::Invalid(errors)),
     };
