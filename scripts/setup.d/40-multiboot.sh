@@ -3,7 +3,8 @@
 #
 # `bouture deploy build` shells out to sfdisk (fdisk), mkfs.ext4/debugfs/e2fsck
 # (e2fsprogs), grub-mkimage and GRUB's i386-pc modules (grub-common,
-# grub-pc-bin), qemu-img (qemu-utils). The boot test runs qemu-system-x86_64
+# grub-pc-bin), qemu-img (qemu-utils), mkfs.fat (dosfstools) and mtools for
+# vfat volumes, mkfs.xfs (xfsprogs) for xfs data volumes. The boot test runs qemu-system-x86_64
 # (qemu-system-x86, software emulation) on a kernel taken from Debian's
 # package (extracted, not installed) with a tiny busybox initrd per image
 # (busybox-static, cpio). Sourced by scripts/test; idempotent, quick when
@@ -24,6 +25,10 @@ command -v qemu-img >/dev/null 2>&1 || _mb_need+=(qemu-utils)
 [ -x /bin/busybox ] || _mb_need+=(busybox-static)
 command -v cpio >/dev/null 2>&1 || _mb_need+=(cpio)
 command -v mkswap >/dev/null 2>&1 || [ -x /usr/sbin/mkswap ] || _mb_need+=(util-linux)
+# vfat (mkfs.fat, fsck.fat; mcopy, mmd, mtype) and xfs (mkfs.xfs, xfs_repair, xfs_db).
+command -v mkfs.fat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.fat ] || _mb_need+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || _mb_need+=(mtools)
+command -v mkfs.xfs >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.xfs ] || _mb_need+=(xfsprogs)
 
 if [ "${#_mb_need[@]}" -gt 0 ]; then
     echo "40-multiboot: installing ${_mb_need[*]}" >&2
