@@ -36,6 +36,7 @@ pub struct NodeCfgArg {
 
 /// A path argument with a leading `~` expanded ([`bouture_core::expand_user`]),
 /// as SlapOS expands `--cfg` and `$SLAPOS_CONFIGURATION`.
+#[allow(clippy::unnecessary_wraps)] // clap's value parsers return a Result
 pub(crate) fn expanded_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
     Ok(bouture_core::expand_user(std::path::Path::new(value)))
 }
