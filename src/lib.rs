@@ -25,12 +25,12 @@
 //!   which image boots.
 //!
 //! ```no_run
-//! use bouture::graft::{NodeGraftOptions, graft_node};
+//! use bouture::graft::{NodeOptions, graft_node};
 //! use bouture::node::NodeConfig;
 //!
 //! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
 //! // Takes the node's graft lock, scans, plans, grafts and reads the master back.
-//! let graft = graft_node(&config, "http://10.0.0.1:4000", &NodeGraftOptions::default(), &mut ())?;
+//! let graft = graft_node(&config, "http://10.0.0.1:4000", &NodeOptions::default(), &mut ())?;
 //! if let Some(report) = &graft.report {
 //!     println!("{} partitions grafted", report.totals.grafted);
 //! }

@@ -1,8 +1,9 @@
 //! One way to fail: what a command returns, and the one function that turns
 //! it into a message and an exit code.
 //!
-//! Every command module has `pub(crate) fn run(args, streams) ->
-//! CommandResult`. It renders its report itself and returns what happened:
+//! Every command module has `pub(crate) fn run(args, cx) -> CommandResult`
+//! (`cx`: the run's [`Context`], its report stream and its log). It renders
+//! its report itself and returns what happened:
 //!
 //! - `Ok(`[`Outcome`]`)`: the command ran to its end; the outcome says
 //!   whether it did all it was asked ([`Outcome::Done`]), only part of it
@@ -35,7 +36,7 @@
 use std::error::Error;
 use std::io::{self, Write};
 
-use crate::Streams;
+use crate::context::Context;
 use crate::output::error_chain;
 
 /// Exit codes of the `bouture` command.
@@ -130,7 +131,9 @@ impl CommandError {
 pub(crate) type CommandResult = Result<Outcome, CommandError>;
 
 /// The one place where a command's result becomes messages and an exit code.
-pub(crate) fn finish(result: CommandResult, streams: &mut Streams<'_>) -> u8 {
+/// The error goes through the run's log (stderr in the command's style, and
+/// `--log-file`), at ERROR.
+pub(crate) fn finish(result: CommandResult, cx: &mut Context<'_>) -> u8 {
     let error = match result {
         Ok(Outcome::Done) => return BoutureExitCode::OK,
         Ok(Outcome::Incomplete) => return BoutureExitCode::FAILURE,
@@ -141,26 +144,26 @@ pub(crate) fn finish(result: CommandResult, streams: &mut Streams<'_>) -> u8 {
     match error {
         CommandError::Usage(error) => {
             let (target, code): (&mut dyn Write, u8) = if error.use_stderr() {
-                (&mut *streams.stderr, BoutureExitCode::USAGE)
+                (cx.log.stream(), BoutureExitCode::USAGE)
             } else {
-                (&mut *streams.stdout, BoutureExitCode::OK)
+                (&mut *cx.stdout, BoutureExitCode::OK)
             };
             let _ = write!(target, "{}", error.render());
             code
         }
         CommandError::Config(error) | CommandError::Failed(error) => {
-            let _ = writeln!(streams.stderr, "error: {}", error_chain(error.as_ref()));
+            cx.log.error(&error_chain(error.as_ref()));
             BoutureExitCode::FAILURE
         }
         CommandError::NodeSetupConfiguration(error) => {
-            let _ = writeln!(streams.stderr, "error: {}", error_chain(error.as_ref()));
+            cx.log.error(&error_chain(error.as_ref()));
             BoutureExitCode::NODE_SETUP_CONFIGURATION
         }
         CommandError::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => {
             BoutureExitCode::OK
         }
         CommandError::Output(error) => {
-            let _ = writeln!(streams.stderr, "error: cannot write the report: {error}");
+            cx.log.error(&format!("cannot write the report: {error}"));
             BoutureExitCode::FAILURE
         }
         CommandError::Reported => BoutureExitCode::FAILURE,

@@ -4,10 +4,10 @@
 
 use bouture_core::NodeConfig;
 use bouture_graft::{
-    GraftEvent, GraftObserver, GraftOutcome, NodeGraftError, NodeGraftOptions, PartitionStatus,
+    GraftEvent, GraftObserver, GraftOutcome, NodeError, NodeOptions, PartitionStatus,
 };
 
-use crate::run::{FailoverLog, FailoverOptions, Level};
+use crate::run::{FailoverLog, Level, Options};
 use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
 
 /// The graft's events as failover log lines: its operator lines at INFO, skipped
@@ -44,12 +44,12 @@ pub(crate) struct GraftSummary {
 pub enum GraftStepError {
     /// The new master cannot be reached.
     #[error("the new master cannot be reached")]
-    Unreachable(#[source] NodeGraftError),
+    Unreachable(#[source] NodeError),
     /// The graft could not be made: the node's lock (another graft of the node held it
     /// longer than the bounded wait, or its file is unusable), the scan of the node, the
     /// client (a bad URL, unusable TLS files), or a step of the whole computer.
     #[error(transparent)]
-    Graft(NodeGraftError),
+    Graft(NodeError),
     /// Some valid partitions failed on the new master, or the master did
     /// not hold what was sent when read back (each is logged).
     #[error(
@@ -67,12 +67,12 @@ pub enum GraftStepError {
 /// partition was grafted (invalid ones may have been skipped).
 pub(crate) fn graft(
     config: &NodeConfig,
-    options: &FailoverOptions,
+    options: &Options,
     log: &mut dyn FailoverLog,
 ) -> Result<GraftSummary, GraftStepError> {
-    let mut graft_options = NodeGraftOptions {
+    let mut graft_options = NodeOptions {
         client: options.master_client.clone(),
-        ..NodeGraftOptions::default()
+        ..NodeOptions::default()
     };
     graft_options
         .plan

@@ -5,22 +5,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bouture_core::{Inventory, InventoryError, NodeConfig};
-use bouture_master_client::{ClientOptions, MasterClient, RequestTrace};
+use bouture_core::{Inventory, NodeConfig};
+use bouture_master_client::{MasterClient, RequestTrace};
 
-use crate::apply::{GraftError, GraftEvent, GraftObserver, apply};
+use crate::apply::{Error, GraftEvent, GraftObserver, apply};
 use crate::lock::{DEFAULT_LOCK_WAIT, LockError, NodeLock};
 use crate::narrate::GraftNarration;
-use crate::plan::{GraftOptions, GraftPlan};
+use crate::plan::{GraftPlan, Options};
 use crate::report::{GraftOutcome, GraftReport};
 
 /// How to graft a node with [`graft_node`].
 #[derive(Debug, Clone)]
-pub struct NodeGraftOptions {
+pub struct NodeOptions {
     /// What the plan does with the node's instances (the monitor URL).
-    pub plan: GraftOptions,
+    pub plan: Options,
     /// How the new master is reached: TLS trust, client certificate, deadline.
-    pub client: ClientOptions,
+    pub client: bouture_master_client::Options,
     /// How long to wait for another graft of the node to release the node's lock
     /// ([`DEFAULT_LOCK_WAIT`] by default).
     pub lock_wait: Duration,
@@ -28,11 +28,11 @@ pub struct NodeGraftOptions {
     pub dry_run: bool,
 }
 
-impl Default for NodeGraftOptions {
+impl Default for NodeOptions {
     fn default() -> Self {
         Self {
-            plan: GraftOptions::default(),
-            client: ClientOptions::default(),
+            plan: Options::default(),
+            client: bouture_master_client::Options::default(),
             lock_wait: DEFAULT_LOCK_WAIT,
             dry_run: false,
         }
@@ -42,7 +42,7 @@ impl Default for NodeGraftOptions {
 /// What [`graft_node`] did.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct NodeGraft {
+pub struct NodeReport {
     /// The plan, built from the node as it was under the lock.
     pub plan: GraftPlan,
     /// How many partitions the node has, opted in or not.
@@ -56,7 +56,7 @@ pub struct NodeGraft {
     pub request_time: Duration,
 }
 
-impl NodeGraft {
+impl NodeReport {
     /// The outcome: the report's, else (nothing sent) complete unless partitions were
     /// skipped.
     pub fn outcome(&self) -> GraftOutcome {
@@ -72,23 +72,23 @@ impl NodeGraft {
 /// report, not errors).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum NodeGraftError {
+pub enum NodeError {
     /// The node's graft lock cannot be taken (another graft held it for the whole wait, or
     /// its file is unusable).
     #[error(transparent)]
     Lock(#[from] LockError),
     /// The node's partitions cannot be listed.
     #[error(transparent)]
-    Scan(#[from] InventoryError),
+    Scan(#[from] bouture_core::Error),
     /// No client for the new master (a bad URL, unusable TLS files).
     #[error(transparent)]
     Client(#[from] bouture_master_client::Error),
     /// The graft stopped at a step that concerns the whole computer.
     #[error(transparent)]
-    Graft(#[from] GraftError),
+    Graft(#[from] Error),
 }
 
-impl NodeGraftError {
+impl NodeError {
     /// Whether the master could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Self::Graft(error) if error.is_unreachable())
@@ -96,7 +96,7 @@ impl NodeGraftError {
 }
 
 /// Graft the node of `config` onto the master at `new_master_url`: take the node's lock
-/// ([`NodeLock`], waiting up to [`NodeGraftOptions::lock_wait`]; not for a dry run), scan
+/// ([`NodeLock`], waiting up to [`NodeOptions::lock_wait`]; not for a dry run), scan
 /// the node, build the plan, and unless it is a dry run or there is nothing to send,
 /// [`apply`] it and read the master back. Every step goes to `observer` as it happens,
 /// the detail of the requests included ([`GraftEvent::Detail`]); the lock is held until
@@ -104,13 +104,13 @@ impl NodeGraftError {
 ///
 /// # Errors
 ///
-/// [`NodeGraftError`]: the lock, the scan, the client, or a step of the whole computer.
+/// [`NodeError`]: the lock, the scan, the client, or a step of the whole computer.
 pub fn graft_node(
     config: &NodeConfig,
     new_master_url: &str,
-    options: &NodeGraftOptions,
+    options: &NodeOptions,
     observer: &mut dyn GraftObserver,
-) -> Result<NodeGraft, NodeGraftError> {
+) -> Result<NodeReport, NodeError> {
     let started = Instant::now();
     let _lock = if options.dry_run {
         None
@@ -126,7 +126,7 @@ pub fn graft_node(
     };
     let inventory = Inventory::scan(config)?;
     let plan = GraftPlan::build(&inventory, &options.plan);
-    let mut graft = NodeGraft {
+    let mut graft = NodeReport {
         partitions_on_node: inventory.partitions.len(),
         plan,
         report: None,

@@ -4,12 +4,13 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DiskFormat, ImageSource, MultibootError, PartitionRole, Plan,
-    PlanOptions, Provision, ValidationErrors,
+    BuildOptions, BuildReport, DiskFormat, ImageSource, PartitionRole, Plan, PlanOptions,
+    Provision, ValidationErrors,
 };
 
-use crate::Streams;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture deploy`.
@@ -158,21 +159,38 @@ fn command_result(deployed: Deployed, format: OutputFormat) -> CommandResult {
     }
 }
 
-pub(crate) fn run(args: &DeployArgs, verbosity: i16, streams: &mut Streams<'_>) -> CommandResult {
+pub(crate) fn run(args: &DeployArgs, cx: &mut Context<'_>) -> CommandResult {
+    let log = &mut cx.log;
     let (deployed, format) = match &args.action {
-        DeployAction::Plan(plan) => (plan_outcome(&plan.provision)?, plan.provision.format),
-        DeployAction::Build(build) => (build_outcome(build)?, build.provision.format),
+        DeployAction::Plan(plan) => (plan_outcome(&plan.provision, log)?, plan.provision.format),
+        DeployAction::Build(build) => (build_outcome(build, log)?, build.provision.format),
     };
-    let written = match (&deployed, format) {
-        (Deployed::Planned(plan), OutputFormat::Json) => write_json(streams.stdout, plan),
-        (Deployed::Built(report), OutputFormat::Json) => write_json(streams.stdout, report),
-        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(streams.stdout, errors),
-        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
-            streams.stdout.write_all(render_plan(plan).as_bytes())
+    if let Deployed::Built(report) = &deployed {
+        for disk in &report.disks {
+            log.debug(&format!(
+                "{} {}: {} bytes",
+                if report.dry_run {
+                    "would write"
+                } else {
+                    "wrote"
+                },
+                disk.path.display(),
+                disk.size_bytes
+            ));
         }
-        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => streams
-            .stdout
-            .write_all(render_build(report, verbosity).as_bytes()),
+    }
+    let verbosity = log.verbosity();
+    let stdout = &mut *cx.stdout;
+    let written = match (&deployed, format) {
+        (Deployed::Planned(plan), OutputFormat::Json) => write_json(stdout, plan),
+        (Deployed::Built(report), OutputFormat::Json) => write_json(stdout, report),
+        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(stdout, errors),
+        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
+            stdout.write_all(render_plan(plan).as_bytes())
+        }
+        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => {
+            stdout.write_all(render_build(report, verbosity).as_bytes())
+        }
         _ => Ok(()),
     };
     written.map_err(CommandError::Output)?;
@@ -181,28 +199,39 @@ pub(crate) fn run(args: &DeployArgs, verbosity: i16, streams: &mut Streams<'_>) 
 
 /// Read and resolve the document: an unreadable file is a configuration
 /// error; an invalid one is returned for the report.
-fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, CommandError> {
+fn load(
+    args: &ProvisionArgs,
+    log: &mut Logger<'_>,
+) -> Result<Result<Plan, ValidationErrors>, CommandError> {
     let options = PlanOptions {
         uuid_seed: args.uuid_seed.clone(),
     };
     let plan = Provision::read(&args.provision)
         .and_then(|provision| Ok(Plan::resolve(&provision, &options)?));
     match plan {
-        Ok(plan) => Ok(Ok(plan)),
-        Err(MultibootError::Invalid(errors)) => Ok(Err(errors)),
+        Ok(plan) => {
+            log.debug(&format!(
+                "read {}: {} disk(s), {} image(s)",
+                args.provision.display(),
+                plan.disks.len(),
+                plan.images.len()
+            ));
+            Ok(Ok(plan))
+        }
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Err(errors)),
         Err(error) => Err(CommandError::config(error)),
     }
 }
 
-fn plan_outcome(args: &ProvisionArgs) -> Result<Deployed, CommandError> {
-    Ok(match load(args)? {
+fn plan_outcome(args: &ProvisionArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
+    Ok(match load(args, log)? {
         Ok(plan) => Deployed::Planned(Box::new(plan)),
         Err(errors) => Deployed::Invalid(errors),
     })
 }
 
-fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
-    let plan = match load(&args.provision)? {
+fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
+    let plan = match load(&args.provision, log)? {
         Ok(plan) => plan,
         Err(errors) => return Ok(Deployed::Invalid(errors)),
     };
@@ -215,7 +244,7 @@ fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
     options.dry_run = args.dry_run;
     match bouture_multiboot::build_disks(&plan, &options) {
         Ok(report) => Ok(Deployed::Built(Box::new(report))),
-        Err(MultibootError::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
         Err(error) => Err(CommandError::failed(error)),
     }
 }

@@ -6,15 +6,15 @@ use std::io::Write;
 use bouture_core::PartitionAddress;
 use bouture_failover::Level;
 use bouture_graft::{
-    GraftEvent, GraftObserver, GraftOutcome, GraftPlan, GraftReport, NodeGraftOptions,
-    PartitionStatus, Placement,
+    GraftEvent, GraftObserver, GraftOutcome, GraftPlan, GraftReport, NodeOptions, PartitionStatus,
+    Placement,
 };
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::commands::master_args::MasterArgs;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, with_log};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
@@ -56,20 +56,14 @@ pub struct GraftArgs {
     pub master: MasterArgs,
 }
 
-/// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
-/// progress line may be drawn. Every line on stderr, errors included, goes
-/// through the log ([`Logger`]), so that `-v`/`-q`/`--log-file`/`--log-time`
+/// A progress line is drawn when stderr is a terminal
+/// ([`Context::stderr_is_terminal`]). Every line on stderr, errors included,
+/// goes through the log ([`Logger`]), so that `-v`/`-q`/`--log-file`/`--log-time`
 /// apply to them.
-pub(crate) fn run(
-    args: &GraftArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-    stderr_is_terminal: bool,
-) -> CommandResult {
-    with_log(settings, streams, |log, stdout| {
-        let quiet = !log.shows(Level::Info);
-        graft(args, log, stdout, stderr_is_terminal && !quiet, quiet)
-    })
+pub(crate) fn run(args: &GraftArgs, cx: &mut Context<'_>) -> CommandResult {
+    let quiet = !cx.log.shows(Level::Info);
+    let progress = cx.stderr_is_terminal && !quiet;
+    graft(args, &mut cx.log, cx.stdout, progress, quiet)
 }
 
 fn graft(
@@ -80,10 +74,10 @@ fn graft(
     quiet: bool,
 ) -> CommandResult {
     let config = args.node.load()?;
-    let mut options = NodeGraftOptions {
+    let mut options = NodeOptions {
         client: args.master.client_options(),
         dry_run: args.dry_run,
-        ..NodeGraftOptions::default()
+        ..NodeOptions::default()
     };
     options
         .plan
@@ -434,10 +428,12 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
 mod tests {
     use super::*;
 
+    use crate::log::{LogSettings, Style};
+
     fn draw(is_terminal: bool, settings: &LogSettings) -> String {
         let mut out = Vec::new();
         {
-            let mut log = Logger::new(&mut out, settings).unwrap();
+            let mut log = Logger::new(&mut out, settings, Style::Slapos).unwrap();
             let mut view = GraftView::new(&mut log, is_terminal);
             view.event(GraftEvent::Registered { partitions: 2 });
             view.event(GraftEvent::Partition {
@@ -472,7 +468,7 @@ mod tests {
     fn log_lines_clear_the_progress_line_first() {
         let settings = LogSettings {
             verbosity: 1,
-            no_time_on_stderr: true,
+            log_time: true,
             ..LogSettings::default()
         };
         let pid = std::process::id();

@@ -14,6 +14,7 @@ mod dropin;
 mod exit;
 mod failover;
 mod failover_e2e;
+mod global_flags;
 mod graft;
 mod help;
 mod inventory;

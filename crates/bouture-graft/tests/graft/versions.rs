@@ -3,7 +3,7 @@
 //! harness's default, used by every other test). The oldest has no JSON-RPC API: the clash
 //! check is skipped with a warning, everything else, the read-back included, works.
 
-use bouture_graft::GraftOptions;
+use bouture_graft::Options;
 use bouture_graft::{GraftOutcome, PartitionStatus};
 use bouture_master_client::MasterClient;
 use bouture_test_support::node::{TestNode, TestPartition, bouture_json};
@@ -28,7 +28,7 @@ fn graft_onto_the_oldest_supported_proxy() {
     let proxy = SlapProxy::start_with(&env, "COMP-OLD").unwrap();
     let client = MasterClient::new(proxy.url()).unwrap();
     let report =
-        bouture_graft::apply(&plan_of(&node, &GraftOptions::default()), &client, &mut ()).unwrap();
+        bouture_graft::apply(&plan_of(&node, &Options::default()), &client, &mut ()).unwrap();
     assert_eq!(
         report.outcome(),
         GraftOutcome::Complete,
@@ -61,7 +61,7 @@ fn the_current_proxy_needs_no_warning() {
     let proxy = SlapProxy::start("COMP-NEW").unwrap();
     let client = MasterClient::new(proxy.url()).unwrap();
     let report =
-        bouture_graft::apply(&plan_of(&node, &GraftOptions::default()), &client, &mut ()).unwrap();
+        bouture_graft::apply(&plan_of(&node, &Options::default()), &client, &mut ()).unwrap();
     assert_eq!(report.outcome(), GraftOutcome::Complete, "{report:#?}");
     assert!(report.warnings.is_empty(), "{report:#?}");
 }
