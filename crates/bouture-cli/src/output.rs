@@ -17,6 +17,26 @@ pub enum OutputFormat {
 /// The error and its sources on one line, separated by `: `.
 pub(crate) use bouture_text::error_chain;
 
+/// The error's message and its sources' messages, outermost first; a source
+/// whose message the text so far already holds is left out (a wrapper that
+/// words its cause into its own message).
+pub(crate) fn error_causes(error: &(dyn std::error::Error + 'static)) -> (String, Vec<String>) {
+    let message = error.to_string();
+    let mut said = message.clone();
+    let mut causes = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            said.push_str(": ");
+            said.push_str(&text);
+            causes.push(text);
+        }
+        source = cause.source();
+    }
+    (message, causes)
+}
+
 /// Write a serde value as pretty JSON followed by a newline. Generic over
 /// the writer so that a caller rendering into a `Vec<u8>` gets a serializer
 /// without a dynamic call per token.

@@ -11,7 +11,9 @@ mod switch;
 mod tools;
 
 pub use bootcfg::{BootElement, BootFiles, BootInfo};
-pub use build::{BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks};
+pub use build::{
+    BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks, buildable,
+};
 pub use error::{Error, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
 pub use model::{
@@ -26,7 +28,7 @@ pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
 };
-pub use tools::{GRUB_I386_PC, TOOL_DEADLINE};
+pub use tools::GRUB_I386_PC;
 
 /// Parse JSON text, refusing duplicate keys in any object: serde keeps the
 /// first of two equal keys and Python's `json` the last, so a document with

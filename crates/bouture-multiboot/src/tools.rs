@@ -1,8 +1,12 @@
 //! External tools: found up front (with the Debian package to install when
 //! missing), run with bounded output.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::error::{Error, MissingTool};
 
@@ -22,6 +26,8 @@ pub(crate) fn find(tool: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub(crate) struct Tools {
     found: Vec<(&'static str, PathBuf)>,
+    /// Set (by a signal handler) to stop: the running tool is killed.
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Tools {
@@ -45,10 +51,34 @@ impl Tools {
             }
         }
         if missing.is_empty() {
-            Ok(Self { found })
+            Ok(Self {
+                found,
+                cancel: None,
+            })
         } else {
             Err(Error::MissingTools(missing))
         }
+    }
+
+    /// Stop when `cancel` is set: [`Tools::run`] kills the running tool and
+    /// [`Tools::check_cancel`] says so.
+    pub(crate) fn cancelled_by(mut self, cancel: Option<Arc<AtomicBool>>) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// [`Error::Interrupted`] once cancelled.
+    pub(crate) fn check_cancel(&self) -> Result<(), Error> {
+        match &self.cancel {
+            Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`run`], killing the tool when cancelled.
+    pub(crate) fn run(&self, command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        self.check_cancel()?;
+        run_with(command, input, self.cancel.as_deref())
     }
 
     pub(crate) fn command(&self, tool: &str) -> Command {
@@ -64,59 +94,105 @@ impl Tools {
 }
 
 /// Most bytes kept from a tool's standard output.
-pub(crate) const OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
+pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
 
-/// How long one tool may run before it is killed with its process group:
-/// 30 minutes (`mke2fs -d` of a large image tree, `qemu-img convert` of a
-/// large disk on a slow device).
-pub const TOOL_DEADLINE: std::time::Duration = std::time::Duration::from_mins(30);
-
-/// Run a command (with optional standard input) through bouture-proc, within
-/// [`TOOL_DEADLINE`]; return its standard output (at most `OUTPUT_LIMIT`
-/// bytes); a failure carries the end of stderr.
+/// Run a command (with optional standard input), return its standard output
+/// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
 pub(crate) fn run(command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+    run_with(command, input, None)
+}
+
+/// [`run`], killing the command as soon as `cancel` is set.
+fn run_with(
+    mut command: Command,
+    input: Option<&[u8]>,
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<u8>, Error> {
     let described = describe(&command);
-    let options = bouture_proc::Options {
-        stdout: bouture_proc::Bound::start(OUTPUT_LIMIT),
-        stderr: bouture_proc::Bound::end(8192),
-        ..bouture_proc::Options::new(TOOL_DEADLINE)
-    };
-    let tool_error = |status: String, stderr: String| Error::Tool {
+    command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|error| Error::Tool {
         command: described.clone(),
-        status,
-        stderr,
+        status: "not started".into(),
+        stderr: error.to_string(),
+    })?;
+    let stdin = child.stdin.take();
+    let input = input.map(<[u8]>::to_vec);
+    let writer = std::thread::spawn(move || {
+        if let (Some(mut stdin), Some(input)) = (stdin, input) {
+            let _ = stdin.write_all(&input);
+        }
+    });
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.by_ref().take(8192).read_to_end(&mut kept);
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        }
+        kept
+    });
+    let stdout = child.stdout.take();
+    let overflow = Arc::new(AtomicBool::new(false));
+    let overflowed = Arc::clone(&overflow);
+    let out_reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
+            if out.len() as u64 > OUTPUT_LIMIT {
+                overflowed.store(true, Ordering::SeqCst);
+            }
+        }
+        out
+    });
+    let mut interrupted = false;
+    let mut too_long = false;
+    let status = loop {
+        let waited = child.try_wait().map_err(|error| Error::Tool {
+            command: described.clone(),
+            status: "not waited for".into(),
+            stderr: error.to_string(),
+        })?;
+        if let Some(status) = waited {
+            break status;
+        }
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) && !interrupted {
+            interrupted = true;
+            let _ = child.kill();
+        }
+        if overflow.load(Ordering::SeqCst) && !too_long {
+            too_long = true;
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(20));
     };
-    let output = match bouture_proc::run(command, input, &options) {
-        Ok(output) => output,
-        Err(bouture_proc::Error::Start { source, .. }) => {
-            return Err(tool_error("not started".into(), source.to_string()));
-        }
-        Err(bouture_proc::Error::Deadline { stderr, .. }) => {
-            return Err(tool_error(
-                format!("killed after {} s", TOOL_DEADLINE.as_secs()),
-                stderr.excerpt(2000),
-            ));
-        }
-        Err(error) => {
-            return Err(tool_error(
-                "not waited for".into(),
-                bouture_text::error_chain(&error),
-            ));
-        }
-    };
-    if output.stdout.is_cut() {
-        return Err(tool_error(
-            format!("output longer than {OUTPUT_LIMIT} bytes"),
-            String::new(),
-        ));
+    let _ = writer.join();
+    let out = out_reader.join().unwrap_or_default();
+    let stderr = reader.join().unwrap_or_default();
+    if interrupted {
+        return Err(Error::Interrupted);
     }
-    if !output.status.success() {
-        return Err(tool_error(
-            output.status.to_string(),
-            bouture_text::truncate(String::from_utf8_lossy(&output.stderr.bytes).trim(), 2000),
-        ));
+    if out.len() as u64 > OUTPUT_LIMIT {
+        return Err(Error::Tool {
+            command: described,
+            status: format!("output longer than {OUTPUT_LIMIT} bytes"),
+            stderr: String::new(),
+        });
     }
-    Ok(output.stdout.bytes)
+    if !status.success() {
+        return Err(Error::Tool {
+            command: described,
+            status: status.to_string(),
+            stderr: bouture_text::truncate(String::from_utf8_lossy(&stderr).trim(), 2000),
+        });
+    }
+    Ok(out)
 }
 
 fn describe(command: &Command) -> String {

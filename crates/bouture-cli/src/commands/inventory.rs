@@ -11,10 +11,10 @@ use bouture_core::{
     BoutureStatus, Inventory, InventoryTotals, Partition, PartitionAddress, ResourceStatus,
 };
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, with_log};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
@@ -46,14 +46,8 @@ struct InventoryReport<'a> {
     totals: InventoryTotals,
 }
 
-pub(crate) fn run(
-    args: &InventoryArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-) -> CommandResult {
-    with_log(settings, streams, |log, stdout| {
-        inventory(args, log, stdout)
-    })
+pub(crate) fn run(args: &InventoryArgs, cx: &mut Context<'_>) -> CommandResult {
+    inventory(args, &mut cx.log, cx.stdout)
 }
 
 fn inventory(args: &InventoryArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
