@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bouture_cluster_merge::{
-    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, Settings,
-    SshOptions, Status, SystemExecutor,
+    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, SshOptions,
+    Status, SystemExecutor,
 };
 
 use crate::commands::merge::{GroupsArg, ParamsArg, render_report};
@@ -107,8 +107,9 @@ pub struct ClusterMergeArgs {
 }
 
 impl ClusterMergeArgs {
-    fn settings(&self) -> Settings {
-        let mut settings = Settings::new(self.clusters.clone(), self.state_dir.clone());
+    fn settings(&self) -> bouture_cluster_merge::Options {
+        let mut settings =
+            bouture_cluster_merge::Options::new(self.clusters.clone(), self.state_dir.clone());
         settings.watcher_pause_period = self.watcher_pause_period;
         settings.groups = self.groups.map(|g| match g {
             GroupsArg::Merge => Groups::Merge,
@@ -274,7 +275,7 @@ fn outcome_of(status: Status) -> Outcome {
     }
 }
 
-fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
+fn render(outcome: &bouture_cluster_merge::Report) -> String {
     let mut out = String::new();
     let headline = match outcome.status {
         Status::Complete => "merge complete and verified",

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
-use bouture_failover::configure::{self, ConfigureError, ConfigureOutcome};
+use bouture_failover::configure::{self, ConfigureError, ConfigureReport};
 
 use crate::commands::NodeCfgArg;
 use crate::context::Context;
@@ -94,7 +94,7 @@ fn configure(args: &ConfigureArgs, log: &mut Logger<'_>, stdout: &mut dyn Write)
 
 /// The report: what was (or would be) written, each change, and for a dry
 /// run (or with `with_diff`) the diff.
-pub(crate) fn render(outcome: &ConfigureOutcome, url: &str, with_diff: bool) -> String {
+pub(crate) fn render(outcome: &ConfigureReport, url: &str, with_diff: bool) -> String {
     let mut out = String::new();
     let verb = if outcome.written {
         "wrote"

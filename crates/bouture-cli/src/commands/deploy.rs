@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use bouture_multiboot::{
     BuildOptions, BuildReport, DiskFormat, ImageSource, PartitionRole, Plan, PlanOptions,
@@ -56,8 +58,12 @@ or a tar archive), its /etc/fstab generated from the partition-image mapping;
 the multiboot partition gets grub.cfg, grubenv and GRUB's modules, and GRUB's
 BIOS boot code is installed, so the disk boots. Nothing is mounted and no
 loop device is used. Needs sfdisk (fdisk), mke2fs and debugfs (e2fsprogs),
-grub-mkimage (grub-common), /usr/lib/grub/i386-pc (grub-pc-bin), and
-qemu-img (qemu-utils) for qcow2. Outputs appear only once complete.
+grub-mkimage (grub-common), /usr/lib/grub/i386-pc (grub-pc-bin),
+qemu-img (qemu-utils) for qcow2, mkfs.fat (dosfstools) and mtools for vfat,
+mkfs.xfs (xfsprogs) for (empty) xfs volumes. Every output is checked before
+anything is written; all appear together, only once complete. SIGTERM or
+SIGINT stops the build and removes its work files; a killed build's are
+removed by the next build in the same directory.
 
 Examples:
   bouture deploy build --provision provision.json \\
@@ -228,10 +234,13 @@ fn load(
 }
 
 fn plan_outcome(args: &ProvisionArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
-    Ok(match load(args, log)? {
-        Ok(plan) => Deployed::Planned(Box::new(plan)),
-        Err(errors) => Deployed::Invalid(errors),
-    })
+    // The plan refuses what the build cannot do, with the field named.
+    Ok(
+        match load(args, log)?.and_then(|plan| bouture_multiboot::buildable(&plan).map(|()| plan)) {
+            Ok(plan) => Deployed::Planned(Box::new(plan)),
+            Err(errors) => Deployed::Invalid(errors),
+        },
+    )
 }
 
 fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
@@ -246,7 +255,24 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
     };
     options.boot_info.clone_from(&args.boot_info);
     options.dry_run = args.dry_run;
-    match bouture_multiboot::build_disks(&plan, &options) {
+    options.provision = Some(args.provision.provision.clone());
+    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is killed,
+    // the work directory and the unfinished outputs are removed.
+    let stop = Arc::new(AtomicBool::new(false));
+    let handlers: Vec<signal_hook::SigId> = [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ]
+    .into_iter()
+    .filter_map(|signal| signal_hook::flag::register(signal, Arc::clone(&stop)).ok())
+    .collect();
+    options.cancel = Some(stop);
+    let built = bouture_multiboot::build_disks(&plan, &options);
+    for handler in handlers {
+        signal_hook::low_level::unregister(handler);
+    }
+    match built {
         Ok(report) => Ok(Deployed::Built(Box::new(report))),
         Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
         Err(error) => {

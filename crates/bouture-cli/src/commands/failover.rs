@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use bouture_failover::{Failover, FailoverOptions, FailoverOutcome, SlaposCommand};
+use bouture_failover::{Failover, FailoverOutcome, SlaposCommand};
 
 use crate::commands::NodeCfgArg;
 use crate::context::Context;
@@ -89,7 +89,7 @@ pub(crate) fn run(args: &FailoverArgs, cx: &mut Context<'_>) -> CommandResult {
     // Every line, errors included, goes through the log, with the prefix of
     // the other lines (and to --log-file).
     let log = &mut cx.log;
-    let mut options = FailoverOptions::new(
+    let mut options = bouture_failover::Options::new(
         &args.node.cfg,
         &args.new_master_url,
         &args.new_node_cfg,

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use bouture_failover::Level;
-use bouture_graft::{GraftOptions, GraftPlan};
+use bouture_graft::GraftPlan;
 
 use bouture_core::{
     BoutureStatus, Inventory, InventoryTotals, Partition, PartitionAddress, ResourceStatus,
@@ -84,7 +84,7 @@ fn inventory(args: &InventoryArgs, log: &mut Logger<'_>, stdout: &mut dyn Write)
 /// decides), at DEBUG (`-v`); with `-q`, which drops the report, an
 /// opted-in partition graft would skip is a WARNING.
 fn log_decisions(inventory: &Inventory, log: &mut Logger<'_>) {
-    let plan = GraftPlan::build(inventory, &GraftOptions::default());
+    let plan = GraftPlan::build(inventory, &bouture_graft::Options::default());
     for partition in &inventory.partitions {
         if let Some(skipped) = plan.skipped.iter().find(|s| s.id == partition.id) {
             // A WARNING only when the report, which says it too, is not

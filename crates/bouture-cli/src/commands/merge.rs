@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use bouture_merge::{
-    DEFAULT_MAX_INPUT_SIZE, Error, GroupAction, GroupStrategy, MAX_TEXT_SIZE, MergeOptions,
-    ParameterPolicy, PortKind, PortRange, Report,
+    DEFAULT_MAX_INPUT_SIZE, Error, GroupAction, GroupStrategy, MAX_TEXT_SIZE, ParameterPolicy,
+    PortKind, PortRange, Report,
 };
 
 use crate::context::Context;
@@ -156,7 +156,7 @@ pub(crate) fn run(
     leftovers: &mut Option<bouture_merge::Parsed>,
 ) -> CommandResult {
     let verbosity = Verbosity::new(cx.log.verbosity());
-    let options = MergeOptions {
+    let options = bouture_merge::Options {
         groups: args.groups.map(|g| match g {
             GroupsArg::Merge => GroupStrategy::Merge,
             GroupsArg::Rename => GroupStrategy::Rename,
@@ -168,7 +168,7 @@ pub(crate) fn run(
         port_range: args.port_range,
         max_input_size: args.max_input_size,
         dry_run: args.dry_run,
-        ..MergeOptions::default()
+        ..bouture_merge::Options::default()
     };
     let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
     match bouture_merge::merge_files_keeping(&args.config, &theirs, Some(&args.output), &options) {
