@@ -28,6 +28,7 @@ pub use inputs::buildable;
 mod kernel;
 mod verify;
 mod work;
+mod xfs;
 
 use disk::build_disk;
 use grub::make_core_image;
