@@ -155,13 +155,18 @@ enum Deployed {
 
 /// The command's result for what it ended with, its report already written
 /// (the one place deciding it): an invalid document is a configuration
-/// error, printed by [`crate::exit::finish`] in text and already on stdout
-/// in JSON.
-fn command_result(deployed: Deployed, format: OutputFormat) -> CommandResult {
-    match (deployed, format) {
-        (Deployed::Planned(_) | Deployed::Built(_), _) => Ok(Outcome::Done),
-        (Deployed::Invalid(errors), OutputFormat::Text) => Err(CommandError::config(errors)),
-        (Deployed::Invalid(_), OutputFormat::Json) => Err(CommandError::Reported),
+/// error, its errors in the JSON error document's details
+/// ([`crate::exit::finish`]).
+fn command_result(deployed: Deployed) -> CommandResult {
+    match deployed {
+        Deployed::Planned(_) | Deployed::Built(_) => Ok(Outcome::Done),
+        Deployed::Invalid(errors) => {
+            let details = match serde_json::to_value(&errors) {
+                Ok(serde_json::Value::Object(details)) => details,
+                _ => serde_json::Map::new(),
+            };
+            Err(CommandError::config(errors).with_details(details))
+        }
     }
 }
 
@@ -190,7 +195,6 @@ pub(crate) fn run(args: &DeployArgs, cx: &mut Context<'_>) -> CommandResult {
     let written = match (&deployed, format) {
         (Deployed::Planned(plan), OutputFormat::Json) => write_json(stdout, plan),
         (Deployed::Built(report), OutputFormat::Json) => write_json(stdout, report),
-        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(stdout, errors),
         (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
             stdout.write_all(render_plan(plan).as_bytes())
         }
@@ -200,7 +204,7 @@ pub(crate) fn run(args: &DeployArgs, cx: &mut Context<'_>) -> CommandResult {
         _ => Ok(()),
     };
     written.map_err(CommandError::Output)?;
-    command_result(deployed, format)
+    command_result(deployed)
 }
 
 /// Read and resolve the document: an unreadable file is a configuration
@@ -271,7 +275,16 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
     match built {
         Ok(report) => Ok(Deployed::Built(Box::new(report))),
         Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
-        Err(error) => Err(CommandError::failed(error)),
+        Err(error) => {
+            let details = match &error {
+                bouture_multiboot::Error::MissingTools(tools) => serde_json::Map::from_iter([(
+                    "missing_tools".to_owned(),
+                    serde_json::json!(tools),
+                )]),
+                _ => serde_json::Map::new(),
+            };
+            Err(CommandError::failed(error).with_details(details))
+        }
     }
 }
 

@@ -18,6 +18,7 @@ mod global_flags;
 mod graft;
 mod help;
 mod inventory;
+mod json_errors;
 mod master_safety;
 mod merge;
 mod multiboot;

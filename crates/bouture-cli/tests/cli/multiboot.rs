@@ -80,6 +80,8 @@ fn plan_of_the_fixtures_as_text_and_json() {
     );
     assert_eq!(run.code, 1);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    // The JSON error document (issue 23): the validation errors in `details`.
+    let value = &value["error"]["details"];
     assert_eq!(value["errors"].as_array().unwrap().len(), 7);
     assert_eq!(
         value["errors"][6]["path"],
