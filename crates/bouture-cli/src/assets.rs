@@ -185,7 +185,7 @@ fn render_page(
 }
 
 /// `command` with each option's visible aliases at the end of its help, as `--help` shows
-/// them (`[aliases: --logfile, --log_file]`): clap_mangen leaves them out of the pages.
+/// them (`[aliases: --logfile, --log_file]`): `clap_mangen` leaves them out of the pages.
 fn with_aliases_in_help(command: clap::Command) -> clap::Command {
     command.mut_args(|arg| {
         let Some(aliases) = arg.get_visible_aliases().filter(|a| !a.is_empty()) else {
