@@ -701,6 +701,7 @@ fn a_valid_partition_failing_on_the_new_master_means_no_switch() {
 /// configuration error, no `slapos`), 2 on a usage error, 10 on a live pidfile. docs/failover.md
 /// has the same table.
 #[test]
+#[allow(clippy::too_many_lines)] // one case after the other, as the table
 fn exit_status_per_case_next_to_the_python_tool() {
     struct Case {
         name: &'static str,
