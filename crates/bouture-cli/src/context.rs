@@ -3,7 +3,10 @@
 
 use std::io::Write;
 
+use crate::commands::boot::BootAction;
+use crate::commands::deploy::DeployAction;
 use crate::log::{LogSettings, Logger, Style};
+use crate::output::OutputFormat;
 use crate::{Cli, Command, Streams};
 
 /// What every command writes through: its report on `stdout`, every other
@@ -16,6 +19,10 @@ pub(crate) struct Context<'a> {
     pub(crate) log: Logger<'a>,
     /// Whether stderr is a terminal, where a progress line may be drawn.
     pub(crate) stderr_is_terminal: bool,
+    /// The command's `--format` (text for a command without one): the
+    /// error that ends the run is also a JSON document on stdout when JSON
+    /// was asked for ([`crate::exit::finish`]).
+    pub(crate) format: OutputFormat,
 }
 
 impl<'a> Context<'a> {
@@ -35,6 +42,7 @@ impl<'a> Context<'a> {
             stdout: &mut *streams.stdout,
             log: Logger::new(&mut *streams.stderr, &settings, style_of(&cli.command))?,
             stderr_is_terminal,
+            format: format_of(&cli.command),
         })
     }
 
@@ -46,6 +54,7 @@ impl<'a> Context<'a> {
             stdout: &mut *streams.stdout,
             log: Logger::bare(&mut *streams.stderr),
             stderr_is_terminal: false,
+            format: OutputFormat::Text,
         }
     }
 }
@@ -60,5 +69,29 @@ fn style_of(command: &Command) -> Style {
         | Command::Failover(_)
         | Command::Status(_) => Style::Slapos,
         _ => Style::Plain,
+    }
+}
+
+/// The `--format` of a command (text for configure, failover and
+/// completions, which have none).
+fn format_of(command: &Command) -> OutputFormat {
+    match command {
+        Command::Inventory(args) => args.format,
+        Command::Graft(args) => args.format,
+        Command::Status(args) => args.format,
+        Command::Merge(args) => args.format,
+        Command::ClusterMerge(args) => args.format,
+        Command::NodeSetup(args) => args.format,
+        Command::Deploy(args) => match &args.action {
+            DeployAction::Plan(plan) => plan.provision.format,
+            DeployAction::Build(build) => build.provision.format,
+        },
+        Command::Boot(args) => match &args.action {
+            BootAction::List(show) | BootAction::Status(show) => show.format,
+            BootAction::SetDefault(switch) | BootAction::Next(switch) => switch.format,
+        },
+        Command::Configure(_) | Command::Failover(_) | Command::Completions(_) => {
+            OutputFormat::Text
+        }
     }
 }

@@ -4,7 +4,9 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{PathElement, Provision, ValidationError, ValidationErrors, VolumeKind};
+use crate::model::{
+    PartitionsPolicy, PathElement, Provision, ValidationError, ValidationErrors, VolumeKind,
+};
 use crate::size::Size;
 
 /// 512-byte sectors, as in the GPT.
@@ -168,6 +170,12 @@ pub struct Plan {
     pub disks: Vec<DiskPlan>,
     /// The images owning filesystems, in document order.
     pub images: Vec<ImagePlan>,
+    /// The document's `partitions_policy` (`None` when absent).
+    #[serde(skip)]
+    pub partitions_policy: Option<PartitionsPolicy>,
+    /// The document's `image_deploy_flags`, when given.
+    #[serde(skip)]
+    pub image_deploy_flags: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The entry id of an image in grub.cfg and grubenv.
@@ -301,7 +309,7 @@ impl Plan {
                 if volume.kind != VolumeKind::Partition {
                     errors.push(ValidationError {
                         path: at(&[PathElement::Key("volumes".into()), PathElement::Index(volume.index)]),
-                        message: format!("{:?} volumes are validated but not laid out by bouture deploy (only 'partition')", volume.kind).to_lowercase(),
+                        message: format!("{} volumes are validated but not laid out by bouture deploy (only 'partition': LVM and md RAID need device-mapper or md devices, which bouture never uses)", format!("{:?}", volume.kind).to_lowercase()),
                     });
                 }
                 sizes.push(match volume.size {
@@ -480,6 +488,8 @@ impl Plan {
             kernel_params: provision.kernel_params.clone(),
             disks,
             images,
+            partitions_policy: provision.partitions_policy,
+            image_deploy_flags: provision.image_deploy_flags.clone(),
         })
     }
 

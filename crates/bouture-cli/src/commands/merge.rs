@@ -177,12 +177,8 @@ pub(crate) fn run(
             Ok(Outcome::Done)
         }
         Err(error) => {
-            if args.format == OutputFormat::Json {
-                // The refusal is the result: a closed stdout must not turn
-                // it into a success, so this write's error is not returned.
-                let _ = write_json(cx.stdout, &json_body(&error));
-            }
-            Err(refusal(error))
+            let details = details(&error);
+            Err(refusal(error).with_details(details))
         }
     }
 }
@@ -261,11 +257,10 @@ fn log_warnings(report: &Report, log: &mut Logger<'_>) {
     }
 }
 
-/// The fields of a refusal for `--format json`: the message, and the
-/// error's own fields where a script can act on them.
-fn json_body(error: &Error) -> serde_json::Map<String, serde_json::Value> {
+/// The `details` of a refusal's JSON error document: the error's own
+/// fields where a script can act on them.
+fn details(error: &Error) -> serde_json::Map<String, serde_json::Value> {
     let mut body = serde_json::Map::new();
-    body.insert("error".to_owned(), json!(error_chain(error)));
     let mut field = |name: &str, value: serde_json::Value| {
         body.insert(name.to_owned(), value);
     };

@@ -90,7 +90,7 @@ pub(crate) fn run(args: &NodeSetupArgs, cx: &mut Context<'_>) -> CommandResult {
             }
             render(&report, args.format, cx)
         }
-        Err(error) => Err(refused(error, args.format, cx)),
+        Err(error) => Err(refused(error)),
     }
 }
 
@@ -124,27 +124,26 @@ fn render(report: &Report, format: OutputFormat, cx: &mut Context<'_>) -> Comman
     Ok(Outcome::Done)
 }
 
-/// The error of a refused or failed setup, its message also in the JSON
-/// report; Ganeti's configuration error keeps Ganeti's exit code.
-fn refused(error: Error, format: OutputFormat, cx: &mut Context<'_>) -> CommandError {
+/// The error of a refused or failed setup, saying in its JSON error
+/// document's details whether anything was written; Ganeti's configuration
+/// error keeps Ganeti's exit code.
+fn refused(error: Error) -> CommandError {
     let nothing_written = !matches!(error, Error::Write { .. } | Error::ReadBack { .. });
     let configuration = matches!(error, Error::ValueTooLarge { .. });
     let error = SetupFailed {
         error,
         nothing_written,
     };
-    if format == OutputFormat::Json {
-        // The message goes to stderr as well: a closed stdout loses nothing.
-        let _ = write_json(
-            cx.stdout,
-            &serde_json::json!({ "error": error.to_string() }),
-        );
-    }
+    let details = serde_json::Map::from_iter([(
+        "nothing_written".to_owned(),
+        serde_json::Value::Bool(nothing_written),
+    )]);
     if configuration {
-        CommandError::NodeSetupConfiguration(Box::new(error))
+        CommandError::node_setup_configuration(error)
     } else {
         CommandError::failed(error)
     }
+    .with_details(details)
 }
 
 /// A setup refused or failed, saying whether the data directory was left

@@ -10,7 +10,7 @@ use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::plan::{DiskPlan, PartitionRole, Plan, SECTOR};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR};
-use crate::tools::{Tools, run};
+use crate::tools::Tools;
 
 /// core.img for the BIOS: finds the multiboot filesystem by UUID, so disk
 /// order does not matter.
@@ -51,7 +51,7 @@ pub(super) fn make_core_image(
             "serial",
             "terminal",
         ]);
-    run(command, None)?;
+    tools.run(command, None)?;
     std::fs::read(&core).map_err(io(&core, "cannot read"))
 }
 
