@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bouture_failover::Level;
 use bouture_offline_changes::ChangesFile;
 
-use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
+use bouture_failover::status::Report as StatusReport;
 
 use crate::commands::NodeCfgArg;
 use crate::context::Context;
@@ -72,33 +72,6 @@ pub struct StatusArgs {
     pub dry_run: bool,
 }
 
-/// The JSON document `bouture status --format json` prints.
-#[derive(Debug, serde::Serialize)]
-struct StatusReport {
-    /// `original` or `new`.
-    following: &'static str,
-    /// The master the node follows, when known.
-    master_url: Option<String>,
-    /// Since when it follows the new master (RFC 3339 UTC), when known.
-    since: Option<String>,
-    /// The original master (from the node configuration).
-    original_master_url: Option<String>,
-    switchfile: PathBuf,
-    /// The switch record, when the switchfile has one.
-    switch: Option<SwitchRecord>,
-    /// Why the switchfile's content could not be read, if so.
-    switchfile_problem: Option<String>,
-    /// Offline runs in a row counted so far without switching.
-    offline_runs: Option<OfflineRuns>,
-    /// Changes made on the new master while the node followed it, not
-    /// acknowledged before this command.
-    changes: Option<ChangesFile>,
-    /// Where they are kept.
-    changes_file: PathBuf,
-    /// Whether this command acknowledged (cleared) them.
-    acknowledged: bool,
-}
-
 /// The report goes to stdout; errors go through the log (stderr with the
 /// prefix of slapos's lines, and `--log-file`), as for the other SlapOS
 /// commands. `-v` adds DEBUG lines naming what was read; `-q` drops the
@@ -114,55 +87,8 @@ fn status(args: &StatusArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> Co
         return replay(args, log, stdout);
     }
     let config = args.node.load()?;
-    let switchfile_path = absolute(&args.switchfile);
-    let status = switchfile::read_switchfile(&args.switchfile).map_err(CommandError::failed)?;
-    let offline_runs =
-        switchfile::read_offline_runs(&args.switchfile).map_err(CommandError::failed)?;
-    let changes = if args.ack {
-        bouture_offline_changes::acknowledge(&args.switchfile)
-    } else {
-        bouture_offline_changes::read_changes(&args.switchfile)
-    }
-    .map_err(CommandError::failed)?;
-    let original = config.master_url.clone();
-    let mut report = match status {
-        SwitchStatus::Switched { record, problem } => {
-            let record = record.map(|mut record| {
-                record.node_cfg = absolute(&record.node_cfg);
-                record.new_node_cfg = absolute(&record.new_node_cfg);
-                *record
-            });
-            StatusReport {
-                following: "new",
-                master_url: record.as_ref().map(|r| r.new_master_url.clone()),
-                since: record.as_ref().map(|r| r.switched_at.clone()),
-                original_master_url: original,
-                switchfile: switchfile_path.clone(),
-                switch: record,
-                switchfile_problem: problem,
-                offline_runs: None,
-                changes: None,
-                changes_file: PathBuf::new(),
-                acknowledged: false,
-            }
-        }
-        _ => StatusReport {
-            following: "original",
-            master_url: original.clone(),
-            since: None,
-            original_master_url: original,
-            switchfile: switchfile_path.clone(),
-            switch: None,
-            switchfile_problem: None,
-            offline_runs,
-            changes: None,
-            changes_file: PathBuf::new(),
-            acknowledged: false,
-        },
-    };
-    report.changes = changes;
-    report.changes_file = bouture_offline_changes::changes_path(&switchfile_path);
-    report.acknowledged = args.ack;
+    let report = bouture_failover::status::read(&config, &args.switchfile, args.ack)
+        .map_err(CommandError::failed)?;
     log_status(&report, &config.path, log);
     let written = match args.format {
         OutputFormat::Json => write_json(stdout, &report),
