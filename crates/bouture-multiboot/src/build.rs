@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::bootcfg::{BootFiles, BootInfo};
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::plan::{DiskPlan, ImagePlan, PartitionPlan, PartitionRole, Plan, SECTOR};
 use crate::switch::{BOOT_INFO_NAME, BootTarget, GRUB_DIR, read_table};
 use crate::tools::{GRUB_I386_PC, Tools, run};
@@ -100,9 +100,9 @@ pub struct BuildReport {
 /// Build the disks of a plan. Everything is checked before anything is
 /// written; the outputs appear (renamed into place) only once complete and
 /// read back.
-pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, MultibootError> {
+pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, Error> {
     let Some(multiboot_uuid) = plan.multiboot_uuid else {
-        return Err(MultibootError::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
+        return Err(Error::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
     };
     check_filesystems(plan)?;
     // Everything is checked before anything is written.
@@ -216,7 +216,7 @@ fn disk_list(plan: &Plan, outputs: &[PathBuf], format: DiskFormat) -> Vec<BuiltD
 }
 
 /// GRUB's BIOS files (Debian's grub-pc-bin).
-fn check_grub_dir(grub_dir: &Path) -> Result<(), MultibootError> {
+fn check_grub_dir(grub_dir: &Path) -> Result<(), Error> {
     let missing: Vec<crate::error::MissingTool> =
         ["boot.img", "kernel.img", "ext2.mod", "moddep.lst"]
             .iter()
@@ -230,13 +230,13 @@ fn check_grub_dir(grub_dir: &Path) -> Result<(), MultibootError> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(MultibootError::MissingTools(missing))
+        Err(Error::MissingTools(missing))
     }
 }
 
 /// Rename each built disk over its output (keeping an existing output's
 /// permissions) and flush the directory.
-fn move_into_place(temps: &[(PathBuf, PathBuf)]) -> Result<(), MultibootError> {
+fn move_into_place(temps: &[(PathBuf, PathBuf)]) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     for (built, output) in temps {
         let mode = std::fs::symlink_metadata(output)
@@ -262,20 +262,20 @@ enum Source {
     Tar(PathBuf),
 }
 
-fn check_filesystems(plan: &Plan) -> Result<(), MultibootError> {
+fn check_filesystems(plan: &Plan) -> Result<(), Error> {
     for disk in &plan.disks {
         for partition in &disk.partitions {
             let Some(fs) = &partition.filesystem else {
                 continue;
             };
             if !matches!(fs.fs_type.as_str(), "ext2" | "ext3" | "ext4" | "swap") {
-                return Err(MultibootError::Unsupported(format!(
+                return Err(Error::Unsupported(format!(
                     "disk {} partition {} ({}): bouture deploy build makes ext2, ext3, ext4 and swap, not {}",
                     disk.id, partition.number, partition.name, fs.fs_type
                 )));
             }
             if fs.mount.as_deref() == Some("/") && fs.images.len() > 1 {
-                return Err(MultibootError::Unsupported(format!(
+                return Err(Error::Unsupported(format!(
                     "disk {} partition {}: a '/' shared by images {} cannot hold one fstab per image",
                     disk.id,
                     partition.number,
@@ -287,11 +287,11 @@ fn check_filesystems(plan: &Plan) -> Result<(), MultibootError> {
     Ok(())
 }
 
-fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, MultibootError> {
+fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, Error> {
     let valid: Vec<String> = plan.images.iter().map(|i| i.name.clone()).collect();
     for (i, source) in given.iter().enumerate() {
         if !valid.contains(&source.name) {
-            return Err(MultibootError::UnknownImage {
+            return Err(Error::UnknownImage {
                 image: source.name.clone(),
                 valid,
             });
@@ -301,7 +301,7 @@ fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, Mult
             .skip(i + 1)
             .any(|other| other.name == source.name)
         {
-            return Err(MultibootError::Source {
+            return Err(Error::Source {
                 image: source.name.clone(),
                 message: "given twice with --image".into(),
             });
@@ -310,12 +310,14 @@ fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, Mult
     plan.images
         .iter()
         .map(|image| {
-            let source = given.iter().find(|s| s.name == image.name).ok_or_else(|| {
-                MultibootError::Source {
-                    image: image.name.clone(),
-                    message: "no content given (--image NAME=DIR or NAME=ARCHIVE.tar)".into(),
-                }
-            })?;
+            let source =
+                given
+                    .iter()
+                    .find(|s| s.name == image.name)
+                    .ok_or_else(|| Error::Source {
+                        image: image.name.clone(),
+                        message: "no content given (--image NAME=DIR or NAME=ARCHIVE.tar)".into(),
+                    })?;
             let metadata = std::fs::metadata(&source.path)
                 .map_err(io(&source.path, "cannot read the image source"))?;
             if metadata.is_dir() {
@@ -323,7 +325,7 @@ fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, Mult
             } else if metadata.is_file() {
                 Ok(Source::Tar(source.path.clone()))
             } else {
-                Err(MultibootError::Source {
+                Err(Error::Source {
                     image: image.name.clone(),
                     message: format!(
                         "{} is {}, not a directory or a tar archive",
@@ -336,11 +338,7 @@ fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, Mult
         .collect()
 }
 
-fn output_paths(
-    plan: &Plan,
-    given: &[PathBuf],
-    format: DiskFormat,
-) -> Result<Vec<PathBuf>, MultibootError> {
+fn output_paths(plan: &Plan, given: &[PathBuf], format: DiskFormat) -> Result<Vec<PathBuf>, Error> {
     let disks = plan.disks.len();
     let paths: Vec<PathBuf> = match given {
         [one] if disks > 1 => {
@@ -361,7 +359,7 @@ fn output_paths(
         }
         many if many.len() == disks => many.to_vec(),
         _ => {
-            return Err(MultibootError::Unsupported(format!(
+            return Err(Error::Unsupported(format!(
                 "the document has {disks} disks: give --output once (names are derived) or once per disk, not {} times",
                 given.len()
             )));
@@ -369,7 +367,7 @@ fn output_paths(
     };
     for (i, path) in paths.iter().enumerate() {
         if paths.iter().skip(i + 1).any(|p| p == path) {
-            return Err(MultibootError::Unsupported(format!(
+            return Err(Error::Unsupported(format!(
                 "{} is given for two disks",
                 path.display()
             )));
@@ -377,7 +375,7 @@ fn output_paths(
         if let Ok(metadata) = std::fs::symlink_metadata(path)
             && !metadata.file_type().is_file()
         {
-            return Err(MultibootError::Target {
+            return Err(Error::Target {
                 path: path.clone(),
                 message: format!(
                     "is {}, which is never replaced",
@@ -401,11 +399,7 @@ fn sanitize(id: &str) -> String {
         .collect()
 }
 
-fn required_tools(
-    plan: &Plan,
-    options: &BuildOptions,
-    sources: &[Source],
-) -> Result<Tools, MultibootError> {
+fn required_tools(plan: &Plan, options: &BuildOptions, sources: &[Source]) -> Result<Tools, Error> {
     let mut wanted = vec![
         ("sfdisk", "fdisk"),
         ("mke2fs", "e2fsprogs"),
@@ -431,11 +425,7 @@ fn required_tools(
 }
 
 /// Kernel, initrd and menu title from an image tree's `/boot` and os-release.
-fn find_boot_files(
-    image: &str,
-    root: &Path,
-    image_name: &str,
-) -> Result<BootFiles, MultibootError> {
+fn find_boot_files(image: &str, root: &Path, image_name: &str) -> Result<BootFiles, Error> {
     let boot = root.join("boot");
     let mut kernels: Vec<String> = std::fs::read_dir(&boot)
         .map(|entries| {
@@ -449,13 +439,13 @@ fn find_boot_files(
         .unwrap_or_default();
     kernels.sort_by_key(|a| version_key(a));
     let Some(kernel) = kernels.pop() else {
-        return Err(MultibootError::Source {
+        return Err(Error::Source {
             image: image.into(),
             message: format!("no kernel in {} (boot/vmlinuz-VERSION)", boot.display()),
         });
     };
     if !safe_file_name(&kernel) {
-        return Err(MultibootError::Source {
+        return Err(Error::Source {
             image: image.into(),
             message: format!("kernel file name {kernel:?} cannot go into grub.cfg"),
         });
@@ -518,7 +508,7 @@ fn make_core_image(
     work: &Path,
     grub_dir: &Path,
     multiboot_uuid: &str,
-) -> Result<Vec<u8>, MultibootError> {
+) -> Result<Vec<u8>, Error> {
     let early = work.join("early.cfg");
     std::fs::write(
         &early,
@@ -566,7 +556,7 @@ fn build_disk(
     work: &Path,
     raw: &Path,
     core: &[u8],
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     // The disk: a sparse file with the GPT, then each filesystem made in
     // place at its partition's offset (mke2fs -E offset= with the size
     // given, so it never writes past its partition), then the boot code.
@@ -659,7 +649,7 @@ fn mkfs_ext(
     content: &Path,
     region: &Region<'_>,
     block_size: Option<u32>,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let mut command = tools.command("mke2fs");
     command.args([
         "-q",
@@ -694,7 +684,7 @@ fn stage_multiboot(
     boot_info: &BootInfo,
     grub_dir: &Path,
     stage: &Path,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let grub = stage.join(GRUB_DIR.trim_start_matches('/'));
     let modules = grub.join("i386-pc");
     std::fs::create_dir_all(&modules).map_err(io(&modules, "cannot create"))?;
@@ -731,7 +721,7 @@ fn fill_filesystem(
     roots: &[PathBuf],
     work: &Path,
     region: &Region<'_>,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let Some(fs) = &partition.filesystem else {
         return Ok(());
     };
@@ -761,12 +751,11 @@ fn fill_filesystem(
         let Some(root) = roots.get(*index) else {
             continue;
         };
-        let dir = safe_join(root, mount.trim_start_matches('/')).map_err(|message| {
-            MultibootError::Source {
+        let dir =
+            safe_join(root, mount.trim_start_matches('/')).map_err(|message| Error::Source {
                 image: image.name.clone(),
                 message,
-            }
-        })?;
+            })?;
         if let Some(dir) = dir {
             sources.push(dir);
         }
@@ -788,7 +777,7 @@ fn fill_filesystem(
     if let Some(fstab) = fstab {
         let back = crate::switch::debugfs(tools, region.disk, region.offset, "cat /etc/fstab")?;
         if back != fstab {
-            return Err(MultibootError::ReadBack {
+            return Err(Error::ReadBack {
                 path: region.disk.to_owned(),
                 what: "/etc/fstab".into(),
             });
@@ -807,7 +796,7 @@ fn content_tree(
     nested: &[String],
     work: &Path,
     name: &str,
-) -> Result<PathBuf, MultibootError> {
+) -> Result<PathBuf, Error> {
     let has_nested_content = |dir: &Path| {
         nested
             .iter()
@@ -860,7 +849,7 @@ fn edit_script(
     fstab: Option<&str>,
     work: &Path,
     name: &str,
-) -> Result<String, MultibootError> {
+) -> Result<String, Error> {
     use std::fmt::Write as _;
     let missing =
         |path: &str| std::fs::symlink_metadata(content.join(path.trim_start_matches('/'))).is_err();
@@ -880,7 +869,7 @@ fn edit_script(
         return Ok(script);
     };
     if std::fs::symlink_metadata(content.join("etc")).is_ok_and(|m| !m.is_dir()) {
-        return Err(MultibootError::Target {
+        return Err(Error::Target {
             path: content.join("etc"),
             message: "is not a directory: the generated /etc/fstab cannot be written".into(),
         });
@@ -892,7 +881,7 @@ fn edit_script(
     let local_text = local
         .to_str()
         .filter(|t| !t.contains([' ', '"', '\n']))
-        .ok_or_else(|| MultibootError::Target {
+        .ok_or_else(|| Error::Target {
             path: local.clone(),
             message: "work path unusable by debugfs".into(),
         })?;
@@ -942,11 +931,11 @@ fn copy_sparse(
     disk_path: &Path,
     offset: u64,
     size: u64,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let mut input = File::open(from).map_err(io(from, "cannot open"))?;
     let length = input.metadata().map_err(io(from, "cannot stat"))?.len();
     if length > size {
-        return Err(MultibootError::Target {
+        return Err(Error::Target {
             path: from.to_owned(),
             message: format!("is {length} bytes, larger than its {size}-byte partition"),
         });
@@ -987,16 +976,16 @@ fn install_boot_code(
     plan: &DiskPlan,
     core: &[u8],
     grub_dir: &Path,
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let bios = plan
         .partitions
         .iter()
         .find(|p| p.role == PartitionRole::BiosGrub)
-        .ok_or_else(|| MultibootError::Target {
+        .ok_or_else(|| Error::Target {
             path: path.to_owned(),
             message: "no bios_grub partition".into(),
         })?;
-    let bad = |message: &str| MultibootError::Target {
+    let bad = |message: &str| Error::Target {
         path: path.to_owned(),
         message: message.to_owned(),
     };
@@ -1047,7 +1036,7 @@ fn install_boot_code(
 }
 
 /// Read the disk back with sfdisk and compare with the plan.
-fn verify_disk(tools: &Tools, disk: &DiskPlan, raw: &Path) -> Result<(), MultibootError> {
+fn verify_disk(tools: &Tools, disk: &DiskPlan, raw: &Path) -> Result<(), Error> {
     let table = read_table(tools, raw)?;
     let matches = table.label == "gpt"
         && table.id.eq_ignore_ascii_case(&disk.disk_uuid.to_string())
@@ -1066,7 +1055,7 @@ fn verify_disk(tools: &Tools, disk: &DiskPlan, raw: &Path) -> Result<(), Multibo
                         .eq_ignore_ascii_case(&planned.partition_uuid.to_string())
             });
     if !matches {
-        return Err(MultibootError::ReadBack {
+        return Err(Error::ReadBack {
             path: raw.to_owned(),
             what: "the partition table".into(),
         });

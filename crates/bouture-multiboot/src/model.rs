@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::MultibootError;
+use crate::error::Error;
 use crate::size::{Size, parse_size};
 
 /// One step of the path to an element of the document.
@@ -204,9 +204,9 @@ impl Provision {
     ///
     /// # Errors
     ///
-    /// [`MultibootError::Read`] when the file cannot be read,
-    /// [`MultibootError::Invalid`] with every finding when it is not valid.
-    pub fn read(path: &Path) -> Result<Self, MultibootError> {
+    /// [`Error::Read`] when the file cannot be read,
+    /// [`Error::Invalid`] with every finding when it is not valid.
+    pub fn read(path: &Path) -> Result<Self, Error> {
         let text = bouture_fs::read_bounded(path, PROVISION_LIMIT, bouture_fs::Links::Follow)?;
         Ok(Self::from_json(&text)?)
     }
