@@ -6,6 +6,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     clippy::print_stderr,
     reason = "tests: failing loudly is their job; timings are printed for the CI log"
 )]
@@ -98,45 +99,61 @@ fn promised_state(was_running: bool) -> &'static str {
     if was_running { "running" } else { "ADMIN_down" }
 }
 
-fn merge_two_clusters(groups: &str) {
-    let total = Instant::now();
-    let lab = build(&[
-        ClusterSpec::new("alpha", 2).with_standard_instances(),
-        ClusterSpec::new("beta", 2).with_standard_instances(),
-    ]);
-    let alpha = lab.cluster("alpha").unwrap().clone();
-    let beta = lab.cluster("beta").unwrap().clone();
-    let master = alpha.master().to_owned();
-    let before_alpha = instance_states(&lab, &master);
-    let before_beta = instance_states(&lab, beta.master());
-    assert_eq!(before_beta.len(), 3, "{before_beta:?}");
-    prepare_access(&lab, "alpha", "beta");
+/// What the merge of `theirs` into `ours` must be checked against, taken
+/// before it.
+struct Before {
+    ours: String,
+    theirs: String,
+    instances: BTreeMap<String, String>,
+}
 
+fn before_merge(lab: &Lab, ours: &str, theirs: &str) -> Before {
+    let our = lab.cluster(ours).unwrap();
+    let their = lab.cluster(theirs).unwrap();
+    let mut instances = instance_states(lab, our.master());
+    let theirs_before = instance_states(lab, their.master());
+    assert_eq!(theirs_before.len(), 3, "{theirs_before:?}");
+    instances.extend(theirs_before);
+    prepare_access(lab, ours, theirs);
+    Before {
+        ours: ours.to_owned(),
+        theirs: theirs.to_owned(),
+        instances,
+    }
+}
+
+/// `bouture cluster-merge THEIRS --groups GROUPS -v` on our master, as an
+/// operator runs it.
+fn run_merge(lab: &Lab, before: &Before, groups: &str) -> (i32, String, f64) {
+    let master = lab.cluster(&before.ours).unwrap().master().to_owned();
+    let theirs = lab.cluster(&before.theirs).unwrap().name.clone();
     let start = Instant::now();
     let run = lab
         .run(
             &master,
-            &format!(
-                "{BOUTURE} cluster-merge {} --groups {groups} -v",
-                beta.name
-            ),
+            &format!("{BOUTURE} cluster-merge {theirs} --groups {groups} -v"),
         )
         .unwrap();
-    eprintln!(
-        "bouture cluster-merge --groups {groups}: exit {} in {:.1} s\n--- stdout\n{}\n--- stderr\n{}",
-        run.code,
-        start.elapsed().as_secs_f64(),
-        run.stdout,
-        run.stderr
+    let seconds = start.elapsed().as_secs_f64();
+    let text = format!(
+        "bouture cluster-merge {theirs} --groups {groups}: exit {} in {seconds:.1} s\n--- stdout\n{}\n--- stderr\n{}",
+        run.code, run.stdout, run.stderr
     );
-    assert_eq!(run.code, 0, "the merge succeeds");
+    (run.code, text, seconds)
+}
+
+/// Everything issue 22 asks of a merge of two real clusters.
+fn check_merged(lab: &Lab, before: &Before, groups: &str) {
+    let ours = lab.cluster(&before.ours).unwrap().clone();
+    let theirs = lab.cluster(&before.theirs).unwrap().clone();
+    let master = ours.master().to_owned();
 
     // Ganeti's own verify, on the merged cluster, exits 0.
     lab.verify(&master).unwrap_or_else(|e| panic!("{e}"));
 
     // Every node, online; only our master is a master.
-    let nodes = node_list(&lab, &master);
-    let mut expected: Vec<String> = alpha.nodes.iter().chain(&beta.nodes).cloned().collect();
+    let nodes = node_list(lab, &master);
+    let mut expected: Vec<String> = ours.nodes.iter().chain(&theirs.nodes).cloned().collect();
     expected.sort();
     assert_eq!(nodes.keys().cloned().collect::<Vec<_>>(), expected);
     for (name, (offline, role)) in &nodes {
@@ -144,14 +161,14 @@ fn merge_two_clusters(groups: &str) {
         assert_eq!(role == "M", *name == master, "{name}: role {role}");
     }
     // The former master runs no master daemon and follows our master.
-    let former = beta.master();
+    let former = theirs.master();
     assert_eq!(
-        ok(&lab, former, "cat /var/lib/ganeti/ssconf_master_node").trim(),
+        ok(lab, former, "cat /var/lib/ganeti/ssconf_master_node").trim(),
         master
     );
     assert_eq!(
-        ok(&lab, former, "cat /var/lib/ganeti/ssconf_cluster_name").trim(),
-        alpha.name
+        ok(lab, former, "cat /var/lib/ganeti/ssconf_cluster_name").trim(),
+        ours.name
     );
     let masterd = lab
         .run(former, "pgrep -x ganeti-wconfd; pgrep -x ganeti-luxid")
@@ -161,72 +178,112 @@ fn merge_two_clusters(groups: &str) {
         "no master daemon on {former}: {}",
         masterd.stdout
     );
-    // Our master runs with voting again (restarted normally after the re-add).
-    let wconfd = ok(
-        &lab,
-        &master,
-        "tr '\\0' ' ' < /proc/$(pgrep -x ganeti-wconfd)/cmdline",
-    );
-    assert!(!wconfd.contains("--no-voting"), "wconfd: {wconfd}");
+    // Our master runs with voting again (restarted normally after the
+    // re-add); the log of the run shows it started without voting before.
+    for daemon in ["ganeti-wconfd", "ganeti-luxid"] {
+        let cmdline = ok(
+            lab,
+            &master,
+            &format!("tr '\\0' ' ' < /proc/$(pgrep -x {daemon})/cmdline"),
+        );
+        assert!(!cmdline.contains("--no-voting"), "{daemon}: {cmdline}");
+    }
 
     // Every instance, in the state promised.
-    let after = instance_states(&lab, &master);
-    let mut expected = BTreeMap::new();
-    for (name, state) in before_alpha.iter().chain(&before_beta) {
-        expected.insert(
-            name.clone(),
-            promised_state(state == "running").to_owned(),
-        );
-    }
+    let after = instance_states(lab, &master);
+    let expected: BTreeMap<String, String> = before
+        .instances
+        .iter()
+        .map(|(name, state)| (name.clone(), promised_state(state == "running").to_owned()))
+        .collect();
     assert_eq!(after, expected);
 
     // Node groups as asked.
-    let groups_now = ok(&lab, &master, "gnt-group list --no-headers -o name");
+    let groups_now = ok(lab, &master, "gnt-group list --no-headers -o name");
     let mut groups_now: Vec<&str> = groups_now.lines().map(str::trim).collect();
     groups_now.sort_unstable();
-    match groups {
-        "merge" => assert_eq!(groups_now, ["default"]),
-        _ => assert_eq!(groups_now, ["default", "default-beta.lab.test"]),
+    if groups == "merge" {
+        assert_eq!(groups_now, ["default"]);
+    } else {
+        assert_eq!(
+            groups_now,
+            ["default".to_owned(), format!("default-{}", theirs.name)]
+        );
     }
 
     // Ganeti's own offline verifier accepts the merged config.data.
     let config = lab.node(&master).unwrap().data_dir().join("config.data");
     assert_ganeti_valid(&[&config]);
 
-    // The journal says done; nothing secret is left.
+    // The journal says done; nothing secret is left, on any node.
     let journal = ok(
-        &lab,
+        lab,
         &master,
         "cat /var/lib/bouture/cluster-merge/journal.json",
     );
     let journal: serde_json::Value = serde_json::from_str(&journal).unwrap();
     assert_eq!(journal["status"], "complete", "{journal:#}");
+    let log = ok(lab, &master, "cat /var/lib/bouture/cluster-merge/*.log");
+    assert!(
+        log.contains("daemon-util start ganeti-wconfd --no-voting --yes-do-it"),
+        "{log}"
+    );
     let leftovers = ok(
-        &lab,
+        lab,
         &master,
         "ls -d /var/lib/bouture/cluster-merge/work-* /tmp/bouture-cluster-merge-keys.* 2>/dev/null; \
          grep -rl 'PRIVATE KEY' /var/lib/bouture 2>/dev/null; true",
     );
     assert_eq!(leftovers.trim(), "", "no key or fetched config is left");
-    for node in &beta.nodes {
+    for node in &theirs.nodes {
         let backups = ok(
-            &lab,
+            lab,
             node,
-            "ls /root/.ssh/authorized_keys.bouture* 2>/dev/null; true",
+            "ls /root/.ssh/authorized_keys.bouture* /tmp/bouture* 2>/dev/null; true",
         );
-        assert_eq!(backups.trim(), "", "{node}: authorized_keys backup removed");
+        assert_eq!(backups.trim(), "", "{node}: nothing of the merge is left");
     }
+}
 
+/// Two merges side by side in one lab of four clusters: beta into alpha
+/// with `--groups merge`, delta into gamma with `--groups rename`.
+#[test]
+fn merges_of_real_clusters_groups_merge_and_rename() {
+    let total = Instant::now();
+    let lab = build(&[
+        ClusterSpec::new("alpha", 2).with_standard_instances(),
+        ClusterSpec::new("beta", 2).with_standard_instances(),
+        ClusterSpec::new("gamma", 2).with_standard_instances(),
+        ClusterSpec::new("delta", 2).with_standard_instances(),
+    ]);
+    let pairs = [("alpha", "beta", "merge"), ("gamma", "delta", "rename")];
+    let befores: Vec<Before> = pairs
+        .iter()
+        .map(|(ours, theirs, _)| before_merge(&lab, ours, theirs))
+        .collect();
+    let runs: Vec<(i32, String, f64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .iter()
+            .zip(&befores)
+            .map(|((_, _, groups), before)| {
+                let lab = &lab;
+                scope.spawn(move || run_merge(lab, before, groups))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((code, text, _), (_, _, groups)) in runs.iter().zip(&pairs) {
+        eprintln!("{text}");
+        assert_eq!(*code, 0, "the merge with --groups {groups} succeeds");
+    }
+    for (before, (_, _, groups)) in befores.iter().zip(&pairs) {
+        check_merged(&lab, before, groups);
+    }
     lab.teardown().unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("test total {:.1} s", total.elapsed().as_secs_f64());
-}
-
-#[test]
-fn merge_groups_merge() {
-    merge_two_clusters("merge");
-}
-
-#[test]
-fn merge_groups_rename() {
-    merge_two_clusters("rename");
+    eprintln!(
+        "merges {:.1} s and {:.1} s; test total {:.1} s",
+        runs[0].2,
+        runs[1].2,
+        total.elapsed().as_secs_f64()
+    );
 }

@@ -532,9 +532,10 @@ impl Lab {
     pub fn build(specs: &[ClusterSpec]) -> Result<Lab, LabError> {
         check_available()?;
         let host_before = HostState::capture()?;
+        // Not under /tmp: every node has a private /tmp.
         let dir = tempfile::Builder::new()
             .prefix("bouture-ganeti-lab.")
-            .tempdir()
+            .tempdir_in("/var/tmp")
             .map_err(io("creating the lab directory"))?;
         let mut lab = Lab {
             dir,

@@ -47,6 +47,9 @@ m --bind "$node/default-ganeti" /etc/default/ganeti
 # (/proc/sysrq-trigger) removed: inside the namespaces only.
 m --bind "$lab/ganeti-share" /usr/share/ganeti/3.0
 m -t tmpfs -o mode=0755 tmpfs /run
+# A private /tmp too: what a node's programs leave there is its own (the lab
+# directory itself is not under /tmp).
+m -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -m 1777 /run/lock
 mkdir -m 0755 /run/sshd /run/ganeti
 # A fresh sysfs shows this network namespace's interfaces, not the host's.
