@@ -11,7 +11,9 @@ mod switch;
 mod tools;
 
 pub use bootcfg::{BootElement, BootFiles, BootInfo};
-pub use build::{BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks};
+pub use build::{
+    BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks, buildable,
+};
 pub use error::{Error, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
 pub use model::{
