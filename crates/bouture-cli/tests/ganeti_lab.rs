@@ -287,3 +287,145 @@ fn merges_of_real_clusters_groups_merge_and_rename() {
         total.elapsed().as_secs_f64()
     );
 }
+
+/// The names, modes and contents of the files of a node's data directory
+/// (not followed into subdirectories' symbolic links).
+fn data_dir_snapshot(lab: &Lab, node: &str) -> BTreeMap<String, (u32, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = lab.node(node).unwrap().data_dir();
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let name = path.strip_prefix(&dir).unwrap().display().to_string();
+            let bytes = if meta.is_file() {
+                std::fs::read(&path).unwrap()
+            } else {
+                Vec::new()
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            }
+            out.insert(name, (meta.mode(), bytes));
+        }
+    }
+    out
+}
+
+/// `/usr/lib/ganeti/node-daemon-setup` replaced, inside `node`'s mount
+/// namespace only, by a wrapper that records its arguments and runs
+/// `bouture node-setup` with them.
+fn install_node_setup_wrapper(lab: &Lab, node: &str) {
+    let wrapper = lab.node(node).unwrap().dir.join("srv/node-daemon-setup");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> /root/node-daemon-setup.args\nexec {BOUTURE} node-setup \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    ok(
+        lab,
+        node,
+        "mount -n --bind /srv/node-daemon-setup /usr/lib/ganeti/node-daemon-setup",
+    );
+}
+
+/// Ganeti's master joins a node whose node-daemon-setup is bouture; a node
+/// of another cluster is refused and left as it was.
+#[test]
+fn gnt_node_add_runs_bouture_node_setup() {
+    let total = Instant::now();
+    let lab = build(&[
+        ClusterSpec::new("alpha", 1).spare(1),
+        ClusterSpec::new("beta", 1),
+    ]);
+    let alpha = lab.cluster("alpha").unwrap().clone();
+    let master = alpha.master().to_owned();
+    let joining = alpha.spare[0].clone();
+    install_node_setup_wrapper(&lab, &joining);
+
+    // What Ganeti passes (--debug --verbose) is accepted.
+    let start = Instant::now();
+    let add = lab
+        .run(
+            &master,
+            &format!("gnt-node add --no-ssh-key-check --debug --verbose {joining} 2>&1"),
+        )
+        .unwrap();
+    eprintln!(
+        "gnt-node add {joining}: exit {} in {:.1} s\n{}",
+        add.code,
+        start.elapsed().as_secs_f64(),
+        add.stdout
+    );
+    assert_eq!(add.code, 0, "gnt-node add succeeds");
+    let args = ok(&lab, &joining, "cat /root/node-daemon-setup.args");
+    assert!(
+        args.contains("--debug") && args.contains("--verbose"),
+        "Ganeti ran bouture with: {args}"
+    );
+    lab.verify(&master).unwrap_or_else(|e| panic!("{e}"));
+    let nodes = node_list(&lab, &master);
+    assert_eq!(nodes.get(&joining).map(|n| n.0.as_str()), Some("N"));
+
+    // The node's ssconf files and server.pem are the master's.
+    let ours = data_dir_snapshot(&lab, &master);
+    let theirs = data_dir_snapshot(&lab, &joining);
+    let ssconf: Vec<&String> = ours.keys().filter(|k| k.starts_with("ssconf_")).collect();
+    assert!(ssconf.len() > 20, "{ssconf:?}");
+    for name in ssconf
+        .iter()
+        .copied()
+        .chain(std::iter::once(&"server.pem".to_owned()))
+    {
+        assert_eq!(
+            theirs.get(name).map(|f| &f.1),
+            ours.get(name).map(|f| &f.1),
+            "{name} on {joining} is the master's"
+        );
+    }
+
+    // A node of another cluster: gnt-node add fails, its data directory is
+    // unchanged byte for byte. (Ganeti 3.0 runs prepare-node-join first, and
+    // it already refuses the other cluster's name: "Current cluster name is
+    // 'beta.lab.test'"; node-daemon-setup is not reached.)
+    let other = lab.cluster("beta").unwrap().master().to_owned();
+    install_node_setup_wrapper(&lab, &other);
+    let key = std::fs::read_to_string(
+        lab.node(&master)
+            .unwrap()
+            .root_home()
+            .join(".ssh/id_rsa.pub"),
+    )
+    .unwrap();
+    lab.authorize(&other, &key).unwrap();
+    let before = data_dir_snapshot(&lab, &other);
+    let add = lab
+        .run(
+            &master,
+            &format!("gnt-node add --no-ssh-key-check --debug --verbose {other} 2>&1"),
+        )
+        .unwrap();
+    eprintln!("gnt-node add {other}: exit {}\n{}", add.code, add.stdout);
+    assert_ne!(add.code, 0, "a node of another cluster is refused");
+    assert!(
+        add.stdout.contains("beta.lab.test"),
+        "the refusal names the node's cluster: {}",
+        add.stdout
+    );
+    assert_eq!(
+        data_dir_snapshot(&lab, &other),
+        before,
+        "{other}'s data directory is unchanged"
+    );
+    lab.teardown().unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("test total {:.1} s", total.elapsed().as_secs_f64());
+}

@@ -70,7 +70,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError {
 }
 
 /// How to install what the lab needs.
-pub const SETUP_HINT: &str = "run the tests as root, after `scripts/setup.d/45-ganeti-lab.sh` \
+pub const SETUP_HINT: &str = "run the tests as root, after `source scripts/setup.d/peers.sh ganeti-lab` \
      (Debian packages ganeti, openssh-server, openssh-client, util-linux, iproute2)";
 
 /// The addresses of the lab network (a documentation range).
