@@ -429,3 +429,153 @@ fn gnt_node_add_runs_bouture_node_setup() {
     lab.teardown().unwrap_or_else(|e| panic!("{e}"));
     eprintln!("test total {:.1} s", total.elapsed().as_secs_f64());
 }
+
+/// `bouture cluster-merge THEIRS --groups merge -v` on our master, every
+/// line of its progress stamped when it arrives: (exit code, per step
+/// seconds, downtime seconds, total seconds).
+fn timed_merge(lab: &Lab, before: &Before) -> (i32, Vec<(String, f64)>, f64, f64) {
+    let master = lab.cluster(&before.ours).unwrap().master().to_owned();
+    let theirs = lab.cluster(&before.theirs).unwrap().name.clone();
+    let run = lab
+        .run(
+            &master,
+            &format!(
+                "start=$EPOCHREALTIME
+                 {BOUTURE} cluster-merge {theirs} --groups merge -v 2>&1 >/dev/null \
+                   | while IFS= read -r line; do
+                       case \"$line\" in '['*) echo \"$EPOCHREALTIME $line\";; esac
+                     done
+                 code=${{PIPESTATUS[0]}}
+                 echo \"$EPOCHREALTIME [end]\"
+                 echo \"start $start\"
+                 exit $code"
+            ),
+        )
+        .unwrap();
+    let mut start = 0.0;
+    let mut marks: Vec<(String, f64)> = Vec::new();
+    for line in run.stdout.lines() {
+        if let Some(t) = line.strip_prefix("start ") {
+            start = t.parse().unwrap();
+        } else if let Some((t, rest)) = line.split_once(' ') {
+            let name = rest
+                .split_once(' ')
+                .map_or(rest, |(_, title)| title.split(':').next().unwrap_or(title));
+            marks.push((name.to_owned(), t.parse().unwrap()));
+        }
+    }
+    let steps: Vec<(String, f64)> = marks
+        .windows(2)
+        .map(|w| (w[0].0.clone(), w[1].1 - w[0].1))
+        .collect();
+    let at = |name: &str| marks.iter().find(|m| m.0 == name).map_or(0.0, |m| m.1);
+    // From the shutdown of the merging instances to the end of their start.
+    let downtime = at("verify-merged") - at("stop-instances");
+    let total = marks.last().map_or(0.0, |m| m.1) - start;
+    (run.code, steps, downtime, total)
+}
+
+/// The benchmark of BENCHMARKS.md ("cluster-merge on real clusters"): run
+/// with `cargo nextest run -p bouture-cli --test ganeti_lab --run-ignored
+/// only bench --no-capture`.
+#[test]
+#[ignore = "a benchmark (minutes): BENCHMARKS.md says how to run it"]
+fn bench_cluster_merge_on_real_clusters() {
+    let many = |short: &str| {
+        let mut spec = ClusterSpec::new(short, 2);
+        for i in 0..50 {
+            spec = spec.instance(bouture_ganeti_lab::InstanceSpec::new(
+                &format!("i{i}.{short}.lab.test"),
+                bouture_ganeti_lab::Template::Diskless,
+                i % 5 != 4,
+                i % 2,
+            ));
+        }
+        spec
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap();
+    let lab = build(&[
+        ClusterSpec::new("alpha", 2).with_standard_instances(),
+        ClusterSpec::new("beta", 2).with_standard_instances(),
+        many("gamma"),
+        many("delta"),
+    ]);
+    for (ours, theirs, label) in [
+        ("alpha", "beta", "2+2 nodes, 3 instances per cluster"),
+        ("gamma", "delta", "2+2 nodes, 50 instances per cluster"),
+    ] {
+        let our = lab.cluster(ours).unwrap();
+        let mut instances = instance_states(&lab, our.master());
+        instances.extend(instance_states(&lab, lab.cluster(theirs).unwrap().master()));
+        prepare_access(&lab, ours, theirs);
+        let before = Before {
+            ours: ours.to_owned(),
+            theirs: theirs.to_owned(),
+            instances,
+        };
+        let load_before = std::fs::read_to_string("/proc/loadavg").unwrap();
+        let (code, steps, downtime, total) = timed_merge(&lab, &before);
+        let load_after = std::fs::read_to_string("/proc/loadavg").unwrap();
+        eprintln!(
+            "BENCH {label}: exit {code}, total {total:.1} s, downtime {downtime:.1} s; \
+             load {} -> {}",
+            load_before.trim(),
+            load_after.trim()
+        );
+        for (step, seconds) in &steps {
+            eprintln!("BENCH   {step}: {seconds:.1} s");
+        }
+        assert_eq!(code, 0);
+        check_merged(&lab, &before, "merge");
+    }
+    eprintln!("BENCH load at the start {}", load.trim());
+    lab.teardown().unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Ganeti's own `tools/cluster-merge` on the same kind of lab, for
+/// docs/cluster-merge.md ("Ganeti's tool on the same clusters"): where it
+/// stops, and why. Run with `cargo nextest run -p bouture-cli --test
+/// ganeti_lab --run-ignored only ganeti_tool --no-capture`.
+#[test]
+#[ignore = "documents Ganeti's tool, not bouture: docs/cluster-merge.md says how to run it"]
+fn ganeti_tool_cluster_merge_on_real_clusters() {
+    let lab = build(&[
+        ClusterSpec::new("alpha", 1).with_standard_instances(),
+        ClusterSpec::new("beta", 1).with_standard_instances(),
+    ]);
+    prepare_access(&lab, "alpha", "beta");
+    let master = lab.cluster("alpha").unwrap().master().to_owned();
+    let theirs = lab.cluster("beta").unwrap().clone();
+    let tool = "/usr/lib/ganeti/tools/cluster-merge";
+    // As it is: Ganeti 3.0 made RSA keys; the tool copies root's id_dsa.
+    let first = lab
+        .run(
+            &master,
+            &format!("{tool} --groups merge {} 2>&1", theirs.name),
+        )
+        .unwrap();
+    eprintln!("TOOL run 1: exit {}\n{}", first.code, first.stdout);
+    // With an id_dsa where it looks (a copy of the RSA key).
+    ok(
+        &lab,
+        theirs.master(),
+        "cp -p /root/.ssh/id_rsa /root/.ssh/id_dsa",
+    );
+    let second = lab
+        .run(
+            &master,
+            &format!("{tool} --groups merge {} 2>&1", theirs.name),
+        )
+        .unwrap();
+    eprintln!("TOOL run 2: exit {}\n{}", second.code, second.stdout);
+    let after = instance_states(&lab, &master);
+    eprintln!("TOOL our instances after: {after:?}");
+    let theirs_after = lab
+        .run(
+            theirs.master(),
+            "gnt-instance list --no-headers -o name,status 2>&1; gnt-cluster watcher info 2>&1",
+        )
+        .unwrap();
+    eprintln!("TOOL their cluster after: {}", theirs_after.stdout);
+    lab.teardown().unwrap_or_else(|e| panic!("{e}"));
+}
