@@ -6,11 +6,12 @@ mod error;
 mod grubenv;
 mod model;
 mod plan;
+mod running;
 mod size;
 mod switch;
 mod tools;
 
-pub use bootcfg::{BootElement, BootFiles, BootInfo};
+pub use bootcfg::{BootElement, BootFiles, BootInfo, PANIC_REBOOT_SECONDS, REBOOT_ENTRY_ID};
 pub use build::{BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks};
 pub use error::{MissingTool, MultibootError};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
@@ -22,6 +23,7 @@ pub use plan::{
     DiskPlan, FilesystemPlan, ImagePlan, MountPlan, PartitionPlan, PartitionRole, Plan,
     PlanOptions, entry_id,
 };
+pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,

@@ -130,60 +130,26 @@ impl BootTarget {
         switch: Switch,
         dry_run: bool,
     ) -> Result<SwitchOutcome, MultibootError> {
-        let mut opened = self.open(!dry_run)?;
+        let opened = self.open(!dry_run)?;
         let element = find_element(&opened.info, image)?.clone();
-        let id = element.grub_entry_id.clone();
-        let saved = opened.env.get("saved_entry").unwrap_or_default().to_owned();
-        let next = opened.env.get("next_entry").unwrap_or_default().to_owned();
-        let (variable, value, unchanged) = match switch {
-            Switch::Default if saved == id => (
-                "saved_entry",
-                id.clone(),
-                Some(format!("{} is already the default", element.os_id)),
-            ),
-            Switch::Default => ("saved_entry", id.clone(), None),
-            Switch::Next if next == id => (
-                "next_entry",
-                id.clone(),
-                Some(format!("{} is already the next boot", element.os_id)),
-            ),
-            Switch::Next if saved == id && next.is_empty() => (
-                "next_entry",
-                String::new(),
-                Some(format!(
-                    "{} is the default: it boots next anyway",
-                    element.os_id
-                )),
-            ),
-            // Asking for the default while another one-shot is pending cancels it.
-            Switch::Next if saved == id => ("next_entry", String::new(), None),
-            Switch::Next => ("next_entry", id.clone(), None),
+        apply(opened, element, switch, dry_run)
+    }
+
+    /// Mark the running image good (`bouture boot confirm`): make the image
+    /// the kernel command line `cmdline` booted the default. A no-op that
+    /// says so when it already is; refused when the command line names none
+    /// of the disk's images (run it on the booted system).
+    pub fn confirm(&self, cmdline: &str, dry_run: bool) -> Result<SwitchOutcome, MultibootError> {
+        let opened = self.open(!dry_run)?;
+        let running = crate::running::running_image(&opened.info, cmdline)?;
+        let Some(name) = running.image else {
+            return Err(MultibootError::Unsupported(format!(
+                "cannot confirm: {}; run bouture boot confirm on the system that was booted from this disk",
+                running.evidence
+            )));
         };
-        if let Some(reason) = unchanged {
-            return Ok(SwitchOutcome::Unchanged {
-                image: element.os_id,
-                reason,
-            });
-        }
-        let before = opened.env.get(variable).unwrap_or_default().to_owned();
-        opened.env.set(variable, &value);
-        let block = opened
-            .env
-            .encode()
-            .map_err(|source| MultibootError::GrubEnv {
-                path: opened.location.file.clone(),
-                source,
-            })?;
-        if !dry_run {
-            write_verified(opened.lock.file(), &opened.location, &block)?;
-        }
-        Ok(SwitchOutcome::Changed {
-            image: element.os_id,
-            variable: variable.to_owned(),
-            before,
-            after: value,
-            dry_run,
-        })
+        let element = find_element(&opened.info, &name)?.clone();
+        apply(opened, element, Switch::Default, dry_run)
     }
 
     fn open(&self, write: bool) -> Result<Opened, MultibootError> {
@@ -192,6 +158,67 @@ impl BootTarget {
             Self::Dir(path) => open_dir(path, write),
         }
     }
+}
+
+/// Write the switch into the opened block (unless `dry_run`).
+fn apply(
+    mut opened: Opened,
+    element: BootElement,
+    switch: Switch,
+    dry_run: bool,
+) -> Result<SwitchOutcome, MultibootError> {
+    let id = element.grub_entry_id.clone();
+    let saved = opened.env.get("saved_entry").unwrap_or_default().to_owned();
+    let next = opened.env.get("next_entry").unwrap_or_default().to_owned();
+    let (variable, value, unchanged) = match switch {
+        Switch::Default if saved == id => (
+            "saved_entry",
+            id.clone(),
+            Some(format!("{} is already the default", element.os_id)),
+        ),
+        Switch::Default => ("saved_entry", id.clone(), None),
+        Switch::Next if next == id => (
+            "next_entry",
+            id.clone(),
+            Some(format!("{} is already the next boot", element.os_id)),
+        ),
+        Switch::Next if saved == id && next.is_empty() => (
+            "next_entry",
+            String::new(),
+            Some(format!(
+                "{} is the default: it boots next anyway",
+                element.os_id
+            )),
+        ),
+        // Asking for the default while another one-shot is pending cancels it.
+        Switch::Next if saved == id => ("next_entry", String::new(), None),
+        Switch::Next => ("next_entry", id.clone(), None),
+    };
+    if let Some(reason) = unchanged {
+        return Ok(SwitchOutcome::Unchanged {
+            image: element.os_id,
+            reason,
+        });
+    }
+    let before = opened.env.get(variable).unwrap_or_default().to_owned();
+    opened.env.set(variable, &value);
+    let block = opened
+        .env
+        .encode()
+        .map_err(|source| MultibootError::GrubEnv {
+            path: opened.location.file.clone(),
+            source,
+        })?;
+    if !dry_run {
+        write_verified(opened.lock.file(), &opened.location, &block)?;
+    }
+    Ok(SwitchOutcome::Changed {
+        image: element.os_id,
+        variable: variable.to_owned(),
+        before,
+        after: value,
+        dry_run,
+    })
 }
 
 fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, MultibootError> {
@@ -255,15 +282,29 @@ fn status_of(opened: Opened) -> BootStatus {
 /// refuse anything but a regular file, and lock it: exclusive to write,
 /// shared to read, waiting for another `bouture boot` to finish its switch.
 fn open_regular(path: &Path, write: bool) -> Result<FileLock, MultibootError> {
+    lock(path, write, false)
+}
+
+/// [`open_regular`], also accepting a block device when `disk`.
+pub(crate) fn lock(path: &Path, write: bool, disk: bool) -> Result<FileLock, MultibootError> {
     let access = if write {
         Access::Exclusive
     } else {
         Access::Shared
     };
-    FileLock::existing(path, access, Wait::Forever).map_err(|error| match error {
+    let locked = if disk {
+        FileLock::disk(path, access, Wait::Forever)
+    } else {
+        FileLock::existing(path, access, Wait::Forever)
+    };
+    locked.map_err(|error| match error {
         LockError::NotRegular { kind, .. } => MultibootError::Target {
             path: path.to_owned(),
-            message: format!("is {kind}, not a regular file"),
+            message: if disk {
+                format!("is {kind}, not a disk image or a block device")
+            } else {
+                format!("is {kind}, not a regular file")
+            },
         },
         LockError::Io { source, .. } => io(path, "cannot open or lock")(source),
         other => io(path, "cannot lock")(std::io::Error::other(other.to_string())),
@@ -429,7 +470,7 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 
 fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
     let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
-    let lock = open_regular(path, write)?;
+    let lock = lock(path, write, true)?;
     let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
