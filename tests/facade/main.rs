@@ -56,7 +56,7 @@ fn scans_the_demo_node_through_the_facade() {
 
 #[test]
 fn plans_a_multiboot_disk_through_the_facade() {
-    use bouture::multiboot::{MultibootError, Plan, PlanOptions, Provision};
+    use bouture::multiboot::{Plan, PlanOptions, Provision};
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("provision.json");
@@ -77,13 +77,13 @@ fn plans_a_multiboot_disk_through_the_facade() {
     // An unreadable document is a read error naming the file, not a finding.
     let missing = dir.path().join("missing.json");
     match Provision::read(&missing) {
-        Err(MultibootError::Read(error)) => assert_eq!(error.path(), missing),
+        Err(bouture::multiboot::Error::Read(error)) => assert_eq!(error.path(), missing),
         other => panic!("expected a read error, got {other:?}"),
     }
     std::fs::write(&path, b"{\"images\": [], \"images\": []}").unwrap();
     assert!(matches!(
         Provision::read(&path),
-        Err(MultibootError::Invalid(_))
+        Err(bouture::multiboot::Error::Invalid(_))
     ));
 }
 

@@ -25,6 +25,5 @@ pub use resource::{
     PartitionAddress, PartitionResource, RESOURCE_FILE_NAME, RESOURCE_FILE_SIZE_LIMIT,
 };
 pub use scan::{
-    BoutureStatus, ComputeNode, Inventory, InventoryError, InventoryTotals, Partition,
-    ResourceStatus,
+    BoutureStatus, ComputeNode, Error, Inventory, InventoryTotals, Partition, ResourceStatus,
 };

@@ -2,10 +2,9 @@
 //! as `bouture graft` uses it), holding the node-wide graft lock
 //! ([`bouture_graft::NodeLock`]) as `bouture graft` does.
 
-use bouture_core::{Inventory, InventoryError, NodeConfig};
+use bouture_core::{Inventory, NodeConfig};
 use bouture_graft::{
-    DEFAULT_LOCK_WAIT, GraftError, GraftOptions, GraftOutcome, GraftPlan, LockError, NodeLock,
-    PartitionStatus,
+    DEFAULT_LOCK_WAIT, GraftOptions, GraftOutcome, GraftPlan, LockError, NodeLock, PartitionStatus,
 };
 use std::sync::Arc;
 
@@ -35,7 +34,7 @@ fn apply_narrated(
     plan: &GraftPlan,
     client: MasterClient,
     log: &mut dyn FailoverLog,
-) -> Result<bouture_graft::GraftReport, GraftError> {
+) -> Result<bouture_graft::GraftReport, bouture_graft::Error> {
     let trace = RequestTrace::default();
     let client = client.observed_by(Arc::new(trace.clone()));
     let mut narrated = Narrated {
@@ -66,16 +65,16 @@ pub enum GraftStepError {
     Lock(#[from] LockError),
     /// The node's partitions cannot be listed.
     #[error(transparent)]
-    Scan(#[from] InventoryError),
+    Scan(#[from] bouture_core::Error),
     /// No client for the new master (a bad URL, unusable TLS files).
     #[error(transparent)]
     Client(#[from] bouture_master_client::Error),
     /// The new master cannot be reached.
     #[error("the new master cannot be reached")]
-    Unreachable(#[source] GraftError),
+    Unreachable(#[source] bouture_graft::Error),
     /// The graft stopped at a step that concerns the whole computer.
     #[error(transparent)]
-    Graft(GraftError),
+    Graft(bouture_graft::Error),
     /// Some valid partitions failed on the new master, or the master did
     /// not hold what was sent when read back (each is logged).
     #[error(

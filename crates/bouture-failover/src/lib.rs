@@ -10,7 +10,7 @@ pub mod switchfile;
 
 pub use graft_step::GraftStepError;
 pub use run::{
-    DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Failover, FailoverError, FailoverLog,
+    DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Error, Failover, FailoverLog,
     FailoverOptions, FailoverOutcome, FileRole, Level, Master, NotProcessed, SlaposCommand,
     SlaposNode,
 };

@@ -240,7 +240,7 @@ impl fmt::Display for FileRole {
 /// Why bouture could not do its part of a failover run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FailoverError {
+pub enum Error {
     /// The node configuration cannot be read or used.
     #[error(transparent)]
     Node(#[from] NodeConfigError),
@@ -339,9 +339,9 @@ pub struct Failover {
 impl Failover {
     /// Read the node configuration and check the new master URL and the
     /// files, before anything runs.
-    pub fn new(options: FailoverOptions) -> Result<Self, FailoverError> {
+    pub fn new(options: FailoverOptions) -> Result<Self, Error> {
         let config = NodeConfig::load(&options.node_cfg)?;
-        configure::check_master_url(&options.new_master_url).map_err(FailoverError::Url)?;
+        configure::check_master_url(&options.new_master_url).map_err(Error::Url)?;
         check_paths(&options, &config)?;
         Ok(Self { options, config })
     }
@@ -356,11 +356,11 @@ impl Failover {
         &self,
         slapos: &mut dyn SlaposNode,
         log: &mut dyn FailoverLog,
-    ) -> Result<FailoverOutcome, FailoverError> {
+    ) -> Result<FailoverOutcome, Error> {
         let _lock = match pidfile::acquire(&self.options.pidfile) {
             Ok(lock) => lock,
             Err(PidfileError::Busy(busy)) => return Ok(FailoverOutcome::Busy(busy)),
-            Err(error) => return Err(FailoverError::Pidfile(error)),
+            Err(error) => return Err(Error::Pidfile(error)),
         };
         Run {
             options: &self.options,
@@ -391,7 +391,7 @@ impl Run<'_> {
             .unwrap_or("(no master_url)")
     }
 
-    fn run(&mut self) -> Result<FailoverOutcome, FailoverError> {
+    fn run(&mut self) -> Result<FailoverOutcome, Error> {
         let options = self.options;
         let status = switchfile::read_switchfile(&options.switchfile)?;
         if let SwitchStatus::Switched {
@@ -484,7 +484,7 @@ impl Run<'_> {
         &mut self,
         offline_runs: u32,
         first_offline_at: Option<String>,
-    ) -> Result<(), FailoverError> {
+    ) -> Result<(), Error> {
         let options = self.options;
         // Keep counting, so that the next run retries a failed switch at once.
         switchfile::write_offline_runs(
@@ -503,7 +503,7 @@ impl Run<'_> {
             &options.new_master_url,
             false,
         )
-        .map_err(FailoverError::SwitchConfigure)?;
+        .map_err(Error::SwitchConfigure)?;
         for change in &configured.changes {
             self.info(&format!("configure: {change}"));
         }
@@ -513,7 +513,7 @@ impl Run<'_> {
             options.new_master_url
         ));
         let started = Instant::now();
-        let summary = graft(self.config, options, self.log).map_err(FailoverError::SwitchGraft)?;
+        let summary = graft(self.config, options, self.log).map_err(Error::SwitchGraft)?;
         self.debug_elapsed("graft", started);
         offline::record_grafted(self.config, options, self.log);
         for skipped in &summary.skipped {
@@ -540,7 +540,7 @@ impl Run<'_> {
         record.grafted = summary.grafted;
         record.skipped = summary.skipped;
         switchfile::write_switchfile(&options.switchfile, &record)
-            .map_err(FailoverError::SwitchfileNotCreated)?;
+            .map_err(Error::SwitchfileNotCreated)?;
         // The counter is stale once switched; a leftover one is harmless
         // (it is removed at the next online run).
         let _ = switchfile::remove_offline_runs(&options.switchfile);
@@ -556,7 +556,7 @@ impl Run<'_> {
     /// While switched, the new configuration went missing (removed by hand,
     /// or the switch was made by another tool): write it again, without
     /// grafting again.
-    fn rewrite_new_cfg(&mut self) -> Result<(), FailoverError> {
+    fn rewrite_new_cfg(&mut self) -> Result<(), Error> {
         let options = self.options;
         self.log.log(
             Level::Warning,
@@ -573,11 +573,11 @@ impl Run<'_> {
             &options.new_master_url,
             false,
         )
-        .map_err(FailoverError::RewriteNewConfig)?;
+        .map_err(Error::RewriteNewConfig)?;
         Ok(())
     }
 
-    fn process_from_new_master(&mut self) -> Result<FailoverOutcome, FailoverError> {
+    fn process_from_new_master(&mut self) -> Result<FailoverOutcome, Error> {
         let options = self.options;
         self.info(&format!(
             "Processing this node from alternate master at {} with {}",
@@ -607,7 +607,7 @@ impl Run<'_> {
     }
 
     /// Run the inner program with `cfg`.
-    fn inner_run(&mut self, cfg: &Path) -> Result<InnerOutcome, FailoverError> {
+    fn inner_run(&mut self, cfg: &Path) -> Result<InnerOutcome, Error> {
         let program = self.slapos.program();
         self.info(&format!(
             "running {program} node instance --cfg {}",
@@ -617,7 +617,7 @@ impl Run<'_> {
         let outcome = self
             .slapos
             .node_instance_outcome(cfg)
-            .map_err(|source| FailoverError::Inner { program, source })?;
+            .map_err(|source| Error::Inner { program, source })?;
         self.debug_elapsed(&format!("node instance ({outcome})"), started);
         Ok(outcome)
     }
@@ -637,7 +637,7 @@ impl Run<'_> {
         outcome: InnerOutcome,
         action: Action,
         problems: Vec<String>,
-    ) -> Result<(), FailoverError> {
+    ) -> Result<(), Error> {
         let offline = matches!(outcome, InnerOutcome::Offline);
         for problem in &problems {
             if offline {
@@ -653,7 +653,7 @@ impl Run<'_> {
             Action::SwitchOver { .. } | Action::WaitForMoreOfflineRuns { .. }
                 if !problems.is_empty() =>
             {
-                Err(FailoverError::NotWritable { problems })
+                Err(Error::NotWritable { problems })
             }
             _ => Ok(()),
         }
@@ -696,7 +696,7 @@ fn ambiguous_message(returned: &str) -> String {
 
 /// Refuse, before anything runs, a pidfile that would stop the inner run
 /// (the node's `pidfile_instance`) or clash with the other files.
-fn check_paths(options: &FailoverOptions, config: &NodeConfig) -> Result<(), FailoverError> {
+fn check_paths(options: &FailoverOptions, config: &NodeConfig) -> Result<(), Error> {
     let pidfile_instance = PathBuf::from(
         config
             .option("pidfile_instance")
@@ -704,12 +704,12 @@ fn check_paths(options: &FailoverOptions, config: &NodeConfig) -> Result<(), Fai
             .unwrap_or(DEFAULT_PIDFILE_INSTANCE),
     );
     if bouture_fs::same_file(&options.pidfile, &pidfile_instance) {
-        return Err(FailoverError::PidfileIsPidfileInstance {
+        return Err(Error::PidfileIsPidfileInstance {
             pidfile: options.pidfile.clone(),
             pidfile_instance,
         });
     }
-    let clash = |path: &PathBuf, role, other| FailoverError::SameFile {
+    let clash = |path: &PathBuf, role, other| Error::SameFile {
         path: path.clone(),
         role,
         other,

@@ -53,7 +53,7 @@ pub const BANG_MESSAGE: &str = "Bouture";
 /// partitions are not errors: they are in the [`GraftReport`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum GraftError {
+pub enum Error {
     /// The master failed a step that concerns the whole computer.
     #[error("graft onto {url} stopped at {step}: {source}")]
     Master {
@@ -67,7 +67,7 @@ pub enum GraftError {
     },
 }
 
-impl GraftError {
+impl Error {
     /// Whether the master could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
         match self {
@@ -143,7 +143,7 @@ pub fn apply(
     plan: &GraftPlan,
     client: &MasterClient,
     observer: &mut dyn GraftObserver,
-) -> Result<GraftReport, GraftError> {
+) -> Result<GraftReport, Error> {
     apply_tuned(plan, client, observer, PlacementTuning::default())
 }
 
@@ -154,7 +154,7 @@ pub fn apply_tuned(
     client: &MasterClient,
     observer: &mut dyn GraftObserver,
     tuning: PlacementTuning,
-) -> Result<GraftReport, GraftError> {
+) -> Result<GraftReport, Error> {
     let first_request = client.request_count();
     let mut graft = Graft {
         plan,
@@ -275,7 +275,7 @@ impl<'a> Graft<'a> {
     fn check(
         &mut self,
         observer: &mut dyn GraftObserver,
-    ) -> Result<Vec<&'a PlannedPartition>, GraftError> {
+    ) -> Result<Vec<&'a PlannedPartition>, Error> {
         let plan = self.plan;
         let health_check = "the health check (getRunId)";
         observer.event(GraftEvent::Step { name: health_check });
@@ -313,7 +313,7 @@ impl<'a> Graft<'a> {
         candidates: &[&'a PlannedPartition],
         tuning: PlacementTuning,
         observer: &mut dyn GraftObserver,
-    ) -> Result<Vec<&'a str>, GraftError> {
+    ) -> Result<Vec<&'a str>, Error> {
         let wipe = "the wipe of the computer";
         observer.event(GraftEvent::Step { name: wipe });
         self.register(wipe, &[])?;
@@ -351,8 +351,8 @@ impl<'a> Graft<'a> {
         &self,
         step: &'static str,
         call: impl FnOnce(&MasterClient) -> Result<T, MasterError>,
-    ) -> Result<T, GraftError> {
-        call(self.client).map_err(|source| GraftError::Master {
+    ) -> Result<T, Error> {
+        call(self.client).map_err(|source| Error::Master {
             url: self.client.url().to_string(),
             step,
             source: Box::new(source),
@@ -363,11 +363,7 @@ impl<'a> Graft<'a> {
         computer_registration(self.plan, partitions)
     }
 
-    fn register(
-        &self,
-        step: &'static str,
-        partitions: &[&PlannedPartition],
-    ) -> Result<(), GraftError> {
+    fn register(&self, step: &'static str, partitions: &[&PlannedPartition]) -> Result<(), Error> {
         let computer = self.registration(partitions);
         self.step(step, |client| client.load_computer_configuration(&computer))
     }
@@ -377,7 +373,7 @@ impl<'a> Graft<'a> {
         &mut self,
         grafted: &[&PlannedPartition],
         software_releases: &[&str],
-    ) -> Result<(), GraftError> {
+    ) -> Result<(), Error> {
         let computer = self.plan.computer_id.as_str();
         let state = self.step("reading the master's state back", |client| {
             client.full_computer_information(computer)
@@ -407,7 +403,7 @@ impl<'a> Graft<'a> {
     /// Titles of the plan that live on another computer of the master, with that computer.
     /// A master without the JSON-RPC API (slapos.core before 1.23) answers 404: the check is
     /// skipped with a warning.
-    fn find_title_clashes(&mut self) -> Result<Vec<(String, String)>, GraftError> {
+    fn find_title_clashes(&mut self) -> Result<Vec<(String, String)>, Error> {
         let step = TITLE_CHECK_STEP;
         let all_titles: BTreeSet<String> = match self.client.json_rpc().instance_tree_list() {
             Ok(titles) => titles.into_iter().collect(),
@@ -419,7 +415,7 @@ impl<'a> Graft<'a> {
                 return Ok(Vec::new());
             }
             Err(source) => {
-                return Err(GraftError::Master {
+                return Err(Error::Master {
                     url: self.client.url().to_string(),
                     step,
                     source: Box::new(source),
@@ -443,7 +439,7 @@ impl<'a> Graft<'a> {
                 // The proxy answers 403 for a computer it does not know.
                 Err(error) if error.status() == Some(403) => BTreeSet::new(),
                 Err(source) => {
-                    return Err(GraftError::Master {
+                    return Err(Error::Master {
                         url: self.client.url().to_string(),
                         step,
                         source: Box::new(source),

@@ -10,7 +10,7 @@ mod plan;
 mod readback;
 mod report;
 
-pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
+pub use apply::{BANG_MESSAGE, Error, GraftEvent, GraftObserver, apply};
 /// Internals for the crate's own benchmark and tests (feature `internals`,
 /// not a stable API).
 #[cfg(feature = "internals")]

@@ -10,7 +10,7 @@
 //! decided by the same grammar as the reader's.
 
 use crate::grammar::{self, Grammar, leading_space, py_isspace, split_lines};
-use crate::{IniDocument, IniError};
+use crate::{Error, IniDocument};
 
 /// What one line is to the editor (from [`grammar::LineKind`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct IniEditor {
 impl IniEditor {
     /// Read `text`, which must be valid for Python's `ConfigParser` (it is
     /// parsed with [`IniDocument::parse`] first, and its error returned).
-    pub fn parse(text: &str) -> Result<Self, IniError> {
+    pub fn parse(text: &str) -> Result<Self, Error> {
         IniDocument::parse(text)?;
         let mut lines: Vec<Line> = split_lines(text)
             .into_iter()

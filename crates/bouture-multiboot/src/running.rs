@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::bootcfg::{BootElement, BootInfo};
-use crate::error::MultibootError;
+use crate::error::Error;
 
 /// The kernel command line of the running system.
 pub const PROC_CMDLINE: &str = "/proc/cmdline";
@@ -26,7 +26,7 @@ pub struct Running {
 
 /// Read a kernel command line (normally [`PROC_CMDLINE`]): a regular file,
 /// never through a link, bounded.
-pub fn read_cmdline(path: &Path) -> Result<String, MultibootError> {
+pub fn read_cmdline(path: &Path) -> Result<String, Error> {
     let bytes = bouture_fs::read_bounded(path, CMDLINE_LIMIT, bouture_fs::Links::Refuse)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -43,7 +43,7 @@ fn argument<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
 /// Which of `info`'s images the command line booted. `bouture.image=` and
 /// `root=UUID=` must agree when both name one of the images; a command line
 /// naming none (another system runs) is `image: None`.
-pub fn running_image(info: &BootInfo, cmdline: &str) -> Result<Running, MultibootError> {
+pub fn running_image(info: &BootInfo, cmdline: &str) -> Result<Running, Error> {
     let by_name = argument(cmdline, "bouture.image")
         .and_then(|name| info.elements.iter().find(|e| e.os_id == name));
     let by_root = argument(cmdline, "root")
@@ -55,7 +55,7 @@ pub fn running_image(info: &BootInfo, cmdline: &str) -> Result<Running, Multiboo
         });
     let named = |e: &BootElement| e.os_id.clone();
     match (by_name, by_root) {
-        (Some(a), Some(b)) if a.os_id != b.os_id => Err(MultibootError::Unsupported(format!(
+        (Some(a), Some(b)) if a.os_id != b.os_id => Err(Error::Unsupported(format!(
             "the kernel command line says bouture.image={} but its root=UUID= is image {}'s: refusing to guess which image runs",
             a.os_id, b.os_id
         ))),

@@ -10,7 +10,7 @@ use bouture_fs::{Access, FileLock, LockError, Wait};
 use serde::Serialize;
 
 use crate::bootcfg::{BootElement, BootInfo};
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::grubenv::{GRUBENV_SIZE, GrubEnv};
 use crate::plan::MULTIBOOT_NAME;
 use crate::tools::{Tools, run};
@@ -116,7 +116,7 @@ struct Opened {
 impl BootTarget {
     /// The images and which boots by default and next (a shared lock is held
     /// while reading).
-    pub fn status(&self) -> Result<BootStatus, MultibootError> {
+    pub fn status(&self) -> Result<BootStatus, Error> {
         let opened = self.open(false)?;
         Ok(status_of(opened))
     }
@@ -129,7 +129,7 @@ impl BootTarget {
         image: &str,
         switch: Switch,
         dry_run: bool,
-    ) -> Result<SwitchOutcome, MultibootError> {
+    ) -> Result<SwitchOutcome, Error> {
         let opened = self.open(!dry_run)?;
         let element = find_element(&opened.info, image)?.clone();
         apply(opened, element, switch, dry_run)
@@ -139,11 +139,11 @@ impl BootTarget {
     /// the kernel command line `cmdline` booted the default. A no-op that
     /// says so when it already is; refused when the command line names none
     /// of the disk's images (run it on the booted system).
-    pub fn confirm(&self, cmdline: &str, dry_run: bool) -> Result<SwitchOutcome, MultibootError> {
+    pub fn confirm(&self, cmdline: &str, dry_run: bool) -> Result<SwitchOutcome, Error> {
         let opened = self.open(!dry_run)?;
         let running = crate::running::running_image(&opened.info, cmdline)?;
         let Some(name) = running.image else {
-            return Err(MultibootError::Unsupported(format!(
+            return Err(Error::Unsupported(format!(
                 "cannot confirm: {}; run bouture boot confirm on the system that was booted from this disk",
                 running.evidence
             )));
@@ -152,7 +152,7 @@ impl BootTarget {
         apply(opened, element, Switch::Default, dry_run)
     }
 
-    fn open(&self, write: bool) -> Result<Opened, MultibootError> {
+    fn open(&self, write: bool) -> Result<Opened, Error> {
         match self {
             Self::Disk(path) => open_disk(path, write),
             Self::Dir(path) => open_dir(path, write),
@@ -166,7 +166,7 @@ fn apply(
     element: BootElement,
     switch: Switch,
     dry_run: bool,
-) -> Result<SwitchOutcome, MultibootError> {
+) -> Result<SwitchOutcome, Error> {
     let id = element.grub_entry_id.clone();
     let saved = opened.env.get("saved_entry").unwrap_or_default().to_owned();
     let next = opened.env.get("next_entry").unwrap_or_default().to_owned();
@@ -202,13 +202,10 @@ fn apply(
     }
     let before = opened.env.get(variable).unwrap_or_default().to_owned();
     opened.env.set(variable, &value);
-    let block = opened
-        .env
-        .encode()
-        .map_err(|source| MultibootError::GrubEnv {
-            path: opened.location.file.clone(),
-            source,
-        })?;
+    let block = opened.env.encode().map_err(|source| Error::GrubEnv {
+        path: opened.location.file.clone(),
+        source,
+    })?;
     if !dry_run {
         write_verified(opened.lock.file(), &opened.location, &block)?;
     }
@@ -221,7 +218,7 @@ fn apply(
     })
 }
 
-fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, MultibootError> {
+fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, Error> {
     info.elements
         .iter()
         .find(|e| e.os_id == image)
@@ -230,7 +227,7 @@ fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, 
                 .iter()
                 .find(|e| !image.is_empty() && (e.image_name == image || e.image_uuid == image))
         })
-        .ok_or_else(|| MultibootError::UnknownImage {
+        .ok_or_else(|| Error::UnknownImage {
             image: crate::excerpt(image, 80),
             valid: info.elements.iter().map(|e| e.os_id.clone()).collect(),
         })
@@ -281,12 +278,12 @@ fn status_of(opened: Opened) -> BootStatus {
 /// Open without following a last-component link or blocking on a FIFO,
 /// refuse anything but a regular file, and lock it: exclusive to write,
 /// shared to read, waiting for another `bouture boot` to finish its switch.
-fn open_regular(path: &Path, write: bool) -> Result<FileLock, MultibootError> {
+fn open_regular(path: &Path, write: bool) -> Result<FileLock, Error> {
     lock(path, write, false)
 }
 
 /// [`open_regular`], also accepting a block device when `disk`.
-pub(crate) fn lock(path: &Path, write: bool, disk: bool) -> Result<FileLock, MultibootError> {
+pub(crate) fn lock(path: &Path, write: bool, disk: bool) -> Result<FileLock, Error> {
     let access = if write {
         Access::Exclusive
     } else {
@@ -298,7 +295,7 @@ pub(crate) fn lock(path: &Path, write: bool, disk: bool) -> Result<FileLock, Mul
         FileLock::existing(path, access, Wait::Forever)
     };
     locked.map_err(|error| match error {
-        LockError::NotRegular { kind, .. } => MultibootError::Target {
+        LockError::NotRegular { kind, .. } => Error::Target {
             path: path.to_owned(),
             message: if disk {
                 format!("is {kind}, not a disk image or a block device")
@@ -311,26 +308,26 @@ pub(crate) fn lock(path: &Path, write: bool, disk: bool) -> Result<FileLock, Mul
     })
 }
 
-fn read_block(file: &File, path: &Path, offset: u64) -> Result<[u8; GRUBENV_SIZE], MultibootError> {
+fn read_block(file: &File, path: &Path, offset: u64) -> Result<[u8; GRUBENV_SIZE], Error> {
     let mut block = [0u8; GRUBENV_SIZE];
     file.read_exact_at(&mut block, offset)
         .map_err(io(path, "cannot read the grubenv block"))?;
     Ok(block)
 }
 
-fn decode(path: &Path, block: &[u8]) -> Result<GrubEnv, MultibootError> {
-    GrubEnv::decode(block).map_err(|source| MultibootError::GrubEnv {
+fn decode(path: &Path, block: &[u8]) -> Result<GrubEnv, Error> {
+    GrubEnv::decode(block).map_err(|source| Error::GrubEnv {
         path: path.to_owned(),
         source,
     })
 }
 
-fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, MultibootError> {
-    let value = crate::parse_strict(text).map_err(|error| MultibootError::Target {
+fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, Error> {
+    let value = crate::parse_strict(text).map_err(|error| Error::Target {
         path: path.to_owned(),
         message: format!("{BOOT_INFO_NAME}: {error}"),
     })?;
-    serde_json::from_value(value).map_err(|error| MultibootError::Target {
+    serde_json::from_value(value).map_err(|error| Error::Target {
         path: path.to_owned(),
         message: format!("{BOOT_INFO_NAME}: {error}"),
     })
@@ -340,29 +337,25 @@ fn write_verified(
     file: &File,
     location: &GrubEnvLocation,
     block: &[u8; GRUBENV_SIZE],
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let path = &location.file;
-    file.write_all_at(block, location.offset)
-        .map_err(io(path, "cannot write the grubenv block"))?;
-    file.sync_data().map_err(io(path, "cannot flush"))?;
-    let back = read_block(file, path, location.offset)?;
-    if &back != block {
-        return Err(MultibootError::ReadBack {
+    bouture_fs::write_at_verified(file, path, location.offset, block).map_err(|error| match error {
+        bouture_fs::WriteError::Replaced { .. } => Error::ReadBack {
             path: path.clone(),
             what: "the grubenv block".into(),
-        });
-    }
-    Ok(())
+        },
+        other => Error::Write(other),
+    })
 }
 
-fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
+fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
     let grub = dir.join(GRUB_DIR.trim_start_matches('/'));
     let env_path = grub.join("grubenv");
     let lock = open_regular(&env_path, write)?;
     let file = lock.file();
     let len = file.metadata().map_err(io(&env_path, "cannot stat"))?.len();
     if len != GRUBENV_SIZE as u64 {
-        return Err(MultibootError::Target {
+        return Err(Error::Target {
             path: env_path,
             message: format!("is {len} bytes, not a 1024-byte GRUB environment block"),
         });
@@ -417,13 +410,13 @@ struct SfdiskJson {
     partitiontable: SfdiskTable,
 }
 
-pub(crate) fn read_table(tools: &Tools, disk: &Path) -> Result<SfdiskTable, MultibootError> {
+pub(crate) fn read_table(tools: &Tools, disk: &Path) -> Result<SfdiskTable, Error> {
     let mut command = tools.command("sfdisk");
     command.arg("--json").arg(disk);
     let out = run(command, None)?;
     serde_json::from_slice::<SfdiskJson>(&out)
         .map(|json| json.partitiontable)
-        .map_err(|error| MultibootError::Target {
+        .map_err(|error| Error::Target {
             path: disk.to_owned(),
             message: format!("sfdisk --json: {error}"),
         })
@@ -435,7 +428,7 @@ pub(crate) fn debugfs(
     disk: &Path,
     offset: u64,
     request: &str,
-) -> Result<String, MultibootError> {
+) -> Result<String, Error> {
     let spec = device_spec(disk, offset)?;
     let mut command = tools.command("debugfs");
     command.arg("-R").arg(request).arg(spec);
@@ -443,18 +436,16 @@ pub(crate) fn debugfs(
 }
 
 /// `FILE?offset=N`, the e2fsprogs I/O option syntax.
-pub(crate) fn device_spec(disk: &Path, offset: u64) -> Result<String, MultibootError> {
-    let text =
-        disk.to_str()
-            .filter(|t| !t.contains('?'))
-            .ok_or_else(|| {
-                MultibootError::Target {
+pub(crate) fn device_spec(disk: &Path, offset: u64) -> Result<String, Error> {
+    let text = disk
+        .to_str()
+        .filter(|t| !t.contains('?'))
+        .ok_or_else(|| Error::Target {
             path: disk.to_owned(),
             message:
                 "e2fsprogs needs a UTF-8 path without '?' to reach a filesystem inside a disk image"
                     .into(),
-        }
-            })?;
+        })?;
     Ok(if offset == 0 {
         text.to_owned()
     } else {
@@ -468,19 +459,19 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
+fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
     let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
     let lock = lock(path, write, true)?;
     let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
-        return Err(MultibootError::Unsupported(format!(
+        return Err(Error::Unsupported(format!(
             "{}: is a qcow2 image; switch the raw image (bouture deploy build --output-format raw) or convert it with qemu-img",
             path.display()
         )));
     }
     let table = read_table(&tools, path)?;
-    let target = |message: String| MultibootError::Target {
+    let target = |message: String| Error::Target {
         path: path.to_owned(),
         message,
     };

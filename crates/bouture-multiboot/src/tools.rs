@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{MissingTool, MultibootError};
+use crate::error::{Error, MissingTool};
 
 /// Where GRUB's BIOS modules and boot.img are (Debian's grub-pc-bin).
 pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
@@ -28,7 +28,7 @@ pub(crate) struct Tools {
 impl Tools {
     /// Look for every `(tool, package)`; all missing ones are reported at once.
     /// A tool given as an absolute path is a file that must exist.
-    pub(crate) fn require(wanted: &[(&'static str, &'static str)]) -> Result<Self, MultibootError> {
+    pub(crate) fn require(wanted: &[(&'static str, &'static str)]) -> Result<Self, Error> {
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for (tool, package) in wanted {
@@ -48,7 +48,7 @@ impl Tools {
         if missing.is_empty() {
             Ok(Self { found })
         } else {
-            Err(MultibootError::MissingTools(missing))
+            Err(Error::MissingTools(missing))
         }
     }
 
@@ -69,7 +69,7 @@ pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Run a command (with optional standard input), return its standard output
 /// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
-pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, MultibootError> {
+pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     let described = describe(&command);
     command
         .stdin(if input.is_some() {
@@ -79,7 +79,7 @@ pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>,
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|error| MultibootError::Tool {
+    let mut child = command.spawn().map_err(|error| Error::Tool {
         command: described.clone(),
         status: "not started".into(),
         stderr: error.to_string(),
@@ -109,7 +109,7 @@ pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>,
             let _ = child.kill();
         }
     }
-    let status = child.wait().map_err(|error| MultibootError::Tool {
+    let status = child.wait().map_err(|error| Error::Tool {
         command: described.clone(),
         status: "not waited for".into(),
         stderr: error.to_string(),
@@ -117,14 +117,14 @@ pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>,
     let _ = writer.join();
     let stderr = reader.join().unwrap_or_default();
     if too_long {
-        return Err(MultibootError::Tool {
+        return Err(Error::Tool {
             command: described,
             status: format!("output longer than {OUTPUT_LIMIT} bytes"),
             stderr: String::new(),
         });
     }
     if !status.success() {
-        return Err(MultibootError::Tool {
+        return Err(Error::Tool {
             command: described,
             status: status.to_string(),
             stderr: crate::excerpt(String::from_utf8_lossy(&stderr).trim(), 2000),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Why the changes could not be read, recorded or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ChangesError {
+pub enum Error {
     /// The local master could not be read.
     #[error("cannot read what the master {url} holds for computer {computer_id}: {source}")]
     Master {

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DiskFormat, ImageSource, MultibootError, PartitionRole, Plan,
-    PlanOptions, Provision, ValidationErrors,
+    BuildOptions, BuildReport, DiskFormat, ImageSource, PartitionRole, Plan, PlanOptions,
+    Provision, ValidationErrors,
 };
 
 use crate::Streams;
@@ -189,7 +189,7 @@ fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, CommandE
         .and_then(|provision| Ok(Plan::resolve(&provision, &options)?));
     match plan {
         Ok(plan) => Ok(Ok(plan)),
-        Err(MultibootError::Invalid(errors)) => Ok(Err(errors)),
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Err(errors)),
         Err(error) => Err(CommandError::config(error)),
     }
 }
@@ -215,7 +215,7 @@ fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
     options.dry_run = args.dry_run;
     match bouture_multiboot::build_disks(&plan, &options) {
         Ok(report) => Ok(Deployed::Built(Box::new(report))),
-        Err(MultibootError::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
         Err(error) => Err(CommandError::failed(error)),
     }
 }
