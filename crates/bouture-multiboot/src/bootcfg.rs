@@ -9,7 +9,7 @@ use crate::grubenv::{GRUBENV_SIZE, GrubEnv};
 use crate::plan::{ImagePlan, Plan};
 
 /// What GRUB boots for an image: found in its tree at build time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BootFiles {
     /// Menu title prefix (the image's `PRETTY_NAME`, or its `image_name`).

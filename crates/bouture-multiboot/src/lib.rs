@@ -4,6 +4,7 @@ mod bootcfg;
 mod build;
 mod error;
 mod grubenv;
+mod layout;
 mod model;
 mod plan;
 mod running;
@@ -12,9 +13,13 @@ mod switch;
 mod tools;
 
 pub use bootcfg::{BootElement, BootFiles, BootInfo, PANIC_REBOOT_SECONDS, REBOOT_ENTRY_ID};
-pub use build::{BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks};
+pub use build::{
+    BuildOptions, BuildReport, BuiltDisk, DeployOptions, DeployReport, DeployedPartition,
+    DiskFormat, ImageSource, build_disks, deploy_image,
+};
 pub use error::{Error, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
+pub use layout::{LAYOUT_FORMAT, LAYOUT_NAME};
 pub use model::{
     Disk, Image, PROVISION_LIMIT, PartitionsPolicy, PathElement, Provision, ValidationError,
     ValidationErrors, Volume, VolumeGroup, VolumeKind,

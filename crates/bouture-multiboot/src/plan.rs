@@ -1,7 +1,7 @@
 //! The resolved layout: disks, partitions with offsets and sizes, filesystems
 //! with their UUIDs chosen up front, which images own which mount points.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::{PathElement, Provision, ValidationError, ValidationErrors, VolumeKind};
@@ -39,7 +39,7 @@ pub struct PlanOptions {
 }
 
 /// What a partition is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PartitionRole {
@@ -55,7 +55,7 @@ pub enum PartitionRole {
 }
 
 /// A filesystem on a partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct FilesystemPlan {
     /// `ext4`, `swap`, ...
@@ -72,10 +72,13 @@ pub struct FilesystemPlan {
     pub fstab_enabled: bool,
     /// fstab options.
     pub fstab_options: String,
+    /// `keep_data`: kept byte for byte by `bouture deploy image`.
+    #[serde(default)]
+    pub keep_data: bool,
 }
 
 /// One GPT partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PartitionPlan {
     /// 1-based partition number.
@@ -101,7 +104,7 @@ pub struct PartitionPlan {
 }
 
 /// One disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DiskPlan {
     /// `id.value` (e.g. `vda`).
@@ -117,7 +120,7 @@ pub struct DiskPlan {
 }
 
 /// A mount point of an image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct MountPlan {
     /// The mount point.
@@ -133,7 +136,7 @@ pub struct MountPlan {
 }
 
 /// One image and what it owns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ImagePlan {
     /// `name` (Bareon's `os_id`).
@@ -155,7 +158,7 @@ pub struct ImagePlan {
 }
 
 /// The whole layout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Plan {
     /// More than one image owns filesystems (Bareon's `is_multiboot`).
@@ -283,6 +286,7 @@ impl Plan {
                     images: Vec::new(),
                     fstab_enabled: false,
                     fstab_options: "defaults".into(),
+                    keep_data: false,
                 };
                 push(
                     MULTIBOOT_NAME.into(),
@@ -367,6 +371,7 @@ impl Plan {
                     images: owners,
                     fstab_enabled: volume.fstab_enabled,
                     fstab_options: volume.fstab_options.clone(),
+                    keep_data: volume.keep_data,
                 };
                 push(
                     name,

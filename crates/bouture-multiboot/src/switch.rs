@@ -106,11 +106,14 @@ pub enum Switch {
     Next,
 }
 
-struct Opened {
-    lock: FileLock,
-    location: GrubEnvLocation,
-    info: BootInfo,
-    env: GrubEnv,
+/// A target opened and locked, its grubenv and boot info read.
+pub(crate) struct Opened {
+    pub(crate) lock: FileLock,
+    pub(crate) location: GrubEnvLocation,
+    pub(crate) info: BootInfo,
+    pub(crate) env: GrubEnv,
+    /// Disk targets: the partition table and the multiboot partition's offset.
+    pub(crate) disk: Option<(SfdiskTable, u64)>,
 }
 
 impl BootTarget {
@@ -218,7 +221,7 @@ fn apply(
     })
 }
 
-fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, Error> {
+pub(crate) fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, Error> {
     info.elements
         .iter()
         .find(|e| e.os_id == image)
@@ -333,7 +336,7 @@ fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, Error> {
     })
 }
 
-fn write_verified(
+pub(crate) fn write_verified(
     file: &File,
     location: &GrubEnvLocation,
     block: &[u8; GRUBENV_SIZE],
@@ -373,6 +376,7 @@ fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
         },
         info,
         env,
+        disk: None,
     })
 }
 
@@ -459,9 +463,15 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
+/// Lock a disk (exclusive to write, shared to read) and read it.
+pub(crate) fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
+    read_disk(lock(path, write, true)?, path)
+}
+
+/// Read a disk whose lock is held: its table, multiboot partition,
+/// grubenv and boot info.
+pub(crate) fn read_disk(lock: FileLock, path: &Path) -> Result<Opened, Error> {
     let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
-    let lock = lock(path, write, true)?;
     let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
@@ -556,5 +566,6 @@ fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
         },
         info,
         env,
+        disk: Some((table, offset)),
     })
 }

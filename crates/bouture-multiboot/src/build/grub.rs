@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
+use crate::layout::{LAYOUT_NAME, Layout};
 use crate::plan::{DiskPlan, PartitionRole, Plan, SECTOR};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR};
 use crate::tools::{Tools, run};
@@ -86,7 +87,8 @@ pub(super) fn stage_multiboot(
     write("grubenv", &plan.grubenv())?;
     let mut info = serde_json::to_vec_pretty(boot_info).unwrap_or_default();
     info.push(b'\n');
-    write(BOOT_INFO_NAME, &info)
+    write(BOOT_INFO_NAME, &info)?;
+    write(LAYOUT_NAME, &Layout::new(plan, files).to_json())
 }
 
 /// GRUB's BIOS boot code without grub-bios-setup (which needs a real

@@ -17,9 +17,12 @@ use crate::tools::{GRUB_I386_PC, run};
 mod disk;
 mod ext;
 mod grub;
+mod image;
 mod inputs;
 mod kernel;
 mod verify;
+
+pub use image::{DeployOptions, DeployReport, DeployedPartition, deploy_image};
 
 use disk::build_disk;
 use grub::make_core_image;
