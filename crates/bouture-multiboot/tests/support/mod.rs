@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod qemu;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
