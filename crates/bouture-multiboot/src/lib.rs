@@ -33,7 +33,7 @@ pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
 };
-pub use tools::GRUB_I386_PC;
+pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
 
 /// At most `max` characters of `text`, with `…` when cut (for messages).
 pub(crate) fn excerpt(text: &str, max: usize) -> String {

@@ -12,7 +12,11 @@ pub(crate) const SECTOR: u64 = 512;
 const MIB: u64 = 1024 * 1024;
 /// The `bios_grub` partition at the head of every disk (Bareon: 24 MiB).
 pub(crate) const BIOS_GRUB_MIB: u64 = 24;
-/// The `multiboot` partition after it on the first disk (Bareon: 100 MiB).
+/// The EFI system partition after it on every disk (GRUB's EFI image).
+pub(crate) const ESP_MIB: u64 = 16;
+/// GPT name of the EFI system partition.
+pub(crate) const ESP_NAME: &str = "esp";
+/// The `multiboot` partition after them on the first disk (Bareon: 100 MiB).
 pub(crate) const MULTIBOOT_MIB: u64 = 100;
 /// GPT name of the multiboot partition, which `bouture boot` looks for.
 pub(crate) const MULTIBOOT_NAME: &str = "multiboot";
@@ -23,6 +27,8 @@ const GPT_ENTRIES: usize = 128;
 
 /// GPT type of a BIOS boot partition.
 pub(crate) const TYPE_BIOS_GRUB: &str = "21686148-6449-6E6F-744E-656564454649";
+/// GPT type of an EFI system partition.
+pub(crate) const TYPE_ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 /// GPT type of a Linux filesystem.
 pub(crate) const TYPE_LINUX: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
 /// GPT type of Linux swap.
@@ -45,6 +51,8 @@ pub struct PlanOptions {
 pub enum PartitionRole {
     /// GRUB's BIOS boot partition (holds core.img).
     BiosGrub,
+    /// The EFI system partition (FAT, holds GRUB's `EFI/BOOT/BOOTX64.EFI`).
+    Esp,
     /// The multiboot partition (GRUB's files, grub.cfg, grubenv, boot info).
     Multiboot,
     /// A volume of the document.
@@ -275,6 +283,16 @@ impl Plan {
                 &mut partitions,
             );
             next_mib += BIOS_GRUB_MIB;
+            push(
+                ESP_NAME.into(),
+                PartitionRole::Esp,
+                next_mib,
+                ESP_MIB,
+                TYPE_ESP,
+                None,
+                &mut partitions,
+            );
+            next_mib += ESP_MIB;
             if n == 0
                 && let Some(uuid) = multiboot_uuid
             {

@@ -138,3 +138,34 @@ fn qemu_deploy_next_confirm_and_fall_back_by_itself() {
     assert_eq!(status.next_image, None);
     fsck_all(&disk, &plan, 0);
 }
+
+/// The same disk boots under UEFI (OVMF): GRUB's `EFI/BOOT/BOOTX64.EFI` on
+/// the ESP reads the same grub.cfg and grubenv: the default boots, and
+/// `boot next` boots the other image once (GRUB clears it on UEFI too).
+#[test]
+fn qemu_uefi_boots_the_default_then_next_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let firmware = support::qemu::ovmf(work);
+    let plan = plan(&document("console=ttyS0 quiet panic=-1"));
+    let kernel = kernel();
+    let centos = image_tree(work, "centos", "CentOS", &kernel, &initrd(work, "centos"));
+    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", &kernel, &initrd(work, "ubuntu"));
+    let disk = work.join("disk.img");
+    build_disks(
+        &plan,
+        &BuildOptions::new(
+            vec![disk.clone()],
+            sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
+        ),
+    )
+    .unwrap();
+    let target = BootTarget::Disk(disk.clone());
+    assert_eq!(marker(&run(&disk, work, 1, &firmware, false), 1), "centos");
+    target.switch("ubuntu", Switch::Next, false).unwrap();
+    assert_eq!(marker(&run(&disk, work, 2, &firmware, false), 2), "ubuntu");
+    let status = target.status().unwrap();
+    assert_eq!(status.next_image, None, "GRUB's save_env on UEFI");
+    assert_eq!(status.default_image.as_deref(), Some("centos"));
+    fsck_all(&disk, &plan, 0);
+}

@@ -386,6 +386,11 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
         for p in &disk.partitions {
             let (fs, uuid, use_) = match (&p.role, &p.filesystem) {
                 (PartitionRole::BiosGrub, _) => ("-".into(), "-".into(), "GRUB core.img".into()),
+                (PartitionRole::Esp, _) => (
+                    "vfat".into(),
+                    "-".into(),
+                    "EFI/BOOT/BOOTX64.EFI (GRUB for UEFI)".into(),
+                ),
                 (PartitionRole::Multiboot, Some(fs)) => (
                     fs.fs_type.clone(),
                     fs.uuid.to_string(),

@@ -56,27 +56,130 @@ pub(super) fn make_core_image(
     std::fs::read(&core).map_err(io(&core, "cannot read"))
 }
 
+/// The UEFI image's file name in the work directory (and on the ESP, in
+/// `EFI/BOOT/`: the removable-media path every firmware boots).
+pub(super) const EFI_IMAGE: &str = "BOOTX64.EFI";
+
+/// GRUB's UEFI image, `work/BOOTX64.EFI`: finds the multiboot filesystem by
+/// UUID like core.img, then reads the same grub.cfg and grubenv. Without
+/// the `search` module the menu hangs at "Press any key to continue".
+pub(super) fn make_efi_image(
+    tools: &Tools,
+    work: &Path,
+    efi_dir: &Path,
+    multiboot_uuid: &str,
+) -> Result<(), Error> {
+    let early = work.join("early-efi.cfg");
+    std::fs::write(
+        &early,
+        format!("search.fs_uuid {multiboot_uuid} root\nset prefix=($root){GRUB_DIR}\n"),
+    )
+    .map_err(io(&early, "cannot write"))?;
+    let mut command = tools.command("grub-mkimage");
+    command
+        .args(["-O", "x86_64-efi", "-o"])
+        .arg(work.join(EFI_IMAGE))
+        .arg("-d")
+        .arg(efi_dir)
+        .arg("-c")
+        .arg(&early)
+        .args(["-p", GRUB_DIR])
+        .args([
+            "part_gpt",
+            "ext2",
+            "search",
+            "search_fs_uuid",
+            "normal",
+            "configfile",
+            "loadenv",
+            "test",
+            "echo",
+            "linux",
+            "serial",
+            "terminal",
+            "efi_gop",
+            "all_video",
+            "reboot",
+        ]);
+    run(command, None).map(drop)
+}
+
+/// The ESP without mounting: `mkfs.fat --offset` straight into the disk
+/// (its size given, so it stays inside the partition), then GRUB's UEFI
+/// image copied in with mtools and read back (`mtype`).
+pub(super) fn make_esp(
+    tools: &Tools,
+    disk: &Path,
+    partition: &crate::plan::PartitionPlan,
+    work: &Path,
+) -> Result<(), Error> {
+    let volume_id: String = partition
+        .partition_uuid
+        .simple()
+        .to_string()
+        .chars()
+        .take(8)
+        .collect();
+    let mut command = tools.command("mkfs.fat");
+    command
+        .args(["-F", "16", "-n", "ESP", "-i", &volume_id])
+        .arg("--offset")
+        .arg(partition.start_sector.to_string())
+        .arg(disk)
+        .arg((partition.size_bytes / 1024).to_string());
+    run(command, None)?;
+    let image = format!("{}@@{}", disk.display(), partition.offset_bytes);
+    let mtools = |tool: &str, args: &[&str]| {
+        let mut command = tools.command(tool);
+        command
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .arg("-i")
+            .arg(&image)
+            .args(args);
+        run(command, None)
+    };
+    mtools("mmd", &["::/EFI", "::/EFI/BOOT"])?;
+    let local = work.join(EFI_IMAGE);
+    let local_text = local.to_str().ok_or_else(|| Error::Target {
+        path: local.clone(),
+        message: "work path is not UTF-8".into(),
+    })?;
+    mtools("mcopy", &["-o", local_text, "::/EFI/BOOT/BOOTX64.EFI"])?;
+    let back = mtools("mtype", &["::/EFI/BOOT/BOOTX64.EFI"])?;
+    let written = std::fs::read(&local).map_err(io(&local, "cannot read"))?;
+    if back != written {
+        return Err(Error::ReadBack {
+            path: disk.to_owned(),
+            what: "EFI/BOOT/BOOTX64.EFI on the ESP".into(),
+        });
+    }
+    Ok(())
+}
+
 /// GRUB's files, grub.cfg, grubenv and the boot info, staged for mkfs -d.
 pub(super) fn stage_multiboot(
     plan: &Plan,
     files: &[BootFiles],
     boot_info: &BootInfo,
-    grub_dir: &Path,
+    grub_dirs: [&Path; 2],
     stage: &Path,
 ) -> Result<(), Error> {
     let grub = stage.join(GRUB_DIR.trim_start_matches('/'));
-    let modules = grub.join("i386-pc");
-    std::fs::create_dir_all(&modules).map_err(io(&modules, "cannot create"))?;
-    let entries = std::fs::read_dir(grub_dir).map_err(io(grub_dir, "cannot list"))?;
-    for entry in entries {
-        let entry = entry.map_err(io(grub_dir, "cannot list"))?;
-        let name = entry.file_name();
-        let name_text = name.to_string_lossy();
-        if entry.file_type().is_ok_and(|t| t.is_file())
-            && (name_text.ends_with(".mod") || name_text.ends_with(".lst"))
-        {
-            std::fs::copy(entry.path(), modules.join(&name))
-                .map_err(io(entry.path(), "cannot copy"))?;
+    // The BIOS and the UEFI GRUB each load modules from $prefix/<platform>.
+    for (grub_dir, platform) in grub_dirs.into_iter().zip(["i386-pc", "x86_64-efi"]) {
+        let modules = grub.join(platform);
+        std::fs::create_dir_all(&modules).map_err(io(&modules, "cannot create"))?;
+        let entries = std::fs::read_dir(grub_dir).map_err(io(grub_dir, "cannot list"))?;
+        for entry in entries {
+            let entry = entry.map_err(io(grub_dir, "cannot list"))?;
+            let name = entry.file_name();
+            let name_text = name.to_string_lossy();
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && (name_text.ends_with(".mod") || name_text.ends_with(".lst"))
+            {
+                std::fs::copy(entry.path(), modules.join(&name))
+                    .map_err(io(entry.path(), "cannot copy"))?;
+            }
         }
     }
     let write = |name: &str, bytes: &[u8]| {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::plan::Plan;
-use crate::tools::{GRUB_I386_PC, run};
+use crate::tools::{GRUB_I386_PC, GRUB_X86_64_EFI, run};
 
 mod disk;
 mod ext;
@@ -25,9 +25,10 @@ mod verify;
 pub use image::{DeployOptions, DeployReport, DeployedPartition, deploy_image};
 
 use disk::build_disk;
-use grub::make_core_image;
+use grub::{make_core_image, make_efi_image};
 use inputs::{
-    Source, check_filesystems, check_grub_dir, check_sources, output_paths, required_tools,
+    Source, check_filesystems, check_grub_dir, check_grub_efi_dir, check_sources, output_paths,
+    required_tools,
 };
 use kernel::find_boot_files;
 use verify::verify_disk;
@@ -65,6 +66,8 @@ pub struct BuildOptions {
     pub boot_info: Option<PathBuf>,
     /// GRUB's i386-pc directory (boot.img, modules).
     pub grub_dir: PathBuf,
+    /// GRUB's x86_64-efi directory (modules of the UEFI image).
+    pub grub_efi_dir: PathBuf,
     /// Check everything, write nothing.
     pub dry_run: bool,
 }
@@ -78,6 +81,7 @@ impl BuildOptions {
             sources,
             boot_info: None,
             grub_dir: PathBuf::from(GRUB_I386_PC),
+            grub_efi_dir: PathBuf::from(GRUB_X86_64_EFI),
             dry_run: false,
         }
     }
@@ -123,7 +127,7 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     let sources = check_sources(plan, &options.sources)?;
     let outputs = output_paths(plan, &options.outputs, options.format)?;
     let tools = required_tools(plan, options, &sources)?;
-    check_grub_dir(&options.grub_dir)?;
+    check_grub_dir(&options.grub_dir).and(check_grub_efi_dir(&options.grub_efi_dir))?;
     let parent = outputs
         .first()
         .and_then(|p| p.parent())
@@ -178,6 +182,12 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     let boot_info = plan.boot_info(&files);
 
     let core = make_core_image(&tools, work, &options.grub_dir, &multiboot_uuid.to_string())?;
+    make_efi_image(
+        &tools,
+        work,
+        &options.grub_efi_dir,
+        &multiboot_uuid.to_string(),
+    )?;
     // Each output is made beside itself (never across filesystems), and
     // all are put in place together once all are complete and read back.
     let mut staged = Vec::new();
