@@ -25,12 +25,12 @@
 //!   which image boots.
 //!
 //! ```no_run
-//! use bouture::graft::{GraftOptions, GraftPlan};
+//! use bouture::graft::{Options, GraftPlan};
 //! use bouture::master_client::MasterClient;
 //! use bouture::node::{Inventory, NodeConfig};
 //!
 //! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
-//! let plan = GraftPlan::build(&Inventory::scan(&config)?, &GraftOptions::default());
+//! let plan = GraftPlan::build(&Inventory::scan(&config)?, &Options::default());
 //! let report = bouture::graft::apply(&plan, &MasterClient::new("http://10.0.0.1:4000")?, &mut ())?;
 //! println!("{} partitions grafted", report.totals.grafted);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

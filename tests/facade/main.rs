@@ -89,9 +89,9 @@ fn plans_a_multiboot_disk_through_the_facade() {
 
 #[test]
 fn a_cluster_merge_naming_one_cluster_twice_is_refused_before_anything_runs() {
-    use bouture::cluster_merge::{Error, Quiet, Settings, SshOptions, SystemExecutor};
+    use bouture::cluster_merge::{Error, Options, Quiet, SshOptions, SystemExecutor};
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings::new(
+    let settings = Options::new(
         vec!["b.example.com".to_owned(), "B.example.com.".to_owned()],
         dir.path().join("state"),
     );

@@ -1,7 +1,7 @@
 //! Why a cluster merge could not start, or could not keep its records.
 //!
 //! A merge that started and failed is not an error: it is an
-//! [`Outcome`](crate::Outcome) saying what failed, what was undone and what
+//! [`Report`](crate::Report) saying what failed, what was undone and what
 //! is left.
 
 use std::path::PathBuf;

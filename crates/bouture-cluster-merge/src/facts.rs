@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Cmd, Identity, is_valid_name};
 use crate::error::{Error, bounded};
 use crate::exec::{Executor, private_tempdir};
-use crate::plan::Settings;
+use crate::plan::Options;
 use crate::run::{Event, Observer};
 
 /// Our cluster, as found on this machine.
@@ -228,7 +228,7 @@ fn watcher_paused(cmd: &Cmd, text: &str) -> Result<bool, Error> {
 }
 
 /// The command that copies a merging cluster's root key (its output is secret).
-pub(crate) fn key_command(settings: &Settings, host: &str) -> Cmd {
+pub(crate) fn key_command(settings: &Options, host: &str) -> Cmd {
     Cmd::remote(
         host,
         Identity::Operator,
@@ -247,7 +247,7 @@ pub(crate) fn key_command(settings: &Settings, host: &str) -> Cmd {
     reason = "discovery reads best in order, in one place"
 )]
 pub(crate) fn discover(
-    settings: &Settings,
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
 ) -> Result<(Facts, bouture_merge::Report), Error> {

@@ -309,7 +309,7 @@ pub fn unified_diff(before: &str, after: &str, old_name: &str, new_name: &str) -
 /// What [`configure`] did (or, for a dry run, would do).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct ConfigureOutcome {
+pub struct ConfigureReport {
     /// The node configuration read.
     pub node_cfg: PathBuf,
     /// The new configuration (written unless this was a dry run).
@@ -336,7 +336,7 @@ pub fn configure(
     new_cfg: &Path,
     new_master_url: &str,
     dry_run: bool,
-) -> Result<ConfigureOutcome, ConfigureError> {
+) -> Result<ConfigureReport, ConfigureError> {
     check_master_url(new_master_url)?;
     let node_metadata = std::fs::metadata(node_cfg).map_err(|source| {
         NodeConfigError::Read(FileError::new(node_cfg, FileErrorKind::Io { source }))
@@ -353,7 +353,7 @@ pub fn configure(
         bouture_fs::write_like(new_cfg, edit.text.as_bytes(), &node_metadata)
             .map_err(ConfigureError::Write)?;
     }
-    Ok(ConfigureOutcome {
+    Ok(ConfigureReport {
         node_cfg: node_cfg.to_path_buf(),
         new_cfg: new_cfg.to_path_buf(),
         before,

@@ -4,14 +4,14 @@
 
 use bouture_core::{Inventory, NodeConfig};
 use bouture_graft::{
-    DEFAULT_LOCK_WAIT, GraftOptions, GraftOutcome, GraftPlan, LockError, NodeLock, PartitionStatus,
+    DEFAULT_LOCK_WAIT, GraftOutcome, GraftPlan, LockError, NodeLock, PartitionStatus,
 };
 use std::sync::Arc;
 
 use bouture_graft::{GraftEvent, GraftNarration, GraftObserver};
 use bouture_master_client::{MasterClient, RequestTrace};
 
-use crate::run::{FailoverLog, FailoverOptions, Level};
+use crate::run::{FailoverLog, Level, Options};
 use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
 
 /// The graft's detail (requests sent, decisions, phase times) as DEBUG lines
@@ -92,7 +92,7 @@ pub enum GraftStepError {
 /// partition was grafted (invalid ones may have been skipped).
 pub(crate) fn graft(
     config: &NodeConfig,
-    options: &FailoverOptions,
+    options: &Options,
     log: &mut dyn FailoverLog,
 ) -> Result<GraftSummary, GraftStepError> {
     let new_master_url = &options.new_master_url;
@@ -112,7 +112,7 @@ pub(crate) fn graft(
         },
     )?;
     let inventory = Inventory::scan(config)?;
-    let mut graft_options = GraftOptions::default();
+    let mut graft_options = bouture_graft::Options::default();
     graft_options
         .new_monitor_url
         .clone_from(&options.new_monitor_url);

@@ -11,6 +11,5 @@ pub mod switchfile;
 pub use graft_step::GraftStepError;
 pub use run::{
     DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Error, Failover, FailoverLog,
-    FailoverOptions, FailoverOutcome, FileRole, Level, Master, NotProcessed, SlaposCommand,
-    SlaposNode,
+    FailoverOutcome, FileRole, Level, Master, NotProcessed, Options, SlaposCommand, SlaposNode,
 };

@@ -9,7 +9,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bouture_core::{NodeConfig, NodeConfigError};
-use bouture_master_client::ClientOptions;
 
 use crate::configure::{self, ConfigureError};
 use crate::decision::{Action, FailoverState, InnerOutcome, decide};
@@ -114,7 +113,7 @@ impl FailoverLog for Vec<(Level, String)> {
 
 /// What a failover run needs to know.
 #[derive(Debug, Clone)]
-pub struct FailoverOptions {
+pub struct Options {
     /// The node configuration (never modified).
     pub node_cfg: PathBuf,
     /// The new master (a slapproxy) to fail over to.
@@ -134,10 +133,10 @@ pub struct FailoverOptions {
     /// How the graft reaches the new master: its TLS trust and client
     /// certificate, how long one call may take (by default
     /// [`DEFAULT_MASTER_TIMEOUT`] and the system's trust store).
-    pub master_client: ClientOptions,
+    pub master_client: bouture_master_client::Options,
 }
 
-impl FailoverOptions {
+impl Options {
     /// Options with the default threshold (switch at the first offline run)
     /// and master timeout.
     pub fn new(
@@ -155,7 +154,8 @@ impl FailoverOptions {
             pidfile: pidfile.into(),
             switchfile: switchfile.into(),
             switch_after: NonZeroU32::MIN,
-            master_client: ClientOptions::default().timeout(DEFAULT_MASTER_TIMEOUT),
+            master_client: bouture_master_client::Options::default()
+                .timeout(DEFAULT_MASTER_TIMEOUT),
         }
     }
 }
@@ -216,13 +216,13 @@ pub enum FailoverOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileRole {
-    /// [`FailoverOptions::node_cfg`].
+    /// [`Options::node_cfg`].
     NodeCfg,
-    /// [`FailoverOptions::new_node_cfg`].
+    /// [`Options::new_node_cfg`].
     NewNodeCfg,
-    /// [`FailoverOptions::pidfile`].
+    /// [`Options::pidfile`].
     Pidfile,
-    /// [`FailoverOptions::switchfile`].
+    /// [`Options::switchfile`].
     Switchfile,
 }
 
@@ -332,14 +332,14 @@ fn clash_text(role: FileRole, other: FileRole) -> String {
 /// A failover whose node configuration and files were checked, ready to run.
 #[derive(Debug)]
 pub struct Failover {
-    options: FailoverOptions,
+    options: Options,
     config: NodeConfig,
 }
 
 impl Failover {
     /// Read the node configuration and check the new master URL and the
     /// files, before anything runs.
-    pub fn new(options: FailoverOptions) -> Result<Self, Error> {
+    pub fn new(options: Options) -> Result<Self, Error> {
         let config = NodeConfig::load(&options.node_cfg)?;
         configure::check_master_url(&options.new_master_url).map_err(Error::Url)?;
         check_paths(&options, &config)?;
@@ -373,7 +373,7 @@ impl Failover {
 }
 
 struct Run<'a> {
-    options: &'a FailoverOptions,
+    options: &'a Options,
     config: &'a NodeConfig,
     slapos: &'a mut dyn SlaposNode,
     log: &'a mut dyn FailoverLog,
@@ -696,7 +696,7 @@ fn ambiguous_message(returned: &str) -> String {
 
 /// Refuse, before anything runs, a pidfile that would stop the inner run
 /// (the node's `pidfile_instance`) or clash with the other files.
-fn check_paths(options: &FailoverOptions, config: &NodeConfig) -> Result<(), Error> {
+fn check_paths(options: &Options, config: &NodeConfig) -> Result<(), Error> {
     let pidfile_instance = PathBuf::from(
         config
             .option("pidfile_instance")

@@ -33,6 +33,17 @@ impl Staged {
     /// file, [`WriteError::NoFileName`] when it has no file name,
     /// [`WriteError::Io`] when its directory cannot be written.
     pub fn beside(target: &Path) -> Result<Self, WriteError> {
+        Self::tagged(target, "")
+    }
+
+    /// [`Staged::beside`], the file named `.<name>.<tag>.<random>.tmp`: a
+    /// caller that records `tag` first can find the file again after a
+    /// crash, even one that came before the file was recorded.
+    ///
+    /// # Errors
+    ///
+    /// As [`Staged::beside`].
+    pub fn tagged(target: &Path, tag: &str) -> Result<Self, WriteError> {
         check_target(target)?;
         let name = target.file_name().ok_or_else(|| WriteError::NoFileName {
             path: target.to_owned(),
@@ -40,6 +51,10 @@ impl Staged {
         let mut prefix = std::ffi::OsString::from(".");
         prefix.push(name);
         prefix.push(".");
+        if !tag.is_empty() {
+            prefix.push(tag);
+            prefix.push(".");
+        }
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
             .suffix(".tmp")
@@ -336,6 +351,20 @@ mod tests {
         ));
         assert_eq!(fs::read_to_string(&a).unwrap(), "old a");
         assert_eq!(names(dir.path()), ["a", "b", "link"]);
+    }
+
+    #[test]
+    fn a_tagged_staged_file_carries_its_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = Staged::tagged(&dir.path().join("out"), "job7").unwrap();
+        let name = staged
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.starts_with(".out.job7."), "{name}");
+        assert_eq!(staged.path().extension().unwrap(), "tmp");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use apply::{
 pub use lock::{DEFAULT_LOCK_WAIT, LOCK_FILE_NAME, LockError, NodeLock};
 pub use narrate::GraftNarration;
 pub use plan::{
-    GraftOptions, GraftPlan, MONITOR_URL_KEY, MonitorUrlError, PlannedInstance, PlannedPartition,
+    GraftPlan, MONITOR_URL_KEY, MonitorUrlError, Options, PlannedInstance, PlannedPartition,
     PlannedSharedInstance, SkipReason, SkippedPartition, TIMESTAMP_FILE_NAME, with_monitor_url,
 };
 pub use report::{

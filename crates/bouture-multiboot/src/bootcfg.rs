@@ -117,12 +117,18 @@ impl Plan {
                     None => continue,
                 };
                 let mount = fs.mount.as_deref().unwrap_or("swap");
+                // FAT has a 32-bit volume id, which fstab writes XXXX-XXXX.
+                let uuid = if fs.fs_type == "vfat" {
+                    let id = crate::build::fat_volume_id(&fs.uuid);
+                    format!("{:04X}-{:04X}", id >> 16, id & 0xFFFF)
+                } else {
+                    fs.uuid.to_string()
+                };
                 lines.push((
                     depth,
                     format!(
-                        "{}UUID={} {mount} {} {} 0 0\n",
+                        "{}UUID={uuid} {mount} {} {} 0 0\n",
                         if fs.fstab_enabled { "" } else { "#" },
-                        fs.uuid,
                         fs.fs_type,
                         fs.fstab_options
                     ),

@@ -90,6 +90,10 @@ pub enum Error {
         /// Why.
         source: GrubEnvError,
     },
+    /// Stopped by a signal (SIGTERM, SIGINT, SIGHUP): the running tool was
+    /// killed, the work directory and the unfinished outputs removed.
+    #[error("interrupted by a signal: stopped, nothing written (the work files were removed)")]
+    Interrupted,
     /// What was read back after writing is not what was written.
     #[error("{}: {what} read back after writing differs from what was written", path.display())]
     ReadBack {

@@ -15,7 +15,7 @@ mod tools;
 pub use bootcfg::{BootElement, BootFiles, BootInfo, PANIC_REBOOT_SECONDS, REBOOT_ENTRY_ID};
 pub use build::{
     BuildOptions, BuildReport, BuiltDisk, DeployOptions, DeployReport, DeployedPartition,
-    DiskFormat, ImageSource, build_disks, deploy_image,
+    DiskFormat, ImageSource, build_disks, buildable, deploy_image,
 };
 pub use error::{Error, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{PathElement, Provision, ValidationError, ValidationErrors, VolumeKind};
+use crate::model::{
+    PartitionsPolicy, PathElement, Provision, ValidationError, ValidationErrors, VolumeKind,
+};
 use crate::size::Size;
 
 /// 512-byte sectors, as in the GPT.
@@ -15,7 +17,7 @@ pub(crate) const BIOS_GRUB_MIB: u64 = 24;
 /// The EFI system partition after it on every disk (GRUB's EFI image).
 pub(crate) const ESP_MIB: u64 = 16;
 /// GPT name of the EFI system partition.
-pub(crate) const ESP_NAME: &str = "esp";
+pub(crate) const ESP_NAME: &str = "grub_efi";
 /// The `multiboot` partition after them on the first disk (Bareon: 100 MiB).
 pub(crate) const MULTIBOOT_MIB: u64 = 100;
 /// GPT name of the multiboot partition, which `bouture boot` looks for.
@@ -179,6 +181,12 @@ pub struct Plan {
     pub disks: Vec<DiskPlan>,
     /// The images owning filesystems, in document order.
     pub images: Vec<ImagePlan>,
+    /// The document's `partitions_policy` (`None` when absent).
+    #[serde(skip)]
+    pub partitions_policy: Option<PartitionsPolicy>,
+    /// The document's `image_deploy_flags`, when given.
+    #[serde(skip)]
+    pub image_deploy_flags: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The entry id of an image in grub.cfg and grubenv.
@@ -503,6 +511,8 @@ impl Plan {
             kernel_params: provision.kernel_params.clone(),
             disks,
             images,
+            partitions_policy: provision.partitions_policy,
+            image_deploy_flags: provision.image_deploy_flags.clone(),
         })
     }
 

@@ -109,6 +109,8 @@ pub enum Switch {
 /// A target opened and locked, its grubenv and boot info read.
 pub(crate) struct Opened {
     pub(crate) lock: FileLock,
+    /// Byte offset of the multiboot filesystem in a disk image (0 for a directory).
+    pub(crate) fs_offset: u64,
     pub(crate) location: GrubEnvLocation,
     pub(crate) info: BootInfo,
     pub(crate) env: GrubEnv,
@@ -135,7 +137,7 @@ impl BootTarget {
     ) -> Result<SwitchOutcome, Error> {
         let opened = self.open(!dry_run)?;
         let element = find_element(&opened.info, image)?.clone();
-        apply(opened, element, switch, dry_run)
+        apply(self, opened, element, switch, dry_run)
     }
 
     /// Mark the running image good (`bouture boot confirm`): make the image
@@ -152,7 +154,59 @@ impl BootTarget {
             )));
         };
         let element = find_element(&opened.info, &name)?.clone();
-        apply(opened, element, Switch::Default, dry_run)
+        apply(self, opened, element, Switch::Default, dry_run)
+    }
+
+    /// Replace the boot info next to grub.cfg (atomically in a directory;
+    /// with debugfs in a disk image), then read it back.
+    fn write_boot_info(&self, info: &BootInfo, offset: u64) -> Result<(), Error> {
+        let mut text = serde_json::to_vec_pretty(info).unwrap_or_default();
+        text.push(b'\n');
+        match self {
+            Self::Dir(dir) => {
+                let path = dir
+                    .join(GRUB_DIR.trim_start_matches('/'))
+                    .join(BOOT_INFO_NAME);
+                bouture_fs::write_atomic(&path, &text, 0o644, None)?;
+                Ok(())
+            }
+            Self::Disk(disk) => {
+                let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
+                let local = tempfile::NamedTempFile::new()
+                    .map_err(io(disk, "cannot stage the boot info"))?;
+                std::fs::write(local.path(), &text).map_err(io(local.path(), "cannot write"))?;
+                let local_text = local
+                    .path()
+                    .to_str()
+                    .filter(|t| !t.contains([' ', '"', '\n']))
+                    .ok_or_else(|| Error::Target {
+                        path: local.path().to_owned(),
+                        message: "temporary path unusable by debugfs".into(),
+                    })?;
+                let script = format!(
+                    "cd {GRUB_DIR}\nrm {BOOT_INFO_NAME}\nwrite {local_text} {BOOT_INFO_NAME}\n"
+                );
+                let mut command = tools.command("debugfs");
+                command
+                    .args(["-w", "-f", "-"])
+                    .arg(device_spec(disk, offset)?);
+                tools.run(command, Some(script.as_bytes()))?;
+                let back = debugfs(
+                    &tools,
+                    disk,
+                    offset,
+                    &format!("cat {GRUB_DIR}/{BOOT_INFO_NAME}"),
+                )?;
+                if back.as_bytes() == text.as_slice() {
+                    Ok(())
+                } else {
+                    Err(Error::ReadBack {
+                        path: disk.clone(),
+                        what: BOOT_INFO_NAME.into(),
+                    })
+                }
+            }
+        }
     }
 
     fn open(&self, write: bool) -> Result<Opened, Error> {
@@ -165,6 +219,7 @@ impl BootTarget {
 
 /// Write the switch into the opened block (unless `dry_run`).
 fn apply(
+    target: &BootTarget,
     mut opened: Opened,
     element: BootElement,
     switch: Switch,
@@ -211,6 +266,12 @@ fn apply(
     })?;
     if !dry_run {
         write_verified(opened.lock.file(), &opened.location, &block)?;
+        if variable == "saved_entry" && opened.info.current_element != element.grub_id {
+            // The boot info that Bareon-style tools read follows the default.
+            let mut info = opened.info.clone();
+            info.current_element = element.grub_id;
+            target.write_boot_info(&info, opened.fs_offset)?;
+        }
     }
     Ok(SwitchOutcome::Changed {
         image: element.os_id,
@@ -352,7 +413,25 @@ pub(crate) fn write_verified(
 }
 
 fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
-    let grub = dir.join(GRUB_DIR.trim_start_matches('/'));
+    // `boot` and `boot/grub` must be real directories: a link there would
+    // send the switch to another directory's grubenv.
+    let mut grub = dir.to_path_buf();
+    for part in GRUB_DIR.split('/').filter(|p| !p.is_empty()) {
+        grub.push(part);
+        match std::fs::symlink_metadata(&grub) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(Error::Target {
+                    path: grub,
+                    message: format!(
+                        "is {}, not a directory of the multiboot partition: it is never followed",
+                        bouture_fs::describe(m.file_type())
+                    ),
+                });
+            }
+            Err(error) => return Err(io(&grub, "cannot read")(error)),
+        }
+    }
     let env_path = grub.join("grubenv");
     let lock = open_regular(&env_path, write)?;
     let file = lock.file();
@@ -369,6 +448,7 @@ fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
     let info = parse_info(&info_path, &text)?;
     Ok(Opened {
         lock,
+        fs_offset: 0,
         location: GrubEnvLocation {
             file: env_path,
             offset: 0,
@@ -436,7 +516,7 @@ pub(crate) fn debugfs(
     let spec = device_spec(disk, offset)?;
     let mut command = tools.command("debugfs");
     command.arg("-R").arg(request).arg(spec);
-    Ok(String::from_utf8_lossy(&run(command, None)?).into_owned())
+    Ok(String::from_utf8_lossy(&tools.run(command, None)?).into_owned())
 }
 
 /// `FILE?offset=N`, the e2fsprogs I/O option syntax.
@@ -559,6 +639,7 @@ pub(crate) fn read_disk(lock: FileLock, path: &Path) -> Result<Opened, Error> {
     let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
     Ok(Opened {
         lock,
+        fs_offset: offset,
         location: GrubEnvLocation {
             file: path.to_owned(),
             offset: env_offset,

@@ -4,6 +4,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::error::{Error, MissingTool};
 
@@ -25,6 +28,8 @@ pub(crate) fn find(tool: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub(crate) struct Tools {
     found: Vec<(&'static str, PathBuf)>,
+    /// Set (by a signal handler) to stop: the running tool is killed.
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Tools {
@@ -48,10 +53,34 @@ impl Tools {
             }
         }
         if missing.is_empty() {
-            Ok(Self { found })
+            Ok(Self {
+                found,
+                cancel: None,
+            })
         } else {
             Err(Error::MissingTools(missing))
         }
+    }
+
+    /// Stop when `cancel` is set: [`Tools::run`] kills the running tool and
+    /// [`Tools::check_cancel`] says so.
+    pub(crate) fn cancelled_by(mut self, cancel: Option<Arc<AtomicBool>>) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// [`Error::Interrupted`] once cancelled.
+    pub(crate) fn check_cancel(&self) -> Result<(), Error> {
+        match &self.cancel {
+            Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`run`], killing the tool when cancelled.
+    pub(crate) fn run(&self, command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        self.check_cancel()?;
+        run_with(command, input, self.cancel.as_deref())
     }
 
     pub(crate) fn command(&self, tool: &str) -> Command {
@@ -71,7 +100,16 @@ pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Run a command (with optional standard input), return its standard output
 /// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
-pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+pub(crate) fn run(command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+    run_with(command, input, None)
+}
+
+/// [`run`], killing the command as soon as `cancel` is set.
+fn run_with(
+    mut command: Command,
+    input: Option<&[u8]>,
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<u8>, Error> {
     let described = describe(&command);
     command
         .stdin(if input.is_some() {
@@ -102,23 +140,47 @@ pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>,
         }
         kept
     });
-    let mut out = Vec::new();
+    let stdout = child.stdout.take();
+    let overflow = Arc::new(AtomicBool::new(false));
+    let overflowed = Arc::clone(&overflow);
+    let out_reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
+            if out.len() as u64 > OUTPUT_LIMIT {
+                overflowed.store(true, Ordering::SeqCst);
+            }
+        }
+        out
+    });
+    let mut interrupted = false;
     let mut too_long = false;
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
-        if out.len() as u64 > OUTPUT_LIMIT {
+    let status = loop {
+        let waited = child.try_wait().map_err(|error| Error::Tool {
+            command: described.clone(),
+            status: "not waited for".into(),
+            stderr: error.to_string(),
+        })?;
+        if let Some(status) = waited {
+            break status;
+        }
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) && !interrupted {
+            interrupted = true;
+            let _ = child.kill();
+        }
+        if overflow.load(Ordering::SeqCst) && !too_long {
             too_long = true;
             let _ = child.kill();
         }
-    }
-    let status = child.wait().map_err(|error| Error::Tool {
-        command: described.clone(),
-        status: "not waited for".into(),
-        stderr: error.to_string(),
-    })?;
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let _ = writer.join();
+    let out = out_reader.join().unwrap_or_default();
     let stderr = reader.join().unwrap_or_default();
-    if too_long {
+    if interrupted {
+        return Err(Error::Interrupted);
+    }
+    if out.len() as u64 > OUTPUT_LIMIT {
         return Err(Error::Tool {
             command: described,
             status: format!("output longer than {OUTPUT_LIMIT} bytes"),

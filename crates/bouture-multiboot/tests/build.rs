@@ -173,7 +173,7 @@ fn built_disk_reads_back_with_independent_tools() {
 
     // The ESP: FAT, GRUB's UEFI image at the removable-media path (mtools
     // reads it without mounting).
-    let esp = partition(&plan, "esp");
+    let esp = partition(&plan, "grub_efi");
     let probe = blkid(&disk, esp);
     assert!(
         probe.contains("TYPE=vfat") && probe.contains("LABEL=ESP"),

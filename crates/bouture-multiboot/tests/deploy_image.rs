@@ -117,7 +117,7 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
         .unwrap();
     refused(
         &DeployOptions::new("ubuntu", &disk, &big, NOT_ON_THIS_DISK),
-        "more than partition",
+        "the sources of image ubuntu put",
     );
     // A dry run says what would be written where, and writes nothing.
     let mut options = DeployOptions::new("ubuntu", &disk, &new, NOT_ON_THIS_DISK);

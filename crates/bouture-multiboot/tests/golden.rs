@@ -57,7 +57,7 @@ fn shared_common_fixture() {
         names,
         [
             "bios_grub",
-            "esp",
+            "grub_efi",
             "multiboot",
             "root-ubuntu",
             "root-centos",
@@ -95,8 +95,8 @@ fn two_disks_fixture() {
     assert_eq!(
         names,
         [
-            vec!["bios_grub", "esp", "multiboot", "root-centos"],
-            vec!["bios_grub", "esp", "root-ubuntu"]
+            vec!["bios_grub", "grub_efi", "multiboot", "root-centos"],
+            vec!["bios_grub", "grub_efi", "root-ubuntu"]
         ]
     );
 }
@@ -134,7 +134,9 @@ fn which(tool: &str) -> std::path::PathBuf {
             return path;
         }
     }
-    panic!("{tool} not found: run scripts/setup.d/40-multiboot.sh (apt-get install grub2-common)");
+    panic!(
+        "{tool} not found: run `source scripts/setup.d/peers.sh multiboot` as root (apt-get install grub2-common)"
+    );
 }
 
 #[test]

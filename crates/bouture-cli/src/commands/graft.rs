@@ -8,16 +8,16 @@ use std::time::Instant;
 use bouture_core::{Inventory, PartitionAddress};
 use bouture_failover::Level;
 use bouture_graft::{
-    GraftEvent, GraftNarration, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport,
+    GraftEvent, GraftNarration, GraftObserver, GraftOutcome, GraftPlan, GraftReport,
     PartitionStatus, Placement,
 };
 use bouture_master_client::{MasterClient, RequestTrace};
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
 use crate::commands::master_args::{MasterArgs, lock_node_for};
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, with_log};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
@@ -59,20 +59,14 @@ pub struct GraftArgs {
     pub master: MasterArgs,
 }
 
-/// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
-/// progress line may be drawn. Every line on stderr, errors included, goes
-/// through the log ([`Logger`]), so that `-v`/`-q`/`--log-file`/`--log-time`
+/// A progress line is drawn when stderr is a terminal
+/// ([`Context::stderr_is_terminal`]). Every line on stderr, errors included,
+/// goes through the log ([`Logger`]), so that `-v`/`-q`/`--log-file`/`--log-time`
 /// apply to them.
-pub(crate) fn run(
-    args: &GraftArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-    stderr_is_terminal: bool,
-) -> CommandResult {
-    with_log(settings, streams, |log, stdout| {
-        let quiet = !log.shows(Level::Info);
-        graft(args, log, stdout, stderr_is_terminal && !quiet, quiet)
-    })
+pub(crate) fn run(args: &GraftArgs, cx: &mut Context<'_>) -> CommandResult {
+    let quiet = !cx.log.shows(Level::Info);
+    let progress = cx.stderr_is_terminal && !quiet;
+    graft(args, &mut cx.log, cx.stdout, progress, quiet)
 }
 
 fn graft(
@@ -88,7 +82,7 @@ fn graft(
         .then(|| lock_node_for(&config, log))
         .transpose()?;
     let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
-    let mut options = GraftOptions::default();
+    let mut options = bouture_graft::Options::default();
     options.new_monitor_url.clone_from(&args.new_monitor_url);
     let plan = GraftPlan::build(&inventory, &options);
     log.debug(&format!(
@@ -458,10 +452,12 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
 mod tests {
     use super::*;
 
+    use crate::log::{LogSettings, Style};
+
     fn draw(is_terminal: bool, settings: &LogSettings) -> String {
         let mut out = Vec::new();
         {
-            let mut log = Logger::new(&mut out, settings).unwrap();
+            let mut log = Logger::new(&mut out, settings, Style::Slapos).unwrap();
             let mut view = GraftView::new(
                 &mut log,
                 GraftNarration::new(RequestTrace::default()),
@@ -493,7 +489,7 @@ mod tests {
     fn debug_lines_clear_the_progress_line_first() {
         let settings = LogSettings {
             verbosity: 1,
-            no_time_on_stderr: true,
+            log_time: true,
             ..LogSettings::default()
         };
         let drawn = draw(true, &settings);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bouture_graft::{DEFAULT_LOCK_WAIT, LockError, NodeLock};
-use bouture_master_client::{ClientOptions, TlsOptions};
+use bouture_master_client::TlsOptions;
 
 /// Longest `--timeout` accepted, in seconds (one day).
 const MAX_TIMEOUT_SECONDS: u64 = 86_400;
@@ -38,7 +38,7 @@ pub struct MasterArgs {
 
 impl MasterArgs {
     /// The client options these flags describe (files are read when the client is built).
-    pub(crate) fn client_options(&self) -> ClientOptions {
+    pub(crate) fn client_options(&self) -> bouture_master_client::Options {
         let mut tls = TlsOptions::default();
         if let Some(ca) = &self.new_master_ca_file {
             tls = tls.ca_file(ca);
@@ -46,7 +46,7 @@ impl MasterArgs {
         if let (Some(key), Some(cert)) = (&self.new_master_key_file, &self.new_master_cert_file) {
             tls = tls.client_cert(key, cert);
         }
-        ClientOptions::default()
+        bouture_master_client::Options::default()
             .timeout(Duration::from_secs(self.timeout))
             .tls(tls)
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bouture_failover::switchfile::{SwitchStatus, read_switchfile};
 use bouture_failover::{
-    Failover, FailoverOptions, FailoverOutcome, Level, Master, NotProcessed, SlaposNode,
+    Failover, FailoverOutcome, Level, Master, NotProcessed, Options, SlaposNode,
 };
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition};
@@ -60,9 +60,9 @@ impl Scene {
         }
     }
 
-    fn options(&self, url: &str) -> FailoverOptions {
+    fn options(&self, url: &str) -> Options {
         let path = |name: &str| self.dir.path().join(name);
-        FailoverOptions::new(
+        Options::new(
             &self.cfg,
             url,
             path("slapos-bouture.cfg"),
@@ -225,7 +225,7 @@ fn the_graft_step_uses_the_client_options() {
     let proxy = SlapProxy::start("COMP-LIB").unwrap();
     let mut options = scene.options(proxy.url());
     let missing = scene.dir.path().join("no-such-ca.pem");
-    options.master_client = bouture_master_client::ClientOptions::default()
+    options.master_client = bouture_master_client::Options::default()
         .tls(bouture_master_client::TlsOptions::default().ca_file(&missing));
     let failover = Failover::new(options.clone()).unwrap();
     let error = failover

@@ -13,7 +13,7 @@ use super::inputs::sanitize;
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::plan::{DiskPlan, PartitionRole, Plan};
-use crate::tools::{Tools, run};
+use crate::tools::Tools;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build_disk(
@@ -45,7 +45,7 @@ pub(super) fn build_disk(
     command
         .args(["-q", "--no-reread", "--no-tell-kernel", "--wipe", "never"])
         .arg(raw);
-    run(command, Some(sfdisk_script(disk).as_bytes()))?;
+    tools.run(command, Some(sfdisk_script(disk).as_bytes()))?;
     for partition in &disk.partitions {
         if partition.role == PartitionRole::Esp {
             make_esp(tools, raw, partition, work)?;
@@ -83,7 +83,7 @@ pub(super) fn build_disk(
                     .arg("-U")
                     .arg(fs.uuid.to_string())
                     .arg(&swap);
-                run(command, None)?;
+                tools.run(command, None)?;
                 copy_sparse(
                     &swap,
                     &file,

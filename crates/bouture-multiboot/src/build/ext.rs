@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::inputs::sanitize;
 use crate::error::{Error, io};
 use crate::plan::{DiskPlan, ImagePlan, PartitionPlan, Plan};
-use crate::tools::{Tools, run};
+use crate::tools::Tools;
 
 /// A partition of a disk image, as e2fsprogs reaches it.
 pub(super) struct Region<'a> {
@@ -47,7 +47,7 @@ pub(super) fn mkfs_ext(
         .arg(content)
         .arg(region.disk)
         .arg(format!("{}k", region.size / 1024));
-    run(command, None).map(drop)
+    tools.run(command, None).map(drop)
 }
 
 /// Make a volume's filesystem: the owners' trees (minus what other
@@ -101,6 +101,9 @@ pub(super) fn fill_filesystem(
     }
     let name = format!("{}-{}", sanitize(&disk.id), partition.number);
     let content = content_tree(tools, &sources, &nested, work, &name)?;
+    if fs.fs_type == "vfat" {
+        return super::fat::make_fat(tools, fs, &content, &nested, region);
+    }
     mkfs_ext(tools, fs, &content, region, None)?;
     let spec = crate::switch::device_spec(region.disk, region.offset)?;
     let fstab = match owners.first() {
@@ -111,7 +114,7 @@ pub(super) fn fill_filesystem(
     if !script.is_empty() {
         let mut command = tools.command("debugfs");
         command.args(["-w", "-f", "-"]).arg(&spec);
-        run(command, Some(script.as_bytes()))?;
+        tools.run(command, Some(script.as_bytes()))?;
     }
     if let Some(fstab) = fstab {
         let back = crate::switch::debugfs(tools, region.disk, region.offset, "cat /etc/fstab")?;
@@ -157,7 +160,7 @@ pub(super) fn content_tree(
                     .args(["-a", "--reflink=auto"])
                     .arg(dir.join("."))
                     .arg(&stage);
-                run(command, None)?;
+                tools.run(command, None)?;
             }
             for n in nested {
                 let Ok(Some(inner)) = safe_join(&stage, n) else {

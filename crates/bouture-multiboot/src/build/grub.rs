@@ -11,7 +11,7 @@ use crate::error::{Error, io};
 use crate::layout::{LAYOUT_NAME, Layout};
 use crate::plan::{DiskPlan, PartitionRole, Plan, SECTOR};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR};
-use crate::tools::{Tools, run};
+use crate::tools::Tools;
 
 /// core.img for the BIOS: finds the multiboot filesystem by UUID, so disk
 /// order does not matter.
@@ -52,7 +52,7 @@ pub(super) fn make_core_image(
             "serial",
             "terminal",
         ]);
-    run(command, None)?;
+    tools.run(command, None)?;
     std::fs::read(&core).map_err(io(&core, "cannot read"))
 }
 
@@ -101,51 +101,46 @@ pub(super) fn make_efi_image(
             "all_video",
             "reboot",
         ]);
-    run(command, None).map(drop)
+    tools.run(command, None).map(drop)
 }
 
-/// The ESP without mounting: `mkfs.fat --offset` straight into the disk
-/// (its size given, so it stays inside the partition), then GRUB's UEFI
-/// image copied in with mtools and read back (`mtype`).
+/// The ESP without mounting: a FAT filesystem made like any vfat volume
+/// ([`super::fat::make_fat`]: `mkfs.fat --offset`, mtools) holding GRUB's
+/// UEFI image at `EFI/BOOT/BOOTX64.EFI`, read back with `mtype`.
 pub(super) fn make_esp(
     tools: &Tools,
     disk: &Path,
     partition: &crate::plan::PartitionPlan,
     work: &Path,
 ) -> Result<(), Error> {
-    let volume_id: String = partition
-        .partition_uuid
-        .simple()
-        .to_string()
-        .chars()
-        .take(8)
-        .collect();
-    let mut command = tools.command("mkfs.fat");
-    command
-        .args(["-F", "16", "-n", "ESP", "-i", &volume_id])
-        .arg("--offset")
-        .arg(partition.start_sector.to_string())
-        .arg(disk)
-        .arg((partition.size_bytes / 1024).to_string());
-    run(command, None)?;
-    let image = format!("{}@@{}", disk.display(), partition.offset_bytes);
-    let mtools = |tool: &str, args: &[&str]| {
-        let mut command = tools.command(tool);
-        command
-            .env("MTOOLS_SKIP_CHECK", "1")
-            .arg("-i")
-            .arg(&image)
-            .args(args);
-        run(command, None)
-    };
-    mtools("mmd", &["::/EFI", "::/EFI/BOOT"])?;
+    let tree = work.join(format!("esp-{}", partition.partition_uuid));
+    let boot = tree.join("EFI/BOOT");
+    std::fs::create_dir_all(&boot).map_err(io(&boot, "cannot create"))?;
     let local = work.join(EFI_IMAGE);
-    let local_text = local.to_str().ok_or_else(|| Error::Target {
-        path: local.clone(),
-        message: "work path is not UTF-8".into(),
-    })?;
-    mtools("mcopy", &["-o", local_text, "::/EFI/BOOT/BOOTX64.EFI"])?;
-    let back = mtools("mtype", &["::/EFI/BOOT/BOOTX64.EFI"])?;
+    std::fs::copy(&local, boot.join(EFI_IMAGE)).map_err(io(&local, "cannot copy"))?;
+    let fs = crate::plan::FilesystemPlan {
+        fs_type: "vfat".into(),
+        uuid: partition.partition_uuid,
+        label: "ESP".into(),
+        mount: None,
+        images: Vec::new(),
+        fstab_enabled: false,
+        fstab_options: "defaults".into(),
+        keep_data: false,
+    };
+    let region = super::ext::Region {
+        disk,
+        offset: partition.offset_bytes,
+        size: partition.size_bytes,
+    };
+    super::fat::make_fat(tools, &fs, &tree, &[], &region)?;
+    let mut command = tools.command("mtype");
+    command
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(format!("{}@@{}", disk.display(), partition.offset_bytes))
+        .arg("::/EFI/BOOT/BOOTX64.EFI");
+    let back = tools.run(command, None)?;
     let written = std::fs::read(&local).map_err(io(&local, "cannot read"))?;
     if back != written {
         return Err(Error::ReadBack {

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::content::check_content;
 use super::ext::{Region, fill_filesystem};
-use super::inputs::check_filesystems;
+use super::inputs::{Source, buildable};
 use super::kernel::find_boot_files;
 use super::verify::table_matches;
 use crate::bootcfg::{BootFiles, BootInfo};
@@ -20,7 +21,7 @@ use crate::layout::{LAYOUT_FORMAT, LAYOUT_LIMIT, LAYOUT_NAME, Layout};
 use crate::plan::{DiskPlan, PartitionPlan, PartitionRole, Plan};
 use crate::running::{Running, running_image};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk};
-use crate::tools::{Tools, run};
+use crate::tools::Tools;
 
 /// What `bouture deploy image` is asked.
 #[derive(Debug, Clone)]
@@ -123,7 +124,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
             "{LAYOUT_NAME}: the plan has no multiboot partition"
         )));
     };
-    check_filesystems(plan)?;
+    buildable(plan)?;
     let index = plan
         .images
         .iter()
@@ -152,6 +153,16 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
             image.name
         )));
     }
+    // The source must fit its partitions: measured as the build does (a tar
+    // archive listed, not extracted, and stopped past the partitions' size).
+    let mut only = plan.clone();
+    only.images.retain(|i| i.name == image.name);
+    let source = if tar {
+        Source::Tar(options.source.clone())
+    } else {
+        Source::Dir(options.source.clone())
+    };
+    check_content(&only, std::slice::from_ref(&source), &tools)?;
     let work_parent = work_parent(path)?;
     let work = tempfile::Builder::new()
         .prefix(".bouture-deploy-")
@@ -168,13 +179,12 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
             .arg(&options.source)
             .arg("-C")
             .arg(&dir);
-        run(command, None)?;
+        tools.run(command, None)?;
         dir
     } else {
         options.source.clone()
     };
     let boot_files = find_boot_files(&image.name, &root, &image.image_name)?;
-    check_fits(&root, &written, &image.name)?;
     let mut files = layout.boot_files.clone();
     if let Some(slot) = files.get_mut(index) {
         slot.clone_from(&boot_files);
@@ -470,74 +480,6 @@ fn work_parent(disk: &Path) -> Result<PathBuf, Error> {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
 }
 
-/// The bytes of the regular files under `dir` (links not followed, each
-/// inode once), rounded up to 4 KiB blocks, plus a block per entry.
-fn tree_bytes(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> Result<u64, Error> {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0u64;
-    for entry in std::fs::read_dir(dir).map_err(io(dir, "cannot list"))? {
-        let entry = entry.map_err(io(dir, "cannot list"))?;
-        let meta = entry.metadata().map_err(io(entry.path(), "cannot stat"))?;
-        total += 4096;
-        if meta.is_dir() {
-            total += tree_bytes(&entry.path(), seen)?;
-        } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
-            total += meta.len().div_ceil(4096) * 4096;
-        }
-    }
-    Ok(total)
-}
-
-/// The source must fit: what goes to each rewritten partition (its mount
-/// point's subtree, minus the image's other mount points below it) against
-/// the partition's size less a conservative eighth for ext metadata and
-/// the journal.
-fn check_fits(root: &Path, written: &Written<'_>, image: &str) -> Result<(), Error> {
-    let mounts: Vec<&str> = written
-        .iter()
-        .filter_map(|p| p.filesystem.as_ref()?.mount.as_deref())
-        .collect();
-    for partition in written {
-        let Some(mount) = partition
-            .filesystem
-            .as_ref()
-            .and_then(|f| f.mount.as_deref())
-        else {
-            continue;
-        };
-        let dir = root.join(mount.trim_start_matches('/'));
-        let Ok(meta) = std::fs::symlink_metadata(&dir) else {
-            continue;
-        };
-        if !meta.is_dir() {
-            continue;
-        }
-        let mut seen = std::collections::HashSet::new();
-        let mut needed = tree_bytes(&dir, &mut seen)?;
-        for nested in mounts
-            .iter()
-            .filter(|m| **m != mount && super::ext::below(m, mount))
-        {
-            let inner = root.join(nested.trim_start_matches('/'));
-            if std::fs::symlink_metadata(&inner).is_ok_and(|m| m.is_dir()) {
-                needed = needed
-                    .saturating_sub(tree_bytes(&inner, &mut std::collections::HashSet::new())?);
-            }
-        }
-        let usable = partition.size_bytes - partition.size_bytes / 8;
-        if needed > usable {
-            return Err(Error::Source {
-                image: image.to_owned(),
-                message: format!(
-                    "{mount} needs about {needed} bytes, more than partition {} ({}) holds ({} bytes, {usable} usable): nothing was written",
-                    partition.number, partition.name, partition.size_bytes
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Cancel `next_entry` when it names `id` (the image about to be rewritten).
 fn clear_next_entry(opened: &mut Opened, id: &str) -> Result<(), Error> {
     if opened.env.get("next_entry") != Some(id) {
@@ -555,7 +497,7 @@ fn clear_next_entry(opened: &mut Opened, id: &str) -> Result<(), Error> {
 fn fsck(tools: &Tools, disk: &Path, offset: u64) -> Result<(), Error> {
     let mut command = tools.command("e2fsck");
     command.arg("-fn").arg(device_spec(disk, offset)?);
-    run(command, None).map(drop)
+    tools.run(command, None).map(drop)
 }
 
 /// Replace files in the multiboot partition's `/boot/grub` with debugfs
@@ -588,7 +530,7 @@ fn replace_multiboot_files(
     command
         .args(["-w", "-f", "-"])
         .arg(device_spec(disk, offset)?);
-    run(command, Some(script.as_bytes()))?;
+    tools.run(command, Some(script.as_bytes()))?;
     for (name, bytes) in contents {
         let back = debugfs(tools, disk, offset, &format!("cat {GRUB_DIR}/{name}"))?;
         if back.as_bytes() != bytes.as_slice() {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::{BuildOptions, DiskFormat, ImageSource};
 use crate::error::{Error, io};
-use crate::plan::Plan;
+use crate::model::{PartitionsPolicy, PathElement, ValidationError, ValidationErrors};
+use crate::plan::{PartitionRole, Plan};
 use crate::tools::Tools;
 
 /// GRUB's BIOS files (Debian's grub-pc-bin).
@@ -50,29 +51,92 @@ pub(super) enum Source {
     Tar(PathBuf),
 }
 
-pub(super) fn check_filesystems(plan: &Plan) -> Result<(), Error> {
+/// The filesystems `build_disks` makes.
+pub(super) const BUILT_FILESYSTEMS: &[&str] = &["ext2", "ext3", "ext4", "vfat", "swap"];
+
+/// What `build_disks` cannot honour, refused with the field named (every
+/// finding at once): `bouture deploy plan` says the same before any build.
+///
+/// # Errors
+///
+/// Every finding, each at its path in the document.
+pub fn buildable(plan: &Plan) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    let at = |path: &[&str], message: String| ValidationError {
+        path: path
+            .iter()
+            .map(|p| match p.parse() {
+                Ok(index) => PathElement::Index(index),
+                Err(_) => PathElement::Key((*p).to_owned()),
+            })
+            .collect(),
+        message,
+    };
+    match plan.partitions_policy {
+        Some(PartitionsPolicy::Verify) => errors.push(at(
+            &["partitions_policy"],
+            "'verify' keeps the disk's partitions and installs no image (Bareon); bouture deploy build writes a whole new disk: say 'clean' (or leave it out)".into(),
+        )),
+        Some(PartitionsPolicy::NailgunLegacy) => errors.push(at(
+            &["partitions_policy"],
+            "'nailgun_legacy' (Fuel's legacy partitioning) is not implemented by bouture: say 'clean' (or leave it out)".into(),
+        )),
+        _ => {}
+    }
+    if let Some(flags) = &plan.image_deploy_flags {
+        let rsync_default = flags.len() == 1
+            && flags.get("rsync_flags").and_then(serde_json::Value::as_str) == Some("-a -A -X");
+        if !flags.is_empty() && !rsync_default {
+            errors.push(at(
+                &["image_deploy_flags"],
+                "bouture copies each tree with mke2fs -d (owners, modes, links, extended attributes kept: Bareon's default rsync_flags '-a -A -X'); other flags cannot be honoured: remove the field".into(),
+            ));
+        }
+    }
     for disk in &plan.disks {
         for partition in &disk.partitions {
-            let Some(fs) = &partition.filesystem else {
+            let (Some(fs), PartitionRole::Volume { source }) =
+                (&partition.filesystem, &partition.role)
+            else {
                 continue;
             };
-            if !matches!(fs.fs_type.as_str(), "ext2" | "ext3" | "ext4" | "swap") {
-                return Err(Error::Unsupported(format!(
-                    "disk {} partition {} ({}): bouture deploy build makes ext2, ext3, ext4 and swap, not {}",
-                    disk.id, partition.number, partition.name, fs.fs_type
-                )));
-            }
-            if fs.mount.as_deref() == Some("/") && fs.images.len() > 1 {
-                return Err(Error::Unsupported(format!(
-                    "disk {} partition {}: a '/' shared by images {} cannot hold one fstab per image",
-                    disk.id,
-                    partition.number,
-                    fs.images.join(", ")
-                )));
+            let mut path: Vec<&str> = source.split(':').collect();
+            if !BUILT_FILESYSTEMS.contains(&fs.fs_type.as_str()) {
+                path.push("file_system");
+                errors.push(at(
+                    &path,
+                    format!(
+                        "'{}' cannot be built: bouture deploy build makes {} (partition {} of disk {})",
+                        crate::excerpt(&fs.fs_type, 40),
+                        BUILT_FILESYSTEMS.join(", "),
+                        partition.number,
+                        disk.id
+                    ),
+                ));
+            } else if fs.mount.as_deref() == Some("/") && fs.images.len() > 1 {
+                path.push("images");
+                errors.push(at(
+                    &path,
+                    format!(
+                        "a '/' shared by images {} cannot hold one fstab per image",
+                        fs.images.join(", ")
+                    ),
+                ));
+            } else if fs.fs_type == "vfat" && fs.mount.as_deref() == Some("/") {
+                path.push("file_system");
+                errors.push(at(
+                    &path,
+                    "a vfat '/' cannot hold a Linux system (no owners, modes or links): use ext4"
+                        .into(),
+                ));
             }
         }
     }
-    Ok(())
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors { errors })
+    }
 }
 
 pub(super) fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<Source>, Error> {
@@ -213,13 +277,104 @@ pub(super) fn required_tools(
     if sources.iter().any(|s| matches!(s, Source::Tar(_))) {
         wanted.push(("tar", "tar"));
     }
-    if plan
-        .disks
-        .iter()
-        .flat_map(|d| &d.partitions)
-        .any(|p| p.filesystem.as_ref().is_some_and(|f| f.fs_type == "swap"))
-    {
+    let has = |fs_type: &str| {
+        plan.disks
+            .iter()
+            .flat_map(|d| &d.partitions)
+            .any(|p| p.filesystem.as_ref().is_some_and(|f| f.fs_type == fs_type))
+    };
+    if has("vfat") {
+        wanted.push(("mkfs.fat", "dosfstools"));
+        wanted.push(("mcopy", "mtools"));
+        wanted.push(("mmd", "mtools"));
+    }
+    if has("swap") {
         wanted.push(("mkswap", "util-linux"));
     }
     Tools::require(&wanted)
+}
+
+/// Every output (the disks and the boot info) against every other and
+/// every input, before anything is written: none may be an input (the
+/// provision document, a tar source) or lie inside a source tree, none may
+/// be two outputs at once, each must be a regular file or absent, in an
+/// existing directory.
+pub(super) fn check_outputs(
+    plan: &Plan,
+    options: &BuildOptions,
+    disks: &[PathBuf],
+    sources: &[Source],
+) -> Result<(), Error> {
+    let mut outputs: Vec<(&Path, &str)> = disks.iter().map(|p| (p.as_path(), "disk")).collect();
+    if let Some(info) = &options.boot_info {
+        outputs.push((info, "--boot-info"));
+    }
+    for (i, (output, what)) in outputs.iter().enumerate() {
+        let refuse = |message: String| Error::Target {
+            path: output.to_path_buf(),
+            message,
+        };
+        if let Some((_, other)) = outputs
+            .iter()
+            .skip(i + 1)
+            .find(|(p, _)| bouture_fs::same_file(output, p))
+        {
+            return Err(refuse(format!(
+                "is both the {what} output and the {other} output"
+            )));
+        }
+        if let Some(provision) = &options.provision
+            && bouture_fs::same_file(output, provision)
+        {
+            return Err(refuse(format!(
+                "is the provision document, an input: the {what} output would replace it"
+            )));
+        }
+        for (image, source) in plan.images.iter().zip(sources) {
+            match source {
+                Source::Tar(archive) if bouture_fs::same_file(output, archive) => {
+                    return Err(refuse(format!(
+                        "is image {}'s tar archive, an input: the {what} output would replace it",
+                        image.name
+                    )));
+                }
+                Source::Dir(tree) if inside(output, tree) => {
+                    return Err(refuse(format!(
+                        "is inside image {}'s source tree {}: the {what} output and the build's work files would be copied into the image",
+                        image.name,
+                        tree.display()
+                    )));
+                }
+                _ => {}
+            }
+        }
+        match std::fs::symlink_metadata(output) {
+            Ok(metadata) if !metadata.file_type().is_file() => {
+                return Err(refuse(format!(
+                    "is {}, which is never replaced",
+                    bouture_fs::describe(metadata.file_type())
+                )));
+            }
+            _ => {}
+        }
+        let dir = match output.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+            return Err(refuse(format!(
+                "cannot be written: its directory {} does not exist",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` (existing or not) resolves to a place inside `tree`.
+fn inside(path: &Path, tree: &Path) -> bool {
+    match (bouture_fs::resolve(path), tree.canonicalize()) {
+        (Some(path), Ok(tree)) => path.starts_with(tree),
+        _ => false,
+    }
 }

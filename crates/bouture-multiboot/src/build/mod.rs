@@ -6,31 +6,39 @@
 //! them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::plan::Plan;
-use crate::tools::{GRUB_I386_PC, GRUB_X86_64_EFI, run};
+use crate::tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
 
+mod content;
 mod disk;
 mod ext;
+mod fat;
 mod grub;
 mod image;
 mod inputs;
+
+pub(crate) use fat::volume_id as fat_volume_id;
+pub use inputs::buildable;
 mod kernel;
 mod verify;
+mod work;
 
 pub use image::{DeployOptions, DeployReport, DeployedPartition, deploy_image};
 
 use disk::build_disk;
 use grub::{make_core_image, make_efi_image};
 use inputs::{
-    Source, check_filesystems, check_grub_dir, check_grub_efi_dir, check_sources, output_paths,
+    Source, check_grub_dir, check_grub_efi_dir, check_outputs, check_sources, output_paths,
     required_tools,
 };
-use kernel::find_boot_files;
+use kernel::{find_boot_files, pick_boot_files};
 use verify::verify_disk;
 
 /// `--image NAME=SOURCE`: a directory tree or a tar archive of the image's root.
@@ -70,6 +78,12 @@ pub struct BuildOptions {
     pub grub_efi_dir: PathBuf,
     /// Check everything, write nothing.
     pub dry_run: bool,
+    /// The provision document read, an input no output may replace.
+    pub provision: Option<PathBuf>,
+    /// Set (by a signal handler) to stop: the running tool is killed, the
+    /// work directory and the unfinished outputs removed, and the build
+    /// fails with [`Error::Interrupted`].
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl BuildOptions {
@@ -83,6 +97,8 @@ impl BuildOptions {
             grub_dir: PathBuf::from(GRUB_I386_PC),
             grub_efi_dir: PathBuf::from(GRUB_X86_64_EFI),
             dry_run: false,
+            provision: None,
+            cancel: None,
         }
     }
 }
@@ -122,12 +138,15 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     let Some(multiboot_uuid) = plan.multiboot_uuid else {
         return Err(Error::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
     };
-    check_filesystems(plan)?;
+    buildable(plan)?;
     // Everything is checked before anything is written.
     let sources = check_sources(plan, &options.sources)?;
     let outputs = output_paths(plan, &options.outputs, options.format)?;
-    let tools = required_tools(plan, options, &sources)?;
+    check_outputs(plan, options, &outputs, &sources)?;
+    let tools = required_tools(plan, options, &sources)?.cancelled_by(options.cancel.clone());
     check_grub_dir(&options.grub_dir).and(check_grub_efi_dir(&options.grub_efi_dir))?;
+    // What each partition receives, tar archives listed, not extracted.
+    let listed = content::check_content(plan, &sources, &tools)?;
     let parent = outputs
         .first()
         .and_then(|p| p.parent())
@@ -135,40 +154,34 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
     if options.dry_run {
-        let files: Vec<BootFiles> = plan
-            .images
-            .iter()
-            .zip(&sources)
-            .map(|(image, source)| match source {
-                Source::Dir(dir) => find_boot_files(&image.name, dir, &image.image_name),
-                Source::Tar(_) => Ok(BootFiles::default_for(image)),
-            })
-            .collect::<Result<_, _>>()?;
-        let boot_info = plan.boot_info(&files);
-        return Ok(BuildReport {
-            dry_run: true,
-            disks: disk_list(plan, &outputs, options.format),
-            boot_files: files,
-            boot_info,
-        });
+        return dry_run(plan, options, &outputs, &sources, &listed);
     }
 
-    let work = tempfile::Builder::new()
-        .prefix(".bouture-build-")
-        .tempdir_in(&parent)
-        .map_err(io(&parent, "cannot create a work directory"))?;
-    let work = work.path();
-    // Tar archives are unpacked first; directories are read in place.
+    let work = work::Work::create(&parent)?;
+    work.clean_stale(&parent);
+    // Each output is made beside itself (never across filesystems), all
+    // created now (each directory proven writable before any work), and
+    // put in place together once all are complete and read back.
+    let targets: Vec<&Path> = outputs
+        .iter()
+        .chain(&options.boot_info)
+        .map(PathBuf::as_path)
+        .collect();
+    let staged = work.stage(&targets)?;
+    let work_dir = work.path().to_owned();
+    let work_dir = work_dir.as_path();
+    // Tar archives are unpacked first (their size was checked above);
+    // directories are read in place.
     let mut roots = Vec::new();
     for (image, source) in plan.images.iter().zip(&sources) {
         roots.push(match source {
             Source::Dir(dir) => dir.clone(),
             Source::Tar(archive) => {
-                let dir = work.join(format!("src-{}", image.name));
+                let dir = work_dir.join(format!("src-{}", image.name));
                 std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
                 let mut command = tools.command("tar");
                 command.arg("-x").arg("-f").arg(archive).arg("-C").arg(&dir);
-                run(command, None)?;
+                tools.run(command, None)?;
                 dir
             }
         });
@@ -181,24 +194,26 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
         .collect::<Result<_, _>>()?;
     let boot_info = plan.boot_info(&files);
 
-    let core = make_core_image(&tools, work, &options.grub_dir, &multiboot_uuid.to_string())?;
+    let core = make_core_image(
+        &tools,
+        work_dir,
+        &options.grub_dir,
+        &multiboot_uuid.to_string(),
+    )?;
     make_efi_image(
         &tools,
-        work,
+        work_dir,
         &options.grub_efi_dir,
         &multiboot_uuid.to_string(),
     )?;
-    // Each output is made beside itself (never across filesystems), and
-    // all are put in place together once all are complete and read back.
-    let mut staged = Vec::new();
-    for (n, (disk, output)) in plan.disks.iter().zip(&outputs).enumerate() {
-        let target = bouture_fs::Staged::beside(output)?;
+    for (n, (disk, target)) in plan.disks.iter().zip(&staged).enumerate() {
+        tools.check_cancel()?;
         let raw = match options.format {
             DiskFormat::Raw => target.path().to_owned(),
-            DiskFormat::Qcow2 => work.join(format!("disk-{n}.img")),
+            DiskFormat::Qcow2 => work_dir.join(format!("disk-{n}.img")),
         };
         build_disk(
-            &tools, plan, disk, &roots, &files, &boot_info, options, work, &raw, &core,
+            &tools, plan, disk, &roots, &files, &boot_info, options, work_dir, &raw, &core,
         )?;
         verify_disk(&tools, disk, &raw)?;
         if options.format == DiskFormat::Qcow2 {
@@ -207,22 +222,53 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
                 .args(["convert", "-q", "-f", "raw", "-O", "qcow2"])
                 .arg(&raw)
                 .arg(target.path());
-            run(command, None)?;
+            tools.run(command, None)?;
             std::fs::remove_file(&raw).map_err(io(&raw, "cannot remove"))?;
         }
-        staged.push(target);
     }
-    if let Some(path) = &options.boot_info {
+    if let (Some(path), Some(target)) = (&options.boot_info, staged.last()) {
         let mut text = serde_json::to_vec_pretty(&boot_info).unwrap_or_default();
         text.push(b'\n');
-        let target = bouture_fs::Staged::beside(path)?;
         std::fs::write(target.path(), &text).map_err(io(path, "cannot write"))?;
-        staged.push(target);
     }
+    tools.check_cancel()?;
     bouture_fs::replace_together(staged, 0o644)?;
+    drop(work);
     Ok(BuildReport {
         dry_run: false,
         disks: disk_list(plan, &outputs, options.format),
+        boot_files: files,
+        boot_info,
+    })
+}
+
+/// What the build would write: the kernel found in each tree (or in each
+/// archive's listing), nothing written.
+fn dry_run(
+    plan: &Plan,
+    options: &BuildOptions,
+    outputs: &[PathBuf],
+    sources: &[Source],
+    listed: &[content::BootNames],
+) -> Result<BuildReport, Error> {
+    let files: Vec<BootFiles> = plan
+        .images
+        .iter()
+        .zip(sources)
+        .zip(listed)
+        .map(|((image, source), listed)| match (source, listed) {
+            (Source::Tar(archive), Some(names)) => {
+                pick_boot_files(&image.name, names, None, &image.image_name, archive)
+            }
+            (Source::Dir(dir) | Source::Tar(dir), _) => {
+                find_boot_files(&image.name, dir, &image.image_name)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let boot_info = plan.boot_info(&files);
+    Ok(BuildReport {
+        dry_run: true,
+        disks: disk_list(plan, outputs, options.format),
         boot_files: files,
         boot_info,
     })

@@ -191,8 +191,10 @@ pub struct VolumeGroup {
 pub struct Provision {
     /// `images`.
     pub images: Vec<Image>,
-    /// `partitions_policy`.
-    pub partitions_policy: PartitionsPolicy,
+    /// `partitions_policy`; `None` when absent (Bareon then reads `verify`).
+    pub partitions_policy: Option<PartitionsPolicy>,
+    /// `image_deploy_flags` (Bareon's rsync flags), when given.
+    pub image_deploy_flags: Option<serde_json::Map<String, Value>>,
     /// The `disk` entries of `partitions`, in order.
     pub disks: Vec<Disk>,
     /// The `vg` entries of `partitions`, in order.

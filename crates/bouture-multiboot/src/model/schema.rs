@@ -166,7 +166,10 @@ impl Checker {
                     .collect::<Vec<_>>()
             })
         });
-        self.typed(root, "image_deploy_flags", Kind::Object);
+        let image_deploy_flags = self
+            .typed(root, "image_deploy_flags", Kind::Object)
+            .and_then(Value::as_object)
+            .cloned();
         let policy = self
             .typed(root, "partitions_policy", Kind::String)
             .and_then(|value| match value.as_str() {
@@ -217,7 +220,8 @@ impl Checker {
         }
         Some(Provision {
             images,
-            partitions_policy: policy.unwrap_or_default(),
+            partitions_policy: policy,
+            image_deploy_flags,
             disks,
             volume_groups,
             kernel_params,

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use super::tool;
 
-/// Debian's kernel, unpacked by scripts/setup.d/40-multiboot.sh.
+/// Debian's kernel, unpacked by scripts/setup.d/peers.sh (scripts/peers).
 pub(crate) fn kernel() -> Vec<u8> {
     let path = std::env::var_os("BOUTURE_MULTIBOOT_KERNEL").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/multiboot-kernel/vmlinuz"),
         PathBuf::from,
     );
     std::fs::read(&path).unwrap_or_else(|error| {
-        panic!("no kernel at {} ({error}): run scripts/setup.d/40-multiboot.sh (it unpacks Debian's linux-image-cloud-amd64)", path.display())
+        panic!("no kernel at {} ({error}): run `source scripts/setup.d/peers.sh qemu` (it unpacks Debian's linux-image-cloud-amd64)", path.display())
     })
 }
 
@@ -90,7 +90,7 @@ pub(crate) fn ovmf(work: &Path) -> Firmware {
     let vars = PathBuf::from("/usr/share/OVMF/OVMF_VARS_4M.fd");
     assert!(
         code.is_file() && vars.is_file(),
-        "no OVMF in /usr/share/OVMF: run scripts/setup.d/40-multiboot.sh or apt-get install ovmf"
+        "no OVMF in /usr/share/OVMF: run `source scripts/setup.d/peers.sh qemu` or apt-get install ovmf"
     );
     let copy = work.join("OVMF_VARS.fd");
     std::fs::copy(&vars, &copy).unwrap();
