@@ -532,3 +532,29 @@ fn missing_grub_files_are_reported_with_their_package() {
     );
     assert!(!work.join("disk.img").exists());
 }
+
+/// On a disk much larger than the ESP, mkfs.fat is told the FAT size: left
+/// to itself it sizes by the file and refuses the 16 MiB partition.
+#[test]
+fn the_esp_of_a_large_disk_is_fat16() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let document = document("").replace(r#""size": "256""#, r#""size": "1200""#);
+    let plan = plan(&document);
+    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
+    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let disk = work.join("disk.img");
+    build_disks(
+        &plan,
+        &BuildOptions::new(
+            vec![disk.clone()],
+            sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
+        ),
+    )
+    .unwrap();
+    let probe = blkid(&disk, partition(&plan, "grub_efi"));
+    assert!(
+        probe.contains("TYPE=vfat") && probe.contains("VERSION=FAT16"),
+        "{probe}"
+    );
+}
