@@ -13,46 +13,70 @@ use crate::plan::{DiskPlan, PartitionRole, Plan, SECTOR};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR};
 use crate::tools::Tools;
 
-/// core.img for the BIOS: finds the multiboot filesystem by UUID, so disk
-/// order does not matter.
+/// The modules both GRUB images embed: find the multiboot filesystem by
+/// UUID (without `search` the menu hangs at "Press any key to continue"),
+/// read grub.cfg and grubenv, boot Linux, talk on the serial line.
+const MODULES: [&str; 12] = [
+    "part_gpt",
+    "ext2",
+    "search",
+    "search_fs_uuid",
+    "normal",
+    "configfile",
+    "loadenv",
+    "test",
+    "echo",
+    "linux",
+    "serial",
+    "terminal",
+];
+
+/// `grub-mkimage -O format` into `work/output`, with an embedded config
+/// that finds the multiboot filesystem by UUID (so disk order does not
+/// matter) and the [`MODULES`] plus `extra`.
+fn mkimage(
+    tools: &Tools,
+    work: &Path,
+    (format, modules_dir, output): (&str, &Path, &str),
+    multiboot_uuid: &str,
+    extra: &[&str],
+) -> Result<std::path::PathBuf, Error> {
+    let early = work.join(format!("early-{format}.cfg"));
+    std::fs::write(
+        &early,
+        format!("search.fs_uuid {multiboot_uuid} root\nset prefix=($root){GRUB_DIR}\n"),
+    )
+    .map_err(io(&early, "cannot write"))?;
+    let image = work.join(output);
+    let mut command = tools.command("grub-mkimage");
+    command
+        .args(["-O", format, "-o"])
+        .arg(&image)
+        .arg("-d")
+        .arg(modules_dir)
+        .arg("-c")
+        .arg(&early)
+        .args(["-p", GRUB_DIR])
+        .args(extra)
+        .args(MODULES);
+    tools.run(command, None)?;
+    Ok(image)
+}
+
+/// core.img for the BIOS.
 pub(super) fn make_core_image(
     tools: &Tools,
     work: &Path,
     grub_dir: &Path,
     multiboot_uuid: &str,
 ) -> Result<Vec<u8>, Error> {
-    let early = work.join("early.cfg");
-    std::fs::write(
-        &early,
-        format!("search.fs_uuid {multiboot_uuid} root\nset prefix=($root){GRUB_DIR}\n"),
-    )
-    .map_err(io(&early, "cannot write"))?;
-    let core = work.join("core.img");
-    let mut command = tools.command("grub-mkimage");
-    command
-        .args(["-O", "i386-pc", "-o"])
-        .arg(&core)
-        .arg("-d")
-        .arg(grub_dir)
-        .arg("-c")
-        .arg(&early)
-        .args(["-p", GRUB_DIR])
-        .args([
-            "biosdisk",
-            "part_gpt",
-            "ext2",
-            "search",
-            "search_fs_uuid",
-            "normal",
-            "configfile",
-            "loadenv",
-            "test",
-            "echo",
-            "linux",
-            "serial",
-            "terminal",
-        ]);
-    tools.run(command, None)?;
+    let core = mkimage(
+        tools,
+        work,
+        ("i386-pc", grub_dir, "core.img"),
+        multiboot_uuid,
+        &["biosdisk"],
+    )?;
     std::fs::read(&core).map_err(io(&core, "cannot read"))
 }
 
@@ -60,48 +84,22 @@ pub(super) fn make_core_image(
 /// `EFI/BOOT/`: the removable-media path every firmware boots).
 pub(super) const EFI_IMAGE: &str = "BOOTX64.EFI";
 
-/// GRUB's UEFI image, `work/BOOTX64.EFI`: finds the multiboot filesystem by
-/// UUID like core.img, then reads the same grub.cfg and grubenv. Without
-/// the `search` module the menu hangs at "Press any key to continue".
+/// GRUB's UEFI image, `work/BOOTX64.EFI`, reading the same grub.cfg and
+/// grubenv as core.img.
 pub(super) fn make_efi_image(
     tools: &Tools,
     work: &Path,
     efi_dir: &Path,
     multiboot_uuid: &str,
 ) -> Result<(), Error> {
-    let early = work.join("early-efi.cfg");
-    std::fs::write(
-        &early,
-        format!("search.fs_uuid {multiboot_uuid} root\nset prefix=($root){GRUB_DIR}\n"),
+    mkimage(
+        tools,
+        work,
+        ("x86_64-efi", efi_dir, EFI_IMAGE),
+        multiboot_uuid,
+        &["efi_gop", "all_video", "reboot"],
     )
-    .map_err(io(&early, "cannot write"))?;
-    let mut command = tools.command("grub-mkimage");
-    command
-        .args(["-O", "x86_64-efi", "-o"])
-        .arg(work.join(EFI_IMAGE))
-        .arg("-d")
-        .arg(efi_dir)
-        .arg("-c")
-        .arg(&early)
-        .args(["-p", GRUB_DIR])
-        .args([
-            "part_gpt",
-            "ext2",
-            "search",
-            "search_fs_uuid",
-            "normal",
-            "configfile",
-            "loadenv",
-            "test",
-            "echo",
-            "linux",
-            "serial",
-            "terminal",
-            "efi_gop",
-            "all_video",
-            "reboot",
-        ]);
-    tools.run(command, None).map(drop)
+    .map(drop)
 }
 
 /// The ESP without mounting: a FAT filesystem made like any vfat volume
