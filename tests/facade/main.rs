@@ -8,8 +8,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../support/demo_node.rs"]
-mod demo_node;
+use bouture_test_support::demo_node;
 
 use bouture::node::{BoutureStatus, InstanceState, Inventory, NodeConfig};
 

@@ -6,6 +6,7 @@
 mod apply;
 mod lock;
 mod narrate;
+mod node;
 mod plan;
 mod readback;
 mod report;
@@ -20,6 +21,7 @@ pub use apply::{
 };
 pub use lock::{DEFAULT_LOCK_WAIT, LOCK_FILE_NAME, LockError, NodeLock};
 pub use narrate::GraftNarration;
+pub use node::{NodeError, NodeOptions, NodeReport, graft_node};
 pub use plan::{
     GraftPlan, MONITOR_URL_KEY, MonitorUrlError, Options, PlannedInstance, PlannedPartition,
     PlannedSharedInstance, SkipReason, SkippedPartition, TIMESTAMP_FILE_NAME, with_monitor_url,

@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use bouture_ini::IniDocument;
 use serde_json::{Map, Value, json};
 
-#[path = "../../../tests/support/python.rs"]
-mod support;
-use support::python;
+use bouture_test_support::python::python;
 
 /// The directory of this crate's test fixtures.
 fn fixtures() -> PathBuf {

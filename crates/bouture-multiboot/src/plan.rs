@@ -331,7 +331,7 @@ impl Plan {
                 if volume.kind != VolumeKind::Partition {
                     errors.push(ValidationError {
                         path: at(&[PathElement::Key("volumes".into()), PathElement::Index(volume.index)]),
-                        message: format!("{:?} volumes are validated but not laid out by bouture deploy (only 'partition')", volume.kind).to_lowercase(),
+                        message: format!("{} volumes are validated but not laid out by bouture deploy (only 'partition': LVM and md RAID need device-mapper or md devices, which bouture never uses)", format!("{:?}", volume.kind).to_lowercase()),
                     });
                 }
                 sizes.push(match volume.size {

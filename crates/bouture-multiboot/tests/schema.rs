@@ -35,10 +35,11 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     let mut doc = base();
     doc["partitions_policy"] = json!("verify");
     doc["image_deploy_flags"] = json!({"rsync_flags": "-a --delete"});
-    doc["partitions"][0]["volumes"][2]["file_system"] = json!("xfs");
+    doc["partitions"][0]["volumes"][2]["file_system"] = json!("btrfs");
     doc["partitions"][0]["volumes"][1]["file_system"] = json!("vfat");
+    doc["partitions"][0]["volumes"][0]["file_system"] = json!("xfs");
     let found = refusals(&doc);
-    assert_eq!(found.len(), 4, "{found:#?}");
+    assert_eq!(found.len(), 5, "{found:#?}");
     assert!(
         found[0].starts_with(
             "partitions_policy:'verify' keeps the disk's partitions and installs no image"
@@ -51,13 +52,19 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     );
     assert!(
         found[2].starts_with(
+            "partitions:0:volumes:0:file_system:an xfs '/' would need its tree copied in without mounting"
+        ),
+        "{found:#?}"
+    );
+    assert!(
+        found[3].starts_with(
             "partitions:0:volumes:1:file_system:a vfat '/' cannot hold a Linux system"
         ),
         "{found:#?}"
     );
     assert_eq!(
-        found[3],
-        "partitions:0:volumes:2:file_system:'xfs' cannot be built: bouture deploy build makes ext2, ext3, ext4, vfat, swap (partition 6 of disk vda)"
+        found[4],
+        "partitions:0:volumes:2:file_system:'btrfs' cannot be built: bouture deploy build makes ext2, ext3, ext4, xfs, vfat, swap (partition 6 of disk vda)"
     );
 
     let mut doc = base();
@@ -74,9 +81,17 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     doc["partitions"][0]["volumes"][2]["keep_data"] = json!(true);
     assert_eq!(refusals(&doc), Vec::<String>::new());
 
-    // The build refuses the same, before anything is written.
+    // An xfs smaller than mkfs.xfs makes.
     let mut doc = base();
     doc["partitions"][0]["volumes"][2]["file_system"] = json!("xfs");
+    assert_eq!(
+        refusals(&doc),
+        ["partitions:0:volumes:2:size:18 MiB: mkfs.xfs makes no filesystem smaller than 300 MiB"]
+    );
+
+    // The build refuses the same, before anything is written.
+    let mut doc = base();
+    doc["partitions"][0]["volumes"][2]["file_system"] = json!("btrfs");
     let dir = tempfile::tempdir().unwrap();
     let error = build_disks(
         &plan(&doc.to_string()),
@@ -86,7 +101,7 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     assert!(
         error
             .to_string()
-            .contains("partitions:0:volumes:2:file_system:'xfs' cannot be built"),
+            .contains("partitions:0:volumes:2:file_system:'btrfs' cannot be built"),
         "{error}"
     );
     assert!(!dir.path().join("disk.img").exists());
@@ -175,4 +190,73 @@ fn a_vfat_partition_is_built_without_mounting() {
         "{error}"
     );
     assert!(!again.exists());
+}
+
+#[test]
+fn an_empty_xfs_data_volume_is_built_and_content_for_it_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let mut doc = base();
+    doc["partitions"][0]["size"] = json!("600");
+    doc["partitions"][0]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "partition", "mount": "/srv", "images": ["ubuntu"], "file_system": "xfs", "size": "320", "name": "srv"}));
+    doc["partitions"][0]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "partition", "mount": "/srv/log", "images": ["ubuntu"], "file_system": "ext4", "size": "8", "name": "srvlog"}));
+    let plan = plan(&doc.to_string());
+    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
+    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let disk = work.join("disk.img");
+    let options = BuildOptions::new(
+        vec![disk.clone()],
+        sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
+    );
+    build_disks(&plan, &options).unwrap();
+    let srv = partition(&plan, "srv");
+    let probe = blkid(&disk, srv);
+    assert!(probe.contains("TYPE=xfs\n"), "{probe}");
+    let uuid = srv.filesystem.as_ref().unwrap().uuid;
+    assert!(probe.contains(&format!("UUID={uuid}\n")), "{probe}");
+    // xfs_repair -n on a copy of the partition: clean, with /log in it.
+    let copy = work.join("srv.copy");
+    let mut raw = std::fs::read(&disk).unwrap();
+    raw.drain(..usize::try_from(srv.offset_bytes).unwrap());
+    raw.truncate(usize::try_from(srv.size_bytes).unwrap());
+    std::fs::write(&copy, raw).unwrap();
+    output(
+        "xfs_repair",
+        "xfsprogs",
+        &["-n", "-f", copy.to_str().unwrap()],
+    );
+    let listing = output(
+        "xfs_db",
+        "xfsprogs",
+        &["-r", "-c", "ls /", copy.to_str().unwrap()],
+    );
+    assert!(
+        listing.contains(" log\n") || listing.contains(" log"),
+        "{listing}"
+    );
+    let fstab = debugfs_cat(&disk, partition(&plan, "root-ubuntu"), "/etc/fstab");
+    assert!(
+        fstab.contains(&format!("UUID={uuid} /srv xfs defaults 0 0\n")),
+        "{fstab}"
+    );
+    fsck_all(&disk, &plan, 0);
+
+    // A file for /srv cannot go into the empty xfs: refused, even dry.
+    std::fs::create_dir_all(ubuntu.join("srv")).unwrap();
+    std::fs::write(ubuntu.join("srv/data"), "x").unwrap();
+    let mut dry = options.clone();
+    dry.dry_run = true;
+    let error = build_disks(&plan, &dry).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("(/srv): an xfs volume is made empty"),
+        "{error}"
+    );
 }

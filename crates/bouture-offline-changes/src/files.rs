@@ -201,7 +201,7 @@ pub fn acknowledge(switchfile: &Path) -> Result<Option<ChangesFile>, Error> {
     Ok(Some(file))
 }
 
-fn read_optional<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_optional<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &'static str,
 ) -> Result<Option<T>, Error> {
@@ -219,7 +219,7 @@ fn read_optional<T: serde::de::DeserializeOwned>(
         })
 }
 
-fn write_checked<T>(path: &Path, value: &T, what: &'static str) -> Result<(), Error>
+pub(crate) fn write_checked<T>(path: &Path, value: &T, what: &'static str) -> Result<(), Error>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
 {
@@ -252,6 +252,6 @@ fn remove_optional(path: &Path) -> Result<bool, Error> {
 /// never through a symbolic link, not inherited by programs started
 /// meanwhile), held while the changes file is read and replaced; another
 /// writer is waited for up to [`LOCK_TIMEOUT`].
-fn lock_changes(switchfile: &Path) -> Result<FileLock, Error> {
+pub(crate) fn lock_changes(switchfile: &Path) -> Result<FileLock, Error> {
     FileLock::lock_file(&lock_path(switchfile), Wait::UpTo(LOCK_TIMEOUT)).map_err(Error::Lock)
 }

@@ -4,6 +4,7 @@ mod command;
 mod diff;
 mod error;
 mod files;
+pub mod replay;
 mod snapshot;
 mod strict_json;
 

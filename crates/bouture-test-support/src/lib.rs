@@ -32,11 +32,15 @@
 //! proxy. Starting one takes about a second; tests may run in parallel (one proxy each).
 
 pub mod client;
+pub mod demo_node;
 pub mod ganeti;
+pub mod ganeti_config;
 pub mod master;
 pub mod misbehaving;
 pub mod node;
+pub mod node_setup;
 pub mod peers;
+pub mod python;
 pub mod tls;
 
 use std::collections::VecDeque;

@@ -60,8 +60,12 @@ or a tar archive), its /etc/fstab generated from the partition-image mapping;
 the multiboot partition gets grub.cfg, grubenv and GRUB's modules, and GRUB's
 BIOS boot code is installed, so the disk boots. Nothing is mounted and no
 loop device is used. Needs sfdisk (fdisk), mke2fs and debugfs (e2fsprogs),
-grub-mkimage (grub-common), /usr/lib/grub/i386-pc (grub-pc-bin), and
-qemu-img (qemu-utils) for qcow2. Outputs appear only once complete.
+grub-mkimage (grub-common), /usr/lib/grub/i386-pc (grub-pc-bin),
+qemu-img (qemu-utils) for qcow2, mkfs.fat (dosfstools) and mtools for vfat,
+mkfs.xfs (xfsprogs) for (empty) xfs volumes. Every output is checked before
+anything is written; all appear together, only once complete. SIGTERM or
+SIGINT stops the build and removes its work files; a killed build's are
+removed by the next build in the same directory.
 
 Examples:
   bouture deploy build --provision provision.json \\

@@ -26,11 +26,6 @@ mod node_setup;
 mod support;
 mod verbosity;
 
-#[path = "../../../../tests/support/demo_node.rs"]
-mod demo_node;
-
-#[path = "../../../bouture-node-setup/tests/common/mod.rs"]
-mod node_setup_common;
-
-#[path = "../../../bouture-merge/tests/common/mod.rs"]
-mod merge_common;
+use bouture_test_support::demo_node;
+use bouture_test_support::ganeti_config as merge_common;
+use bouture_test_support::node_setup as node_setup_common;

@@ -235,7 +235,10 @@ fn the_graft_step_uses_the_client_options() {
         panic!("{error}");
     };
     assert!(
-        matches!(step, bouture_failover::GraftStepError::Client(_)),
+        matches!(
+            step,
+            bouture_failover::GraftStepError::Graft(bouture_graft::NodeError::Client(_))
+        ),
         "{step}"
     );
     // The message names the CA file given in the options.

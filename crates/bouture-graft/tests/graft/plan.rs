@@ -12,9 +12,7 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../bouture-core/tests/fixtures")
 }
 
-#[path = "../../../../tests/support/python.rs"]
-mod support;
-use support::python;
+use bouture_test_support::python::python;
 
 /// A node whose partitions hold these `bouture.json` values (`None`: no file).
 fn node(root: &Path, partitions: &[(u32, Option<Value>)]) -> NodeConfig {

@@ -24,8 +24,11 @@ const BOOT_NAMES: usize = 4096;
 /// A partition receiving content: where, how large, how much it gets.
 struct Slot {
     what: String,
+    /// xfs is made empty: no content may go there.
+    empty_only: bool,
     capacity: u64,
     needed: u64,
+    files: u64,
     images: Vec<String>,
 }
 
@@ -59,8 +62,10 @@ pub(super) fn check_content(
                 mounts.push((mount.clone(), (d, p)));
                 let slot = slots.entry((d, p)).or_insert_with(|| Slot {
                     what: format!("disk {} partition {} ({mount})", disk.id, partition.number),
+                    empty_only: fs.fs_type == "xfs",
                     capacity: partition.size_bytes,
                     needed: 0,
+                    files: 0,
                     images: Vec::new(),
                 });
                 slot.images.push(image.name.clone());
@@ -86,6 +91,7 @@ pub(super) fn check_content(
                 .map(|(_, key)| *key);
             if let Some(slot) = key.and_then(|key| slots.get_mut(&key)) {
                 slot.needed += bytes;
+                slot.files += 1;
             }
             total += bytes;
             total <= limit
@@ -110,6 +116,14 @@ pub(super) fn check_content(
         }
     }
     for slot in slots.values() {
+        if slot.empty_only && slot.files > 0 {
+            return Err(Error::Unsupported(format!(
+                "{}: an xfs volume is made empty (mkfs.xfs -p drops sticky bits, extended attributes, file capabilities and hard links, and bouture never mounts), but the sources of image {} put {} file(s) there: leave the directory empty or use ext4",
+                slot.what,
+                slot.images.join(", "),
+                slot.files
+            )));
+        }
         if slot.needed > slot.capacity {
             return Err(Error::Unsupported(format!(
                 "{}: the sources of image {} put {} bytes in it, more than its {} bytes",

@@ -101,8 +101,10 @@ pub(super) fn fill_filesystem(
     }
     let name = format!("{}-{}", sanitize(&disk.id), partition.number);
     let content = content_tree(tools, &sources, &nested, work, &name)?;
-    if fs.fs_type == "vfat" {
-        return super::fat::make_fat(tools, fs, &content, &nested, region);
+    match fs.fs_type.as_str() {
+        "vfat" => return super::fat::make_fat(tools, fs, &content, &nested, region),
+        "xfs" => return super::xfs::make_xfs(tools, fs, &nested, region, work, &name),
+        _ => {}
     }
     mkfs_ext(tools, fs, &content, region, None)?;
     let spec = crate::switch::device_spec(region.disk, region.offset)?;

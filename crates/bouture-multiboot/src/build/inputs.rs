@@ -52,7 +52,7 @@ pub(super) enum Source {
 }
 
 /// The filesystems `build_disks` makes.
-pub(super) const BUILT_FILESYSTEMS: &[&str] = &["ext2", "ext3", "ext4", "vfat", "swap"];
+pub(super) const BUILT_FILESYSTEMS: &[&str] = &["ext2", "ext3", "ext4", "xfs", "vfat", "swap"];
 
 /// What `build_disks` cannot honour, refused with the field named (every
 /// finding at once): `bouture deploy plan` says the same before any build.
@@ -120,6 +120,21 @@ pub fn buildable(plan: &Plan) -> Result<(), ValidationErrors> {
                     format!(
                         "a '/' shared by images {} cannot hold one fstab per image",
                         fs.images.join(", ")
+                    ),
+                ));
+            } else if fs.fs_type == "xfs" && fs.mount.as_deref() == Some("/") {
+                path.push("file_system");
+                errors.push(at(
+                    &path,
+                    "an xfs '/' would need its tree copied in without mounting, and mkfs.xfs -p drops sticky bits, extended attributes, file capabilities and hard links: use ext4 for '/' (xfs is built for data volumes, empty)".into(),
+                ));
+            } else if fs.fs_type == "xfs" && partition.size_bytes < super::xfs::XFS_MIN_BYTES {
+                path.push("size");
+                errors.push(at(
+                    &path,
+                    format!(
+                        "{} MiB: mkfs.xfs makes no filesystem smaller than 300 MiB",
+                        partition.size_bytes >> 20
                     ),
                 ));
             } else if fs.fs_type == "vfat" && fs.mount.as_deref() == Some("/") {
@@ -283,6 +298,9 @@ pub(super) fn required_tools(
             .flat_map(|d| &d.partitions)
             .any(|p| p.filesystem.as_ref().is_some_and(|f| f.fs_type == fs_type))
     };
+    if has("xfs") {
+        wanted.push(("mkfs.xfs", "xfsprogs"));
+    }
     if has("vfat") {
         wanted.push(("mkfs.fat", "dosfstools"));
         wanted.push(("mcopy", "mtools"));

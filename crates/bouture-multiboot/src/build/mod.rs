@@ -29,6 +29,7 @@ pub use inputs::buildable;
 mod kernel;
 mod verify;
 mod work;
+mod xfs;
 
 pub use image::{DeployOptions, DeployReport, DeployedPartition, deploy_image};
 

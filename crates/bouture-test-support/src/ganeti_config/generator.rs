@@ -7,8 +7,6 @@
 //! their node groups share the name `default`.
 
 #![allow(
-    dead_code,
-    unreachable_pub,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::too_many_lines,
@@ -17,7 +15,7 @@
 
 use serde_json::{Map, Value, json};
 
-const FIXTURE: &str = include_str!("../fixtures/cluster_config_3.0.json");
+use super::FIXTURE_30 as FIXTURE;
 
 /// What to generate.
 #[derive(Debug, Clone)]

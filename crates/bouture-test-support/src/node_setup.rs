@@ -2,7 +2,14 @@
 //! documents, data directory snapshots (Ganeti's own ssconf reader is
 //! `bouture_test_support::ganeti::ganeti_ssconf`).
 
-#![allow(dead_code)]
+// Test support: failing loudly is how a test learns that its setup broke.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::missing_panics_doc
+)]
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -10,34 +17,41 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use bouture_test_support::tls::openssl;
+use crate::tls::openssl;
 use serde_json::{Value, json};
 
-pub(crate) const CLUSTER: &str = "cluster.example.com";
-pub(crate) const NODE: &str = "node2.example.com";
-pub(crate) const HMAC: &str = "0123456789abcdef0123456789abcdef";
+/// The cluster name of the test certificates (their CN).
+pub const CLUSTER: &str = "cluster.example.com";
+/// The node the test documents join.
+pub const NODE: &str = "node2.example.com";
+/// The cluster HMAC key of the test documents.
+pub const HMAC: &str = "0123456789abcdef0123456789abcdef";
 
 /// Keys and certificates, made once per test binary with `openssl`.
-pub(crate) struct Pki {
-    pub(crate) dir: PathBuf,
+pub struct Pki {
+    /// The directory holding them (kept for the whole test process).
+    pub dir: PathBuf,
 }
 
 /// A private key and a self-signed certificate (PEM texts).
 #[derive(Clone)]
-pub(crate) struct Pair {
-    pub(crate) key: String,
-    pub(crate) cert: String,
+pub struct Pair {
+    /// The private key.
+    pub key: String,
+    /// The certificate.
+    pub cert: String,
 }
 
 impl Pair {
     /// `node_daemon_certificate`: key first, then certificate, as Ganeti's
     /// server.pem.
-    pub(crate) fn pem(&self) -> String {
+    pub fn pem(&self) -> String {
         format!("{}{}", self.key, self.cert)
     }
 }
 
-pub(crate) fn pki() -> &'static Pki {
+/// The keys and certificates of this test process, made on first use.
+pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
         let dir = tempfile::Builder::new()
@@ -80,19 +94,20 @@ impl Pki {
     }
 
     /// `name` is one of rsa, other, p256, p384.
-    pub(crate) fn pair(&self, name: &str) -> Pair {
+    pub fn pair(&self, name: &str) -> Pair {
         Pair {
             key: self.read(&format!("{name}.key")),
             cert: self.read(&format!("{name}.crt")),
         }
     }
 
-    pub(crate) fn rsa(&self) -> Pair {
+    /// The RSA pair (PKCS#8 key).
+    pub fn rsa(&self) -> Pair {
         self.pair("rsa")
     }
 
     /// The RSA pair with its key as PKCS#1.
-    pub(crate) fn rsa_pkcs1(&self) -> Pair {
+    pub fn rsa_pkcs1(&self) -> Pair {
         Pair {
             key: self.read("rsa-pkcs1.key"),
             cert: self.read("rsa.crt"),
@@ -100,7 +115,7 @@ impl Pki {
     }
 
     /// The P-384 pair with its key as SEC1.
-    pub(crate) fn p384_sec1(&self) -> Pair {
+    pub fn p384_sec1(&self) -> Pair {
         Pair {
             key: self.read("p384-sec1.key"),
             cert: self.read("p384.crt"),
@@ -108,7 +123,7 @@ impl Pki {
     }
 
     /// The key of `rsa` with the certificate of `other`.
-    pub(crate) fn mismatched(&self) -> Pair {
+    pub fn mismatched(&self) -> Pair {
         Pair {
             key: self.read("rsa.key"),
             cert: self.read("other.crt"),
@@ -117,7 +132,7 @@ impl Pki {
 }
 
 /// The input document of Ganeti's example, with `pem` as certificate.
-pub(crate) fn document(pem: &str) -> Value {
+pub fn document(pem: &str) -> Value {
     json!({
         "cluster_name": CLUSTER,
         "node_daemon_certificate": pem,
@@ -138,15 +153,19 @@ pub(crate) fn document(pem: &str) -> Value {
 
 /// One entry of a directory snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub(crate) kind: &'static str,
-    pub(crate) mode: u32,
-    pub(crate) owner: (u32, u32),
-    pub(crate) contents: Vec<u8>,
+pub struct Entry {
+    /// `file`, `dir` or `symlink`.
+    pub kind: &'static str,
+    /// The permission bits.
+    pub mode: u32,
+    /// Owner and group ids.
+    pub owner: (u32, u32),
+    /// A file's bytes (a link's target).
+    pub contents: Vec<u8>,
 }
 
 /// Every name in `dir` with its type, mode, owner and contents.
-pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
     fs::read_dir(dir)
         .unwrap()
         .map(|entry| {
@@ -182,7 +201,7 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
 /// Check with the real `openssl` that `client.pem` in `dir` holds a key and
 /// a certificate for it, with CN `node`, issued and signed by the
 /// certificate of `server.pem`.
-pub(crate) fn assert_client_certificate(dir: &Path, node: &str) {
+pub fn assert_client_certificate(dir: &Path, node: &str) {
     let client = dir.join("client.pem");
     let client = client.to_str().unwrap();
     let server = dir.join("server.pem");

@@ -1,13 +1,18 @@
 //! The bundled demo node (`examples/demo-node`), copied into a test's own
 //! directory with its `slapos.cfg` written, as `examples/demo.sh` does.
-//!
-//! Shared by the test suites of several packages through `#[path]`.
+
+// Test support: failing loudly is how a test learns that its setup broke.
+#![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The repository's `examples/demo-node`, found from the including package.
-pub(crate) fn demo_node_source() -> PathBuf {
+/// The repository's `examples/demo-node`.
+///
+/// # Panics
+///
+/// When it is not found above this crate.
+pub fn demo_node_source() -> PathBuf {
     let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
     loop {
         let candidate = dir.join("examples/demo-node");
@@ -23,7 +28,11 @@ pub(crate) fn demo_node_source() -> PathBuf {
 }
 
 /// Copy the demo node into `dest` and write `dest/slapos.cfg`; returns its path.
-pub(crate) fn materialize_demo_node(dest: &Path) -> PathBuf {
+///
+/// # Panics
+///
+/// When the copy fails.
+pub fn materialize_demo_node(dest: &Path) -> PathBuf {
     copy_tree(&demo_node_source(), dest);
     let template = dest.join("slapos.cfg.template");
     let text = fs::read_to_string(&template).unwrap();
