@@ -18,11 +18,9 @@ mod support;
 
 use std::path::Path;
 
-use bouture_multiboot::{
-    BootTarget, BuildOptions, DeployOptions, Switch, SwitchOutcome, build_disks, deploy_image,
-};
+use bouture_multiboot::{BootTarget, DeployOptions, Switch, SwitchOutcome, deploy_image};
 use support::qemu::{Firmware, initrd, initrd_ending, kernel, marker, marker_cmdline, run};
-use support::{document, fsck_all, image_tree, output, partition, plan, sources, spec};
+use support::{build_two, document, fsck_all, image_tree, output, partition, plan, spec};
 
 /// A new version of ubuntu's tree: kernel `vmlinuz-VERSION`, the initrd given.
 fn new_tree(work: &Path, version: &str, kernel: &[u8], initrd: &[u8]) -> std::path::PathBuf {
@@ -50,14 +48,7 @@ fn qemu_deploy_next_confirm_and_fall_back_by_itself() {
     let centos = image_tree(work, "centos", "CentOS", &kernel, &initrd(work, "centos"));
     let ubuntu = image_tree(work, "ubuntu", "Ubuntu", &kernel, &initrd(work, "ubuntu"));
     let disk = work.join("disk.img");
-    build_disks(
-        &plan,
-        &BuildOptions::new(
-            vec![disk.clone()],
-            sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
-        ),
-    )
-    .unwrap();
+    build_two(&plan, &disk, &centos, &ubuntu);
     let target = BootTarget::Disk(disk.clone());
     let on_centos = format!(
         "root=UUID={} ro bouture.image=centos",
@@ -152,14 +143,7 @@ fn qemu_uefi_boots_the_default_then_next_once() {
     let centos = image_tree(work, "centos", "CentOS", &kernel, &initrd(work, "centos"));
     let ubuntu = image_tree(work, "ubuntu", "Ubuntu", &kernel, &initrd(work, "ubuntu"));
     let disk = work.join("disk.img");
-    build_disks(
-        &plan,
-        &BuildOptions::new(
-            vec![disk.clone()],
-            sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
-        ),
-    )
-    .unwrap();
+    build_two(&plan, &disk, &centos, &ubuntu);
     let target = BootTarget::Disk(disk.clone());
     assert_eq!(marker(&run(&disk, work, 1, &firmware, false), 1), "centos");
     target.switch("ubuntu", Switch::Next, false).unwrap();

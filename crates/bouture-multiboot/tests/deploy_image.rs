@@ -13,11 +13,8 @@ mod support;
 
 use std::path::Path;
 
-use bouture_multiboot::{
-    BootTarget, BuildOptions, DeployOptions, Error, PartitionPlan, Switch, build_disks,
-    deploy_image,
-};
-use support::{debugfs_cat, document, fsck_all, image_tree, partition, plan, sources};
+use bouture_multiboot::{BootTarget, DeployOptions, Error, PartitionPlan, Switch, deploy_image};
+use support::{build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan};
 
 /// A copy of the disk (sparse), to compare with later.
 fn snapshot(disk: &Path, name: &str) -> std::path::PathBuf {
@@ -55,14 +52,7 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
     let centos = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
     let ubuntu = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
     let disk = work.join("disk.img");
-    build_disks(
-        &plan,
-        &BuildOptions::new(
-            vec![disk.clone()],
-            sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
-        ),
-    )
-    .unwrap();
+    build_two(&plan, &disk, &centos, &ubuntu);
     // The new ubuntu: another kernel version, another file.
     let new = work.join("ubuntu-2");
     std::fs::create_dir_all(new.join("boot")).unwrap();
@@ -209,14 +199,7 @@ fn a_disk_that_is_not_the_one_bouture_wrote_is_refused_unchanged() {
     let centos = image_tree(work, "centos", "C", b"k", b"i");
     let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
     let disk = work.join("disk.img");
-    build_disks(
-        &plan,
-        &BuildOptions::new(
-            vec![disk.clone()],
-            sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
-        ),
-    )
-    .unwrap();
+    build_two(&plan, &disk, &centos, &ubuntu);
     // Another partition table: the last partition renamed.
     let out = std::process::Command::new(support::tool("sfdisk", "fdisk"))
         .args(["-q", "--part-label", disk.to_str().unwrap(), "5", "renamed"])

@@ -193,3 +193,15 @@ pub(crate) fn blkid(disk: &Path, partition: &PartitionPlan) -> String {
         ],
     )
 }
+
+/// Build the two-image disk of [`document`] at `disk` from the two trees.
+pub(crate) fn build_two(plan: &Plan, disk: &Path, centos: &Path, ubuntu: &Path) {
+    bouture_multiboot::build_disks(
+        plan,
+        &bouture_multiboot::BuildOptions::new(
+            vec![disk.to_path_buf()],
+            sources(&[("centos", centos), ("ubuntu", ubuntu)]),
+        ),
+    )
+    .unwrap();
+}
