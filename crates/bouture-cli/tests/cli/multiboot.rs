@@ -391,6 +391,7 @@ fn a_build_stopped_by_a_signal_leaves_nothing_and_a_killed_one_is_cleaned_next_t
 /// the safe image, a dry run exits 0, the deploy and the confirm print
 /// their report.
 #[test]
+#[allow(clippy::too_many_lines)] // one cycle, step by step
 fn deploy_image_then_confirm() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
