@@ -4,18 +4,22 @@ mod bootcfg;
 mod build;
 mod error;
 mod grubenv;
+mod layout;
 mod model;
 mod plan;
+mod running;
 mod size;
 mod switch;
 mod tools;
 
-pub use bootcfg::{BootElement, BootFiles, BootInfo};
+pub use bootcfg::{BootElement, BootFiles, BootInfo, PANIC_REBOOT_SECONDS, REBOOT_ENTRY_ID};
 pub use build::{
-    BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks, buildable,
+    BuildOptions, BuildReport, BuiltDisk, DeployOptions, DeployReport, DeployedPartition,
+    DiskFormat, ImageSource, build_disks, buildable, deploy_image,
 };
 pub use error::{Error, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
+pub use layout::{LAYOUT_FORMAT, LAYOUT_NAME};
 pub use model::{
     Disk, Image, PROVISION_LIMIT, PartitionsPolicy, PathElement, Provision, ValidationError,
     ValidationErrors, Volume, VolumeGroup, VolumeKind,
@@ -24,11 +28,12 @@ pub use plan::{
     DiskPlan, FilesystemPlan, ImagePlan, MountPlan, PartitionPlan, PartitionRole, Plan,
     PlanOptions, entry_id,
 };
+pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
 };
-pub use tools::GRUB_I386_PC;
+pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
 
 /// Parse JSON text, refusing duplicate keys in any object: serde keeps the
 /// first of two equal keys and Python's `json` the last, so a document with

@@ -12,6 +12,8 @@ use crate::error::{Error, MissingTool};
 
 /// Where GRUB's BIOS modules and boot.img are (Debian's grub-pc-bin).
 pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
+/// Where GRUB's UEFI modules are (Debian's grub-efi-amd64-bin).
+pub const GRUB_X86_64_EFI: &str = "/usr/lib/grub/x86_64-efi";
 
 /// Find a program in `PATH`, then in the sbin directories (mkfs lives there).
 pub(crate) fn find(tool: &str) -> Option<PathBuf> {

@@ -401,7 +401,7 @@ impl Checker {
         let name = self.string(object, "name");
         let disk_label = self.string(object, "disk_label");
         let vg = self.string(object, "vg");
-        self.bool(object, "keep_data");
+        let keep_data = self.bool(object, "keep_data");
         self.string(object, "lvm_meta_size");
         let fstab_options = self.string(object, "fstab_options");
         let fstab_enabled = self.bool(object, "fstab_enabled");
@@ -442,6 +442,7 @@ impl Checker {
             fstab_enabled: fstab_enabled.unwrap_or(true),
             name: name.or(disk_label),
             vg,
+            keep_data: keep_data.unwrap_or(false),
         })
     }
 
