@@ -15,6 +15,8 @@
 //! - [`master_client`]: the SlapOS master and slapproxy API;
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
+//! - [`offline_changes`]: what changed on the local master while the node
+//!   followed it, and its replay on the original master;
 //! - [`merge`]: Ganeti `config.data` merging;
 //! - [`cluster_merge`]: merging live Ganeti clusters into ours over SSH
 //!   (plan, journal, resume, rollback) — `bouture-cluster-merge`;
@@ -48,6 +50,7 @@ pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
 pub use bouture_multiboot as multiboot;
 pub use bouture_node_setup as node_setup;
+pub use bouture_offline_changes as offline_changes;
 
 /// The repository's README, whose Rust snippets are compiled as doc tests.
 #[cfg(doctest)]
