@@ -601,10 +601,8 @@ fn the_report_is_stable() {
     let dir = tempfile::tempdir().unwrap();
     let report = setup(&input(&document(&pair.pem())), &options(dir.path())).unwrap();
     let root = dir.path().to_str().unwrap();
-    insta::with_settings!({filters => vec![(root, "[DATA_DIR]"), (r"pem \(0440, \d+ bytes", "pem (0440, [PEM SIZE] bytes")]}, {
-        insta::assert_snapshot!("report_text", report.to_text(false));
-        insta::assert_snapshot!("report_text_verbose", report.to_text(true));
-    });
+    // Its text is the `bouture` command's (issue 23: renderers live in the
+    // CLI), snapshotted by bouture-cli's node_setup tests.
     let mut json = serde_json::to_value(&report).unwrap();
     // PEM sizes vary with the keys made for the test.
     for file in json["files"].as_array_mut().unwrap() {
