@@ -16,7 +16,8 @@
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
 //! - [`offline_changes`]: what changed on the local master while the node
-//!   followed it (snapshot, diff, the `slapos request` of each change) —
+//!   followed it (snapshot, diff, the `slapos request` of each change, and
+//!   its replay on the original master) —
 //!   `bouture-offline-changes`;
 //! - [`merge`]: Ganeti `config.data` merging;
 //! - [`cluster_merge`]: merging live Ganeti clusters into ours over SSH
