@@ -130,7 +130,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         .iter()
         .position(|i| i.name == options.image)
         .ok_or_else(|| Error::UnknownImage {
-            image: crate::excerpt(&options.image, 80),
+            image: bouture_text::truncate(&options.image, 80),
             valid: plan.images.iter().map(|i| i.name.clone()).collect(),
         })?;
     let image = plan
@@ -299,7 +299,7 @@ fn read_layout(
     if layout.format != LAYOUT_FORMAT {
         return Err(target(format!(
             "{LAYOUT_NAME} is format '{}', not {LAYOUT_FORMAT}",
-            crate::excerpt(&layout.format, 60)
+            bouture_text::truncate(&layout.format, 60)
         )));
     }
     let plan = &layout.plan;
