@@ -35,7 +35,7 @@ impl std::fmt::Debug for Parsed {
 ///
 /// # Errors
 ///
-/// Any [`Error`](crate::Error); nothing is written when one is returned.
+/// Any [`Error`]; nothing is written when one is returned.
 pub fn merge_files_keeping(
     ours: &Path,
     theirs: &[&Path],

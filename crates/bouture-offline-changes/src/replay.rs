@@ -4,7 +4,7 @@
 //!
 //! - The changes file is input: it must belong to this user (or root) and be writable by
 //!   its owner only, and every command is read back into a typed request and rebuilt
-//!   ([`OwnedRequest`]); the recorded words are never run, nor given to a shell. Every
+//!   (`OwnedRequest`); the recorded words are never run, nor given to a shell. Every
 //!   change is checked before the first one runs.
 //! - A change whose command succeeds is acknowledged in the changes file (atomically, under
 //!   the changes lock, read back) before the next one runs; one that fails keeps a bounded
