@@ -75,8 +75,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub log_time: bool,
     /// As `-v` (slapos: "show tracebacks on errors"; bouture's errors always
-    /// carry their whole cause).
-    #[arg(long, global = true)]
+    /// carry their whole cause). `-d` as in Ganeti's tools.
+    #[arg(short = 'd', long, global = true)]
     pub debug: bool,
     /// The command to run.
     #[command(subcommand)]
@@ -148,6 +148,14 @@ pub struct Leftovers(Option<bouture_merge::Parsed>);
 /// for the binary's `main`: the exit code, and what is left to free
 /// ([`Leftovers`]).
 pub fn main_impl() -> (ExitCode, Leftovers) {
+    // As Python does: a write past the file size limit (`ulimit -f`) fails
+    // with EFBIG, which every command reports (and node-setup rolls back),
+    // instead of the signal killing the process midway. The handler only
+    // sets a flag nobody reads.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
@@ -212,13 +220,19 @@ where
                 streams,
                 &mut leftovers.0,
             ),
-            Command::ClusterMerge(args) => {
-                commands::cluster_merge::run(args, cli.verbose, cli.quiet, streams)
-            }
+            Command::ClusterMerge(args) => commands::cluster_merge::run(
+                args,
+                cli.verbose + u8::from(cli.debug),
+                cli.quiet,
+                streams,
+            ),
             Command::Completions(args) => commands::completions::run(args, streams),
-            Command::NodeSetup(args) => {
-                commands::node_setup::run(args, streams, cli.verbose, cli.quiet)
-            }
+            Command::NodeSetup(args) => commands::node_setup::run(
+                args,
+                streams,
+                cli.verbose + u8::from(cli.debug),
+                cli.quiet,
+            ),
             Command::Deploy(args) => commands::deploy::run(args, verbosity(&cli), streams),
             Command::Boot(args) => commands::boot::run(args, verbosity(&cli), streams),
         },

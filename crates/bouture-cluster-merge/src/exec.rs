@@ -1,8 +1,12 @@
 //! The executor interface: how the plan's commands are run.
 
 use std::io::{self, Read};
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::command::Cmd;
 
@@ -32,6 +36,23 @@ impl CmdOutput {
     pub fn stderr_excerpt(&self) -> String {
         excerpt(&self.stderr)
     }
+
+    /// Why a command failed, for a message: the end of its standard error
+    /// and, unless its output is secret, of its standard output (where
+    /// tools such as `gnt-cluster verify` report), each bounded to
+    /// [`EXCERPT`] bytes.
+    pub fn failure_excerpt(&self, capture: crate::command::Capture) -> String {
+        let stderr = excerpt(&self.stderr);
+        let stdout = match capture {
+            crate::command::Capture::Secret => String::new(),
+            crate::command::Capture::Log => excerpt(&self.stdout),
+        };
+        match (stderr.is_empty(), stdout.is_empty()) {
+            (_, true) => stderr,
+            (true, false) => format!("stdout: {stdout}"),
+            (false, false) => format!("{stderr} (stdout: {stdout})"),
+        }
+    }
 }
 
 /// The most bytes of standard error kept from one command.
@@ -51,6 +72,63 @@ pub fn excerpt(bytes: &[u8]) -> String {
         start += 1;
     }
     format!("…{}", text.get(start..).unwrap_or_default())
+}
+
+/// A request to stop the run, made from a signal handler (the CLI
+/// registers `SIGINT`, `SIGTERM` and `SIGHUP` with `signal-hook`, which
+/// stores the signal's number) or by any thread: the running command's
+/// process group is killed, and the run stops at the current action as a
+/// failure would.
+#[derive(Debug, Clone, Default)]
+pub struct StopRequest(Arc<AtomicUsize>);
+
+impl StopRequest {
+    /// No stop requested yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The flag a signal handler sets to the signal's number
+    /// (`signal_hook::flag::register_usize`).
+    pub fn flag(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.0)
+    }
+
+    /// Ask to stop, as signal `signal` would.
+    pub fn request(&self, signal: i32) {
+        self.0.store(
+            usize::try_from(signal).unwrap_or(1).max(1),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// The signal that asked to stop, if any.
+    pub fn requested(&self) -> Option<i32> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(i32::try_from(signal).unwrap_or(i32::MAX)),
+        }
+    }
+
+    /// The signal that asked to stop, if any; the request is cleared (a
+    /// new signal makes a new one).
+    pub fn take(&self) -> Option<i32> {
+        match self.0.swap(0, Ordering::SeqCst) {
+            0 => None,
+            signal => Some(i32::try_from(signal).unwrap_or(i32::MAX)),
+        }
+    }
+}
+
+/// A signal's name for messages (`SIGTERM`), or its number.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        1 => "SIGHUP".to_owned(),
+        2 => "SIGINT".to_owned(),
+        9 => "SIGKILL".to_owned(),
+        15 => "SIGTERM".to_owned(),
+        other => format!("signal {other}"),
+    }
 }
 
 /// Why a command could not be run at all (a command that ran and failed is
@@ -135,6 +213,15 @@ pub enum ExecError {
     /// The temporary key could not be written (the error names the file).
     #[error("temporary key file: {0}")]
     WriteKey(#[source] bouture_fs::WriteError),
+    /// The run was asked to stop (a signal) while the command ran: its
+    /// process group was killed.
+    #[error("{program} was stopped: bouture received {}", signal_name(*signal))]
+    Interrupted {
+        /// The program.
+        program: String,
+        /// The signal bouture received.
+        signal: i32,
+    },
     /// The output was larger than the executor accepts.
     #[error("{program} printed more than {limit} bytes, the most accepted")]
     OutputTooLarge {
@@ -159,47 +246,107 @@ pub trait Executor {
     /// Remove every key kept by [`Executor::add_cluster_key`].
     fn remove_keys(&mut self) -> Result<(), ExecError>;
 
+    /// Keep the keys added from now on in a private directory under `dir`
+    /// (the state directory: a later run removes what a killed run left
+    /// there). Executors that keep no key files ignore it.
+    fn keep_keys_in(&mut self, dir: &std::path::Path) {
+        let _ = dir;
+    }
+
+    /// The signal that asked the run to stop since the last call, if any
+    /// (the request is cleared). Executors without a [`StopRequest`] never
+    /// stop.
+    fn take_stop_request(&mut self) -> Option<i32> {
+        None
+    }
+
     /// The exact program and arguments `cmd` is run with, as a shell line
     /// for the operator (the SSH options included).
     fn describe(&self, cmd: &Cmd) -> String;
 }
 
-/// Run a prepared process with standard input closed, collecting at most
-/// `limit` bytes of standard output and [`STDERR_LIMIT`] of standard error.
-/// Output beyond the limits is read and dropped, so the child never blocks.
+/// How long a stopped command's process group has to exit after
+/// `SIGTERM`, before `SIGKILL`.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Run a prepared process in a process group of its own, with standard
+/// input closed, collecting at most `limit` bytes of standard output and
+/// [`STDERR_LIMIT`] of standard error. Output beyond the limits is read and
+/// dropped, so the child never blocks. When `stop` is requested while it
+/// runs, its process group gets `SIGTERM`, then `SIGKILL` after
+/// [`STOP_GRACE`].
 pub(crate) fn run_process(
     mut command: Command,
     program: &str,
     limit: u64,
+    stop: Option<&StopRequest>,
 ) -> Result<CmdOutput, ExecError> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .process_group(0);
     let mut child = command.spawn().map_err(|source| ExecError::Spawn {
         program: PathBuf::from(program),
         source,
     })?;
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || match stderr {
-        Some(stream) => read_capped(stream, STDERR_LIMIT),
-        None => Ok((Vec::new(), false)),
-    });
-    let stdout = match child.stdout.take() {
-        Some(stream) => read_capped(stream, limit),
-        None => Ok((Vec::new(), false)),
+    let reader = |stream: Option<Box<dyn Read + Send>>, limit: u64| {
+        std::thread::spawn(move || match stream {
+            Some(stream) => read_capped(stream, limit),
+            None => Ok((Vec::new(), false)),
+        })
     };
-    let status = child.wait();
-    let stderr = reader
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the stderr reader panicked")));
+    let stderr = reader(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        STDERR_LIMIT,
+    );
+    let stdout = reader(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        limit,
+    );
     let wait = |source| ExecError::Wait {
         program: program.to_owned(),
         source,
     };
-    let status = status.map_err(wait)?;
-    let (stdout, truncated) = stdout.map_err(wait)?;
-    let (stderr, _) = stderr.map_err(wait)?;
+    let group = rustix::process::Pid::from_child(&child);
+    let mut stopped: Option<(i32, Instant)> = None;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(wait)? {
+            break status;
+        }
+        match (stopped, stop.and_then(StopRequest::requested)) {
+            (None, Some(signal)) => {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+                stopped = Some((signal, Instant::now()));
+            }
+            (Some((_, since)), _) if since.elapsed() > STOP_GRACE => {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Some((signal, _)) = stopped {
+        // What is left of the group (a daemon the command started) goes too.
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        return Err(ExecError::Interrupted {
+            program: program.to_owned(),
+            signal,
+        });
+    }
+    let join = |handle: std::thread::JoinHandle<io::Result<(Vec<u8>, bool)>>| {
+        handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("an output reader panicked")))
+    };
+    let (stdout, truncated) = join(stdout).map_err(wait)?;
+    let (stderr, _) = join(stderr).map_err(wait)?;
     if truncated {
         return Err(ExecError::OutputTooLarge {
             program: program.to_owned(),
@@ -222,13 +369,16 @@ fn read_capped(mut stream: impl Read, limit: u64) -> io::Result<(Vec<u8>, bool)>
     Ok((kept, dropped > 0))
 }
 
-/// A temporary directory only its owner can enter (0700): for keys and
-/// fetched files.
-pub(crate) fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+/// A temporary directory in `parent` only its owner can enter (0700): for
+/// keys and fetched files.
+pub(crate) fn private_tempdir(
+    parent: &std::path::Path,
+    prefix: &str,
+) -> std::io::Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix(prefix)
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
+        .tempdir_in(parent)
 }
 
 #[cfg(test)]
@@ -242,17 +392,51 @@ mod tests {
             "-c",
             "head -c 300000 /dev/zero; head -c 200000 /dev/zero >&2; exit 3",
         ]);
-        let error = run_process(command, "sh", 1000).unwrap_err();
+        let error = run_process(command, "sh", 1000, None).unwrap_err();
         assert!(matches!(
             error,
             ExecError::OutputTooLarge { limit: 1000, .. }
         ));
         let mut command = Command::new("sh");
         command.args(["-c", "echo out; head -c 200000 /dev/zero >&2; exit 3"]);
-        let output = run_process(command, "sh", 1000).unwrap();
+        let output = run_process(command, "sh", 1000, None).unwrap();
         assert_eq!(output.code, Some(3));
         assert_eq!(output.stdout, b"out\n");
         assert_eq!(output.stderr.len() as u64, STDERR_LIMIT);
+    }
+
+    #[test]
+    fn a_stop_request_kills_the_whole_process_group() {
+        let stop = StopRequest::new();
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild-survived");
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("(sleep 2; touch {}) & sleep 30", marker.display()));
+        let requester = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                stop.request(15);
+            })
+        };
+        let started = Instant::now();
+        let error = run_process(command, "sh", 1000, Some(&stop)).unwrap_err();
+        requester.join().unwrap();
+        assert!(
+            matches!(error, ExecError::Interrupted { signal: 15, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("SIGTERM"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            !marker.exists(),
+            "the command's background child was killed too"
+        );
+        assert_eq!(stop.take(), Some(15));
+        assert_eq!(stop.take(), None);
     }
 
     #[test]

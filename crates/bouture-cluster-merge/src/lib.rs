@@ -8,10 +8,13 @@ mod journal;
 mod plan;
 mod run;
 mod ssh;
+mod state;
 
 pub use command::{Capture, Cmd, Identity, Target, is_valid_name, quote};
 pub use error::Error;
-pub use exec::{CmdOutput, EXCERPT, ExecError, Executor, STDERR_LIMIT, excerpt};
+pub use exec::{
+    CmdOutput, EXCERPT, ExecError, Executor, STDERR_LIMIT, StopRequest, excerpt, signal_name,
+};
 pub use facts::{ClusterFacts, Facts, InstanceFacts, NodeFacts, OurFacts};
 pub use journal::{
     FailureRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, Status, StepRecord, StepState,

@@ -6,7 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::command::{Cmd, Identity, Target, quote};
-use crate::exec::{CmdOutput, ExecError, Executor, excerpt, private_tempdir, run_process};
+use crate::exec::{
+    CmdOutput, ExecError, Executor, StopRequest, excerpt, private_tempdir, run_process,
+};
 
 /// What `ssh` does with a host key it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,8 +72,10 @@ pub const KEY_LIMIT: usize = 64 * 1024;
 pub struct SystemExecutor {
     options: SshOptions,
     key_dir: Option<tempfile::TempDir>,
+    key_parent: Option<PathBuf>,
     keys: BTreeMap<String, PathBuf>,
     output_limit: u64,
+    stop: Option<StopRequest>,
 }
 
 impl SystemExecutor {
@@ -80,12 +84,24 @@ impl SystemExecutor {
         Self {
             options,
             key_dir: None,
+            key_parent: None,
             keys: BTreeMap::new(),
             output_limit: OUTPUT_LIMIT,
+            stop: None,
         }
     }
 
-    /// The directory holding the temporary keys, while there is one.
+    /// The same executor, stopping the running command (its whole process
+    /// group) when `stop` is requested.
+    #[must_use]
+    pub fn with_stop(mut self, stop: StopRequest) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// The directory holding the temporary keys, while there is one (in the
+    /// directory given to [`Executor::keep_keys_in`], else in the system's
+    /// temporary directory).
     pub fn key_dir(&self) -> Option<&Path> {
         self.key_dir.as_ref().map(tempfile::TempDir::path)
     }
@@ -175,7 +191,7 @@ impl SystemExecutor {
         let mut command = Command::new(&self.options.program);
         command.args(self.ssh_args(host, identity, key, cmd));
         let program = self.options.program.display().to_string();
-        let output = run_process(command, &program, self.output_limit)?;
+        let output = run_process(command, &program, self.output_limit, self.stop.as_ref())?;
         if output.code == Some(255)
             && let Some(error) = classify_ssh_failure(host, &output.stderr)
         {
@@ -235,7 +251,7 @@ impl Executor for SystemExecutor {
                 let mut command = Command::new(program);
                 command.args(args);
                 command.envs(cmd.env.iter().map(|(k, v)| (k, v)));
-                run_process(command, program, self.output_limit)
+                run_process(command, program, self.output_limit, self.stop.as_ref())
             }
             Target::Remote { host, identity } => self.run_remote(host, identity, cmd),
         }
@@ -251,11 +267,13 @@ impl Executor for SystemExecutor {
             });
         }
         if self.key_dir.is_none() {
-            let dir = private_tempdir("bouture-cluster-merge-keys.").map_err(|source| {
-                ExecError::KeyFile {
-                    path: std::env::temp_dir(),
-                    source,
-                }
+            let (parent, prefix) = match &self.key_parent {
+                Some(parent) => (parent.clone(), "keys."),
+                None => (std::env::temp_dir(), "bouture-cluster-merge-keys."),
+            };
+            let dir = private_tempdir(&parent, prefix).map_err(|source| ExecError::KeyFile {
+                path: parent,
+                source,
             })?;
             self.key_dir = Some(dir);
         }
@@ -282,6 +300,14 @@ impl Executor for SystemExecutor {
                 .map_err(|source| ExecError::KeyFile { path, source })?;
         }
         Ok(())
+    }
+
+    fn keep_keys_in(&mut self, dir: &Path) {
+        self.key_parent = Some(dir.to_owned());
+    }
+
+    fn take_stop_request(&mut self) -> Option<i32> {
+        self.stop.as_ref().and_then(StopRequest::take)
     }
 
     fn describe(&self, cmd: &Cmd) -> String {

@@ -26,6 +26,9 @@ pub struct Report {
     pub files: Vec<PlannedWrite>,
     /// The node daemons.
     pub start: StartOutcome,
+    /// Whether the start command restarts the system's Ganeti daemons
+    /// (the default command with another data directory).
+    pub restarts_system_daemons: bool,
 }
 
 impl Report {
@@ -39,6 +42,7 @@ impl Report {
             certificate_subject: plan.certificate_subject.clone(),
             files: plan.writes.clone(),
             start,
+            restarts_system_daemons: plan.restarts_system_daemons,
         }
     }
 
@@ -108,17 +112,26 @@ impl Report {
             StartOutcome::WouldRun { command } => {
                 let _ = writeln!(out, "Node daemons: would run (with sh -c): {command}");
             }
-            StartOutcome::Started { command } => {
+            StartOutcome::Started { command, .. } => {
                 let _ = writeln!(out, "Node daemons: restarted (with sh -c): {command}");
             }
-            StartOutcome::Failed {
-                command, status, ..
-            } => {
+            StartOutcome::Failed { status, parts, .. } => {
                 let _ = writeln!(
                     out,
-                    "Node daemons: NOT started, the files above stay written; this failed ({status}, run with sh -c): {command}"
+                    "Node daemons: NOT started, the files above stay written; failed (run with sh -c): {status}"
                 );
+                for part in parts {
+                    let _ = writeln!(out, "  {}: {}", part.status, part.command);
+                }
             }
+        }
+        if self.restarts_system_daemons {
+            let _ = writeln!(
+                out,
+                "Note: the start command restarts the system's Ganeti daemons, which read {}, not {}.",
+                crate::DEFAULT_DATA_DIR,
+                self.data_dir.display()
+            );
         }
         out
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bouture_cluster_merge::{
     Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, Settings,
-    SshOptions, Status, SystemExecutor,
+    SshOptions, Status, StopRequest, SystemExecutor,
 };
 
 use crate::Streams;
@@ -36,6 +36,12 @@ merged configuration) a failure undoes every step done, newest first. After
 it, bouture stops and prints the exact commands left; fix the cause, then run
 them or --resume. See docs/cluster-merge.md.
 
+SIGINT, SIGTERM and SIGHUP stop the merge at the current action (its command
+and everything it started are killed), as a failure would: undone before the
+point of no return, stopped with the commands left after it. The copied keys
+and fetched configurations are removed at the end of every run; those of a
+killed run (SIGKILL) by the next run or --resume.
+
 Exit status: 0 merged and verified (or dry run done), 1 refused before
 anything was changed, failed and rolled back, or stopped after the point of
 no return, 2 usage error.";
@@ -43,9 +49,11 @@ no return, 2 usage error.";
 /// Which instances start after the merge (`--restart`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RestartArg {
-    /// The merged instances that were running before.
+    /// Every instance of the merged cluster (as Ganeti's `gnt-instance startup --all`).
     #[default]
     All,
+    /// The merged instances that were running before the merge.
+    Up,
     /// None.
     None,
 }
@@ -120,6 +128,7 @@ impl ClusterMergeArgs {
         };
         settings.restart = match self.restart {
             RestartArg::All => Restart::All,
+            RestartArg::Up => Restart::Up,
             RestartArg::None => Restart::None,
         };
         settings.stop_instances = !self.skip_stop_instances;
@@ -130,7 +139,7 @@ impl ClusterMergeArgs {
         settings
     }
 
-    fn executor(&self) -> SystemExecutor {
+    fn executor(&self, stop: StopRequest) -> SystemExecutor {
         SystemExecutor::new(SshOptions {
             connect_timeout: Duration::from_secs(self.ssh_timeout.max(1)),
             host_keys: if self.accept_new_host_keys {
@@ -140,6 +149,42 @@ impl ClusterMergeArgs {
             },
             ..SshOptions::default()
         })
+        .with_stop(stop)
+    }
+}
+
+/// `SIGINT`, `SIGTERM` and `SIGHUP` set a [`StopRequest`] for as long as
+/// this guard lives (the handler only stores the signal's number): the
+/// merge stops at the current action, rolls back or lists what is left,
+/// and removes its keys and fetched configurations.
+struct StopOnSignals {
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl StopOnSignals {
+    fn register(stop: &StopRequest) -> std::io::Result<Self> {
+        let mut ids = Vec::new();
+        for signal in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            let number = usize::try_from(signal).unwrap_or(1);
+            ids.push(signal_hook::flag::register_usize(
+                signal,
+                stop.flag(),
+                number,
+            )?);
+        }
+        Ok(Self { ids })
+    }
+}
+
+impl Drop for StopOnSignals {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
     }
 }
 
@@ -177,7 +222,9 @@ pub(crate) fn run(
     quiet: u8,
     streams: &mut Streams<'_>,
 ) -> CommandResult {
-    let mut executor = args.executor();
+    let stop = StopRequest::new();
+    let _signals = StopOnSignals::register(&stop).map_err(CommandError::failed)?;
+    let mut executor = args.executor(stop);
     let mut progress = Progress {
         out: streams.stderr,
         verbose: verbose > 0,
@@ -201,12 +248,7 @@ pub(crate) fn run(
         return Ok(Outcome::Done);
     }
     let outcome = if args.resume {
-        bouture_cluster_merge::resume(
-            &args.state_dir,
-            &args.clusters,
-            &mut executor,
-            &mut progress,
-        )
+        bouture_cluster_merge::resume(&args.settings(), &mut executor, &mut progress)
     } else {
         bouture_cluster_merge::run(&args.settings(), &mut executor, &mut progress)
     }
@@ -236,6 +278,9 @@ fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
         Status::RolledBack => {
             "merge FAILED before the point of no return; everything done was undone"
         }
+        Status::RollingBack => {
+            "merge FAILED before the point of no return, and an undo FAILED: the rollback stopped there"
+        }
         Status::Stopped => "merge STOPPED after the point of no return; nothing was undone",
         _ => "merge interrupted; continue it with --resume",
     };
@@ -254,22 +299,24 @@ fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
         }
     }
     if !outcome.undo_failures.is_empty() {
-        let _ = writeln!(out, "\nCould NOT be undone (do it by hand):");
+        let _ = writeln!(out, "\nCould NOT be undone:");
         for line in &outcome.undo_failures {
             let _ = writeln!(out, "  {line}");
         }
     }
     if !outcome.remaining.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nCommands left, in order (fix the cause first; or run `bouture cluster-merge --resume`):"
-        );
+        let intro = if outcome.status == Status::RollingBack {
+            "Left to undo, in order (fix the cause first, then run `bouture cluster-merge --resume`, or run them by hand); older steps were left as they are:"
+        } else {
+            "Commands left, in order (fix the cause first; or run `bouture cluster-merge --resume`):"
+        };
+        let _ = writeln!(out, "\n{intro}");
         for line in &outcome.remaining {
             let _ = writeln!(out, "  {line}");
         }
     }
     if let Some(report) = &outcome.merge {
-        let _ = write!(out, "\n{}", report.to_text());
+        let _ = write!(out, "\n{}", merge_summary(report));
     }
     if let Some(backup) = &outcome.backup {
         let _ = writeln!(out, "\nBackup of our config.data: {}", backup.display());
@@ -283,5 +330,32 @@ fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
         outcome.journal.display(),
         outcome.log.display()
     );
+    out
+}
+
+/// What the config merge brought, without the `bouture merge` report's
+/// file paths and next steps (the run did them).
+fn merge_summary(report: &bouture_merge::Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Configuration merged into cluster '{}' (Ganeti {}):",
+        report.cluster, report.version
+    );
+    for cluster in &report.merged {
+        let _ = writeln!(
+            out,
+            "  from '{}': {} nodes, {} instances, {} disks, {} networks",
+            cluster.name,
+            cluster.nodes_added.len(),
+            cluster.instances_added.len(),
+            cluster.disks_added.len(),
+            cluster.networks_added.len()
+        );
+    }
+    let _ = writeln!(out, "  ports reallocated: {}", report.port_changes.len());
+    for warning in &report.warnings {
+        let _ = writeln!(out, "  warning: {}", warning.message);
+    }
     out
 }

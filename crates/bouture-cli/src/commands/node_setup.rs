@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use bouture_node_setup::{
-    DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, Error, Options, Report, SetupInput, StartOutcome,
+    DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, Error, Options, Report, StartOutcome,
 };
 
 use crate::Streams;
@@ -28,7 +28,11 @@ Examples:
 
   # Another data directory, restarting the daemons with systemd, JSON report
   bouture node-setup --data-dir /srv/ganeti/lib \\
-      --start-command 'systemctl restart ganeti-noded' --format json < setup.json
+      --start-command 'systemctl restart ganeti-noded' \\
+      --start-command 'systemctl restart ganeti-mond' --format json < setup.json
+
+With another --data-dir, the default start command (which restarts the
+system's daemons) is refused unless --restart-system-daemons is given.
 
 Exit status: 0 node set up (or dry run passed), 1 input refused or operation
 failed (the message says what was left as it was), 2 configuration error (an
@@ -46,10 +50,16 @@ pub struct NodeSetupArgs {
     /// Run every check and print what would be written and run; write and run nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The shell command line (run with `sh -c`) restarting the node daemons when the input's
-    /// `start_node_daemon` is true.
-    #[arg(long, value_name = "CMD", default_value = DEFAULT_START_COMMAND)]
-    pub start_command: String,
+    /// A shell command line (run with `sh -c`) restarting the node daemons when the input's
+    /// `start_node_daemon` is true; repeat it for several parts, each run in order and its
+    /// status reported (default: Ganeti's `daemon-util stop-all`, `start ganeti-noded`,
+    /// `start ganeti-mond`).
+    #[arg(long, value_name = "CMD", default_values = DEFAULT_START_COMMAND)]
+    pub start_command: Vec<String>,
+    /// With another --data-dir, allow the default start command, which restarts the system's
+    /// Ganeti daemons (they read /var/lib/ganeti).
+    #[arg(long)]
+    pub restart_system_daemons: bool,
     /// How to print the report (-v adds sizes and owners to the text, -q prints it only on failure).
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -62,15 +72,12 @@ pub(crate) fn run(
     verbose: u8,
     quiet: u8,
 ) -> CommandResult {
-    let options = Options {
-        data_dir: args.data_dir.clone(),
-        dry_run: args.dry_run,
-        start_command: args.start_command.clone(),
-        cluster_file_owner: bouture_node_setup::masterd_owner("/etc".as_ref()),
-        now: None,
-    };
-    let outcome = SetupInput::read(std::io::stdin().lock())
-        .and_then(|input| bouture_node_setup::setup(&input, &options));
+    let mut options = Options::default();
+    options.data_dir.clone_from(&args.data_dir);
+    options.dry_run = args.dry_run;
+    options.start_command.clone_from(&args.start_command);
+    options.restart_system_daemons = args.restart_system_daemons;
+    let outcome = bouture_node_setup::setup_from_reader(std::io::stdin().lock(), &options);
     match outcome {
         Ok(report) => render(&report, args.format, verbose > 0, quiet > 0, streams),
         Err(error) => Err(refused(error, args.format, streams)),
@@ -99,6 +106,7 @@ fn render(
         command,
         status,
         output,
+        ..
     } = &report.start
     {
         return Err(CommandError::failed(StartFailed {

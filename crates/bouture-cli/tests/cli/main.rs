@@ -9,6 +9,7 @@
 )]
 
 mod cluster_merge;
+mod cluster_merge_signals;
 mod configure;
 mod dropin;
 mod exit;
@@ -26,6 +27,9 @@ mod verbosity;
 
 #[path = "../../../../tests/support/demo_node.rs"]
 mod demo_node;
+
+#[path = "../../../bouture-cluster-merge/tests/sim/mod.rs"]
+mod cluster_sim;
 
 #[path = "../../../bouture-node-setup/tests/common/mod.rs"]
 mod node_setup_common;
