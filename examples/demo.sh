@@ -5,7 +5,8 @@
 #    repository) and writes its slapos.cfg there;
 # 2. shows the node as bouture sees it (`bouture inventory`);
 # 3. starts a real slapproxy (the new, local master) on a free port; the first
-#    run creates its Python environment under target/slapos-venv (about a minute);
+#    run creates its Python environment under target/slapos-venv (about a minute,
+#    scripts/setup.d/peers.sh slapproxy);
 # 4. grafts the node onto it (`bouture graft`), extra arguments are passed on
 #    (e.g. --format json, --dry-run);
 # 5. prints what the master holds afterwards, read back through its JSON-RPC API.
@@ -16,8 +17,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-# shellcheck source=../scripts/setup.d/10-slapos-venv.sh
-source scripts/setup.d/10-slapos-venv.sh
+# shellcheck source=scripts/setup.d/peers.sh
+source scripts/setup.d/peers.sh slapproxy
 if [ -n "${BOUTURE_BIN:-}" ]; then
     bouture="$BOUTURE_BIN"
     [ -x "$bouture" ] || { echo "BOUTURE_BIN=$bouture is not an executable file" >&2; exit 1; }

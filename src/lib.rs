@@ -25,14 +25,15 @@
 //!   which image boots.
 //!
 //! ```no_run
-//! use bouture::graft::{GraftOptions, GraftPlan};
-//! use bouture::master_client::MasterClient;
-//! use bouture::node::{Inventory, NodeConfig};
+//! use bouture::graft::{NodeOptions, graft_node};
+//! use bouture::node::NodeConfig;
 //!
 //! let config = NodeConfig::load("/etc/opt/slapos/slapos.cfg")?;
-//! let plan = GraftPlan::build(&Inventory::scan(&config)?, &GraftOptions::default());
-//! let report = bouture::graft::apply(&plan, &MasterClient::new("http://10.0.0.1:4000")?, &mut ())?;
-//! println!("{} partitions grafted", report.totals.grafted);
+//! // Takes the node's graft lock, scans, plans, grafts and reads the master back.
+//! let graft = graft_node(&config, "http://10.0.0.1:4000", &NodeOptions::default(), &mut ())?;
+//! if let Some(report) = &graft.report {
+//!     println!("{} partitions grafted", report.totals.grafted);
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

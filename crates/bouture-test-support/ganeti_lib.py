@@ -25,6 +25,6 @@ def load(*names):
         sys.stderr.write(
             "cannot import Ganeti's library from %s (%s): install Debian's package "
             "ganeti (apt-get install --no-install-recommends ganeti, or run "
-            "scripts/setup.d/20-ganeti.sh) and run this with /usr/bin/python3\n"
+            "source scripts/setup.d/peers.sh ganeti) and run this with /usr/bin/python3\n"
             % (LIBDIR, exc))
         sys.exit(MISSING)

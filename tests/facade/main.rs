@@ -8,8 +8,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../support/demo_node.rs"]
-mod demo_node;
+use bouture_test_support::demo_node;
 
 use bouture::node::{BoutureStatus, InstanceState, Inventory, NodeConfig};
 
@@ -56,7 +55,7 @@ fn scans_the_demo_node_through_the_facade() {
 
 #[test]
 fn plans_a_multiboot_disk_through_the_facade() {
-    use bouture::multiboot::{MultibootError, Plan, PlanOptions, Provision};
+    use bouture::multiboot::{Plan, PlanOptions, Provision};
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("provision.json");
@@ -77,21 +76,21 @@ fn plans_a_multiboot_disk_through_the_facade() {
     // An unreadable document is a read error naming the file, not a finding.
     let missing = dir.path().join("missing.json");
     match Provision::read(&missing) {
-        Err(MultibootError::Read(error)) => assert_eq!(error.path(), missing),
+        Err(bouture::multiboot::Error::Read(error)) => assert_eq!(error.path(), missing),
         other => panic!("expected a read error, got {other:?}"),
     }
     std::fs::write(&path, b"{\"images\": [], \"images\": []}").unwrap();
     assert!(matches!(
         Provision::read(&path),
-        Err(MultibootError::Invalid(_))
+        Err(bouture::multiboot::Error::Invalid(_))
     ));
 }
 
 #[test]
 fn a_cluster_merge_naming_one_cluster_twice_is_refused_before_anything_runs() {
-    use bouture::cluster_merge::{Error, Quiet, Settings, SshOptions, SystemExecutor};
+    use bouture::cluster_merge::{Error, Options, Quiet, SshOptions, SystemExecutor};
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings::new(
+    let settings = Options::new(
         vec!["b.example.com".to_owned(), "B.example.com.".to_owned()],
         dir.path().join("state"),
     );

@@ -1,8 +1,9 @@
 //! One way to fail: what a command returns, and the one function that turns
 //! it into a message and an exit code.
 //!
-//! Every command module has `pub(crate) fn run(args, streams) ->
-//! CommandResult`. It renders its report itself and returns what happened:
+//! Every command module has `pub(crate) fn run(args, cx) -> CommandResult`
+//! (`cx`: the run's [`Context`], its report stream and its log). It renders
+//! its report itself and returns what happened:
 //!
 //! - `Ok(`[`Outcome`]`)`: the command ran to its end; the outcome says
 //!   whether it did all it was asked ([`Outcome::Done`]), only part of it
@@ -35,8 +36,10 @@
 use std::error::Error;
 use std::io::{self, Write};
 
-use crate::Streams;
-use crate::output::error_chain;
+use serde_json::{Map, Value};
+
+use crate::context::Context;
+use crate::output::{OutputFormat, error_causes, error_chain, write_json};
 
 /// Exit codes of the `bouture` command.
 ///
@@ -94,14 +97,25 @@ pub(crate) enum Outcome {
     FailoverNotProcessed,
 }
 
+/// An error that ends a command, and the facts a script may act on, for
+/// the `details` of the JSON error document ([`finish`]).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// The error, its sources the causes.
+    pub(crate) error: Box<dyn Error>,
+    /// Command-specific fields (merge's conflicts, deploy's validation
+    /// errors, ...); empty for most errors.
+    pub(crate) details: Map<String, Value>,
+}
+
 /// Why a command could not do its job.
 #[derive(Debug)]
 pub(crate) enum CommandError {
     /// The configuration the command reads cannot be used (missing,
     /// unreadable, invalid).
-    Config(Box<dyn Error>),
+    Config(Failure),
     /// The operation failed.
-    Failed(Box<dyn Error>),
+    Failed(Failure),
     /// The report could not be written (a closed pipe is not a failure).
     Output(io::Error),
     /// The command has already said why (in its log or its report).
@@ -109,7 +123,7 @@ pub(crate) enum CommandError {
     /// `bouture node-setup`: the input holds a value Ganeti's configuration
     /// refuses (Ganeti's `ConfigurationError`, exit
     /// [`BoutureExitCode::NODE_SETUP_CONFIGURATION`]).
-    NodeSetupConfiguration(Box<dyn Error>),
+    NodeSetupConfiguration(Failure),
     /// clap rejected the command line, or printed the help or the version.
     Usage(clap::Error),
 }
@@ -117,20 +131,90 @@ pub(crate) enum CommandError {
 impl CommandError {
     /// A configuration error.
     pub(crate) fn config(error: impl Error + 'static) -> Self {
-        Self::Config(Box::new(error))
+        Self::Config(Failure::new(error))
     }
 
     /// A failed operation.
     pub(crate) fn failed(error: impl Error + 'static) -> Self {
-        Self::Failed(Box::new(error))
+        Self::Failed(Failure::new(error))
     }
+
+    /// `bouture node-setup`'s Ganeti configuration error.
+    pub(crate) fn node_setup_configuration(error: impl Error + 'static) -> Self {
+        Self::NodeSetupConfiguration(Failure::new(error))
+    }
+
+    /// The error with `details` for the JSON error document (an error
+    /// without a [`Failure`] is returned as it is).
+    pub(crate) fn with_details(mut self, details: Map<String, Value>) -> Self {
+        if let Self::Config(failure)
+        | Self::Failed(failure)
+        | Self::NodeSetupConfiguration(failure) = &mut self
+        {
+            failure.details = details;
+        }
+        self
+    }
+}
+
+impl Failure {
+    fn new(error: impl Error + 'static) -> Self {
+        Self {
+            error: Box::new(error),
+            details: Map::new(),
+        }
+    }
+}
+
+/// The JSON error document: what `--format json` prints on stdout when a
+/// command fails, in place of its report (the README's "JSON error
+/// document").
+#[derive(Debug, serde::Serialize)]
+struct ErrorDocument<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ErrorBody<'a> {
+    /// `configuration` (what the command reads cannot be used) or `failed`
+    /// (the operation failed).
+    kind: &'static str,
+    /// The error, as the first line of its log message says it.
+    message: String,
+    /// Its causes, outermost first (those its message already says left
+    /// out), as the rest of the log message.
+    causes: Vec<String>,
+    /// Command-specific fields.
+    details: &'a Map<String, Value>,
+}
+
+/// Write the JSON error document of `failure` on stdout when the command
+/// was asked for JSON. A closed stdout loses nothing: the log has the
+/// error too.
+fn write_error_document(kind: &'static str, failure: &Failure, cx: &mut Context<'_>) {
+    if cx.format != OutputFormat::Json {
+        return;
+    }
+    let (message, causes) = error_causes(failure.error.as_ref());
+    let document = ErrorDocument {
+        error: ErrorBody {
+            kind,
+            message,
+            causes,
+            details: &failure.details,
+        },
+    };
+    let _ = write_json(cx.stdout, &document);
 }
 
 /// What every command returns.
 pub(crate) type CommandResult = Result<Outcome, CommandError>;
 
 /// The one place where a command's result becomes messages and an exit code.
-pub(crate) fn finish(result: CommandResult, streams: &mut Streams<'_>) -> u8 {
+/// The error goes through the run's log (stderr in the command's style, and
+/// `--log-file`), at ERROR, and, when the command was asked for
+/// `--format json`, as the JSON error document on stdout.
+pub(crate) fn finish(result: CommandResult, cx: &mut Context<'_>) -> u8 {
     let error = match result {
         Ok(Outcome::Done) => return BoutureExitCode::OK,
         Ok(Outcome::Incomplete) => return BoutureExitCode::FAILURE,
@@ -141,26 +225,33 @@ pub(crate) fn finish(result: CommandResult, streams: &mut Streams<'_>) -> u8 {
     match error {
         CommandError::Usage(error) => {
             let (target, code): (&mut dyn Write, u8) = if error.use_stderr() {
-                (&mut *streams.stderr, BoutureExitCode::USAGE)
+                (cx.log.stream(), BoutureExitCode::USAGE)
             } else {
-                (&mut *streams.stdout, BoutureExitCode::OK)
+                (&mut *cx.stdout, BoutureExitCode::OK)
             };
             let _ = write!(target, "{}", error.render());
             code
         }
-        CommandError::Config(error) | CommandError::Failed(error) => {
-            let _ = writeln!(streams.stderr, "error: {}", error_chain(error.as_ref()));
+        CommandError::Config(failure) => {
+            write_error_document("configuration", &failure, cx);
+            cx.log.error(&error_chain(failure.error.as_ref()));
             BoutureExitCode::FAILURE
         }
-        CommandError::NodeSetupConfiguration(error) => {
-            let _ = writeln!(streams.stderr, "error: {}", error_chain(error.as_ref()));
+        CommandError::Failed(failure) => {
+            write_error_document("failed", &failure, cx);
+            cx.log.error(&error_chain(failure.error.as_ref()));
+            BoutureExitCode::FAILURE
+        }
+        CommandError::NodeSetupConfiguration(failure) => {
+            write_error_document("configuration", &failure, cx);
+            cx.log.error(&error_chain(failure.error.as_ref()));
             BoutureExitCode::NODE_SETUP_CONFIGURATION
         }
         CommandError::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => {
             BoutureExitCode::OK
         }
         CommandError::Output(error) => {
-            let _ = writeln!(streams.stderr, "error: cannot write the report: {error}");
+            cx.log.error(&format!("cannot write the report: {error}"));
             BoutureExitCode::FAILURE
         }
         CommandError::Reported => BoutureExitCode::FAILURE,

@@ -3,6 +3,7 @@
 
 pub mod assets;
 mod commands;
+mod context;
 mod exit;
 mod log;
 mod output;
@@ -13,6 +14,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use context::Context;
+use exit::CommandError;
 
 pub use exit::BoutureExitCode;
 pub use output::OutputFormat;
@@ -48,18 +52,19 @@ command line is wrong. `bouture failover` adds 10 and 75, `bouture node-setup` k
 Ganeti's 2 for a configuration error (see their --help).")]
 #[non_exhaustive]
 pub struct Cli {
-    /// Print more detail (graft, failover: DEBUG log lines with every request
-    /// sent to the master, the decisions and phase times; inventory: what
-    /// graft would do with each partition; configure: the diff; merge: every
-    /// port change and phase times; others: their details).
+    /// Print more detail, for every command: DEBUG log lines on stderr (what
+    /// was read and written, requests sent, decisions, phase times), and the
+    /// report's detail where it has some (configure: the diff; merge: every
+    /// port change; cluster-merge: every command run).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Print only warnings and errors (`-qq`: only errors); graft, inventory:
-    /// no text report; configure: nothing once written.
+    /// Print only warnings and errors (`-qq`: only errors), for every
+    /// command; a text report is dropped where its lines are not the result
+    /// (graft, inventory, status, merge, deploy; configure once written).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
-    /// Also append every log line, DEBUG included, to FILE (as `slapos`
-    /// does).
+    /// Also append every log line, DEBUG included, to FILE, dated, in the
+    /// format of `slapos`'s lines, for every command.
     #[arg(
         long = "log-file",
         visible_aliases = ["logfile", "log_file"],
@@ -70,28 +75,20 @@ pub struct Cli {
     /// Accepted for `slapos` compatibility: bouture's lines have no colours.
     #[arg(long, global = true)]
     pub log_color: bool,
-    /// As in `slapos` (where the flag turns the time off): log lines on
-    /// stderr without their date and time (the log file keeps them).
+    /// Toggle the date and time on stderr's log lines: the SlapOS commands
+    /// (inventory, graft, configure, failover, status) drop it, as in
+    /// `slapos`; the others, whose lines have none, gain it. The log file
+    /// always has it.
     #[arg(long, global = true)]
     pub log_time: bool,
-    /// As `-v` (slapos: "show tracebacks on errors"; bouture's errors always
-    /// carry their whole cause). `-d` as in Ganeti's tools.
+    /// As `-v`, for every command (slapos: "show tracebacks on errors";
+    /// bouture's errors always carry their whole cause). `-d` as in
+    /// Ganeti's tools.
     #[arg(short = 'd', long, global = true)]
     pub debug: bool,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
-}
-
-impl Cli {
-    /// What the global options ask of the log.
-    pub(crate) fn log_settings(&self) -> log::LogSettings {
-        log::LogSettings {
-            verbosity: i16::from(self.verbose) + i16::from(self.debug) - i16::from(self.quiet),
-            file: self.log_file.clone(),
-            no_time_on_stderr: self.log_time,
-        }
-    }
 }
 
 /// The subcommands of `bouture`.
@@ -120,11 +117,6 @@ pub enum Command {
     Boot(commands::boot::BootArgs),
     /// Print the shell completion script for bash, zsh or fish.
     Completions(commands::completions::CompletionsArgs),
-}
-
-/// `-v` count minus `-q` count.
-fn verbosity(cli: &Cli) -> i16 {
-    i16::from(cli.verbose) - i16::from(cli.quiet)
 }
 
 /// Where a command writes: its report on `stdout`, everything human on `stderr`.
@@ -201,42 +193,34 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let result = match Cli::try_parse_from(args) {
-        Ok(cli) => match &cli.command {
-            Command::Inventory(args) => {
-                commands::inventory::run(args, &cli.log_settings(), streams)
-            }
-            Command::Graft(args) => {
-                commands::graft::run(args, &cli.log_settings(), streams, stderr_is_terminal)
-            }
-            Command::Configure(args) => {
-                commands::configure::run(args, &cli.log_settings(), streams)
-            }
-            Command::Failover(args) => commands::failover::run(args, &cli.log_settings(), streams),
-            Command::Status(args) => commands::status::run(args, &cli.log_settings(), streams),
-            Command::Merge(args) => commands::merge::run(
-                args,
-                commands::merge::Verbosity::new(cli.verbose, cli.quiet),
-                streams,
-                &mut leftovers.0,
-            ),
-            Command::ClusterMerge(args) => commands::cluster_merge::run(
-                args,
-                cli.verbose + u8::from(cli.debug),
-                cli.quiet,
-                streams,
-            ),
-            Command::Completions(args) => commands::completions::run(args, streams),
-            Command::NodeSetup(args) => commands::node_setup::run(
-                args,
-                streams,
-                cli.verbose + u8::from(cli.debug),
-                cli.quiet,
-            ),
-            Command::Deploy(args) => commands::deploy::run(args, verbosity(&cli), streams),
-            Command::Boot(args) => commands::boot::run(args, verbosity(&cli), streams),
-        },
-        Err(error) => Err(exit::CommandError::Usage(error)),
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            return exit::finish(Err(CommandError::Usage(error)), &mut Context::bare(streams));
+        }
     };
-    exit::finish(result, streams)
+    let mut cx = match Context::new(&cli, streams, stderr_is_terminal) {
+        Ok(cx) => cx,
+        Err(error) => {
+            return exit::finish(
+                Err(CommandError::failed(error)),
+                &mut Context::bare(streams),
+            );
+        }
+    };
+    let cx = &mut cx;
+    let result = match &cli.command {
+        Command::Inventory(args) => commands::inventory::run(args, cx),
+        Command::Graft(args) => commands::graft::run(args, cx),
+        Command::Configure(args) => commands::configure::run(args, cx),
+        Command::Failover(args) => commands::failover::run(args, cx),
+        Command::Status(args) => commands::status::run(args, cx),
+        Command::Merge(args) => commands::merge::run(args, cx, &mut leftovers.0),
+        Command::ClusterMerge(args) => commands::cluster_merge::run(args, cx),
+        Command::Completions(args) => commands::completions::run(args, cx),
+        Command::NodeSetup(args) => commands::node_setup::run(args, cx),
+        Command::Deploy(args) => commands::deploy::run(args, cx),
+        Command::Boot(args) => commands::boot::run(args, cx),
+    };
+    exit::finish(result, cx)
 }

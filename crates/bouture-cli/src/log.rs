@@ -1,26 +1,37 @@
-//! Log lines for long-running commands (`bouture failover`), on stderr, in
-//! the format of `slapos node instance`'s own lines so that both read as one
-//! log: `YYYY-MM-DD HH:MM:SS bouture[PID] LEVEL message`, in local time
-//! (the zone of `TZ`, else `/etc/localtime`, as slapos's Python logging
-//! does), without a zone marker, as slapos writes it.
+//! The log of every command: its lines on stderr (and `--log-file`), at
+//! the levels the global options ask for. One [`Logger`], built once from
+//! the global options ([`LogSettings`]) and the command's [`Style`], is
+//! handed to every command through [`crate::Context`]; the error that ends
+//! a run is written through it too, by [`crate::exit::finish`].
 //!
-//! The global options of the `slapos` command decide what is written
-//! ([`LogSettings`]):
+//! The global options mean the same for every command:
 //!
 //! | option | stderr shows |
 //! |---|---|
 //! | `-qq` | ERROR |
 //! | `-q` | WARNING, ERROR |
 //! | (none) | INFO, WARNING, ERROR |
-//! | `-v` (or more), `--debug` | DEBUG too: how long each step took, what was recorded |
+//! | `-v` (or more), `--debug` | DEBUG too: what was read and written, how long each step took |
 //!
-//! `--log-file FILE` appends every line, DEBUG included, to FILE as well
-//! (as slapos's log file gets every level).
+//! `--log-file FILE` appends every line, DEBUG included, to FILE, in the
+//! format of `slapos node instance`'s own lines, whatever the command:
+//! `YYYY-MM-DD HH:MM:SS bouture[PID] LEVEL message`, in local time (the zone
+//! of `TZ`, else `/etc/localtime`, as slapos's Python logging does), without
+//! a zone marker, as slapos writes it.
 //!
-//! `--log-time` does what it does in `slapos` (slapos.core's `entry.py`
-//! declares it `store_false`, default on): it *removes* the date and time
-//! from the lines on stderr (`bouture[PID] LEVEL message`); the lines in the
-//! log file keep them, as slapos's log file always has them.
+//! On stderr a line has its command's [`Style`]:
+//!
+//! - [`Style::Slapos`] (inventory, graft, configure, failover, status, the
+//!   commands that stand in for `slapos bouture`): the log file's format,
+//!   so that bouture's lines and slapos's read as one log;
+//! - [`Style::Plain`] (merge, cluster-merge, node-setup, deploy, boot,
+//!   completions): the message alone, `warning: ` or `error: ` before a
+//!   warning or an error.
+//!
+//! `--log-time` toggles the date and time of stderr's lines away from the
+//! style's default: a SlapOS line loses it, as in `slapos` (slapos.core's
+//! `entry.py` declares the flag `store_false`, default on), and a plain
+//! line gains it. The log file always has it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -29,19 +40,16 @@ use std::path::{Path, PathBuf};
 
 use bouture_failover::{FailoverLog, Level};
 
-use crate::Streams;
-use crate::exit::{CommandError, CommandResult};
-use crate::output::error_chain;
-
 /// What the global options ask of the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct LogSettings {
-    /// `-v` count minus `-q` count (`--debug` counts as `-v`).
+    /// `-v` count plus `--debug` minus `-q` count.
     pub(crate) verbosity: i16,
     /// `--log-file FILE`.
     pub(crate) file: Option<PathBuf>,
-    /// `--log-time` (slapos's meaning): no date and time on stderr.
-    pub(crate) no_time_on_stderr: bool,
+    /// `--log-time`: stderr's lines without the date and time of their
+    /// style's default ([`Style::Slapos`]), or with it ([`Style::Plain`]).
+    pub(crate) log_time: bool,
 }
 
 impl LogSettings {
@@ -57,6 +65,15 @@ impl LogSettings {
     }
 }
 
+/// How a command's lines look on stderr (the log file has one format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// `YYYY-MM-DD HH:MM:SS bouture[PID] LEVEL message`, as `slapos`.
+    Slapos,
+    /// `message`, `warning: message`, `error: message`.
+    Plain,
+}
+
 /// Writes log lines to a stream (and the log file); write errors are
 /// ignored (a log that cannot be written must not change what the command
 /// does).
@@ -64,21 +81,40 @@ pub(crate) struct Logger<'a> {
     out: &'a mut dyn Write,
     file: Option<File>,
     settings: LogSettings,
+    style: Style,
     pid: u32,
 }
 
 impl<'a> Logger<'a> {
     /// A logger on `out` and the settings' log file, opened for appending.
-    pub(crate) fn new(out: &'a mut dyn Write, settings: &LogSettings) -> io::Result<Self> {
+    pub(crate) fn new(
+        out: &'a mut dyn Write,
+        settings: &LogSettings,
+        style: Style,
+    ) -> io::Result<Self> {
         let file = settings.file.as_deref().map(open_log_file).transpose()?;
         Ok(Self {
             out,
             file,
             settings: settings.clone(),
+            style,
             pid: std::process::id(),
         })
     }
 
+    /// Plain lines on `out` at the default level, no log file.
+    pub(crate) fn bare(out: &'a mut dyn Write) -> Self {
+        Self {
+            out,
+            file: None,
+            settings: LogSettings::default(),
+            style: Style::Plain,
+            pid: std::process::id(),
+        }
+    }
+
+    /// Write `message` at `level`: on stderr if the level is shown, into
+    /// the log file always.
     pub(crate) fn log(&mut self, level: Level, message: &str) {
         let level_name = match level {
             Level::Debug => "DEBUG",
@@ -89,10 +125,19 @@ impl<'a> Logger<'a> {
         let line = format!("bouture[{}] {level_name} {message}\n", self.pid);
         let stamp = local_stamp();
         if self.settings.shows(level) {
-            if !self.settings.no_time_on_stderr {
+            let stamped = match self.style {
+                Style::Slapos => !self.settings.log_time,
+                Style::Plain => self.settings.log_time,
+            };
+            if stamped {
                 let _ = write!(self.out, "{stamp} ");
             }
-            let _ = self.out.write_all(line.as_bytes());
+            let _ = match (self.style, level) {
+                (Style::Slapos, _) => self.out.write_all(line.as_bytes()),
+                (Style::Plain, Level::Debug | Level::Info) => writeln!(self.out, "{message}"),
+                (Style::Plain, Level::Warning) => writeln!(self.out, "warning: {message}"),
+                (Style::Plain, _) => writeln!(self.out, "error: {message}"),
+            };
             let _ = self.out.flush();
         }
         if let Some(file) = &mut self.file {
@@ -103,6 +148,12 @@ impl<'a> Logger<'a> {
     /// Whether a line of `level` reaches stderr.
     pub(crate) fn shows(&self, level: Level) -> bool {
         self.settings.shows(level)
+    }
+
+    /// `-v` count plus `--debug` minus `-q` count: how much a command
+    /// prints besides its log (a report's detail, a report at all).
+    pub(crate) fn verbosity(&self) -> i16 {
+        self.settings.verbosity
     }
 
     /// The stream the lines go to, for a progress line drawn between them.
@@ -131,34 +182,6 @@ impl FailoverLog for Logger<'_> {
     fn log(&mut self, level: Level, message: &str) {
         Logger::log(self, level, message);
     }
-}
-
-/// The error path of every SlapOS command (inventory, graft, configure,
-/// failover, status): a configuration or run error is logged at ERROR, with
-/// the prefix of the other lines and into `--log-file`, and becomes
-/// [`CommandError::Reported`] (exit 1, nothing printed again). Usage and
-/// output errors are left to [`crate::exit::finish`].
-pub(crate) fn log_errors(result: CommandResult, log: &mut Logger<'_>) -> CommandResult {
-    match result {
-        Err(CommandError::Config(error) | CommandError::Failed(error)) => {
-            log.error(&error_chain(error.as_ref()));
-            Err(CommandError::Reported)
-        }
-        other => other,
-    }
-}
-
-/// Run a SlapOS command's body with its log on `streams.stderr` (and
-/// `--log-file`) and its report on `streams.stdout`, its errors going
-/// through [`log_errors`].
-pub(crate) fn with_log(
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-    body: impl FnOnce(&mut Logger<'_>, &mut dyn Write) -> CommandResult,
-) -> CommandResult {
-    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
-    let result = body(&mut log, streams.stdout);
-    log_errors(result, &mut log)
 }
 
 /// Open the log file for appending: created (mode 0640) when missing,

@@ -14,19 +14,35 @@ pub enum OutputFormat {
     Json,
 }
 
-/// The error and its sources on one line, separated by `: `.
+/// The error and its sources on one line, separated by `: `
+/// ([`error_causes`] joined).
 pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
+    let (mut message, causes) = error_causes(error);
+    for cause in causes {
+        message.push_str(": ");
+        message.push_str(&cause);
+    }
+    message
+}
+
+/// The error's message and its sources' messages, outermost first; a source
+/// whose message the text so far already holds is left out (a wrapper that
+/// words its cause into its own message).
+pub(crate) fn error_causes(error: &(dyn std::error::Error + 'static)) -> (String, Vec<String>) {
+    let message = error.to_string();
+    let mut said = message.clone();
+    let mut causes = Vec::new();
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
+        if !said.contains(&text) {
+            said.push_str(": ");
+            said.push_str(&text);
+            causes.push(text);
         }
         source = cause.source();
     }
-    message
+    (message, causes)
 }
 
 /// Write a serde value as pretty JSON followed by a newline. Generic over

@@ -1,7 +1,7 @@
 //! Why a cluster merge could not start, or could not keep its records.
 //!
 //! A merge that started and failed is not an error: it is an
-//! [`Outcome`](crate::Outcome) saying what failed, what was undone and what
+//! [`Report`](crate::Report) saying what failed, what was undone and what
 //! is left.
 
 use std::path::PathBuf;
@@ -127,7 +127,7 @@ pub enum Error {
         status: String,
     },
     /// Instances of a merging cluster run, and the settings say not to stop
-    /// them ([`crate::Settings::stop_instances`] false).
+    /// them ([`crate::Options::stop_instances`] false).
     #[error(
         "{cluster}: instances are running ({instances}) and the merge was asked not to stop them; stop them first (nothing was changed)"
     )]

@@ -290,26 +290,8 @@ pub(crate) fn run_process(
         program: PathBuf::from(program),
         source,
     })?;
-    let reader = |stream: Option<Box<dyn Read + Send>>, limit: u64| {
-        std::thread::spawn(move || match stream {
-            Some(stream) => read_capped(stream, limit),
-            None => Ok((Vec::new(), false)),
-        })
-    };
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        STDERR_LIMIT,
-    );
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        limit,
-    );
+    let stderr = spawn_reader(child.stderr.take(), STDERR_LIMIT);
+    let stdout = spawn_reader(child.stdout.take(), limit);
     let wait = |source| ExecError::Wait {
         program: program.to_owned(),
         source,
@@ -357,6 +339,18 @@ pub(crate) fn run_process(
         code: status.code(),
         stdout,
         stderr,
+    })
+}
+
+/// Read `stream` (if any) to its end in a thread of its own, keeping the
+/// first `limit` bytes.
+fn spawn_reader<R: Read + Send + 'static>(
+    stream: Option<R>,
+    limit: u64,
+) -> std::thread::JoinHandle<io::Result<(Vec<u8>, bool)>> {
+    std::thread::spawn(move || match stream {
+        Some(stream) => read_capped(stream, limit),
+        None => Ok((Vec::new(), false)),
     })
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Cmd, Identity, is_valid_name};
 use crate::error::{Error, bounded};
 use crate::exec::{Executor, private_tempdir};
-use crate::plan::Settings;
+use crate::plan::Options;
 use crate::run::{Event, Observer};
 
 /// Our cluster, as found on this machine.
@@ -169,7 +169,7 @@ fn check_public_key(key: &str) -> Result<(), &'static str> {
 /// Check settings and facts read back from a journal as discovery checks
 /// what it finds: every name a valid host name, the public key one safe
 /// line, every path absolute.
-pub(crate) fn check_recorded(settings: &Settings, facts: &Facts) -> Result<(), String> {
+pub(crate) fn check_recorded(settings: &Options, facts: &Facts) -> Result<(), String> {
     check_cluster_names(&settings.clusters).map_err(|e| e.to_string())?;
     let name = |what: &str, name: &str| {
         if is_valid_name(name) {
@@ -317,7 +317,7 @@ fn watcher_paused(cmd: &Cmd, text: &str) -> Result<bool, Error> {
 }
 
 /// The command that copies a merging cluster's root key (its output is secret).
-pub(crate) fn key_command(settings: &Settings, host: &str) -> Cmd {
+pub(crate) fn key_command(settings: &Options, host: &str) -> Cmd {
     Cmd::remote(
         host,
         Identity::Operator,
@@ -336,7 +336,7 @@ pub(crate) fn key_command(settings: &Settings, host: &str) -> Cmd {
     reason = "discovery reads best in order, in one place"
 )]
 pub(crate) fn discover(
-    settings: &Settings,
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
     scratch: &Path,

@@ -20,10 +20,10 @@ pub use journal::{
     FailureRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, Status, StepRecord, StepState,
 };
 pub use plan::{
-    AUTHORIZED_KEYS_BACKUP, Action, Check, GanetiPaths, Groups, ParameterConflicts, Plan, Planned,
-    Restart, Settings, Step, StepKind,
+    AUTHORIZED_KEYS_BACKUP, Action, Check, GanetiPaths, Groups, Options, ParameterConflicts, Plan,
+    Planned, Restart, Step, StepKind,
 };
-pub use run::{Event, Observer, Outcome, Prepared, Quiet, dry_run, resume, run};
+pub use run::{Event, Observer, Prepared, Quiet, Report, dry_run, resume, run};
 pub use ssh::{HostKeyPolicy, KEY_LIMIT, OUTPUT_LIMIT, SshOptions, SystemExecutor};
 
 /// An error and its sources, `: `-separated, for messages recorded in the journal.

@@ -95,7 +95,7 @@ pub enum Restart {
 /// Everything the operator chose; recorded in the journal so that a resumed
 /// run does exactly what the first one planned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings {
+pub struct Options {
     /// The merging clusters, as given (cluster names, used as SSH hosts).
     pub clusters: Vec<String>,
     /// Seconds the watchers are paused for (`gnt-cluster watcher pause`).
@@ -121,7 +121,7 @@ pub struct Settings {
     pub their_private_key: String,
 }
 
-impl Settings {
+impl Options {
     /// Ganeti's defaults (pause 1800 s, strict parameters, restart all,
     /// stop instances), Debian's paths, root's RSA key, for `clusters`.
     pub fn new(clusters: Vec<String>, state_dir: PathBuf) -> Self {
@@ -140,7 +140,7 @@ impl Settings {
         }
     }
 
-    /// [`Settings::merge_options`] as `bouture merge` command-line flags.
+    /// [`Options::merge_options`] as `bouture merge` command-line flags.
     pub fn merge_flags(&self) -> Vec<String> {
         let mut flags = Vec::new();
         if let Some(groups) = self.groups {
@@ -165,8 +165,8 @@ impl Settings {
     }
 
     /// The options given to `bouture_merge::merge_files`.
-    pub fn merge_options(&self) -> bouture_merge::MergeOptions {
-        bouture_merge::MergeOptions {
+    pub fn merge_options(&self) -> bouture_merge::Options {
+        bouture_merge::Options {
             groups: self.groups.map(|g| match g {
                 Groups::Merge => bouture_merge::GroupStrategy::Merge,
                 Groups::Rename => bouture_merge::GroupStrategy::Rename,
@@ -175,7 +175,7 @@ impl Settings {
                 ParameterConflicts::Strict => bouture_merge::ParameterPolicy::Strict,
                 ParameterConflicts::Warn => bouture_merge::ParameterPolicy::Warn,
             },
-            ..bouture_merge::MergeOptions::default()
+            ..bouture_merge::Options::default()
         }
     }
 }
@@ -455,7 +455,7 @@ pub struct Plan {
     /// The run's identifier (`YYYYMMDDTHHMMSSZ`), in file names.
     pub run_id: String,
     /// The operator's choices.
-    pub settings: Settings,
+    pub settings: Options,
     /// What was found.
     pub facts: Facts,
     /// Where our config.data is backed up (next to it).
@@ -475,7 +475,7 @@ impl Plan {
         clippy::too_many_lines,
         reason = "the steps read best in order, in one place"
     )]
-    pub fn build(run_id: &str, settings: &Settings, facts: &Facts) -> Self {
+    pub fn build(run_id: &str, settings: &Options, facts: &Facts) -> Self {
         let work_dir = settings.state_dir.join(format!("work-{run_id}"));
         let local = &settings.local;
         let remote = &settings.remote;

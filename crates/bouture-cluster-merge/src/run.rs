@@ -12,7 +12,7 @@ use crate::error::{Error, bounded};
 use crate::exec::{CmdOutput, ExecError, Executor};
 use crate::facts::{CONFIG_LIMIT, Facts, discover, key_command};
 use crate::journal::{FailureRecord, Journal, Status, StepState};
-use crate::plan::{Action, Check, Plan, Settings, Step};
+use crate::plan::{Action, Check, Options, Plan, Step};
 
 /// What the run tells its caller as it goes (for progress output).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub struct Prepared {
 /// How a merge ended.
 #[derive(Debug, Serialize)]
 #[non_exhaustive]
-pub struct Outcome {
+pub struct Report {
     /// The run.
     pub run_id: String,
     /// Where it is.
@@ -220,7 +220,7 @@ fn utc_now() -> String {
 /// Discover and plan without changing anything anywhere (no state directory
 /// is written either).
 pub fn dry_run(
-    settings: &Settings,
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
 ) -> Result<Prepared, Error> {
@@ -247,10 +247,10 @@ fn lock(state_dir: &Path) -> Result<bouture_fs::PidLock, Error> {
 /// journal, run the steps, undo on failure before the point of no return,
 /// stop after it, and clean up.
 pub fn run(
-    settings: &Settings,
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
-) -> Result<Outcome, Error> {
+) -> Result<Report, Error> {
     crate::facts::check_cluster_names(&settings.clusters)?;
     let _lock = lock(&settings.state_dir)?;
     if let Some(journal) = Journal::load(&settings.state_dir)?
@@ -307,10 +307,10 @@ pub fn run(
 /// restart...) are the recorded ones. The plan run is rebuilt from the
 /// recorded settings and facts ([`Journal::load`]).
 pub fn resume(
-    settings: &Settings,
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
-) -> Result<Outcome, Error> {
+) -> Result<Report, Error> {
     let state_dir = settings.state_dir.as_path();
     let _lock = lock(state_dir)?;
     let Some(journal) = Journal::load(state_dir)? else {
@@ -435,7 +435,7 @@ impl Runner<'_> {
         }
     }
 
-    fn execute(&mut self) -> Result<Outcome, Error> {
+    fn execute(&mut self) -> Result<Report, Error> {
         if self.journal.status == Status::Running || self.journal.status == Status::Stopped {
             self.refetch_removed();
             self.journal.status = Status::Running;
@@ -668,7 +668,7 @@ impl Runner<'_> {
         lines
     }
 
-    fn finish(&mut self) -> Outcome {
+    fn finish(&mut self) -> Report {
         let status = self.journal.status;
         // Keys and fetched configurations never outlive the invocation,
         // whatever its end: a resumed run fetches them again.
@@ -694,7 +694,7 @@ impl Runner<'_> {
             self.journal.plan.run_id,
             status.name()
         ));
-        Outcome {
+        Report {
             run_id: self.journal.plan.run_id.clone(),
             status,
             journal: Journal::path(&self.state_dir()),
@@ -1006,7 +1006,7 @@ fn remove(path: &Path) -> Result<(), ActionFailure> {
     reason = "the fields of Action::MergeConfig"
 )]
 fn merge_config(
-    settings: &Settings,
+    settings: &Options,
     ours: &Path,
     theirs: &[PathBuf],
     staged: &Path,

@@ -22,7 +22,7 @@ use bouture_test_support::ganeti::assert_ganeti_valid;
 use serde_json::json;
 use sim::{B, C, OURS, Sim, differences};
 
-fn merge(sim: &Sim) -> bouture_cluster_merge::Outcome {
+fn merge(sim: &Sim) -> bouture_cluster_merge::Report {
     let mut executor = sim.executor();
     let outcome =
         bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap();

@@ -23,7 +23,7 @@ fn tool(variable: &str, default: &str) -> PathBuf {
     let path = std::env::var_os(variable).map_or_else(|| PathBuf::from(default), PathBuf::from);
     assert!(
         path.exists(),
-        "{} is missing: run scripts/setup.d/30-openssh.sh as root \
+        "{} is missing: run `source scripts/setup.d/peers.sh sshd` as root \
          (apt-get install --no-install-recommends openssh-server openssh-client), or set {variable}",
         path.display()
     );
@@ -35,7 +35,7 @@ fn keygen(path: &Path) {
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "bouture-test", "-f"])
         .arg(path)
         .status()
-        .expect("ssh-keygen (package openssh-client: run scripts/setup.d/30-openssh.sh)");
+        .expect("ssh-keygen (package openssh-client: run `source scripts/setup.d/peers.sh sshd`)");
     assert!(status.success());
 }
 

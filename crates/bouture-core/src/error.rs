@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::ser::SerializeStruct;
 
-use bouture_ini::IniError;
+use bouture_ini::Error as IniError;
 
 /// A problem with one file of a partition (`bouture.json`, `.slapos-resource`)
 /// or of the node (`computer_json`).

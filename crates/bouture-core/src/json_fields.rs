@@ -8,15 +8,22 @@ use crate::error::FileErrorKind;
 /// A JSON object, keys in file order.
 pub(crate) type JsonObject = serde_json::Map<String, Value>;
 
-/// Parse bytes as a UTF-8 JSON document whose top level is an object.
+/// The most characters of a duplicate key a message repeats.
+const KEY_SHOWN: usize = 64;
+
+/// Parse bytes as a UTF-8 JSON document whose top level is an object,
+/// through `bouture-json`: a key twice in one object is refused (serde keeps
+/// the first, Python's `json` the last: the file would mean two things).
 pub(crate) fn parse_json_object(bytes: &[u8]) -> Result<JsonObject, FileErrorKind> {
     let text = std::str::from_utf8(bytes).map_err(|error| FileErrorKind::NotUtf8 {
         offset: error.valid_up_to(),
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|error| FileErrorKind::InvalidJson {
-        message: strip_position(&error.to_string()),
-        line: error.line(),
-        column: error.column(),
+    let value = bouture_json::to_value(text.as_bytes(), duplicate_key).map_err(|error| {
+        FileErrorKind::InvalidJson {
+            message: strip_position(&error.to_string()),
+            line: error.line(),
+            column: error.column(),
+        }
     })?;
     match value {
         Value::Object(object) => Ok(object),
@@ -25,6 +32,15 @@ pub(crate) fn parse_json_object(bytes: &[u8]) -> Result<JsonObject, FileErrorKin
             format!("must be a JSON object, found {}", kind_of(&other)),
         )),
     }
+}
+
+/// The message of a key found twice (at most [`KEY_SHOWN`] characters of it).
+fn duplicate_key(key: &str) -> String {
+    let mut shown: String = key.chars().take(KEY_SHOWN).collect();
+    if shown.len() < key.len() {
+        shown.push('…');
+    }
+    format!("duplicate key {shown:?}")
 }
 
 /// `serde_json` appends " at line L column C"; the error carries those separately.

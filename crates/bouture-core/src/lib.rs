@@ -19,12 +19,11 @@ pub use ids::{ComputerId, InvalidId, PartitionId};
 pub use node_config::{
     COMPUTER_JSON_SIZE_LIMIT, ComputerAddress, DEFAULT_NODE_CONFIG_PATH,
     DEFAULT_PARTITION_BASE_NAME, NODE_CONFIG_ENV, NODE_CONFIG_SIZE_LIMIT, NodeConfig,
-    default_node_config_path, read_node_config_text,
+    default_node_config_path, expand_user, read_node_config_text,
 };
 pub use resource::{
     PartitionAddress, PartitionResource, RESOURCE_FILE_NAME, RESOURCE_FILE_SIZE_LIMIT,
 };
 pub use scan::{
-    BoutureStatus, ComputeNode, Inventory, InventoryError, InventoryTotals, Partition,
-    ResourceStatus,
+    BoutureStatus, ComputeNode, Error, Inventory, InventoryTotals, Partition, ResourceStatus,
 };

@@ -25,12 +25,70 @@ pub const COMPUTER_JSON_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
 /// The partition base name SlapOS uses when `partition_base_name` is not set.
 pub const DEFAULT_PARTITION_BASE_NAME: &str = "slappart";
 
-/// The node configuration path SlapOS would use: `$SLAPOS_CONFIGURATION`,
-/// else [`DEFAULT_NODE_CONFIG_PATH`].
+/// The node configuration path SlapOS would use: `$SLAPOS_CONFIGURATION`
+/// (a leading `~` expanded, [`expand_user`]), else
+/// [`DEFAULT_NODE_CONFIG_PATH`].
 pub fn default_node_config_path() -> PathBuf {
     std::env::var_os(NODE_CONFIG_ENV)
         .filter(|value| !value.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_NODE_CONFIG_PATH), PathBuf::from)
+        .map_or_else(
+            || PathBuf::from(DEFAULT_NODE_CONFIG_PATH),
+            |value| expand_user(Path::new(&value)),
+        )
+}
+
+/// `path` with a leading `~` expanded as Python's `os.path.expanduser` does
+/// (SlapOS expands `--cfg` and `$SLAPOS_CONFIGURATION` so): `~` and `~/...`
+/// become `$HOME` (when set and not empty), `~user` and `~user/...` that
+/// user's home directory from `/etc/passwd`; anything else, or a user
+/// without an entry, is left as it is.
+///
+/// ```
+/// use std::path::Path;
+/// let expanded = bouture_core::expand_user(Path::new("/etc/opt/slapos/slapos.cfg"));
+/// assert_eq!(expanded, Path::new("/etc/opt/slapos/slapos.cfg"));
+/// ```
+pub fn expand_user(path: &Path) -> PathBuf {
+    expand_user_with(path, std::env::var_os("HOME").map(PathBuf::from), |user| {
+        home_of(user, Path::new("/etc/passwd"))
+    })
+}
+
+/// [`expand_user`] with the home directory and the user lookup given.
+fn expand_user_with(
+    path: &Path,
+    home: Option<PathBuf>,
+    home_of_user: impl Fn(&str) -> Option<PathBuf>,
+) -> PathBuf {
+    let Some(text) = path.to_str() else {
+        return path.to_path_buf();
+    };
+    let Some(rest) = text.strip_prefix('~') else {
+        return path.to_path_buf();
+    };
+    let (user, tail) = rest.split_once('/').map_or((rest, ""), |(u, t)| (u, t));
+    let home = if user.is_empty() {
+        home.filter(|home| !home.as_os_str().is_empty())
+    } else {
+        home_of_user(user)
+    };
+    match home {
+        Some(home) if tail.is_empty() => home,
+        Some(home) => home.join(tail),
+        None => path.to_path_buf(),
+    }
+}
+
+/// The home directory of `user` in the passwd file at `passwd` (bounded
+/// read; `None` when it cannot be read or has no such user).
+fn home_of(user: &str, passwd: &Path) -> Option<PathBuf> {
+    let bytes = bouture_fs::read_bounded(passwd, 4 * 1024 * 1024, Links::Follow).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() >= 7 && fields.first() == Some(&user))
+        .and_then(|fields| fields.get(5).map(|home| PathBuf::from(*home)))
+        .filter(|home| !home.as_os_str().is_empty())
 }
 
 /// The text of a node configuration file: a regular file (links followed:
@@ -232,5 +290,56 @@ fn optional_ip(object: &JsonObject, field: &str) -> Result<Option<IpAddr>, FileE
             FileErrorKind::field(field, format!("is `{text}`, not an IPv4 or IPv6 address"))
         }),
         Some(_) => Err(FileErrorKind::field(field, "must be a string")),
+    }
+}
+
+#[cfg(test)]
+mod expand_user_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn expand(path: &str, home: Option<&str>) -> PathBuf {
+        expand_user_with(Path::new(path), home.map(PathBuf::from), |user| {
+            (user == "slapos").then(|| PathBuf::from("/opt/slapos-home"))
+        })
+    }
+
+    #[test]
+    fn a_leading_tilde_is_the_home_directory_as_python_expands_it() {
+        let home = Some("/home/op");
+        assert_eq!(expand("~", home), Path::new("/home/op"));
+        assert_eq!(
+            expand("~/slapos.cfg", home),
+            Path::new("/home/op/slapos.cfg")
+        );
+        assert_eq!(
+            expand("~slapos/etc/slapos.cfg", home),
+            Path::new("/opt/slapos-home/etc/slapos.cfg")
+        );
+        assert_eq!(expand("~slapos", home), Path::new("/opt/slapos-home"));
+        // Left alone: no home, an unknown user, a tilde elsewhere.
+        assert_eq!(expand("~/slapos.cfg", None), Path::new("~/slapos.cfg"));
+        assert_eq!(expand("~/slapos.cfg", Some("")), Path::new("~/slapos.cfg"));
+        assert_eq!(expand("~nobody-here/x", home), Path::new("~nobody-here/x"));
+        assert_eq!(expand("/etc/~/x", home), Path::new("/etc/~/x"));
+        assert_eq!(expand("slapos.cfg", home), Path::new("slapos.cfg"));
+    }
+
+    #[test]
+    fn a_user_is_looked_up_in_the_passwd_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(
+            &passwd,
+            "root:x:0:0:root:/root:/bin/bash\nslapuser0:x:1000:1000::/srv/slapgrid/slappart0:/bin/sh\n",
+        )
+        .unwrap();
+        assert_eq!(home_of("root", &passwd), Some(PathBuf::from("/root")));
+        assert_eq!(
+            home_of("slapuser0", &passwd),
+            Some(PathBuf::from("/srv/slapgrid/slappart0"))
+        );
+        assert_eq!(home_of("nobody-here", &passwd), None);
+        assert_eq!(home_of("root", &dir.path().join("missing")), None);
     }
 }

@@ -128,7 +128,7 @@ impl Inventory {
     /// A partition whose files are invalid is listed with the error; only a
     /// node whose instance root cannot be listed, or whose `computer_json`
     /// is invalid, fails the scan.
-    pub fn scan(config: &NodeConfig) -> Result<Self, InventoryError> {
+    pub fn scan(config: &NodeConfig) -> Result<Self, Error> {
         let ComputerAddress { address, netmask } = config.computer_address()?;
         let computer = ComputeNode {
             computer_id: config.computer_id.clone(),
@@ -184,7 +184,7 @@ impl Inventory {
 /// Why a node could not be scanned.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum InventoryError {
+pub enum Error {
     /// The computer description could not be read.
     #[error(transparent)]
     Config(#[from] NodeConfigError),

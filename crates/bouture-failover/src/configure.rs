@@ -14,7 +14,9 @@
 //! [`bouture_ini::IniEditor`]), and the result is checked: it must parse, with
 //! Python's rules, to the original options minus the removed ones plus the
 //! new `master_url`. [`configure`] reads `NODE_CFG` and writes `NEW_CFG`
-//! atomically (see [`bouture_fs::write_like`]).
+//! atomically (see [`bouture_fs::write_like`]), holding a lock on `NEW_CFG`'s
+//! directory while it writes and reads it back (two runs write one after the
+//! other; [`LOCK_WAIT`]).
 //!
 //! ```
 //! use bouture_failover::configure::{configure_text, ChangeAction};
@@ -27,6 +29,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bouture_core::{FileError, FileErrorKind, NodeConfigError, read_node_config_text};
 use bouture_ini::{DEFAULT_SECTION, IniDocument, IniEditor, SetOutcome};
@@ -145,7 +148,16 @@ pub enum ConfigureError {
     /// names the file).
     #[error("new node configuration: {0}")]
     Write(#[source] bouture_fs::WriteError),
+    /// The directory of the new configuration stayed locked by another
+    /// process (another `configure` or failover writing there) for
+    /// [`LOCK_WAIT`], or cannot be locked.
+    #[error("new node configuration: {0}")]
+    Lock(#[source] bouture_fs::LockError),
 }
+
+/// How long [`configure`] waits for another process writing in the new
+/// configuration's directory.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Check that `url` can be the new `master_url` (with
 /// [`bouture_master_client::check_master_url`], the check every bouture
@@ -309,7 +321,7 @@ pub fn unified_diff(before: &str, after: &str, old_name: &str, new_name: &str) -
 /// What [`configure`] did (or, for a dry run, would do).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct ConfigureOutcome {
+pub struct ConfigureReport {
     /// The node configuration read.
     pub node_cfg: PathBuf,
     /// The new configuration (written unless this was a dry run).
@@ -326,7 +338,8 @@ pub struct ConfigureOutcome {
 
 /// Read `node_cfg`, make the configuration for `new_master_url`, and, unless
 /// `dry_run`, write it atomically to `new_cfg` with no wider permissions than
-/// `node_cfg` (and, as root, its owner).
+/// `node_cfg` (and, as root, its owner), holding the lock of `new_cfg`'s
+/// directory (waiting up to [`LOCK_WAIT`] for another process).
 ///
 /// Refuses a `new_cfg` that is the same file as `node_cfg` (same path, a
 /// symbolic link or a hard link to it: device and inode are compared).
@@ -336,7 +349,7 @@ pub fn configure(
     new_cfg: &Path,
     new_master_url: &str,
     dry_run: bool,
-) -> Result<ConfigureOutcome, ConfigureError> {
+) -> Result<ConfigureReport, ConfigureError> {
     check_master_url(new_master_url)?;
     let node_metadata = std::fs::metadata(node_cfg).map_err(|source| {
         NodeConfigError::Read(FileError::new(node_cfg, FileErrorKind::Io { source }))
@@ -350,10 +363,18 @@ pub fn configure(
     let before = read_node_config_text(node_cfg)?;
     let edit = configure_text_at(node_cfg, &before, new_master_url)?;
     if !dry_run {
+        // The directory, not a lock file: nothing is left next to the
+        // configuration (as for `bouture merge`'s output).
+        let dir = match new_cfg.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let _lock = bouture_fs::FileLock::directory(dir, bouture_fs::Wait::UpTo(LOCK_WAIT))
+            .map_err(ConfigureError::Lock)?;
         bouture_fs::write_like(new_cfg, edit.text.as_bytes(), &node_metadata)
             .map_err(ConfigureError::Write)?;
     }
-    Ok(ConfigureOutcome {
+    Ok(ConfigureReport {
         node_cfg: node_cfg.to_path_buf(),
         new_cfg: new_cfg.to_path_buf(),
         before,

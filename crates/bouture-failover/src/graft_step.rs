@@ -1,52 +1,34 @@
-//! The graft step of a switch, on the graft library ([`bouture_graft::apply`],
-//! as `bouture graft` uses it), holding the node-wide graft lock
-//! ([`bouture_graft::NodeLock`]) as `bouture graft` does.
+//! The graft step of a switch: [`bouture_graft::graft_node`] (as `bouture graft` calls
+//! it: the node-wide graft lock, scan, plan, apply, read-back), its events in the failover
+//! log.
 
-use bouture_core::{Inventory, InventoryError, NodeConfig};
+use bouture_core::NodeConfig;
 use bouture_graft::{
-    DEFAULT_LOCK_WAIT, GraftError, GraftOptions, GraftOutcome, GraftPlan, LockError, NodeLock,
-    PartitionStatus,
+    GraftEvent, GraftObserver, GraftOutcome, NodeError, NodeOptions, PartitionStatus,
 };
-use std::sync::Arc;
 
-use bouture_graft::{GraftEvent, GraftNarration, GraftObserver};
-use bouture_master_client::{MasterClient, RequestTrace};
-
-use crate::run::{FailoverLog, FailoverOptions, Level};
+use crate::run::{FailoverLog, Level, Options};
 use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
 
-/// The graft's detail (requests sent, decisions, phase times) as DEBUG lines
-/// of the failover log.
-struct Narrated<'a> {
+/// The graft's events as failover log lines: its operator lines at INFO, skipped
+/// partitions at WARNING (listed again in the summary), its detail at DEBUG.
+struct Logged<'a> {
     log: &'a mut dyn FailoverLog,
-    narration: GraftNarration,
 }
 
-impl GraftObserver for Narrated<'_> {
+impl GraftObserver for Logged<'_> {
     fn event(&mut self, event: GraftEvent<'_>) {
-        for line in self.narration.lines(event) {
-            self.log.log(Level::Debug, &line);
+        match event {
+            GraftEvent::Detail { line } => self.log.log(Level::Debug, line),
+            // Logged with the summary, once the switch is decided.
+            GraftEvent::Skipped { .. } => {}
+            _ => {
+                if let Some(message) = event.message() {
+                    self.log.log(Level::Info, &message);
+                }
+            }
         }
     }
-}
-
-/// [`bouture_graft::apply`], its detail logged at DEBUG by [`Narrated`].
-fn apply_narrated(
-    plan: &GraftPlan,
-    client: MasterClient,
-    log: &mut dyn FailoverLog,
-) -> Result<bouture_graft::GraftReport, GraftError> {
-    let trace = RequestTrace::default();
-    let client = client.observed_by(Arc::new(trace.clone()));
-    let mut narrated = Narrated {
-        log: &mut *log,
-        narration: GraftNarration::new(trace),
-    };
-    let report = bouture_graft::apply(plan, &client, &mut narrated);
-    for line in narrated.narration.rest() {
-        log.log(Level::Debug, &line);
-    }
-    report
 }
 
 /// What the graft step of a switch did.
@@ -60,22 +42,14 @@ pub(crate) struct GraftSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GraftStepError {
-    /// The node-wide graft lock cannot be taken (another graft of the node
-    /// held it longer than the bounded wait, or its file is unusable).
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    /// The node's partitions cannot be listed.
-    #[error(transparent)]
-    Scan(#[from] InventoryError),
-    /// No client for the new master (a bad URL, unusable TLS files).
-    #[error(transparent)]
-    Client(#[from] bouture_master_client::Error),
     /// The new master cannot be reached.
     #[error("the new master cannot be reached")]
-    Unreachable(#[source] GraftError),
-    /// The graft stopped at a step that concerns the whole computer.
+    Unreachable(#[source] NodeError),
+    /// The graft could not be made: the node's lock (another graft of the node held it
+    /// longer than the bounded wait, or its file is unusable), the scan of the node, the
+    /// client (a bad URL, unusable TLS files), or a step of the whole computer.
     #[error(transparent)]
-    Graft(GraftError),
+    Graft(NodeError),
     /// Some valid partitions failed on the new master, or the master did
     /// not hold what was sent when read back (each is logged).
     #[error(
@@ -93,33 +67,33 @@ pub enum GraftStepError {
 /// partition was grafted (invalid ones may have been skipped).
 pub(crate) fn graft(
     config: &NodeConfig,
-    options: &FailoverOptions,
+    options: &Options,
     log: &mut dyn FailoverLog,
 ) -> Result<GraftSummary, GraftStepError> {
-    let new_master_url = &options.new_master_url;
-    let _lock = NodeLock::acquire(
-        &config.instance_root,
-        DEFAULT_LOCK_WAIT,
-        &mut |path, pid| {
-            log.log(
-                Level::Info,
-                &format!(
-                    "another graft of this node{} holds {}: waiting up to {} s for it to finish",
-                    pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
-                    path.display(),
-                    DEFAULT_LOCK_WAIT.as_secs()
-                ),
-            );
-        },
-    )?;
-    let inventory = Inventory::scan(config)?;
-    let mut graft_options = GraftOptions::default();
+    let mut graft_options = NodeOptions {
+        client: options.master_client.clone(),
+        ..NodeOptions::default()
+    };
     graft_options
+        .plan
         .new_monitor_url
         .clone_from(&options.new_monitor_url);
-    let plan = GraftPlan::build(&inventory, &graft_options);
-    let mut summary = GraftSummary {
-        skipped: plan
+    let graft = bouture_graft::graft_node(
+        config,
+        &options.new_master_url,
+        &graft_options,
+        &mut Logged { log: &mut *log },
+    )
+    .map_err(|error| {
+        if error.is_unreachable() {
+            GraftStepError::Unreachable(error)
+        } else {
+            GraftStepError::Graft(error)
+        }
+    })?;
+    let summary = GraftSummary {
+        skipped: graft
+            .plan
             .skipped
             .iter()
             .map(|skipped| SkippedPartitionNote {
@@ -129,24 +103,11 @@ pub(crate) fn graft(
             .collect(),
         ..GraftSummary::default()
     };
-    if plan.partitions.is_empty() {
-        log.log(
-            Level::Info,
-            &format!(
-                "no valid opted-in partition on this node ({} skipped): nothing to send to {new_master_url}",
-                plan.skipped.len()
-            ),
-        );
+    let Some(report) = &graft.report else {
+        // Nothing to send (said by the graft's own line): the new master was not contacted.
         return Ok(summary);
-    }
-    let client = MasterClient::with_options(new_master_url, &options.master_client)?;
-    let report = apply_narrated(&plan, client, log).map_err(|error| {
-        if error.is_unreachable() {
-            GraftStepError::Unreachable(error)
-        } else {
-            GraftStepError::Graft(error)
-        }
-    })?;
+    };
+    let mut summary = summary;
     for partition in &report.partitions {
         match partition.status {
             PartitionStatus::Grafted => {

@@ -10,7 +10,6 @@ pub mod switchfile;
 
 pub use graft_step::GraftStepError;
 pub use run::{
-    DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Failover, FailoverError, FailoverLog,
-    FailoverOptions, FailoverOutcome, FileRole, Level, Master, NotProcessed, SlaposCommand,
-    SlaposNode,
+    DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Error, Failover, FailoverLog,
+    FailoverOutcome, FileRole, Level, Master, NotProcessed, Options, SlaposCommand, SlaposNode,
 };

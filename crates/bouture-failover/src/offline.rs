@@ -10,7 +10,7 @@ use bouture_core::NodeConfig;
 use bouture_master_client::MasterClient;
 use bouture_offline_changes::{self as changes, Change, MasterSnapshot, Return};
 
-use crate::run::{FailoverLog, FailoverOptions, Level};
+use crate::run::{FailoverLog, Level, Options};
 use crate::switchfile::{self, SwitchStatus};
 
 /// The files a run may write next to the switchfile.
@@ -32,7 +32,7 @@ fn companions(switchfile: &Path) -> [PathBuf; 5] {
 /// A directory is checked by creating (and removing) a file in it, which
 /// catches a missing directory, a read-only file system and missing
 /// permissions alike.
-pub(crate) fn unwritable(options: &FailoverOptions) -> Vec<String> {
+pub(crate) fn unwritable(options: &Options) -> Vec<String> {
     let mut problems = Vec::new();
     for (option, path) in [
         ("--switchfile", &options.switchfile),
@@ -74,7 +74,7 @@ pub(crate) fn unwritable(options: &FailoverOptions) -> Vec<String> {
     problems
 }
 
-fn client(url: &str, options: &FailoverOptions) -> Result<MasterClient, String> {
+fn client(url: &str, options: &Options) -> Result<MasterClient, String> {
     // The new master, with the same TLS and timeout options as the graft.
     MasterClient::with_options(url, &options.master_client).map_err(|error| error.to_string())
 }
@@ -82,11 +82,7 @@ fn client(url: &str, options: &FailoverOptions) -> Result<MasterClient, String> 
 /// Right after a graft: record what the new master holds for the node, so
 /// that the return of the original master can tell what changed there. A
 /// failure costs a warning (and removes an older record), never the switch.
-pub(crate) fn record_grafted(
-    config: &NodeConfig,
-    options: &FailoverOptions,
-    log: &mut dyn FailoverLog,
-) {
+pub(crate) fn record_grafted(config: &NodeConfig, options: &Options, log: &mut dyn FailoverLog) {
     let started = Instant::now();
     let recorded = client(&options.new_master_url, options)
         .and_then(|client| {
@@ -126,7 +122,7 @@ pub(crate) fn record_grafted(
 /// `not_collected` (and a log line).
 pub(crate) fn collect_changes(
     config: &NodeConfig,
-    options: &FailoverOptions,
+    options: &Options,
     status: &SwitchStatus,
     log: &mut dyn FailoverLog,
 ) {

@@ -9,7 +9,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bouture_core::{NodeConfig, NodeConfigError};
-use bouture_master_client::ClientOptions;
 
 use crate::configure::{self, ConfigureError};
 use crate::decision::{Action, FailoverState, InnerOutcome, decide};
@@ -114,7 +113,7 @@ impl FailoverLog for Vec<(Level, String)> {
 
 /// What a failover run needs to know.
 #[derive(Debug, Clone)]
-pub struct FailoverOptions {
+pub struct Options {
     /// The node configuration (never modified).
     pub node_cfg: PathBuf,
     /// The new master (a slapproxy) to fail over to.
@@ -134,10 +133,10 @@ pub struct FailoverOptions {
     /// How the graft reaches the new master: its TLS trust and client
     /// certificate, how long one call may take (by default
     /// [`DEFAULT_MASTER_TIMEOUT`] and the system's trust store).
-    pub master_client: ClientOptions,
+    pub master_client: bouture_master_client::Options,
 }
 
-impl FailoverOptions {
+impl Options {
     /// Options with the default threshold (switch at the first offline run)
     /// and master timeout.
     pub fn new(
@@ -155,7 +154,8 @@ impl FailoverOptions {
             pidfile: pidfile.into(),
             switchfile: switchfile.into(),
             switch_after: NonZeroU32::MIN,
-            master_client: ClientOptions::default().timeout(DEFAULT_MASTER_TIMEOUT),
+            master_client: bouture_master_client::Options::default()
+                .timeout(DEFAULT_MASTER_TIMEOUT),
         }
     }
 }
@@ -216,13 +216,13 @@ pub enum FailoverOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileRole {
-    /// [`FailoverOptions::node_cfg`].
+    /// [`Options::node_cfg`].
     NodeCfg,
-    /// [`FailoverOptions::new_node_cfg`].
+    /// [`Options::new_node_cfg`].
     NewNodeCfg,
-    /// [`FailoverOptions::pidfile`].
+    /// [`Options::pidfile`].
     Pidfile,
-    /// [`FailoverOptions::switchfile`].
+    /// [`Options::switchfile`].
     Switchfile,
 }
 
@@ -240,7 +240,7 @@ impl fmt::Display for FileRole {
 /// Why bouture could not do its part of a failover run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FailoverError {
+pub enum Error {
     /// The node configuration cannot be read or used.
     #[error(transparent)]
     Node(#[from] NodeConfigError),
@@ -332,16 +332,16 @@ fn clash_text(role: FileRole, other: FileRole) -> String {
 /// A failover whose node configuration and files were checked, ready to run.
 #[derive(Debug)]
 pub struct Failover {
-    options: FailoverOptions,
+    options: Options,
     config: NodeConfig,
 }
 
 impl Failover {
     /// Read the node configuration and check the new master URL and the
     /// files, before anything runs.
-    pub fn new(options: FailoverOptions) -> Result<Self, FailoverError> {
+    pub fn new(options: Options) -> Result<Self, Error> {
         let config = NodeConfig::load(&options.node_cfg)?;
-        configure::check_master_url(&options.new_master_url).map_err(FailoverError::Url)?;
+        configure::check_master_url(&options.new_master_url).map_err(Error::Url)?;
         check_paths(&options, &config)?;
         Ok(Self { options, config })
     }
@@ -356,11 +356,11 @@ impl Failover {
         &self,
         slapos: &mut dyn SlaposNode,
         log: &mut dyn FailoverLog,
-    ) -> Result<FailoverOutcome, FailoverError> {
+    ) -> Result<FailoverOutcome, Error> {
         let _lock = match pidfile::acquire(&self.options.pidfile) {
             Ok(lock) => lock,
             Err(PidfileError::Busy(busy)) => return Ok(FailoverOutcome::Busy(busy)),
-            Err(error) => return Err(FailoverError::Pidfile(error)),
+            Err(error) => return Err(Error::Pidfile(error)),
         };
         Run {
             options: &self.options,
@@ -373,7 +373,7 @@ impl Failover {
 }
 
 struct Run<'a> {
-    options: &'a FailoverOptions,
+    options: &'a Options,
     config: &'a NodeConfig,
     slapos: &'a mut dyn SlaposNode,
     log: &'a mut dyn FailoverLog,
@@ -391,7 +391,7 @@ impl Run<'_> {
             .unwrap_or("(no master_url)")
     }
 
-    fn run(&mut self) -> Result<FailoverOutcome, FailoverError> {
+    fn run(&mut self) -> Result<FailoverOutcome, Error> {
         let options = self.options;
         let status = switchfile::read_switchfile(&options.switchfile)?;
         if let SwitchStatus::Switched {
@@ -484,7 +484,7 @@ impl Run<'_> {
         &mut self,
         offline_runs: u32,
         first_offline_at: Option<String>,
-    ) -> Result<(), FailoverError> {
+    ) -> Result<(), Error> {
         let options = self.options;
         // Keep counting, so that the next run retries a failed switch at once.
         switchfile::write_offline_runs(
@@ -503,7 +503,7 @@ impl Run<'_> {
             &options.new_master_url,
             false,
         )
-        .map_err(FailoverError::SwitchConfigure)?;
+        .map_err(Error::SwitchConfigure)?;
         for change in &configured.changes {
             self.info(&format!("configure: {change}"));
         }
@@ -513,7 +513,7 @@ impl Run<'_> {
             options.new_master_url
         ));
         let started = Instant::now();
-        let summary = graft(self.config, options, self.log).map_err(FailoverError::SwitchGraft)?;
+        let summary = graft(self.config, options, self.log).map_err(Error::SwitchGraft)?;
         self.debug_elapsed("graft", started);
         offline::record_grafted(self.config, options, self.log);
         for skipped in &summary.skipped {
@@ -540,7 +540,7 @@ impl Run<'_> {
         record.grafted = summary.grafted;
         record.skipped = summary.skipped;
         switchfile::write_switchfile(&options.switchfile, &record)
-            .map_err(FailoverError::SwitchfileNotCreated)?;
+            .map_err(Error::SwitchfileNotCreated)?;
         // The counter is stale once switched; a leftover one is harmless
         // (it is removed at the next online run).
         let _ = switchfile::remove_offline_runs(&options.switchfile);
@@ -556,7 +556,7 @@ impl Run<'_> {
     /// While switched, the new configuration went missing (removed by hand,
     /// or the switch was made by another tool): write it again, without
     /// grafting again.
-    fn rewrite_new_cfg(&mut self) -> Result<(), FailoverError> {
+    fn rewrite_new_cfg(&mut self) -> Result<(), Error> {
         let options = self.options;
         self.log.log(
             Level::Warning,
@@ -573,11 +573,11 @@ impl Run<'_> {
             &options.new_master_url,
             false,
         )
-        .map_err(FailoverError::RewriteNewConfig)?;
+        .map_err(Error::RewriteNewConfig)?;
         Ok(())
     }
 
-    fn process_from_new_master(&mut self) -> Result<FailoverOutcome, FailoverError> {
+    fn process_from_new_master(&mut self) -> Result<FailoverOutcome, Error> {
         let options = self.options;
         self.info(&format!(
             "Processing this node from alternate master at {} with {}",
@@ -607,7 +607,7 @@ impl Run<'_> {
     }
 
     /// Run the inner program with `cfg`.
-    fn inner_run(&mut self, cfg: &Path) -> Result<InnerOutcome, FailoverError> {
+    fn inner_run(&mut self, cfg: &Path) -> Result<InnerOutcome, Error> {
         let program = self.slapos.program();
         self.info(&format!(
             "running {program} node instance --cfg {}",
@@ -617,7 +617,7 @@ impl Run<'_> {
         let outcome = self
             .slapos
             .node_instance_outcome(cfg)
-            .map_err(|source| FailoverError::Inner { program, source })?;
+            .map_err(|source| Error::Inner { program, source })?;
         self.debug_elapsed(&format!("node instance ({outcome})"), started);
         Ok(outcome)
     }
@@ -637,7 +637,7 @@ impl Run<'_> {
         outcome: InnerOutcome,
         action: Action,
         problems: Vec<String>,
-    ) -> Result<(), FailoverError> {
+    ) -> Result<(), Error> {
         let offline = matches!(outcome, InnerOutcome::Offline);
         for problem in &problems {
             if offline {
@@ -653,7 +653,7 @@ impl Run<'_> {
             Action::SwitchOver { .. } | Action::WaitForMoreOfflineRuns { .. }
                 if !problems.is_empty() =>
             {
-                Err(FailoverError::NotWritable { problems })
+                Err(Error::NotWritable { problems })
             }
             _ => Ok(()),
         }
@@ -696,7 +696,7 @@ fn ambiguous_message(returned: &str) -> String {
 
 /// Refuse, before anything runs, a pidfile that would stop the inner run
 /// (the node's `pidfile_instance`) or clash with the other files.
-fn check_paths(options: &FailoverOptions, config: &NodeConfig) -> Result<(), FailoverError> {
+fn check_paths(options: &Options, config: &NodeConfig) -> Result<(), Error> {
     let pidfile_instance = PathBuf::from(
         config
             .option("pidfile_instance")
@@ -704,12 +704,12 @@ fn check_paths(options: &FailoverOptions, config: &NodeConfig) -> Result<(), Fai
             .unwrap_or(DEFAULT_PIDFILE_INSTANCE),
     );
     if bouture_fs::same_file(&options.pidfile, &pidfile_instance) {
-        return Err(FailoverError::PidfileIsPidfileInstance {
+        return Err(Error::PidfileIsPidfileInstance {
             pidfile: options.pidfile.clone(),
             pidfile_instance,
         });
     }
-    let clash = |path: &PathBuf, role, other| FailoverError::SameFile {
+    let clash = |path: &PathBuf, role, other| Error::SameFile {
         path: path.clone(),
         role,
         other,

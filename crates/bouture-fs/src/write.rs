@@ -255,6 +255,38 @@ pub fn write_like(path: &Path, contents: &[u8], like: &Metadata) -> Result<(), W
     write_atomic(path, contents, like.mode(), Some((like.uid(), like.gid())))
 }
 
+/// Write `bytes` at `offset` of an open file, in place (a block of a disk
+/// image or of a device, such as GRUB's environment block), flush it to the
+/// disk and read it back.
+///
+/// # Errors
+///
+/// [`WriteError::Io`] naming `path` when the write, the flush or the read
+/// fails; [`WriteError::Replaced`] when what is read back differs.
+pub fn write_at_verified(
+    file: &File,
+    path: &Path,
+    offset: u64,
+    bytes: &[u8],
+) -> Result<(), WriteError> {
+    use std::os::unix::fs::FileExt;
+    let io_error = |source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    file.write_all_at(bytes, offset).map_err(io_error)?;
+    file.sync_data().map_err(io_error)?;
+    let mut back = vec![0u8; bytes.len()];
+    file.read_exact_at(&mut back, offset).map_err(io_error)?;
+    if back != bytes {
+        return Err(WriteError::Replaced {
+            path: path.to_owned(),
+            problem: format!("the {} bytes at offset {offset} differ", bytes.len()),
+        });
+    }
+    Ok(())
+}
+
 /// Remove the file at `path` if there is one; returns whether there was.
 ///
 /// The name is unlinked, never followed (a symbolic link is removed, not its
@@ -321,6 +353,27 @@ mod tests {
         })
         .unwrap();
         assert_eq!(fs::read(&path).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_block_written_in_place_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk");
+        fs::write(&path, vec![0u8; 4096]).unwrap();
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        write_at_verified(&file, &path, 1024, &[7u8; 1024]).unwrap();
+        let back = fs::read(&path).unwrap();
+        assert_eq!(back.len(), 4096);
+        assert!(back[1024..2048].iter().all(|&b| b == 7));
+        assert!(back[..1024].iter().chain(&back[2048..]).all(|&b| b == 0));
+        let read_only = File::open(&path).unwrap();
+        let error = write_at_verified(&read_only, &path, 0, b"x").unwrap_err();
+        assert!(matches!(error, WriteError::Io { .. }), "{error}");
+        assert_eq!(error.path(), path);
     }
 
     #[test]

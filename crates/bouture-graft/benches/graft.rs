@@ -27,7 +27,7 @@
 use std::time::{Duration, Instant};
 
 use bouture_core::{Inventory, NodeConfig};
-use bouture_graft::{GraftOptions, GraftPlan};
+use bouture_graft::{GraftPlan, Options};
 use bouture_master_client::{MasterClient, SupplyState};
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition, WrittenNode, bouture_json};
@@ -60,7 +60,7 @@ fn bouture_graft(node: &WrittenNode, proxy: &SlapProxy) -> Measure {
     let client = MasterClient::new(proxy.url()).unwrap();
     let started = Instant::now();
     let config = NodeConfig::load(&node.cfg).unwrap();
-    let plan = GraftPlan::build(&Inventory::scan(&config).unwrap(), &GraftOptions::default());
+    let plan = GraftPlan::build(&Inventory::scan(&config).unwrap(), &Options::default());
     let report = bouture_graft::apply(&plan, &client, &mut ()).unwrap();
     let wall = started.elapsed();
     assert_eq!(report.totals.failed, 0);
@@ -133,7 +133,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let node = node(dir.path(), count);
         let config = NodeConfig::load(&node.cfg).unwrap();
-        let plan = GraftPlan::build(&Inventory::scan(&config).unwrap(), &GraftOptions::default());
+        let plan = GraftPlan::build(&Inventory::scan(&config).unwrap(), &Options::default());
         let ours_proxy = SlapProxy::start("COMP-BENCH").unwrap();
         let ours = bouture_graft(&node, &ours_proxy);
         drop(ours_proxy);

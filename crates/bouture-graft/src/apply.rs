@@ -53,7 +53,7 @@ pub const BANG_MESSAGE: &str = "Bouture";
 /// partitions are not errors: they are in the [`GraftReport`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum GraftError {
+pub enum Error {
     /// The master failed a step that concerns the whole computer.
     #[error("graft onto {url} stopped at {step}: {source}")]
     Master {
@@ -67,7 +67,7 @@ pub enum GraftError {
     },
 }
 
-impl GraftError {
+impl Error {
     /// Whether the master could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
         match self {
@@ -85,6 +85,47 @@ impl GraftError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GraftEvent<'a> {
+    /// [`crate::graft_node`]: another graft of the node holds its lock; this one waits.
+    LockBusy {
+        /// The lock file.
+        path: &'a std::path::Path,
+        /// The holder's pid, when readable.
+        pid: Option<u32>,
+        /// How long this graft waits at most.
+        wait: std::time::Duration,
+    },
+    /// [`crate::graft_node`]: the node was scanned and the plan built.
+    Planned {
+        /// The node's computer.
+        computer_id: &'a str,
+        /// Partitions to graft.
+        to_graft: usize,
+        /// Opted-in partitions skipped (invalid; each follows as [`GraftEvent::Skipped`]).
+        skipped: usize,
+        /// Shared instances of the partitions to graft.
+        shared_instances: usize,
+        /// Partitions on the node, opted in or not.
+        partitions_on_node: usize,
+        /// Where the partitions are.
+        instance_root: &'a std::path::Path,
+        /// The new master.
+        master_url: &'a str,
+        /// Whether nothing will be sent.
+        dry_run: bool,
+    },
+    /// [`crate::graft_node`]: an opted-in partition is invalid and is left out (a warning).
+    Skipped {
+        /// The partition.
+        id: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// A detail line for whoever wants it (`-v`): a request sent, a decision, the time of a
+    /// phase ([`crate::GraftNarration`]'s lines, which [`crate::graft_node`] sends).
+    Detail {
+        /// The line.
+        line: &'a str,
+    },
     /// A step concerning the whole computer starts (the health check, the title check, the
     /// wipe, the registration, the supply of the software releases).
     Step {
@@ -112,6 +153,24 @@ pub enum GraftEvent<'a> {
         id: &'a str,
         /// Its instance's title.
         title: &'a str,
+    },
+    /// The partition's instance is placed; its shared instances are about to be requested
+    /// (the Python tool's "Grafting N shared instances").
+    SharedInstances {
+        /// The partition.
+        id: &'a str,
+        /// How many shared instances it hosts.
+        count: usize,
+    },
+    /// The partition was banged and its local `.timestamp` removed, so that the node
+    /// reprocesses it (the Python tool's "Removed P's timestamp").
+    TimestampRemoved {
+        /// The partition.
+        id: &'a str,
+        /// The timestamp file.
+        path: &'a std::path::Path,
+        /// Whether it existed (a partition never processed has none).
+        existed: bool,
     },
     /// Every request was sent; the master's state is about to be read back.
     ReadingBack,
@@ -143,7 +202,7 @@ pub fn apply(
     plan: &GraftPlan,
     client: &MasterClient,
     observer: &mut dyn GraftObserver,
-) -> Result<GraftReport, GraftError> {
+) -> Result<GraftReport, Error> {
     apply_tuned(plan, client, observer, PlacementTuning::default())
 }
 
@@ -154,7 +213,7 @@ pub fn apply_tuned(
     client: &MasterClient,
     observer: &mut dyn GraftObserver,
     tuning: PlacementTuning,
-) -> Result<GraftReport, GraftError> {
+) -> Result<GraftReport, Error> {
     let first_request = client.request_count();
     let mut graft = Graft {
         plan,
@@ -182,7 +241,7 @@ pub fn apply_tuned(
             continue;
         }
         let was_incremental = incremental;
-        let result = graft.graft_partition(partition, &grafted, &mut incremental);
+        let result = graft.graft_partition(partition, &grafted, &mut incremental, observer);
         if incremental
             && !was_incremental
             && let Placement::IncrementalFallback {
@@ -275,7 +334,7 @@ impl<'a> Graft<'a> {
     fn check(
         &mut self,
         observer: &mut dyn GraftObserver,
-    ) -> Result<Vec<&'a PlannedPartition>, GraftError> {
+    ) -> Result<Vec<&'a PlannedPartition>, Error> {
         let plan = self.plan;
         let health_check = "the health check (getRunId)";
         observer.event(GraftEvent::Step { name: health_check });
@@ -313,7 +372,7 @@ impl<'a> Graft<'a> {
         candidates: &[&'a PlannedPartition],
         tuning: PlacementTuning,
         observer: &mut dyn GraftObserver,
-    ) -> Result<Vec<&'a str>, GraftError> {
+    ) -> Result<Vec<&'a str>, Error> {
         let wipe = "the wipe of the computer";
         observer.event(GraftEvent::Step { name: wipe });
         self.register(wipe, &[])?;
@@ -351,8 +410,8 @@ impl<'a> Graft<'a> {
         &self,
         step: &'static str,
         call: impl FnOnce(&MasterClient) -> Result<T, MasterError>,
-    ) -> Result<T, GraftError> {
-        call(self.client).map_err(|source| GraftError::Master {
+    ) -> Result<T, Error> {
+        call(self.client).map_err(|source| Error::Master {
             url: self.client.url().to_string(),
             step,
             source: Box::new(source),
@@ -363,11 +422,7 @@ impl<'a> Graft<'a> {
         computer_registration(self.plan, partitions)
     }
 
-    fn register(
-        &self,
-        step: &'static str,
-        partitions: &[&PlannedPartition],
-    ) -> Result<(), GraftError> {
+    fn register(&self, step: &'static str, partitions: &[&PlannedPartition]) -> Result<(), Error> {
         let computer = self.registration(partitions);
         self.step(step, |client| client.load_computer_configuration(&computer))
     }
@@ -377,7 +432,7 @@ impl<'a> Graft<'a> {
         &mut self,
         grafted: &[&PlannedPartition],
         software_releases: &[&str],
-    ) -> Result<(), GraftError> {
+    ) -> Result<(), Error> {
         let computer = self.plan.computer_id.as_str();
         let state = self.step("reading the master's state back", |client| {
             client.full_computer_information(computer)
@@ -407,7 +462,7 @@ impl<'a> Graft<'a> {
     /// Titles of the plan that live on another computer of the master, with that computer.
     /// A master without the JSON-RPC API (slapos.core before 1.23) answers 404: the check is
     /// skipped with a warning.
-    fn find_title_clashes(&mut self) -> Result<Vec<(String, String)>, GraftError> {
+    fn find_title_clashes(&mut self) -> Result<Vec<(String, String)>, Error> {
         let step = TITLE_CHECK_STEP;
         let all_titles: BTreeSet<String> = match self.client.json_rpc().instance_tree_list() {
             Ok(titles) => titles.into_iter().collect(),
@@ -419,7 +474,7 @@ impl<'a> Graft<'a> {
                 return Ok(Vec::new());
             }
             Err(source) => {
-                return Err(GraftError::Master {
+                return Err(Error::Master {
                     url: self.client.url().to_string(),
                     step,
                     source: Box::new(source),
@@ -443,7 +498,7 @@ impl<'a> Graft<'a> {
                 // The proxy answers 403 for a computer it does not know.
                 Err(error) if error.status() == Some(403) => BTreeSet::new(),
                 Err(source) => {
-                    return Err(GraftError::Master {
+                    return Err(Error::Master {
                         url: self.client.url().to_string(),
                         step,
                         source: Box::new(source),
@@ -470,6 +525,7 @@ impl<'a> Graft<'a> {
         partition: &PlannedPartition,
         grafted: &[&PlannedPartition],
         incremental: &mut bool,
+        observer: &mut dyn GraftObserver,
     ) -> Result<Option<String>, PartitionFailure> {
         let computer = self.plan.computer_id.as_str();
         if *incremental {
@@ -518,6 +574,10 @@ impl<'a> Graft<'a> {
                 });
             }
         }
+        observer.event(GraftEvent::SharedInstances {
+            id: partition.id.as_str(),
+            count: partition.shared_instances.len(),
+        });
         for shared in &partition.shared_instances {
             let request = shared_instance_request(computer, partition, shared);
             let hosted = self.client.request_shared_instance(&request)?;
@@ -533,7 +593,15 @@ impl<'a> Graft<'a> {
         }
         self.client
             .bang(computer, partition.id.as_str(), BANG_MESSAGE)?;
-        Ok(remove_timestamp(partition))
+        let removed = remove_timestamp(partition);
+        if let Ok(existed) = removed {
+            observer.event(GraftEvent::TimestampRemoved {
+                id: partition.id.as_str(),
+                path: &partition.timestamp_file,
+                existed,
+            });
+        }
+        Ok(removed.err())
     }
 
     fn register_placed_plus(
@@ -628,11 +696,9 @@ pub fn shared_instance_request(
 
 /// Remove the partition's `.timestamp` so that the node reprocesses it. The
 /// file is unlinked, never followed; a missing file is fine.
-fn remove_timestamp(partition: &PlannedPartition) -> Option<String> {
-    match bouture_fs::remove_if_exists(&partition.timestamp_file) {
-        Ok(_) => None,
-        Err(error) => Some(format!(
-            "{error}; remove it by hand so that the node reprocesses the partition"
-        )),
-    }
+/// Whether the timestamp existed, or the warning saying it could not be removed.
+fn remove_timestamp(partition: &PlannedPartition) -> Result<bool, String> {
+    bouture_fs::remove_if_exists(&partition.timestamp_file).map_err(|error| {
+        format!("{error}; remove it by hand so that the node reprocesses the partition")
+    })
 }

@@ -6,11 +6,12 @@
 mod apply;
 mod lock;
 mod narrate;
+mod node;
 mod plan;
 mod readback;
 mod report;
 
-pub use apply::{BANG_MESSAGE, GraftError, GraftEvent, GraftObserver, apply};
+pub use apply::{BANG_MESSAGE, Error, GraftEvent, GraftObserver, apply};
 /// Internals for the crate's own benchmark and tests (feature `internals`,
 /// not a stable API).
 #[cfg(feature = "internals")]
@@ -20,8 +21,9 @@ pub use apply::{
 };
 pub use lock::{DEFAULT_LOCK_WAIT, LOCK_FILE_NAME, LockError, NodeLock};
 pub use narrate::GraftNarration;
+pub use node::{NodeError, NodeOptions, NodeReport, graft_node};
 pub use plan::{
-    GraftOptions, GraftPlan, MONITOR_URL_KEY, MonitorUrlError, PlannedInstance, PlannedPartition,
+    GraftPlan, MONITOR_URL_KEY, MonitorUrlError, Options, PlannedInstance, PlannedPartition,
     PlannedSharedInstance, SkipReason, SkippedPartition, TIMESTAMP_FILE_NAME, with_monitor_url,
 };
 pub use report::{

@@ -40,7 +40,7 @@ impl GraftNarration {
     }
 
     /// The lines up to `event`: the requests sent since the last call, then the end of the
-    /// phase `event` closes (with its duration), then the decision or partition it reports.
+    /// phase `event` closes (with its duration), then the decision it reports.
     pub fn lines(&mut self, event: GraftEvent<'_>) -> Vec<String> {
         let mut lines = self.requests();
         let next_phase = match event {
@@ -54,13 +54,9 @@ impl GraftNarration {
                 lines.push(format!("decision: {what}"));
                 None
             }
-            GraftEvent::Partition { index, id, title } => {
-                lines.push(format!(
-                    "partition {id} (number {}): requesting \"{title}\"",
-                    index + 1
-                ));
-                None
-            }
+            // Partitions and the other events are reported for themselves
+            // (`GraftEvent::message`), or are detail already.
+            _ => None,
         };
         if let Some(next) = next_phase {
             lines.extend(self.end_phase());

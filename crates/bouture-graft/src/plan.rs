@@ -25,13 +25,13 @@ pub const TIMESTAMP_FILE_NAME: &str = ".timestamp";
 
 /// Options of a graft.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GraftOptions {
+pub struct Options {
     /// `--new-monitor-url`: set as `monitor-interface-url` in every grafted
     /// instance's parameters.
     pub new_monitor_url: Option<String>,
 }
 
-impl GraftOptions {
+impl Options {
     /// Options with a monitor URL.
     pub fn with_monitor_url(url: impl Into<String>) -> Self {
         Self {
@@ -182,7 +182,7 @@ impl GraftPlan {
     ///
     /// Every opted-in partition is either planned or skipped with its
     /// reason; partitions without `bouture.json` are left out entirely.
-    pub fn build(inventory: &Inventory, options: &GraftOptions) -> Self {
+    pub fn build(inventory: &Inventory, options: &Options) -> Self {
         let mut partitions = Vec::new();
         let mut skipped = Vec::new();
         for partition in &inventory.partitions {
@@ -237,7 +237,7 @@ impl GraftPlan {
 /// `Ok(None)` for a partition that is not opted in.
 fn plan_partition(
     partition: &Partition,
-    options: &GraftOptions,
+    options: &Options,
 ) -> Result<Option<PlannedPartition>, SkipReason> {
     let file = match &partition.bouture {
         BoutureStatus::Valid(file) => file,

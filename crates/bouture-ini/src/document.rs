@@ -14,7 +14,7 @@ const MAX_INTERPOLATION_DEPTH: usize = 10;
 /// An error reading an INI document, with the 1-based line it was found on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum IniError {
+pub enum Error {
     /// A non-comment line appears before the first `[section]` header.
     #[error(
         "line {line}: `{text}` comes before any [section] header; put options inside a section"
@@ -116,7 +116,7 @@ struct OpenOption {
 
 impl IniDocument {
     /// Parse INI text as Python's `ConfigParser().read_string()` does.
-    pub fn parse(text: &str) -> Result<Self, IniError> {
+    pub fn parse(text: &str) -> Result<Self, Error> {
         let mut doc = Self {
             defaults: IniSection {
                 name: DEFAULT_SECTION.to_string(),
@@ -158,7 +158,7 @@ impl IniDocument {
                     } else if let Some(existing) = doc.sections.iter().position(|s| s.name == name)
                     {
                         if seen_sections.contains(name) {
-                            return Err(IniError::DuplicateSection {
+                            return Err(Error::DuplicateSection {
                                 section: name.to_string(),
                                 line: number,
                             });
@@ -175,7 +175,7 @@ impl IniDocument {
                     continue;
                 }
                 LineKind::Option { .. } | LineKind::Invalid if current.is_none() => {
-                    return Err(IniError::MissingSectionHeader {
+                    return Err(Error::MissingSectionHeader {
                         line: number,
                         text: line.to_string(),
                     });
@@ -202,7 +202,7 @@ impl IniDocument {
                     .unwrap_or_default(),
             };
             if !seen_options.insert((section_name.clone(), option.clone())) {
-                return Err(IniError::DuplicateOption {
+                return Err(Error::DuplicateOption {
                     section: section_name,
                     option,
                     line: number,
@@ -220,7 +220,7 @@ impl IniDocument {
         if bad_lines.is_empty() {
             Ok(doc)
         } else {
-            Err(IniError::Parsing { lines: bad_lines })
+            Err(Error::Parsing { lines: bad_lines })
         }
     }
 
@@ -272,8 +272,8 @@ impl IniDocument {
     /// Every option visible in `section` (`[DEFAULT]`'s first, then the
     /// section's own, the section winning), interpolated, as Python's
     /// `ConfigParser.items(section)` returns them.
-    pub fn items(&self, section: &str) -> Result<Vec<(String, String)>, IniError> {
-        let own = self.section(section).ok_or_else(|| IniError::NoSection {
+    pub fn items(&self, section: &str) -> Result<Vec<(String, String)>, Error> {
+        let own = self.section(section).ok_or_else(|| Error::NoSection {
             section: section.to_string(),
         })?;
         let mut merged: Vec<(String, String)> = self.defaults.options.clone();
@@ -302,8 +302,8 @@ fn interpolate(
     vars: &[(String, String)],
     depth: usize,
     out: &mut String,
-) -> Result<(), IniError> {
-    let fail = |problem: String| IniError::Interpolation {
+) -> Result<(), Error> {
+    let fail = |problem: String| Error::Interpolation {
         section: section.to_string(),
         option: option.to_string(),
         problem,
@@ -407,7 +407,7 @@ mod tests {
             .unwrap()
             .items("s")
             .unwrap_err();
-        assert!(matches!(err, IniError::Interpolation { .. }), "{err}");
+        assert!(matches!(err, Error::Interpolation { .. }), "{err}");
     }
 
     #[test]
@@ -420,14 +420,14 @@ mod tests {
     fn errors_name_the_line() {
         assert_eq!(
             IniDocument::parse("a = 1\n[s]\n").unwrap_err(),
-            IniError::MissingSectionHeader {
+            Error::MissingSectionHeader {
                 line: 1,
                 text: "a = 1".into()
             }
         );
         assert_eq!(
             IniDocument::parse("[s]\na = 1\nA = 2\n").unwrap_err(),
-            IniError::DuplicateOption {
+            Error::DuplicateOption {
                 section: "s".into(),
                 option: "a".into(),
                 line: 3
@@ -435,14 +435,14 @@ mod tests {
         );
         assert_eq!(
             IniDocument::parse("[s]\n[t]\n[s]\n").unwrap_err(),
-            IniError::DuplicateSection {
+            Error::DuplicateSection {
                 section: "s".into(),
                 line: 3
             }
         );
         assert_eq!(
             IniDocument::parse("[s]\njunk\n").unwrap_err(),
-            IniError::Parsing {
+            Error::Parsing {
                 lines: vec![(2, "junk".into())]
             }
         );

@@ -10,7 +10,7 @@
 //! decided by the same grammar as the reader's.
 
 use crate::grammar::{self, Grammar, leading_space, py_isspace, split_lines};
-use crate::{IniDocument, IniError};
+use crate::{Error, IniDocument};
 
 /// What one line is to the editor (from [`grammar::LineKind`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct IniEditor {
 impl IniEditor {
     /// Read `text`, which must be valid for Python's `ConfigParser` (it is
     /// parsed with [`IniDocument::parse`] first, and its error returned).
-    pub fn parse(text: &str) -> Result<Self, IniError> {
+    pub fn parse(text: &str) -> Result<Self, Error> {
         IniDocument::parse(text)?;
         let mut lines: Vec<Line> = split_lines(text)
             .into_iter()
@@ -235,9 +235,12 @@ fn value_prefix(text: &str) -> String {
         .find(|(_, c)| !py_isspace(*c))
         .map_or(after.len(), |(i, _)| i);
     let spacing = &after[..value_start];
-    if spacing.is_empty() {
+    let no_value = value_start == after.len();
+    if spacing.is_empty() && no_value && text[..at].ends_with(py_isspace) {
+        // `key =` with no value: the spacing before the delimiter, mirrored.
         format!("{} ", &text[..=at])
     } else {
+        // `key=value` stays tight, `key = value` spaced: as the file wrote it.
         format!("{}{spacing}", &text[..=at])
     }
 }
@@ -294,6 +297,24 @@ mod tests {
             e.set("s", "URL", "v");
         });
         assert_eq!(got, "[s]\nurl = v\nx = 1\n");
+    }
+
+    #[test]
+    fn replace_keeps_the_spacing_the_line_has_around_its_delimiter() {
+        for (line, want) in [
+            ("master_url=x", "master_url=http://b"),
+            ("master_url = x", "master_url = http://b"),
+            ("master_url =x", "master_url =http://b"),
+            ("master_url=  x", "master_url=  http://b"),
+            ("master_url:x", "master_url:http://b"),
+            ("master_url =", "master_url = http://b"),
+            ("master_url=", "master_url=http://b"),
+        ] {
+            let got = edit(&format!("[s]\n{line}\n"), |e| {
+                assert_eq!(e.set("s", "master_url", "http://b"), SetOutcome::Replaced);
+            });
+            assert_eq!(got, format!("[s]\n{want}\n"), "{line:?}");
+        }
     }
 
     #[test]

@@ -4,5 +4,5 @@ mod document;
 mod editor;
 mod grammar;
 
-pub use document::{DEFAULT_SECTION, IniDocument, IniError, IniSection};
+pub use document::{DEFAULT_SECTION, Error, IniDocument, IniSection};
 pub use editor::{IniEditor, SetOutcome};

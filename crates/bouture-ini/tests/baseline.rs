@@ -11,12 +11,10 @@
 
 use std::path::{Path, PathBuf};
 
-use bouture_ini::{IniDocument, IniError};
+use bouture_ini::IniDocument;
 use serde_json::{Map, Value, json};
 
-#[path = "../../../tests/support/python.rs"]
-mod support;
-use support::python;
+use bouture_test_support::python::python;
 
 /// The directory of this crate's test fixtures.
 fn fixtures() -> PathBuf {
@@ -24,20 +22,22 @@ fn fixtures() -> PathBuf {
 }
 
 /// The name of the Python exception that corresponds to an error.
-fn python_error_name(error: &IniError) -> &'static str {
+fn python_error_name(error: &bouture_ini::Error) -> &'static str {
     match error {
-        IniError::MissingSectionHeader { .. } => "MissingSectionHeaderError",
-        IniError::DuplicateSection { .. } => "DuplicateSectionError",
-        IniError::DuplicateOption { .. } => "DuplicateOptionError",
-        IniError::Parsing { .. } => "ParsingError",
-        IniError::Interpolation { problem, .. } if problem.contains("refers to an option") => {
+        bouture_ini::Error::MissingSectionHeader { .. } => "MissingSectionHeaderError",
+        bouture_ini::Error::DuplicateSection { .. } => "DuplicateSectionError",
+        bouture_ini::Error::DuplicateOption { .. } => "DuplicateOptionError",
+        bouture_ini::Error::Parsing { .. } => "ParsingError",
+        bouture_ini::Error::Interpolation { problem, .. }
+            if problem.contains("refers to an option") =>
+        {
             "InterpolationMissingOptionError"
         }
-        IniError::Interpolation { problem, .. } if problem.contains("nest deeper") => {
+        bouture_ini::Error::Interpolation { problem, .. } if problem.contains("nest deeper") => {
             "InterpolationDepthError"
         }
-        IniError::Interpolation { .. } => "InterpolationSyntaxError",
-        IniError::NoSection { .. } => "NoSectionError",
+        bouture_ini::Error::Interpolation { .. } => "InterpolationSyntaxError",
+        bouture_ini::Error::NoSection { .. } => "NoSectionError",
         _ => "unknown",
     }
 }

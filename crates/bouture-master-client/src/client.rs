@@ -1,6 +1,6 @@
-//! The HTTP side: [`MasterClient`], its [`ClientOptions`], and error mapping.
+//! The HTTP side: [`MasterClient`], its [`Options`], and error mapping.
 //!
-//! Every call has a deadline ([`ClientOptions::timeout`], 60 s by default, and a connect timeout
+//! Every call has a deadline ([`Options::timeout`], 60 s by default, and a connect timeout
 //! of 10 s), error statuses are read (ureq's `http_status_as_error` is off, so the body's message
 //! reaches the error) and each HTTP request is counted ([`MasterClient::request_count`]).
 
@@ -32,15 +32,15 @@ pub const EXCERPT_CHARS: usize = 500;
 ///
 /// ```
 /// use std::time::Duration;
-/// use bouture_master_client::{ClientOptions, TlsOptions};
+/// use bouture_master_client::{Options, TlsOptions};
 ///
-/// let options = ClientOptions::default()
+/// let options = Options::default()
 ///     .timeout(Duration::from_secs(30))
 ///     .tls(TlsOptions::default().client_cert("/etc/opt/slapos/ssl/computer.key", "/etc/opt/slapos/ssl/computer.crt"));
 /// assert_eq!(options.timeout, Duration::from_secs(30));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientOptions {
+pub struct Options {
     /// Deadline of a whole call.
     pub timeout: Duration,
     /// Deadline of the connect.
@@ -51,9 +51,9 @@ pub struct ClientOptions {
     pub tls: TlsOptions,
 }
 
-impl Default for ClientOptions {
+impl Default for Options {
     fn default() -> Self {
-        ClientOptions {
+        Options {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
@@ -62,7 +62,7 @@ impl Default for ClientOptions {
     }
 }
 
-impl ClientOptions {
+impl Options {
     /// Set the deadline of a whole call.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -205,13 +205,13 @@ pub(crate) struct Answer {
 }
 
 impl MasterClient {
-    /// A client with the default [`ClientOptions`].
+    /// A client with the default [`Options`].
     ///
     /// # Errors
     ///
     /// [`Error::Input`] when `url` is not an `http://` or `https://` URL.
     pub fn new(url: impl Into<String>) -> Result<Self> {
-        Self::with_options(url, &ClientOptions::default())
+        Self::with_options(url, &Options::default())
     }
 
     /// A client with the given options.
@@ -220,7 +220,7 @@ impl MasterClient {
     ///
     /// [`Error::Input`] for a bad URL, [`Error::TlsRead`] or [`Error::TlsFile`] for unreadable or
     /// unusable TLS files.
-    pub fn with_options(url: impl Into<String>, options: &ClientOptions) -> Result<Self> {
+    pub fn with_options(url: impl Into<String>, options: &Options) -> Result<Self> {
         let mut client = Self::with_agent(url, options.build_agent()?)?;
         client.max_body = options.max_body;
         client.connect_timeout = options.connect_timeout;
@@ -285,7 +285,7 @@ impl MasterClient {
     }
 
     /// Send one request and read the whole answer, whatever its status, reading at most `cap` bytes of a successful answer (an answer known to
-    /// be short, such as a run id, need not be read up to [`ClientOptions::max_body`]).
+    /// be short, such as a run id, need not be read up to [`Options::max_body`]).
     pub(crate) fn send_capped(
         &self,
         endpoint: &str,
@@ -401,7 +401,7 @@ impl MasterClient {
                         endpoint: endpoint.to_owned(),
                         context: context.to_owned(),
                         detail: format!(
-                            "the body is larger than {cap} bytes{} (raise ClientOptions::max_body if it is legitimate)",
+                            "the body is larger than {cap} bytes{} (raise Options::max_body if it is legitimate)",
                             expected
                                 .map(|e| format!(" (Content-Length {e})"))
                                 .unwrap_or_default()
@@ -429,7 +429,7 @@ impl MasterClient {
         Ok(Answer { status, body })
     }
 
-    /// [`Self::send_capped`] up to [`ClientOptions::max_body`], then turn an error status into
+    /// [`Self::send_capped`] up to [`Options::max_body`], then turn an error status into
     /// [`Error::Status`].
     pub(crate) fn send_ok(&self, endpoint: &str, context: &str, body: &Body<'_>) -> Result<String> {
         self.send_ok_capped(endpoint, context, body, self.max_body)

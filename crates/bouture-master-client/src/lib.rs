@@ -15,8 +15,8 @@ pub mod types;
 mod url;
 
 pub use client::{
-    ClientOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, ERROR_BODY_LIMIT,
-    EXCERPT_CHARS, MAX_TIMEOUT, MasterClient,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, ERROR_BODY_LIMIT, EXCERPT_CHARS,
+    MAX_TIMEOUT, MasterClient, Options,
 };
 pub use error::{Error, ErrorKind, IncompleteBody, IncompleteReason, Result, UnreachableReason};
 pub use legacy::MAX_RUN_ID;

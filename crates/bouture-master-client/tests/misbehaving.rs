@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bouture_master_client::{
-    ClientOptions, EXCERPT_CHARS, Error, ErrorKind, IncompleteReason, MasterClient, SupplyState,
+    EXCERPT_CHARS, Error, ErrorKind, IncompleteReason, MasterClient, Options, SupplyState,
 };
 use bouture_test_support::misbehaving::{FakeMaster, FakeReply};
 
@@ -122,7 +122,7 @@ fn a_slow_drip_says_so() {
     });
     let client = MasterClient::with_options(
         master.url(),
-        &ClientOptions::default().timeout(Duration::from_secs(1)),
+        &Options::default().timeout(Duration::from_secs(1)),
     )
     .unwrap();
     let err = client.full_computer_information("COMP-1").unwrap_err();
@@ -184,11 +184,9 @@ fn an_empty_or_html_json_rpc_answer_is_a_protocol_error_with_a_short_excerpt() {
 #[test]
 fn timeouts_out_of_range_are_refused() {
     for timeout in [Duration::ZERO, Duration::from_secs(u64::MAX)] {
-        let err = MasterClient::with_options(
-            "http://127.0.0.1:1",
-            &ClientOptions::default().timeout(timeout),
-        )
-        .unwrap_err();
+        let err =
+            MasterClient::with_options("http://127.0.0.1:1", &Options::default().timeout(timeout))
+                .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Input, "{err}");
         assert!(err.to_string().contains("out of range"), "{err}");
     }

@@ -13,7 +13,7 @@ use std::net::{IpAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use bouture_master_client::{
-    ClientOptions, ComputerRegistration, ErrorKind, InstanceRequest, InstanceState, MasterClient,
+    ComputerRegistration, ErrorKind, InstanceRequest, InstanceState, MasterClient, Options,
     Parameters, PartitionAddress, PartitionRegistration, RequestedInstance, SharedInstanceRequest,
     SupplyState, UnreachableReason,
 };
@@ -612,7 +612,7 @@ fn hung_master_times_out() {
     let url = fake_master(b"", Duration::from_secs(30));
     let client = MasterClient::with_options(
         &url,
-        &ClientOptions::default().timeout(Duration::from_millis(500)),
+        &Options::default().timeout(Duration::from_millis(500)),
     )
     .unwrap();
     let started = Instant::now();

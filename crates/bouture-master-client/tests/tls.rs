@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use bouture_master_client::{
-    CertificateProblem, ClientOptions, Error, ErrorKind, MasterClient, TlsOptions, TrustSource,
+    CertificateProblem, Error, ErrorKind, MasterClient, Options, TlsOptions, TrustSource,
 };
 use bouture_test_support::SlaposEnv;
 use bouture_test_support::tls::{TestPki, TlsServer};
@@ -25,7 +25,7 @@ fn server(pki: &TestPki, name: &str, client_ca: Option<&Path>) -> TlsServer {
 }
 
 fn client(url: &str, tls: TlsOptions) -> MasterClient {
-    MasterClient::with_options(url, &ClientOptions::default().tls(tls)).unwrap()
+    MasterClient::with_options(url, &Options::default().tls(tls)).unwrap()
 }
 
 /// The rejection of `url`'s certificate, checked to be reported with its fingerprint.

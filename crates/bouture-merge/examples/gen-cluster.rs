@@ -14,8 +14,7 @@
     reason = "a command-line tool: the file goes to stdout, usage to stderr"
 )]
 
-#[path = "../tests/common/generator.rs"]
-mod generator;
+use bouture_test_support::ganeti_config::generator;
 
 use std::process::ExitCode;
 

@@ -30,12 +30,12 @@ pub use model::{
     Network, Nic, NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, Str, is_drbd,
     version_name,
 };
-pub use params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
-pub use plan::{CheckOutcome, MergeOptions, MergePlan, PortChange, PortKind, Repair, check, plan};
+pub use params::{ParamReport, ParameterPolicy, Warning, check_parameters};
+pub use plan::{CheckReport, MergePlan, Options, PortChange, PortKind, Repair, check, plan};
 pub use ports::{GANETI_FIRST_PORT, GANETI_LAST_PORT, PortAllocator, PortRange, PortRangeError};
 pub use raw::{RawObject, SetMember};
 pub use references::check_references;
-pub use report::{GroupOutcome, MergedCluster, Phases, PortSummary, Report};
+pub use report::{GroupReport, MergedCluster, Phases, PortSummary, Report};
 pub use write::{
     OUTPUT_LOCK_WAIT, OUTPUT_MODE, check_output, check_output_is_not_input, write_atomically,
 };
@@ -52,7 +52,7 @@ pub fn merge_files(
     ours: &Path,
     theirs: &[&Path],
     output: Option<&Path>,
-    options: &MergeOptions,
+    options: &Options,
 ) -> Result<Report, Error> {
     let (mut report, parsed) = merge_files_keeping(ours, theirs, output, options)?;
     let start = Instant::now();
@@ -87,7 +87,7 @@ pub fn merge_files_keeping(
     ours: &Path,
     theirs: &[&Path],
     output: Option<&Path>,
-    options: &MergeOptions,
+    options: &Options,
 ) -> Result<(Report, Parsed), Error> {
     let mut phases = Phases::default();
     let inputs: Vec<&Path> = std::iter::once(ours)

@@ -46,7 +46,7 @@ pub struct Warning {
 /// The outcome of comparing the clusters' parameters.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct ParamOutcome {
+pub struct ParamReport {
     /// Differences that refuse the merge.
     pub conflicts: Vec<Conflict>,
     /// Differences that are only reported.
@@ -120,7 +120,7 @@ struct Checker<'a> {
     ours_name: &'a str,
     theirs_name: &'a str,
     policy: ParameterPolicy,
-    outcome: &'a mut ParamOutcome,
+    outcome: &'a mut ParamReport,
 }
 
 impl Checker<'_> {
@@ -187,8 +187,8 @@ pub fn check_parameters(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
     policy: ParameterPolicy,
-) -> ParamOutcome {
-    let mut outcome = ParamOutcome::default();
+) -> ParamReport {
+    let mut outcome = ParamReport::default();
     let mut mine = values(ours);
     let null = Value::Null;
     let empty = Map::new();

@@ -15,14 +15,14 @@ use crate::conflicts::find_conflicts;
 use crate::error::Error;
 use crate::groups::{GroupPlan, GroupStrategy, plan_groups};
 use crate::model::{ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Instance};
-use crate::params::{ParamOutcome, ParameterPolicy, Warning, check_parameters};
+use crate::params::{ParamReport, ParameterPolicy, Warning, check_parameters};
 use crate::ports::{PortAllocator, PortRange};
 use crate::references::check_references;
 use crate::report::Phases;
 
 /// How to merge.
 #[derive(Debug, Clone)]
-pub struct MergeOptions {
+pub struct Options {
     /// What to do with node groups whose name exists in several clusters
     /// (`None`: such a clash is a conflict).
     pub groups: Option<GroupStrategy>,
@@ -41,7 +41,7 @@ pub struct MergeOptions {
     pub lock_wait: std::time::Duration,
 }
 
-impl Default for MergeOptions {
+impl Default for Options {
     fn default() -> Self {
         Self {
             groups: None,
@@ -58,7 +58,7 @@ impl Default for MergeOptions {
 /// The result of [`check`]: conflicts refuse the merge, warnings do not.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct CheckOutcome {
+pub struct CheckReport {
     /// Every conflict found, in a stable order.
     pub conflicts: Vec<Conflict>,
     /// Every warning.
@@ -101,11 +101,11 @@ pub struct MergePlan {
     /// The time stamp given to new and changed objects.
     pub now: f64,
     /// The options used.
-    pub options: MergeOptions,
+    pub options: Options,
     /// The node groups' fate.
     pub groups: GroupPlan,
     /// Cluster parameter results (merged values; conflicts are empty here).
-    pub params: ParamOutcome,
+    pub params: ParamReport,
     /// Warnings (parameters, things not copied).
     pub warnings: Vec<Warning>,
     /// Every reallocated port, in allocation order.
@@ -131,8 +131,8 @@ fn now_seconds() -> f64 {
 fn check_with_groups(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
-) -> (CheckOutcome, GroupPlan, ParamOutcome) {
+    options: &Options,
+) -> (CheckReport, GroupPlan, ParamReport) {
     let (groups, mut conflicts) = plan_groups(ours, theirs, options.groups);
     let mut found = find_conflicts(ours, theirs, &groups);
     found.append(&mut conflicts);
@@ -153,7 +153,7 @@ fn check_with_groups(
         }
     }
     (
-        CheckOutcome {
+        CheckReport {
             conflicts: found,
             warnings,
         },
@@ -163,7 +163,7 @@ fn check_with_groups(
 }
 
 /// Find every conflict and warning between our configuration and the merging ones.
-pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &MergeOptions) -> CheckOutcome {
+pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &Options) -> CheckReport {
     check_with_groups(ours, theirs, options).0
 }
 
@@ -178,7 +178,7 @@ pub fn check(ours: &ConfigFile, theirs: &[ConfigFile], options: &MergeOptions) -
 pub fn plan(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
+    options: &Options,
 ) -> Result<MergePlan, Error> {
     plan_timed(ours, theirs, options, &mut Phases::default())
 }
@@ -187,7 +187,7 @@ pub fn plan(
 pub(crate) fn plan_timed(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
+    options: &Options,
     phases: &mut Phases,
 ) -> Result<MergePlan, Error> {
     let start = Instant::now();
@@ -209,10 +209,10 @@ pub(crate) fn plan_timed(
 fn plan_ports(
     ours: &ConfigFile,
     theirs: &[ConfigFile],
-    options: &MergeOptions,
-    outcome: CheckOutcome,
+    options: &Options,
+    outcome: CheckReport,
     groups: GroupPlan,
-    params: ParamOutcome,
+    params: ParamReport,
 ) -> Result<MergePlan, Error> {
     if !outcome.conflicts.is_empty() {
         return Err(Error::Conflicts {

@@ -96,7 +96,7 @@ pub struct MergedCluster {
     /// Names of the nodes added (offline, not master candidates).
     pub nodes_added: Vec<String>,
     /// Its node groups and what happened to them.
-    pub groups: Vec<GroupOutcome>,
+    pub groups: Vec<GroupReport>,
     /// Names of the instances added.
     pub instances_added: Vec<String>,
     /// UUIDs of the top-level disks added.
@@ -108,7 +108,7 @@ pub struct MergedCluster {
 /// The fate of one node group.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
-pub struct GroupOutcome {
+pub struct GroupReport {
     /// Its name in the merging cluster.
     pub name: String,
     /// Its UUID.
@@ -178,7 +178,7 @@ impl Report {
                                 .map(|n| (*n).to_owned()),
                             _ => None,
                         };
-                        GroupOutcome {
+                        GroupReport {
                             name: other.str(g.name).to_owned(),
                             uuid: other.str(g.uuid).to_owned(),
                             action,

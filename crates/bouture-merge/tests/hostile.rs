@@ -17,7 +17,7 @@ mod common;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
-use bouture_merge::{Error, GroupStrategy, MergeOptions, PortRange, Report, merge_files};
+use bouture_merge::{Error, GroupStrategy, Options, PortRange, Report, merge_files};
 use common::generator::{Spec, generate, uuid};
 use common::{assert_ganeti_valid, first, mutate};
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ impl Case {
         &self.inputs[1].0
     }
 
-    fn merge(&self, options: &MergeOptions) -> Result<Report, Error> {
+    fn merge(&self, options: &Options) -> Result<Report, Error> {
         merge_files(self.ours(), &[self.theirs()], Some(&self.output), options)
     }
 
@@ -73,7 +73,7 @@ impl Case {
 
     /// The merge is refused with a message containing every needle; nothing
     /// is written, the inputs are untouched. Returns the message.
-    fn refused(&self, options: &MergeOptions, needles: &[&str]) -> String {
+    fn refused(&self, options: &Options, needles: &[&str]) -> String {
         let error = self.merge(options).expect_err("the merge must be refused");
         let message = error.to_string();
         for needle in needles {
@@ -89,11 +89,11 @@ impl Case {
     }
 }
 
-fn options() -> MergeOptions {
-    MergeOptions {
+fn options() -> Options {
+    Options {
         groups: Some(GroupStrategy::Rename),
         now: Some(1_800_000_000.5),
-        ..MergeOptions::default()
+        ..Options::default()
     }
 }
 
@@ -442,7 +442,7 @@ fn special_files_are_refused_as_inputs_without_blocking_or_reading() {
         assert!(!case.output.exists());
     }
     // The bound can be lowered (or raised) by the caller.
-    let small_bound = MergeOptions {
+    let small_bound = Options {
         max_input_size: 1000,
         ..options()
     };
@@ -463,7 +463,7 @@ fn merges_writing_the_same_output_take_turns() {
     // Another merge holds the output directory's lock for the whole wait:
     // refused, nothing written, inputs untouched.
     let held = bouture_fs::FileLock::directory(case.dir.path(), bouture_fs::Wait::NO).unwrap();
-    let no_wait = MergeOptions {
+    let no_wait = Options {
         lock_wait: std::time::Duration::ZERO,
         ..options()
     };
@@ -520,7 +520,7 @@ fn outputs_that_are_not_regular_files_are_never_replaced() {
         (case.dir.path(), "it is a directory"),
     ] {
         for dry_run in [false, true] {
-            let options = MergeOptions {
+            let options = Options {
                 dry_run,
                 ..options()
             };
@@ -543,7 +543,7 @@ fn outputs_that_are_not_regular_files_are_never_replaced() {
     );
     // A dry run into a directory that does not exist is refused too.
     let missing = case.dir.path().join("no/such/dir/merged.data");
-    let dry = MergeOptions {
+    let dry = Options {
         dry_run: true,
         ..options()
     };
@@ -609,7 +609,7 @@ fn a_detached_drbd_disk_is_labelled_by_its_uuid() {
 #[test]
 fn a_port_range_too_small_is_refused_with_the_numbers() {
     let case = Case::new(&small(1), &small(2));
-    let tight = MergeOptions {
+    let tight = Options {
         port_range: "11000-11020".parse::<PortRange>().unwrap(),
         ..options()
     };

@@ -15,8 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use bouture_merge::{
-    ConflictKind, Error, GroupStrategy, MergeOptions, ParameterPolicy, PortRange, Report,
-    merge_files,
+    ConflictKind, Error, GroupStrategy, Options, ParameterPolicy, PortRange, Report, merge_files,
 };
 use common::generator::{Spec, generate, uuid};
 use common::{assert_ganeti_valid, first, fixture, fixture_30, mutate, renamed_copy};
@@ -53,7 +52,7 @@ impl Case {
         }
     }
 
-    fn merge(&self, options: &MergeOptions) -> Result<Report, Error> {
+    fn merge(&self, options: &Options) -> Result<Report, Error> {
         let theirs: Vec<&Path> = self.theirs.iter().map(PathBuf::as_path).collect();
         merge_files(&self.ours, &theirs, Some(&self.output), options)
     }
@@ -63,7 +62,7 @@ impl Case {
     }
 
     /// Merge must be refused; returns the conflicts and checks nothing was written.
-    fn refused(&self, options: &MergeOptions) -> Error {
+    fn refused(&self, options: &Options) -> Error {
         let error = self.merge(options).expect_err("the merge must be refused");
         assert!(!self.output.exists(), "nothing may be written when refused");
         let leftovers: Vec<_> = std::fs::read_dir(self.dir.path())
@@ -76,18 +75,18 @@ impl Case {
     }
 }
 
-fn options(groups: Option<GroupStrategy>) -> MergeOptions {
-    MergeOptions {
+fn options(groups: Option<GroupStrategy>) -> Options {
+    Options {
         groups,
         now: Some(1_800_000_000.5),
-        ..MergeOptions::default()
+        ..Options::default()
     }
 }
 
 /// The upstream fixture's pool (32101-32105) is outside Ganeti's default
 /// range; ports outside `--port-range` are never handed out.
-fn fixture_options(groups: Option<GroupStrategy>) -> MergeOptions {
-    MergeOptions {
+fn fixture_options(groups: Option<GroupStrategy>) -> Options {
+    Options {
         port_range: "11000-65535".parse::<PortRange>().unwrap(),
         ..options(groups)
     }
@@ -262,7 +261,7 @@ fn widened_port_range_lets_large_merges_through() {
         other => panic!("expected PortsExhausted, got {other}"),
     }
     assert!(error.to_string().contains("3000 needed"), "{error}");
-    let wide = MergeOptions {
+    let wide = Options {
         port_range: "11000-20000".parse::<PortRange>().unwrap(),
         ..options(Some(GroupStrategy::Rename))
     };
@@ -663,7 +662,7 @@ fn cluster_parameters_follow_ganetis_lists() {
     ] {
         let b = mutate(&small(2), |v| v["cluster"][parameter] = value.clone());
         let case = Case::new(&small(1), &[&b]);
-        let warn = MergeOptions {
+        let warn = Options {
             parameter_conflicts: ParameterPolicy::Warn,
             ..options(Some(GroupStrategy::Rename))
         };
@@ -689,7 +688,7 @@ fn cluster_parameters_follow_ganetis_lists() {
             ConflictKind::Parameter,
             &format!("cluster parameter '{parameter}' differs"),
         );
-        let warn = MergeOptions {
+        let warn = Options {
             parameter_conflicts: ParameterPolicy::Warn,
             ..options(Some(GroupStrategy::Rename))
         };
@@ -765,7 +764,7 @@ fn ganeti_verifier_rejects_a_merge_without_console_port_reallocation() {
 // ---------------------------------------------------------------------------
 // Reports (snapshots).
 
-fn planned_report(ours: &str, theirs: &[&str], options: &MergeOptions) -> Report {
+fn planned_report(ours: &str, theirs: &[&str], options: &Options) -> Report {
     let ours = bouture_merge::ConfigFile::parse(ours, "ours.data").unwrap();
     let theirs: Vec<_> = theirs
         .iter()
@@ -797,7 +796,7 @@ fn report_of_generated_clusters_with_merged_groups_and_warnings() {
         v["cluster"]["reserved_lvs"] = json!(["xenvg/keep"]);
         v["filters"] = json!({"f1": {"uuid": "f1", "priority": 1}});
     });
-    let warn = MergeOptions {
+    let warn = Options {
         parameter_conflicts: ParameterPolicy::Warn,
         ..options(Some(GroupStrategy::Merge))
     };

@@ -78,9 +78,11 @@ fn title(image: &ImagePlan, files: &BootFiles) -> String {
 }
 
 impl Plan {
-    /// `/etc/fstab` of an image, Bareon's format, in document order.
+    /// `/etc/fstab` of an image, Bareon's format, parents before what is
+    /// mounted below them (`/`, then `/var`, then `/var/log`, whatever the
+    /// document's order; swap last), the document's order otherwise.
     pub fn fstab(&self, image: &str) -> String {
-        let mut out = format!("# /etc/fstab of image {image}, written by bouture deploy\n");
+        let mut lines = Vec::new();
         for disk in &self.disks {
             for partition in &disk.partitions {
                 let Some(fs) = &partition.filesystem else {
@@ -89,22 +91,36 @@ impl Plan {
                 if !fs.images.iter().any(|i| i == image) {
                     continue;
                 }
-                let Some(mount) = fs
-                    .mount
-                    .as_deref()
-                    .or((fs.fs_type == "swap").then_some("swap"))
-                else {
-                    continue;
+                let depth = match fs.mount.as_deref() {
+                    Some("/") => 0,
+                    Some(mount) => mount.matches('/').count(),
+                    None if fs.fs_type == "swap" => usize::MAX,
+                    None => continue,
                 };
-                let _ = writeln!(
-                    out,
-                    "{}UUID={} {mount} {} {} 0 0",
-                    if fs.fstab_enabled { "" } else { "#" },
-                    fs.uuid,
-                    fs.fs_type,
-                    fs.fstab_options
-                );
+                let mount = fs.mount.as_deref().unwrap_or("swap");
+                // FAT has a 32-bit volume id, which fstab writes XXXX-XXXX.
+                let uuid = if fs.fs_type == "vfat" {
+                    let id = crate::build::fat_volume_id(&fs.uuid);
+                    format!("{:04X}-{:04X}", id >> 16, id & 0xFFFF)
+                } else {
+                    fs.uuid.to_string()
+                };
+                lines.push((
+                    depth,
+                    format!(
+                        "{}UUID={uuid} {mount} {} {} 0 0\n",
+                        if fs.fstab_enabled { "" } else { "#" },
+                        fs.fs_type,
+                        fs.fstab_options
+                    ),
+                ));
             }
+        }
+        // Stable: equal depths keep the document's order.
+        lines.sort_by_key(|(depth, _)| *depth);
+        let mut out = format!("# /etc/fstab of image {image}, written by bouture deploy\n");
+        for (_, line) in lines {
+            out.push_str(&line);
         }
         out
     }

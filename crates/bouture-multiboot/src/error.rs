@@ -19,7 +19,7 @@ pub struct MissingTool {
 /// appear only once complete, and a switch is one verified in-place write.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum MultibootError {
+pub enum Error {
     /// The document or its layout is invalid.
     #[error("{0}")]
     Invalid(#[from] ValidationErrors),
@@ -87,6 +87,10 @@ pub enum MultibootError {
         /// Why.
         source: GrubEnvError,
     },
+    /// Stopped by a signal (SIGTERM, SIGINT, SIGHUP): the running tool was
+    /// killed, the work directory and the unfinished outputs removed.
+    #[error("interrupted by a signal: stopped, nothing written (the work files were removed)")]
+    Interrupted,
     /// What was read back after writing is not what was written.
     #[error("{}: {what} read back after writing differs from what was written", path.display())]
     ReadBack {
@@ -100,7 +104,7 @@ pub enum MultibootError {
 pub(crate) fn io(
     path: impl Into<PathBuf>,
     what: &'static str,
-) -> impl FnOnce(std::io::Error) -> MultibootError {
+) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
-    move |source| MultibootError::Io { path, what, source }
+    move |source| Error::Io { path, what, source }
 }

@@ -26,11 +26,19 @@ pub enum GrubEnvError {
 }
 
 /// The variables of a grubenv, in file order.
+///
+/// The bytes of every variable are kept as read (a value that is not UTF-8
+/// is written back unchanged; [`GrubEnv::vars`] shows it with U+FFFD). A
+/// variable present twice is read as GRUB reads it, the last one winning;
+/// setting it leaves one.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct GrubEnv {
-    /// `name=value` pairs.
+    /// `name=value` pairs, as text (for reports).
     pub vars: Vec<(String, String)>,
+    /// The same pairs, byte for byte (what is written back).
+    #[serde(skip)]
+    raw: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl GrubEnv {
@@ -42,75 +50,156 @@ impl GrubEnv {
         let rest = block
             .strip_prefix(SIGNATURE.as_bytes())
             .ok_or(GrubEnvError::Signature)?;
-        let mut vars = Vec::new();
-        let text = String::from_utf8_lossy(rest);
+        // GRUB's reading: a backslash escapes the next byte, a newline ends
+        // a line, lines starting with `#` are comments (and the padding).
         let mut lines = Vec::new();
-        let mut line = String::new();
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => {
-                    if let Some(next) = chars.next() {
+        let mut line = Vec::new();
+        let mut bytes = rest.iter();
+        while let Some(&b) = bytes.next() {
+            match b {
+                b'\\' => {
+                    if let Some(&next) = bytes.next() {
                         line.push(next);
                     }
                 }
-                '\n' => lines.push(std::mem::take(&mut line)),
-                c => line.push(c),
+                b'\n' => lines.push(std::mem::take(&mut line)),
+                b => line.push(b),
             }
         }
+        let mut env = Self::default();
         for line in lines {
-            if line.starts_with('#') {
+            if line.first() == Some(&b'#') {
                 continue;
             }
-            if let Some((name, value)) = line.split_once('=') {
-                vars.push((name.to_owned(), value.to_owned()));
+            if let Some(at) = line.iter().position(|&b| b == b'=') {
+                let (name, value) = line.split_at(at);
+                env.raw
+                    .push((name.to_vec(), value.get(1..).unwrap_or_default().to_vec()));
             }
         }
-        Ok(Self { vars })
+        env.refresh();
+        Ok(env)
     }
 
     /// Encode as grub-editenv 2.06 does: signature, warning, variables,
     /// `#` padding to exactly 1,024 bytes.
     pub fn encode(&self) -> Result<[u8; GRUBENV_SIZE], GrubEnvError> {
-        let mut text = String::from(SIGNATURE);
-        text.push_str(WARNING);
-        for (name, value) in &self.vars {
-            if name.is_empty() || name.contains(['=', '\n', '\\', '#']) {
-                return Err(GrubEnvError::Name(crate::excerpt(name, 40)));
+        let mut text = Vec::from(SIGNATURE);
+        text.extend_from_slice(WARNING.as_bytes());
+        for (name, value) in &self.raw {
+            if name.is_empty() || name.iter().any(|b| b"=\n\\#".contains(b)) {
+                return Err(GrubEnvError::Name(crate::excerpt(
+                    &String::from_utf8_lossy(name),
+                    40,
+                )));
             }
-            text.push_str(name);
-            text.push('=');
-            for c in value.chars() {
-                if c == '\\' || c == '\n' {
-                    text.push('\\');
+            text.extend_from_slice(name);
+            text.push(b'=');
+            for &b in value {
+                if b == b'\\' || b == b'\n' {
+                    text.push(b'\\');
                 }
-                text.push(c);
+                text.push(b);
             }
-            text.push('\n');
+            text.push(b'\n');
         }
         if text.len() > GRUBENV_SIZE {
             return Err(GrubEnvError::TooLong(text.len()));
         }
         let mut block = [b'#'; GRUBENV_SIZE];
-        for (slot, byte) in block.iter_mut().zip(text.bytes()) {
+        for (slot, byte) in block.iter_mut().zip(text) {
             *slot = byte;
         }
         Ok(block)
     }
 
-    /// A variable's value (`None` when absent; empty is a value).
+    /// A variable's value (`None` when absent; empty is a value). Present
+    /// twice, the last one, as GRUB reads it.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .iter()
+            .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    /// Set a variable, keeping its position when it exists.
+    /// Set a variable, keeping its position when it exists (the last one's,
+    /// the others dropped: GRUB would read the last); every other variable
+    /// is kept byte for byte.
     pub fn set(&mut self, name: &str, value: &str) {
-        match self.vars.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => value.clone_into(&mut slot.1),
-            None => self.vars.push((name.to_owned(), value.to_owned())),
+        let name_bytes = name.as_bytes();
+        match self.raw.iter().rposition(|(n, _)| n == name_bytes) {
+            Some(last) => {
+                if let Some(slot) = self.raw.get_mut(last) {
+                    slot.1 = value.as_bytes().to_vec();
+                }
+                let mut index = 0;
+                self.raw.retain(|(n, _)| {
+                    index += 1;
+                    index - 1 == last || n != name_bytes
+                });
+            }
+            None => self
+                .raw
+                .push((name_bytes.to_vec(), value.as_bytes().to_vec())),
         }
+        self.refresh();
+    }
+
+    /// The text view of the bytes.
+    fn refresh(&mut self) {
+        self.vars = self
+            .raw
+            .iter()
+            .map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn block(vars: &[u8]) -> [u8; GRUBENV_SIZE] {
+        let mut block = [b'#'; GRUBENV_SIZE];
+        let mut text = Vec::from(SIGNATURE);
+        text.extend_from_slice(WARNING.as_bytes());
+        text.extend_from_slice(vars);
+        block[..text.len()].copy_from_slice(&text);
+        block
+    }
+
+    #[test]
+    fn other_variables_are_kept_byte_for_byte_even_when_not_utf8() {
+        let original = block(b"saved_entry=image-a\nlabel=caf\xe9 \\\\x\nnext_entry=\n");
+        let mut env = GrubEnv::decode(&original).unwrap();
+        assert_eq!(env.vars[1].1, "caf\u{fffd} \\x");
+        assert_eq!(env.encode().unwrap(), original, "unchanged, re-encoded");
+        env.set("saved_entry", "image-b");
+        let changed = env.encode().unwrap();
+        assert_eq!(
+            changed,
+            block(b"saved_entry=image-b\nlabel=caf\xe9 \\\\x\nnext_entry=\n")
+        );
+    }
+
+    #[test]
+    fn a_duplicated_variable_is_read_as_grub_reads_it_the_last() {
+        let original = block(b"saved_entry=image-a\nother=1\nsaved_entry=image-b\n");
+        let mut env = GrubEnv::decode(&original).unwrap();
+        assert_eq!(env.get("saved_entry"), Some("image-b"));
+        env.set("saved_entry", "image-c");
+        assert_eq!(env.get("saved_entry"), Some("image-c"));
+        assert_eq!(
+            env.encode().unwrap(),
+            block(b"other=1\nsaved_entry=image-c\n"),
+            "one saved_entry left, where GRUB read it"
+        );
     }
 }

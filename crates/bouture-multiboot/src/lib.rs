@@ -11,8 +11,10 @@ mod switch;
 mod tools;
 
 pub use bootcfg::{BootElement, BootFiles, BootInfo};
-pub use build::{BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks};
-pub use error::{MissingTool, MultibootError};
+pub use build::{
+    BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks, buildable,
+};
+pub use error::{Error, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
 pub use model::{
     Disk, Image, PROVISION_LIMIT, PartitionsPolicy, PathElement, Provision, ValidationError,

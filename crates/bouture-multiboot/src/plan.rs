@@ -4,7 +4,9 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{PathElement, Provision, ValidationError, ValidationErrors, VolumeKind};
+use crate::model::{
+    PartitionsPolicy, PathElement, Provision, ValidationError, ValidationErrors, VolumeKind,
+};
 use crate::size::Size;
 
 /// 512-byte sectors, as in the GPT.
@@ -16,6 +18,10 @@ pub(crate) const BIOS_GRUB_MIB: u64 = 24;
 pub(crate) const MULTIBOOT_MIB: u64 = 100;
 /// GPT name of the multiboot partition, which `bouture boot` looks for.
 pub(crate) const MULTIBOOT_NAME: &str = "multiboot";
+/// The longest GPT partition name, in UTF-16 code units.
+const GPT_NAME_UNITS: usize = 36;
+/// The partition entries of a GPT as sfdisk writes it.
+const GPT_ENTRIES: usize = 128;
 
 /// GPT type of a BIOS boot partition.
 pub(crate) const TYPE_BIOS_GRUB: &str = "21686148-6449-6E6F-744E-656564454649";
@@ -164,6 +170,12 @@ pub struct Plan {
     pub disks: Vec<DiskPlan>,
     /// The images owning filesystems, in document order.
     pub images: Vec<ImagePlan>,
+    /// The document's `partitions_policy` (`None` when absent).
+    #[serde(skip)]
+    pub partitions_policy: Option<PartitionsPolicy>,
+    /// The document's `image_deploy_flags`, when given.
+    #[serde(skip)]
+    pub image_deploy_flags: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The entry id of an image in grub.cfg and grubenv.
@@ -297,7 +309,7 @@ impl Plan {
                 if volume.kind != VolumeKind::Partition {
                     errors.push(ValidationError {
                         path: at(&[PathElement::Key("volumes".into()), PathElement::Index(volume.index)]),
-                        message: format!("{:?} volumes are validated but not laid out by bouture deploy (only 'partition')", volume.kind).to_lowercase(),
+                        message: format!("{} volumes are validated but not laid out by bouture deploy (only 'partition': LVM and md RAID need device-mapper or md devices, which bouture never uses)", format!("{:?}", volume.kind).to_lowercase()),
                     });
                 }
                 sizes.push(match volume.size {
@@ -377,6 +389,47 @@ impl Plan {
                 );
                 next_mib += mib;
             }
+            for partition in &partitions {
+                let volume = disk.volumes.iter().find(|v| {
+                    matches!(&partition.role, PartitionRole::Volume { source }
+                        if source == &format!("partitions:{}:volumes:{}", disk.index, v.index))
+                });
+                let Some(volume) = volume else {
+                    continue;
+                };
+                let path = at(&[
+                    PathElement::Key("volumes".into()),
+                    PathElement::Index(volume.index),
+                ]);
+                let units = partition.name.encode_utf16().count();
+                if units > GPT_NAME_UNITS {
+                    errors.push(ValidationError {
+                        path: path.clone(),
+                        message: format!(
+                            "partition name '{}' is {units} UTF-16 units long; a GPT name holds at most {GPT_NAME_UNITS}",
+                            crate::excerpt(&partition.name, 80)
+                        ),
+                    });
+                }
+                if partition.name == MULTIBOOT_NAME && multiboot {
+                    errors.push(ValidationError {
+                        path,
+                        message: format!(
+                            "partition name '{MULTIBOOT_NAME}' is reserved for the multiboot partition bouture adds (bouture boot finds it by that name); choose another disk_label or name"
+                        ),
+                    });
+                }
+            }
+            if partitions.len() > GPT_ENTRIES {
+                errors.push(ValidationError {
+                    path: at(&[PathElement::Key("volumes".into())]),
+                    message: format!(
+                        "disk '{}' would have {} partitions (with the implicit ones); a GPT holds at most {GPT_ENTRIES}",
+                        disk.id,
+                        partitions.len()
+                    ),
+                });
+            }
             disks.push(DiskPlan {
                 id: disk.id.clone(),
                 id_type: disk.id_type.clone(),
@@ -435,6 +488,8 @@ impl Plan {
             kernel_params: provision.kernel_params.clone(),
             disks,
             images,
+            partitions_policy: provision.partitions_policy,
+            image_deploy_flags: provision.image_deploy_flags.clone(),
         })
     }
 

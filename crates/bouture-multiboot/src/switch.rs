@@ -10,7 +10,7 @@ use bouture_fs::{Access, FileLock, LockError, Wait};
 use serde::Serialize;
 
 use crate::bootcfg::{BootElement, BootInfo};
-use crate::error::{MultibootError, io};
+use crate::error::{Error, io};
 use crate::grubenv::{GRUBENV_SIZE, GrubEnv};
 use crate::plan::MULTIBOOT_NAME;
 use crate::tools::{Tools, run};
@@ -108,6 +108,8 @@ pub enum Switch {
 
 struct Opened {
     lock: FileLock,
+    /// Byte offset of the multiboot filesystem in a disk image (0 for a directory).
+    fs_offset: u64,
     location: GrubEnvLocation,
     info: BootInfo,
     env: GrubEnv,
@@ -116,7 +118,7 @@ struct Opened {
 impl BootTarget {
     /// The images and which boots by default and next (a shared lock is held
     /// while reading).
-    pub fn status(&self) -> Result<BootStatus, MultibootError> {
+    pub fn status(&self) -> Result<BootStatus, Error> {
         let opened = self.open(false)?;
         Ok(status_of(opened))
     }
@@ -129,7 +131,7 @@ impl BootTarget {
         image: &str,
         switch: Switch,
         dry_run: bool,
-    ) -> Result<SwitchOutcome, MultibootError> {
+    ) -> Result<SwitchOutcome, Error> {
         let mut opened = self.open(!dry_run)?;
         let element = find_element(&opened.info, image)?.clone();
         let id = element.grub_entry_id.clone();
@@ -167,15 +169,18 @@ impl BootTarget {
         }
         let before = opened.env.get(variable).unwrap_or_default().to_owned();
         opened.env.set(variable, &value);
-        let block = opened
-            .env
-            .encode()
-            .map_err(|source| MultibootError::GrubEnv {
-                path: opened.location.file.clone(),
-                source,
-            })?;
+        let block = opened.env.encode().map_err(|source| Error::GrubEnv {
+            path: opened.location.file.clone(),
+            source,
+        })?;
         if !dry_run {
             write_verified(opened.lock.file(), &opened.location, &block)?;
+            if variable == "saved_entry" && opened.info.current_element != element.grub_id {
+                // The boot info that Bareon-style tools read follows the default.
+                let mut info = opened.info.clone();
+                info.current_element = element.grub_id;
+                self.write_boot_info(&info, opened.fs_offset)?;
+            }
         }
         Ok(SwitchOutcome::Changed {
             image: element.os_id,
@@ -186,7 +191,59 @@ impl BootTarget {
         })
     }
 
-    fn open(&self, write: bool) -> Result<Opened, MultibootError> {
+    /// Replace the boot info next to grub.cfg (atomically in a directory;
+    /// with debugfs in a disk image), then read it back.
+    fn write_boot_info(&self, info: &BootInfo, offset: u64) -> Result<(), Error> {
+        let mut text = serde_json::to_vec_pretty(info).unwrap_or_default();
+        text.push(b'\n');
+        match self {
+            Self::Dir(dir) => {
+                let path = dir
+                    .join(GRUB_DIR.trim_start_matches('/'))
+                    .join(BOOT_INFO_NAME);
+                bouture_fs::write_atomic(&path, &text, 0o644, None)?;
+                Ok(())
+            }
+            Self::Disk(disk) => {
+                let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
+                let local = tempfile::NamedTempFile::new()
+                    .map_err(io(disk, "cannot stage the boot info"))?;
+                std::fs::write(local.path(), &text).map_err(io(local.path(), "cannot write"))?;
+                let local_text = local
+                    .path()
+                    .to_str()
+                    .filter(|t| !t.contains([' ', '"', '\n']))
+                    .ok_or_else(|| Error::Target {
+                        path: local.path().to_owned(),
+                        message: "temporary path unusable by debugfs".into(),
+                    })?;
+                let script = format!(
+                    "cd {GRUB_DIR}\nrm {BOOT_INFO_NAME}\nwrite {local_text} {BOOT_INFO_NAME}\n"
+                );
+                let mut command = tools.command("debugfs");
+                command
+                    .args(["-w", "-f", "-"])
+                    .arg(device_spec(disk, offset)?);
+                tools.run(command, Some(script.as_bytes()))?;
+                let back = debugfs(
+                    &tools,
+                    disk,
+                    offset,
+                    &format!("cat {GRUB_DIR}/{BOOT_INFO_NAME}"),
+                )?;
+                if back.as_bytes() == text.as_slice() {
+                    Ok(())
+                } else {
+                    Err(Error::ReadBack {
+                        path: disk.clone(),
+                        what: BOOT_INFO_NAME.into(),
+                    })
+                }
+            }
+        }
+    }
+
+    fn open(&self, write: bool) -> Result<Opened, Error> {
         match self {
             Self::Disk(path) => open_disk(path, write),
             Self::Dir(path) => open_dir(path, write),
@@ -194,7 +251,7 @@ impl BootTarget {
     }
 }
 
-fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, MultibootError> {
+fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, Error> {
     info.elements
         .iter()
         .find(|e| e.os_id == image)
@@ -203,7 +260,7 @@ fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, 
                 .iter()
                 .find(|e| !image.is_empty() && (e.image_name == image || e.image_uuid == image))
         })
-        .ok_or_else(|| MultibootError::UnknownImage {
+        .ok_or_else(|| Error::UnknownImage {
             image: crate::excerpt(image, 80),
             valid: info.elements.iter().map(|e| e.os_id.clone()).collect(),
         })
@@ -254,14 +311,14 @@ fn status_of(opened: Opened) -> BootStatus {
 /// Open without following a last-component link or blocking on a FIFO,
 /// refuse anything but a regular file, and lock it: exclusive to write,
 /// shared to read, waiting for another `bouture boot` to finish its switch.
-fn open_regular(path: &Path, write: bool) -> Result<FileLock, MultibootError> {
+fn open_regular(path: &Path, write: bool) -> Result<FileLock, Error> {
     let access = if write {
         Access::Exclusive
     } else {
         Access::Shared
     };
     FileLock::existing(path, access, Wait::Forever).map_err(|error| match error {
-        LockError::NotRegular { kind, .. } => MultibootError::Target {
+        LockError::NotRegular { kind, .. } => Error::Target {
             path: path.to_owned(),
             message: format!("is {kind}, not a regular file"),
         },
@@ -270,26 +327,26 @@ fn open_regular(path: &Path, write: bool) -> Result<FileLock, MultibootError> {
     })
 }
 
-fn read_block(file: &File, path: &Path, offset: u64) -> Result<[u8; GRUBENV_SIZE], MultibootError> {
+fn read_block(file: &File, path: &Path, offset: u64) -> Result<[u8; GRUBENV_SIZE], Error> {
     let mut block = [0u8; GRUBENV_SIZE];
     file.read_exact_at(&mut block, offset)
         .map_err(io(path, "cannot read the grubenv block"))?;
     Ok(block)
 }
 
-fn decode(path: &Path, block: &[u8]) -> Result<GrubEnv, MultibootError> {
-    GrubEnv::decode(block).map_err(|source| MultibootError::GrubEnv {
+fn decode(path: &Path, block: &[u8]) -> Result<GrubEnv, Error> {
+    GrubEnv::decode(block).map_err(|source| Error::GrubEnv {
         path: path.to_owned(),
         source,
     })
 }
 
-fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, MultibootError> {
-    let value = crate::parse_strict(text).map_err(|error| MultibootError::Target {
+fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, Error> {
+    let value = crate::parse_strict(text).map_err(|error| Error::Target {
         path: path.to_owned(),
         message: format!("{BOOT_INFO_NAME}: {error}"),
     })?;
-    serde_json::from_value(value).map_err(|error| MultibootError::Target {
+    serde_json::from_value(value).map_err(|error| Error::Target {
         path: path.to_owned(),
         message: format!("{BOOT_INFO_NAME}: {error}"),
     })
@@ -299,29 +356,43 @@ fn write_verified(
     file: &File,
     location: &GrubEnvLocation,
     block: &[u8; GRUBENV_SIZE],
-) -> Result<(), MultibootError> {
+) -> Result<(), Error> {
     let path = &location.file;
-    file.write_all_at(block, location.offset)
-        .map_err(io(path, "cannot write the grubenv block"))?;
-    file.sync_data().map_err(io(path, "cannot flush"))?;
-    let back = read_block(file, path, location.offset)?;
-    if &back != block {
-        return Err(MultibootError::ReadBack {
+    bouture_fs::write_at_verified(file, path, location.offset, block).map_err(|error| match error {
+        bouture_fs::WriteError::Replaced { .. } => Error::ReadBack {
             path: path.clone(),
             what: "the grubenv block".into(),
-        });
-    }
-    Ok(())
+        },
+        other => Error::Write(other),
+    })
 }
 
-fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
-    let grub = dir.join(GRUB_DIR.trim_start_matches('/'));
+fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
+    // `boot` and `boot/grub` must be real directories: a link there would
+    // send the switch to another directory's grubenv.
+    let mut grub = dir.to_path_buf();
+    for part in GRUB_DIR.split('/').filter(|p| !p.is_empty()) {
+        grub.push(part);
+        match std::fs::symlink_metadata(&grub) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(Error::Target {
+                    path: grub,
+                    message: format!(
+                        "is {}, not a directory of the multiboot partition: it is never followed",
+                        bouture_fs::describe(m.file_type())
+                    ),
+                });
+            }
+            Err(error) => return Err(io(&grub, "cannot read")(error)),
+        }
+    }
     let env_path = grub.join("grubenv");
     let lock = open_regular(&env_path, write)?;
     let file = lock.file();
     let len = file.metadata().map_err(io(&env_path, "cannot stat"))?.len();
     if len != GRUBENV_SIZE as u64 {
-        return Err(MultibootError::Target {
+        return Err(Error::Target {
             path: env_path,
             message: format!("is {len} bytes, not a 1024-byte GRUB environment block"),
         });
@@ -332,6 +403,7 @@ fn open_dir(dir: &Path, write: bool) -> Result<Opened, MultibootError> {
     let info = parse_info(&info_path, &text)?;
     Ok(Opened {
         lock,
+        fs_offset: 0,
         location: GrubEnvLocation {
             file: env_path,
             offset: 0,
@@ -376,13 +448,13 @@ struct SfdiskJson {
     partitiontable: SfdiskTable,
 }
 
-pub(crate) fn read_table(tools: &Tools, disk: &Path) -> Result<SfdiskTable, MultibootError> {
+pub(crate) fn read_table(tools: &Tools, disk: &Path) -> Result<SfdiskTable, Error> {
     let mut command = tools.command("sfdisk");
     command.arg("--json").arg(disk);
     let out = run(command, None)?;
     serde_json::from_slice::<SfdiskJson>(&out)
         .map(|json| json.partitiontable)
-        .map_err(|error| MultibootError::Target {
+        .map_err(|error| Error::Target {
             path: disk.to_owned(),
             message: format!("sfdisk --json: {error}"),
         })
@@ -394,26 +466,24 @@ pub(crate) fn debugfs(
     disk: &Path,
     offset: u64,
     request: &str,
-) -> Result<String, MultibootError> {
+) -> Result<String, Error> {
     let spec = device_spec(disk, offset)?;
     let mut command = tools.command("debugfs");
     command.arg("-R").arg(request).arg(spec);
-    Ok(String::from_utf8_lossy(&run(command, None)?).into_owned())
+    Ok(String::from_utf8_lossy(&tools.run(command, None)?).into_owned())
 }
 
 /// `FILE?offset=N`, the e2fsprogs I/O option syntax.
-pub(crate) fn device_spec(disk: &Path, offset: u64) -> Result<String, MultibootError> {
-    let text =
-        disk.to_str()
-            .filter(|t| !t.contains('?'))
-            .ok_or_else(|| {
-                MultibootError::Target {
+pub(crate) fn device_spec(disk: &Path, offset: u64) -> Result<String, Error> {
+    let text = disk
+        .to_str()
+        .filter(|t| !t.contains('?'))
+        .ok_or_else(|| Error::Target {
             path: disk.to_owned(),
             message:
                 "e2fsprogs needs a UTF-8 path without '?' to reach a filesystem inside a disk image"
                     .into(),
-        }
-            })?;
+        })?;
     Ok(if offset == 0 {
         text.to_owned()
     } else {
@@ -427,19 +497,19 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
+fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
     let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
     let lock = open_regular(path, write)?;
     let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
-        return Err(MultibootError::Unsupported(format!(
+        return Err(Error::Unsupported(format!(
             "{}: is a qcow2 image; switch the raw image (bouture deploy build --output-format raw) or convert it with qemu-img",
             path.display()
         )));
     }
     let table = read_table(&tools, path)?;
-    let target = |message: String| MultibootError::Target {
+    let target = |message: String| Error::Target {
         path: path.to_owned(),
         message,
     };
@@ -517,6 +587,7 @@ fn open_disk(path: &Path, write: bool) -> Result<Opened, MultibootError> {
     let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
     Ok(Opened {
         lock,
+        fs_offset: offset,
         location: GrubEnvLocation {
             file: path.to_owned(),
             offset: env_offset,

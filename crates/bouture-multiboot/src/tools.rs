@@ -4,8 +4,11 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use crate::error::{MissingTool, MultibootError};
+use crate::error::{Error, MissingTool};
 
 /// Where GRUB's BIOS modules and boot.img are (Debian's grub-pc-bin).
 pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
@@ -23,12 +26,14 @@ pub(crate) fn find(tool: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub(crate) struct Tools {
     found: Vec<(&'static str, PathBuf)>,
+    /// Set (by a signal handler) to stop: the running tool is killed.
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Tools {
     /// Look for every `(tool, package)`; all missing ones are reported at once.
     /// A tool given as an absolute path is a file that must exist.
-    pub(crate) fn require(wanted: &[(&'static str, &'static str)]) -> Result<Self, MultibootError> {
+    pub(crate) fn require(wanted: &[(&'static str, &'static str)]) -> Result<Self, Error> {
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for (tool, package) in wanted {
@@ -46,10 +51,34 @@ impl Tools {
             }
         }
         if missing.is_empty() {
-            Ok(Self { found })
+            Ok(Self {
+                found,
+                cancel: None,
+            })
         } else {
-            Err(MultibootError::MissingTools(missing))
+            Err(Error::MissingTools(missing))
         }
+    }
+
+    /// Stop when `cancel` is set: [`Tools::run`] kills the running tool and
+    /// [`Tools::check_cancel`] says so.
+    pub(crate) fn cancelled_by(mut self, cancel: Option<Arc<AtomicBool>>) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// [`Error::Interrupted`] once cancelled.
+    pub(crate) fn check_cancel(&self) -> Result<(), Error> {
+        match &self.cancel {
+            Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`run`], killing the tool when cancelled.
+    pub(crate) fn run(&self, command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        self.check_cancel()?;
+        run_with(command, input, self.cancel.as_deref())
     }
 
     pub(crate) fn command(&self, tool: &str) -> Command {
@@ -69,7 +98,16 @@ pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Run a command (with optional standard input), return its standard output
 /// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
-pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, MultibootError> {
+pub(crate) fn run(command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+    run_with(command, input, None)
+}
+
+/// [`run`], killing the command as soon as `cancel` is set.
+fn run_with(
+    mut command: Command,
+    input: Option<&[u8]>,
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<u8>, Error> {
     let described = describe(&command);
     command
         .stdin(if input.is_some() {
@@ -79,7 +117,7 @@ pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>,
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|error| MultibootError::Tool {
+    let mut child = command.spawn().map_err(|error| Error::Tool {
         command: described.clone(),
         status: "not started".into(),
         stderr: error.to_string(),
@@ -100,31 +138,55 @@ pub(crate) fn run(mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>,
         }
         kept
     });
-    let mut out = Vec::new();
+    let stdout = child.stdout.take();
+    let overflow = Arc::new(AtomicBool::new(false));
+    let overflowed = Arc::clone(&overflow);
+    let out_reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
+            if out.len() as u64 > OUTPUT_LIMIT {
+                overflowed.store(true, Ordering::SeqCst);
+            }
+        }
+        out
+    });
+    let mut interrupted = false;
     let mut too_long = false;
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
-        if out.len() as u64 > OUTPUT_LIMIT {
+    let status = loop {
+        let waited = child.try_wait().map_err(|error| Error::Tool {
+            command: described.clone(),
+            status: "not waited for".into(),
+            stderr: error.to_string(),
+        })?;
+        if let Some(status) = waited {
+            break status;
+        }
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) && !interrupted {
+            interrupted = true;
+            let _ = child.kill();
+        }
+        if overflow.load(Ordering::SeqCst) && !too_long {
             too_long = true;
             let _ = child.kill();
         }
-    }
-    let status = child.wait().map_err(|error| MultibootError::Tool {
-        command: described.clone(),
-        status: "not waited for".into(),
-        stderr: error.to_string(),
-    })?;
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let _ = writer.join();
+    let out = out_reader.join().unwrap_or_default();
     let stderr = reader.join().unwrap_or_default();
-    if too_long {
-        return Err(MultibootError::Tool {
+    if interrupted {
+        return Err(Error::Interrupted);
+    }
+    if out.len() as u64 > OUTPUT_LIMIT {
+        return Err(Error::Tool {
             command: described,
             status: format!("output longer than {OUTPUT_LIMIT} bytes"),
             stderr: String::new(),
         });
     }
     if !status.success() {
-        return Err(MultibootError::Tool {
+        return Err(Error::Tool {
             command: described,
             status: status.to_string(),
             stderr: crate::excerpt(String::from_utf8_lossy(&stderr).trim(), 2000),

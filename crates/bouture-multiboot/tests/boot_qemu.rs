@@ -21,14 +21,14 @@ use std::time::{Duration, Instant};
 use bouture_multiboot::{BootTarget, BuildOptions, Switch, build_disks};
 use support::{document, fsck_all, image_tree, plan, sources, tool};
 
-/// Debian's kernel, unpacked by scripts/setup.d/40-multiboot.sh.
+/// Debian's kernel, unpacked by scripts/setup.d/peers.sh (scripts/peers).
 fn kernel() -> Vec<u8> {
     let path = std::env::var_os("BOUTURE_MULTIBOOT_KERNEL").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/multiboot-kernel/vmlinuz"),
         PathBuf::from,
     );
     std::fs::read(&path).unwrap_or_else(|error| {
-        panic!("no kernel at {} ({error}): run scripts/setup.d/40-multiboot.sh (it unpacks Debian's linux-image-cloud-amd64)", path.display())
+        panic!("no kernel at {} ({error}): run `source scripts/setup.d/peers.sh qemu` (it unpacks Debian's linux-image-cloud-amd64)", path.display())
     })
 }
 

@@ -11,9 +11,7 @@
 
 mod support;
 
-use bouture_multiboot::{
-    BootTarget, BuildOptions, DiskFormat, MultibootError, Switch, SwitchOutcome, build_disks,
-};
+use bouture_multiboot::{BootTarget, BuildOptions, DiskFormat, Switch, SwitchOutcome, build_disks};
 use support::*;
 
 fn build(
@@ -247,7 +245,10 @@ fn switching_on_a_disk_image() {
 
     // Unknown images are refused with the list.
     let error = target.switch("debian", Switch::Default, false).unwrap_err();
-    assert!(matches!(error, MultibootError::UnknownImage { .. }));
+    assert!(matches!(
+        error,
+        bouture_multiboot::Error::UnknownImage { .. }
+    ));
     assert_eq!(
         error.to_string(),
         "unknown image 'debian': the images are centos, ubuntu"

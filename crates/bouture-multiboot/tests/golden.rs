@@ -133,7 +133,9 @@ fn which(tool: &str) -> std::path::PathBuf {
             return path;
         }
     }
-    panic!("{tool} not found: run scripts/setup.d/40-multiboot.sh (apt-get install grub2-common)");
+    panic!(
+        "{tool} not found: run `source scripts/setup.d/peers.sh multiboot` as root (apt-get install grub2-common)"
+    );
 }
 
 #[test]

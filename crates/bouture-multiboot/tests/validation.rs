@@ -414,3 +414,82 @@ fn every_error_at_once() {
         .to_string();
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn gpt_names_longer_than_36_utf16_units_are_refused_by_the_plan() {
+    let mut doc = valid();
+    doc["partitions"][0]["volumes"][0]["name"] = json!("a".repeat(37));
+    assert_error(
+        &doc,
+        &format!(
+            "partitions:0:volumes:0:partition name '{}' is 37 UTF-16 units long; a GPT name holds at most 36",
+            "a".repeat(37)
+        ),
+    );
+    doc["partitions"][0]["volumes"][0]["name"] = json!("a".repeat(36));
+    assert_eq!(errors(&doc), Vec::<String>::new());
+    // A long mount point's default name is caught too.
+    let mut doc = valid();
+    let long = format!("/srv/{}", "d".repeat(40));
+    doc["partitions"][0]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "partition", "mount": long, "images": ["centos"], "file_system": "ext4", "size": "10"}));
+    let found = errors(&doc);
+    assert!(
+        found.len() == 1 && found[0].contains("40 UTF-16 units long"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn more_than_128_partitions_are_refused_by_the_plan() {
+    let mut doc = valid();
+    doc["partitions"][0]["size"] = json!("8000");
+    let volumes = doc["partitions"][0]["volumes"].as_array_mut().unwrap();
+    for n in 0..125 {
+        volumes.push(json!({"type": "partition", "mount": format!("/d{n}"), "images": ["centos"], "file_system": "ext4", "size": "1"}));
+    }
+    // bios_grub + multiboot + 2 roots + 125 = 129.
+    assert_error(
+        &doc,
+        "partitions:0:volumes:disk 'vda' would have 129 partitions (with the implicit ones); a GPT holds at most 128",
+    );
+    doc["partitions"][0]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    assert_eq!(errors(&doc), Vec::<String>::new());
+}
+
+#[test]
+fn a_disk_label_clashing_with_the_multiboot_partition_is_refused() {
+    for key in ["disk_label", "name"] {
+        let mut doc = valid();
+        doc["partitions"][0]["volumes"][1][key] = json!("multiboot");
+        assert_error(
+            &doc,
+            "partitions:0:volumes:1:partition name 'multiboot' is reserved for the multiboot partition bouture adds (bouture boot finds it by that name); choose another disk_label or name",
+        );
+    }
+}
+
+#[test]
+fn fstab_lists_parents_first_whatever_the_document_order() {
+    let mut doc = valid();
+    let volumes = doc["partitions"][0]["volumes"].as_array_mut().unwrap();
+    let root = volumes.remove(0);
+    volumes.insert(0, json!({"type": "partition", "mount": "/var/log", "images": ["centos"], "file_system": "ext4", "size": "10"}));
+    volumes.insert(1, json!({"type": "partition", "mount": "none", "images": ["centos"], "file_system": "swap", "size": "10"}));
+    volumes.insert(2, json!({"type": "partition", "mount": "/var", "images": ["centos"], "file_system": "ext4", "size": "10"}));
+    volumes.push(root);
+    let provision = Provision::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    let plan = Plan::resolve(&provision, &PlanOptions::default()).unwrap();
+    let mounts: Vec<String> = plan
+        .fstab("centos")
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(mounts, ["/", "/var", "/var/log", "swap"]);
+}

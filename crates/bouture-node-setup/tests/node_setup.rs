@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use bouture_test_support::node_setup as common;
 
 use std::fs;
 use std::path::Path;

@@ -15,7 +15,9 @@
 //! master gives the instance exactly the local master's parameters and
 //! state, and running it twice changes nothing more.
 
-use bouture_master_client::Parameters;
+use bouture_master_client::{InstanceState, Parameters};
+
+use crate::strict_json::bounded;
 use serde_json::Value;
 
 /// The program name the commands start with.
@@ -64,7 +66,7 @@ pub(crate) fn request_argv(request: &Request<'_>) -> Result<Vec<String>, String>
                 return Err(format!(
                     "the parameter name {:?} cannot be written as `--parameters key=value`; \
                      request the new parameters above with `slapos request --parameters-file`",
-                    crate::strict_json::bounded(key)
+                    bounded(key)
                 ));
             }
             let Value::String(text) = value else {
@@ -72,8 +74,8 @@ pub(crate) fn request_argv(request: &Request<'_>) -> Result<Vec<String>, String>
                     "the parameter {:?} is not a string ({}), and `--parameters` only sends \
                      strings; request the new parameters above with `slapos request \
                      --parameters-file FILE.json --force-serialisation xml`",
-                    crate::strict_json::bounded(key),
-                    crate::strict_json::bounded(&value.to_string())
+                    bounded(key),
+                    bounded(&value.to_string())
                 ));
             };
             options.push(format!("{key}={text}"));
@@ -96,6 +98,140 @@ pub(crate) fn request_argv(request: &Request<'_>) -> Result<Vec<String>, String>
         argv.extend(options);
     }
     Ok(argv)
+}
+
+/// A `slapos request` read back from a recorded argument vector: the typed record the
+/// argument vector is rebuilt from before it is run (never the recorded words themselves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OwnedRequest {
+    title: String,
+    software_release: String,
+    software_type: String,
+    state: Option<InstanceState>,
+    shared: bool,
+    computer_guid: Option<String>,
+    parameters: Option<Parameters>,
+}
+
+impl OwnedRequest {
+    /// Read `argv` as [`request_argv`] writes it, strictly: `slapos request`, the title and
+    /// the software release (or the options, `--`, then both), `--type`, `--state` (one of
+    /// SlapOS's states), `--slave`, `--node computer_guid=ID`, `--parameters key=value...`,
+    /// each at most once; then check that rebuilding gives `argv` word for word.
+    pub(crate) fn parse(argv: &[String]) -> Result<Self, String> {
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let Some(([SLAPOS, "request"], rest)) = words.split_first_chunk::<2>() else {
+            return Err("it does not start with `slapos request`".into());
+        };
+        let mut request = Self {
+            title: String::new(),
+            software_release: String::new(),
+            software_type: String::new(),
+            state: None,
+            shared: false,
+            computer_guid: None,
+            parameters: None,
+        };
+        let mut positional: Vec<&str> = Vec::new();
+        let mut after_dashes = false;
+        let mut seen: Vec<&str> = Vec::new();
+        let mut index = 0;
+        while let Some(&word) = rest.get(index) {
+            index += 1;
+            if after_dashes || !word.starts_with("--") {
+                if !after_dashes && !positional.is_empty() && positional.len() >= 2 {
+                    return Err(format!("unexpected word {:?}", bounded(word)));
+                }
+                positional.push(word);
+                continue;
+            }
+            if seen.contains(&word) {
+                return Err(format!("{word} given twice"));
+            }
+            seen.push(word);
+            let mut value = || {
+                let value = rest
+                    .get(index)
+                    .copied()
+                    .ok_or(format!("{word} without a value"))?;
+                index += 1;
+                Ok::<&str, String>(value)
+            };
+            match word {
+                "--" => after_dashes = true,
+                "--type" => request.software_type = value()?.to_string(),
+                "--state" => {
+                    let state = value()?;
+                    request.state = Some(
+                        state
+                            .parse()
+                            .map_err(|_| format!("unknown state {:?}", bounded(state)))?,
+                    );
+                }
+                "--slave" => request.shared = true,
+                "--node" => {
+                    let node = value()?;
+                    let guid = node
+                        .strip_prefix("computer_guid=")
+                        .filter(|guid| !guid.is_empty())
+                        .ok_or(format!("unexpected --node {:?}", bounded(node)))?;
+                    request.computer_guid = Some(guid.to_string());
+                }
+                "--parameters" => {
+                    let mut parameters = Parameters::new();
+                    while let Some(&pair) = rest.get(index) {
+                        if pair.starts_with("--") {
+                            break;
+                        }
+                        let Some((key, text)) = pair.split_once('=') else {
+                            break;
+                        };
+                        if parameters
+                            .insert(key.to_string(), Value::String(text.to_string()))
+                            .is_some()
+                        {
+                            return Err(format!("parameter {:?} given twice", bounded(key)));
+                        }
+                        index += 1;
+                    }
+                    if parameters.is_empty() {
+                        return Err("--parameters without a key=value".into());
+                    }
+                    request.parameters = Some(parameters);
+                }
+                other => return Err(format!("unexpected option {:?}", bounded(other))),
+            }
+        }
+        let [title, software_release] = positional[..] else {
+            return Err("it does not name an instance title and a software release".into());
+        };
+        if title.is_empty() || software_release.is_empty() {
+            return Err("an empty instance title or software release".into());
+        }
+        request.title = title.to_string();
+        request.software_release = software_release.to_string();
+        let rebuilt = request.argv()?;
+        if rebuilt != argv {
+            return Err(format!(
+                "it is not written as bouture writes it (rebuilt: {})",
+                bounded(&shell_line(&rebuilt))
+            ));
+        }
+        Ok(request)
+    }
+
+    /// The argument vector, rebuilt from the typed fields.
+    pub(crate) fn argv(&self) -> Result<Vec<String>, String> {
+        request_argv(&Request {
+            title: &self.title,
+            software_release: &self.software_release,
+            software_type: &self.software_type,
+            state: self.state.map(InstanceState::as_str),
+            shared: self.shared,
+            computer_guid: self.computer_guid.as_deref(),
+            parameters: self.parameters.as_ref(),
+        })
+    }
 }
 
 /// The argument vector as one POSIX shell command line.
@@ -180,6 +316,52 @@ mod tests {
             shell_line(&argv),
             "slapos request --state destroyed --slave -- -odd https://x.org/sr.cfg"
         );
+    }
+
+    #[test]
+    fn a_recorded_command_is_read_back_strictly_and_rebuilt_word_for_word() {
+        let parameters = params(&[
+            ("_", Value::String(r#"{"a": 1}"#.into())),
+            ("b", Value::String("x=y --z".into())),
+        ]);
+        for request in [
+            Request {
+                title: "My inst",
+                software_release: "https://x.org/sr.cfg",
+                software_type: "default",
+                state: Some("started"),
+                shared: false,
+                computer_guid: Some("COMP-1"),
+                parameters: Some(&parameters),
+            },
+            Request {
+                title: "-odd",
+                software_release: "https://x.org/sr.cfg",
+                software_type: "",
+                state: Some("destroyed"),
+                shared: true,
+                computer_guid: None,
+                parameters: None,
+            },
+        ] {
+            let argv = request_argv(&request).unwrap();
+            let parsed = OwnedRequest::parse(&argv).unwrap();
+            assert_eq!(parsed.argv().unwrap(), argv);
+        }
+        let words = |line: &[&str]| line.iter().map(ToString::to_string).collect::<Vec<_>>();
+        for bad in [
+            words(&["sh", "-c", "rm -rf /"]),
+            words(&["slapos", "request", "t"]),
+            words(&["slapos", "request", "t", "sr", "extra"]),
+            words(&["slapos", "request", "t", "sr", "--state", "exploded"]),
+            words(&["slapos", "request", "t", "sr", "--type", "a", "--type", "b"]),
+            words(&["slapos", "request", "t", "sr", "--cfg", "/etc/x"]),
+            words(&["slapos", "request", "t", "sr", "--node", "computer_guid="]),
+            // Valid for slapos, but not as bouture writes it: not rebuilt identically.
+            words(&["slapos", "request", "t", "sr", "--slave", "--type", "a"]),
+        ] {
+            assert!(OwnedRequest::parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

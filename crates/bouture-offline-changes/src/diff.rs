@@ -94,6 +94,10 @@ pub struct Change {
     pub command_line: Option<String>,
     /// Why there is no command, or what to know before running it.
     pub note: Option<String>,
+    /// What the last replay of the command on the original master did
+    /// (`bouture status --replay`); absent until one ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<crate::replay::Replayed>,
 }
 
 impl Change {
@@ -108,6 +112,7 @@ impl Change {
             command: None,
             command_line: None,
             note: None,
+            replay: None,
         }
     }
 
@@ -123,6 +128,7 @@ impl Change {
             command: None,
             command_line: None,
             note: Some(reason.into()),
+            replay: None,
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bouture_fs::{FileLock, Links, Wait};
 
 use crate::diff::Change;
-use crate::error::ChangesError;
+use crate::error::Error;
 use crate::snapshot::MasterSnapshot;
 use crate::strict_json;
 
@@ -118,11 +118,8 @@ impl Return {
 ///
 /// # Errors
 ///
-/// [`ChangesError::Write`] or [`ChangesError::ReadBack`].
-pub fn write_grafted(
-    switchfile: &Path,
-    snapshot: &MasterSnapshot,
-) -> Result<PathBuf, ChangesError> {
+/// [`Error::Write`] or [`Error::ReadBack`].
+pub fn write_grafted(switchfile: &Path, snapshot: &MasterSnapshot) -> Result<PathBuf, Error> {
     let path = grafted_path(switchfile);
     write_checked(&path, snapshot, "record of what was grafted")?;
     Ok(path)
@@ -132,8 +129,8 @@ pub fn write_grafted(
 ///
 /// # Errors
 ///
-/// [`ChangesError::Read`] or [`ChangesError::Invalid`].
-pub fn read_grafted(switchfile: &Path) -> Result<Option<MasterSnapshot>, ChangesError> {
+/// [`Error::Read`] or [`Error::Invalid`].
+pub fn read_grafted(switchfile: &Path) -> Result<Option<MasterSnapshot>, Error> {
     read_optional(&grafted_path(switchfile), "record of what was grafted")
 }
 
@@ -141,8 +138,8 @@ pub fn read_grafted(switchfile: &Path) -> Result<Option<MasterSnapshot>, Changes
 ///
 /// # Errors
 ///
-/// [`ChangesError::Write`].
-pub fn remove_grafted(switchfile: &Path) -> Result<bool, ChangesError> {
+/// [`Error::Write`].
+pub fn remove_grafted(switchfile: &Path) -> Result<bool, Error> {
     remove_optional(&grafted_path(switchfile))
 }
 
@@ -150,8 +147,8 @@ pub fn remove_grafted(switchfile: &Path) -> Result<bool, ChangesError> {
 ///
 /// # Errors
 ///
-/// [`ChangesError::Read`] or [`ChangesError::Invalid`].
-pub fn read_changes(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesError> {
+/// [`Error::Read`] or [`Error::Invalid`].
+pub fn read_changes(switchfile: &Path) -> Result<Option<ChangesFile>, Error> {
     read_optional(&changes_path(switchfile), "changes file")
 }
 
@@ -161,13 +158,10 @@ pub fn read_changes(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesErr
 ///
 /// # Errors
 ///
-/// [`ChangesError::Lock`]; [`ChangesError::Invalid`] when the existing
+/// [`Error::Lock`]; [`Error::Invalid`] when the existing
 /// file is not a changes file (it is then left as it is);
-/// [`ChangesError::Write`] or [`ChangesError::ReadBack`].
-pub fn record_return(
-    switchfile: &Path,
-    entry: Return,
-) -> Result<Option<ChangesFile>, ChangesError> {
+/// [`Error::Write`] or [`Error::ReadBack`].
+pub fn record_return(switchfile: &Path, entry: Return) -> Result<Option<ChangesFile>, Error> {
     if entry.changes.is_empty() {
         return Ok(None);
     }
@@ -188,10 +182,10 @@ pub fn record_return(
 ///
 /// # Errors
 ///
-/// [`ChangesError::Lock`], [`ChangesError::Read`],
-/// [`ChangesError::Invalid`] (an invalid file is not removed: look at it
-/// first), [`ChangesError::Write`] or [`ChangesError::ReadBack`].
-pub fn acknowledge(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesError> {
+/// [`Error::Lock`], [`Error::Read`],
+/// [`Error::Invalid`] (an invalid file is not removed: look at it
+/// first), [`Error::Write`] or [`Error::ReadBack`].
+pub fn acknowledge(switchfile: &Path) -> Result<Option<ChangesFile>, Error> {
     let _lock = lock_changes(switchfile)?;
     let path = changes_path(switchfile);
     let Some(file) = read_optional::<ChangesFile>(&path, "changes file")? else {
@@ -199,7 +193,7 @@ pub fn acknowledge(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesErro
     };
     remove_optional(&path)?;
     if std::fs::symlink_metadata(&path).is_ok() {
-        return Err(ChangesError::ReadBack {
+        return Err(Error::ReadBack {
             path,
             detail: "it still exists after removal".into(),
         });
@@ -207,10 +201,10 @@ pub fn acknowledge(switchfile: &Path) -> Result<Option<ChangesFile>, ChangesErro
     Ok(Some(file))
 }
 
-fn read_optional<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_optional<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &'static str,
-) -> Result<Option<T>, ChangesError> {
+) -> Result<Option<T>, Error> {
     let bytes = match bouture_fs::read_bounded(path, FILE_SIZE_LIMIT, Links::Refuse) {
         Ok(bytes) => bytes,
         Err(error) if error.is_not_found() => return Ok(None),
@@ -218,14 +212,14 @@ fn read_optional<T: serde::de::DeserializeOwned>(
     };
     strict_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|reason| ChangesError::Invalid {
+        .map_err(|reason| Error::Invalid {
             path: path.to_path_buf(),
             what,
             reason,
         })
 }
 
-fn write_checked<T>(path: &Path, value: &T, what: &'static str) -> Result<(), ChangesError>
+pub(crate) fn write_checked<T>(path: &Path, value: &T, what: &'static str) -> Result<(), Error>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
 {
@@ -235,22 +229,22 @@ where
     })?;
     match read_optional::<T>(path, what) {
         Ok(Some(read)) if read == *value => Ok(()),
-        Ok(Some(_)) => Err(ChangesError::ReadBack {
+        Ok(Some(_)) => Err(Error::ReadBack {
             path: path.to_path_buf(),
             detail: "its content differs".into(),
         }),
-        Ok(None) => Err(ChangesError::ReadBack {
+        Ok(None) => Err(Error::ReadBack {
             path: path.to_path_buf(),
             detail: "it is missing".into(),
         }),
-        Err(error) => Err(ChangesError::ReadBack {
+        Err(error) => Err(Error::ReadBack {
             path: path.to_path_buf(),
             detail: error.to_string(),
         }),
     }
 }
 
-fn remove_optional(path: &Path) -> Result<bool, ChangesError> {
+fn remove_optional(path: &Path) -> Result<bool, Error> {
     Ok(bouture_fs::remove_if_exists(path)?)
 }
 
@@ -258,7 +252,6 @@ fn remove_optional(path: &Path) -> Result<bool, ChangesError> {
 /// never through a symbolic link, not inherited by programs started
 /// meanwhile), held while the changes file is read and replaced; another
 /// writer is waited for up to [`LOCK_TIMEOUT`].
-fn lock_changes(switchfile: &Path) -> Result<FileLock, ChangesError> {
-    FileLock::lock_file(&lock_path(switchfile), Wait::UpTo(LOCK_TIMEOUT))
-        .map_err(ChangesError::Lock)
+pub(crate) fn lock_changes(switchfile: &Path) -> Result<FileLock, Error> {
+    FileLock::lock_file(&lock_path(switchfile), Wait::UpTo(LOCK_TIMEOUT)).map_err(Error::Lock)
 }

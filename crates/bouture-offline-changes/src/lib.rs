@@ -4,12 +4,13 @@ mod command;
 mod diff;
 mod error;
 mod files;
+pub mod replay;
 mod snapshot;
 mod strict_json;
 
 pub use command::{SLAPOS, shell_line, shell_quote};
 pub use diff::{Change, ChangeKind, diff, parameters};
-pub use error::ChangesError;
+pub use error::Error;
 pub use files::{
     CHANGES_VERSION, ChangesFile, FILE_SIZE_LIMIT, LOCK_TIMEOUT, Return, acknowledge, changes_path,
     grafted_path, lock_path, read_changes, read_grafted, record_return, remove_grafted,

@@ -8,7 +8,7 @@ use bouture_master_client::{
     ComputerInformation, InstanceState, MasterClient, Parameters, PartitionInformation,
 };
 
-use crate::error::ChangesError;
+use crate::error::Error;
 
 /// The version of the snapshot format this crate writes.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -186,7 +186,7 @@ impl MasterSnapshot {
     ///
     /// # Errors
     ///
-    /// [`ChangesError::Master`] when the master cannot be reached, answers
+    /// [`Error::Master`] when the master cannot be reached, answers
     /// with an error (an unknown computer is a 500 on a slapproxy) or with
     /// something that cannot be decoded.
     ///
@@ -196,8 +196,8 @@ impl MasterSnapshot {
     /// (see [`SharedSnapshot::connection_parameters`]). A master without that
     /// API (404) or that does not find a shared instance (403) leaves them
     /// `None`.
-    pub fn read(client: &MasterClient, computer_id: &str) -> Result<Self, ChangesError> {
-        let master_error = |source| ChangesError::Master {
+    pub fn read(client: &MasterClient, computer_id: &str) -> Result<Self, Error> {
+        let master_error = |source| Error::Master {
             url: client.url().to_string(),
             computer_id: computer_id.to_string(),
             source: Box::new(source),

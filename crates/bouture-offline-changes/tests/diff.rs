@@ -14,9 +14,9 @@ use std::os::unix::fs::PermissionsExt;
 
 use bouture_master_client::InstanceState;
 use bouture_offline_changes::{
-    ChangeKind, ChangesError, InstanceSnapshot, MasterSnapshot, Return, SharedSnapshot,
-    acknowledge, changes_path, diff, grafted_path, parameters, read_changes, read_grafted,
-    record_return, write_grafted,
+    ChangeKind, InstanceSnapshot, MasterSnapshot, Return, SharedSnapshot, acknowledge,
+    changes_path, diff, grafted_path, parameters, read_changes, read_grafted, record_return,
+    write_grafted,
 };
 use serde_json::json;
 
@@ -133,7 +133,10 @@ fn hostile_files_are_refused_and_left_alone() {
     let changes = changes_path(&switchfile);
     std::fs::write(&changes, r#"{"version": 1, "returns": [], "returns": []}"#).unwrap();
     let error = read_changes(&switchfile).unwrap_err();
-    assert!(matches!(error, ChangesError::Invalid { .. }), "{error}");
+    assert!(
+        matches!(error, bouture_offline_changes::Error::Invalid { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("duplicate key"), "{error}");
     // Not acknowledged away: look at it first.
     assert!(acknowledge(&switchfile).is_err());
@@ -153,7 +156,7 @@ fn hostile_files_are_refused_and_left_alone() {
     std::os::unix::fs::symlink(&target, grafted_path(&switchfile)).unwrap();
     assert!(matches!(
         read_grafted(&switchfile),
-        Err(ChangesError::Read(_))
+        Err(bouture_offline_changes::Error::Read(_))
     ));
     assert!(write_grafted(&switchfile, &grafted).is_err());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
@@ -164,6 +167,6 @@ fn hostile_files_are_refused_and_left_alone() {
     std::fs::write(grafted_path(&switchfile), value.to_string()).unwrap();
     assert!(matches!(
         read_grafted(&switchfile),
-        Err(ChangesError::Invalid { .. })
+        Err(bouture_offline_changes::Error::Invalid { .. })
     ));
 }

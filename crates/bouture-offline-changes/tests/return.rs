@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use bouture_core::{Inventory, NodeConfig};
-use bouture_graft::{GraftOptions, GraftPlan};
+use bouture_graft::GraftPlan;
 use bouture_master_client::{
     ComputerRegistration, MasterClient, PartitionAddress, PartitionRegistration,
 };
@@ -67,7 +67,10 @@ fn node(root: &std::path::Path) -> WrittenNode {
 
 fn plan(node: &WrittenNode) -> GraftPlan {
     let config = NodeConfig::load(&node.cfg).unwrap();
-    GraftPlan::build(&Inventory::scan(&config).unwrap(), &GraftOptions::default())
+    GraftPlan::build(
+        &Inventory::scan(&config).unwrap(),
+        &bouture_graft::Options::default(),
+    )
 }
 
 /// Graft the node onto `proxy` and read back what it holds.

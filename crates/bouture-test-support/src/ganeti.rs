@@ -4,7 +4,7 @@
 //! and its ssconf reader for node-setup's data directories
 //! (`ganeti_ssconf.py`). Both scripts find Ganeti's library through
 //! `ganeti_lib.py` and run with Debian's `/usr/bin/python3` ([`run_script`];
-//! see `scripts/setup.d/20-ganeti.sh`).
+//! see the peers tagged ganeti in `scripts/peers`).
 
 #![allow(
     clippy::unwrap_used,
@@ -52,7 +52,7 @@ where
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run {} for {script} ({e}): run scripts/setup.d/20-ganeti.sh as root \
+                "cannot run {} for {script} ({e}): run `source scripts/setup.d/peers.sh ganeti` as root \
                  (it installs Debian's package ganeti with /usr/bin/python3), or set BOUTURE_GANETI_PYTHON",
                 python.to_string_lossy()
             )
@@ -60,7 +60,7 @@ where
     assert!(
         output.status.code() != Some(3),
         "Ganeti 3.0's Python library is missing: {}\n\
-         run scripts/setup.d/20-ganeti.sh as root (apt-get install --no-install-recommends ganeti), \
+         run `source scripts/setup.d/peers.sh ganeti` as root (apt-get install --no-install-recommends ganeti), \
          or point BOUTURE_GANETI_LIBDIR at /usr/share/ganeti/3.0",
         String::from_utf8_lossy(&output.stderr)
     );

@@ -1,9 +1,9 @@
 //! Test support for bouture: a **real** slapproxy per test.
 //!
-//! The proxy is the lightweight SlapOS master of the PyPI package `slapos.core` (pinned to
-//! [`SLAPOS_CORE`]), plus `slapos.libnetworkcache` ([`LIBNETWORKCACHE`]), an undeclared
-//! dependency without which `slapos proxy start` does not exist. Tests get one with
-//! [`SlapProxy::start`]:
+//! The proxy is the lightweight SlapOS master of the PyPI package `slapos.core`, plus
+//! `slapos.libnetworkcache`, an undeclared dependency without which `slapos proxy start` does
+//! not exist, both pinned in `scripts/peers` (the one list of test peers; [`peers`] reads it).
+//! Tests get one with [`SlapProxy::start`]:
 //!
 //! ```no_run
 //! use bouture_test_support::SlapProxy;
@@ -15,14 +15,11 @@
 //!
 //! # Where `slapos` comes from ([`SlaposEnv::get`])
 //!
-//! 1. `BOUTURE_SLAPOS_BIN`: the `slapos` executable to use. `scripts/test` sets it (through
-//!    `scripts/setup.d/10-slapos-venv.sh`), so in CI a missing proxy is an error, never a skip.
-//! 2. Otherwise the virtual environment `target/slapos-venv` (or `BOUTURE_SLAPOS_VENV`), created
-//!    on first use with a Python found as `BOUTURE_PYTHON`, else on `PATH` (`python3.14` …
-//!    `python3.12`, `python3`, `python3.11`; 3.12 or newer is preferred because
-//!    `slapos node instance` needs it, the proxy alone runs on 3.11). Creation takes about a
-//!    minute, needs PyPI, and is shared by concurrent test processes through a lock file.
-//!    When no interpreter fits, the error lists every candidate and why it was refused.
+//! `BOUTURE_SLAPOS_BIN`, the `slapos` of the venv `target/slapos-venv` that
+//! `scripts/setup.d/peers.sh` (the one installer, sourced by `scripts/test`) makes with the pins
+//! of `scripts/peers` and exports. When it is not set, or the venv was made with other pins than
+//! the list's, the harness fails and says to run the installer: it never finds a Python or
+//! creates a venv by itself, so that there is one way to get the peer.
 //!
 //! # How a proxy runs
 //!
@@ -35,14 +32,18 @@
 //! proxy. Starting one takes about a second; tests may run in parallel (one proxy each).
 
 pub mod client;
+pub mod demo_node;
 pub mod ganeti;
+pub mod ganeti_config;
 pub mod master;
 pub mod misbehaving;
 pub mod node;
+pub mod node_setup;
+pub mod peers;
+pub mod python;
 pub mod tls;
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
 use std::fmt;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -51,14 +52,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-
-/// The pinned `slapos.core` release.
-pub const SLAPOS_CORE: &str = "slapos.core==1.26.1";
-/// The oldest `slapos.core` release bouture is tested against (docs/master-client.md,
-/// "Supported slapos.core versions"); `scripts/setup.d/15-slapos-oldest.sh` installs it.
-pub const OLDEST_SLAPOS_CORE: &str = "slapos.core==1.4.28";
-/// The pinned `slapos.libnetworkcache` release.
-pub const LIBNETWORKCACHE: &str = "slapos.libnetworkcache==0.30";
 
 /// How long a proxy may take to print its port and answer `getRunId`.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,28 +64,32 @@ const LOG_LINES: usize = 200;
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum HarnessError {
-    /// `BOUTURE_SLAPOS_BIN` points to nothing.
+    /// A variable the installer exports is not set.
     #[error(
-        "BOUTURE_SLAPOS_BIN={0} does not exist: run `source scripts/setup.d/10-slapos-venv.sh` (or unset it to let the harness create target/slapos-venv)"
+        "{var} is not set: run `source scripts/setup.d/peers.sh slapproxy` (scripts/test does), which makes {what} and exports it"
+    )]
+    NotSet {
+        /// The variable.
+        var: &'static str,
+        /// What the installer makes.
+        what: String,
+    },
+    /// `BOUTURE_SLAPOS_BIN` (or `BOUTURE_SLAPOS_OLDEST_BIN`) points to nothing.
+    #[error(
+        "{0} does not exist: run `source scripts/setup.d/peers.sh slapproxy` (scripts/test does) to make the slapos venvs"
     )]
     SlaposBinMissing(PathBuf),
-    /// No usable Python interpreter.
+    /// The venv was made with other pins than those of `scripts/peers`.
     #[error(
-        "no Python >= 3.11 with the venv and ensurepip modules was found to create the slapos venv; tried:\n{tried}\nInstall one (Debian: apt-get install python3 python3-venv; 3.12+ is needed for `slapos node instance`) or set BOUTURE_PYTHON=/path/to/python3.12"
+        "{venv} was made with {found:?}, but scripts/peers pins {expected:?}: run `source scripts/setup.d/peers.sh slapproxy` to remake it"
     )]
-    NoPython {
-        /// Every candidate and why it was refused, one per line.
-        tried: String,
-    },
-    /// Creating the virtual environment failed.
-    #[error("cannot create the slapos venv at {venv}: {step} failed: {detail}")]
-    Venv {
+    StaleVenv {
         /// The venv directory.
         venv: PathBuf,
-        /// Which step (`python -m venv`, `pip install`, …).
-        step: String,
-        /// Output of the failed step (tail).
-        detail: String,
+        /// The pins its ready marker lists.
+        found: Vec<String>,
+        /// The pins of `scripts/peers`.
+        expected: Vec<String>,
     },
     /// An earlier attempt of this process to locate `slapos` failed with this message.
     #[error("{0}")]
@@ -108,9 +105,6 @@ pub enum HarnessError {
         #[source]
         source: std::io::Error,
     },
-    /// The lock that serialises venv creation cannot be taken.
-    #[error(transparent)]
-    Lock(#[from] bouture_fs::LockError),
     /// The proxy did not start.
     #[error("slapproxy ({bin}) did not start: {why}\n--- its output (last lines) ---\n{log}")]
     Start {
@@ -160,22 +154,46 @@ impl SlaposEnv {
         }
     }
 
-    /// Locate `slapos` as described in the crate docs, creating the venv if needed.
+    /// Locate `slapos` as described in the crate docs.
     ///
     /// # Errors
     ///
-    /// A [`HarnessError`] saying exactly what is missing.
+    /// A [`HarnessError`] saying exactly what is missing and how to get it.
     pub fn locate() -> Result<SlaposEnv, HarnessError> {
-        if let Some(bin) = std::env::var_os("BOUTURE_SLAPOS_BIN").filter(|v| !v.is_empty()) {
-            let bin = PathBuf::from(bin);
-            if !bin.is_file() {
-                return Err(HarnessError::SlaposBinMissing(bin));
-            }
-            return Ok(Self::from_bin(bin));
+        Self::from_env("BOUTURE_SLAPOS_BIN", peers::SLAPOS_VENV)
+    }
+
+    /// The `slapos` named by `var`, which must be the one of the venv `venv` of
+    /// `scripts/peers` when it is a venv the installer made (it has a ready marker).
+    fn from_env(var: &'static str, venv: &str) -> Result<SlaposEnv, HarnessError> {
+        let expected: Vec<String> = peers::venv_pins(venv)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let Some(bin) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+            return Err(HarnessError::NotSet {
+                var,
+                what: format!("target/{venv} with {}", expected.join(" ")),
+            });
+        };
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            return Err(HarnessError::SlaposBinMissing(bin));
         }
-        let venv = venv_dir();
-        ensure_venv(&venv)?;
-        Ok(Self::from_bin(venv.join("bin").join("slapos")))
+        if let Some(dir) = bin.parent().and_then(Path::parent) {
+            let marker = dir.join(READY_MARKER);
+            if let Ok(text) = std::fs::read_to_string(&marker) {
+                let found: Vec<String> = text.lines().map(str::to_owned).collect();
+                if found != expected {
+                    return Err(HarnessError::StaleVenv {
+                        venv: dir.to_owned(),
+                        found,
+                        expected,
+                    });
+                }
+            }
+        }
+        Ok(Self::from_bin(bin))
     }
 
     fn from_bin(slapos_bin: PathBuf) -> SlaposEnv {
@@ -191,25 +209,15 @@ impl SlaposEnv {
         }
     }
 
-    /// The installation of the oldest slapos.core bouture supports ([`OLDEST_SLAPOS_CORE`]):
-    /// `BOUTURE_SLAPOS_OLDEST_BIN`, exported by `scripts/setup.d/15-slapos-oldest.sh`.
+    /// The installation of the oldest slapos.core bouture supports
+    /// ([`peers::oldest_slapos_core`]): `BOUTURE_SLAPOS_OLDEST_BIN`, exported by
+    /// `scripts/setup.d/peers.sh`.
     ///
     /// # Errors
     ///
-    /// [`HarnessError::Unavailable`] saying how to get it.
+    /// A [`HarnessError`] saying how to get it.
     pub fn oldest() -> Result<SlaposEnv, HarnessError> {
-        let Some(bin) = std::env::var_os("BOUTURE_SLAPOS_OLDEST_BIN").filter(|v| !v.is_empty())
-        else {
-            return Err(HarnessError::Unavailable(format!(
-                "BOUTURE_SLAPOS_OLDEST_BIN is not set: source scripts/setup.d/15-slapos-oldest.sh \
-                 (it installs {OLDEST_SLAPOS_CORE} in target/slapos-venv-oldest and exports it)"
-            )));
-        };
-        let bin = PathBuf::from(bin);
-        if !bin.is_file() {
-            return Err(HarnessError::SlaposBinMissing(bin));
-        }
-        Ok(Self::from_bin(bin))
+        Self::from_env("BOUTURE_SLAPOS_OLDEST_BIN", peers::SLAPOS_VENV_OLDEST)
     }
 
     /// Whether this installation can run `slapos node instance` (Python >= 3.12).
@@ -248,177 +256,6 @@ pub fn target_dir() -> PathBuf {
         },
         PathBuf::from,
     )
-}
-
-/// The venv directory: `BOUTURE_SLAPOS_VENV`, else `target/slapos-venv`.
-pub fn venv_dir() -> PathBuf {
-    std::env::var_os("BOUTURE_SLAPOS_VENV")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| target_dir().join("slapos-venv"), PathBuf::from)
-}
-
-fn ready_marker_content() -> String {
-    format!("{SLAPOS_CORE}\n{LIBNETWORKCACHE}\n")
-}
-
-fn venv_is_ready(venv: &Path) -> bool {
-    std::fs::read_to_string(venv.join(READY_MARKER)).is_ok_and(|c| c == ready_marker_content())
-        && venv.join("bin").join("slapos").is_file()
-}
-
-/// Create the venv at `venv` with the pinned packages unless it is already there. Safe to call
-/// from concurrent processes (a lock file next to the venv serialises them).
-///
-/// # Errors
-///
-/// A [`HarnessError`] saying what is missing (no Python, pip failure, …).
-pub fn ensure_venv(venv: &Path) -> Result<(), HarnessError> {
-    if venv_is_ready(venv) {
-        return Ok(());
-    }
-    let parent = venv.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io_err("cannot create", parent))?;
-    let lock_path = venv.with_extension("lock");
-    // Held until the venv is made: another process may take minutes.
-    let _lock = bouture_fs::FileLock::lock_file(&lock_path, bouture_fs::Wait::Forever)?;
-    if venv_is_ready(venv) {
-        return Ok(());
-    }
-    let (python, _) = find_python()?;
-    if venv.exists() {
-        // A half-made venv (interrupted creation): start again.
-        std::fs::remove_dir_all(venv).map_err(io_err("cannot remove", venv))?;
-    }
-    note(&format!(
-        "bouture-test-support: creating {} with {} ({SLAPOS_CORE}, {LIBNETWORKCACHE}); this takes about a minute",
-        venv.display(),
-        python.display()
-    ));
-    run_step(
-        venv,
-        "python -m venv",
-        Command::new(&python).arg("-m").arg("venv").arg(venv),
-    )?;
-    run_step(
-        venv,
-        "pip install",
-        Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args([SLAPOS_CORE, LIBNETWORKCACHE]),
-    )?;
-    // `slapos proxy start` only exists when slapos.libnetworkcache imports.
-    run_step(
-        venv,
-        "checking `slapos proxy start --help`",
-        Command::new(venv.join("bin").join("slapos")).args(["proxy", "start", "--help"]),
-    )?;
-    let marker = venv.join(READY_MARKER);
-    std::fs::write(&marker, ready_marker_content()).map_err(io_err("cannot write", &marker))?;
-    Ok(())
-}
-
-#[allow(clippy::print_stderr)] // A one-minute pause in a test run deserves a line on stderr.
-fn note(msg: &str) {
-    eprintln!("{msg}");
-}
-
-fn run_step(venv: &Path, step: &str, cmd: &mut Command) -> Result<(), HarnessError> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| HarnessError::Venv {
-            venv: venv.to_owned(),
-            step: step.to_owned(),
-            detail: format!("cannot run {}: {e}", cmd.get_program().display()),
-        })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    let tail: Vec<&str> = text.lines().rev().take(30).collect();
-    Err(HarnessError::Venv {
-        venv: venv.to_owned(),
-        step: step.to_owned(),
-        detail: format!(
-            "{} (needs network access to PyPI)\n{}",
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ),
-    })
-}
-
-/// The Python interpreters tried, in order, when `BOUTURE_PYTHON` is not set.
-pub const PYTHON_CANDIDATES: &[&str] = &[
-    "python3.14",
-    "python3.13",
-    "python3.12",
-    "python3",
-    "python3.11",
-];
-
-/// Find a Python able to create the venv: `BOUTURE_PYTHON` if set (it must work), else the
-/// first of [`PYTHON_CANDIDATES`] on `PATH` that is >= 3.12, else one that is >= 3.11.
-///
-/// # Errors
-///
-/// [`HarnessError::NoPython`] listing every candidate and why it was refused.
-pub fn find_python() -> Result<(PathBuf, (u32, u32)), HarnessError> {
-    let mut tried = Vec::new();
-    let candidates: Vec<OsString> =
-        match std::env::var_os("BOUTURE_PYTHON").filter(|v| !v.is_empty()) {
-            Some(p) => vec![p],
-            None => PYTHON_CANDIDATES.iter().map(OsString::from).collect(),
-        };
-    let mut fallback = None;
-    for candidate in candidates {
-        let shown = PathBuf::from(&candidate);
-        match probe_python(&candidate) {
-            Ok(version) if version >= (3, 12) => return Ok((shown, version)),
-            Ok(version) if version >= (3, 11) => {
-                tried.push(format!(
-                    "  {}: Python {}.{} (usable for the proxy; 3.12+ preferred)",
-                    shown.display(),
-                    version.0,
-                    version.1
-                ));
-                if fallback.is_none() {
-                    fallback = Some((shown, version));
-                }
-            }
-            Ok(version) => tried.push(format!(
-                "  {}: Python {}.{} is too old",
-                shown.display(),
-                version.0,
-                version.1
-            )),
-            Err(why) => tried.push(format!("  {}: {why}", shown.display())),
-        }
-    }
-    fallback.ok_or(HarnessError::NoPython {
-        tried: tried.join("\n"),
-    })
-}
-
-const PROBE: &str = "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])";
-
-fn probe_python(python: &std::ffi::OsStr) -> Result<(u32, u32), String> {
-    let out = Command::new(python)
-        .args(["-c", PROBE])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("not runnable ({e})"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(format!("fails ({}): {last}", out.status));
-    }
-    parse_version(&String::from_utf8_lossy(&out.stdout))
-        .ok_or_else(|| "prints no version".to_owned())
 }
 
 fn python_version(python: &Path) -> Option<(u32, u32)> {

@@ -1,7 +1,7 @@
 //! Real https servers for tests: a test PKI made with the `openssl` command, a Python `ssl`
 //! server answering `getRunId`, and a TLS reverse proxy (`socat`) in front of a real slapproxy.
 //!
-//! `openssl` and `socat` come from `scripts/setup.d/30-tls-tools.sh`; a test that lacks them
+//! `openssl` and `socat` come from `scripts/setup.d/peers.sh` (the peers tagged https in `scripts/peers`); a test that lacks them
 //! fails and says so.
 
 // Test support: failing loudly is how a test learns that its setup broke.
@@ -42,8 +42,8 @@ pub fn openssl(dir: &Path, args: &[&str]) -> String {
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run openssl ({e}): install it (scripts/setup.d/25-openssl.sh and \
-                 30-tls-tools.sh run apt-get install openssl)"
+                "cannot run openssl ({e}): install it (`source scripts/setup.d/peers.sh https` as root \
+                 runs apt-get install openssl)"
             )
         });
     assert!(
@@ -270,7 +270,7 @@ impl TlsServer {
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot run socat ({e}): install it (scripts/setup.d/30-tls-tools.sh runs apt-get install socat)"
+                    "cannot run socat ({e}): install it (`source scripts/setup.d/peers.sh https` as root runs apt-get install socat)"
                 )
             });
         let deadline = Instant::now() + Duration::from_secs(10);

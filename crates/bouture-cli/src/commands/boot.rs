@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use bouture_multiboot::{BootStatus, BootTarget, Switch, SwitchOutcome};
 
-use crate::Streams;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
 use crate::output::{OutputFormat, write_json};
 
@@ -134,7 +134,8 @@ enum Booted {
 
 /// Every failure is an error before anything is shown: a shown status or a
 /// switch (done, already in place or dry run) is always [`Outcome::Done`].
-pub(crate) fn run(args: &BootArgs, verbosity: i16, streams: &mut Streams<'_>) -> CommandResult {
+pub(crate) fn run(args: &BootArgs, cx: &mut Context<'_>) -> CommandResult {
+    let verbosity = cx.log.verbosity();
     let (booted, format, list) = match &args.action {
         BootAction::List(show) | BootAction::Status(show) => (
             Booted::Shown(Box::new(
@@ -160,25 +161,35 @@ pub(crate) fn run(args: &BootArgs, verbosity: i16, streams: &mut Streams<'_>) ->
             (Booted::Switched(outcome), switch.format, false)
         }
     };
+    match &booted {
+        Booted::Shown(status) => cx.log.debug(&format!(
+            "read the boot info and grubenv: {} at byte {}, {} image(s)",
+            status.location.file.display(),
+            status.location.offset,
+            status.boot_info.elements.len()
+        )),
+        Booted::Switched(switched) => cx.log.debug(&format!("switch: {switched:?}")),
+    }
+    let stdout = &mut *cx.stdout;
     let written = match (&booted, format) {
         (Booted::Shown(status), OutputFormat::Json) if list => {
-            write_json(streams.stdout, &status.boot_info)
+            write_json(stdout, &status.boot_info)
         }
-        (Booted::Shown(status), OutputFormat::Json) => write_json(streams.stdout, status),
-        (Booted::Switched(switched), OutputFormat::Json) => write_json(streams.stdout, switched),
+        (Booted::Shown(status), OutputFormat::Json) => write_json(stdout, status),
+        (Booted::Switched(switched), OutputFormat::Json) => write_json(stdout, switched),
         (Booted::Shown(status), OutputFormat::Text) => {
             for warning in &status.warnings {
-                let _ = writeln!(streams.stderr, "warning: {warning}");
+                cx.log.warning(warning);
             }
             let text = if list {
                 render_list(status)
             } else {
                 render_status(status, verbosity)
             };
-            streams.stdout.write_all(text.as_bytes())
+            stdout.write_all(text.as_bytes())
         }
         (Booted::Switched(switched), OutputFormat::Text) if verbosity >= 0 => {
-            streams.stdout.write_all(render_switch(switched).as_bytes())
+            stdout.write_all(render_switch(switched).as_bytes())
         }
         _ => Ok(()),
     };

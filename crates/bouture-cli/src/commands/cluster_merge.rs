@@ -1,18 +1,18 @@
 //! `bouture cluster-merge`: merge live Ganeti clusters into ours.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bouture_cluster_merge::{
-    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, Settings,
-    SshOptions, Status, StopRequest, SystemExecutor,
+    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, SshOptions,
+    Status, StopRequest, SystemExecutor,
 };
 
-use crate::Streams;
 use crate::commands::merge::{GroupsArg, ParamsArg};
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 const EXAMPLES: &str = "\
@@ -115,8 +115,9 @@ pub struct ClusterMergeArgs {
 }
 
 impl ClusterMergeArgs {
-    fn settings(&self) -> Settings {
-        let mut settings = Settings::new(self.clusters.clone(), self.state_dir.clone());
+    fn settings(&self) -> bouture_cluster_merge::Options {
+        let mut settings =
+            bouture_cluster_merge::Options::new(self.clusters.clone(), self.state_dir.clone());
         settings.watcher_pause_period = self.watcher_pause_period;
         settings.groups = self.groups.map(|g| match g {
             GroupsArg::Merge => Groups::Merge,
@@ -188,60 +189,59 @@ impl Drop for StopOnSignals {
     }
 }
 
-/// Progress on stderr: steps (unless `-q`), commands and undos with `-v`.
-struct Progress<'a> {
-    out: &'a mut dyn Write,
-    verbose: bool,
-    quiet: bool,
+/// Progress in the log: steps and notes at INFO, commands and undos at
+/// DEBUG (`-v`).
+struct Progress<'l, 'w> {
+    log: &'l mut Logger<'w>,
 }
 
-impl Observer for Progress<'_> {
+impl Observer for Progress<'_, '_> {
     fn event(&mut self, event: &Event) {
-        if self.quiet {
-            return;
-        }
-        let _ = match event {
-            Event::Discovering { cluster } => writeln!(self.out, "looking at {cluster}"),
+        match event {
+            Event::Discovering { cluster } => self.log.info(&format!("looking at {cluster}")),
             Event::Step {
                 number,
                 total,
                 name,
                 title,
-            } => writeln!(self.out, "[{number}/{total}] {name}: {title}"),
-            Event::Action(line) if self.verbose => writeln!(self.out, "  $ {line}"),
-            Event::Undo(line) if self.verbose => writeln!(self.out, "  undo $ {line}"),
-            Event::Note(note) => writeln!(self.out, "note: {note}"),
-            _ => Ok(()),
-        };
+            } => self
+                .log
+                .info(&format!("[{number}/{total}] {name}: {title}")),
+            Event::Action(line) => self.log.debug(&format!("  $ {line}")),
+            Event::Undo(line) => self.log.debug(&format!("  undo $ {line}")),
+            Event::Note(note) => self.log.info(&format!("note: {note}")),
+            _ => {}
+        }
     }
 }
 
-pub(crate) fn run(
-    args: &ClusterMergeArgs,
-    verbose: u8,
-    quiet: u8,
-    streams: &mut Streams<'_>,
-) -> CommandResult {
+pub(crate) fn run(args: &ClusterMergeArgs, cx: &mut Context<'_>) -> CommandResult {
     let stop = StopRequest::new();
     let _signals = StopOnSignals::register(&stop).map_err(CommandError::failed)?;
     let mut executor = args.executor(stop);
-    let mut progress = Progress {
-        out: streams.stderr,
-        verbose: verbose > 0,
-        quiet: quiet > 0,
-    };
+    cx.log.debug(&format!(
+        "state directory {}; {}",
+        args.state_dir.display(),
+        if args.resume {
+            "resuming the merge it records".to_owned()
+        } else {
+            format!("merging {}", args.clusters.join(", "))
+        }
+    ));
+    let stdout = &mut *cx.stdout;
+    let mut progress = Progress { log: &mut cx.log };
     if args.dry_run {
         let prepared =
             bouture_cluster_merge::dry_run(&args.settings(), &mut executor, &mut progress)
                 .map_err(CommandError::failed)?;
         let written = match args.format {
             OutputFormat::Json => write_json(
-                streams.stdout,
+                stdout,
                 &serde_json::json!({ "plan": prepared.plan, "merge": prepared.merge }),
             ),
             OutputFormat::Text => {
                 let plan = prepared.plan.to_text(&|cmd| executor.describe(cmd));
-                write!(streams.stdout, "{plan}\n{}", prepared.merge.to_text())
+                write!(stdout, "{plan}\n{}", prepared.merge.to_text())
             }
         };
         written.map_err(CommandError::Output)?;
@@ -254,8 +254,8 @@ pub(crate) fn run(
     }
     .map_err(CommandError::failed)?;
     let written = match args.format {
-        OutputFormat::Json => write_json(streams.stdout, &outcome),
-        OutputFormat::Text => streams.stdout.write_all(render(&outcome).as_bytes()),
+        OutputFormat::Json => write_json(stdout, &outcome),
+        OutputFormat::Text => stdout.write_all(render(&outcome).as_bytes()),
     };
     written.map_err(CommandError::Output)?;
     Ok(outcome_of(outcome.status))
@@ -271,7 +271,7 @@ fn outcome_of(status: Status) -> Outcome {
     }
 }
 
-fn render(outcome: &bouture_cluster_merge::Outcome) -> String {
+fn render(outcome: &bouture_cluster_merge::Report) -> String {
     let mut out = String::new();
     let headline = match outcome.status {
         Status::Complete => "merge complete and verified",

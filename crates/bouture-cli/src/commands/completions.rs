@@ -1,7 +1,7 @@
 //! `bouture completions`: the shell completion script, generated from the
 //! clap definitions (see [`crate::assets`]).
 
-use crate::Streams;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
 
 /// Arguments of `bouture completions`.
@@ -27,10 +27,13 @@ pub struct CompletionsArgs {
 
 /// Print the completion script; the only way to fail is an unwritable stdout
 /// (a closed pipe is not a failure: [`crate::exit::finish`] decides).
-pub(crate) fn run(args: &CompletionsArgs, streams: &mut Streams<'_>) -> CommandResult {
-    streams
-        .stdout
-        .write_all(&crate::assets::completion_script(args.shell))
-        .map_err(CommandError::Output)?;
+pub(crate) fn run(args: &CompletionsArgs, cx: &mut Context<'_>) -> CommandResult {
+    let script = crate::assets::completion_script(args.shell);
+    cx.log.debug(&format!(
+        "the {} completion script: {} bytes",
+        args.shell,
+        script.len()
+    ));
+    cx.stdout.write_all(&script).map_err(CommandError::Output)?;
     Ok(Outcome::Done)
 }

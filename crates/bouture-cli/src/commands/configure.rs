@@ -4,12 +4,12 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
-use bouture_failover::configure::{self, ConfigureError, ConfigureOutcome};
+use bouture_failover::configure::{self, ConfigureError, ConfigureReport};
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, with_log};
+use crate::log::Logger;
 
 /// Arguments of `bouture configure`.
 #[derive(Debug, clap::Args)]
@@ -51,21 +51,16 @@ pub struct ConfigureArgs {
 }
 
 /// The report goes to stdout; errors go through the log (stderr with the
-/// prefix of slapos's lines, and `--log-file`). `settings.verbosity` (`-v`
-/// count minus `-q` count): below 0 a written file is not reported (a dry
-/// run still prints its diff: it is what was asked); above 0 the diff is
+/// prefix of slapos's lines, and `--log-file`). The verbosity (`-v` count
+/// minus `-q` count): below 0 a written file is not reported (a dry run
+/// still prints its diff: it is what was asked); above 0 the diff is
 /// printed for a written file too.
-pub(crate) fn run(
-    args: &ConfigureArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-) -> CommandResult {
-    with_log(settings, streams, |_, stdout| {
-        configure(args, settings.verbosity, stdout)
-    })
+pub(crate) fn run(args: &ConfigureArgs, cx: &mut Context<'_>) -> CommandResult {
+    configure(args, &mut cx.log, cx.stdout)
 }
 
-fn configure(args: &ConfigureArgs, verbosity: i16, stdout: &mut dyn Write) -> CommandResult {
+fn configure(args: &ConfigureArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
+    let verbosity = log.verbosity();
     let outcome = configure::configure(
         &args.node.cfg,
         &args.new_node_cfg,
@@ -76,6 +71,18 @@ fn configure(args: &ConfigureArgs, verbosity: i16, stdout: &mut dyn Write) -> Co
         ConfigureError::Node(error) => CommandError::config(error),
         error => CommandError::failed(error),
     })?;
+    log.debug(&format!(
+        "{} {} from {}: {} change(s), {} bytes",
+        if outcome.written {
+            "wrote"
+        } else {
+            "would write"
+        },
+        outcome.new_cfg.display(),
+        outcome.node_cfg.display(),
+        outcome.changes.len(),
+        outcome.after.len()
+    ));
     if verbosity < 0 && outcome.written {
         return Ok(Outcome::Done);
     }
@@ -87,7 +94,7 @@ fn configure(args: &ConfigureArgs, verbosity: i16, stdout: &mut dyn Write) -> Co
 
 /// The report: what was (or would be) written, each change, and for a dry
 /// run (or with `with_diff`) the diff.
-pub(crate) fn render(outcome: &ConfigureOutcome, url: &str, with_diff: bool) -> String {
+pub(crate) fn render(outcome: &ConfigureReport, url: &str, with_diff: bool) -> String {
     let mut out = String::new();
     let verb = if outcome.written {
         "wrote"

@@ -2,14 +2,17 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DiskFormat, ImageSource, MultibootError, PartitionRole, Plan,
-    PlanOptions, Provision, ValidationErrors,
+    BuildOptions, BuildReport, DiskFormat, ImageSource, PartitionRole, Plan, PlanOptions,
+    Provision, ValidationErrors,
 };
 
-use crate::Streams;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture deploy`.
@@ -55,8 +58,12 @@ or a tar archive), its /etc/fstab generated from the partition-image mapping;
 the multiboot partition gets grub.cfg, grubenv and GRUB's modules, and GRUB's
 BIOS boot code is installed, so the disk boots. Nothing is mounted and no
 loop device is used. Needs sfdisk (fdisk), mke2fs and debugfs (e2fsprogs),
-grub-mkimage (grub-common), /usr/lib/grub/i386-pc (grub-pc-bin), and
-qemu-img (qemu-utils) for qcow2. Outputs appear only once complete.
+grub-mkimage (grub-common), /usr/lib/grub/i386-pc (grub-pc-bin),
+qemu-img (qemu-utils) for qcow2, mkfs.fat (dosfstools) and mtools for vfat,
+mkfs.xfs (xfsprogs) for (empty) xfs volumes. Every output is checked before
+anything is written; all appear together, only once complete. SIGTERM or
+SIGINT stops the build and removes its work files; a killed build's are
+removed by the next build in the same directory.
 
 Examples:
   bouture deploy build --provision provision.json \\
@@ -148,61 +155,96 @@ enum Deployed {
 
 /// The command's result for what it ended with, its report already written
 /// (the one place deciding it): an invalid document is a configuration
-/// error, printed by [`crate::exit::finish`] in text and already on stdout
-/// in JSON.
-fn command_result(deployed: Deployed, format: OutputFormat) -> CommandResult {
-    match (deployed, format) {
-        (Deployed::Planned(_) | Deployed::Built(_), _) => Ok(Outcome::Done),
-        (Deployed::Invalid(errors), OutputFormat::Text) => Err(CommandError::config(errors)),
-        (Deployed::Invalid(_), OutputFormat::Json) => Err(CommandError::Reported),
+/// error, its errors in the JSON error document's details
+/// ([`crate::exit::finish`]).
+fn command_result(deployed: Deployed) -> CommandResult {
+    match deployed {
+        Deployed::Planned(_) | Deployed::Built(_) => Ok(Outcome::Done),
+        Deployed::Invalid(errors) => {
+            let details = match serde_json::to_value(&errors) {
+                Ok(serde_json::Value::Object(details)) => details,
+                _ => serde_json::Map::new(),
+            };
+            Err(CommandError::config(errors).with_details(details))
+        }
     }
 }
 
-pub(crate) fn run(args: &DeployArgs, verbosity: i16, streams: &mut Streams<'_>) -> CommandResult {
+pub(crate) fn run(args: &DeployArgs, cx: &mut Context<'_>) -> CommandResult {
+    let log = &mut cx.log;
     let (deployed, format) = match &args.action {
-        DeployAction::Plan(plan) => (plan_outcome(&plan.provision)?, plan.provision.format),
-        DeployAction::Build(build) => (build_outcome(build)?, build.provision.format),
+        DeployAction::Plan(plan) => (plan_outcome(&plan.provision, log)?, plan.provision.format),
+        DeployAction::Build(build) => (build_outcome(build, log)?, build.provision.format),
     };
-    let written = match (&deployed, format) {
-        (Deployed::Planned(plan), OutputFormat::Json) => write_json(streams.stdout, plan),
-        (Deployed::Built(report), OutputFormat::Json) => write_json(streams.stdout, report),
-        (Deployed::Invalid(errors), OutputFormat::Json) => write_json(streams.stdout, errors),
-        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
-            streams.stdout.write_all(render_plan(plan).as_bytes())
+    if let Deployed::Built(report) = &deployed {
+        for disk in &report.disks {
+            log.debug(&format!(
+                "{} {}: {} bytes",
+                if report.dry_run {
+                    "would write"
+                } else {
+                    "wrote"
+                },
+                disk.path.display(),
+                disk.size_bytes
+            ));
         }
-        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => streams
-            .stdout
-            .write_all(render_build(report, verbosity).as_bytes()),
+    }
+    let verbosity = log.verbosity();
+    let stdout = &mut *cx.stdout;
+    let written = match (&deployed, format) {
+        (Deployed::Planned(plan), OutputFormat::Json) => write_json(stdout, plan),
+        (Deployed::Built(report), OutputFormat::Json) => write_json(stdout, report),
+        (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
+            stdout.write_all(render_plan(plan).as_bytes())
+        }
+        (Deployed::Built(report), OutputFormat::Text) if verbosity >= 0 => {
+            stdout.write_all(render_build(report, verbosity).as_bytes())
+        }
         _ => Ok(()),
     };
     written.map_err(CommandError::Output)?;
-    command_result(deployed, format)
+    command_result(deployed)
 }
 
 /// Read and resolve the document: an unreadable file is a configuration
 /// error; an invalid one is returned for the report.
-fn load(args: &ProvisionArgs) -> Result<Result<Plan, ValidationErrors>, CommandError> {
+fn load(
+    args: &ProvisionArgs,
+    log: &mut Logger<'_>,
+) -> Result<Result<Plan, ValidationErrors>, CommandError> {
     let options = PlanOptions {
         uuid_seed: args.uuid_seed.clone(),
     };
     let plan = Provision::read(&args.provision)
         .and_then(|provision| Ok(Plan::resolve(&provision, &options)?));
     match plan {
-        Ok(plan) => Ok(Ok(plan)),
-        Err(MultibootError::Invalid(errors)) => Ok(Err(errors)),
+        Ok(plan) => {
+            log.debug(&format!(
+                "read {}: {} disk(s), {} image(s)",
+                args.provision.display(),
+                plan.disks.len(),
+                plan.images.len()
+            ));
+            Ok(Ok(plan))
+        }
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Err(errors)),
         Err(error) => Err(CommandError::config(error)),
     }
 }
 
-fn plan_outcome(args: &ProvisionArgs) -> Result<Deployed, CommandError> {
-    Ok(match load(args)? {
-        Ok(plan) => Deployed::Planned(Box::new(plan)),
-        Err(errors) => Deployed::Invalid(errors),
-    })
+fn plan_outcome(args: &ProvisionArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
+    // The plan refuses what the build cannot do, with the field named.
+    Ok(
+        match load(args, log)?.and_then(|plan| bouture_multiboot::buildable(&plan).map(|()| plan)) {
+            Ok(plan) => Deployed::Planned(Box::new(plan)),
+            Err(errors) => Deployed::Invalid(errors),
+        },
+    )
 }
 
-fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
-    let plan = match load(&args.provision)? {
+fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, CommandError> {
+    let plan = match load(&args.provision, log)? {
         Ok(plan) => plan,
         Err(errors) => return Ok(Deployed::Invalid(errors)),
     };
@@ -213,10 +255,36 @@ fn build_outcome(args: &BuildArgs) -> Result<Deployed, CommandError> {
     };
     options.boot_info.clone_from(&args.boot_info);
     options.dry_run = args.dry_run;
-    match bouture_multiboot::build_disks(&plan, &options) {
+    options.provision = Some(args.provision.provision.clone());
+    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is killed,
+    // the work directory and the unfinished outputs are removed.
+    let stop = Arc::new(AtomicBool::new(false));
+    let handlers: Vec<signal_hook::SigId> = [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ]
+    .into_iter()
+    .filter_map(|signal| signal_hook::flag::register(signal, Arc::clone(&stop)).ok())
+    .collect();
+    options.cancel = Some(stop);
+    let built = bouture_multiboot::build_disks(&plan, &options);
+    for handler in handlers {
+        signal_hook::low_level::unregister(handler);
+    }
+    match built {
         Ok(report) => Ok(Deployed::Built(Box::new(report))),
-        Err(MultibootError::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
-        Err(error) => Err(CommandError::failed(error)),
+        Err(bouture_multiboot::Error::Invalid(errors)) => Ok(Deployed::Invalid(errors)),
+        Err(error) => {
+            let details = match &error {
+                bouture_multiboot::Error::MissingTools(tools) => serde_json::Map::from_iter([(
+                    "missing_tools".to_owned(),
+                    serde_json::json!(tools),
+                )]),
+                _ => serde_json::Map::new(),
+            };
+            Err(CommandError::failed(error).with_details(details))
+        }
     }
 }
 

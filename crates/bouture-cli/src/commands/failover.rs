@@ -10,12 +10,11 @@ use std::ffi::OsString;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use bouture_failover::{Failover, FailoverOptions, FailoverOutcome, SlaposCommand};
+use bouture_failover::{Failover, FailoverOutcome, SlaposCommand};
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger};
 use crate::output::error_chain;
 
 /// Arguments of `bouture failover`.
@@ -86,15 +85,11 @@ pub struct FailoverArgs {
     pub master: super::master_args::MasterArgs,
 }
 
-pub(crate) fn run(
-    args: &FailoverArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-) -> CommandResult {
+pub(crate) fn run(args: &FailoverArgs, cx: &mut Context<'_>) -> CommandResult {
     // Every line, errors included, goes through the log, with the prefix of
     // the other lines (and to --log-file).
-    let mut log = Logger::new(streams.stderr, settings).map_err(CommandError::failed)?;
-    let mut options = FailoverOptions::new(
+    let log = &mut cx.log;
+    let mut options = bouture_failover::Options::new(
         &args.node.cfg,
         &args.new_master_url,
         &args.new_node_cfg,
@@ -112,7 +107,7 @@ pub(crate) fn run(
         }
     };
     let mut slapos = SlaposCommand::new(&args.slapos_command);
-    match failover.run(&mut slapos, &mut log) {
+    match failover.run(&mut slapos, log) {
         Ok(FailoverOutcome::Processed { .. }) => Ok(Outcome::Done),
         Ok(FailoverOutcome::Busy(busy)) => {
             log.warning(&format!("another bouture failover is running: {busy}"));

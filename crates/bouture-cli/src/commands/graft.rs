@@ -2,22 +2,19 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::sync::Arc;
-use std::time::Instant;
 
-use bouture_core::{Inventory, PartitionAddress};
+use bouture_core::PartitionAddress;
 use bouture_failover::Level;
 use bouture_graft::{
-    GraftEvent, GraftNarration, GraftObserver, GraftOptions, GraftOutcome, GraftPlan, GraftReport,
-    PartitionStatus, Placement,
+    GraftEvent, GraftObserver, GraftOutcome, GraftPlan, GraftReport, NodeOptions, PartitionStatus,
+    Placement,
 };
-use bouture_master_client::{MasterClient, RequestTrace};
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
-use crate::commands::master_args::{MasterArgs, lock_node_for};
+use crate::commands::master_args::MasterArgs;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, with_log};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture graft` (the flags of the original `slapos bouture graft`).
@@ -59,20 +56,14 @@ pub struct GraftArgs {
     pub master: MasterArgs,
 }
 
-/// `stderr_is_terminal`: whether `streams.stderr` is a terminal, where a
-/// progress line may be drawn. Every line on stderr, errors included, goes
-/// through the log ([`Logger`]), so that `-v`/`-q`/`--log-file`/`--log-time`
+/// A progress line is drawn when stderr is a terminal
+/// ([`Context::stderr_is_terminal`]). Every line on stderr, errors included,
+/// goes through the log ([`Logger`]), so that `-v`/`-q`/`--log-file`/`--log-time`
 /// apply to them.
-pub(crate) fn run(
-    args: &GraftArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-    stderr_is_terminal: bool,
-) -> CommandResult {
-    with_log(settings, streams, |log, stdout| {
-        let quiet = !log.shows(Level::Info);
-        graft(args, log, stdout, stderr_is_terminal && !quiet, quiet)
-    })
+pub(crate) fn run(args: &GraftArgs, cx: &mut Context<'_>) -> CommandResult {
+    let quiet = !cx.log.shows(Level::Info);
+    let progress = cx.stderr_is_terminal && !quiet;
+    graft(args, &mut cx.log, cx.stdout, progress, quiet)
 }
 
 fn graft(
@@ -82,87 +73,44 @@ fn graft(
     progress: bool,
     quiet: bool,
 ) -> CommandResult {
-    let started = Instant::now();
     let config = args.node.load()?;
-    let _lock = (!args.dry_run)
-        .then(|| lock_node_for(&config, log))
-        .transpose()?;
-    let inventory = Inventory::scan(&config).map_err(CommandError::failed)?;
-    let mut options = GraftOptions::default();
-    options.new_monitor_url.clone_from(&args.new_monitor_url);
-    let plan = GraftPlan::build(&inventory, &options);
-    log.debug(&format!(
-        "plan: {} of the {} partitions of {} to graft, {} skipped, {} shared instances",
-        plan.partitions.len(),
-        inventory.partitions.len(),
-        config.instance_root.display(),
-        plan.skipped.len(),
-        plan.shared_instance_count()
-    ));
-    for skipped in &plan.skipped {
-        log.warning(&format!("skipped {}: {}", skipped.id, skipped.reason));
-    }
+    let mut options = NodeOptions {
+        client: args.master.client_options(),
+        dry_run: args.dry_run,
+        ..NodeOptions::default()
+    };
+    options
+        .plan
+        .new_monitor_url
+        .clone_from(&args.new_monitor_url);
+    let mut view = GraftView::new(log, progress);
+    let result = bouture_graft::graft_node(&config, &args.new_master_url, &options, &mut view);
+    view.clear();
+    let graft = result.map_err(CommandError::failed)?;
+    let plan = &graft.plan;
 
     if args.dry_run {
         let written = match args.format {
-            OutputFormat::Json => write_json(stdout, &plan),
+            OutputFormat::Json => write_json(stdout, plan),
             OutputFormat::Text if quiet => Ok(()),
             OutputFormat::Text => {
-                stdout.write_all(render_plan(&plan, &args.new_master_url).as_bytes())
+                stdout.write_all(render_plan(plan, &args.new_master_url).as_bytes())
             }
         };
         written.map_err(CommandError::Output)?;
         return Ok(outcome_for_skipped(plan.skipped.len()));
     }
-
-    if plan.partitions.is_empty() {
-        if plan.skipped.is_empty() {
-            log.info(&format!(
-                "No bouture partitions found on this node: no partition of {} holds a bouture.json; nothing was sent.",
-                config.instance_root.display()
-            ));
-        } else {
-            log.warning(&format!(
-                "All {} opted-in partitions are invalid: nothing was sent to {}.",
-                plan.skipped.len(),
-                args.new_master_url
-            ));
-        }
+    let Some(report) = &graft.report else {
+        // Nothing to send (said by the graft's own line): the master was not contacted.
         return Ok(outcome_for_skipped(plan.skipped.len()));
-    }
-
-    let trace = RequestTrace::default();
-    let client = MasterClient::with_options(&args.new_master_url, &args.master.client_options())
-        .map_err(CommandError::failed)?
-        .observed_by(Arc::new(trace.clone()));
-    log.info(&format!(
-        "Grafting computer {} onto {} ({}, {} skipped)",
-        plan.computer_id,
-        args.new_master_url,
-        count(plan.partitions.len(), "partition"),
-        plan.skipped.len()
-    ));
-    let mut view = GraftView::new(log, GraftNarration::new(trace), progress);
-    let report = bouture_graft::apply(&plan, &client, &mut view);
-    view.finish();
-    log.debug(&format!(
-        "graft took {} ms: {}, {} ms of them waiting for the master",
-        started.elapsed().as_millis(),
-        count(
-            usize::try_from(client.request_count()).unwrap_or(usize::MAX),
-            "HTTP request"
-        ),
-        client.request_time().as_millis()
-    ));
-    let report = report.map_err(CommandError::failed)?;
-
+    };
     let written = match args.format {
-        OutputFormat::Json => write_json(stdout, &report),
+        OutputFormat::Json => write_json(stdout, report),
         OutputFormat::Text if quiet => {
-            log_problems(&report, log);
+            log_problems(report, log);
             Ok(())
         }
-        OutputFormat::Text => stdout.write_all(render_report(&report).as_bytes()),
+        OutputFormat::Text => stdout.write_all(render_report(report).as_bytes()),
     };
     written.map_err(CommandError::Output)?;
     Ok(match report.outcome() {
@@ -213,11 +161,12 @@ fn outcome_for_skipped(skipped: usize) -> Outcome {
     }
 }
 
-/// What the graft shows as it goes: its detail (requests, decisions, phase
-/// times) as DEBUG log lines, and a one-line progress display on a terminal.
+/// How `bouture graft` shows a graft as it goes ([`bouture_graft::graft_node`]'s
+/// observer): its operator lines at INFO, skipped partitions at WARNING, its detail
+/// (requests, decisions, phase times) at DEBUG, and a one-line progress display on a
+/// terminal, cleared before any log line.
 struct GraftView<'l, 'w> {
     log: &'l mut Logger<'w>,
-    narration: GraftNarration,
     progress: bool,
     total: usize,
     drawn: bool,
@@ -225,16 +174,16 @@ struct GraftView<'l, 'w> {
 
 impl<'l, 'w> GraftView<'l, 'w> {
     /// `progress`: draw the progress line (stderr is a terminal).
-    fn new(log: &'l mut Logger<'w>, narration: GraftNarration, progress: bool) -> Self {
+    fn new(log: &'l mut Logger<'w>, progress: bool) -> Self {
         Self {
             log,
-            narration,
             progress,
             total: 0,
             drawn: false,
         }
     }
 
+    /// Clear the progress line, if drawn.
     fn clear(&mut self) {
         if self.drawn {
             let out = self.log.stream();
@@ -244,30 +193,51 @@ impl<'l, 'w> GraftView<'l, 'w> {
         }
     }
 
-    fn detail(&mut self, lines: Vec<String>) {
-        if lines.is_empty() {
-            return;
-        }
-        if self.log.shows(Level::Debug) {
+    fn line(&mut self, level: Level, line: &str) {
+        if self.log.shows(level) {
             self.clear();
         }
-        for line in lines {
-            self.log.debug(&line);
+        match level {
+            Level::Debug => self.log.debug(line),
+            Level::Warning => self.log.warning(line),
+            _ => self.log.info(line),
         }
-    }
-
-    /// After the graft, its last requests (a graft stopped by an error).
-    fn finish(&mut self) {
-        self.clear();
-        let rest = self.narration.rest();
-        self.detail(rest);
     }
 }
 
 impl GraftObserver for GraftView<'_, '_> {
     fn event(&mut self, event: GraftEvent<'_>) {
-        let lines = self.narration.lines(event);
-        self.detail(lines);
+        match event {
+            GraftEvent::Detail { line } => self.line(Level::Debug, line),
+            GraftEvent::Skipped { id, reason } => {
+                self.line(Level::Warning, &format!("skipped {id}: {reason}"));
+            }
+            GraftEvent::Planned {
+                to_graft,
+                skipped,
+                shared_instances,
+                partitions_on_node,
+                instance_root,
+                ..
+            } => {
+                self.line(
+                    Level::Debug,
+                    &format!(
+                        "plan: {to_graft} of the {partitions_on_node} partitions of {} to graft, \
+                         {skipped} skipped, {shared_instances} shared instances",
+                        instance_root.display()
+                    ),
+                );
+                if let Some(message) = event.message() {
+                    self.line(Level::Info, &message);
+                }
+            }
+            _ => {
+                if let Some(message) = event.message() {
+                    self.line(Level::Info, &message);
+                }
+            }
+        }
         match event {
             GraftEvent::Registered { partitions } => self.total = partitions,
             GraftEvent::Partition { index, id, title } if self.progress => {
@@ -458,20 +428,21 @@ pub(crate) fn render_report(report: &GraftReport) -> String {
 mod tests {
     use super::*;
 
+    use crate::log::{LogSettings, Style};
+
     fn draw(is_terminal: bool, settings: &LogSettings) -> String {
         let mut out = Vec::new();
         {
-            let mut log = Logger::new(&mut out, settings).unwrap();
-            let mut view = GraftView::new(
-                &mut log,
-                GraftNarration::new(RequestTrace::default()),
-                is_terminal,
-            );
+            let mut log = Logger::new(&mut out, settings, Style::Slapos).unwrap();
+            let mut view = GraftView::new(&mut log, is_terminal);
             view.event(GraftEvent::Registered { partitions: 2 });
             view.event(GraftEvent::Partition {
                 index: 0,
                 id: "slappart0",
                 title: "Main",
+            });
+            view.event(GraftEvent::Detail {
+                line: "request POST /requestComputerPartition: 200",
             });
             view.event(GraftEvent::Finished);
         }
@@ -480,7 +451,11 @@ mod tests {
 
     #[test]
     fn the_progress_line_is_drawn_only_on_a_terminal() {
-        let settings = LogSettings::default();
+        // -q: no INFO line, only the progress line.
+        let settings = LogSettings {
+            verbosity: -1,
+            ..LogSettings::default()
+        };
         assert_eq!(
             draw(true, &settings),
             "\r\x1b[2K[1/2] slappart0: Main\r\x1b[2K",
@@ -490,26 +465,19 @@ mod tests {
     }
 
     #[test]
-    fn debug_lines_clear_the_progress_line_first() {
+    fn log_lines_clear_the_progress_line_first() {
         let settings = LogSettings {
             verbosity: 1,
-            no_time_on_stderr: true,
+            log_time: true,
             ..LogSettings::default()
         };
-        let drawn = draw(true, &settings);
         let pid = std::process::id();
-        // The phase's time varies: keep its digits out of the comparison.
-        let (drawn, millis) = drawn.rsplit_once("(2): ").unwrap();
-        assert!(
-            millis.strip_suffix(" ms\n").unwrap().parse::<u64>().is_ok(),
-            "{millis}"
-        );
         assert_eq!(
-            format!("{drawn}(2): 0 ms\n"),
+            draw(true, &settings),
             format!(
-                "bouture[{pid}] DEBUG partition slappart0 (number 1): requesting \"Main\"\n\
+                "bouture[{pid}] INFO Bouturing partition slappart0 -- number 1: instance \"Main\"\n\
                  \r\x1b[2K[1/2] slappart0: Main\r\x1b[2K\
-                 bouture[{pid}] DEBUG phase the requests of the partitions (2): 0 ms\n"
+                 bouture[{pid}] DEBUG request POST /requestComputerPartition: 200\n"
             )
         );
     }

@@ -5,16 +5,16 @@ use std::io::Write;
 use std::time::Instant;
 
 use bouture_failover::Level;
-use bouture_graft::{GraftOptions, GraftPlan};
+use bouture_graft::GraftPlan;
 
 use bouture_core::{
     BoutureStatus, Inventory, InventoryTotals, Partition, PartitionAddress, ResourceStatus,
 };
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, with_log};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture inventory`.
@@ -46,14 +46,8 @@ struct InventoryReport<'a> {
     totals: InventoryTotals,
 }
 
-pub(crate) fn run(
-    args: &InventoryArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-) -> CommandResult {
-    with_log(settings, streams, |log, stdout| {
-        inventory(args, log, stdout)
-    })
+pub(crate) fn run(args: &InventoryArgs, cx: &mut Context<'_>) -> CommandResult {
+    inventory(args, &mut cx.log, cx.stdout)
 }
 
 fn inventory(args: &InventoryArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
@@ -90,7 +84,7 @@ fn inventory(args: &InventoryArgs, log: &mut Logger<'_>, stdout: &mut dyn Write)
 /// decides), at DEBUG (`-v`); with `-q`, which drops the report, an
 /// opted-in partition graft would skip is a WARNING.
 fn log_decisions(inventory: &Inventory, log: &mut Logger<'_>) {
-    let plan = GraftPlan::build(inventory, &GraftOptions::default());
+    let plan = GraftPlan::build(inventory, &bouture_graft::Options::default());
     for partition in &inventory.partitions {
         if let Some(skipped) = plan.skipped.iter().find(|s| s.id == partition.id) {
             // A WARNING only when the report, which says it too, is not

@@ -1,11 +1,9 @@
-//! How `graft` and `failover` reach the new master (TLS trust, client certificate, deadline),
-//! and the node-wide graft lock they both take.
+//! How `graft` and `failover` reach the new master (TLS trust, client certificate, deadline).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use bouture_graft::{DEFAULT_LOCK_WAIT, LockError, NodeLock};
-use bouture_master_client::{ClientOptions, TlsOptions};
+use bouture_master_client::TlsOptions;
 
 /// Longest `--timeout` accepted, in seconds (one day).
 const MAX_TIMEOUT_SECONDS: u64 = 86_400;
@@ -38,7 +36,7 @@ pub struct MasterArgs {
 
 impl MasterArgs {
     /// The client options these flags describe (files are read when the client is built).
-    pub(crate) fn client_options(&self) -> ClientOptions {
+    pub(crate) fn client_options(&self) -> bouture_master_client::Options {
         let mut tls = TlsOptions::default();
         if let Some(ca) = &self.new_master_ca_file {
             tls = tls.ca_file(ca);
@@ -46,39 +44,8 @@ impl MasterArgs {
         if let (Some(key), Some(cert)) = (&self.new_master_key_file, &self.new_master_cert_file) {
             tls = tls.client_cert(key, cert);
         }
-        ClientOptions::default()
+        bouture_master_client::Options::default()
             .timeout(Duration::from_secs(self.timeout))
             .tls(tls)
     }
-}
-
-/// [`lock_node`] for a command: the waiting line in its log; a lock that cannot be taken
-/// fails the command.
-pub(crate) fn lock_node_for(
-    config: &bouture_core::NodeConfig,
-    log: &mut crate::log::Logger<'_>,
-) -> Result<NodeLock, crate::exit::CommandError> {
-    let lock = lock_node(&config.instance_root, &mut |line| log.info(&line))
-        .map_err(crate::exit::CommandError::failed)?;
-    log.debug(&format!(
-        "holding the node's graft lock {}",
-        lock.path().display()
-    ));
-    Ok(lock)
-}
-
-/// Take the node-wide graft lock, waiting up to [`DEFAULT_LOCK_WAIT`] for another graft of
-/// the node; `say` gets one line when waiting starts.
-pub(crate) fn lock_node(
-    instance_root: &Path,
-    say: &mut dyn FnMut(String),
-) -> Result<NodeLock, LockError> {
-    NodeLock::acquire(instance_root, DEFAULT_LOCK_WAIT, &mut |path, pid| {
-        say(format!(
-            "another graft of this node{} holds {}: waiting up to {} s for it to finish",
-            pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
-            path.display(),
-            DEFAULT_LOCK_WAIT.as_secs()
-        ));
-    })
 }

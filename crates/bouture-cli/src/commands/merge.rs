@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use bouture_merge::{
-    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MAX_TEXT_SIZE, MergeOptions, ParameterPolicy,
-    PortRange, Report,
+    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MAX_TEXT_SIZE, ParameterPolicy, PortRange, Report,
 };
 
-use crate::Streams;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
+use crate::log::Logger;
 use crate::output::{OutputFormat, error_chain, write_json};
 
 const EXAMPLES: &str = "\
@@ -134,13 +134,12 @@ pub(crate) enum Verbosity {
 }
 
 impl Verbosity {
-    pub(crate) fn new(verbose: u8, quiet: u8) -> Self {
-        if quiet > 0 {
-            Self::Quiet
-        } else if verbose > 0 {
-            Self::Verbose
-        } else {
-            Self::Normal
+    /// From the run's verbosity (`-v` count plus `--debug` minus `-q` count).
+    fn new(verbosity: i16) -> Self {
+        match verbosity {
+            ..0 => Self::Quiet,
+            0 => Self::Normal,
+            _ => Self::Verbose,
         }
     }
 }
@@ -152,11 +151,11 @@ impl Verbosity {
 /// the binary can leave them to the process exit.
 pub(crate) fn run(
     args: &MergeArgs,
-    verbosity: Verbosity,
-    streams: &mut Streams<'_>,
+    cx: &mut Context<'_>,
     leftovers: &mut Option<bouture_merge::Parsed>,
 ) -> CommandResult {
-    let options = MergeOptions {
+    let verbosity = Verbosity::new(cx.log.verbosity());
+    let options = bouture_merge::Options {
         groups: args.groups.map(|g| match g {
             GroupsArg::Merge => GroupStrategy::Merge,
             GroupsArg::Rename => GroupStrategy::Rename,
@@ -168,22 +167,18 @@ pub(crate) fn run(
         port_range: args.port_range,
         max_input_size: args.max_input_size,
         dry_run: args.dry_run,
-        ..MergeOptions::default()
+        ..bouture_merge::Options::default()
     };
     let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
     match bouture_merge::merge_files_keeping(&args.config, &theirs, Some(&args.output), &options) {
         Ok((report, parsed)) => {
             *leftovers = Some(parsed);
-            render(&report, args.format, verbosity, streams).map_err(CommandError::Output)?;
+            render(&report, args.format, verbosity, cx).map_err(CommandError::Output)?;
             Ok(Outcome::Done)
         }
         Err(error) => {
-            if args.format == OutputFormat::Json {
-                // The refusal is the result: a closed stdout must not turn
-                // it into a success, so this write's error is not returned.
-                let _ = write_json(streams.stdout, &json_body(&error));
-            }
-            Err(refusal(error))
+            let details = details(&error);
+            Err(refusal(error).with_details(details))
         }
     }
 }
@@ -205,7 +200,7 @@ fn render(
     report: &Report,
     format: OutputFormat,
     verbosity: Verbosity,
-    streams: &mut Streams<'_>,
+    cx: &mut Context<'_>,
 ) -> std::io::Result<()> {
     let start = Instant::now();
     match (format, verbosity) {
@@ -214,57 +209,58 @@ fn render(
         // bounded buffer, not the whole report, because the parsed inputs
         // are still in memory here (left to the process exit).
         (OutputFormat::Json, _) => {
-            let mut out = std::io::BufWriter::with_capacity(64 * 1024, &mut *streams.stdout);
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, &mut *cx.stdout);
             write_json(&mut out, report)?;
             std::io::Write::flush(&mut out)?;
         }
-        (OutputFormat::Text, Verbosity::Quiet) => {
-            for warning in &report.warnings {
-                writeln!(streams.stderr, "warning: {}", warning.message)?;
-            }
-            for repair in &report.repairs {
-                writeln!(
-                    streams.stderr,
-                    "warning: {} ({}: {:?})",
-                    repair.message, repair.field, repair.ports
-                )?;
-            }
-        }
-        (OutputFormat::Text, _) => streams.stdout.write_all(
+        (OutputFormat::Text, Verbosity::Quiet) => log_warnings(report, &mut cx.log),
+        (OutputFormat::Text, _) => cx.stdout.write_all(
             report
                 .to_text_with(verbosity == Verbosity::Verbose)
                 .as_bytes(),
         )?,
     }
-    if verbosity == Verbosity::Verbose {
-        // The library's phases, then the rendering of the report here.
-        let mut phases: Vec<(&str, Duration)> = report.phases.iter().collect();
-        phases.push(("render", start.elapsed()));
-        let total: Duration = phases.iter().map(|(_, d)| *d).sum();
-        let mut line = format!("phases (total {:.1} ms):", total.as_secs_f64() * 1e3);
-        for (name, duration) in phases {
-            let share = if total.is_zero() {
-                0.0
-            } else {
-                duration.as_secs_f64() / total.as_secs_f64() * 100.0
-            };
-            let _ = write!(
-                line,
-                " {name} {:.1} ms ({share:.0}%),",
-                duration.as_secs_f64() * 1e3
-            );
-        }
-        line.pop();
-        writeln!(streams.stderr, "{line}")?;
+    // The library's phases, then the rendering of the report here: a
+    // DEBUG line (on stderr with -v, in --log-file always).
+    let mut phases: Vec<(&str, Duration)> = report.phases.iter().collect();
+    phases.push(("render", start.elapsed()));
+    let total: Duration = phases.iter().map(|(_, d)| *d).sum();
+    let mut line = format!("phases (total {:.1} ms):", total.as_secs_f64() * 1e3);
+    for (name, duration) in phases {
+        let share = if total.is_zero() {
+            0.0
+        } else {
+            duration.as_secs_f64() / total.as_secs_f64() * 100.0
+        };
+        let _ = write!(
+            line,
+            " {name} {:.1} ms ({share:.0}%),",
+            duration.as_secs_f64() * 1e3
+        );
     }
+    line.pop();
+    cx.log.debug(&line);
     Ok(())
 }
 
-/// The fields of a refusal for `--format json`: the message, and the
-/// error's own fields where a script can act on them.
-fn json_body(error: &Error) -> serde_json::Map<String, serde_json::Value> {
+/// `-q`: the report's warnings and repairs as WARNING log lines (`-qq`:
+/// none), the report itself not printed.
+fn log_warnings(report: &Report, log: &mut Logger<'_>) {
+    for warning in &report.warnings {
+        log.warning(&warning.message);
+    }
+    for repair in &report.repairs {
+        log.warning(&format!(
+            "{} ({}: {:?})",
+            repair.message, repair.field, repair.ports
+        ));
+    }
+}
+
+/// The `details` of a refusal's JSON error document: the error's own
+/// fields where a script can act on them.
+fn details(error: &Error) -> serde_json::Map<String, serde_json::Value> {
     let mut body = serde_json::Map::new();
-    body.insert("error".to_owned(), json!(error_chain(error)));
     let mut field = |name: &str, value: serde_json::Value| {
         body.insert(name.to_owned(), value);
     };

@@ -23,14 +23,22 @@ use crate::exit::CommandError;
 #[derive(Debug, Clone, clap::Args)]
 #[non_exhaustive]
 pub struct NodeCfgArg {
-    /// The node configuration file (never modified).
+    /// The node configuration file (never modified; a leading `~` is expanded, as slapos does).
     #[arg(
         long = "cfg",
         value_name = "NODE_CFG",
         env = "SLAPOS_CONFIGURATION",
-        default_value = bouture_core::DEFAULT_NODE_CONFIG_PATH
+        default_value = bouture_core::DEFAULT_NODE_CONFIG_PATH,
+        value_parser = expanded_path
     )]
     pub cfg: PathBuf,
+}
+
+/// A path argument with a leading `~` expanded ([`bouture_core::expand_user`]),
+/// as SlapOS expands `--cfg` and `$SLAPOS_CONFIGURATION`.
+#[allow(clippy::unnecessary_wraps)] // clap's value parsers return a Result
+pub(crate) fn expanded_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(bouture_core::expand_user(std::path::Path::new(value)))
 }
 
 impl NodeCfgArg {

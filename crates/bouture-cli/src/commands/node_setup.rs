@@ -5,10 +5,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 use bouture_node_setup::{
-    DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, Error, Options, Report, StartOutcome,
+    DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, Error, Options, Report, SetupInput, StartOutcome,
 };
 
-use crate::Streams;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
 use crate::output::{OutputFormat, error_chain, write_json};
 
@@ -66,39 +66,53 @@ pub struct NodeSetupArgs {
 }
 
 /// Set the node up from standard input and print the report.
-pub(crate) fn run(
-    args: &NodeSetupArgs,
-    streams: &mut Streams<'_>,
-    verbose: u8,
-    quiet: u8,
-) -> CommandResult {
+pub(crate) fn run(args: &NodeSetupArgs, cx: &mut Context<'_>) -> CommandResult {
     let mut options = Options::default();
     options.data_dir.clone_from(&args.data_dir);
     options.dry_run = args.dry_run;
     options.start_command.clone_from(&args.start_command);
     options.restart_system_daemons = args.restart_system_daemons;
-    let outcome = bouture_node_setup::setup_from_reader(std::io::stdin().lock(), &options);
+    let outcome = SetupInput::read(std::io::stdin().lock()).and_then(|input| {
+        cx.log.debug(&format!(
+            "read the setup document from stdin: cluster {}, node {}, {} ssconf value(s), start the daemons: {}",
+            input.cluster_name,
+            input.node_name,
+            input.ssconf.len(),
+            input.start_node_daemon
+        ));
+        bouture_node_setup::setup(&input, &options)
+    });
     match outcome {
-        Ok(report) => render(&report, args.format, verbose > 0, quiet > 0, streams),
-        Err(error) => Err(refused(error, args.format, streams)),
+        Ok(report) => {
+            for file in &report.files {
+                cx.log.debug(&format!(
+                    "{} {} (mode {:o})",
+                    if report.dry_run {
+                        "would write"
+                    } else {
+                        "wrote"
+                    },
+                    file.path.display(),
+                    file.mode
+                ));
+            }
+            render(&report, args.format, cx)
+        }
+        Err(error) => Err(refused(error)),
     }
 }
 
 /// Print the report; a failed start command is an error (the files stay
 /// written, the report says so).
-fn render(
-    report: &Report,
-    format: OutputFormat,
-    verbose: bool,
-    quiet: bool,
-    streams: &mut Streams<'_>,
-) -> CommandResult {
+fn render(report: &Report, format: OutputFormat, cx: &mut Context<'_>) -> CommandResult {
+    let verbose = cx.log.verbosity() > 0;
+    let quiet = cx.log.verbosity() < 0;
     // A report that cannot be printed (closed stdout) changes nothing done:
     // a failed start command is still the error to report.
     let printed = match format {
-        OutputFormat::Json => write_json(streams.stdout, report),
+        OutputFormat::Json => write_json(cx.stdout, report),
         OutputFormat::Text if !quiet || report.start.failed() => {
-            streams.stdout.write_all(report.to_text(verbose).as_bytes())
+            cx.stdout.write_all(report.to_text(verbose).as_bytes())
         }
         OutputFormat::Text => Ok(()),
     };
@@ -119,27 +133,26 @@ fn render(
     Ok(Outcome::Done)
 }
 
-/// The error of a refused or failed setup, its message also in the JSON
-/// report; Ganeti's configuration error keeps Ganeti's exit code.
-fn refused(error: Error, format: OutputFormat, streams: &mut Streams<'_>) -> CommandError {
+/// The error of a refused or failed setup, saying in its JSON error
+/// document's details whether anything was written; Ganeti's configuration
+/// error keeps Ganeti's exit code.
+fn refused(error: Error) -> CommandError {
     let nothing_written = !matches!(error, Error::Write { .. } | Error::ReadBack { .. });
     let configuration = matches!(error, Error::ValueTooLarge { .. });
     let error = SetupFailed {
         error,
         nothing_written,
     };
-    if format == OutputFormat::Json {
-        // The message goes to stderr as well: a closed stdout loses nothing.
-        let _ = write_json(
-            streams.stdout,
-            &serde_json::json!({ "error": error.to_string() }),
-        );
-    }
+    let details = serde_json::Map::from_iter([(
+        "nothing_written".to_owned(),
+        serde_json::Value::Bool(nothing_written),
+    )]);
     if configuration {
-        CommandError::NodeSetupConfiguration(Box::new(error))
+        CommandError::node_setup_configuration(error)
     } else {
         CommandError::failed(error)
     }
+    .with_details(details)
 }
 
 /// A setup refused or failed, saying whether the data directory was left

@@ -9,10 +9,10 @@ use bouture_offline_changes::ChangesFile;
 
 use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
 
-use crate::Streams;
 use crate::commands::NodeCfgArg;
+use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::log::{LogSettings, Logger, with_log};
+use crate::log::Logger;
 use crate::output::{OutputFormat, write_json};
 
 /// Arguments of `bouture status`.
@@ -83,12 +83,8 @@ struct StatusReport {
 /// commands. `-v` adds DEBUG lines naming what was read; `-q` drops the
 /// text report and says only what needs the operator (a switchfile that
 /// could not be read, changes not acknowledged) as WARNING lines.
-pub(crate) fn run(
-    args: &StatusArgs,
-    settings: &LogSettings,
-    streams: &mut Streams<'_>,
-) -> CommandResult {
-    with_log(settings, streams, |log, stdout| status(args, log, stdout))
+pub(crate) fn run(args: &StatusArgs, cx: &mut Context<'_>) -> CommandResult {
+    status(args, &mut cx.log, cx.stdout)
 }
 
 fn status(args: &StatusArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {

@@ -136,9 +136,9 @@ fn real_slapos_node_instance_fails_over_and_back() {
     assert!(
         env.supports_node_instance(),
         "this test runs the real `slapos node instance`, which needs Python >= 3.12, but the \
-         slapos venv ({}) runs Python {:?}. Source scripts/setup.d/05-python312.sh (it exports \
-         BOUTURE_PYTHON) or set BOUTURE_PYTHON=/path/to/python3.12, then remove target/slapos-venv \
-         so that it is rebuilt with it.",
+         slapos venv ({}) runs Python {:?}. Remove target/slapos-venv and run \
+         `source scripts/setup.d/peers.sh slapproxy`: it makes the venv with a Python >= 3.12 \
+         (scripts/peers), BOUTURE_PYTHON if that is one.",
         env.slapos_bin.display(),
         env.python_version
     );

@@ -37,6 +37,33 @@ fn cfg_defaults_to_slapos_configuration() {
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("computer COMP-DEMO\n"));
 }
 
+#[test]
+fn a_leading_tilde_in_cfg_and_slapos_configuration_is_the_home_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = materialize_demo_node(dir.path());
+    let name = cfg.file_name().unwrap().to_str().unwrap().to_string();
+    let tilde = format!("~/{name}");
+    for (args, env) in [
+        (vec!["inventory", "--cfg", tilde.as_str()], None),
+        (vec!["inventory"], Some(tilde.as_str())),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bouture"));
+        command.args(&args).env("HOME", dir.path());
+        match env {
+            Some(value) => command.env("SLAPOS_CONFIGURATION", value),
+            None => command.env_remove("SLAPOS_CONFIGURATION"),
+        };
+        let output = command.output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?} {env:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).starts_with("computer COMP-DEMO\n"));
+    }
+}
+
 /// Run inventory on a configuration file with this content; returns (code, stderr).
 fn with_cfg(dir: &Path, content: &[u8]) -> (i32, String) {
     let cfg = dir.join("slapos.cfg");

@@ -15,9 +15,11 @@ mod dropin;
 mod exit;
 mod failover;
 mod failover_e2e;
+mod global_flags;
 mod graft;
 mod help;
 mod inventory;
+mod json_errors;
 mod master_safety;
 mod merge;
 mod multiboot;
@@ -25,14 +27,9 @@ mod node_setup;
 mod support;
 mod verbosity;
 
-#[path = "../../../../tests/support/demo_node.rs"]
-mod demo_node;
+use bouture_test_support::demo_node;
+use bouture_test_support::ganeti_config as merge_common;
+use bouture_test_support::node_setup as node_setup_common;
 
 #[path = "../../../bouture-cluster-merge/tests/sim/mod.rs"]
 mod cluster_sim;
-
-#[path = "../../../bouture-node-setup/tests/common/mod.rs"]
-mod node_setup_common;
-
-#[path = "../../../bouture-merge/tests/common/mod.rs"]
-mod merge_common;

@@ -207,6 +207,8 @@ fn not_enough_ports_says_how_many_in_json() {
     assert_eq!(code, 1, "{stderr}");
     assert!(!case.output_exists());
     let body: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // The JSON error document (issue 23): the error's fields in `details`.
+    let body = &body["error"]["details"];
     assert_eq!(body["needed"], 25);
     assert_eq!(body["available"], 6);
     assert_eq!(body["range"], "11000-11030");

@@ -80,6 +80,8 @@ fn plan_of_the_fixtures_as_text_and_json() {
     );
     assert_eq!(run.code, 1);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    // The JSON error document (issue 23): the validation errors in `details`.
+    let value = &value["error"]["details"];
     assert_eq!(value["errors"].as_array().unwrap().len(), 7);
     assert_eq!(
         value["errors"][6]["path"],
@@ -278,4 +280,109 @@ fn single_image_documents_plan_but_do_not_build() {
         build.stderr
     );
     assert!(!disk.exists());
+}
+
+/// Work files or unfinished outputs left in `dir`.
+fn leftovers(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.starts_with(".bouture-")
+                || std::path::Path::new(n)
+                    .extension()
+                    .is_some_and(|e| e == "tmp")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Start `bouture deploy build`, wait until its work directory and its
+/// unfinished disk exist, then send it `signal` with kill(1).
+fn build_and_signal(dir: &Path, args: &[String], signal: &str) -> std::process::Output {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bouture"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let found = leftovers(dir);
+        if found.iter().any(|n| n.starts_with(".bouture-build-"))
+            && found.iter().any(|n| n.starts_with(".disk.img."))
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_mins(1),
+            "the build never started its work: {found:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let kill = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_build_stopped_by_a_signal_leaves_nothing_and_a_killed_one_is_cleaned_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let document = DOCUMENT.replace(r#""size": "200""#, r#""size": "400""#);
+    let provision = root.join("provision.json");
+    std::fs::write(&provision, document).unwrap();
+    let centos = tree(root, "centos", "CentOS Linux 7 (Core)");
+    let ubuntu = tree(root, "ubuntu", "Ubuntu 14.04.3 LTS");
+    // Enough content that mke2fs is still at work when the signal comes.
+    let data: Vec<u8> = (0..160u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.join("ubuntu/data"), data).unwrap();
+    let out = root.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let disk = out.join("disk.img");
+    std::fs::write(&disk, "the old disk").unwrap();
+    let args: Vec<String> = [
+        "deploy",
+        "build",
+        "--provision",
+        provision.to_str().unwrap(),
+        "--image",
+        &centos,
+        "--image",
+        &ubuntu,
+        "--output",
+        disk.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+
+    for signal in ["-TERM", "-INT"] {
+        let output = build_and_signal(&out, &args, signal);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{signal}: {stderr}");
+        assert!(
+            stderr.contains("interrupted by a signal: stopped, nothing written"),
+            "{signal}: {stderr}"
+        );
+        assert_eq!(leftovers(&out), Vec::<String>::new(), "{signal}");
+        assert_eq!(std::fs::read_to_string(&disk).unwrap(), "the old disk");
+    }
+
+    // SIGKILL cannot be caught: the work directory stays, and the next
+    // build removes it with the unfinished disk it lists.
+    let output = build_and_signal(&out, &args, "-KILL");
+    assert_eq!(output.status.code(), None);
+    let stale = leftovers(&out);
+    assert!(stale.len() >= 2, "{stale:?}");
+    assert_eq!(std::fs::read_to_string(&disk).unwrap(), "the old disk");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = bouture(&args, root);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(leftovers(&out), Vec::<String>::new());
+    assert_eq!(std::fs::metadata(&disk).unwrap().len(), 400 << 20);
 }

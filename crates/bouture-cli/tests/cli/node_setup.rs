@@ -211,8 +211,9 @@ fn refusals_exit_1_or_2_with_the_reason_and_write_nothing() {
     let run = node_setup(dir.path(), &["--format", "json"], &json!([1]));
     assert_eq!(run.code, 1);
     let body: Value = serde_json::from_str(&run.stdout).unwrap();
+    // The JSON error document (issue 23): the message in `error.message`.
     assert_eq!(
-        body["error"],
+        body["error"]["message"],
         "Can't parse input data: the input must be a JSON object, not an array (nothing was written)"
     );
 

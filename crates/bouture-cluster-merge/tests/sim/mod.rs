@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bouture_cluster_merge::{GanetiPaths, Groups, Restart, Settings, SshOptions, SystemExecutor};
+use bouture_cluster_merge::{GanetiPaths, Groups, Options, Restart, SshOptions, SystemExecutor};
 use serde_json::{Value, json};
 
 /// The fixtures: ours, and the two merging clusters.
@@ -228,11 +228,11 @@ impl Sim {
             .join("var/lib/ganeti/config.data")
     }
 
-    /// Settings for merging `clusters` into ours, with `--groups merge` and
+    /// Options for merging `clusters` into ours, with `--groups merge` and
     /// `--restart up`.
-    pub fn settings(&self, clusters: &[&str]) -> Settings {
+    pub fn settings(&self, clusters: &[&str]) -> Options {
         let our_master = self.host(self.master(OURS));
-        let mut settings = Settings::new(
+        let mut settings = Options::new(
             clusters.iter().map(|c| (*c).to_owned()).collect(),
             self.state_dir(),
         );

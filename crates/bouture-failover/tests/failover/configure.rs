@@ -140,3 +140,32 @@ fn same_options_as_the_reference_output() {
             .contains("  https://lab.nexedi.com/nexedi/slapos/raw/master\n")
     );
 }
+
+/// Two at once: `configure` writes (and reads back) the new configuration
+/// holding the lock of its directory, so a second writer there waits for the
+/// first instead of interleaving with it.
+#[test]
+fn configure_waits_while_another_process_writes_in_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let node_cfg = dir.path().join("slapos.cfg");
+    fs::copy(fixtures().join("node-slapos.cfg.example"), &node_cfg).unwrap();
+    let new_cfg = dir.path().join("slapos-bouture.cfg");
+
+    let held = bouture_fs::FileLock::directory(dir.path(), bouture_fs::Wait::NO).unwrap();
+    let (node, new) = (node_cfg.clone(), new_cfg.clone());
+    let writer =
+        std::thread::spawn(move || bouture_failover::configure::configure(&node, &new, URL, false));
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(!writer.is_finished(), "configure did not wait for the lock");
+    assert!(
+        !new_cfg.exists(),
+        "configure wrote while the directory was locked"
+    );
+    // A dry run writes nothing and takes no lock.
+    let dry = bouture_failover::configure::configure(&node_cfg, &new_cfg, URL, true).unwrap();
+    assert!(!dry.written);
+    drop(held);
+    let report = writer.join().unwrap().unwrap();
+    assert!(report.written);
+    assert_eq!(fs::read_to_string(&new_cfg).unwrap(), report.after);
+}

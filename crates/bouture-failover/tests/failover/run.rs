@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bouture_failover::switchfile::{SwitchStatus, read_switchfile};
 use bouture_failover::{
-    Failover, FailoverError, FailoverOptions, FailoverOutcome, Level, Master, NotProcessed,
-    SlaposNode,
+    Failover, FailoverOutcome, Level, Master, NotProcessed, Options, SlaposNode,
 };
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition};
@@ -61,9 +60,9 @@ impl Scene {
         }
     }
 
-    fn options(&self, url: &str) -> FailoverOptions {
+    fn options(&self, url: &str) -> Options {
         let path = |name: &str| self.dir.path().join(name);
-        FailoverOptions::new(
+        Options::new(
             &self.cfg,
             url,
             path("slapos-bouture.cfg"),
@@ -144,13 +143,19 @@ fn outcomes_and_errors_are_typed() {
     let error = failover
         .run(&mut Scripted::new(&[Some(3)]), &mut Vec::new())
         .unwrap_err();
-    assert!(matches!(error, FailoverError::SwitchGraft(_)), "{error}");
+    assert!(
+        matches!(error, bouture_failover::Error::SwitchGraft(_)),
+        "{error}"
+    );
     assert!(!options.switchfile.exists(), "not switched");
 
     let error = failover
         .run(&mut Scripted::new(&[]), &mut Vec::new())
         .unwrap_err();
-    assert!(matches!(error, FailoverError::Inner { .. }), "{error}");
+    assert!(
+        matches!(error, bouture_failover::Error::Inner { .. }),
+        "{error}"
+    );
 
     // The lock is taken for the whole run.
     let held = bouture_failover::pidfile::acquire(&options.pidfile).unwrap();
@@ -167,9 +172,12 @@ fn clashing_files_are_refused_before_anything_runs() {
     let mut options = scene.options("http://127.0.0.1:9");
     options.new_node_cfg.clone_from(&scene.cfg);
     let error = Failover::new(options).unwrap_err();
-    assert!(matches!(error, FailoverError::SameFile { .. }), "{error}");
+    assert!(
+        matches!(error, bouture_failover::Error::SameFile { .. }),
+        "{error}"
+    );
     let error = Failover::new(scene.options("ftp://x")).unwrap_err();
-    assert!(matches!(error, FailoverError::Url(_)), "{error}");
+    assert!(matches!(error, bouture_failover::Error::Url(_)), "{error}");
 }
 
 #[test]
@@ -217,17 +225,20 @@ fn the_graft_step_uses_the_client_options() {
     let proxy = SlapProxy::start("COMP-LIB").unwrap();
     let mut options = scene.options(proxy.url());
     let missing = scene.dir.path().join("no-such-ca.pem");
-    options.master_client = bouture_master_client::ClientOptions::default()
+    options.master_client = bouture_master_client::Options::default()
         .tls(bouture_master_client::TlsOptions::default().ca_file(&missing));
     let failover = Failover::new(options.clone()).unwrap();
     let error = failover
         .run(&mut Scripted::new(&[Some(3)]), &mut Vec::new())
         .unwrap_err();
-    let FailoverError::SwitchGraft(step) = &error else {
+    let bouture_failover::Error::SwitchGraft(step) = &error else {
         panic!("{error}");
     };
     assert!(
-        matches!(step, bouture_failover::GraftStepError::Client(_)),
+        matches!(
+            step,
+            bouture_failover::GraftStepError::Graft(bouture_graft::NodeError::Client(_))
+        ),
         "{step}"
     );
     // The message names the CA file given in the options.

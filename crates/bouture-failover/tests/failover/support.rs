@@ -7,6 +7,4 @@ pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-#[path = "../../../../tests/support/python.rs"]
-mod python;
-pub(crate) use python::python;
+pub(crate) use bouture_test_support::python::python;

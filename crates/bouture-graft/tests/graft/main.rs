@@ -18,14 +18,14 @@ mod versions;
 use std::path::Path;
 
 use bouture_core::{Inventory, NodeConfig};
-use bouture_graft::{GraftOptions, GraftPlan, GraftReport};
+use bouture_graft::{GraftPlan, GraftReport, Options};
 use bouture_master_client::MasterClient;
 use bouture_test_support::master::MasterState;
 use bouture_test_support::node::WrittenNode;
 use bouture_test_support::{SlapProxy, SlaposEnv};
 
 /// Plan the graft of a written node.
-pub(crate) fn plan_of(node: &WrittenNode, options: &GraftOptions) -> GraftPlan {
+pub(crate) fn plan_of(node: &WrittenNode, options: &Options) -> GraftPlan {
     let config = NodeConfig::load(&node.cfg).unwrap();
     GraftPlan::build(&Inventory::scan(&config).unwrap(), options)
 }
@@ -33,7 +33,7 @@ pub(crate) fn plan_of(node: &WrittenNode, options: &GraftOptions) -> GraftPlan {
 /// Graft the node onto the proxy with the library.
 pub(crate) fn graft(node: &WrittenNode, proxy: &SlapProxy) -> GraftReport {
     let client = MasterClient::new(proxy.url()).unwrap();
-    bouture_graft::apply(&plan_of(node, &GraftOptions::default()), &client, &mut ()).unwrap()
+    bouture_graft::apply(&plan_of(node, &Options::default()), &client, &mut ()).unwrap()
 }
 
 /// What the proxy holds for the node's computer.

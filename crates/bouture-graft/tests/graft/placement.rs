@@ -1,7 +1,7 @@
 //! Placement: every instance must land in its own partition, and an instance
 //! of the same title on another computer is never moved.
 
-use bouture_graft::GraftOptions;
+use bouture_graft::Options;
 use bouture_graft::{PartitionStatus, Placement, PlacementTuning};
 use bouture_master_client::MasterClient;
 use bouture_test_support::SlapProxy;
@@ -24,7 +24,7 @@ fn misplaced_instances_are_put_back_in_their_partitions() {
     // Registering in reverse order makes the proxy put the first instance in
     // the last partition: the graft must notice and recover.
     let report = bouture_graft::apply_tuned(
-        &plan_of(&node, &GraftOptions::default()),
+        &plan_of(&node, &Options::default()),
         &client,
         &mut (),
         PlacementTuning {
@@ -101,8 +101,8 @@ fn an_unreachable_master_fails_fast_and_nothing_local_changes() {
         .port();
     let client = MasterClient::new(format!("http://127.0.0.1:{port}")).unwrap();
     let started = std::time::Instant::now();
-    let error = bouture_graft::apply(&plan_of(&node, &GraftOptions::default()), &client, &mut ())
-        .unwrap_err();
+    let error =
+        bouture_graft::apply(&plan_of(&node, &Options::default()), &client, &mut ()).unwrap_err();
     assert!(error.is_unreachable(), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     let message = error.to_string();

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bouture_core::{Inventory, NodeConfig};
-use bouture_graft::{GraftOptions, GraftPlan, with_monitor_url};
+use bouture_graft::{GraftPlan, Options, with_monitor_url};
 use serde_json::{Value, json};
 
 /// bouture-core's fixtures (a `.slapos-resource`).
@@ -12,9 +12,7 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../bouture-core/tests/fixtures")
 }
 
-#[path = "../../../../tests/support/python.rs"]
-mod support;
-use support::python;
+use bouture_test_support::python::python;
 
 /// A node whose partitions hold these `bouture.json` values (`None`: no file).
 fn node(root: &Path, partitions: &[(u32, Option<Value>)]) -> NodeConfig {
@@ -47,7 +45,7 @@ fn instance(title: &str, shared: &[&str]) -> Value {
     })
 }
 
-fn plan_of(root: &Path, partitions: &[(u32, Option<Value>)], options: &GraftOptions) -> GraftPlan {
+fn plan_of(root: &Path, partitions: &[(u32, Option<Value>)], options: &Options) -> GraftPlan {
     let config = node(root, partitions);
     GraftPlan::build(&Inventory::scan(&config).unwrap(), options)
 }
@@ -63,7 +61,7 @@ fn numeric_order_and_skips() {
             (0, None),
             (3, Some(json!({"instance-title": "broken"}))),
         ],
-        &GraftOptions::default(),
+        &Options::default(),
     );
     let planned: Vec<&str> = plan.partitions.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(planned, ["slappart2", "slappart10"]);
@@ -95,7 +93,7 @@ fn two_partitions_claiming_one_title_are_both_skipped() {
             (4, Some(instance("b", &["sim"]))),
             (5, Some(instance("ok", &[]))),
         ],
-        &GraftOptions::default(),
+        &Options::default(),
     );
     let planned: Vec<&str> = plan.partitions.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(planned, ["slappart5"]);
@@ -129,7 +127,7 @@ fn monitor_url_goes_inside_the_json_string_or_beside_plain_keys() {
     let skipped_plan = plan_of(
         dir.path(),
         &[(1, Some(broken))],
-        &GraftOptions::with_monitor_url("u"),
+        &Options::with_monitor_url("u"),
     );
     assert!(skipped_plan.partitions.is_empty());
     assert!(

@@ -4,7 +4,7 @@
 //! graft or operator would.
 
 use bouture_graft::{GraftEvent, GraftObserver, GraftOutcome, GraftReport, PartitionStatus};
-use bouture_graft::{GraftOptions, GraftPlan};
+use bouture_graft::{GraftPlan, Options};
 use bouture_master_client::{
     InstanceRequest, InstanceState, MasterClient, PartitionRegistration, SharedInstanceRequest,
 };
@@ -35,7 +35,7 @@ fn graft_with(computer: &str, tamper: &dyn Fn(&MasterClient, &GraftPlan)) -> Gra
     let proxy = SlapProxy::start(computer).unwrap();
     let client = MasterClient::new(proxy.url()).unwrap();
     let other = MasterClient::new(proxy.url()).unwrap();
-    let plan = plan_of(&node, &GraftOptions::default());
+    let plan = plan_of(&node, &Options::default());
     bouture_graft::apply(&plan, &client, &mut Tamper(&mut || tamper(&other, &plan))).unwrap()
 }
 

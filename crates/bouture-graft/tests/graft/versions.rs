@@ -1,13 +1,13 @@
 //! The range of slapos.core versions a graft works with: the oldest supported release
-//! (`OLDEST_SLAPOS_CORE`, installed by `scripts/setup.d/15-slapos-oldest.sh`) and 1.26.1 (the
-//! harness's default, used by every other test). The oldest has no JSON-RPC API: the clash
+//! (`peers::oldest_slapos_core`, pinned in `scripts/peers`, installed by
+//! `scripts/setup.d/peers.sh`) and 1.26.1 (the harness's default, used by every other test). The oldest has no JSON-RPC API: the clash
 //! check is skipped with a warning, everything else, the read-back included, works.
 
-use bouture_graft::GraftOptions;
+use bouture_graft::Options;
 use bouture_graft::{GraftOutcome, PartitionStatus};
 use bouture_master_client::MasterClient;
 use bouture_test_support::node::{TestNode, TestPartition, bouture_json};
-use bouture_test_support::{OLDEST_SLAPOS_CORE, SlapProxy, SlaposEnv};
+use bouture_test_support::{SlapProxy, SlaposEnv, peers};
 use serde_json::json;
 
 use crate::plan_of;
@@ -28,11 +28,12 @@ fn graft_onto_the_oldest_supported_proxy() {
     let proxy = SlapProxy::start_with(&env, "COMP-OLD").unwrap();
     let client = MasterClient::new(proxy.url()).unwrap();
     let report =
-        bouture_graft::apply(&plan_of(&node, &GraftOptions::default()), &client, &mut ()).unwrap();
+        bouture_graft::apply(&plan_of(&node, &Options::default()), &client, &mut ()).unwrap();
     assert_eq!(
         report.outcome(),
         GraftOutcome::Complete,
-        "{OLDEST_SLAPOS_CORE}: {report:#?}"
+        "{}: {report:#?}",
+        peers::oldest_slapos_core()
     );
     assert!(
         report
@@ -61,7 +62,7 @@ fn the_current_proxy_needs_no_warning() {
     let proxy = SlapProxy::start("COMP-NEW").unwrap();
     let client = MasterClient::new(proxy.url()).unwrap();
     let report =
-        bouture_graft::apply(&plan_of(&node, &GraftOptions::default()), &client, &mut ()).unwrap();
+        bouture_graft::apply(&plan_of(&node, &Options::default()), &client, &mut ()).unwrap();
     assert_eq!(report.outcome(), GraftOutcome::Complete, "{report:#?}");
     assert!(report.warnings.is_empty(), "{report:#?}");
 }

@@ -9,11 +9,7 @@
     reason = "test helpers: failing loudly is their job"
 )]
 
-pub mod generator;
-
 use std::path::{Path, PathBuf};
-
-use serde_json::Value;
 
 /// A fixture of `tests/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
@@ -24,64 +20,14 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// The 3.0 fixture's text.
 pub fn fixture_30() -> String {
-    std::fs::read_to_string(fixture("cluster_config_3.0.json")).unwrap()
-}
-
-fn is_uuid_at(bytes: &[u8], start: usize) -> bool {
-    let Some(candidate) = bytes.get(start..start + 36) else {
-        return false;
-    };
-    candidate.iter().enumerate().all(|(i, b)| match i {
-        8 | 13 | 18 | 23 => *b == b'-',
-        _ => b.is_ascii_hexdigit(),
-    }) && (start == 0 || !bytes[start - 1].is_ascii_hexdigit())
-}
-
-/// A copy of a config whose every UUID has its first four digits replaced
-/// by `prefix`, whose names, node IPs and MACs are changed, so it can be
-/// merged with the original.
-pub fn renamed_copy(text: &str, prefix: &str) -> String {
-    assert_eq!(prefix.len(), 4);
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if is_uuid_at(bytes, i) {
-            out.push_str(prefix);
-            out.push_str(&text[i + 4..i + 36]);
-            i += 36;
-        } else {
-            let ch = text[i..].chars().next().unwrap();
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    out.replace(".example.com", ".copy.example.com")
-        .replace("\"192.0.2.", "\"192.0.3.")
-        .replace("\"198.51.100.", "\"198.51.101.")
-        .replace("aa:bb:cc:", "aa:bb:cd:")
-        .replace("\"a network\"", "\"copied network\"")
-}
-
-/// Apply `change` to the JSON of a config text.
-pub fn mutate(text: &str, change: impl FnOnce(&mut Value)) -> String {
-    let mut value: Value = serde_json::from_str(text).unwrap();
-    change(&mut value);
-    serde_json::to_string(&value).unwrap()
-}
-
-/// The first object of a section.
-pub fn first<'a>(value: &'a mut Value, section: &str) -> &'a mut Value {
-    value[section]
-        .as_object_mut()
-        .unwrap()
-        .values_mut()
-        .next()
-        .unwrap()
+    bouture_test_support::ganeti_config::FIXTURE_30.to_owned()
 }
 
 #[allow(
     unused_imports,
-    reason = "bouture-cli's merge tests include this module and verify nothing"
+    reason = "each test binary of this package uses some of them"
 )]
-pub use bouture_test_support::ganeti::{assert_ganeti_valid, ganeti_verify};
+pub use bouture_test_support::{
+    ganeti::{assert_ganeti_valid, ganeti_verify},
+    ganeti_config::{first, generator, mutate, renamed_copy},
+};

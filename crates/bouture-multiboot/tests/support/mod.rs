@@ -15,7 +15,7 @@ pub(crate) fn tool(name: &str, package: &str) -> PathBuf {
         .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} is missing: run scripts/setup.d/40-multiboot.sh or apt-get install {package}"))
+        .unwrap_or_else(|| panic!("{name} is missing: run `source scripts/setup.d/peers.sh multiboot qemu` as root or apt-get install {package}"))
 }
 
 /// Run a tool, return stdout; panics with stderr on failure.

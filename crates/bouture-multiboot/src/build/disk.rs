@@ -1,0 +1,151 @@
+//! One disk: a sparse file, its GPT written by sfdisk, each partition's
+//! filesystem made in place, the boot code.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::BuildOptions;
+use super::ext::{Region, fill_filesystem, mkfs_ext};
+use super::grub::{install_boot_code, stage_multiboot};
+use super::inputs::sanitize;
+use crate::bootcfg::{BootFiles, BootInfo};
+use crate::error::{Error, io};
+use crate::plan::{DiskPlan, PartitionRole, Plan};
+use crate::tools::Tools;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_disk(
+    tools: &Tools,
+    plan: &Plan,
+    disk: &DiskPlan,
+    roots: &[PathBuf],
+    files: &[BootFiles],
+    boot_info: &BootInfo,
+    options: &BuildOptions,
+    work: &Path,
+    raw: &Path,
+    core: &[u8],
+) -> Result<(), Error> {
+    // The disk: a sparse file with the GPT, then each filesystem made in
+    // place at its partition's offset (mke2fs -E offset= with the size
+    // given, so it never writes past its partition), then the boot code.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(raw)
+        .map_err(io(raw, "cannot create"))?;
+    file.set_len(disk.size_bytes)
+        .map_err(io(raw, "cannot size"))?;
+    let mut command = tools.command("sfdisk");
+    command
+        .args(["-q", "--no-reread", "--no-tell-kernel", "--wipe", "never"])
+        .arg(raw);
+    tools.run(command, Some(sfdisk_script(disk).as_bytes()))?;
+    for partition in &disk.partitions {
+        let Some(fs) = &partition.filesystem else {
+            continue;
+        };
+        let region = Region {
+            disk: raw,
+            offset: partition.offset_bytes,
+            size: partition.size_bytes,
+        };
+        match &partition.role {
+            PartitionRole::Multiboot => {
+                let stage = work.join("multiboot");
+                stage_multiboot(plan, files, boot_info, &options.grub_dir, &stage)?;
+                mkfs_ext(tools, fs, &stage, &region, Some(1024))?;
+            }
+            _ if fs.fs_type == "swap" => {
+                // mkswap writes one header page: made apart, copied in.
+                let swap = work.join(format!("swap-{}-{}", sanitize(&disk.id), partition.number));
+                File::create(&swap)
+                    .and_then(|f| f.set_len(partition.size_bytes))
+                    .map_err(io(&swap, "cannot create"))?;
+                let mut command = tools.command("mkswap");
+                command
+                    .arg("-L")
+                    .arg(&fs.label)
+                    .arg("-U")
+                    .arg(fs.uuid.to_string())
+                    .arg(&swap);
+                tools.run(command, None)?;
+                copy_sparse(
+                    &swap,
+                    &file,
+                    raw,
+                    partition.offset_bytes,
+                    partition.size_bytes,
+                )?;
+                std::fs::remove_file(&swap).map_err(io(&swap, "cannot remove"))?;
+            }
+            _ => fill_filesystem(tools, plan, disk, partition, roots, work, &region)?,
+        }
+    }
+    // Flushed when put in place (bouture_fs::replace_together).
+    install_boot_code(&file, raw, disk, core, &options.grub_dir)
+}
+
+pub(super) fn sfdisk_script(disk: &DiskPlan) -> String {
+    use std::fmt::Write as _;
+    let mut script = format!(
+        "label: gpt\nlabel-id: {}\nfirst-lba: 2048\n",
+        disk.disk_uuid
+    );
+    for p in &disk.partitions {
+        let _ = writeln!(
+            script,
+            "start={}, size={}, type={}, uuid={}, name={}",
+            p.start_sector, p.size_sectors, p.type_guid, p.partition_uuid, p.name
+        );
+    }
+    script
+}
+
+/// Copy a filesystem image into the disk at `offset`, skipping zero blocks
+/// (the disk file is sparse and zero-filled).
+pub(super) fn copy_sparse(
+    from: &Path,
+    disk: &File,
+    disk_path: &Path,
+    offset: u64,
+    size: u64,
+) -> Result<(), Error> {
+    let mut input = File::open(from).map_err(io(from, "cannot open"))?;
+    let length = input.metadata().map_err(io(from, "cannot stat"))?.len();
+    if length > size {
+        return Err(Error::Target {
+            path: from.to_owned(),
+            message: format!("is {length} bytes, larger than its {size}-byte partition"),
+        });
+    }
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut position = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < buffer.len() {
+            let n = input
+                .read(buffer.get_mut(filled..).unwrap_or_default())
+                .map_err(io(from, "cannot read"))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        let chunk = buffer.get(..filled).unwrap_or_default();
+        if chunk.iter().any(|&b| b != 0) {
+            disk.write_all_at(chunk, offset + position)
+                .map_err(io(disk_path, "cannot write"))?;
+        }
+        position += filled as u64;
+    }
+    Ok(())
+}

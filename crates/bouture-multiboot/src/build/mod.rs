@@ -1,0 +1,274 @@
+//! `bouture deploy build`: real GPT disk images, without mounting anything
+//! and without loop devices. Each filesystem is made with `mke2fs -d` and
+//! the planned UUID straight into the disk file at its partition's offset
+//! (`-E offset=` with the partition's size, so it cannot spill over);
+//! GRUB's boot.img and core.img are written where grub-bios-setup would put
+//! them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use crate::bootcfg::{BootFiles, BootInfo};
+use crate::error::{Error, io};
+use crate::plan::Plan;
+use crate::tools::GRUB_I386_PC;
+
+mod content;
+mod disk;
+mod ext;
+mod fat;
+mod grub;
+mod inputs;
+
+pub(crate) use fat::volume_id as fat_volume_id;
+pub use inputs::buildable;
+mod kernel;
+mod verify;
+mod work;
+mod xfs;
+
+use disk::build_disk;
+use grub::make_core_image;
+use inputs::{Source, check_grub_dir, check_outputs, check_sources, output_paths, required_tools};
+use kernel::{find_boot_files, pick_boot_files};
+use verify::verify_disk;
+
+/// `--image NAME=SOURCE`: a directory tree or a tar archive of the image's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSource {
+    /// The image's `name`.
+    pub name: String,
+    /// The directory or tar archive.
+    pub path: PathBuf,
+}
+
+/// The disk image format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskFormat {
+    /// A raw disk image (sparse).
+    #[default]
+    Raw,
+    /// qcow2, converted with qemu-img.
+    Qcow2,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// One output per disk, or one for all (then `<stem>-<disk>.<ext>`).
+    pub outputs: Vec<PathBuf>,
+    /// raw or qcow2.
+    pub format: DiskFormat,
+    /// The images' contents.
+    pub sources: Vec<ImageSource>,
+    /// Also write the boot info JSON here.
+    pub boot_info: Option<PathBuf>,
+    /// GRUB's i386-pc directory (boot.img, modules).
+    pub grub_dir: PathBuf,
+    /// Check everything, write nothing.
+    pub dry_run: bool,
+    /// The provision document read, an input no output may replace.
+    pub provision: Option<PathBuf>,
+    /// Set (by a signal handler) to stop: the running tool is killed, the
+    /// work directory and the unfinished outputs removed, and the build
+    /// fails with [`Error::Interrupted`].
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl BuildOptions {
+    /// Options with Debian's GRUB directory and raw output.
+    pub fn new(outputs: Vec<PathBuf>, sources: Vec<ImageSource>) -> Self {
+        Self {
+            outputs,
+            format: DiskFormat::Raw,
+            sources,
+            boot_info: None,
+            grub_dir: PathBuf::from(GRUB_I386_PC),
+            dry_run: false,
+            provision: None,
+            cancel: None,
+        }
+    }
+}
+
+/// One disk written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BuiltDisk {
+    /// The disk's id in the document.
+    pub disk: String,
+    /// The file written.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: DiskFormat,
+    /// Its virtual size in bytes.
+    pub size_bytes: u64,
+}
+
+/// What `bouture deploy build` did (or would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BuildReport {
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// The disks.
+    pub disks: Vec<BuiltDisk>,
+    /// Kernel, initrd and title found for each image.
+    pub boot_files: Vec<BootFiles>,
+    /// The boot info written to the multiboot partition.
+    pub boot_info: BootInfo,
+}
+
+/// Build the disks of a plan. Everything is checked before anything is
+/// written; the outputs appear (renamed into place) only once complete and
+/// read back.
+pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, Error> {
+    let Some(multiboot_uuid) = plan.multiboot_uuid else {
+        return Err(Error::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
+    };
+    buildable(plan)?;
+    // Everything is checked before anything is written.
+    let sources = check_sources(plan, &options.sources)?;
+    let outputs = output_paths(plan, &options.outputs, options.format)?;
+    check_outputs(plan, options, &outputs, &sources)?;
+    let tools = required_tools(plan, options, &sources)?.cancelled_by(options.cancel.clone());
+    check_grub_dir(&options.grub_dir)?;
+    // What each partition receives, tar archives listed, not extracted.
+    let listed = content::check_content(plan, &sources, &tools)?;
+    let parent = outputs
+        .first()
+        .and_then(|p| p.parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+
+    if options.dry_run {
+        return dry_run(plan, options, &outputs, &sources, &listed);
+    }
+
+    let work = work::Work::create(&parent)?;
+    work.clean_stale(&parent);
+    // Each output is made beside itself (never across filesystems), all
+    // created now (each directory proven writable before any work), and
+    // put in place together once all are complete and read back.
+    let targets: Vec<&Path> = outputs
+        .iter()
+        .chain(&options.boot_info)
+        .map(PathBuf::as_path)
+        .collect();
+    let staged = work.stage(&targets)?;
+    let work_dir = work.path().to_owned();
+    let work_dir = work_dir.as_path();
+    // Tar archives are unpacked first (their size was checked above);
+    // directories are read in place.
+    let mut roots = Vec::new();
+    for (image, source) in plan.images.iter().zip(&sources) {
+        roots.push(match source {
+            Source::Dir(dir) => dir.clone(),
+            Source::Tar(archive) => {
+                let dir = work_dir.join(format!("src-{}", image.name));
+                std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
+                let mut command = tools.command("tar");
+                command.arg("-x").arg("-f").arg(archive).arg("-C").arg(&dir);
+                tools.run(command, None)?;
+                dir
+            }
+        });
+    }
+    let files: Vec<BootFiles> = plan
+        .images
+        .iter()
+        .zip(&roots)
+        .map(|(image, root)| find_boot_files(&image.name, root, &image.image_name))
+        .collect::<Result<_, _>>()?;
+    let boot_info = plan.boot_info(&files);
+
+    let core = make_core_image(
+        &tools,
+        work_dir,
+        &options.grub_dir,
+        &multiboot_uuid.to_string(),
+    )?;
+    for (n, (disk, target)) in plan.disks.iter().zip(&staged).enumerate() {
+        tools.check_cancel()?;
+        let raw = match options.format {
+            DiskFormat::Raw => target.path().to_owned(),
+            DiskFormat::Qcow2 => work_dir.join(format!("disk-{n}.img")),
+        };
+        build_disk(
+            &tools, plan, disk, &roots, &files, &boot_info, options, work_dir, &raw, &core,
+        )?;
+        verify_disk(&tools, disk, &raw)?;
+        if options.format == DiskFormat::Qcow2 {
+            let mut command = tools.command("qemu-img");
+            command
+                .args(["convert", "-q", "-f", "raw", "-O", "qcow2"])
+                .arg(&raw)
+                .arg(target.path());
+            tools.run(command, None)?;
+            std::fs::remove_file(&raw).map_err(io(&raw, "cannot remove"))?;
+        }
+    }
+    if let (Some(path), Some(target)) = (&options.boot_info, staged.last()) {
+        let mut text = serde_json::to_vec_pretty(&boot_info).unwrap_or_default();
+        text.push(b'\n');
+        std::fs::write(target.path(), &text).map_err(io(path, "cannot write"))?;
+    }
+    tools.check_cancel()?;
+    bouture_fs::replace_together(staged, 0o644)?;
+    drop(work);
+    Ok(BuildReport {
+        dry_run: false,
+        disks: disk_list(plan, &outputs, options.format),
+        boot_files: files,
+        boot_info,
+    })
+}
+
+/// What the build would write: the kernel found in each tree (or in each
+/// archive's listing), nothing written.
+fn dry_run(
+    plan: &Plan,
+    options: &BuildOptions,
+    outputs: &[PathBuf],
+    sources: &[Source],
+    listed: &[content::BootNames],
+) -> Result<BuildReport, Error> {
+    let files: Vec<BootFiles> = plan
+        .images
+        .iter()
+        .zip(sources)
+        .zip(listed)
+        .map(|((image, source), listed)| match (source, listed) {
+            (Source::Tar(archive), Some(names)) => {
+                pick_boot_files(&image.name, names, None, &image.image_name, archive)
+            }
+            (Source::Dir(dir) | Source::Tar(dir), _) => {
+                find_boot_files(&image.name, dir, &image.image_name)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let boot_info = plan.boot_info(&files);
+    Ok(BuildReport {
+        dry_run: true,
+        disks: disk_list(plan, outputs, options.format),
+        boot_files: files,
+        boot_info,
+    })
+}
+
+fn disk_list(plan: &Plan, outputs: &[PathBuf], format: DiskFormat) -> Vec<BuiltDisk> {
+    plan.disks
+        .iter()
+        .zip(outputs)
+        .map(|(disk, path)| BuiltDisk {
+            disk: disk.id.clone(),
+            path: path.clone(),
+            format,
+            size_bytes: disk.size_bytes,
+        })
+        .collect()
+}
