@@ -120,7 +120,7 @@ fn render_page(
     version: &str,
     parent_page: Option<&str>,
 ) -> io::Result<ManPage> {
-    let man = Man::new(command.clone())
+    let man = Man::new(with_aliases_in_help(command.clone()))
         .section(MAN_SECTION)
         .source(format!("{BIN_NAME} {}", env!("CARGO_PKG_VERSION")))
         .manual("bouture manual");
@@ -181,6 +181,28 @@ fn render_page(
             .to_string(),
         file_name: format!("{name}.{MAN_SECTION}"),
         roff: out,
+    })
+}
+
+/// `command` with each option's visible aliases at the end of its help, as `--help` shows
+/// them (`[aliases: --logfile, --log_file]`): `clap_mangen` leaves them out of the pages.
+fn with_aliases_in_help(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| {
+        let Some(aliases) = arg.get_visible_aliases().filter(|a| !a.is_empty()) else {
+            return arg;
+        };
+        let aliases = aliases
+            .iter()
+            .map(|alias| format!("--{alias}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let long_help = arg.get_long_help().map(ToString::to_string);
+        let arg = arg.help(format!("{help} [aliases: {aliases}]"));
+        match long_help {
+            Some(long) => arg.long_help(format!("{long} [aliases: {aliases}]")),
+            None => arg,
+        }
     })
 }
 

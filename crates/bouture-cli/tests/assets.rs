@@ -130,3 +130,17 @@ fn completion_scripts_know_every_subcommand() {
         );
     }
 }
+
+#[test]
+fn the_slapos_commands_pages_name_every_spelling_of_log_file() {
+    let pages = assets::man_pages().unwrap();
+    for name in ["bouture-graft.1", "bouture-failover.1", "bouture.1"] {
+        let page = pages.iter().find(|page| page.file_name == name).unwrap();
+        let roff = String::from_utf8_lossy(&page.roff);
+        assert!(roff.contains("log\\-file"), "{name}: {roff}");
+        assert!(
+            roff.contains("[aliases: \\-\\-logfile, \\-\\-log_file]"),
+            "{name}: {roff}"
+        );
+    }
+}

@@ -115,7 +115,7 @@ pub enum Error {
     },
     /// An unfinished merge is recorded: it must be resumed, not started again.
     #[error(
-        "an unfinished merge (run {run_id}, {status}) is recorded in {}: continue it with --resume (nothing was done now)",
+        "an unfinished merge (run {run_id}, {status}) is recorded in {}: it must be resumed, not started again (nothing was done now)",
         journal.display()
     )]
     Unfinished {
@@ -143,16 +143,14 @@ pub enum Error {
         /// The signal.
         signal: i32,
     },
-    /// `--resume` without an unfinished merge.
+    /// Resuming without an unfinished merge.
     #[error("nothing to resume: {reason}")]
     NothingToResume {
         /// Why.
         reason: String,
     },
-    /// `--resume` with clusters other than the recorded ones.
-    #[error(
-        "the recorded merge is of {recorded}, not of {given}: give the same clusters, or none, with --resume"
-    )]
+    /// Resuming with clusters other than the recorded ones.
+    #[error("the recorded merge is of {recorded}, not of {given}")]
     ResumeMismatch {
         /// The recorded clusters.
         recorded: String,

@@ -158,7 +158,7 @@ pub enum ExecError {
     #[error(
         "{host}: its host key is not known (not in known_hosts), so the connection was refused; \
          check the key's fingerprint with the host's administrator and add it \
-         (ssh-keyscan {host} >> ~/.ssh/known_hosts), or accept unknown keys with --accept-new-host-keys"
+         (ssh-keyscan {host} >> ~/.ssh/known_hosts)"
     )]
     HostKeyUnknown {
         /// The SSH host.

@@ -55,6 +55,10 @@ impl GanetiPaths {
     }
 }
 
+/// The daemons of Ganeti 3.0's master role, in `daemon-util start-master`'s
+/// order.
+const MASTER_DAEMONS: [&str; 3] = ["ganeti-wconfd", "ganeti-rapi", "ganeti-luxid"];
+
 /// Node groups whose name is in several clusters (`--groups`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -193,12 +197,13 @@ pub enum StepKind {
     StopInstances,
     /// Pause the watchers (ours and theirs).
     PauseWatchers,
-    /// Copy the merging clusters' config.data.
-    FetchConfigs,
     /// `gnt-cluster deactivate-master-ip` on the merging masters.
     DeactivateMasterIps,
     /// `daemon-util stop-all` on every merging node.
     StopDaemons,
+    /// Copy the merging clusters' config.data (once their daemons are
+    /// stopped, so that the copy cannot be stale).
+    FetchConfigs,
     /// `daemon-util stop-master` here.
     StopOurMaster,
     /// Copy our config.data aside.
@@ -231,9 +236,9 @@ impl StepKind {
             Self::AuthorizeKey => "authorize-key",
             Self::StopInstances => "stop-instances",
             Self::PauseWatchers => "pause-watchers",
-            Self::FetchConfigs => "fetch-configs",
             Self::DeactivateMasterIps => "deactivate-master-ips",
             Self::StopDaemons => "stop-daemons",
+            Self::FetchConfigs => "fetch-configs",
             Self::StopOurMaster => "stop-our-master",
             Self::BackupConfig => "backup-config",
             Self::MergeConfig => "merge-config",
@@ -622,33 +627,6 @@ impl Plan {
         let actions = facts
             .clusters
             .iter()
-            .zip(&fetched)
-            .map(|(cluster, to)| Planned {
-                action: Action::Fetch {
-                    cmd: Cmd::remote(
-                        &cluster.master,
-                        key(&cluster.host),
-                        [
-                            "cat".to_owned(),
-                            remote.data("config.data").display().to_string(),
-                        ],
-                    )
-                    .secret(),
-                    to: to.clone(),
-                },
-                undo: vec![Action::Remove(to.clone())],
-            })
-            .collect();
-        steps.push(step(
-            StepKind::FetchConfigs,
-            "copy the merging clusters' config.data",
-            vec![],
-            actions,
-        ));
-
-        let actions = facts
-            .clusters
-            .iter()
             .map(|cluster| {
                 let on_master = |argv: &[&str]| {
                     Cmd::remote(&cluster.master, key(&cluster.host), argv.iter().copied())
@@ -696,6 +674,33 @@ impl Plan {
         steps.push(step(
             StepKind::StopDaemons,
             "stop Ganeti's daemons on every merging node",
+            vec![],
+            actions,
+        ));
+
+        let actions = facts
+            .clusters
+            .iter()
+            .zip(&fetched)
+            .map(|(cluster, to)| Planned {
+                action: Action::Fetch {
+                    cmd: Cmd::remote(
+                        &cluster.master,
+                        key(&cluster.host),
+                        [
+                            "cat".to_owned(),
+                            remote.data("config.data").display().to_string(),
+                        ],
+                    )
+                    .secret(),
+                    to: to.clone(),
+                },
+                undo: vec![Action::Remove(to.clone())],
+            })
+            .collect();
+        steps.push(step(
+            StepKind::FetchConfigs,
+            "copy the merging clusters' config.data",
             vec![],
             actions,
         ));
@@ -752,24 +757,54 @@ impl Plan {
             }],
         ));
 
+        // Ganeti 3.0 has no masterd: the master role is wconfd, rapi and
+        // luxid, and wconfd and luxid take `--no-voting --yes-do-it`.
+        // `daemon-util start NAME ARGS...` hands ARGS to that daemon only,
+        // for this start only: on its command line without systemd, and
+        // through `DATA_DIR/NAME.onetime.conf` (`ONETIME_ARGS`, which Ganeti's
+        // units read) under systemd, where the environment `daemon-util`
+        // gets (`EXTRA_WCONFD_ARGS`, what Ganeti's own master failover sets)
+        // never reaches the daemon. No file is left to restore.
+        let start_daemon = |daemon: &str, args: &[&str]| {
+            let mut argv = vec![local.daemon_util(), "start".to_owned(), daemon.to_owned()];
+            argv.extend(args.iter().map(|a| (*a).to_owned()));
+            Planned {
+                action: Action::Run(Cmd::local(argv)),
+                undo: vec![Action::Run(lcl(&[&local.daemon_util(), "stop", daemon]))],
+            }
+        };
+        let no_voting = ["--no-voting", "--yes-do-it"];
         let mut last = step(
             StepKind::StartMasterNoVoting,
-            "start our master daemon without voting, on the merged configuration",
+            "start our master daemons without voting, on the merged configuration",
             vec![],
-            vec![Planned {
-                action: Action::Run(
-                    lcl(&[&local.daemon_util(), "start-master"])
-                        .with_env("EXTRA_MASTERD_ARGS", "--no-voting --yes-do-it"),
-                ),
-                undo: vec![Action::Run(lcl(&[&local.daemon_util(), "stop-master"]))],
-            }],
+            vec![
+                start_daemon(MASTER_DAEMONS[0], &no_voting),
+                start_daemon(MASTER_DAEMONS[1], &[]),
+                start_daemon(MASTER_DAEMONS[2], &no_voting),
+            ],
         );
         last.point_of_no_return = true;
         steps.push(last);
 
+        // `gnt-node add --readd` refuses a node that still holds its old
+        // cluster's name ("Current cluster name is ...") or certificate
+        // ("Given cluster certificate does not match local key"): those two
+        // files go first, and nothing else of the node's.
+        let forget: Vec<String> = ["ssconf_cluster_name", "server.pem"]
+            .iter()
+            .map(|f| remote.data(f).display().to_string())
+            .collect();
         let mut actions = Vec::new();
         for cluster in &facts.clusters {
             for node in cluster.online_nodes() {
+                let mut argv = vec!["rm".to_owned(), "-f".to_owned()];
+                argv.extend(forget.iter().cloned());
+                actions.push(done(Action::Run(Cmd::remote(
+                    node,
+                    Identity::Operator,
+                    argv,
+                ))));
                 actions.push(done(Action::Run(lcl(&[
                     &local.gnt("gnt-node"),
                     "add",

@@ -362,7 +362,9 @@ fn a_config_that_changed_into_an_unmergeable_one_is_refused_and_everything_is_un
 #[test]
 fn failure_starting_our_master_without_voting_restores_our_config() {
     let sim = Sim::new();
-    let mut fault = fault(sim.master(OURS), "daemon-util start-master");
+    // wconfd and rapi start; luxid, the last of the master role, fails: the
+    // two are stopped again, our config.data restored, the master restarted.
+    let mut fault = fault(sim.master(OURS), "daemon-util start ganeti-luxid");
     fault["times"] = json!(1);
     fails_and_undoes(&sim, StepKind::StartMasterNoVoting, &[fault], &[]);
 }
@@ -385,9 +387,9 @@ fn every_step_before_the_point_of_no_return_is_covered_above() {
             StepKind::AuthorizeKey,
             StepKind::StopInstances,
             StepKind::PauseWatchers,
-            StepKind::FetchConfigs,
             StepKind::DeactivateMasterIps,
             StepKind::StopDaemons,
+            StepKind::FetchConfigs,
             StepKind::StopOurMaster,
             StepKind::BackupConfig,
             StepKind::MergeConfig,
@@ -506,9 +508,9 @@ fn a_crash_while_stopping_daemons_resumes_after_the_last_completed_action() {
     let sim = Sim::new();
     // 23 discovery commands (17, and every merging node asked its
     // cluster's name), then 1 verify, 6 authorize, 4 instance commands, 3
-    // watcher pauses, 2 fetches, 2 master IPs: the 44th command is the 3rd
-    // daemon stop.
-    crash(&sim, 44);
+    // watcher pauses, 2 master IPs: the 42nd command is the 3rd daemon stop
+    // (the configurations are fetched after the daemons stop).
+    crash(&sim, 42);
     let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
     assert_eq!(journal.status, Status::Running);
     let stop = journal

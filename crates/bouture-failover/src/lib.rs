@@ -6,6 +6,7 @@ mod graft_step;
 mod offline;
 pub mod pidfile;
 mod run;
+pub mod status;
 pub mod switchfile;
 
 pub use graft_step::GraftStepError;

@@ -384,9 +384,11 @@ fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
                     ),
                 });
             }
-            Err(error) => return Err(io(&grub, "cannot read")(error)),
+            // Missing: opening the grubenv below says so.
+            Err(_) => break,
         }
     }
+    let grub = dir.join(GRUB_DIR.trim_start_matches('/'));
     let env_path = grub.join("grubenv");
     let lock = open_regular(&env_path, write)?;
     let file = lock.file();

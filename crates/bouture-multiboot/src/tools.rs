@@ -170,7 +170,7 @@ fn run_with(
             too_long = true;
             let _ = child.kill();
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     };
     let _ = writer.join();
     let out = out_reader.join().unwrap_or_default();

@@ -616,11 +616,6 @@ fn every_part_of_the_start_command_runs_and_each_status_is_reported() {
             ("exit status: 0", true)
         ]
     );
-    let text = report.to_text(false);
-    assert!(
-        text.contains("  exit status: 7: echo noded cannot bind"),
-        "{text}"
-    );
 }
 
 #[test]
@@ -639,8 +634,8 @@ fn the_default_start_command_with_another_data_dir_is_refused_unless_asked() {
         "{error}"
     );
     assert_eq!(snapshot(dir.path()), before);
-    // Asked for (dry run: the system's daemons are not touched here), it
-    // is said.
+    // Asked for (dry run: the system's daemons are not touched here), the
+    // report says so.
     let asked = Options {
         dry_run: true,
         restart_system_daemons: true,
@@ -648,13 +643,6 @@ fn the_default_start_command_with_another_data_dir_is_refused_unless_asked() {
     };
     let report = setup(&input(&sent), &asked).unwrap();
     assert!(report.restarts_system_daemons);
-    assert!(
-        report
-            .to_text(false)
-            .contains("Note: the start command restarts the system's Ganeti daemons"),
-        "{}",
-        report.to_text(false)
-    );
     // Not asked to start the daemons: nothing to refuse.
     sent["start_node_daemon"] = json!(false);
     assert!(setup(&input(&sent), &options(dir.path())).is_ok());
@@ -730,10 +718,8 @@ fn the_report_is_stable() {
     };
     let report = setup(&input(&document(&pair.pem())), &options).unwrap();
     let root = dir.path().to_str().unwrap();
-    insta::with_settings!({filters => vec![(root, "[DATA_DIR]"), (r"pem \(0440, \d+ bytes", "pem (0440, [PEM SIZE] bytes")]}, {
-        insta::assert_snapshot!("report_text", report.to_text(false));
-        insta::assert_snapshot!("report_text_verbose", report.to_text(true));
-    });
+    // Its text is the `bouture` command's (issue 23: renderers live in the
+    // CLI), snapshotted by bouture-cli's node_setup tests.
     let mut json = serde_json::to_value(&report).unwrap();
     // PEM sizes vary with the keys made for the test.
     for file in json["files"].as_array_mut().unwrap() {

@@ -9,7 +9,7 @@ use bouture_cluster_merge::{
     Status, StopRequest, SystemExecutor,
 };
 
-use crate::commands::merge::{GroupsArg, ParamsArg};
+use crate::commands::merge::{GroupsArg, ParamsArg, render_report};
 use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
 use crate::log::Logger;
@@ -233,7 +233,7 @@ pub(crate) fn run(args: &ClusterMergeArgs, cx: &mut Context<'_>) -> CommandResul
     if args.dry_run {
         let prepared =
             bouture_cluster_merge::dry_run(&args.settings(), &mut executor, &mut progress)
-                .map_err(CommandError::failed)?;
+                .map_err(refused)?;
         let written = match args.format {
             OutputFormat::Json => write_json(
                 stdout,
@@ -241,7 +241,7 @@ pub(crate) fn run(args: &ClusterMergeArgs, cx: &mut Context<'_>) -> CommandResul
             ),
             OutputFormat::Text => {
                 let plan = prepared.plan.to_text(&|cmd| executor.describe(cmd));
-                write!(stdout, "{plan}\n{}", prepared.merge.to_text())
+                write!(stdout, "{plan}\n{}", render_report(&prepared.merge, false))
             }
         };
         written.map_err(CommandError::Output)?;
@@ -252,13 +252,59 @@ pub(crate) fn run(args: &ClusterMergeArgs, cx: &mut Context<'_>) -> CommandResul
     } else {
         bouture_cluster_merge::run(&args.settings(), &mut executor, &mut progress)
     }
-    .map_err(CommandError::failed)?;
+    .map_err(refused)?;
     let written = match args.format {
         OutputFormat::Json => write_json(stdout, &outcome),
         OutputFormat::Text => stdout.write_all(render(&outcome).as_bytes()),
     };
     written.map_err(CommandError::Output)?;
     Ok(outcome_of(outcome.status))
+}
+
+/// A merge that could not start or go on: the library states what is
+/// wrong; the flag that addresses it, which only the CLI names, is added
+/// ([`Hinted`]).
+fn refused(error: bouture_cluster_merge::Error) -> CommandError {
+    let hint = flag_hint(&error);
+    CommandError::failed(Hinted { error, hint })
+}
+
+/// The flag of `bouture cluster-merge` that addresses `error`, if one does.
+fn flag_hint(error: &bouture_cluster_merge::Error) -> Option<&'static str> {
+    use bouture_cluster_merge::{Error, ExecError};
+    match error {
+        Error::Unfinished { .. } => Some("continue it with --resume"),
+        Error::ResumeMismatch { .. } => Some("give the same clusters, or none, with --resume"),
+        Error::Exec {
+            source: ExecError::HostKeyUnknown { .. },
+            ..
+        } => Some("or accept unknown keys with --accept-new-host-keys"),
+        _ => None,
+    }
+}
+
+/// A cluster-merge error and the flag hint the CLI adds to its message; its
+/// sources are the library error's.
+#[derive(Debug)]
+struct Hinted {
+    error: bouture_cluster_merge::Error,
+    hint: Option<&'static str>,
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error)?;
+        match self.hint {
+            Some(hint) => write!(f, "; {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
 }
 
 /// What a merge that started amounts to: only a complete merge is done; a
@@ -358,4 +404,44 @@ fn merge_summary(report: &bouture_merge::Report) -> String {
         let _ = writeln!(out, "  warning: {}", warning.message);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use bouture_cluster_merge::{Error, ExecError};
+
+    use super::*;
+    use crate::output::error_chain;
+
+    #[test]
+    fn the_cli_names_the_flag_the_library_states_the_fact() {
+        let unknown = refused(Error::Exec {
+            cmd: "[b.example.com] true".to_owned(),
+            source: ExecError::HostKeyUnknown {
+                host: "b.example.com".to_owned(),
+            },
+        });
+        let CommandError::Failed(failure) = unknown else {
+            panic!("{unknown:?}");
+        };
+        let message = error_chain(failure.error.as_ref());
+        assert!(
+            message.ends_with(
+                "(ssh-keyscan b.example.com >> ~/.ssh/known_hosts); or accept unknown keys with --accept-new-host-keys"
+            ),
+            "{message}"
+        );
+        let mismatch = Error::ResumeMismatch {
+            recorded: "b".to_owned(),
+            given: "c".to_owned(),
+        };
+        assert!(!mismatch.to_string().contains("--"), "{mismatch}");
+        let CommandError::Failed(failure) = refused(mismatch) else {
+            panic!("failed");
+        };
+        assert_eq!(
+            error_chain(failure.error.as_ref()),
+            "the recorded merge is of b, not of c; give the same clusters, or none, with --resume"
+        );
+    }
 }

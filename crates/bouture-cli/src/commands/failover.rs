@@ -31,6 +31,13 @@ then remove SWITCHFILE. Any other exit: change nothing. Every decision is logged
 stderr, in slapos's format and local time, with the Python tool's messages; the global
 options of `slapos` (--log-file, -v, -q, ...) are accepted before or after `failover`.
 
+The Debian package installs two ways to run it every minute, both disabled and with
+the same command line and paths: the commented cron example
+/etc/cron.d/bouture-failover, and the systemd units bouture-failover.service and
+bouture-failover.timer (/usr/lib/systemd/system; set the command with `systemctl edit
+bouture-failover.service`, then `systemctl enable --now bouture-failover.timer`).
+Use one of them, and remove the `slapos node instance` cron line.
+
 Examples:
   bouture failover --new-master-url http://10.0.0.2:4000 \\
       --new-node-cfg /etc/opt/slapos/slapos-bouture.cfg \\

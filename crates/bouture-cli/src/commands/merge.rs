@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use bouture_merge::{
-    DEFAULT_MAX_INPUT_SIZE, Error, GroupStrategy, MAX_TEXT_SIZE, ParameterPolicy, PortRange, Report,
+    DEFAULT_MAX_INPUT_SIZE, Error, GroupAction, GroupStrategy, MAX_TEXT_SIZE, ParameterPolicy,
+    PortKind, PortRange, Report,
 };
 
 use crate::context::Context;
@@ -214,11 +215,9 @@ fn render(
             std::io::Write::flush(&mut out)?;
         }
         (OutputFormat::Text, Verbosity::Quiet) => log_warnings(report, &mut cx.log),
-        (OutputFormat::Text, _) => cx.stdout.write_all(
-            report
-                .to_text_with(verbosity == Verbosity::Verbose)
-                .as_bytes(),
-        )?,
+        (OutputFormat::Text, _) => cx
+            .stdout
+            .write_all(render_report(report, verbosity == Verbosity::Verbose).as_bytes())?,
     }
     // The library's phases, then the rendering of the report here: a
     // DEBUG line (on stderr with -v, in --log-file always).
@@ -330,4 +329,196 @@ impl std::error::Error for Refused {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         std::error::Error::source(&self.0)
     }
+}
+
+/// How many port changes the text report lists without `-v`.
+const PORTS_SHOWN: usize = 10;
+
+/// How many nodes, instances, disks, ... added the text report names per
+/// kind without `-v`.
+const NAMES_SHOWN: usize = 10;
+
+/// A merge report as text for people, with at most [`PORTS_SHOWN`]
+/// port changes and [`NAMES_SHOWN`] names of each kind of object added
+/// listed, and how many more there are; `every_port` (`-v`): every port
+/// change and every object added.
+#[allow(clippy::too_many_lines, reason = "the report's sections in order")]
+pub(crate) fn render_report(report: &Report, every_port: bool) -> String {
+    let mut out = String::new();
+    let _ = if report.dry_run {
+        writeln!(
+            out,
+            "Dry run: merging into cluster '{}' (Ganeti {}); nothing written.",
+            report.cluster, report.version
+        )
+    } else {
+        writeln!(
+            out,
+            "Merged into cluster '{}' (Ganeti {}), written to {}.",
+            report.cluster,
+            report.version,
+            report
+                .output
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        )
+    };
+    for cluster in &report.merged {
+        let _ = writeln!(
+            out,
+            "\nFrom cluster '{}' ({}):",
+            cluster.name,
+            cluster.path.display()
+        );
+        list(
+            &mut out,
+            "nodes added, offline and not candidates",
+            &cluster.nodes_added,
+            every_port,
+        );
+        let groups: Vec<String> = cluster
+            .groups
+            .iter()
+            .map(|g| match &g.action {
+                GroupAction::Add => format!("{} (added)", g.name),
+                GroupAction::Rename { new_name } => format!("{} (added as {new_name})", g.name),
+                GroupAction::MergeInto { target_uuid, .. } => format!(
+                    "{} (nodes join group '{}', {target_uuid})",
+                    g.name,
+                    g.joined.as_deref().unwrap_or("?")
+                ),
+                _ => g.name.clone(),
+            })
+            .collect();
+        list(&mut out, "node groups", &groups, every_port);
+        list(
+            &mut out,
+            "instances added",
+            &cluster.instances_added,
+            every_port,
+        );
+        list(&mut out, "disks added", &cluster.disks_added, every_port);
+        list(
+            &mut out,
+            "networks added",
+            &cluster.networks_added,
+            every_port,
+        );
+    }
+    let drbd = report
+        .port_changes
+        .iter()
+        .filter(|c| c.kind == PortKind::Drbd)
+        .count();
+    let _ = writeln!(
+        out,
+        "\nPorts reallocated: {} ({drbd} DRBD, {} console)",
+        report.port_changes.len(),
+        report.port_changes.len() - drbd
+    );
+    let shown = if every_port {
+        report.port_changes.len()
+    } else {
+        PORTS_SHOWN
+    };
+    for change in report.port_changes.iter().take(shown) {
+        let what = match change.kind {
+            PortKind::Drbd => format!("drbd {}", change.disk.as_deref().unwrap_or("?")),
+            _ => "console".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}/{}: {what}: {} -> {}",
+            change.cluster,
+            change.instance.as_deref().unwrap_or("(no instance)"),
+            change.old,
+            change.new
+        );
+    }
+    if report.port_changes.len() > shown {
+        let _ = writeln!(
+            out,
+            "  ... and {} more (-v or --format json lists every one)",
+            report.port_changes.len() - shown
+        );
+    }
+    for repair in &report.repairs {
+        let _ = writeln!(
+            out,
+            "Port bookkeeping of cluster '{}': {} ({}: {})",
+            report.cluster,
+            repair.message,
+            repair.field,
+            summarize_ports(&repair.ports)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Port range {}: highest_used_port {} -> {}, free pool {} -> {} ports",
+        report.ports.range,
+        report.ports.highest_used_port_before,
+        report.ports.highest_used_port_after,
+        report.ports.pool_before,
+        report.ports.pool_after
+    );
+    if !report.parameters_merged.is_empty() {
+        let _ = writeln!(
+            out,
+            "Cluster parameters merged: {}",
+            report.parameters_merged.join(", ")
+        );
+    }
+    if report.warnings.is_empty() {
+        let _ = writeln!(out, "Warnings: none");
+    } else {
+        let _ = writeln!(out, "Warnings ({}):", report.warnings.len());
+        for warning in &report.warnings {
+            let _ = writeln!(out, "  - {}", warning.message);
+        }
+    }
+    if !report.dry_run {
+        let _ = writeln!(
+            out,
+            "\nNext: install the merged file as config.data on the master, start the master daemon, then `gnt-node add --readd` every merged node."
+        );
+    }
+    out
+}
+
+/// At most ten ports, then how many more.
+fn summarize_ports(ports: &[u64]) -> String {
+    let mut text: Vec<String> = ports.iter().take(10).map(u64::to_string).collect();
+    if ports.len() > 10 {
+        text.push(format!("and {} more", ports.len() - 10));
+    }
+    text.join(", ")
+}
+
+/// One line naming `items`: all of them if `all`, else the first
+/// [`NAMES_SHOWN`] and how many more there are.
+fn list(out: &mut String, title: &str, items: &[String], all: bool) {
+    if items.is_empty() {
+        let _ = writeln!(out, "  {title}: none");
+        return;
+    }
+    let shown = if all {
+        items.len()
+    } else {
+        items.len().min(NAMES_SHOWN)
+    };
+    let _ = write!(out, "  {title} ({}): ", items.len());
+    for (i, item) in items.iter().take(shown).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    if shown < items.len() {
+        let _ = write!(
+            out,
+            ", ... and {} more (-v or --format json lists every one)",
+            items.len() - shown
+        );
+    }
+    out.push('\n');
 }

@@ -1,11 +1,12 @@
 //! `bouture node-setup`: join this node to a Ganeti cluster from the JSON
 //! document the master sends on standard input.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
 use bouture_node_setup::{
-    DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, Error, Options, Report, SetupInput, StartOutcome,
+    DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, Error, FileKind, Options, Report, SetupInput,
+    StartOutcome,
 };
 
 use crate::context::Context;
@@ -112,7 +113,7 @@ fn render(report: &Report, format: OutputFormat, cx: &mut Context<'_>) -> Comman
     let printed = match format {
         OutputFormat::Json => write_json(cx.stdout, report),
         OutputFormat::Text if !quiet || report.start.failed() => {
-            cx.stdout.write_all(report.to_text(verbose).as_bytes())
+            cx.stdout.write_all(render_text(report, verbose).as_bytes())
         }
         OutputFormat::Text => Ok(()),
     };
@@ -131,6 +132,97 @@ fn render(report: &Report, format: OutputFormat, cx: &mut Context<'_>) -> Comman
     }
     printed.map_err(CommandError::Output)?;
     Ok(Outcome::Done)
+}
+
+/// The report as text; `verbose` adds sizes and owners.
+fn render_text(report: &Report, verbose: bool) -> String {
+    let mut out = String::new();
+    let (would, create, replace) = if report.dry_run {
+        ("would ", "would create", "would replace")
+    } else {
+        ("", "created", "replaced")
+    };
+    if report.dry_run {
+        let _ = writeln!(
+            out,
+            "Dry run: every check passed, nothing was written or run."
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Node {} {}join{} cluster {} (data directory {}).",
+        report.node_name,
+        would,
+        if report.dry_run { "" } else { "ed" },
+        report.cluster_name,
+        report.data_dir.display()
+    );
+    let _ = writeln!(out, "Cluster certificate: {}", report.certificate_subject);
+    let _ = writeln!(out, "Files:");
+    for file in &report.files {
+        let name = file
+            .path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "  {:<13} {name} ({:04o}",
+            if file.replaces { replace } else { create },
+            file.mode
+        );
+        if verbose {
+            let _ = write!(out, ", {} bytes", file.bytes);
+            if let Some((uid, gid)) = file.owner {
+                let _ = write!(out, ", owner {uid}:{gid}");
+            }
+        }
+        out.push(')');
+        match file.kind {
+            FileKind::ClientCertificateBackup => {
+                out.push_str(": copy of the previous client.pem");
+            }
+            FileKind::ClientCertificate => {
+                let _ = write!(
+                    out,
+                    ": new key, CN={}, signed by the cluster certificate",
+                    report.node_name
+                );
+            }
+            _ => {}
+        }
+        out.push('\n');
+    }
+    match &report.start {
+        StartOutcome::NotRequested => {
+            out.push_str("Node daemons: not restarted (start_node_daemon is false).\n");
+        }
+        StartOutcome::WouldRun { command } => {
+            let _ = writeln!(out, "Node daemons: would run (with sh -c): {command}");
+        }
+        StartOutcome::Started { command, .. } => {
+            let _ = writeln!(out, "Node daemons: restarted (with sh -c): {command}");
+        }
+        StartOutcome::Failed { status, parts, .. } => {
+            let _ = writeln!(
+                out,
+                "Node daemons: NOT started, the files above stay written; failed (run with sh -c): {status}"
+            );
+            for part in parts {
+                let _ = writeln!(out, "  {}: {}", part.status, part.command);
+            }
+        }
+        _ => {}
+    }
+    if report.restarts_system_daemons {
+        let _ = writeln!(
+            out,
+            "Note: the start command restarts the system's Ganeti daemons, which read {}, not {}.",
+            bouture_node_setup::DEFAULT_DATA_DIR,
+            report.data_dir.display()
+        );
+    }
+    out
 }
 
 /// The error of a refused or failed setup, saying in its JSON error

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bouture_failover::Level;
 use bouture_offline_changes::ChangesFile;
 
-use bouture_failover::switchfile::{self, OfflineRuns, SwitchRecord, SwitchStatus};
+use bouture_failover::status::Report as StatusReport;
 
 use crate::commands::NodeCfgArg;
 use crate::context::Context;
@@ -30,9 +30,15 @@ Examples:
   bouture status --cfg /etc/opt/slapos/slapos.cfg \\
       --switchfile /etc/opt/slapos/bouture-switch --format json
   bouture status --switchfile /etc/opt/slapos/bouture-switch --ack
+  bouture status --switchfile /etc/opt/slapos/bouture-switch --replay \\
+      --client-cfg ~/.slapos/slapos-client.cfg --dry-run
 
-Exit status: 0 when the state was read (whichever master), 1 when the node
-configuration, SWITCHFILE or its changes cannot be read (or, with --ack, cleared),
+--replay runs each change's `slapos request --cfg CLIENT_CFG ...` (rebuilt from the
+checked record, never run as written in the file), one at a time; one replay at a time.
+
+Exit status: 0 when the state was read (whichever master), or every change replayed
+was acknowledged; 1 when the node configuration, SWITCHFILE or its changes cannot be
+read (or, with --ack, cleared), or a replayed change failed, or another replay runs;
 2 for usage errors.")]
 #[non_exhaustive]
 pub struct StatusArgs {
@@ -47,35 +53,23 @@ pub struct StatusArgs {
     pub format: OutputFormat,
     /// Acknowledge the changes listed: print them, then clear them (under a
     /// lock, so that a failover run adding new ones meanwhile waits).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replay")]
     pub ack: bool,
-}
-
-/// The JSON document `bouture status --format json` prints.
-#[derive(Debug, serde::Serialize)]
-struct StatusReport {
-    /// `original` or `new`.
-    following: &'static str,
-    /// The master the node follows, when known.
-    master_url: Option<String>,
-    /// Since when it follows the new master (RFC 3339 UTC), when known.
-    since: Option<String>,
-    /// The original master (from the node configuration).
-    original_master_url: Option<String>,
-    switchfile: PathBuf,
-    /// The switch record, when the switchfile has one.
-    switch: Option<SwitchRecord>,
-    /// Why the switchfile's content could not be read, if so.
-    switchfile_problem: Option<String>,
-    /// Offline runs in a row counted so far without switching.
-    offline_runs: Option<OfflineRuns>,
-    /// Changes made on the new master while the node followed it, not
-    /// acknowledged before this command.
-    changes: Option<ChangesFile>,
-    /// Where they are kept.
-    changes_file: PathBuf,
-    /// Whether this command acknowledged (cleared) them.
-    acknowledged: bool,
+    /// Carry the changes back: run each change's `slapos request` against the original
+    /// master, one at a time (with --client-cfg), and acknowledge each that succeeds;
+    /// one that fails stays, with the master's answer.
+    #[arg(long, requires = "client_cfg")]
+    pub replay: bool,
+    /// With --replay: the slapos client configuration naming the original master
+    /// (`slapos request --cfg FILE`).
+    #[arg(long, value_name = "FILE", value_parser = crate::commands::expanded_path)]
+    pub client_cfg: Option<PathBuf>,
+    /// With --replay: the `slapos` program (a name looked up in PATH, or a path).
+    #[arg(long, value_name = "PROGRAM", default_value = "slapos")]
+    pub slapos_command: std::ffi::OsString,
+    /// With --replay: print what would run; run nothing, change nothing.
+    #[arg(long, requires = "replay")]
+    pub dry_run: bool,
 }
 
 /// The report goes to stdout; errors go through the log (stderr with the
@@ -88,56 +82,13 @@ pub(crate) fn run(args: &StatusArgs, cx: &mut Context<'_>) -> CommandResult {
 }
 
 fn status(args: &StatusArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
-    let config = args.node.load()?;
-    let switchfile_path = absolute(&args.switchfile);
-    let status = switchfile::read_switchfile(&args.switchfile).map_err(CommandError::failed)?;
-    let offline_runs =
-        switchfile::read_offline_runs(&args.switchfile).map_err(CommandError::failed)?;
-    let changes = if args.ack {
-        bouture_offline_changes::acknowledge(&args.switchfile)
-    } else {
-        bouture_offline_changes::read_changes(&args.switchfile)
+    if args.replay {
+        // The original master is the one the client configuration names.
+        return replay(args, log, stdout);
     }
-    .map_err(CommandError::failed)?;
-    let original = config.master_url.clone();
-    let mut report = match status {
-        SwitchStatus::Switched { record, problem } => {
-            let record = record.map(|mut record| {
-                record.node_cfg = absolute(&record.node_cfg);
-                record.new_node_cfg = absolute(&record.new_node_cfg);
-                *record
-            });
-            StatusReport {
-                following: "new",
-                master_url: record.as_ref().map(|r| r.new_master_url.clone()),
-                since: record.as_ref().map(|r| r.switched_at.clone()),
-                original_master_url: original,
-                switchfile: switchfile_path.clone(),
-                switch: record,
-                switchfile_problem: problem,
-                offline_runs: None,
-                changes: None,
-                changes_file: PathBuf::new(),
-                acknowledged: false,
-            }
-        }
-        _ => StatusReport {
-            following: "original",
-            master_url: original.clone(),
-            since: None,
-            original_master_url: original,
-            switchfile: switchfile_path.clone(),
-            switch: None,
-            switchfile_problem: None,
-            offline_runs,
-            changes: None,
-            changes_file: PathBuf::new(),
-            acknowledged: false,
-        },
-    };
-    report.changes = changes;
-    report.changes_file = bouture_offline_changes::changes_path(&switchfile_path);
-    report.acknowledged = args.ack;
+    let config = args.node.load()?;
+    let report = bouture_failover::status::read(&config, &args.switchfile, args.ack)
+        .map_err(CommandError::failed)?;
     log_status(&report, &config.path, log);
     let written = match args.format {
         OutputFormat::Json => write_json(stdout, &report),
@@ -315,4 +266,109 @@ fn render_changes(out: &mut String, report: &StatusReport) {
 /// fails), so that what `status` prints can be used from anywhere.
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `--replay`: each change's command run on the original master, reported as it goes.
+fn replay(args: &StatusArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
+    use bouture_offline_changes::replay::{
+        self, ChangeStatus, Options, ReplayEvent, ReplayOutcome,
+    };
+
+    struct Printed<'w> {
+        out: &'w mut dyn Write,
+        text: bool,
+    }
+    impl replay::ReplayObserver for Printed<'_> {
+        fn event(&mut self, event: ReplayEvent<'_>) {
+            if !self.text {
+                return;
+            }
+            let line = match event {
+                ReplayEvent::Running {
+                    index,
+                    total,
+                    change,
+                } => format!(
+                    "[{}/{total}] {}\n      running: {}\n",
+                    index + 1,
+                    change.summary,
+                    change.command_line.as_deref().unwrap_or("")
+                ),
+                ReplayEvent::Done { change } => match &change.status {
+                    ChangeStatus::Ran(ReplayOutcome::Acknowledged) => {
+                        "      acknowledged\n".to_string()
+                    }
+                    ChangeStatus::Ran(ReplayOutcome::Failed { exit_code, answer }) => format!(
+                        "      FAILED ({}), kept to replay; the master answered:\n{}\n",
+                        exit_code.map_or("killed".to_string(), |code| format!("exit {code}")),
+                        answer
+                            .lines()
+                            .map(|line| format!("        {line}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ),
+                    ChangeStatus::WouldRun => format!(
+                        "would run: {}\n  for: {}\n",
+                        change.command_line.as_deref().unwrap_or(""),
+                        change.summary
+                    ),
+                    ChangeStatus::AlreadyAcknowledged => {
+                        format!("already acknowledged: {}\n", change.summary)
+                    }
+                    ChangeStatus::NoCommand { note } => format!(
+                        "not replayed (no command): {}{}\n",
+                        change.summary,
+                        note.as_deref()
+                            .map(|n| format!("; {n}"))
+                            .unwrap_or_default()
+                    ),
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            };
+            let _ = self.out.write_all(line.as_bytes());
+            let _ = self.out.flush();
+        }
+    }
+
+    let Some(client_cfg) = &args.client_cfg else {
+        return Err(CommandError::config(std::io::Error::other(
+            "--replay needs --client-cfg FILE",
+        )));
+    };
+    let mut options = Options::new(client_cfg);
+    options.slapos.clone_from(&args.slapos_command);
+    options.dry_run = args.dry_run;
+    let text = matches!(args.format, OutputFormat::Text) && log.shows(Level::Info);
+    let report = replay::replay(
+        &args.switchfile,
+        &options,
+        &mut Printed {
+            out: &mut *stdout,
+            text,
+        },
+    )
+    .map_err(CommandError::failed)?;
+    let Some(report) = report else {
+        log.info(&format!(
+            "no change to replay: {} does not exist",
+            bouture_offline_changes::changes_path(&args.switchfile).display()
+        ));
+        return Ok(Outcome::Done);
+    };
+    if matches!(args.format, OutputFormat::Json) {
+        write_json(stdout, &report).map_err(CommandError::Output)?;
+    }
+    let failed = report.failed();
+    log.info(&format!(
+        "replay{}: {} change(s) acknowledged now, {failed} failed, {} recorded",
+        if args.dry_run { " (dry run)" } else { "" },
+        report.acknowledged(),
+        report.changes.len()
+    ));
+    Ok(if failed == 0 {
+        Outcome::Done
+    } else {
+        Outcome::Incomplete
+    })
 }

@@ -694,3 +694,147 @@ fn a_valid_partition_failing_on_the_new_master_means_no_switch() {
     assert!(!scene.switchfile().exists());
     assert_eq!(scene.calls().len(), 1, "not processed from the new master");
 }
+
+/// The exit status of each case, next to the Python `slapos bouture failover`'s (read from
+/// its code, commit b126a1ee6, and cliff's): the Python tool exits 0 for an ambiguous run
+/// and for a failed run on the new master, 1 on any exception (configure or graft failure,
+/// configuration error, no `slapos`), 2 on a usage error, 10 on a live pidfile. docs/failover.md
+/// has the same table.
+#[test]
+#[allow(clippy::too_many_lines)] // one case after the other, as the table
+fn exit_status_per_case_next_to_the_python_tool() {
+    struct Case {
+        name: &'static str,
+        python: i32,
+        bouture: i32,
+    }
+    let mut seen = Vec::new();
+    let mut check = |case: Case, run: &Run| {
+        assert_eq!(
+            run.code, case.bouture,
+            "{} (Python: {}): {}",
+            case.name, case.python, run.stderr
+        );
+        seen.push((case.name, case.python, run.code));
+    };
+    // Online: 0 and 2 (promises failed).
+    for code in ["0", "2"] {
+        let scene = Scene::new();
+        scene.codes(&[code]);
+        check(
+            Case {
+                name: "online",
+                python: 0,
+                bouture: 0,
+            },
+            &scene.failover(DEAD_MASTER, &[]),
+        );
+    }
+    // Ambiguous run of the original master: nothing changed.
+    let scene = Scene::new();
+    scene.codes(&["1"]);
+    check(
+        Case {
+            name: "ambiguous",
+            python: 0,
+            bouture: 75,
+        },
+        &scene.failover(DEAD_MASTER, &[]),
+    );
+    // Switched, offline, and the run from the new master failed.
+    let scene = Scene::new();
+    fs::write(scene.switchfile(), "").unwrap();
+    scene.codes(&["3", "1"]);
+    check(
+        Case {
+            name: "new master run failed",
+            python: 0,
+            bouture: 75,
+        },
+        &scene.failover(DEAD_MASTER, &[]),
+    );
+    // Graft failure (the new master does not answer).
+    let scene = Scene::new();
+    scene.codes(&["3"]);
+    check(
+        Case {
+            name: "graft failed",
+            python: 1,
+            bouture: 1,
+        },
+        &scene.failover(DEAD_MASTER, &[]),
+    );
+    // Configure failure (NEW_CFG is a directory).
+    let scene = Scene::new();
+    scene.codes(&["3"]);
+    let new_cfg = scene.path("new-cfg-dir");
+    fs::create_dir(&new_cfg).unwrap();
+    check(
+        Case {
+            name: "configure failed",
+            python: 1,
+            bouture: 1,
+        },
+        &failover_with_new_cfg(&scene, &new_cfg),
+    );
+    // Configuration error: no node configuration.
+    let scene = Scene::new();
+    fs::remove_file(&scene.node.cfg).unwrap();
+    check(
+        Case {
+            name: "configuration error",
+            python: 1,
+            bouture: 1,
+        },
+        &scene.failover(DEAD_MASTER, &[]),
+    );
+    // No `slapos` to run.
+    let scene = Scene::new();
+    let mut args = scene.failover_args(DEAD_MASTER, &[]);
+    let last = args.len() - 1;
+    args[last] = "/nonexistent/slapos".into();
+    let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
+    check(
+        Case {
+            name: "no slapos",
+            python: 1,
+            bouture: 1,
+        },
+        &crate::support::bouture(&args_ref, scene.dir.path()),
+    );
+    // Usage error.
+    let scene = Scene::new();
+    check(
+        Case {
+            name: "usage error",
+            python: 2,
+            bouture: 2,
+        },
+        &scene.failover(DEAD_MASTER, &["--no-such-flag"]),
+    );
+    // A live `slapos` process named in the pidfile (as the Python tool leaves it).
+    let scene = Scene::new();
+    scene.codes(&["0"]);
+    let mut holder = Command::new("sleep");
+    std::os::unix::process::CommandExt::arg0(&mut holder, "slapos-bouture-failover");
+    let mut holder = holder
+        .arg("10")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    fs::write(scene.path("failover.pid"), format!("{}\n", holder.id())).unwrap();
+    let run = scene.failover(DEAD_MASTER, &[]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    check(
+        Case {
+            name: "live pidfile",
+            python: 10,
+            bouture: 10,
+        },
+        &run,
+    );
+    assert!(scene.calls().is_empty(), "nothing ran");
+    assert_eq!(seen.len(), 10);
+}

@@ -258,3 +258,46 @@ fn a_graft_cut_by_a_proxy_restart_converges_when_run_again() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(master_state(&proxy, "COMP-RESTART"), expected);
 }
+
+#[test]
+fn a_node_with_no_opted_in_partition_exits_0_and_leaves_the_master_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::new(dir.path(), "COMP-NONE")
+        .partition(TestPartition::new(0))
+        .partition(TestPartition::new(1))
+        .write();
+    let proxy = SlapProxy::start("COMP-NONE").unwrap();
+    // The master holds a computer of its own already: it must stay as it is.
+    let other = TestNode::new(&dir.path().join("other"), "COMP-NONE")
+        .partition(TestPartition::new(0).instance("Already there", "started"))
+        .write();
+    let seeded = graft(other.cfg.to_str().unwrap(), proxy.url(), &[], dir.path());
+    assert_eq!(seeded.code, 0, "{}", seeded.stderr);
+    let before = master_state(&proxy, "COMP-NONE");
+    let requests = |proxy: &SlapProxy| {
+        proxy
+            .log_tail()
+            .iter()
+            .filter(|line| line.contains("\"GET ") || line.contains("\"POST "))
+            .count()
+    };
+    let requests_before = requests(&proxy);
+
+    let run = graft(node.cfg.to_str().unwrap(), proxy.url(), &[], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("INFO No bouture partitions found on this node: no partition of "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert_eq!(requests(&proxy), requests_before, "not one request sent");
+    let after = master_state(&proxy, "COMP-NONE");
+    assert_eq!(
+        format!("{after:?}"),
+        format!("{before:?}"),
+        "the master is untouched"
+    );
+    assert!(format!("{after:?}").contains("Already there"));
+}

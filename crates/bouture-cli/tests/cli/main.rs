@@ -24,6 +24,7 @@ mod master_safety;
 mod merge;
 mod multiboot;
 mod node_setup;
+mod replay;
 mod support;
 mod verbosity;
 

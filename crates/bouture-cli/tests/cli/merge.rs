@@ -254,3 +254,48 @@ fn unreadable_inputs_and_outputs_exit_1_naming_the_file() {
     );
     assert!(!case.output_exists());
 }
+
+/// The text report of two merges, as `bouture merge` prints it:
+/// its renderer is the CLI's (issue 23; these were the merge crate's
+/// `to_text` snapshots).
+#[test]
+fn text_reports_of_the_fixture_and_of_generated_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |name: &str, text: &str| {
+        let path = root.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let output = root.join("merged.data").display().to_string();
+    let stable = |text: &str| text.replace(root.to_str().unwrap(), "[ROOT]");
+
+    let fixture = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../bouture-merge/tests/fixtures/cluster_config_3.0.json"),
+    )
+    .unwrap();
+    let ours = write("ours.data", &fixture);
+    let theirs = write("theirs.data", &merge_common::renamed_copy(&fixture, "c0de"));
+    let (code, stdout, stderr) = merge(
+        &ours,
+        &theirs,
+        &output,
+        "--groups rename --port-range 11000-65535",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("fixture_rename_text", stable(&stdout));
+
+    let spec = merge_common::generator::Spec::new;
+    let a = write("a.data", &merge_common::generator::generate(&spec(1, 3, 6)));
+    let b = merge_common::mutate(&merge_common::generator::generate(&spec(2, 3, 6)), |v| {
+        v["cluster"]["master_netdev"] = serde_json::json!("eth9");
+        v["cluster"]["reserved_lvs"] = serde_json::json!(["xenvg/keep"]);
+        v["filters"] = serde_json::json!({"f1": {"uuid": "f1", "priority": 1}});
+    });
+    let b = write("b.data", &b);
+    let (code, stdout, stderr) =
+        merge(&a, &b, &output, "--groups merge --parameter-conflicts warn");
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("generated_merge_text", stable(&stdout));
+}

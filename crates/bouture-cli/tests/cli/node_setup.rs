@@ -122,6 +122,19 @@ fn joins_then_joins_again_with_text_reports() {
         json!({"outcome": "would_run", "command": "/usr/lib/ganeti/daemon-util stop-all; /usr/lib/ganeti/daemon-util start ganeti-noded; /usr/lib/ganeti/daemon-util start ganeti-mond"})
     );
     assert_eq!(report["restarts_system_daemons"], json!(true));
+    let run = node_setup(
+        dir.path(),
+        &["--dry-run", "--restart-system-daemons"],
+        &again,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "Note: the start command restarts the system's Ganeti daemons, which read /var/lib/ganeti, not [DATA_DIR]."
+        ),
+        "{}",
+        run.stdout
+    );
     let names: Vec<&str> = report["files"]
         .as_array()
         .unwrap()

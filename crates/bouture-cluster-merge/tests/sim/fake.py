@@ -12,6 +12,9 @@ the name it was called by. Every host is a directory SIM/hosts/NODE:
   root/.ssh/authorized_keys, id_rsa, id_rsa.pub
   state/daemons.json                  {"node": "running"|"stopped",
                                        "master": ... (masters only)}
+  state/master_daemons.json           while the master role is partly started:
+                                       wconfd, rapi, luxid each "running",
+                                       "running-no-voting" or "stopped"
   state/instances.json                instance name -> status (masters)
   state/master_ip                     "up" or "down" (masters)
   state/down                          present: the host is unreachable
@@ -322,6 +325,12 @@ def gnt_node(host):
         authorized = (read(os.path.join(home, "root", ".ssh", "authorized_keys")) or "").splitlines()
         if ours not in authorized:
             die("ssh to %s: Permission denied (publickey)" % name)
+        # As prepare-node-join and node-daemon-setup on the node: a node
+        # still holding another cluster's name is refused.
+        gdir = os.path.join(home, "var", "lib", "ganeti")
+        current = (read(os.path.join(gdir, "ssconf_cluster_name")) or "").strip()
+        if current and current != host.ssconf("cluster_name"):
+            die("Current cluster name is '%s'" % current)
         node = matching[0]
         node["offline"] = False
         # As Ganeti's AdjustCandidatePool: promote while below the pool size.
@@ -332,7 +341,6 @@ def gnt_node(host):
         node["serial_no"] = node.get("serial_no", 0) + 1
         config["serial_no"] = config.get("serial_no", 0) + 1
         write(host.config_path(), json.dumps(config, indent=1, sort_keys=True) + "\n")
-        gdir = os.path.join(home, "var", "lib", "ganeti")
         write(os.path.join(gdir, "ssconf_cluster_name"), host.ssconf("cluster_name") + "\n")
         write(os.path.join(gdir, "ssconf_master_node"), host.name + "\n")
         daemons_path = os.path.join(home, "state", "daemons.json")
@@ -378,25 +386,94 @@ def gnt_instance(host):
         die("fake gnt-instance: unsupported command %s" % command)
 
 
+# Ganeti 3.0's master role: three daemons, started in this order (there is
+# no masterd since 2.16).
+MASTER_DAEMONS = ("ganeti-wconfd", "ganeti-rapi", "ganeti-luxid")
+VOTING_DAEMONS = ("ganeti-wconfd", "ganeti-luxid")
+
+
+def daemon_args(name, given):
+    """The arguments Ganeti 3.0's daemon-util (without systemd) passes to a
+    daemon: $<NAME>_ARGS and $EXTRA_<NAME>_ARGS from the environment (the
+    defaults file may set them too), then its own command line's."""
+    plain = name[len("ganeti-"):].upper()
+    words = (os.environ.get(plain + "_ARGS", "") + " "
+             + os.environ.get("EXTRA_" + plain + "_ARGS", "")).split()
+    return words + list(given)
+
+
+def start_master_daemon(host, states, name, args):
+    if name in VOTING_DAEMONS:
+        if host.ssconf("master_node") != host.name:
+            die("not the master node")
+        no_voting = "--no-voting" in args
+        if no_voting and "--yes-do-it" not in args:
+            die("The 'no voting' option has been selected. This is dangerous, "
+                "please confirm by adding the --yes-do-it option.")
+        if not no_voting:
+            # As wconfd and luxid: a majority of the configuration's nodes
+            # must answer the vote (their node daemon running).
+            config = host.config()
+            names = [n["name"] for n in config["nodes"].values()]
+            answering = [n for n in names if n == host.name or node_running(n)]
+            if 2 * len(answering) <= len(names):
+                die("Couldn't gather voting results of enough nodes")
+        states[name] = "running-no-voting" if no_voting else "running"
+    else:
+        states[name] = "running"
+
+
+def master_summary(states):
+    if all(states.get(d, "stopped") == "stopped" for d in MASTER_DAEMONS):
+        return "stopped"
+    if all(states.get(d, "").startswith("running") for d in MASTER_DAEMONS):
+        if any(states[d] == "running-no-voting" for d in VOTING_DAEMONS):
+            return "running-no-voting"
+        return "running"
+    return "partly-running"
+
+
 def daemon_util(host):
     command = ARGS[0]
     daemons = host.daemons()
+    # Each master daemon's state is in daemons.json's summary "master"; only
+    # while the role is partly started is it kept per daemon.
+    states_path = host.path("state", "master_daemons.json")
+    summary = daemons.get("master", "stopped")
+    states = load_json(states_path, None) or dict(
+        (d, "stopped" if not summary.startswith("running")
+         else summary if d in VOTING_DAEMONS else "running")
+        for d in MASTER_DAEMONS)
     if command == "stop-all":
         for key in daemons:
             daemons[key] = "stopped"
+        for d in MASTER_DAEMONS:
+            states[d] = "stopped"
     elif command == "start-all":
         daemons["node"] = "running"
         if "master" in daemons:
-            daemons["master"] = "running"
+            for d in MASTER_DAEMONS:
+                start_master_daemon(host, states, d, daemon_args(d, []))
     elif command == "stop-master":
-        daemons["master"] = "stopped"
+        for d in MASTER_DAEMONS:
+            states[d] = "stopped"
     elif command == "start-master":
-        if host.ssconf("master_node") != host.name:
-            die("not the master node")
-        no_voting = "--no-voting" in os.environ.get("EXTRA_MASTERD_ARGS", "")
-        daemons["master"] = "running-no-voting" if no_voting else "running"
+        for d in MASTER_DAEMONS:
+            start_master_daemon(host, states, d, daemon_args(d, []))
+    elif command in ("start", "stop") and len(ARGS) >= 2 and ARGS[1] in MASTER_DAEMONS:
+        if command == "start":
+            start_master_daemon(host, states, ARGS[1], daemon_args(ARGS[1], ARGS[2:]))
+        else:
+            states[ARGS[1]] = "stopped"
     else:
-        die("fake daemon-util: unsupported command %s" % command)
+        die("fake daemon-util: unsupported command %s" % " ".join(ARGS))
+    if "master" in daemons or command not in ("stop-all", "start-all"):
+        summary = master_summary(states)
+        daemons["master"] = summary
+        if summary == "partly-running":
+            dump_json(states_path, states)
+        elif os.path.exists(states_path):
+            os.remove(states_path)
     host.set_daemons(daemons)
 
 
