@@ -723,7 +723,7 @@ fn an_undo_that_fails_stops_the_rollback_keeps_the_backup_and_resumes() {
     // longer be replaced (chattr +i): restoring it, the undo of the merge
     // step, fails.
     sim.inject(json!({
-        "host": our_master, "match": "daemon-util start-master", "times": 1,
+        "host": our_master, "match": "daemon-util start ganeti-wconfd --no-voting", "times": 1,
         "action": "immutable", "file": "var/lib/ganeti/config.data",
     }));
     let outcome = merge(&sim);
@@ -735,7 +735,10 @@ fn an_undo_that_fails_stops_the_rollback_keeps_the_backup_and_resumes() {
     // Only the undo of the failed step ran; the failed restore stopped the
     // rollback: the backup (the only copy of our config.data) is kept.
     assert_eq!(outcome.undone.len(), 1, "{outcome:#?}");
-    assert!(outcome.undone[0].ends_with("daemon-util stop-master"));
+    assert!(
+        outcome.undone[0].ends_with("daemon-util stop ganeti-wconfd"),
+        "{outcome:#?}"
+    );
     assert_eq!(outcome.undo_failures.len(), 1, "{outcome:#?}");
     let backup = outcome.backup.clone().expect("the backup is kept");
     assert_eq!(std::fs::read(&backup).unwrap(), sim.configs[OURS]);

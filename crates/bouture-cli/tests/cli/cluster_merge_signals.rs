@@ -189,14 +189,14 @@ fn sigkill_leaves_no_secret_past_the_resume_which_completes_the_merge() {
     signal_when_reached(&sim, &child, "KILL");
     let ended = wait(child);
     assert_eq!(ended.code, None, "killed");
-    // Killed: the copied keys and the fetched configurations are still in
-    // the state directory (only there), until the next run.
+    // Killed: the copied keys are still in the state directory (only
+    // there), until the next run.
     let left: Vec<String> = std::fs::read_dir(sim.state_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("keys.") || n.starts_with("work-"))
         .collect();
-    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().any(|n| n.starts_with("keys.")), "{left:?}");
     // The simulated command bouture was waiting for ends on its own.
     std::thread::sleep(Duration::from_secs(5));
 
