@@ -15,11 +15,18 @@
 //! - [`master_client`]: the SlapOS master and slapproxy API;
 //! - [`graft`]: grafting a node's partitions onto a new master;
 //! - [`failover`]: keeping a node processed while its master is offline;
+//! - [`offline_changes`]: what changed on the local master while the node
+//!   followed it (snapshot, diff, the `slapos request` of each change, and
+//!   its replay on the original master) —
+//!   `bouture-offline-changes`;
 //! - [`merge`]: Ganeti `config.data` merging;
 //! - [`cluster_merge`]: merging live Ganeti clusters into ours over SSH
 //!   (plan, journal, resume, rollback) — `bouture-cluster-merge`;
 //! - [`node_setup`]: joining a node to a Ganeti cluster from the master's
-//!   JSON document (Ganeti's `node-daemon-setup`).
+//!   JSON document (Ganeti's `node-daemon-setup`);
+//! - [`text`]: the small text rules of every message (bounded excerpts,
+//!   shell quoting, error chains) and [`text::Level`], the level of a log
+//!   line that failover reports through;
 //! - [`multiboot`]: disks holding several bootable images (Bareon's
 //!   provision.json planned and built into GPT disk images), and switching
 //!   which image boots.
@@ -48,6 +55,8 @@ pub use bouture_master_client as master_client;
 pub use bouture_merge as merge;
 pub use bouture_multiboot as multiboot;
 pub use bouture_node_setup as node_setup;
+pub use bouture_offline_changes as offline_changes;
+pub use bouture_text as text;
 
 /// The repository's README, whose Rust snippets are compiled as doc tests.
 #[cfg(doctest)]

@@ -85,10 +85,12 @@ fn format_of(command: &Command) -> OutputFormat {
         Command::Deploy(args) => match &args.action {
             DeployAction::Plan(plan) => plan.provision.format,
             DeployAction::Build(build) => build.provision.format,
+            DeployAction::Image(image) => image.format,
         },
         Command::Boot(args) => match &args.action {
             BootAction::List(show) | BootAction::Status(show) => show.format,
             BootAction::SetDefault(switch) | BootAction::Next(switch) => switch.format,
+            BootAction::Confirm(confirm) => confirm.format,
         },
         Command::Configure(_) | Command::Failover(_) | Command::Completions(_) => {
             OutputFormat::Text

@@ -134,7 +134,7 @@ pub struct Streams<'a> {
 /// embedding the CLI in a longer-lived process, frees everything itself.
 #[must_use = "drop it to free the merge's inputs, or forget it only just before the process exits"]
 #[derive(Debug, Default)]
-pub struct Leftovers(Option<bouture_merge::Parsed>);
+pub struct Leftovers(Option<bouture_merge::internals::Parsed>);
 
 /// Run the `bouture` command line with the process's arguments and streams,
 /// for the binary's `main`: the exit code, and what is left to free

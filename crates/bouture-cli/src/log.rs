@@ -38,7 +38,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use bouture_failover::{FailoverLog, Level};
+use bouture_failover::FailoverLog;
+use bouture_text::Level;
 
 /// What the global options ask of the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -14,16 +14,8 @@ pub enum OutputFormat {
     Json,
 }
 
-/// The error and its sources on one line, separated by `: `
-/// ([`error_causes`] joined).
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let (mut message, causes) = error_causes(error);
-    for cause in causes {
-        message.push_str(": ");
-        message.push_str(&cause);
-    }
-    message
-}
+/// The error and its sources on one line, separated by `: `.
+pub(crate) use bouture_text::error_chain;
 
 /// The error's message and its sources' messages, outermost first; a source
 /// whose message the text so far already holds is left out (a wrapper that

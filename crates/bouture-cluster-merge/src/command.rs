@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use bouture_text::shell_quote;
 use serde::{Deserialize, Serialize};
 
 /// Which identity opens the SSH connection to a remote host.
@@ -112,9 +113,9 @@ impl Cmd {
         let mut words: Vec<String> = self
             .env
             .iter()
-            .map(|(name, value)| format!("{name}={}", quote(value)))
+            .map(|(name, value)| format!("{name}={}", shell_quote(value)))
             .collect();
-        words.extend(self.argv.iter().map(|arg| quote(arg)));
+        words.extend(self.argv.iter().map(|arg| shell_quote(arg)));
         words.join(" ")
     }
 
@@ -131,27 +132,6 @@ impl fmt::Display for Cmd {
     /// `[place] command line`, as in the plan and the log.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}] {}", self.place(), self.shell_line())
-    }
-}
-
-/// Quote `word` for a POSIX shell: unchanged when it only holds characters
-/// no shell interprets, otherwise between single quotes.
-///
-/// ```
-/// use bouture_cluster_merge::quote;
-/// assert_eq!(quote("gnt-node"), "gnt-node");
-/// assert_eq!(quote("it's"), r"'it'\''s'");
-/// assert_eq!(quote(""), "''");
-/// ```
-pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_./:=,@+-%".contains(&b));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

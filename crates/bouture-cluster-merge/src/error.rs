@@ -158,11 +158,3 @@ pub enum Error {
         given: String,
     },
 }
-
-/// At most `max` characters of `text`, for names echoed in messages.
-pub(crate) fn bounded(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
-        None => text.to_owned(),
-    }
-}

@@ -1,12 +1,11 @@
 //! The executor interface: how the plan's commands are run.
 
-use std::io::{self, Read};
-use std::os::unix::process::CommandExt as _;
+use std::io;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::command::Cmd;
 
@@ -34,7 +33,7 @@ impl CmdOutput {
 
     /// The last lines of standard error, bounded to [`EXCERPT`] bytes, for a message.
     pub fn stderr_excerpt(&self) -> String {
-        excerpt(&self.stderr)
+        bouture_text::tail(&self.stderr, EXCERPT)
     }
 
     /// Why a command failed, for a message: the end of its standard error
@@ -42,10 +41,10 @@ impl CmdOutput {
     /// tools such as `gnt-cluster verify` report), each bounded to
     /// [`EXCERPT`] bytes.
     pub fn failure_excerpt(&self, capture: crate::command::Capture) -> String {
-        let stderr = excerpt(&self.stderr);
+        let stderr = bouture_text::tail(&self.stderr, EXCERPT);
         let stdout = match capture {
             crate::command::Capture::Secret => String::new(),
-            crate::command::Capture::Log => excerpt(&self.stdout),
+            crate::command::Capture::Log => bouture_text::tail(&self.stdout, EXCERPT),
         };
         match (stderr.is_empty(), stdout.is_empty()) {
             (_, true) => stderr,
@@ -59,20 +58,6 @@ impl CmdOutput {
 pub const STDERR_LIMIT: u64 = 64 * 1024;
 /// The most bytes of a command's output quoted in a message.
 pub const EXCERPT: usize = 400;
-
-/// The end of `bytes` (where errors are), at most [`EXCERPT`] bytes, trimmed.
-pub fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    if text.len() <= EXCERPT {
-        return text.to_owned();
-    }
-    let mut start = text.len() - EXCERPT;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", text.get(start..).unwrap_or_default())
-}
 
 /// A request to stop the run, made from a signal handler (the CLI
 /// registers `SIGINT`, `SIGTERM` and `SIGHUP` with `signal-hook`, which
@@ -222,6 +207,15 @@ pub enum ExecError {
         /// The signal bouture received.
         signal: i32,
     },
+    /// The program ran longer than its deadline; it was killed with its
+    /// process group.
+    #[error("{program} ran longer than {} s and was killed", deadline.as_secs())]
+    Deadline {
+        /// The program.
+        program: String,
+        /// The deadline ([`crate::SshOptions::command_deadline`]).
+        deadline: Duration,
+    },
     /// The output was larger than the executor accepts.
     #[error("{program} printed more than {limit} bytes, the most accepted")]
     OutputTooLarge {
@@ -265,102 +259,64 @@ pub trait Executor {
     fn describe(&self, cmd: &Cmd) -> String;
 }
 
-/// How long a stopped command's process group has to exit after
-/// `SIGTERM`, before `SIGKILL`.
-const STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// Run a prepared process in a process group of its own, with standard
-/// input closed, collecting at most `limit` bytes of standard output and
-/// [`STDERR_LIMIT`] of standard error. Output beyond the limits is read and
-/// dropped, so the child never blocks. When `stop` is requested while it
-/// runs, its process group gets `SIGTERM`, then `SIGKILL` after
-/// [`STOP_GRACE`].
+/// Run a prepared process (bouture-proc: its own process group, killed at
+/// `deadline`) with standard input closed, collecting at most `limit` bytes
+/// of standard output (more is [`ExecError::OutputTooLarge`]) and the last
+/// [`STDERR_LIMIT`] bytes of standard error. When `stop` is requested while
+/// it runs, its process group gets `SIGTERM`, then `SIGKILL` after
+/// [`bouture_proc::STOP_GRACE`] ([`ExecError::Interrupted`]).
 pub(crate) fn run_process(
-    mut command: Command,
+    command: Command,
     program: &str,
     limit: u64,
+    deadline: Duration,
     stop: Option<&StopRequest>,
 ) -> Result<CmdOutput, ExecError> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = command.spawn().map_err(|source| ExecError::Spawn {
-        program: PathBuf::from(program),
-        source,
-    })?;
-    let stderr = spawn_reader(child.stderr.take(), STDERR_LIMIT);
-    let stdout = spawn_reader(child.stdout.take(), limit);
-    let wait = |source| ExecError::Wait {
-        program: program.to_owned(),
-        source,
+    let options = bouture_proc::Options {
+        stdout: bouture_proc::Bound::start(usize::try_from(limit).unwrap_or(usize::MAX)),
+        stderr: bouture_proc::Bound::end(usize::try_from(STDERR_LIMIT).unwrap_or(usize::MAX)),
+        ..bouture_proc::Options::new(deadline)
     };
-    let group = rustix::process::Pid::from_child(&child);
-    let mut stopped: Option<(i32, Instant)> = None;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(wait)? {
-            break status;
+    let never = AtomicUsize::new(0);
+    let flag = stop.map_or(&never, |stop| &*stop.0);
+    let output = match bouture_proc::run_until_stopped(command, None, &options, flag) {
+        Ok(output) => output,
+        Err(bouture_proc::Error::Start { source, .. }) => {
+            return Err(ExecError::Spawn {
+                program: PathBuf::from(program),
+                source,
+            });
         }
-        match (stopped, stop.and_then(StopRequest::requested)) {
-            (None, Some(signal)) => {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-                stopped = Some((signal, Instant::now()));
-            }
-            (Some((_, since)), _) if since.elapsed() > STOP_GRACE => {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            }
-            _ => {}
+        Err(bouture_proc::Error::Deadline { deadline, .. }) => {
+            return Err(ExecError::Deadline {
+                program: program.to_owned(),
+                deadline,
+            });
         }
-        std::thread::sleep(Duration::from_millis(20));
+        Err(bouture_proc::Error::Stopped { request, .. }) => {
+            return Err(ExecError::Interrupted {
+                program: program.to_owned(),
+                signal: i32::try_from(request).unwrap_or(i32::MAX),
+            });
+        }
+        Err(error) => {
+            return Err(ExecError::Wait {
+                program: program.to_owned(),
+                source: io::Error::other(bouture_text::error_chain(&error)),
+            });
+        }
     };
-    if let Some((signal, _)) = stopped {
-        // What is left of the group (a daemon the command started) goes too.
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        return Err(ExecError::Interrupted {
-            program: program.to_owned(),
-            signal,
-        });
-    }
-    let join = |handle: std::thread::JoinHandle<io::Result<(Vec<u8>, bool)>>| {
-        handle
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("an output reader panicked")))
-    };
-    let (stdout, truncated) = join(stdout).map_err(wait)?;
-    let (stderr, _) = join(stderr).map_err(wait)?;
-    if truncated {
+    if output.stdout.is_cut() {
         return Err(ExecError::OutputTooLarge {
             program: program.to_owned(),
             limit,
         });
     }
     Ok(CmdOutput {
-        code: status.code(),
-        stdout,
-        stderr,
+        code: output.status.code(),
+        stdout: output.stdout.bytes,
+        stderr: output.stderr.bytes,
     })
-}
-
-/// Read `stream` (if any) to its end in a thread of its own, keeping the
-/// first `limit` bytes.
-fn spawn_reader<R: Read + Send + 'static>(
-    stream: Option<R>,
-    limit: u64,
-) -> std::thread::JoinHandle<io::Result<(Vec<u8>, bool)>> {
-    std::thread::spawn(move || match stream {
-        Some(stream) => read_capped(stream, limit),
-        None => Ok((Vec::new(), false)),
-    })
-}
-
-/// Read a stream to its end, keeping the first `limit` bytes; says whether
-/// anything was dropped.
-fn read_capped(mut stream: impl Read, limit: u64) -> io::Result<(Vec<u8>, bool)> {
-    let mut kept = Vec::new();
-    (&mut stream).take(limit).read_to_end(&mut kept)?;
-    let dropped = io::copy(&mut stream, &mut io::sink())?;
-    Ok((kept, dropped > 0))
 }
 
 /// A temporary directory in `parent` only its owner can enter (0700): for
@@ -386,14 +342,14 @@ mod tests {
             "-c",
             "head -c 300000 /dev/zero; head -c 200000 /dev/zero >&2; exit 3",
         ]);
-        let error = run_process(command, "sh", 1000, None).unwrap_err();
+        let error = run_process(command, "sh", 1000, Duration::from_mins(1), None).unwrap_err();
         assert!(matches!(
             error,
             ExecError::OutputTooLarge { limit: 1000, .. }
         ));
         let mut command = Command::new("sh");
         command.args(["-c", "echo out; head -c 200000 /dev/zero >&2; exit 3"]);
-        let output = run_process(command, "sh", 1000, None).unwrap();
+        let output = run_process(command, "sh", 1000, Duration::from_mins(1), None).unwrap();
         assert_eq!(output.code, Some(3));
         assert_eq!(output.stdout, b"out\n");
         assert_eq!(output.stderr.len() as u64, STDERR_LIMIT);
@@ -415,8 +371,9 @@ mod tests {
                 stop.request(15);
             })
         };
-        let started = Instant::now();
-        let error = run_process(command, "sh", 1000, Some(&stop)).unwrap_err();
+        let started = std::time::Instant::now();
+        let error =
+            run_process(command, "sh", 1000, Duration::from_mins(1), Some(&stop)).unwrap_err();
         requester.join().unwrap();
         assert!(
             matches!(error, ExecError::Interrupted { signal: 15, .. }),
@@ -436,7 +393,7 @@ mod tests {
     #[test]
     fn excerpts_keep_the_end() {
         let long = "x".repeat(1000) + "the error";
-        let short = excerpt(long.as_bytes());
+        let short = bouture_text::tail(long.as_bytes(), EXCERPT);
         assert!(short.ends_with("the error"));
         assert!(short.len() <= EXCERPT + 3);
     }

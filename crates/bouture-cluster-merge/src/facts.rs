@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Cmd, Identity, is_valid_name};
-use crate::error::{Error, bounded};
+use crate::error::Error;
 use crate::exec::{Executor, private_tempdir};
 use crate::plan::Options;
 use crate::run::{Event, Observer};
@@ -113,7 +113,7 @@ pub(crate) fn check_cluster_names(clusters: &[String]) -> Result<(), Error> {
         if !is_valid_name(name) {
             return Err(Error::InvalidName {
                 what: "cluster",
-                name: bounded(name, 80),
+                name: bouture_text::truncate(name, 80),
             });
         }
         if let Some(first) = clusters
@@ -177,7 +177,7 @@ pub(crate) fn check_recorded(settings: &Options, facts: &Facts) -> Result<(), St
         } else {
             Err(format!(
                 "its {what} {:?} is not a valid name",
-                bounded(name, 80)
+                bouture_text::truncate(name, 80)
             ))
         }
     };
@@ -196,7 +196,7 @@ pub(crate) fn check_recorded(settings: &Options, facts: &Facts) -> Result<(), St
         if &cluster.host != given {
             return Err(format!(
                 "its facts are of {:?}, not of {given}",
-                bounded(&cluster.host, 80)
+                bouture_text::truncate(&cluster.host, 80)
             ));
         }
         name("cluster", &cluster.cluster_name)?;
@@ -210,7 +210,7 @@ pub(crate) fn check_recorded(settings: &Options, facts: &Facts) -> Result<(), St
             if !is_status(&instance.status) {
                 return Err(format!(
                     "its instance status {:?} is not one Ganeti prints",
-                    bounded(&instance.status, 40)
+                    bouture_text::truncate(&instance.status, 40)
                 ));
             }
         }
@@ -280,7 +280,7 @@ fn names(cmd: &Cmd, text: &str, what: &'static str) -> Result<Vec<String>, Error
             } else {
                 Err(Error::InvalidName {
                     what,
-                    name: format!("{} (from {cmd})", bounded(name, 80)),
+                    name: format!("{} (from {cmd})", bouture_text::truncate(name, 80)),
                 })
             }
         })
@@ -296,7 +296,10 @@ fn pairs(cmd: &Cmd, text: &str) -> Result<Vec<(String, String)>, Error> {
                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
                 .ok_or_else(|| Error::Unexpected {
                     cmd: cmd.to_string(),
-                    what: format!("expected NAME,VALUE, got {:?}", bounded(line, 80)),
+                    what: format!(
+                        "expected NAME,VALUE, got {:?}",
+                        bouture_text::truncate(line, 80)
+                    ),
                 })
         })
         .collect()
@@ -311,7 +314,10 @@ fn watcher_paused(cmd: &Cmd, text: &str) -> Result<bool, Error> {
     } else {
         Err(Error::Unexpected {
             cmd: cmd.to_string(),
-            what: format!("no watcher state in {:?}", bounded(text.trim(), 120)),
+            what: format!(
+                "no watcher state in {:?}",
+                bouture_text::truncate(text.trim(), 120)
+            ),
         })
     }
 }
@@ -350,7 +356,7 @@ pub(crate) fn discover(
         if !is_valid_name(name) {
             return Err(Error::InvalidName {
                 what,
-                name: bounded(name, 80),
+                name: bouture_text::truncate(name, 80),
             });
         }
     }
@@ -436,7 +442,7 @@ pub(crate) fn discover(
             if !is_valid_name(name) {
                 return Err(Error::InvalidName {
                     what,
-                    name: format!("{} (from {cmd})", bounded(name, 80)),
+                    name: format!("{} (from {cmd})", bouture_text::truncate(name, 80)),
                 });
             }
         }
@@ -470,7 +476,7 @@ pub(crate) fn discover(
             if !is_valid_name(&name) {
                 return Err(Error::InvalidName {
                     what: "node",
-                    name: format!("{} (from {cmd})", bounded(&name, 80)),
+                    name: format!("{} (from {cmd})", bouture_text::truncate(&name, 80)),
                 });
             }
             let offline = match offline.as_str() {
@@ -479,7 +485,10 @@ pub(crate) fn discover(
                 other => {
                     return Err(Error::Unexpected {
                         cmd: cmd.to_string(),
-                        what: format!("offline flag {:?} is neither Y nor N", bounded(other, 20)),
+                        what: format!(
+                            "offline flag {:?} is neither Y nor N",
+                            bouture_text::truncate(other, 20)
+                        ),
                     });
                 }
             };
@@ -508,7 +517,7 @@ pub(crate) fn discover(
                     what: format!(
                         "node {} belongs to cluster {:?}, not to {their_name}",
                         node.name,
-                        bounded(&belongs, 80)
+                        bouture_text::truncate(&belongs, 80)
                     ),
                 });
             }
@@ -533,7 +542,10 @@ pub(crate) fn discover(
             if !is_valid_name(&name) || !is_status(&status) {
                 return Err(Error::InvalidName {
                     what: "instance",
-                    name: format!("{} (from {cmd})", bounded(&format!("{name},{status}"), 80)),
+                    name: format!(
+                        "{} (from {cmd})",
+                        bouture_text::truncate(&format!("{name},{status}"), 80)
+                    ),
                 });
             }
             instances.push(InstanceFacts { name, status });
@@ -547,7 +559,7 @@ pub(crate) fn discover(
             if !running.is_empty() {
                 return Err(Error::InstancesRunning {
                     cluster: host.clone(),
-                    instances: bounded(&running.join(", "), 400),
+                    instances: bouture_text::truncate(&running.join(", "), 400),
                 });
             }
         }

@@ -209,7 +209,7 @@ impl Journal {
         if !is_run_id(&plan.run_id) {
             return Err(format!(
                 "its run id {:?} is not a plain name (letters and digits)",
-                crate::error::bounded(&plan.run_id, 40)
+                bouture_text::truncate(&plan.run_id, 40)
             ));
         }
         crate::facts::check_recorded(&plan.settings, &plan.facts)?;

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Cmd, Identity, quote};
+use bouture_merge::{GroupStrategy, ParameterPolicy};
+
+use bouture_text::shell_quote;
+
+use crate::command::{Cmd, Identity};
 use crate::facts::Facts;
 
 /// Where Ganeti lives on a host (Debian's layout by default).
@@ -59,40 +63,33 @@ impl GanetiPaths {
 /// order.
 const MASTER_DAEMONS: [&str; 3] = ["ganeti-wconfd", "ganeti-rapi", "ganeti-luxid"];
 
-/// Node groups whose name is in several clusters (`--groups`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Groups {
-    /// Their members join our group of the same name.
-    Merge,
-    /// Their group is renamed `<name>-<their cluster name>`.
-    Rename,
-}
-
-/// Differing "strict" cluster parameters (`--parameter-conflicts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ParameterConflicts {
-    /// They refuse the merge.
-    #[default]
-    Strict,
-    /// They are warnings; our values are kept.
-    Warn,
-}
-
 /// Which instances are started after the merge (`--restart`, as Ganeti's
 /// `tools/cluster-merge` defines it).
+///
+/// With the `clap` feature it is a `clap::ValueEnum` (`all`, `up`, `none`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Restart {
     /// Every instance of the merged cluster, ours and theirs, whatever
     /// its state before (Ganeti's `gnt-instance startup --all`).
     #[default]
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            help = "Every instance of the merged cluster (as Ganeti's `gnt-instance startup --all`)"
+        )
+    )]
     All,
     /// The merged instances that were running before the merge (Ganeti
     /// names it and never implemented it).
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "The merged instances that were running before the merge")
+    )]
     Up,
     /// None; the operator starts them.
+    #[cfg_attr(feature = "clap", value(help = "None"))]
     None,
 }
 
@@ -105,9 +102,9 @@ pub struct Options {
     /// Seconds the watchers are paused for (`gnt-cluster watcher pause`).
     pub watcher_pause_period: u64,
     /// Node group name clashes.
-    pub groups: Option<Groups>,
+    pub groups: Option<GroupStrategy>,
     /// Cluster parameter differences.
-    pub parameter_conflicts: ParameterConflicts,
+    pub parameter_conflicts: ParameterPolicy,
     /// Instances started afterwards.
     pub restart: Restart,
     /// Whether bouture shuts the merging clusters' instances down (else it
@@ -133,7 +130,7 @@ impl Options {
             clusters,
             watcher_pause_period: 1800,
             groups: None,
-            parameter_conflicts: ParameterConflicts::Strict,
+            parameter_conflicts: ParameterPolicy::Strict,
             restart: Restart::All,
             stop_instances: true,
             state_dir,
@@ -149,36 +146,18 @@ impl Options {
         let mut flags = Vec::new();
         if let Some(groups) = self.groups {
             flags.push("--groups".to_owned());
-            flags.push(
-                match groups {
-                    Groups::Merge => "merge",
-                    Groups::Rename => "rename",
-                }
-                .to_owned(),
-            );
+            flags.push(groups.name().to_owned());
         }
         flags.push("--parameter-conflicts".to_owned());
-        flags.push(
-            match self.parameter_conflicts {
-                ParameterConflicts::Strict => "strict",
-                ParameterConflicts::Warn => "warn",
-            }
-            .to_owned(),
-        );
+        flags.push(self.parameter_conflicts.name().to_owned());
         flags
     }
 
     /// The options given to `bouture_merge::merge_files`.
     pub fn merge_options(&self) -> bouture_merge::Options {
         bouture_merge::Options {
-            groups: self.groups.map(|g| match g {
-                Groups::Merge => bouture_merge::GroupStrategy::Merge,
-                Groups::Rename => bouture_merge::GroupStrategy::Rename,
-            }),
-            parameter_conflicts: match self.parameter_conflicts {
-                ParameterConflicts::Strict => bouture_merge::ParameterPolicy::Strict,
-                ParameterConflicts::Warn => bouture_merge::ParameterPolicy::Warn,
-            },
+            groups: self.groups,
+            parameter_conflicts: self.parameter_conflicts,
             ..bouture_merge::Options::default()
         }
     }
@@ -372,7 +351,7 @@ impl Action {
     /// The action as shell lines an operator could run by hand;
     /// `describe` renders a command (the executor's exact command line).
     pub fn shell_lines(&self, describe: &dyn Fn(&Cmd) -> String) -> Vec<String> {
-        let p = |path: &Path| quote(&path.display().to_string());
+        let p = |path: &Path| shell_quote(&path.display().to_string());
         match self {
             Self::Run(cmd) => vec![describe(cmd)],
             Self::ExpectStopped(cmd) => vec![format!(
@@ -397,7 +376,7 @@ impl Action {
                 }
                 let _ = write!(merge, " --output {}", p(staged));
                 for flag in flags {
-                    let _ = write!(merge, " {}", quote(flag));
+                    let _ = write!(merge, " {}", shell_quote(flag));
                 }
                 vec![merge, format!("cp {} {}", p(staged), p(install))]
             }
@@ -1040,16 +1019,16 @@ fn authorized_keys_scripts(paths: &GanetiPaths, key: &str) -> (String, String) {
          if ! grep -qxF \"$k\" \"$f\" 2>/dev/null; then \
          if [ -s \"$f\" ] && [ -n \"$(tail -c 1 \"$f\")\" ]; then echo >> \"$f\"; fi; \
          echo \"$k\" >> \"$f\"; fi",
-        dir = quote(&dir),
-        file = quote(&file),
-        backup = quote(&backup),
+        dir = shell_quote(&dir),
+        file = shell_quote(&file),
+        backup = shell_quote(&backup),
     );
     let restore = format!(
         "set -e; f={file}; b={backup}; \
          if [ -e \"$b\" ]; then mv -f \"$b\" \"$f\"; \
          elif [ -e \"$b.absent\" ]; then rm -f \"$f\" \"$b.absent\"; fi",
-        file = quote(&file),
-        backup = quote(&backup),
+        file = shell_quote(&file),
+        backup = shell_quote(&backup),
     );
     (add, restore)
 }

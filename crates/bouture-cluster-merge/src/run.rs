@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::command::{Capture, Cmd, Identity};
-use crate::error::{Error, bounded};
+use crate::error::Error;
 use crate::exec::{CmdOutput, ExecError, Executor};
 use crate::facts::{CONFIG_LIMIT, Facts, discover, key_command};
 use crate::journal::{FailureRecord, Journal, Status, StepState};
@@ -558,7 +558,7 @@ impl Runner<'_> {
         self.journal.failure = Some(FailureRecord {
             step: name,
             action,
-            message: bounded(&failure.message, 2000),
+            message: bouture_text::truncate(&failure.message, 2000),
         });
         // A stop request is answered by this failure: the undo runs (a new
         // signal stops it where it is).
@@ -615,7 +615,7 @@ impl Runner<'_> {
                             ));
                             self.journal.undo_failures.push(format!(
                                 "{lines}\n  failed: {}",
-                                bounded(&failure.message, 600)
+                                bouture_text::truncate(&failure.message, 600)
                             ));
                             self.observer.event(&Event::Note(
                                 "an undo failed: the rollback stops here and older steps are left as they are; fix the cause, then --resume continues the undo".to_owned(),
@@ -826,7 +826,7 @@ impl Runner<'_> {
                     .lines()
                     .filter_map(|line| line.trim().split_once(','))
                     .filter(|(_, status)| matches!(*status, "running" | "ERROR_up"))
-                    .map(|(name, _)| bounded(name, 80))
+                    .map(|(name, _)| bouture_text::truncate(name, 80))
                     .collect();
                 if running.is_empty() {
                     Ok(())
@@ -1016,7 +1016,9 @@ fn merge_config(
 ) -> Result<bouture_merge::Report, ActionFailure> {
     let theirs: Vec<&Path> = theirs.iter().map(PathBuf::as_path).collect();
     let report = bouture_merge::merge_files(ours, &theirs, Some(staged), &settings.merge_options())
-        .map_err(|e| ActionFailure::untouched(format!("merge: {}", crate::error_chain(&e))))?;
+        .map_err(|e| {
+            ActionFailure::untouched(format!("merge: {}", bouture_text::error_chain(&e)))
+        })?;
     // Verify the merged file before it replaces ours: it must load again
     // (bouture-merge's reader and checks), hold every node and instance,
     // and have Ganeti's mode.
@@ -1025,7 +1027,7 @@ fn merge_config(
         ActionFailure::untouched(format!(
             "the merged {} does not load again: {}",
             staged.display(),
-            crate::error_chain(&e)
+            bouture_text::error_chain(&e)
         ))
     })?;
     let missing = missing_names(&bytes, nodes, instances)

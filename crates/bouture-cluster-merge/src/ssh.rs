@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::command::{Cmd, Identity, Target, quote};
+use bouture_text::shell_quote;
+
+use crate::command::{Cmd, Identity, Target};
 use crate::exec::{
-    CmdOutput, ExecError, Executor, StopRequest, excerpt, private_tempdir, run_process,
+    CmdOutput, EXCERPT, ExecError, Executor, StopRequest, private_tempdir, run_process,
 };
 
 /// What `ssh` does with a host key it does not know.
@@ -40,7 +42,16 @@ pub struct SshOptions {
     pub config: Option<PathBuf>,
     /// The operator's identity for [`Identity::Operator`] (`None`: ssh's defaults).
     pub identity: Option<PathBuf>,
+    /// How long one command (local, or remote with its connection) may run
+    /// before it is killed with its process group:
+    /// [`DEFAULT_COMMAND_DEADLINE`] unless set.
+    pub command_deadline: Duration,
 }
+
+/// The default deadline of one command: 1 hour (a `gnt-instance` shutdown
+/// or start-up of every instance of a cluster, a `config.data` of hundreds
+/// of MiB copied between masters).
+pub const DEFAULT_COMMAND_DEADLINE: Duration = Duration::from_hours(1);
 
 impl Default for SshOptions {
     fn default() -> Self {
@@ -53,6 +64,7 @@ impl Default for SshOptions {
             known_hosts: None,
             config: None,
             identity: None,
+            command_deadline: DEFAULT_COMMAND_DEADLINE,
         }
     }
 }
@@ -191,7 +203,13 @@ impl SystemExecutor {
         let mut command = Command::new(&self.options.program);
         command.args(self.ssh_args(host, identity, key, cmd));
         let program = self.options.program.display().to_string();
-        let output = run_process(command, &program, self.output_limit, self.stop.as_ref())?;
+        let output = run_process(
+            command,
+            &program,
+            self.output_limit,
+            self.options.command_deadline,
+            self.stop.as_ref(),
+        )?;
         if output.code == Some(255)
             && let Some(error) = classify_ssh_failure(host, &output.stderr)
         {
@@ -214,7 +232,7 @@ fn classify_ssh_failure(host: &str, stderr: &[u8]) -> Option<ExecError> {
     if text.contains("Permission denied") {
         return Some(ExecError::AuthenticationFailed {
             host,
-            detail: excerpt(stderr),
+            detail: bouture_text::tail(stderr, EXCERPT),
         });
     }
     let unreachable = [
@@ -233,7 +251,7 @@ fn classify_ssh_failure(host: &str, stderr: &[u8]) -> Option<ExecError> {
         .any(|pattern| text.contains(pattern))
         .then(|| ExecError::Unreachable {
             host,
-            detail: excerpt(stderr),
+            detail: bouture_text::tail(stderr, EXCERPT),
         })
 }
 
@@ -251,7 +269,13 @@ impl Executor for SystemExecutor {
                 let mut command = Command::new(program);
                 command.args(args);
                 command.envs(cmd.env.iter().map(|(k, v)| (k, v)));
-                run_process(command, program, self.output_limit, self.stop.as_ref())
+                run_process(
+                    command,
+                    program,
+                    self.output_limit,
+                    self.options.command_deadline,
+                    self.stop.as_ref(),
+                )
             }
             Target::Remote { host, identity } => self.run_remote(host, identity, cmd),
         }
@@ -318,11 +342,11 @@ impl Executor for SystemExecutor {
                     Identity::ClusterKey(cluster) => self.keys.get(cluster).map(PathBuf::as_path),
                     Identity::Operator => None,
                 };
-                let mut words = vec![quote(&self.options.program.display().to_string())];
+                let mut words = vec![shell_quote(&self.options.program.display().to_string())];
                 words.extend(
                     self.ssh_args(host, identity, key, cmd)
                         .iter()
-                        .map(|arg| quote(arg)),
+                        .map(|arg| shell_quote(arg)),
                 );
                 words.join(" ")
             }

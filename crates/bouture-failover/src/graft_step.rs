@@ -7,7 +7,9 @@ use bouture_graft::{
     GraftEvent, GraftObserver, GraftOutcome, NodeError, NodeOptions, PartitionStatus,
 };
 
-use crate::run::{FailoverLog, Level, Options};
+use bouture_text::Level;
+
+use crate::run::{FailoverLog, Options};
 use crate::switchfile::{GraftedPartition, SkippedPartitionNote};
 
 /// The graft's events as failover log lines: its operator lines at INFO, skipped

@@ -12,5 +12,5 @@ pub mod switchfile;
 pub use graft_step::GraftStepError;
 pub use run::{
     DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Error, Failover, FailoverLog,
-    FailoverOutcome, FileRole, Level, Master, NotProcessed, Options, SlaposCommand, SlaposNode,
+    FailoverOutcome, FileRole, Master, NotProcessed, Options, SlaposCommand, SlaposNode,
 };

@@ -10,7 +10,9 @@ use bouture_core::NodeConfig;
 use bouture_master_client::MasterClient;
 use bouture_offline_changes::{self as changes, Change, MasterSnapshot, Return};
 
-use crate::run::{FailoverLog, Level, Options};
+use bouture_text::Level;
+
+use crate::run::{FailoverLog, Options};
 use crate::switchfile::{self, SwitchStatus};
 
 /// The files a run may write next to the switchfile.

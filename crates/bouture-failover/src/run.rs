@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bouture_core::{NodeConfig, NodeConfigError};
+use bouture_text::Level;
 
 use crate::configure::{self, ConfigureError};
 use crate::decision::{Action, FailoverState, InnerOutcome, decide};
@@ -82,20 +83,6 @@ impl SlaposNode for SlaposCommand {
     fn node_instance_outcome(&mut self, cfg: &Path) -> io::Result<InnerOutcome> {
         self.status(cfg).map(InnerOutcome::from_exit_status)
     }
-}
-
-/// How important a log line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Level {
-    /// Detail for who wants it (`-v`): phase timings, requests sent.
-    Debug,
-    /// What the run does and why.
-    Info,
-    /// Something is odd but the run goes on.
-    Warning,
-    /// Something failed.
-    Error,
 }
 
 /// Where a failover run reports each step as it happens.

@@ -34,7 +34,7 @@
 use std::convert::Infallible;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -172,6 +172,8 @@ enum Target {
     LockFile,
     /// An existing regular file.
     Existing,
+    /// An existing regular file or block device (a disk, or its image).
+    Disk,
     /// A directory.
     Directory,
 }
@@ -220,6 +222,19 @@ impl FileLock {
     /// (a missing file among others).
     pub fn existing(path: &Path, access: Access, wait: Wait) -> Result<Self, LockError> {
         Self::take(path, Target::Existing, access, wait, &mut |_| {}, |_| None)
+    }
+
+    /// Lock the existing disk `path` to work on it in place: a disk image
+    /// (a regular file) or a block device such as `/dev/sda`, never through
+    /// a symbolic link. [`Access`] as for [`FileLock::existing`]. Every
+    /// bouture process changing the disk takes this lock, so they take turns.
+    ///
+    /// # Errors
+    ///
+    /// [`LockError::Busy`], [`LockError::NotRegular`] (anything but a
+    /// regular file or block device), [`LockError::Io`].
+    pub fn disk(path: &Path, access: Access, wait: Wait) -> Result<Self, LockError> {
+        Self::take(path, Target::Disk, access, wait, &mut |_| {}, |_| None)
     }
 
     /// Take an exclusive lock on the directory `path` itself (nothing is
@@ -336,7 +351,7 @@ fn open(path: &Path, target: Target, access: Access) -> Result<File, LockError> 
             options.write(true).create(true).truncate(false).mode(0o600);
             flags |= libc::O_NOFOLLOW;
         }
-        Target::Existing => {
+        Target::Existing | Target::Disk => {
             options.write(access == Access::Exclusive);
             flags |= libc::O_NOFOLLOW;
         }
@@ -345,13 +360,14 @@ fn open(path: &Path, target: Target, access: Access) -> Result<File, LockError> 
     let wanted = |kind: std::fs::FileType| match target {
         Target::Directory => kind.is_dir(),
         Target::LockFile | Target::Existing => kind.is_file(),
+        Target::Disk => kind.is_file() || kind.is_block_device(),
     };
     let wrong_kind = |kind| match target {
         Target::Directory => LockError::NotDirectory {
             path: path.to_path_buf(),
             kind,
         },
-        Target::LockFile | Target::Existing => LockError::NotRegular {
+        Target::LockFile | Target::Existing | Target::Disk => LockError::NotRegular {
             path: path.to_path_buf(),
             kind,
         },
@@ -362,7 +378,7 @@ fn open(path: &Path, target: Target, access: Access) -> Result<File, LockError> 
         // than errno.
         let found = match target {
             Target::Directory => std::fs::metadata(path),
-            Target::LockFile | Target::Existing => std::fs::symlink_metadata(path),
+            Target::LockFile | Target::Existing | Target::Disk => std::fs::symlink_metadata(path),
         };
         match found {
             Ok(meta) if !wanted(meta.file_type()) => wrong_kind(crate::describe(meta.file_type())),

@@ -475,7 +475,7 @@ impl MasterClient {
             url: self.base.clone(),
             endpoint: endpoint.to_owned(),
             context: context.to_owned(),
-            detail: excerpt(&detail, EXCERPT_CHARS + 200),
+            detail: bouture_text::truncate(&detail, EXCERPT_CHARS + 200),
             source: None,
         }
     }
@@ -530,7 +530,7 @@ impl MasterClient {
                     url: self.base.clone(),
                     endpoint: endpoint.to_owned(),
                     context: context.to_owned(),
-                    detail: excerpt(&e.to_string(), EXCERPT_CHARS),
+                    detail: bouture_text::truncate(&e.to_string(), EXCERPT_CHARS),
                     source: Some(Box::new(e)),
                 };
             }
@@ -577,7 +577,7 @@ pub(crate) fn error_message(body: &str) -> String {
         && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(trimmed)
         && let Some(serde_json::Value::String(title)) = map.get("title")
     {
-        return excerpt(title, EXCERPT_CHARS);
+        return bouture_text::truncate(title, EXCERPT_CHARS);
     }
     let text = if let (Some(start), Some(end)) = (trimmed.find("<p>"), trimmed.rfind("</p>")) {
         trimmed.get(start + 3..end).unwrap_or(trimmed)
@@ -589,19 +589,7 @@ pub(crate) fn error_message(body: &str) -> String {
     if collapsed.is_empty() {
         return "(empty body)".to_owned();
     }
-    excerpt(&collapsed, EXCERPT_CHARS)
-}
-
-/// At most `max` characters of `text`, with `…` when cut.
-pub(crate) fn excerpt(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => {
-            let mut s = text.get(..cut).unwrap_or_default().to_owned();
-            s.push('…');
-            s
-        }
-        None => text.to_owned(),
-    }
+    bouture_text::truncate(&collapsed, EXCERPT_CHARS)
 }
 
 /// Why reading a body failed: the deadline (a slow drip), or the connection ended early.

@@ -45,7 +45,7 @@ impl MasterClient {
                 "",
                 format!(
                     "expected a run id (up to {MAX_RUN_ID} letters and digits), got {:?}",
-                    truncate(&body)
+                    bouture_text::truncate(&body, 200)
                 ),
             ));
         }
@@ -112,7 +112,7 @@ impl MasterClient {
                 format!(
                     "expected \"Supplied '{software_release}' to be {}\", got {:?}",
                     state.as_str(),
-                    truncate(&body)
+                    bouture_text::truncate(&body, 200)
                 ),
             ))
         }
@@ -314,7 +314,10 @@ impl MasterClient {
             Err(self.protocol_error(
                 endpoint,
                 context,
-                format!("expected {want:?}, got {:?}", truncate(body)),
+                format!(
+                    "expected {want:?}, got {:?}",
+                    bouture_text::truncate(body, 200)
+                ),
             ))
         }
     }
@@ -362,15 +365,5 @@ fn is_supply_answer(body: &str, url: &str, state: &str) -> bool {
         quoted.len() >= 2
             && (quoted.starts_with('\'') && quoted.ends_with('\'')
                 || quoted.starts_with('"') && quoted.ends_with('"'))
-    }
-}
-
-fn truncate(s: &str) -> String {
-    if s.chars().count() > 200 {
-        let mut t: String = s.chars().take(200).collect();
-        t.push('…');
-        t
-    } else {
-        s.to_owned()
     }
 }

@@ -8,6 +8,7 @@ pub mod marshal;
 pub mod params;
 pub mod parse;
 mod probe;
+mod provider;
 mod store;
 pub mod tls;
 pub mod trace;

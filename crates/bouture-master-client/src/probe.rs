@@ -22,7 +22,7 @@ pub(crate) fn https_instead(base: &str, timeout: Duration) -> Option<String> {
     let mut socket = TcpStream::connect_timeout(&address, timeout).ok()?;
     socket.set_read_timeout(Some(timeout)).ok()?;
     socket.set_write_timeout(Some(timeout)).ok()?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::provider::provider();
     let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .ok()?

@@ -93,7 +93,7 @@ impl TlsOptions {
     /// [`Error::TlsRead`] when a file cannot be read, [`Error::TlsFile`] when it holds no usable
     /// PEM item, or only one of `key_file`/`cert_file` is set.
     pub(crate) fn connector(&self) -> Result<TlsConnector> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::provider::provider();
         let trust = if self.insecure_skip_verify {
             Trust::Anything
         } else if let Some(path) = &self.ca_file {

@@ -2,20 +2,41 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef};
 use crate::model::ConfigFile;
 
 /// What to do when a node group name exists in more than one cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+///
+/// With the `clap` feature it is a `clap::ValueEnum` (`merge`, `rename`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum GroupStrategy {
     /// The members join the existing group of that name, whose network map
     /// gains the merged group's networks; the merged group is dropped.
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "Members join our group of the same name (which gains their networks)")
+    )]
     Merge,
     /// The merged group is renamed `<name>-<its cluster name>`.
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "Their group is renamed `<name>-<their cluster name>`")
+    )]
     Rename,
+}
+
+impl GroupStrategy {
+    /// Its name as the JSON documents and the command line spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Merge => "merge",
+            Self::Rename => "rename",
+        }
+    }
 }
 
 /// The fate of one node group of a merging cluster.

@@ -4,6 +4,7 @@ mod apply;
 mod conflicts;
 mod error;
 mod groups;
+pub mod internals;
 mod json;
 mod model;
 mod params;
@@ -54,87 +55,11 @@ pub fn merge_files(
     output: Option<&Path>,
     options: &Options,
 ) -> Result<Report, Error> {
-    let (mut report, parsed) = merge_files_keeping(ours, theirs, output, options)?;
+    let (mut report, parsed) = internals::merge_files_keeping(ours, theirs, output, options)?;
     let start = Instant::now();
     drop(parsed);
     report.phases.free = start.elapsed();
     Ok(report)
-}
-
-/// The parsed inputs and the plan of a merge, handed back by
-/// [`merge_files_keeping`]. Dropping it frees them, which takes time in
-/// proportion to the number of objects (tens of milliseconds at 10,000
-/// instances per cluster); a process about to exit can leave that to the
-/// exit instead (the `bouture` binary does, in its `main` only).
-#[must_use = "dropping it frees the parsed inputs; keep it only to leave them to the process exit"]
-pub struct Parsed {
-    _inputs: (ConfigFile, Vec<ConfigFile>, MergePlan),
-}
-
-impl std::fmt::Debug for Parsed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parsed").finish_non_exhaustive()
-    }
-}
-
-/// [`merge_files`], handing the parsed inputs back instead of freeing them
-/// ([`Parsed`]); the report's `phases.free` is then zero.
-///
-/// # Errors
-///
-/// Any [`Error`]; nothing is written when one is returned.
-pub fn merge_files_keeping(
-    ours: &Path,
-    theirs: &[&Path],
-    output: Option<&Path>,
-    options: &Options,
-) -> Result<(Report, Parsed), Error> {
-    let mut phases = Phases::default();
-    let inputs: Vec<&Path> = std::iter::once(ours)
-        .chain(theirs.iter().copied())
-        .collect();
-    if let Some(output) = output {
-        check_output_is_not_input(output, &inputs)?;
-        check_output(output)?;
-    }
-    let mut configs = read_inputs(&inputs, options.max_input_size, &mut phases)?;
-    let their_configs = configs.split_off(1);
-    let Some(our_config) = configs.pop() else {
-        return Err(Error::Output {
-            path: ours.to_owned(),
-            problem: "no configuration was read".to_owned(),
-        });
-    };
-    let plan = plan::plan_timed(&our_config, &their_configs, options, &mut phases)?;
-    let write_to = output.filter(|_| !options.dry_run);
-    if let Some(output) = write_to {
-        let start = Instant::now();
-        let merged = Merged::new(&our_config, &their_configs, &plan)?;
-        phases.apply = start.elapsed();
-        let start = Instant::now();
-        let mut written = start;
-        write::write_with(output, options.lock_wait, |out| {
-            merged.write(out)?;
-            written = Instant::now();
-            Ok(())
-        })?;
-        phases.write = written - start;
-        phases.fsync = written.elapsed();
-    }
-    let start = Instant::now();
-    let mut report = Report::new(
-        &our_config,
-        &their_configs,
-        &plan,
-        output.map(Path::to_owned),
-    );
-    report.dry_run = write_to.is_none();
-    phases.report = start.elapsed();
-    report.phases = phases;
-    let parsed = Parsed {
-        _inputs: (our_config, their_configs, plan),
-    };
-    Ok((report, parsed))
 }
 
 /// Inputs smaller than this are read one after the other: a thread costs
@@ -144,7 +69,7 @@ const PARALLEL_BYTES: u64 = 4 << 20;
 /// Read and parse every input, each in its own thread when they are large.
 /// `phases` gets the time the merge spent reading and parsing: the sum over
 /// the inputs, or the longest of each when they were read in parallel.
-fn read_inputs(
+pub(crate) fn read_inputs(
     paths: &[&Path],
     max_size: u64,
     phases: &mut Phases,

@@ -14,21 +14,42 @@
 //! - Merged into ours: `reserved_lvs` (union), `prealloc_wipe_disks` (true if
 //!   they differ), `osparams` of an OS we do not have.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef};
 use crate::model::ConfigFile;
 
 /// What a parameter difference that Ganeti's tool treats as "strict" becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+///
+/// With the `clap` feature it is a `clap::ValueEnum` (`strict`, `warn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum ParameterPolicy {
     /// An error: the merge is refused.
     #[default]
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "Differences Ganeti's tool calls strict are errors")
+    )]
     Strict,
     /// A warning in the report; our value is kept.
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "Those differences are warnings; our values are kept")
+    )]
     Warn,
+}
+
+impl ParameterPolicy {
+    /// Its name as the JSON documents and the command line spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Strict => "strict",
+            Self::Warn => "warn",
+        }
+    }
 }
 
 /// Something the operator should know; the merge goes on.

@@ -9,7 +9,7 @@ use crate::grubenv::{GRUBENV_SIZE, GrubEnv};
 use crate::plan::{ImagePlan, Plan};
 
 /// What GRUB boots for an image: found in its tree at build time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BootFiles {
     /// Menu title prefix (the image's `PRETTY_NAME`, or its `image_name`).
@@ -73,6 +73,25 @@ fn grub_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
+/// Seconds a panicking kernel waits before it reboots (`panic=`), unless
+/// the document's kernel parameters say otherwise.
+pub const PANIC_REBOOT_SECONDS: u32 = 10;
+
+/// The id of grub.cfg's last entry, which reboots when no image could be
+/// loaded (the end of every fallback list).
+pub const REBOOT_ENTRY_ID: &str = "bouture-reboot";
+
+/// GRUB's `fallback` list: `first`, then every other image, then the
+/// reboot entry (at position `images`).
+fn fallback_list(first: usize, images: usize) -> String {
+    std::iter::once(first)
+        .chain((0..images).filter(|&i| i != first))
+        .chain(std::iter::once(images))
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn title(image: &ImagePlan, files: &BootFiles) -> String {
     format!("{} (image {})", files.title, image.name)
 }
@@ -127,15 +146,25 @@ impl Plan {
 
     /// grub.cfg for the multiboot partition. `files` gives each image's
     /// kernel, initrd and title, in the order of [`Plan::images`].
+    ///
+    /// No failure path ends at a prompt: GRUB 2.06 takes only menu
+    /// positions in `fallback`, so the position of the saved default is
+    /// computed from its id; the one-shot `next_entry` is cleared and saved
+    /// before its entry is tried; when an entry cannot be loaded, GRUB tries
+    /// the saved default, then every other image, then a last entry that
+    /// reboots. A kernel that panics reboots by itself (`panic=`, added to
+    /// every entry unless the kernel parameters set it).
     pub fn grub_cfg(&self, files: &[BootFiles]) -> String {
         let default = self.boot_image().map_or(0, |i| i.grub_id);
         let mut out = String::new();
         out.push_str(
             "# Written by bouture deploy. Entries have stable ids (image-<name>).\n\
-             # The default is grubenv's saved_entry (bouture boot set-default); a\n\
-             # one-shot next_entry (bouture boot next) is cleared before it boots and\n\
-             # the saved default is the fallback. `set default=N` is only used without\n\
-             # a grubenv (Bareon-style tools edit it).\n",
+             # The default is grubenv's saved_entry (bouture boot set-default, confirm);\n\
+             # a one-shot next_entry (bouture boot next) is cleared and saved before it\n\
+             # boots, so whatever happens to it, the next boot is the saved default.\n\
+             # An entry that cannot be loaded falls back to the saved default, then the\n\
+             # other images, then a reboot: no failure waits at a prompt.\n\
+             # `set default=N` is only used without a grubenv (Bareon-style tools edit it).\n",
         );
         let _ = writeln!(out, "set default={default}");
         out.push_str(
@@ -147,15 +176,38 @@ impl Plan {
              insmod ext2\n\
              load_env\n\
              if [ -n \"${saved_entry}\" ]; then\n  set default=\"${saved_entry}\"\nfi\n\
-             set fallback=\"${default}\"\n\
-             if [ -n \"${next_entry}\" ]; then\n  set default=\"${next_entry}\"\n  set next_entry=\n  save_env next_entry\nfi\n",
+             # fallback takes menu positions only: the saved default's, found by id.\n",
         );
+        let _ = writeln!(
+            out,
+            "set fallback=\"{}\"",
+            fallback_list(default, self.images.len())
+        );
+        for image in &self.images {
+            let _ = writeln!(
+                out,
+                "if [ \"${{default}}\" = {} -o \"${{default}}\" = {} ]; then\n  set fallback=\"{}\"\nfi",
+                grub_quote(&image.grub_entry_id),
+                grub_quote(&image.grub_id.to_string()),
+                fallback_list(image.grub_id, self.images.len())
+            );
+        }
+        out.push_str(
+            "if [ -n \"${next_entry}\" ]; then\n  set default=\"${next_entry}\"\n  set next_entry=\n  save_env next_entry\nfi\n",
+        );
+        let mut params = String::new();
+        if !self.kernel_params.is_empty() {
+            params.push(' ');
+            params.push_str(&self.kernel_params);
+        }
+        if !self
+            .kernel_params
+            .split_whitespace()
+            .any(|word| word.starts_with("panic="))
+        {
+            let _ = write!(params, " panic={PANIC_REBOOT_SECONDS}");
+        }
         for (image, files) in self.images.iter().zip(files) {
-            let params = if self.kernel_params.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", self.kernel_params)
-            };
             let _ = writeln!(
                 out,
                 "menuentry {} --id {} {{",
@@ -179,6 +231,11 @@ impl Plan {
             }
             out.push_str("}\n");
         }
+        let _ = writeln!(
+            out,
+            "menuentry 'No image could be loaded: reboot' --id {} {{\n  reboot\n}}",
+            grub_quote(REBOOT_ENTRY_ID)
+        );
         out
     }
 

@@ -71,6 +71,9 @@ pub enum Error {
     /// Something bouture deploy does not do.
     #[error("{0}")]
     Unsupported(String),
+    /// A safety rule refuses the change (nothing was written).
+    #[error("{0}")]
+    Refused(String),
     /// A disk or multiboot directory that is not what bouture built.
     #[error("{}: {message}", path.display())]
     Target {

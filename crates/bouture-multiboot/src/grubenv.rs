@@ -88,7 +88,7 @@ impl GrubEnv {
         text.extend_from_slice(WARNING.as_bytes());
         for (name, value) in &self.raw {
             if name.is_empty() || name.iter().any(|b| b"=\n\\#".contains(b)) {
-                return Err(GrubEnvError::Name(crate::excerpt(
+                return Err(GrubEnvError::Name(bouture_text::truncate(
                     &String::from_utf8_lossy(name),
                     40,
                 )));

@@ -4,18 +4,22 @@ mod bootcfg;
 mod build;
 mod error;
 mod grubenv;
+mod layout;
 mod model;
 mod plan;
+mod running;
 mod size;
 mod switch;
 mod tools;
 
-pub use bootcfg::{BootElement, BootFiles, BootInfo};
+pub use bootcfg::{BootElement, BootFiles, BootInfo, PANIC_REBOOT_SECONDS, REBOOT_ENTRY_ID};
 pub use build::{
-    BuildOptions, BuildReport, BuiltDisk, DiskFormat, ImageSource, build_disks, buildable,
+    BuildOptions, BuildReport, BuiltDisk, DeployOptions, DeployReport, DeployedPartition,
+    DiskFormat, ImageSource, build_disks, buildable, deploy_image,
 };
 pub use error::{Error, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
+pub use layout::{LAYOUT_FORMAT, LAYOUT_NAME};
 pub use model::{
     Disk, Image, PROVISION_LIMIT, PartitionsPolicy, PathElement, Provision, ValidationError,
     ValidationErrors, Volume, VolumeGroup, VolumeKind,
@@ -24,22 +28,12 @@ pub use plan::{
     DiskPlan, FilesystemPlan, ImagePlan, MountPlan, PartitionPlan, PartitionRole, Plan,
     PlanOptions, entry_id,
 };
+pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
 };
-pub use tools::GRUB_I386_PC;
-
-/// At most `max` characters of `text`, with `…` when cut (for messages).
-pub(crate) fn excerpt(text: &str, max: usize) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
-    }
-}
+pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
 
 /// Parse JSON text, refusing duplicate keys in any object: serde keeps the
 /// first of two equal keys and Python's `json` the last, so a document with
@@ -48,7 +42,7 @@ pub(crate) fn parse_strict(text: &[u8]) -> Result<serde_json::Value, serde_json:
     bouture_json::to_value(text, |key| {
         format!(
             "duplicate key {:?} (Bareon would keep the last one, serde the first)",
-            excerpt(key, 80)
+            bouture_text::truncate(key, 80)
         )
     })
 }

@@ -1,7 +1,7 @@
 //! The resolved layout: disks, partitions with offsets and sizes, filesystems
 //! with their UUIDs chosen up front, which images own which mount points.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::{
@@ -14,7 +14,11 @@ pub(crate) const SECTOR: u64 = 512;
 const MIB: u64 = 1024 * 1024;
 /// The `bios_grub` partition at the head of every disk (Bareon: 24 MiB).
 pub(crate) const BIOS_GRUB_MIB: u64 = 24;
-/// The `multiboot` partition after it on the first disk (Bareon: 100 MiB).
+/// The EFI system partition after it on every disk (GRUB's EFI image).
+pub(crate) const ESP_MIB: u64 = 16;
+/// GPT name of the EFI system partition.
+pub(crate) const ESP_NAME: &str = "grub_efi";
+/// The `multiboot` partition after them on the first disk (Bareon: 100 MiB).
 pub(crate) const MULTIBOOT_MIB: u64 = 100;
 /// GPT name of the multiboot partition, which `bouture boot` looks for.
 pub(crate) const MULTIBOOT_NAME: &str = "multiboot";
@@ -25,6 +29,8 @@ const GPT_ENTRIES: usize = 128;
 
 /// GPT type of a BIOS boot partition.
 pub(crate) const TYPE_BIOS_GRUB: &str = "21686148-6449-6E6F-744E-656564454649";
+/// GPT type of an EFI system partition.
+pub(crate) const TYPE_ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 /// GPT type of a Linux filesystem.
 pub(crate) const TYPE_LINUX: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
 /// GPT type of Linux swap.
@@ -41,12 +47,14 @@ pub struct PlanOptions {
 }
 
 /// What a partition is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PartitionRole {
     /// GRUB's BIOS boot partition (holds core.img).
     BiosGrub,
+    /// The EFI system partition (FAT, holds GRUB's `EFI/BOOT/BOOTX64.EFI`).
+    Esp,
     /// The multiboot partition (GRUB's files, grub.cfg, grubenv, boot info).
     Multiboot,
     /// A volume of the document.
@@ -57,7 +65,7 @@ pub enum PartitionRole {
 }
 
 /// A filesystem on a partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct FilesystemPlan {
     /// `ext4`, `swap`, ...
@@ -74,10 +82,13 @@ pub struct FilesystemPlan {
     pub fstab_enabled: bool,
     /// fstab options.
     pub fstab_options: String,
+    /// `keep_data`: kept byte for byte by `bouture deploy image`.
+    #[serde(default)]
+    pub keep_data: bool,
 }
 
 /// One GPT partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PartitionPlan {
     /// 1-based partition number.
@@ -103,7 +114,7 @@ pub struct PartitionPlan {
 }
 
 /// One disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DiskPlan {
     /// `id.value` (e.g. `vda`).
@@ -119,7 +130,7 @@ pub struct DiskPlan {
 }
 
 /// A mount point of an image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct MountPlan {
     /// The mount point.
@@ -135,7 +146,7 @@ pub struct MountPlan {
 }
 
 /// One image and what it owns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ImagePlan {
     /// `name` (Bareon's `os_id`).
@@ -157,7 +168,7 @@ pub struct ImagePlan {
 }
 
 /// The whole layout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Plan {
     /// More than one image owns filesystems (Bareon's `is_multiboot`).
@@ -280,6 +291,16 @@ impl Plan {
                 &mut partitions,
             );
             next_mib += BIOS_GRUB_MIB;
+            push(
+                ESP_NAME.into(),
+                PartitionRole::Esp,
+                next_mib,
+                ESP_MIB,
+                TYPE_ESP,
+                None,
+                &mut partitions,
+            );
+            next_mib += ESP_MIB;
             if n == 0
                 && let Some(uuid) = multiboot_uuid
             {
@@ -291,6 +312,7 @@ impl Plan {
                     images: Vec::new(),
                     fstab_enabled: false,
                     fstab_options: "defaults".into(),
+                    keep_data: false,
                 };
                 push(
                     MULTIBOOT_NAME.into(),
@@ -375,6 +397,7 @@ impl Plan {
                     images: owners,
                     fstab_enabled: volume.fstab_enabled,
                     fstab_options: volume.fstab_options.clone(),
+                    keep_data: volume.keep_data,
                 };
                 push(
                     name,
@@ -407,7 +430,7 @@ impl Plan {
                         path: path.clone(),
                         message: format!(
                             "partition name '{}' is {units} UTF-16 units long; a GPT name holds at most {GPT_NAME_UNITS}",
-                            crate::excerpt(&partition.name, 80)
+                            bouture_text::truncate(&partition.name, 80)
                         ),
                     });
                 }

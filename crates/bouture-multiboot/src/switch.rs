@@ -106,13 +106,16 @@ pub enum Switch {
     Next,
 }
 
-struct Opened {
-    lock: FileLock,
+/// A target opened and locked, its grubenv and boot info read.
+pub(crate) struct Opened {
+    pub(crate) lock: FileLock,
     /// Byte offset of the multiboot filesystem in a disk image (0 for a directory).
-    fs_offset: u64,
-    location: GrubEnvLocation,
-    info: BootInfo,
-    env: GrubEnv,
+    pub(crate) fs_offset: u64,
+    pub(crate) location: GrubEnvLocation,
+    pub(crate) info: BootInfo,
+    pub(crate) env: GrubEnv,
+    /// Disk targets: the partition table and the multiboot partition's offset.
+    pub(crate) disk: Option<(SfdiskTable, u64)>,
 }
 
 impl BootTarget {
@@ -132,63 +135,26 @@ impl BootTarget {
         switch: Switch,
         dry_run: bool,
     ) -> Result<SwitchOutcome, Error> {
-        let mut opened = self.open(!dry_run)?;
+        let opened = self.open(!dry_run)?;
         let element = find_element(&opened.info, image)?.clone();
-        let id = element.grub_entry_id.clone();
-        let saved = opened.env.get("saved_entry").unwrap_or_default().to_owned();
-        let next = opened.env.get("next_entry").unwrap_or_default().to_owned();
-        let (variable, value, unchanged) = match switch {
-            Switch::Default if saved == id => (
-                "saved_entry",
-                id.clone(),
-                Some(format!("{} is already the default", element.os_id)),
-            ),
-            Switch::Default => ("saved_entry", id.clone(), None),
-            Switch::Next if next == id => (
-                "next_entry",
-                id.clone(),
-                Some(format!("{} is already the next boot", element.os_id)),
-            ),
-            Switch::Next if saved == id && next.is_empty() => (
-                "next_entry",
-                String::new(),
-                Some(format!(
-                    "{} is the default: it boots next anyway",
-                    element.os_id
-                )),
-            ),
-            // Asking for the default while another one-shot is pending cancels it.
-            Switch::Next if saved == id => ("next_entry", String::new(), None),
-            Switch::Next => ("next_entry", id.clone(), None),
+        apply(self, opened, element, switch, dry_run)
+    }
+
+    /// Mark the running image good (`bouture boot confirm`): make the image
+    /// the kernel command line `cmdline` booted the default. A no-op that
+    /// says so when it already is; refused when the command line names none
+    /// of the disk's images (run it on the booted system).
+    pub fn confirm(&self, cmdline: &str, dry_run: bool) -> Result<SwitchOutcome, Error> {
+        let opened = self.open(!dry_run)?;
+        let running = crate::running::running_image(&opened.info, cmdline)?;
+        let Some(name) = running.image else {
+            return Err(Error::Unsupported(format!(
+                "cannot confirm: {}; run bouture boot confirm on the system that was booted from this disk",
+                running.evidence
+            )));
         };
-        if let Some(reason) = unchanged {
-            return Ok(SwitchOutcome::Unchanged {
-                image: element.os_id,
-                reason,
-            });
-        }
-        let before = opened.env.get(variable).unwrap_or_default().to_owned();
-        opened.env.set(variable, &value);
-        let block = opened.env.encode().map_err(|source| Error::GrubEnv {
-            path: opened.location.file.clone(),
-            source,
-        })?;
-        if !dry_run {
-            write_verified(opened.lock.file(), &opened.location, &block)?;
-            if variable == "saved_entry" && opened.info.current_element != element.grub_id {
-                // The boot info that Bareon-style tools read follows the default.
-                let mut info = opened.info.clone();
-                info.current_element = element.grub_id;
-                self.write_boot_info(&info, opened.fs_offset)?;
-            }
-        }
-        Ok(SwitchOutcome::Changed {
-            image: element.os_id,
-            variable: variable.to_owned(),
-            before,
-            after: value,
-            dry_run,
-        })
+        let element = find_element(&opened.info, &name)?.clone();
+        apply(self, opened, element, Switch::Default, dry_run)
     }
 
     /// Replace the boot info next to grub.cfg (atomically in a directory;
@@ -251,7 +217,72 @@ impl BootTarget {
     }
 }
 
-fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, Error> {
+/// Write the switch into the opened block (unless `dry_run`).
+fn apply(
+    target: &BootTarget,
+    mut opened: Opened,
+    element: BootElement,
+    switch: Switch,
+    dry_run: bool,
+) -> Result<SwitchOutcome, Error> {
+    let id = element.grub_entry_id.clone();
+    let saved = opened.env.get("saved_entry").unwrap_or_default().to_owned();
+    let next = opened.env.get("next_entry").unwrap_or_default().to_owned();
+    let (variable, value, unchanged) = match switch {
+        Switch::Default if saved == id => (
+            "saved_entry",
+            id.clone(),
+            Some(format!("{} is already the default", element.os_id)),
+        ),
+        Switch::Default => ("saved_entry", id.clone(), None),
+        Switch::Next if next == id => (
+            "next_entry",
+            id.clone(),
+            Some(format!("{} is already the next boot", element.os_id)),
+        ),
+        Switch::Next if saved == id && next.is_empty() => (
+            "next_entry",
+            String::new(),
+            Some(format!(
+                "{} is the default: it boots next anyway",
+                element.os_id
+            )),
+        ),
+        // Asking for the default while another one-shot is pending cancels it.
+        Switch::Next if saved == id => ("next_entry", String::new(), None),
+        Switch::Next => ("next_entry", id.clone(), None),
+    };
+    if let Some(reason) = unchanged {
+        return Ok(SwitchOutcome::Unchanged {
+            image: element.os_id,
+            reason,
+        });
+    }
+    let before = opened.env.get(variable).unwrap_or_default().to_owned();
+    opened.env.set(variable, &value);
+    let block = opened.env.encode().map_err(|source| Error::GrubEnv {
+        path: opened.location.file.clone(),
+        source,
+    })?;
+    if !dry_run {
+        write_verified(opened.lock.file(), &opened.location, &block)?;
+        if variable == "saved_entry" && opened.info.current_element != element.grub_id {
+            // The boot info that Bareon-style tools read follows the default.
+            let mut info = opened.info.clone();
+            info.current_element = element.grub_id;
+            target.write_boot_info(&info, opened.fs_offset)?;
+        }
+    }
+    Ok(SwitchOutcome::Changed {
+        image: element.os_id,
+        variable: variable.to_owned(),
+        before,
+        after: value,
+        dry_run,
+    })
+}
+
+pub(crate) fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, Error> {
     info.elements
         .iter()
         .find(|e| e.os_id == image)
@@ -261,7 +292,7 @@ fn find_element<'a>(info: &'a BootInfo, image: &str) -> Result<&'a BootElement, 
                 .find(|e| !image.is_empty() && (e.image_name == image || e.image_uuid == image))
         })
         .ok_or_else(|| Error::UnknownImage {
-            image: crate::excerpt(image, 80),
+            image: bouture_text::truncate(image, 80),
             valid: info.elements.iter().map(|e| e.os_id.clone()).collect(),
         })
 }
@@ -284,7 +315,7 @@ fn status_of(opened: Opened) -> BootStatus {
         } else {
             format!(
                 "grubenv's saved_entry '{}' names no image: GRUB boots grub.cfg's `set default=N`",
-                crate::excerpt(saved, 80)
+                bouture_text::truncate(saved, 80)
             )
         });
     }
@@ -292,7 +323,7 @@ fn status_of(opened: Opened) -> BootStatus {
     if !next.is_empty() && next_image.is_none() {
         warnings.push(format!(
             "grubenv's next_entry '{}' names no image",
-            crate::excerpt(next, 80)
+            bouture_text::truncate(next, 80)
         ));
     }
     if let Some(default) = &default {
@@ -312,15 +343,29 @@ fn status_of(opened: Opened) -> BootStatus {
 /// refuse anything but a regular file, and lock it: exclusive to write,
 /// shared to read, waiting for another `bouture boot` to finish its switch.
 fn open_regular(path: &Path, write: bool) -> Result<FileLock, Error> {
+    lock(path, write, false)
+}
+
+/// [`open_regular`], also accepting a block device when `disk`.
+pub(crate) fn lock(path: &Path, write: bool, disk: bool) -> Result<FileLock, Error> {
     let access = if write {
         Access::Exclusive
     } else {
         Access::Shared
     };
-    FileLock::existing(path, access, Wait::Forever).map_err(|error| match error {
+    let locked = if disk {
+        FileLock::disk(path, access, Wait::Forever)
+    } else {
+        FileLock::existing(path, access, Wait::Forever)
+    };
+    locked.map_err(|error| match error {
         LockError::NotRegular { kind, .. } => Error::Target {
             path: path.to_owned(),
-            message: format!("is {kind}, not a regular file"),
+            message: if disk {
+                format!("is {kind}, not a disk image or a block device")
+            } else {
+                format!("is {kind}, not a regular file")
+            },
         },
         LockError::Io { source, .. } => io(path, "cannot open or lock")(source),
         other => io(path, "cannot lock")(std::io::Error::other(other.to_string())),
@@ -352,7 +397,7 @@ fn parse_info(path: &Path, text: &[u8]) -> Result<BootInfo, Error> {
     })
 }
 
-fn write_verified(
+pub(crate) fn write_verified(
     file: &File,
     location: &GrubEnvLocation,
     block: &[u8; GRUBENV_SIZE],
@@ -413,6 +458,7 @@ fn open_dir(dir: &Path, write: bool) -> Result<Opened, Error> {
         },
         info,
         env,
+        disk: None,
     })
 }
 
@@ -499,9 +545,15 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
+/// Lock a disk (exclusive to write, shared to read) and read it.
+pub(crate) fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
+    read_disk(lock(path, write, true)?, path)
+}
+
+/// Read a disk whose lock is held: its table, multiboot partition,
+/// grubenv and boot info.
+pub(crate) fn read_disk(lock: FileLock, path: &Path) -> Result<Opened, Error> {
     let tools = Tools::require(&[("sfdisk", "fdisk"), ("debugfs", "e2fsprogs")])?;
-    let lock = open_regular(path, write)?;
     let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
@@ -597,5 +649,6 @@ fn open_disk(path: &Path, write: bool) -> Result<Opened, Error> {
         },
         info,
         env,
+        disk: Some((table, offset)),
     })
 }

@@ -12,6 +12,8 @@ use crate::error::{Error, MissingTool};
 
 /// Where GRUB's BIOS modules and boot.img are (Debian's grub-pc-bin).
 pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
+/// Where GRUB's UEFI modules are (Debian's grub-efi-amd64-bin).
+pub const GRUB_X86_64_EFI: &str = "/usr/lib/grub/x86_64-efi";
 
 /// Find a program in `PATH`, then in the sbin directories (mkfs lives there).
 pub(crate) fn find(tool: &str) -> Option<PathBuf> {
@@ -189,7 +191,7 @@ fn run_with(
         return Err(Error::Tool {
             command: described,
             status: status.to_string(),
-            stderr: crate::excerpt(String::from_utf8_lossy(&stderr).trim(), 2000),
+            stderr: bouture_text::truncate(String::from_utf8_lossy(&stderr).trim(), 2000),
         });
     }
     Ok(out)
@@ -203,7 +205,7 @@ fn describe(command: &Command) -> String {
         text.push(' ');
         text.push_str(&arg.to_string_lossy());
     }
-    crate::excerpt(&text, 300)
+    bouture_text::truncate(&text, 300)
 }
 
 #[cfg(test)]

@@ -171,6 +171,26 @@ fn built_disk_reads_back_with_independent_tools() {
         2049
     );
 
+    // The ESP: FAT, GRUB's UEFI image at the removable-media path (mtools
+    // reads it without mounting).
+    let esp = partition(&plan, "grub_efi");
+    let probe = blkid(&disk, esp);
+    assert!(
+        probe.contains("TYPE=vfat") && probe.contains("LABEL=ESP"),
+        "{probe}"
+    );
+    let efi = std::process::Command::new(support::tool("mtype", "mtools"))
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(format!("{}@@{}", disk.display(), esp.offset_bytes))
+        .arg("::/EFI/BOOT/BOOTX64.EFI")
+        .output()
+        .unwrap();
+    assert!(
+        efi.status.success() && efi.stdout.starts_with(b"MZ"),
+        "{}",
+        String::from_utf8_lossy(&efi.stderr)
+    );
     fsck_all(&disk, &plan, 0);
     // No work files left next to the output.
     let names: Vec<String> = std::fs::read_dir(dir.path())
@@ -435,11 +455,11 @@ fn two_disks_build_one_file_per_disk() {
         "{table}"
     );
     assert!(!table.contains("multiboot"), "{table}");
-    let root = &plan.disks[1].partitions[1];
+    let root = &plan.disks[1].partitions[2];
     let fstab = debugfs_cat(&vdb, root, "/etc/fstab");
     assert_eq!(fstab, plan.fstab("ubuntu"));
     assert!(fstab.contains(" swap swap defaults 0 0"), "{fstab}");
-    let swap = &plan.disks[1].partitions[2];
+    let swap = &plan.disks[1].partitions[3];
     let probe = blkid(&vdb, swap);
     assert!(probe.contains("TYPE=swap"), "{probe}");
     fsck_all(&work.join("node-vda.img"), &plan, 0);
@@ -511,4 +531,30 @@ fn missing_grub_files_are_reported_with_their_package() {
         "{error}"
     );
     assert!(!work.join("disk.img").exists());
+}
+
+/// On a disk much larger than the ESP, mkfs.fat is told the FAT size: left
+/// to itself it sizes by the file and refuses the 16 MiB partition.
+#[test]
+fn the_esp_of_a_large_disk_is_fat16() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let document = document("").replace(r#""size": "256""#, r#""size": "1200""#);
+    let plan = plan(&document);
+    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
+    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let disk = work.join("disk.img");
+    build_disks(
+        &plan,
+        &BuildOptions::new(
+            vec![disk.clone()],
+            sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
+        ),
+    )
+    .unwrap();
+    let probe = blkid(&disk, partition(&plan, "grub_efi"));
+    assert!(
+        probe.contains("TYPE=vfat") && probe.contains("VERSION=FAT16"),
+        "{probe}"
+    );
 }

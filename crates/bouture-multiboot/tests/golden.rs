@@ -57,21 +57,22 @@ fn shared_common_fixture() {
         names,
         [
             "bios_grub",
+            "grub_efi",
             "multiboot",
             "root-ubuntu",
             "root-centos",
             "common"
         ]
     );
-    // 1 MiB, 24 MiB, 100 MiB, then the volumes back to back.
+    // 1 MiB, 24 MiB bios_grub, 16 MiB ESP, 100 MiB multiboot, then the volumes.
     let starts: Vec<u64> = disk
         .partitions
         .iter()
         .map(|p| p.offset_bytes >> 20)
         .collect();
-    assert_eq!(starts, [1, 25, 125, 4125, 9125]);
+    assert_eq!(starts, [1, 25, 41, 141, 4141, 9141]);
     // The shared volume is in both fstabs, with the same UUID.
-    let common = disk.partitions[4]
+    let common = disk.partitions[5]
         .filesystem
         .as_ref()
         .unwrap()
@@ -94,8 +95,8 @@ fn two_disks_fixture() {
     assert_eq!(
         names,
         [
-            vec!["bios_grub", "multiboot", "root-centos"],
-            vec!["bios_grub", "root-ubuntu"]
+            vec!["bios_grub", "grub_efi", "multiboot", "root-centos"],
+            vec!["bios_grub", "grub_efi", "root-ubuntu"]
         ]
     );
 }

@@ -303,7 +303,7 @@ fn a_source_larger_than_its_partition_is_refused_before_any_mkfs() {
         let error = build_disks(&plan, &options).unwrap_err();
         let text = error.to_string();
         assert!(
-            text.starts_with("disk vda partition 3 (/): the sources of image centos put 629")
+            text.starts_with("disk vda partition 4 (/): the sources of image centos put 629")
                 && text.ends_with(&format!("bytes in it, more than its {} bytes", 48 << 20)),
             "{text}"
         );
@@ -321,7 +321,7 @@ fn a_source_larger_than_its_partition_is_refused_before_any_mkfs() {
     assert!(
         error
             .to_string()
-            .starts_with("disk vda partition 3 (/): the sources of image centos put "),
+            .starts_with("disk vda partition 4 (/): the sources of image centos put "),
         "{error}"
     );
     // Not a tar archive at all: --dry-run says so.

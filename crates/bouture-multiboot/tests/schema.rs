@@ -64,7 +64,7 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     );
     assert_eq!(
         found[4],
-        "partitions:0:volumes:2:file_system:'btrfs' cannot be built: bouture deploy build makes ext2, ext3, ext4, xfs, vfat, swap (partition 5 of disk vda)"
+        "partitions:0:volumes:2:file_system:'btrfs' cannot be built: bouture deploy build makes ext2, ext3, ext4, xfs, vfat, swap (partition 6 of disk vda)"
     );
 
     let mut doc = base();
@@ -86,7 +86,7 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     doc["partitions"][0]["volumes"][2]["file_system"] = json!("xfs");
     assert_eq!(
         refusals(&doc),
-        ["partitions:0:volumes:2:size:34 MiB: mkfs.xfs makes no filesystem smaller than 300 MiB"]
+        ["partitions:0:volumes:2:size:18 MiB: mkfs.xfs makes no filesystem smaller than 300 MiB"]
     );
 
     // The build refuses the same, before anything is written.

@@ -183,7 +183,7 @@ fn volumes_larger_than_the_disk() {
     doc["partitions"][0]["volumes"][1]["size"] = json!("3000");
     assert_error(
         &doc,
-        "partitions:0:the volumes need 4000 MiB but disk 'vda' has 3874 MiB left (4000 MiB, minus 126 MiB of GPT and implicit partitions)",
+        "partitions:0:the volumes need 4000 MiB but disk 'vda' has 3858 MiB left (4000 MiB, minus 142 MiB of GPT and implicit partitions)",
     );
 }
 
@@ -447,10 +447,10 @@ fn more_than_128_partitions_are_refused_by_the_plan() {
     let mut doc = valid();
     doc["partitions"][0]["size"] = json!("8000");
     let volumes = doc["partitions"][0]["volumes"].as_array_mut().unwrap();
-    for n in 0..125 {
+    for n in 0..124 {
         volumes.push(json!({"type": "partition", "mount": format!("/d{n}"), "images": ["centos"], "file_system": "ext4", "size": "1"}));
     }
-    // bios_grub + multiboot + 2 roots + 125 = 129.
+    // bios_grub + esp + multiboot + 2 roots + 124 = 129.
     assert_error(
         &doc,
         "partitions:0:volumes:disk 'vda' would have 129 partitions (with the implicit ones); a GPT holds at most 128",

@@ -13,9 +13,9 @@ pub use cert::{CLIENT_CERT_VALIDITY_DAYS, CLIENT_KEY_BITS};
 pub use error::Error;
 pub use input::{INPUT_KEYS, MAX_INPUT_BYTES, Secret, SetupInput};
 pub use plan::{
-    BACKUP_MODE, CERT_MODE, DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, FileKind, MAX_EXISTING_BYTES,
-    Options, Plan, PlannedWrite, SSCONF_MAX_BYTES, SSCONF_MODE, VALID_SSCONF_KEYS, check,
-    default_start_command, masterd_owner, ssconf_contents,
+    BACKUP_MODE, CERT_MODE, DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, DEFAULT_START_DEADLINE,
+    FileKind, MAX_EXISTING_BYTES, Options, Plan, PlannedWrite, SSCONF_MAX_BYTES, SSCONF_MODE,
+    VALID_SSCONF_KEYS, check, default_start_command, masterd_owner, ssconf_contents,
 };
 pub use report::Report;
 pub use start::{MAX_OUTPUT_BYTES, StartOutcome, StartPart};
@@ -56,7 +56,7 @@ pub fn setup(input: &SetupInput, options: &Options) -> Result<Report, Error> {
     }
     plan.apply()?;
     let start = match &plan.start_command {
-        Some(parts) => start::run(parts),
+        Some(parts) => start::run(parts, options.start_deadline),
         None => StartOutcome::NotRequested,
     };
     Ok(Report::new(&plan, false, start))

@@ -88,6 +88,10 @@ pub const CERT_MODE: u32 = 0o440;
 /// Mode of the backup of the previous `client.pem` (as `mkstemp` makes it).
 pub const BACKUP_MODE: u32 = 0o600;
 
+/// The default deadline of the start command: 5 minutes (Ganeti's init
+/// script starts and waits for each node daemon).
+pub const DEFAULT_START_DEADLINE: std::time::Duration = std::time::Duration::from_mins(5);
+
 /// How to run a node setup. Built by the caller.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -101,6 +105,9 @@ pub struct Options {
     /// when one fails (as Ganeti's `a; b; c`), each one's status reported
     /// (default [`DEFAULT_START_COMMAND`]).
     pub start_command: Vec<String>,
+    /// How long each part of the start command may run before it is killed
+    /// with its process group (default [`DEFAULT_START_DEADLINE`]).
+    pub start_deadline: std::time::Duration,
     /// Whether the default start command may run with another data
     /// directory than [`DEFAULT_DATA_DIR`]: it restarts the system's
     /// daemons, which read the default directory ([`Error::SystemDaemons`]).
@@ -119,6 +126,7 @@ impl Default for Options {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             dry_run: false,
             start_command: default_start_command(),
+            start_deadline: DEFAULT_START_DEADLINE,
             restart_system_daemons: false,
             cluster_file_owner: masterd_owner(Path::new("/etc")),
             now: None,

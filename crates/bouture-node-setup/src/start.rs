@@ -1,13 +1,12 @@
 //! Running the command that restarts the node daemons.
 
-use std::io::{Seek, SeekFrom};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::Serialize;
 
 /// The most of the command's output kept for the report (its end).
-pub const MAX_OUTPUT_BYTES: u64 = 4096;
+pub const MAX_OUTPUT_BYTES: usize = 4096;
 
 /// What happened to the node daemons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,13 +64,14 @@ impl StartOutcome {
 }
 
 /// Run each part with `sh -c`, in order, every one (as `a; b; c` would),
-/// and report each one's status.
-pub(crate) fn run(parts: &[String]) -> StartOutcome {
+/// each killed with its process group after `deadline`, and report each
+/// one's status.
+pub(crate) fn run(parts: &[String], deadline: Duration) -> StartOutcome {
     let command = parts.join("; ");
     let mut results = Vec::new();
     let mut failed_output = String::new();
     for part in parts {
-        let (status, success, output) = run_part(part);
+        let (status, success, output) = run_part(part, deadline);
         if !success && !output.is_empty() {
             failed_output.push_str(&output);
             failed_output.push('\n');
@@ -93,46 +93,48 @@ pub(crate) fn run(parts: &[String]) -> StartOutcome {
             parts: results,
         };
     }
-    let trimmed = failed_output.trim_end();
-    let mut start = trimmed
-        .len()
-        .saturating_sub(usize::try_from(MAX_OUTPUT_BYTES).unwrap_or(usize::MAX));
-    while !trimmed.is_char_boundary(start) {
-        start += 1;
-    }
     StartOutcome::Failed {
         command,
         status: failures.join("; "),
-        output: trimmed.get(start..).unwrap_or_default().to_owned(),
+        output: bouture_text::tail(failed_output.as_bytes(), MAX_OUTPUT_BYTES - '…'.len_utf8()),
         parts: results,
     }
 }
 
-/// Run one part with `sh -c`, standard input empty, standard output and
-/// error together in an anonymous temporary file (not a pipe: a daemon the
-/// command leaves running may keep it open); how it ended, whether it
-/// succeeded, and its last [`MAX_OUTPUT_BYTES`].
-fn run_part(command: &str) -> (String, bool, String) {
-    let spawn = || -> std::io::Result<(std::process::ExitStatus, std::fs::File)> {
-        let mut log = tempfile::tempfile()?;
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log.try_clone()?)
-            .status()?;
-        let length = log.seek(SeekFrom::End(0))?;
-        log.seek(SeekFrom::Start(length.saturating_sub(MAX_OUTPUT_BYTES)))?;
-        Ok((status, log))
+/// Run one part with `sh -c` through bouture-proc: standard input empty,
+/// standard output and error together, its last [`MAX_OUTPUT_BYTES`] kept,
+/// killed with its process group after `deadline`. A daemon it leaves
+/// running may keep the output open: reading stops shortly after the part
+/// exits ([`bouture_proc::HELD_OPEN_GRACE`]). How it ended, whether it
+/// succeeded, and the end of its output.
+fn run_part(command: &str, deadline: Duration) -> (String, bool, String) {
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(command);
+    let options = bouture_proc::Options {
+        stdout: bouture_proc::Bound::end(MAX_OUTPUT_BYTES),
+        stderr_to_stdout: true,
+        ..bouture_proc::Options::new(deadline)
     };
-    match spawn() {
-        Err(error) => (format!("could not be run ({error})"), false, String::new()),
-        Ok((status, log)) => {
-            let output = bouture_fs::read_to_limit(log, MAX_OUTPUT_BYTES, Path::new("output"))
-                .map(|bytes| String::from_utf8_lossy(&bytes).trim_end().to_owned())
-                .unwrap_or_default();
-            (status.to_string(), status.success(), output)
-        }
+    match bouture_proc::run(sh, None, &options) {
+        Ok(output) => (
+            output.status.to_string(),
+            output.status.success(),
+            printed(&output.stdout),
+        ),
+        Err(bouture_proc::Error::Deadline { stdout, .. }) => (
+            format!("killed after {} s", deadline.as_secs()),
+            false,
+            printed(&stdout),
+        ),
+        Err(error) => (
+            format!("could not be run ({})", bouture_text::error_chain(&error)),
+            false,
+            String::new(),
+        ),
     }
+}
+
+/// The end of the output kept, as text.
+fn printed(output: &bouture_proc::Captured) -> String {
+    String::from_utf8_lossy(&output.bytes).trim_end().to_owned()
 }

@@ -18,6 +18,7 @@
 use bouture_master_client::{InstanceState, Parameters};
 
 use crate::strict_json::bounded;
+use bouture_text::shell_line;
 use serde_json::Value;
 
 /// The program name the commands start with.
@@ -234,34 +235,11 @@ impl OwnedRequest {
     }
 }
 
-/// The argument vector as one POSIX shell command line.
-pub fn shell_line(argv: &[String]) -> String {
-    argv.iter()
-        .map(|word| shell_quote(word))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// One word quoted for a POSIX shell: as is when it only holds characters
-/// no shell treats specially, else in single quotes (a `'` inside becomes
-/// `'\''`).
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | '@' | ',' | '+' | '%')
-        });
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use bouture_text::shell_quote;
 
     fn params(pairs: &[(&str, Value)]) -> Parameters {
         pairs

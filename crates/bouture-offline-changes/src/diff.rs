@@ -6,7 +6,9 @@ use std::fmt::{self, Write as _};
 use bouture_master_client::{InstanceState, Parameters};
 use serde_json::{Value, json};
 
-use crate::command::{Request, request_argv, shell_line};
+use bouture_text::shell_line;
+
+use crate::command::{Request, request_argv};
 use crate::snapshot::{InstanceSnapshot, MasterSnapshot, SharedSnapshot};
 use crate::strict_json::bounded;
 

@@ -8,7 +8,7 @@ pub mod replay;
 mod snapshot;
 mod strict_json;
 
-pub use command::{SLAPOS, shell_line, shell_quote};
+pub use command::SLAPOS;
 pub use diff::{Change, ChangeKind, diff, parameters};
 pub use error::Error;
 pub use files::{

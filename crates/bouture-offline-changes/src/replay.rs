@@ -24,7 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bouture_fs::{Links, PidLock, Wait};
 
-use crate::command::{OwnedRequest, shell_line};
+use bouture_text::shell_line;
+
+use crate::command::OwnedRequest;
 use crate::diff::Change;
 use crate::error::Error;
 use crate::files::{ChangesFile, changes_path, lock_changes, read_optional, write_checked};

@@ -15,12 +15,7 @@ pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String>
 
 /// At most [`EXCERPT`] characters of `text`.
 pub(crate) fn bounded(text: &str) -> String {
-    if text.chars().count() <= EXCERPT {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(EXCERPT).collect();
-    cut.push('…');
-    cut
+    bouture_text::truncate(text, EXCERPT)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `bouture boot list|status|set-default|next`: the images of a multiboot
-//! disk or node, and switching which one boots.
+//! `bouture boot list|status|set-default|next|confirm`: the images of a
+//! multiboot disk or node, switching which one boots, and marking the
+//! running one good.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ Examples:
   bouture boot list --disk node.img
   bouture boot set-default ubuntu --multiboot-dir /mnt/multiboot
   bouture boot next centos --disk node.img --dry-run
+  bouture boot confirm --multiboot-dir /mnt/multiboot     # on the booted node
 
 {EXIT} See docs/multiboot.md."))]
 pub struct BootArgs {
@@ -76,6 +78,23 @@ pub struct SwitchArgs {
     pub format: OutputFormat,
 }
 
+/// Arguments of `confirm`.
+#[derive(Debug, clap::Args)]
+pub struct ConfirmArgs {
+    /// `--disk FILE` or `--multiboot-dir DIR`.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The running system's kernel command line (tells which image runs).
+    #[arg(long, value_name = "FILE", default_value = bouture_multiboot::PROC_CMDLINE)]
+    pub cmdline: PathBuf,
+    /// Say what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
 const EXIT: &str = "Exit status: 0 when done (also when nothing needed to change), 1 when the
 disk or directory is not a bouture multiboot layout, the image is unknown, or the
 write could not be verified, 2 for usage errors.";
@@ -124,6 +143,22 @@ Examples:
 
 {EXIT}"))]
     Next(SwitchArgs),
+    /// Mark the running image good: make it the default (run on the booted node).
+    #[command(after_help = format!("\
+The end of a trial boot (`bouture boot next IMAGE`, then a reboot): once the
+new image works, confirm it, and it stays the default. Without a confirm,
+the next reboot goes back to the previous default by itself. The running
+image is the one the kernel command line names (bouture.image= and
+root=UUID=, which every bouture menu entry carries); confirming the image
+that is already the default does nothing and says so.
+
+Examples:
+  bouture boot confirm --multiboot-dir /mnt/multiboot
+  bouture boot confirm --disk /dev/sda
+  bouture boot confirm --disk node.img --cmdline saved-cmdline.txt --dry-run
+
+{EXIT}"))]
+    Confirm(ConfirmArgs),
 }
 
 /// What a boot command ended with.
@@ -159,6 +194,16 @@ pub(crate) fn run(args: &BootArgs, cx: &mut Context<'_>) -> CommandResult {
                 .switch(&switch.image, kind, switch.dry_run)
                 .map_err(CommandError::failed)?;
             (Booted::Switched(outcome), switch.format, false)
+        }
+        BootAction::Confirm(confirm) => {
+            let cmdline =
+                bouture_multiboot::read_cmdline(&confirm.cmdline).map_err(CommandError::failed)?;
+            let outcome = confirm
+                .target
+                .target()
+                .confirm(&cmdline, confirm.dry_run)
+                .map_err(CommandError::failed)?;
+            (Booted::Switched(outcome), confirm.format, false)
         }
     };
     match &booted {

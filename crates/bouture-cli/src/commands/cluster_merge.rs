@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bouture_cluster_merge::{
-    Event, Executor, Groups, HostKeyPolicy, Observer, ParameterConflicts, Restart, SshOptions,
+    Event, Executor, GroupStrategy, HostKeyPolicy, Observer, ParameterPolicy, Restart, SshOptions,
     Status, StopRequest, SystemExecutor,
 };
 
-use crate::commands::merge::{GroupsArg, ParamsArg, render_report};
+use crate::commands::merge::render_report;
 use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
 use crate::log::Logger;
@@ -46,18 +46,6 @@ Exit status: 0 merged and verified (or dry run done), 1 refused before
 anything was changed, failed and rolled back, or stopped after the point of
 no return, 2 usage error.";
 
-/// Which instances start after the merge (`--restart`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum RestartArg {
-    /// Every instance of the merged cluster (as Ganeti's `gnt-instance startup --all`).
-    #[default]
-    All,
-    /// The merged instances that were running before the merge.
-    Up,
-    /// None.
-    None,
-}
-
 /// Arguments of `bouture cluster-merge`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -74,13 +62,13 @@ pub struct ClusterMergeArgs {
     pub watcher_pause_period: u64,
     /// What to do with node groups whose name is in both clusters (default: refuse).
     #[arg(long, value_enum, value_name = "STRATEGY")]
-    pub groups: Option<GroupsArg>,
+    pub groups: Option<GroupStrategy>,
     /// Whether differing "strict" cluster parameters refuse the merge or only warn.
     #[arg(long, value_enum, default_value_t, value_name = "STRATEGY")]
-    pub parameter_conflicts: ParamsArg,
+    pub parameter_conflicts: ParameterPolicy,
     /// Which instances to start after the merge.
     #[arg(long, value_enum, default_value_t, value_name = "STRATEGY")]
-    pub restart: RestartArg,
+    pub restart: Restart,
     /// Do not shut the merging clusters' instances down; only check that none runs.
     #[arg(long)]
     pub skip_stop_instances: bool,
@@ -119,19 +107,9 @@ impl ClusterMergeArgs {
         let mut settings =
             bouture_cluster_merge::Options::new(self.clusters.clone(), self.state_dir.clone());
         settings.watcher_pause_period = self.watcher_pause_period;
-        settings.groups = self.groups.map(|g| match g {
-            GroupsArg::Merge => Groups::Merge,
-            GroupsArg::Rename => Groups::Rename,
-        });
-        settings.parameter_conflicts = match self.parameter_conflicts {
-            ParamsArg::Strict => ParameterConflicts::Strict,
-            ParamsArg::Warn => ParameterConflicts::Warn,
-        };
-        settings.restart = match self.restart {
-            RestartArg::All => Restart::All,
-            RestartArg::Up => Restart::Up,
-            RestartArg::None => Restart::None,
-        };
+        settings.groups = self.groups;
+        settings.parameter_conflicts = self.parameter_conflicts;
+        settings.restart = self.restart;
         settings.stop_instances = !self.skip_stop_instances;
         settings.our_public_key.clone_from(&self.our_public_key);
         settings

@@ -1,4 +1,5 @@
-//! `bouture deploy plan|build`: Bareon-style multi-image disks.
+//! `bouture deploy plan|build|image`: Bareon-style multi-image disks, and
+//! one image of such a disk updated in place (A/B).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -6,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DiskFormat, ImageSource, PartitionRole, Plan, PlanOptions,
-    Provision, ValidationErrors,
+    BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, PartitionRole,
+    Plan, PlanOptions, Provision, ValidationErrors,
 };
 
 use crate::context::Context;
@@ -24,6 +25,7 @@ Examples:
   bouture deploy plan --provision provision.json
   bouture deploy build --provision provision.json \\
       --image centos=/srv/trees/centos --image ubuntu=ubuntu-rootfs.tar --output node.img
+  bouture deploy image ubuntu --disk /dev/sda --image ubuntu-rootfs.tar
 
 Exit status: 0 done; 1 the document is invalid or unreadable, a tool is
 missing, or the build failed; 2 usage errors. See docs/multiboot.md.")]
@@ -78,6 +80,57 @@ Exit status: 0 when the disks were written (or, with --dry-run, could be), 1
 when the document is invalid, a tool is missing, or the build failed (nothing
 is left behind), 2 for usage errors.")]
     Build(BuildArgs),
+    /// Put a new version of one image onto a multiboot disk (A/B update).
+    #[command(after_help = "\
+TARGET is a disk bouture built (an image file, or a block device such as
+/dev/sda on the node itself). Only the partitions that belong to IMAGE alone
+are remade (mkfs.ext4 -d from SOURCE, a directory or a tar archive, with the
+same UUIDs); shared and keep_data partitions are kept byte for byte; the
+multiboot partition gets IMAGE's new menu entry (the kernel may change), boot
+info and layout record, and IMAGE's /etc/fstab is written. Every check comes
+before the first byte is written: the disk's table and boot info are the ones
+bouture wrote (its layout record), IMAGE exists, the source fits. The image
+that runs (the kernel command line, --cmdline, tells) is never rewritten; the
+default image only with --force. Afterwards each rewritten filesystem is
+checked with e2fsck -fn and the table, grubenv and boot info are read back.
+The disk is locked: a `bouture boot` switch or another deploy waits.
+
+Then: bouture boot next IMAGE, reboot; on the new image, bouture boot confirm.
+
+Examples:
+  bouture deploy image ubuntu --disk /dev/sda --image /srv/ubuntu-2.tar
+  bouture deploy image ubuntu --disk node.img --image tree/ --dry-run
+  bouture deploy image centos --disk node.img --image tree/ --force --format json
+
+Exit status: 0 when written (or, with --dry-run, could be), 1 when refused
+(running or default image, not a bouture disk, unknown image, source too
+large: nothing was written) or when writing failed, 2 for usage errors.")]
+    Image(ImageArgs),
+}
+
+/// Arguments of `bouture deploy image`.
+#[derive(Debug, clap::Args)]
+pub struct ImageArgs {
+    /// The image to update (its `name`).
+    pub name: String,
+    /// The multiboot disk: a disk image or a block device.
+    #[arg(long, value_name = "TARGET")]
+    pub disk: PathBuf,
+    /// The image's new root: a directory or a tar archive.
+    #[arg(long = "image", value_name = "SOURCE")]
+    pub source: PathBuf,
+    /// The running system's kernel command line (tells which image runs).
+    #[arg(long, value_name = "FILE", default_value = bouture_multiboot::PROC_CMDLINE)]
+    pub cmdline: PathBuf,
+    /// Also rewrite the default image.
+    #[arg(long)]
+    pub force: bool,
+    /// Say what would be written where; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 /// Options shared by plan and build.
@@ -102,16 +155,6 @@ pub struct PlanArgs {
     pub provision: ProvisionArgs,
 }
 
-/// The disk image format of `deploy build`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OutputFormatArg {
-    /// A sparse raw disk image.
-    #[default]
-    Raw,
-    /// qcow2 (converted with qemu-img).
-    Qcow2,
-}
-
 /// Arguments of `bouture deploy build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
@@ -126,7 +169,7 @@ pub struct BuildArgs {
     pub outputs: Vec<PathBuf>,
     /// raw or qcow2.
     #[arg(long, value_enum, default_value_t)]
-    pub output_format: OutputFormatArg,
+    pub output_format: DiskFormat,
     /// Also write the boot info JSON (Bareon's boot-entries file) here.
     #[arg(long, value_name = "FILE")]
     pub boot_info: Option<PathBuf>,
@@ -150,6 +193,7 @@ fn parse_image(text: &str) -> Result<ImageSource, String> {
 enum Deployed {
     Planned(Box<Plan>),
     Built(Box<BuildReport>),
+    Updated(Box<DeployReport>),
     Invalid(ValidationErrors),
 }
 
@@ -159,7 +203,7 @@ enum Deployed {
 /// ([`crate::exit::finish`]).
 fn command_result(deployed: Deployed) -> CommandResult {
     match deployed {
-        Deployed::Planned(_) | Deployed::Built(_) => Ok(Outcome::Done),
+        Deployed::Planned(_) | Deployed::Built(_) | Deployed::Updated(_) => Ok(Outcome::Done),
         Deployed::Invalid(errors) => {
             let details = match serde_json::to_value(&errors) {
                 Ok(serde_json::Value::Object(details)) => details,
@@ -175,6 +219,7 @@ pub(crate) fn run(args: &DeployArgs, cx: &mut Context<'_>) -> CommandResult {
     let (deployed, format) = match &args.action {
         DeployAction::Plan(plan) => (plan_outcome(&plan.provision, log)?, plan.provision.format),
         DeployAction::Build(build) => (build_outcome(build, log)?, build.provision.format),
+        DeployAction::Image(image) => (image_outcome(image)?, image.format),
     };
     if let Deployed::Built(report) = &deployed {
         for disk in &report.disks {
@@ -195,6 +240,10 @@ pub(crate) fn run(args: &DeployArgs, cx: &mut Context<'_>) -> CommandResult {
     let written = match (&deployed, format) {
         (Deployed::Planned(plan), OutputFormat::Json) => write_json(stdout, plan),
         (Deployed::Built(report), OutputFormat::Json) => write_json(stdout, report),
+        (Deployed::Updated(report), OutputFormat::Json) => write_json(stdout, report),
+        (Deployed::Updated(report), OutputFormat::Text) if verbosity >= 0 => {
+            stdout.write_all(render_image(report).as_bytes())
+        }
         (Deployed::Planned(plan), OutputFormat::Text) if verbosity >= 0 => {
             stdout.write_all(render_plan(plan).as_bytes())
         }
@@ -249,10 +298,7 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
         Err(errors) => return Ok(Deployed::Invalid(errors)),
     };
     let mut options = BuildOptions::new(args.outputs.clone(), args.images.clone());
-    options.format = match args.output_format {
-        OutputFormatArg::Raw => DiskFormat::Raw,
-        OutputFormatArg::Qcow2 => DiskFormat::Qcow2,
-    };
+    options.format = args.output_format;
     options.boot_info.clone_from(&args.boot_info);
     options.dry_run = args.dry_run;
     options.provision = Some(args.provision.provision.clone());
@@ -286,6 +332,79 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
             Err(CommandError::failed(error).with_details(details))
         }
     }
+}
+
+fn image_outcome(args: &ImageArgs) -> Result<Deployed, CommandError> {
+    let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(CommandError::failed)?;
+    let mut options = DeployOptions::new(&args.name, &args.disk, &args.source, &cmdline);
+    options.force = args.force;
+    options.dry_run = args.dry_run;
+    bouture_multiboot::deploy_image(&options)
+        .map(|report| Deployed::Updated(Box::new(report)))
+        .map_err(CommandError::failed)
+}
+
+fn render_image(report: &DeployReport) -> String {
+    let mut out = String::new();
+    let verb = if report.dry_run {
+        "would write (dry run, nothing written)"
+    } else {
+        "wrote"
+    };
+    let _ = writeln!(
+        out,
+        "image {} on {}: running {}, default {}",
+        report.image,
+        report.disk.display(),
+        report
+            .running
+            .image
+            .as_deref()
+            .unwrap_or("none of its images"),
+        report.default_image.as_deref().unwrap_or("-")
+    );
+    for p in &report.written {
+        let _ = writeln!(
+            out,
+            "  {verb} partition {} ({}, {} {}): {} MiB at byte {}",
+            p.number,
+            p.name,
+            p.fs_type,
+            p.mount.as_deref().unwrap_or("-"),
+            mib(p.size_bytes),
+            p.offset_bytes
+        );
+    }
+    for p in &report.kept {
+        let _ = writeln!(
+            out,
+            "  kept partition {} ({}, {}): {}",
+            p.number,
+            p.name,
+            p.mount.as_deref().unwrap_or("-"),
+            p.kept_because.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {verb} on the multiboot partition: {} (kernel {}{})",
+        report.multiboot_files.join(", "),
+        report.boot_files.kernel,
+        report
+            .boot_files
+            .initrd
+            .as_deref()
+            .map(|i| format!(", initrd {i}"))
+            .unwrap_or_default()
+    );
+    if !report.dry_run {
+        let _ = writeln!(
+            out,
+            "next: bouture boot next {} (then reboot; on it, bouture boot confirm)",
+            report.image
+        );
+    }
+    out
 }
 
 fn mib(bytes: u64) -> u64 {
@@ -322,6 +441,11 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
         for p in &disk.partitions {
             let (fs, uuid, use_) = match (&p.role, &p.filesystem) {
                 (PartitionRole::BiosGrub, _) => ("-".into(), "-".into(), "GRUB core.img".into()),
+                (PartitionRole::Esp, _) => (
+                    "vfat".into(),
+                    "-".into(),
+                    "EFI/BOOT/BOOTX64.EFI (GRUB for UEFI)".into(),
+                ),
                 (PartitionRole::Multiboot, Some(fs)) => (
                     fs.fs_type.clone(),
                     fs.uuid.to_string(),

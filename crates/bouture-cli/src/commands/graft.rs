@@ -4,11 +4,11 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use bouture_core::PartitionAddress;
-use bouture_failover::Level;
 use bouture_graft::{
     GraftEvent, GraftObserver, GraftOutcome, GraftPlan, GraftReport, NodeOptions, PartitionStatus,
     Placement,
 };
+use bouture_text::Level;
 
 use crate::commands::NodeCfgArg;
 use crate::commands::master_args::MasterArgs;

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Instant;
 
-use bouture_failover::Level;
 use bouture_graft::GraftPlan;
+use bouture_text::Level;
 
 use bouture_core::{
     BoutureStatus, Inventory, InventoryTotals, Partition, PartitionAddress, ResourceStatus,

@@ -39,25 +39,6 @@ Exit status: 0 merged (or dry run done), 1 refused (conflicts, not enough
 ports, unsupported version, an input that breaks a rule, unreadable input
 or output), 2 usage error. See docs/merge.md for what is checked and changed.";
 
-/// Node group clash strategy on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GroupsArg {
-    /// Members join our group of the same name (which gains their networks).
-    Merge,
-    /// Their group is renamed `<name>-<their cluster name>`.
-    Rename,
-}
-
-/// Cluster parameter policy on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ParamsArg {
-    /// Differences Ganeti's tool calls strict are errors.
-    #[default]
-    Strict,
-    /// Those differences are warnings; our values are kept.
-    Warn,
-}
-
 /// Arguments of `bouture merge`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -73,10 +54,10 @@ pub struct MergeArgs {
     pub output: PathBuf,
     /// What to do with node groups whose name is in both clusters (default: refuse).
     #[arg(long, value_enum, value_name = "STRATEGY")]
-    pub groups: Option<GroupsArg>,
+    pub groups: Option<GroupStrategy>,
     /// Whether differing "strict" cluster parameters refuse the merge or only warn.
     #[arg(long, value_enum, default_value_t, value_name = "POLICY")]
-    pub parameter_conflicts: ParamsArg,
+    pub parameter_conflicts: ParameterPolicy,
     /// Ports the merged cluster may allocate for DRBD disks and consoles.
     #[arg(long, value_name = "FIRST-LAST", default_value = "11000-14999", value_parser = parse_range)]
     pub port_range: PortRange,
@@ -153,25 +134,24 @@ impl Verbosity {
 pub(crate) fn run(
     args: &MergeArgs,
     cx: &mut Context<'_>,
-    leftovers: &mut Option<bouture_merge::Parsed>,
+    leftovers: &mut Option<bouture_merge::internals::Parsed>,
 ) -> CommandResult {
     let verbosity = Verbosity::new(cx.log.verbosity());
     let options = bouture_merge::Options {
-        groups: args.groups.map(|g| match g {
-            GroupsArg::Merge => GroupStrategy::Merge,
-            GroupsArg::Rename => GroupStrategy::Rename,
-        }),
-        parameter_conflicts: match args.parameter_conflicts {
-            ParamsArg::Strict => ParameterPolicy::Strict,
-            ParamsArg::Warn => ParameterPolicy::Warn,
-        },
+        groups: args.groups,
+        parameter_conflicts: args.parameter_conflicts,
         port_range: args.port_range,
         max_input_size: args.max_input_size,
         dry_run: args.dry_run,
         ..bouture_merge::Options::default()
     };
     let theirs: Vec<&Path> = args.merge.iter().map(PathBuf::as_path).collect();
-    match bouture_merge::merge_files_keeping(&args.config, &theirs, Some(&args.output), &options) {
+    match bouture_merge::internals::merge_files_keeping(
+        &args.config,
+        &theirs,
+        Some(&args.output),
+        &options,
+    ) {
         Ok((report, parsed)) => {
             *leftovers = Some(parsed);
             render(&report, args.format, verbosity, cx).map_err(CommandError::Output)?;

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use bouture_failover::Level;
 use bouture_offline_changes::ChangesFile;
+use bouture_text::Level;
 
 use bouture_failover::status::Report as StatusReport;
 

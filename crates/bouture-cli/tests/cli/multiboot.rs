@@ -386,3 +386,115 @@ fn a_build_stopped_by_a_signal_leaves_nothing_and_a_killed_one_is_cleaned_next_t
     assert_eq!(leftovers(&out), Vec::<String>::new());
     assert_eq!(std::fs::metadata(&disk).unwrap().len(), 400 << 20);
 }
+
+/// `deploy image` and `boot confirm` end to end: a refusal exits 1 naming
+/// the safe image, a dry run exits 0, the deploy and the confirm print
+/// their report.
+#[test]
+#[allow(clippy::too_many_lines)] // one cycle, step by step
+fn deploy_image_then_confirm() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let provision = root.join("provision.json");
+    std::fs::write(&provision, DOCUMENT).unwrap();
+    let centos = tree(root, "centos", "CentOS Linux 7 (Core)");
+    let ubuntu = tree(root, "ubuntu", "Ubuntu 14.04.3 LTS");
+    let disk = root.join("node.img");
+    let disk = disk.to_str().unwrap();
+    let built = bouture(
+        &[
+            "deploy",
+            "build",
+            "--provision",
+            provision.to_str().unwrap(),
+            "--image",
+            &centos,
+            "--image",
+            &ubuntu,
+            "--output",
+            disk,
+        ],
+        root,
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let on_centos = root.join("cmdline-centos");
+    std::fs::write(
+        &on_centos,
+        "BOOT_IMAGE=/boot/vmlinuz ro bouture.image=centos\n",
+    )
+    .unwrap();
+    let on_ubuntu = root.join("cmdline-ubuntu");
+    std::fs::write(
+        &on_ubuntu,
+        "BOOT_IMAGE=/boot/vmlinuz ro bouture.image=ubuntu\n",
+    )
+    .unwrap();
+    let source = ubuntu.split_once('=').unwrap().1;
+    let deploy = |image: &str, cmdline: &Path, extra: &[&str]| {
+        let args = [
+            &[
+                "deploy",
+                "image",
+                image,
+                "--disk",
+                disk,
+                "--image",
+                source,
+                "--cmdline",
+                cmdline.to_str().unwrap(),
+            ][..],
+            extra,
+        ]
+        .concat();
+        bouture(&args, root)
+    };
+    let refused = deploy("centos", &on_centos, &[]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("image centos is running")
+            && refused.stderr.contains("safe to update: ubuntu"),
+        "{}",
+        refused.stderr
+    );
+    let dry = deploy("ubuntu", &on_centos, &["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout
+            .contains("would write (dry run, nothing written) partition"),
+        "{}",
+        dry.stdout
+    );
+    let done = deploy("ubuntu", &on_centos, &["--format", "json"]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let report: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(report["image"], "ubuntu");
+    assert_eq!(report["running"]["image"], "centos");
+    let confirm = |cmdline: &Path| {
+        bouture(
+            &[
+                "boot",
+                "confirm",
+                "--disk",
+                disk,
+                "--cmdline",
+                cmdline.to_str().unwrap(),
+            ],
+            root,
+        )
+    };
+    let same = confirm(&on_centos);
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    assert!(
+        same.stdout
+            .contains("nothing to do: centos is already the default"),
+        "{}",
+        same.stdout
+    );
+    let changed = confirm(&on_ubuntu);
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    assert!(
+        changed.stdout.contains("ubuntu is now the default"),
+        "{}",
+        changed.stdout
+    );
+}

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bouture_cluster_merge::{GanetiPaths, Groups, Options, Restart, SshOptions, SystemExecutor};
+use bouture_cluster_merge::{
+    GanetiPaths, GroupStrategy, Options, Restart, SshOptions, SystemExecutor,
+};
 use serde_json::{Value, json};
 
 /// The fixtures: ours, and the two merging clusters.
@@ -236,7 +238,7 @@ impl Sim {
             clusters.iter().map(|c| (*c).to_owned()).collect(),
             self.state_dir(),
         );
-        settings.groups = Some(Groups::Merge);
+        settings.groups = Some(GroupStrategy::Merge);
         settings.restart = Restart::Up;
         settings.local = GanetiPaths {
             sbin: self.bin(),

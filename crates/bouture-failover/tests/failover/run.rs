@@ -7,11 +7,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use bouture_failover::switchfile::{SwitchStatus, read_switchfile};
-use bouture_failover::{
-    Failover, FailoverOutcome, Level, Master, NotProcessed, Options, SlaposNode,
-};
+use bouture_failover::{Failover, FailoverOutcome, Master, NotProcessed, Options, SlaposNode};
 use bouture_test_support::SlapProxy;
 use bouture_test_support::node::{TestNode, TestPartition};
+use bouture_text::Level;
 
 /// Exits with the scripted codes, in order, and records each configuration.
 #[derive(Default)]

@@ -265,7 +265,7 @@ fn list(
     if !status.success() {
         return Err(failed(
             status.to_string(),
-            crate::excerpt(String::from_utf8_lossy(&stderr).trim(), 2000),
+            bouture_text::truncate(String::from_utf8_lossy(&stderr).trim(), 2000),
         ));
     }
     Ok(Some(boot))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::BuildOptions;
 use super::ext::{Region, fill_filesystem, mkfs_ext};
-use super::grub::{install_boot_code, stage_multiboot};
+use super::grub::{install_boot_code, make_esp, stage_multiboot};
 use super::inputs::sanitize;
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
@@ -47,6 +47,9 @@ pub(super) fn build_disk(
         .arg(raw);
     tools.run(command, Some(sfdisk_script(disk).as_bytes()))?;
     for partition in &disk.partitions {
+        if partition.role == PartitionRole::Esp {
+            make_esp(tools, raw, partition, work)?;
+        }
         let Some(fs) = &partition.filesystem else {
             continue;
         };
@@ -58,7 +61,13 @@ pub(super) fn build_disk(
         match &partition.role {
             PartitionRole::Multiboot => {
                 let stage = work.join("multiboot");
-                stage_multiboot(plan, files, boot_info, &options.grub_dir, &stage)?;
+                stage_multiboot(
+                    plan,
+                    files,
+                    boot_info,
+                    [&options.grub_dir, &options.grub_efi_dir],
+                    &stage,
+                )?;
                 mkfs_ext(tools, fs, &stage, &region, Some(1024))?;
             }
             _ if fs.fs_type == "swap" => {

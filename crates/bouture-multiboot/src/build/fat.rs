@@ -11,6 +11,9 @@ use crate::error::Error;
 use crate::plan::FilesystemPlan;
 use crate::tools::Tools;
 
+/// Partitions from this size get FAT32; smaller ones FAT16.
+const FAT32_FROM: u64 = 512 * 1024 * 1024;
+
 /// The FAT volume id of a planned filesystem: the first four bytes of its
 /// UUID, which fstab names as `UUID=XXXX-XXXX`.
 pub(crate) fn volume_id(uuid: &uuid::Uuid) -> u32 {
@@ -36,7 +39,12 @@ pub(super) fn make_fat(
         .collect::<String>()
         .to_ascii_uppercase();
     let mut command = tools.command("mkfs.fat");
+    // The FAT size from the region, never from the file: on a disk larger
+    // than the partition mkfs.fat would otherwise pick FAT32 and refuse a
+    // small partition ("too small or too large filesystem").
+    let fat_bits = if region.size < FAT32_FROM { "16" } else { "32" };
     command
+        .args(["-F", fat_bits])
         .args(["-i", &format!("{:08X}", volume_id(&fs.uuid))])
         .args(["-n", if label.is_empty() { "NO NAME" } else { &label }])
         .arg("--offset")

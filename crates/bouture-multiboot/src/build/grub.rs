@@ -8,51 +8,145 @@ use std::path::Path;
 
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
+use crate::layout::{LAYOUT_NAME, Layout};
 use crate::plan::{DiskPlan, PartitionRole, Plan, SECTOR};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR};
 use crate::tools::Tools;
 
-/// core.img for the BIOS: finds the multiboot filesystem by UUID, so disk
-/// order does not matter.
+/// The modules both GRUB images embed: find the multiboot filesystem by
+/// UUID (without `search` the menu hangs at "Press any key to continue"),
+/// read grub.cfg and grubenv, boot Linux, talk on the serial line.
+const MODULES: [&str; 12] = [
+    "part_gpt",
+    "ext2",
+    "search",
+    "search_fs_uuid",
+    "normal",
+    "configfile",
+    "loadenv",
+    "test",
+    "echo",
+    "linux",
+    "serial",
+    "terminal",
+];
+
+/// `grub-mkimage -O format` into `work/output`, with an embedded config
+/// that finds the multiboot filesystem by UUID (so disk order does not
+/// matter) and the [`MODULES`] plus `extra`.
+fn mkimage(
+    tools: &Tools,
+    work: &Path,
+    (format, modules_dir, output): (&str, &Path, &str),
+    multiboot_uuid: &str,
+    extra: &[&str],
+) -> Result<std::path::PathBuf, Error> {
+    let early = work.join(format!("early-{format}.cfg"));
+    std::fs::write(
+        &early,
+        format!("search.fs_uuid {multiboot_uuid} root\nset prefix=($root){GRUB_DIR}\n"),
+    )
+    .map_err(io(&early, "cannot write"))?;
+    let image = work.join(output);
+    let mut command = tools.command("grub-mkimage");
+    command
+        .args(["-O", format, "-o"])
+        .arg(&image)
+        .arg("-d")
+        .arg(modules_dir)
+        .arg("-c")
+        .arg(&early)
+        .args(["-p", GRUB_DIR])
+        .args(extra)
+        .args(MODULES);
+    tools.run(command, None)?;
+    Ok(image)
+}
+
+/// core.img for the BIOS.
 pub(super) fn make_core_image(
     tools: &Tools,
     work: &Path,
     grub_dir: &Path,
     multiboot_uuid: &str,
 ) -> Result<Vec<u8>, Error> {
-    let early = work.join("early.cfg");
-    std::fs::write(
-        &early,
-        format!("search.fs_uuid {multiboot_uuid} root\nset prefix=($root){GRUB_DIR}\n"),
-    )
-    .map_err(io(&early, "cannot write"))?;
-    let core = work.join("core.img");
-    let mut command = tools.command("grub-mkimage");
-    command
-        .args(["-O", "i386-pc", "-o"])
-        .arg(&core)
-        .arg("-d")
-        .arg(grub_dir)
-        .arg("-c")
-        .arg(&early)
-        .args(["-p", GRUB_DIR])
-        .args([
-            "biosdisk",
-            "part_gpt",
-            "ext2",
-            "search",
-            "search_fs_uuid",
-            "normal",
-            "configfile",
-            "loadenv",
-            "test",
-            "echo",
-            "linux",
-            "serial",
-            "terminal",
-        ]);
-    tools.run(command, None)?;
+    let core = mkimage(
+        tools,
+        work,
+        ("i386-pc", grub_dir, "core.img"),
+        multiboot_uuid,
+        &["biosdisk"],
+    )?;
     std::fs::read(&core).map_err(io(&core, "cannot read"))
+}
+
+/// The UEFI image's file name in the work directory (and on the ESP, in
+/// `EFI/BOOT/`: the removable-media path every firmware boots).
+pub(super) const EFI_IMAGE: &str = "BOOTX64.EFI";
+
+/// GRUB's UEFI image, `work/BOOTX64.EFI`, reading the same grub.cfg and
+/// grubenv as core.img.
+pub(super) fn make_efi_image(
+    tools: &Tools,
+    work: &Path,
+    efi_dir: &Path,
+    multiboot_uuid: &str,
+) -> Result<(), Error> {
+    mkimage(
+        tools,
+        work,
+        ("x86_64-efi", efi_dir, EFI_IMAGE),
+        multiboot_uuid,
+        &["efi_gop", "all_video", "reboot"],
+    )
+    .map(drop)
+}
+
+/// The ESP without mounting: a FAT filesystem made like any vfat volume
+/// ([`super::fat::make_fat`]: `mkfs.fat --offset`, mtools) holding GRUB's
+/// UEFI image at `EFI/BOOT/BOOTX64.EFI`, read back with `mtype`.
+pub(super) fn make_esp(
+    tools: &Tools,
+    disk: &Path,
+    partition: &crate::plan::PartitionPlan,
+    work: &Path,
+) -> Result<(), Error> {
+    let tree = work.join(format!("esp-{}", partition.partition_uuid));
+    let boot = tree.join("EFI/BOOT");
+    std::fs::create_dir_all(&boot).map_err(io(&boot, "cannot create"))?;
+    let local = work.join(EFI_IMAGE);
+    std::fs::copy(&local, boot.join(EFI_IMAGE)).map_err(io(&local, "cannot copy"))?;
+    let fs = crate::plan::FilesystemPlan {
+        fs_type: "vfat".into(),
+        uuid: partition.partition_uuid,
+        label: "ESP".into(),
+        mount: None,
+        images: Vec::new(),
+        fstab_enabled: false,
+        fstab_options: "defaults".into(),
+        keep_data: false,
+    };
+    let region = super::ext::Region {
+        disk,
+        offset: partition.offset_bytes,
+        size: partition.size_bytes,
+    };
+    super::fat::make_fat(tools, &fs, &tree, &[], &region)?;
+    let mut command = tools.command("mtype");
+    command
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(format!("{}@@{}", disk.display(), partition.offset_bytes))
+        .arg("::/EFI/BOOT/BOOTX64.EFI");
+    let back = tools.run(command, None)?;
+    let written = std::fs::read(&local).map_err(io(&local, "cannot read"))?;
+    if back != written {
+        return Err(Error::ReadBack {
+            path: disk.to_owned(),
+            what: "EFI/BOOT/BOOTX64.EFI on the ESP".into(),
+        });
+    }
+    Ok(())
 }
 
 /// GRUB's files, grub.cfg, grubenv and the boot info, staged for mkfs -d.
@@ -60,22 +154,25 @@ pub(super) fn stage_multiboot(
     plan: &Plan,
     files: &[BootFiles],
     boot_info: &BootInfo,
-    grub_dir: &Path,
+    grub_dirs: [&Path; 2],
     stage: &Path,
 ) -> Result<(), Error> {
     let grub = stage.join(GRUB_DIR.trim_start_matches('/'));
-    let modules = grub.join("i386-pc");
-    std::fs::create_dir_all(&modules).map_err(io(&modules, "cannot create"))?;
-    let entries = std::fs::read_dir(grub_dir).map_err(io(grub_dir, "cannot list"))?;
-    for entry in entries {
-        let entry = entry.map_err(io(grub_dir, "cannot list"))?;
-        let name = entry.file_name();
-        let name_text = name.to_string_lossy();
-        if entry.file_type().is_ok_and(|t| t.is_file())
-            && (name_text.ends_with(".mod") || name_text.ends_with(".lst"))
-        {
-            std::fs::copy(entry.path(), modules.join(&name))
-                .map_err(io(entry.path(), "cannot copy"))?;
+    // The BIOS and the UEFI GRUB each load modules from $prefix/<platform>.
+    for (grub_dir, platform) in grub_dirs.into_iter().zip(["i386-pc", "x86_64-efi"]) {
+        let modules = grub.join(platform);
+        std::fs::create_dir_all(&modules).map_err(io(&modules, "cannot create"))?;
+        let entries = std::fs::read_dir(grub_dir).map_err(io(grub_dir, "cannot list"))?;
+        for entry in entries {
+            let entry = entry.map_err(io(grub_dir, "cannot list"))?;
+            let name = entry.file_name();
+            let name_text = name.to_string_lossy();
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && (name_text.ends_with(".mod") || name_text.ends_with(".lst"))
+            {
+                std::fs::copy(entry.path(), modules.join(&name))
+                    .map_err(io(entry.path(), "cannot copy"))?;
+            }
         }
     }
     let write = |name: &str, bytes: &[u8]| {
@@ -86,7 +183,8 @@ pub(super) fn stage_multiboot(
     write("grubenv", &plan.grubenv())?;
     let mut info = serde_json::to_vec_pretty(boot_info).unwrap_or_default();
     info.push(b'\n');
-    write(BOOT_INFO_NAME, &info)
+    write(BOOT_INFO_NAME, &info)?;
+    write(LAYOUT_NAME, &Layout::new(plan, files).to_json())
 }
 
 /// GRUB's BIOS boot code without grub-bios-setup (which needs a real

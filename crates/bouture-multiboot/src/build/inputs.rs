@@ -28,6 +28,24 @@ pub(super) fn check_grub_dir(grub_dir: &Path) -> Result<(), Error> {
     }
 }
 
+/// GRUB's UEFI files (Debian's grub-efi-amd64-bin).
+pub(super) fn check_grub_efi_dir(dir: &Path) -> Result<(), Error> {
+    let missing: Vec<crate::error::MissingTool> = ["kernel.img", "ext2.mod", "moddep.lst"]
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| !path.is_file())
+        .map(|path| crate::error::MissingTool {
+            tool: path.display().to_string(),
+            package: "grub-efi-amd64-bin".into(),
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::MissingTools(missing))
+    }
+}
+
 pub(super) enum Source {
     Dir(PathBuf),
     Tar(PathBuf),
@@ -89,7 +107,7 @@ pub fn buildable(plan: &Plan) -> Result<(), ValidationErrors> {
                     &path,
                     format!(
                         "'{}' cannot be built: bouture deploy build makes {} (partition {} of disk {})",
-                        crate::excerpt(&fs.fs_type, 40),
+                        bouture_text::truncate(&fs.fs_type, 40),
                         BUILT_FILESYSTEMS.join(", "),
                         partition.number,
                         disk.id
@@ -263,6 +281,10 @@ pub(super) fn required_tools(
         ("debugfs", "e2fsprogs"),
         ("grub-mkimage", "grub-common"),
         ("cp", "coreutils"),
+        ("mkfs.fat", "dosfstools"),
+        ("mmd", "mtools"),
+        ("mcopy", "mtools"),
+        ("mtype", "mtools"),
     ];
     if options.format == DiskFormat::Qcow2 {
         wanted.push(("qemu-img", "qemu-utils"));

@@ -155,6 +155,6 @@ pub(super) fn os_release_name(root: &Path) -> Option<String> {
                 .chars()
                 .filter(|c| !c.is_control() && !"'\"\\$".contains(*c))
                 .collect();
-            (!clean.is_empty()).then(|| crate::excerpt(&clean, 80))
+            (!clean.is_empty()).then(|| bouture_text::truncate(&clean, 80))
         })
 }

@@ -14,13 +14,14 @@ use serde::Serialize;
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::plan::Plan;
-use crate::tools::GRUB_I386_PC;
+use crate::tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
 
 mod content;
 mod disk;
 mod ext;
 mod fat;
 mod grub;
+mod image;
 mod inputs;
 
 pub(crate) use fat::volume_id as fat_volume_id;
@@ -30,9 +31,14 @@ mod verify;
 mod work;
 mod xfs;
 
+pub use image::{DeployOptions, DeployReport, DeployedPartition, deploy_image};
+
 use disk::build_disk;
-use grub::make_core_image;
-use inputs::{Source, check_grub_dir, check_outputs, check_sources, output_paths, required_tools};
+use grub::{make_core_image, make_efi_image};
+use inputs::{
+    Source, check_grub_dir, check_grub_efi_dir, check_outputs, check_sources, output_paths,
+    required_tools,
+};
 use kernel::{find_boot_files, pick_boot_files};
 use verify::verify_disk;
 
@@ -46,13 +52,18 @@ pub struct ImageSource {
 }
 
 /// The disk image format.
+///
+/// With the `clap` feature it is a `clap::ValueEnum` (`raw`, `qcow2`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum DiskFormat {
     /// A raw disk image (sparse).
     #[default]
+    #[cfg_attr(feature = "clap", value(help = "A sparse raw disk image"))]
     Raw,
     /// qcow2, converted with qemu-img.
+    #[cfg_attr(feature = "clap", value(help = "qcow2 (converted with qemu-img)"))]
     Qcow2,
 }
 
@@ -69,6 +80,8 @@ pub struct BuildOptions {
     pub boot_info: Option<PathBuf>,
     /// GRUB's i386-pc directory (boot.img, modules).
     pub grub_dir: PathBuf,
+    /// GRUB's x86_64-efi directory (modules of the UEFI image).
+    pub grub_efi_dir: PathBuf,
     /// Check everything, write nothing.
     pub dry_run: bool,
     /// The provision document read, an input no output may replace.
@@ -88,6 +101,7 @@ impl BuildOptions {
             sources,
             boot_info: None,
             grub_dir: PathBuf::from(GRUB_I386_PC),
+            grub_efi_dir: PathBuf::from(GRUB_X86_64_EFI),
             dry_run: false,
             provision: None,
             cancel: None,
@@ -136,7 +150,7 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     let outputs = output_paths(plan, &options.outputs, options.format)?;
     check_outputs(plan, options, &outputs, &sources)?;
     let tools = required_tools(plan, options, &sources)?.cancelled_by(options.cancel.clone());
-    check_grub_dir(&options.grub_dir)?;
+    check_grub_dir(&options.grub_dir).and(check_grub_efi_dir(&options.grub_efi_dir))?;
     // What each partition receives, tar archives listed, not extracted.
     let listed = content::check_content(plan, &sources, &tools)?;
     let parent = outputs
@@ -190,6 +204,12 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
         &tools,
         work_dir,
         &options.grub_dir,
+        &multiboot_uuid.to_string(),
+    )?;
+    make_efi_image(
+        &tools,
+        work_dir,
+        &options.grub_efi_dir,
         &multiboot_uuid.to_string(),
     )?;
     for (n, (disk, target)) in plan.disks.iter().zip(&staged).enumerate() {

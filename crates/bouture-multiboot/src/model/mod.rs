@@ -152,6 +152,9 @@ pub struct Volume {
     pub name: Option<String>,
     /// `vg` of a physical volume.
     pub vg: Option<String>,
+    /// `keep_data`: `bouture deploy image` keeps this volume byte for byte
+    /// (a new disk, from `deploy build`, has nothing to keep).
+    pub keep_data: bool,
 }
 
 /// A `disk` entry of `partitions[]`.

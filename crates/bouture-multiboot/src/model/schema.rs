@@ -13,7 +13,7 @@ use crate::size::{Size, parse_size};
 /// Python's `repr` of a JSON value, as jsonschema prints it (bounded).
 fn repr(value: &Value) -> String {
     match value {
-        Value::String(text) => format!("'{}'", crate::excerpt(text, 80)),
+        Value::String(text) => format!("'{}'", bouture_text::truncate(text, 80)),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
         Value::Null => "None".into(),
@@ -401,7 +401,7 @@ impl Checker {
         let name = self.string(object, "name");
         let disk_label = self.string(object, "disk_label");
         let vg = self.string(object, "vg");
-        self.bool(object, "keep_data");
+        let keep_data = self.bool(object, "keep_data");
         self.string(object, "lvm_meta_size");
         let fstab_options = self.string(object, "fstab_options");
         let fstab_enabled = self.bool(object, "fstab_enabled");
@@ -442,6 +442,7 @@ impl Checker {
             fstab_enabled: fstab_enabled.unwrap_or(true),
             name: name.or(disk_label),
             vg,
+            keep_data: keep_data.unwrap_or(false),
         })
     }
 
@@ -460,7 +461,7 @@ impl Checker {
             .unwrap_or_default();
         let quoted: Vec<String> = names
             .iter()
-            .map(|n| format!("\"{}\"", crate::excerpt(n, 80)))
+            .map(|n| format!("\"{}\"", bouture_text::truncate(n, 80)))
             .collect();
         let spaces = document
             .get("partitions")
@@ -497,7 +498,7 @@ impl Checker {
                         ],
                         message: format!(
                             "Try to claim not existing operating systems: \"{}\" (the images are {})",
-                            crate::excerpt(image, 80),
+                            bouture_text::truncate(image, 80),
                             quoted.join(", ")
                         ),
                     });

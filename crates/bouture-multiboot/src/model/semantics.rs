@@ -38,7 +38,7 @@ impl Checker {
                     &[path[0].clone(), path[1].clone(), PathElement::Key("name".into())],
                     format!(
                         "'{}' is not a usable image name (1 to 64 letters, digits, '.', '_', '+', '-'; it becomes the boot entry id image-<name>)",
-                        crate::excerpt(&image.name, 80)
+                        bouture_text::truncate(&image.name, 80)
                     ),
                 );
             }
@@ -51,7 +51,7 @@ impl Checker {
                     ],
                     format!(
                         "'{}': only OS images (target '/') are supported, not utility images",
-                        crate::excerpt(&image.target, 80)
+                        bouture_text::truncate(&image.target, 80)
                     ),
                 );
             }
@@ -106,7 +106,7 @@ impl Checker {
                         c.key("id", |c| {
                             c.error(format!(
                                 "duplicate disk '{}' (also partitions:{first})",
-                                crate::excerpt(&disk.id, 80)
+                                bouture_text::truncate(&disk.id, 80)
                             ));
                         });
                     }
@@ -243,14 +243,14 @@ impl Checker {
             self.key("file_system", |c| {
                 c.error(format!(
                     "'{}' is not a filesystem type",
-                    crate::excerpt(&volume.file_system, 40)
+                    bouture_text::truncate(&volume.file_system, 40)
                 ));
             });
         }
         if let Some(name) = &volume.name
             && !valid_name(name)
         {
-            self.key("name", |c| c.error(format!("'{}' is not a usable partition name (1 to 64 letters, digits, '.', '_', '+', '-')", crate::excerpt(name, 80))));
+            self.key("name", |c| c.error(format!("'{}' is not a usable partition name (1 to 64 letters, digits, '.', '_', '+', '-')", bouture_text::truncate(name, 80))));
         }
         let Some(mount) = &volume.mount else { return };
         let swap = volume.file_system == "swap";
@@ -259,7 +259,7 @@ impl Checker {
                 self.key("mount", |c| {
                     c.error(format!(
                         "a swap volume's mount must be 'swap' or 'none', not '{}'",
-                        crate::excerpt(mount, 80)
+                        bouture_text::truncate(mount, 80)
                     ));
                 });
             }
@@ -269,7 +269,7 @@ impl Checker {
             self.key("mount", |c| {
                 c.error(format!(
                     "'{}' is not a mount point (an absolute, normalised path of printable ASCII without spaces, or 'none')",
-                    crate::excerpt(mount, 80)
+                    bouture_text::truncate(mount, 80)
                 ));
             });
             return;

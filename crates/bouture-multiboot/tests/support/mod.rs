@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod qemu;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -190,4 +192,16 @@ pub(crate) fn blkid(disk: &Path, partition: &PartitionPlan) -> String {
             disk.to_str().unwrap(),
         ],
     )
+}
+
+/// Build the two-image disk of [`document`] at `disk` from the two trees.
+pub(crate) fn build_two(plan: &Plan, disk: &Path, centos: &Path, ubuntu: &Path) {
+    bouture_multiboot::build_disks(
+        plan,
+        &bouture_multiboot::BuildOptions::new(
+            vec![disk.to_path_buf()],
+            sources(&[("centos", centos), ("ubuntu", ubuntu)]),
+        ),
+    )
+    .unwrap();
 }

@@ -1,0 +1,544 @@
+//! `bouture deploy image`: put a new version of one image onto a multiboot
+//! disk that bouture built, while another image runs (A/B update). Only
+//! the partitions that belong to that image alone are remade; shared and
+//! `keep_data` partitions are kept byte for byte; the multiboot partition
+//! gets the image's new menu entry, boot info and layout record. Every
+//! check happens before the first byte is written, under the disk's lock.
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::content::check_content;
+use super::ext::{Region, fill_filesystem};
+use super::inputs::{Source, buildable};
+use super::kernel::find_boot_files;
+use super::verify::table_matches;
+use crate::bootcfg::{BootFiles, BootInfo};
+use crate::error::{Error, io};
+use crate::layout::{LAYOUT_FORMAT, LAYOUT_LIMIT, LAYOUT_NAME, Layout};
+use crate::plan::{DiskPlan, PartitionPlan, PartitionRole, Plan};
+use crate::running::{Running, running_image};
+use crate::switch::{BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk};
+use crate::tools::Tools;
+
+/// What `bouture deploy image` is asked.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DeployOptions {
+    /// The image's `name`.
+    pub image: String,
+    /// The multiboot disk: an image file or a block device.
+    pub disk: PathBuf,
+    /// The new content of the image's root: a directory or a tar archive.
+    pub source: PathBuf,
+    /// The running system's kernel command line (tells which image runs).
+    pub cmdline: String,
+    /// Also rewrite the default image.
+    pub force: bool,
+    /// Check everything, write nothing.
+    pub dry_run: bool,
+}
+
+impl DeployOptions {
+    /// Deploy `source` into `image` on `disk`, `cmdline` telling what runs.
+    pub fn new(image: &str, disk: &Path, source: &Path, cmdline: &str) -> Self {
+        Self {
+            image: image.to_owned(),
+            disk: disk.to_owned(),
+            source: source.to_owned(),
+            cmdline: cmdline.to_owned(),
+            force: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// One partition, rewritten or kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DeployedPartition {
+    /// Partition number.
+    pub number: u32,
+    /// GPT name.
+    pub name: String,
+    /// Mount point, if any.
+    pub mount: Option<String>,
+    /// Filesystem type.
+    pub fs_type: String,
+    /// Byte offset on the disk.
+    pub offset_bytes: u64,
+    /// Length in bytes.
+    pub size_bytes: u64,
+    /// Why it is kept (for kept partitions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_because: Option<String>,
+}
+
+/// What `bouture deploy image` did (or would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DeployReport {
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// The image deployed.
+    pub image: String,
+    /// The disk.
+    pub disk: PathBuf,
+    /// Which image runs, and how that was told.
+    pub running: Running,
+    /// The default image (grubenv's `saved_entry`, else grub.cfg's).
+    pub default_image: Option<String>,
+    /// The partitions remade from the source.
+    pub written: Vec<DeployedPartition>,
+    /// The image's partitions kept byte for byte (shared, `keep_data`, swap).
+    pub kept: Vec<DeployedPartition>,
+    /// The image's new kernel, initrd and title.
+    pub boot_files: BootFiles,
+    /// The multiboot partition's files rewritten.
+    pub multiboot_files: Vec<String>,
+    /// The boot info after the deploy.
+    pub boot_info: BootInfo,
+}
+
+/// Put a new version of one image onto a multiboot disk (see the module).
+#[allow(clippy::too_many_lines)] // the checks then the writes, in order
+pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
+    let path = &options.disk;
+    let target = |message: String| Error::Target {
+        path: path.clone(),
+        message,
+    };
+    let (tools, tar) = tools_for(options)?;
+    // The exclusive lock is held until the end: a boot switch or another
+    // deploy waits.
+    let mut opened = open_disk(path, !options.dry_run)?;
+    let Some((table, mb_offset)) = opened.disk.clone() else {
+        return Err(target("not a disk".into()));
+    };
+    let layout = read_layout(&tools, path, &opened, &table, mb_offset)?;
+    let plan = &layout.plan;
+    let Some((disk_plan, _)) = plan.multiboot_partition() else {
+        return Err(target(format!(
+            "{LAYOUT_NAME}: the plan has no multiboot partition"
+        )));
+    };
+    buildable(plan)?;
+    let index = plan
+        .images
+        .iter()
+        .position(|i| i.name == options.image)
+        .ok_or_else(|| Error::UnknownImage {
+            image: bouture_text::truncate(&options.image, 80),
+            valid: plan.images.iter().map(|i| i.name.clone()).collect(),
+        })?;
+    let image = plan
+        .images
+        .get(index)
+        .ok_or_else(|| target("no such image".into()))?;
+    let running = running_image(&opened.info, &options.cmdline)?;
+    let default_image = default_of(&opened, plan);
+    refuse_unsafe(
+        plan,
+        &image.name,
+        &running,
+        default_image.as_deref(),
+        options.force,
+    )?;
+    let (written, kept) = partitions_of(plan, disk_plan, &image.name, path)?;
+    if written.is_empty() {
+        return Err(target(format!(
+            "image {} has no partition of its own to rewrite",
+            image.name
+        )));
+    }
+    // The source must fit its partitions: measured as the build does (a tar
+    // archive listed, not extracted, and stopped past the partitions' size).
+    let mut only = plan.clone();
+    only.images.retain(|i| i.name == image.name);
+    let source = if tar {
+        Source::Tar(options.source.clone())
+    } else {
+        Source::Dir(options.source.clone())
+    };
+    check_content(&only, std::slice::from_ref(&source), &tools)?;
+    let work_parent = work_parent(path)?;
+    let work = tempfile::Builder::new()
+        .prefix(".bouture-deploy-")
+        .tempdir_in(&work_parent)
+        .map_err(io(&work_parent, "cannot create a work directory"))?;
+    let work = work.path();
+    let root = if tar {
+        let dir = work.join("source");
+        std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
+        let mut command = tools.command("tar");
+        command
+            .arg("-x")
+            .arg("-f")
+            .arg(&options.source)
+            .arg("-C")
+            .arg(&dir);
+        tools.run(command, None)?;
+        dir
+    } else {
+        options.source.clone()
+    };
+    let boot_files = find_boot_files(&image.name, &root, &image.image_name)?;
+    let mut files = layout.boot_files.clone();
+    if let Some(slot) = files.get_mut(index) {
+        slot.clone_from(&boot_files);
+    }
+    let mut boot_info = plan.boot_info(&files);
+    if let Some(default) = default_image
+        .as_deref()
+        .and_then(|d| boot_info.elements.iter().find(|e| e.os_id == d))
+    {
+        boot_info.current_element = default.grub_id;
+    }
+    let multiboot_files = vec![
+        format!("{GRUB_DIR}/grub.cfg"),
+        format!("{GRUB_DIR}/{BOOT_INFO_NAME}"),
+        format!("{GRUB_DIR}/{LAYOUT_NAME}"),
+    ];
+    let report = |dry_run| DeployReport {
+        dry_run,
+        image: image.name.clone(),
+        disk: path.clone(),
+        running: running.clone(),
+        default_image: default_image.clone(),
+        written: written.iter().map(|p| describe(p, None)).collect(),
+        kept: kept.clone(),
+        boot_files: boot_files.clone(),
+        multiboot_files: multiboot_files.clone(),
+        boot_info: boot_info.clone(),
+    };
+    if options.dry_run {
+        return Ok(report(true));
+    }
+
+    // Writing starts here. A pending one-shot boot of this image is
+    // cancelled first, so no reboot tries it half-written.
+    clear_next_entry(&mut opened, &image.grub_entry_id)?;
+    let mut roots = vec![PathBuf::new(); plan.images.len()];
+    if let Some(slot) = roots.get_mut(index) {
+        *slot = root;
+    }
+    for partition in &written {
+        let region = Region {
+            disk: path,
+            offset: partition.offset_bytes,
+            size: partition.size_bytes,
+        };
+        fill_filesystem(&tools, plan, disk_plan, partition, &roots, work, &region)?;
+        fsck(&tools, path, partition.offset_bytes)?;
+    }
+    let layout = Layout::new(plan, &files);
+    let mut info_text = serde_json::to_vec_pretty(&boot_info).unwrap_or_default();
+    info_text.push(b'\n');
+    let contents: Vec<(&str, Vec<u8>)> = vec![
+        (BOOT_INFO_NAME, info_text),
+        (LAYOUT_NAME, layout.to_json()),
+        ("grub.cfg", plan.grub_cfg(&files).into_bytes()),
+    ];
+    replace_multiboot_files(&tools, path, mb_offset, work, &contents)?;
+    fsck(&tools, path, mb_offset)?;
+    // Read back: the table, the grubenv (where it was) and the boot info.
+    let back = read_disk(opened.lock, path)?;
+    if back
+        .disk
+        .as_ref()
+        .is_none_or(|(t, _)| !table_matches(t, disk_plan))
+    {
+        return Err(Error::ReadBack {
+            path: path.clone(),
+            what: "the partition table".into(),
+        });
+    }
+    if back.info.elements != boot_info.elements {
+        return Err(Error::ReadBack {
+            path: path.clone(),
+            what: BOOT_INFO_NAME.into(),
+        });
+    }
+    Ok(report(false))
+}
+
+/// The layout record, checked against the disk: its table and boot info
+/// must be the ones bouture wrote.
+fn read_layout(
+    tools: &Tools,
+    path: &Path,
+    opened: &Opened,
+    table: &crate::switch::SfdiskTable,
+    mb_offset: u64,
+) -> Result<Layout, Error> {
+    let target = |message: String| Error::Target {
+        path: path.to_owned(),
+        message,
+    };
+    let text = debugfs(
+        tools,
+        path,
+        mb_offset,
+        &format!("cat {GRUB_DIR}/{LAYOUT_NAME}"),
+    )?;
+    if text.is_empty() {
+        return Err(target(format!(
+            "the multiboot partition has no {GRUB_DIR}/{LAYOUT_NAME}: the disk was built by an older bouture (rebuild it with bouture deploy build)"
+        )));
+    }
+    if text.len() as u64 > LAYOUT_LIMIT {
+        return Err(target(format!(
+            "{LAYOUT_NAME} is larger than {LAYOUT_LIMIT} bytes"
+        )));
+    }
+    let layout: Layout = crate::parse_strict(text.as_bytes())
+        .and_then(serde_json::from_value)
+        .map_err(|error| target(format!("{LAYOUT_NAME}: {error}")))?;
+    if layout.format != LAYOUT_FORMAT {
+        return Err(target(format!(
+            "{LAYOUT_NAME} is format '{}', not {LAYOUT_FORMAT}",
+            bouture_text::truncate(&layout.format, 60)
+        )));
+    }
+    let plan = &layout.plan;
+    if layout.boot_files.len() != plan.images.len() {
+        return Err(target(format!(
+            "{LAYOUT_NAME}: boot files do not match the images"
+        )));
+    }
+    let Some((disk_plan, _)) = plan.multiboot_partition() else {
+        return Err(target(format!(
+            "{LAYOUT_NAME}: the plan has no multiboot partition"
+        )));
+    };
+    // The disk is the one bouture wrote: its table, and its boot info.
+    if !table_matches(table, disk_plan) {
+        return Err(target(format!(
+            "the partition table is not the one bouture wrote (GPT {} with {} partitions, as {LAYOUT_NAME} records): refusing to write",
+            disk_plan.disk_uuid,
+            disk_plan.partitions.len()
+        )));
+    }
+    let recorded = plan.boot_info(&layout.boot_files);
+    if recorded.elements != opened.info.elements
+        || recorded.multiboot_partition != opened.info.multiboot_partition
+    {
+        return Err(target(format!(
+            "{BOOT_INFO_NAME} does not match {LAYOUT_NAME}: refusing to write"
+        )));
+    }
+    Ok(layout)
+}
+
+/// The tools needed, and whether the source is a tar archive.
+fn tools_for(options: &DeployOptions) -> Result<(Tools, bool), Error> {
+    let mut wanted = vec![
+        ("sfdisk", "fdisk"),
+        ("mke2fs", "e2fsprogs"),
+        ("debugfs", "e2fsprogs"),
+        ("e2fsck", "e2fsprogs"),
+        ("cp", "coreutils"),
+    ];
+    let source_meta = std::fs::metadata(&options.source)
+        .map_err(io(&options.source, "cannot read the image source"))?;
+    let tar = source_meta.is_file();
+    if tar {
+        wanted.push(("tar", "tar"));
+    } else if !source_meta.is_dir() {
+        return Err(Error::Source {
+            image: options.image.clone(),
+            message: format!(
+                "{} is {}, not a directory or a tar archive",
+                options.source.display(),
+                bouture_fs::describe(source_meta.file_type())
+            ),
+        });
+    }
+    Ok((Tools::require(&wanted)?, tar))
+}
+
+/// The running image is never rewritten, the default only with `force`;
+/// the refusal names the images that are safe to update.
+fn refuse_unsafe(
+    plan: &Plan,
+    image: &str,
+    running: &Running,
+    default_image: Option<&str>,
+    force: bool,
+) -> Result<(), Error> {
+    let safe: Vec<&str> = plan
+        .images
+        .iter()
+        .map(|i| i.name.as_str())
+        .filter(|n| running.image.as_deref() != Some(*n) && default_image != Some(*n))
+        .collect();
+    let safe_text = if safe.is_empty() {
+        "no image is safe to update: make another one the default first (bouture boot set-default)"
+            .to_owned()
+    } else {
+        format!("safe to update: {}", safe.join(", "))
+    };
+    if running.image.as_deref() == Some(image) {
+        return Err(Error::Refused(format!(
+            "image {} is running ({}): it is never rewritten; {safe_text}",
+            image, running.evidence
+        )));
+    }
+    if default_image == Some(image) && !force {
+        return Err(Error::Refused(format!(
+            "image {image} is the default: a failed update would leave nothing to fall back to; {safe_text}, or pass --force"
+        )));
+    }
+    Ok(())
+}
+
+/// The default image: grubenv's `saved_entry` when it names one, else the
+/// image grub.cfg's `set default=N` boots (the `boot: true` one).
+fn default_of(opened: &Opened, plan: &Plan) -> Option<String> {
+    let saved = opened.env.get("saved_entry").unwrap_or_default();
+    plan.images
+        .iter()
+        .find(|i| i.grub_entry_id == saved)
+        .or_else(|| plan.boot_image())
+        .map(|i| i.name.clone())
+}
+
+type Written<'a> = Vec<&'a PartitionPlan>;
+
+/// The image's partitions on this disk: those it owns alone (remade) and
+/// the others (kept). Partitions of the image on another disk are refused.
+fn partitions_of<'a>(
+    plan: &'a Plan,
+    disk: &'a DiskPlan,
+    image: &str,
+    path: &Path,
+) -> Result<(Written<'a>, Vec<DeployedPartition>), Error> {
+    for other in plan.disks.iter().filter(|d| d.id != disk.id) {
+        if other.partitions.iter().any(|p| {
+            p.filesystem
+                .as_ref()
+                .is_some_and(|f| f.images.iter().any(|i| i == image))
+        }) {
+            return Err(Error::Unsupported(format!(
+                "image {image} has partitions on disk {}, not only on {}: bouture deploy image rewrites one disk",
+                other.id,
+                path.display()
+            )));
+        }
+    }
+    let mut written = Vec::new();
+    let mut kept = Vec::new();
+    for partition in &disk.partitions {
+        let Some(fs) = &partition.filesystem else {
+            continue;
+        };
+        if partition.role == PartitionRole::Multiboot || !fs.images.iter().any(|i| i == image) {
+            continue;
+        }
+        let kept_because = if fs.images.len() > 1 {
+            Some(format!("shared with {}", fs.images.join(", ")))
+        } else if fs.keep_data {
+            Some("keep_data".to_owned())
+        } else if fs.fs_type == "swap" {
+            Some("swap (nothing to deploy)".to_owned())
+        } else {
+            None
+        };
+        match kept_because {
+            Some(reason) => kept.push(describe(partition, Some(reason))),
+            None => written.push(partition),
+        }
+    }
+    Ok((written, kept))
+}
+
+fn describe(partition: &PartitionPlan, kept_because: Option<String>) -> DeployedPartition {
+    let fs = partition.filesystem.as_ref();
+    DeployedPartition {
+        number: partition.number,
+        name: partition.name.clone(),
+        mount: fs.and_then(|f| f.mount.clone()),
+        fs_type: fs.map(|f| f.fs_type.clone()).unwrap_or_default(),
+        offset_bytes: partition.offset_bytes,
+        size_bytes: partition.size_bytes,
+        kept_because,
+    }
+}
+
+/// Where the work directory goes: beside a disk image, in the temporary
+/// directory for a block device.
+fn work_parent(disk: &Path) -> Result<PathBuf, Error> {
+    let meta = std::fs::metadata(disk).map_err(io(disk, "cannot stat"))?;
+    if meta.file_type().is_block_device() {
+        return Ok(std::env::temp_dir());
+    }
+    Ok(disk
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
+}
+
+/// Cancel `next_entry` when it names `id` (the image about to be rewritten).
+fn clear_next_entry(opened: &mut Opened, id: &str) -> Result<(), Error> {
+    if opened.env.get("next_entry") != Some(id) {
+        return Ok(());
+    }
+    opened.env.set("next_entry", "");
+    let block = opened.env.encode().map_err(|source| Error::GrubEnv {
+        path: opened.location.file.clone(),
+        source,
+    })?;
+    crate::switch::write_verified(opened.lock.file(), &opened.location, &block)
+}
+
+/// `e2fsck -fn` on the filesystem at `offset`: must be clean.
+fn fsck(tools: &Tools, disk: &Path, offset: u64) -> Result<(), Error> {
+    let mut command = tools.command("e2fsck");
+    command.arg("-fn").arg(device_spec(disk, offset)?);
+    tools.run(command, None).map(drop)
+}
+
+/// Replace files in the multiboot partition's `/boot/grub` with debugfs
+/// (the grubenv's block is not touched), then read each back.
+fn replace_multiboot_files(
+    tools: &Tools,
+    disk: &Path,
+    offset: u64,
+    work: &Path,
+    contents: &[(&str, Vec<u8>)],
+) -> Result<(), Error> {
+    use std::fmt::Write as _;
+    let mut script = format!("cd {GRUB_DIR}\n");
+    for (name, bytes) in contents {
+        let local = work.join(format!("multiboot-{name}"));
+        std::fs::write(&local, bytes).map_err(io(&local, "cannot write"))?;
+        let local_text = local
+            .to_str()
+            .filter(|t| !t.contains([' ', '"', '\n']))
+            .ok_or_else(|| Error::Target {
+                path: local.clone(),
+                message: "work path unusable by debugfs".into(),
+            })?;
+        let _ = writeln!(
+            script,
+            "rm {name}\nwrite {local_text} {name}\nsif {name} mode 0100644"
+        );
+    }
+    let mut command = tools.command("debugfs");
+    command
+        .args(["-w", "-f", "-"])
+        .arg(device_spec(disk, offset)?);
+    tools.run(command, Some(script.as_bytes()))?;
+    for (name, bytes) in contents {
+        let back = debugfs(tools, disk, offset, &format!("cat {GRUB_DIR}/{name}"))?;
+        if back.as_bytes() != bytes.as_slice() {
+            return Err(Error::ReadBack {
+                path: disk.to_owned(),
+                what: format!("{GRUB_DIR}/{name} on the multiboot partition"),
+            });
+        }
+    }
+    Ok(())
+}
