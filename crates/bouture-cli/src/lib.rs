@@ -82,8 +82,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub log_time: bool,
     /// As `-v`, for every command (slapos: "show tracebacks on errors";
-    /// bouture's errors always carry their whole cause).
-    #[arg(long, global = true)]
+    /// bouture's errors always carry their whole cause). `-d` as in
+    /// Ganeti's tools.
+    #[arg(short = 'd', long, global = true)]
     pub debug: bool,
     /// The command to run.
     #[command(subcommand)]
@@ -139,6 +140,14 @@ pub struct Leftovers(Option<bouture_merge::internals::Parsed>);
 /// for the binary's `main`: the exit code, and what is left to free
 /// ([`Leftovers`]).
 pub fn main_impl() -> (ExitCode, Leftovers) {
+    // As Python does: a write past the file size limit (`ulimit -f`) fails
+    // with EFBIG, which every command reports (and node-setup rolls back),
+    // instead of the signal killing the process midway. The handler only
+    // sets a flag nobody reads.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = stdout.lock();

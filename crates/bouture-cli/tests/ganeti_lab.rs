@@ -93,8 +93,9 @@ fn prepare_access(lab: &Lab, ours: &str, theirs: &str) {
     );
 }
 
-/// What `--restart` (bouture's default) promises: the merged instances that
-/// ran before the merge run again; the others stay down.
+/// What `--restart up` (passed explicitly: the default is `all`, which starts
+/// every instance) promises: the merged instances that ran before the merge
+/// run again; the others stay down.
 fn promised_state(was_running: bool) -> &'static str {
     if was_running { "running" } else { "ADMIN_down" }
 }
@@ -122,7 +123,7 @@ fn before_merge(lab: &Lab, ours: &str, theirs: &str) -> Before {
     }
 }
 
-/// `bouture cluster-merge THEIRS --groups GROUPS -v` on our master, as an
+/// `bouture cluster-merge THEIRS --groups GROUPS --restart up -v` on our master, as an
 /// operator runs it.
 fn run_merge(lab: &Lab, before: &Before, groups: &str) -> (i32, String, f64) {
     let master = lab.cluster(&before.ours).unwrap().master().to_owned();
@@ -131,12 +132,12 @@ fn run_merge(lab: &Lab, before: &Before, groups: &str) -> (i32, String, f64) {
     let run = lab
         .run(
             &master,
-            &format!("{BOUTURE} cluster-merge {theirs} --groups {groups} -v"),
+            &format!("{BOUTURE} cluster-merge {theirs} --groups {groups} --restart up -v"),
         )
         .unwrap();
     let seconds = start.elapsed().as_secs_f64();
     let text = format!(
-        "bouture cluster-merge {theirs} --groups {groups}: exit {} in {seconds:.1} s\n--- stdout\n{}\n--- stderr\n{}",
+        "bouture cluster-merge {theirs} --groups {groups} --restart up: exit {} in {seconds:.1} s\n--- stdout\n{}\n--- stderr\n{}",
         run.code, run.stdout, run.stderr
     );
     (run.code, text, seconds)

@@ -68,14 +68,14 @@ pub enum Error {
         source: ExecError,
     },
     /// A command failed.
-    #[error("{cmd} exited with {}: {stderr}", code.map_or_else(|| "a signal".to_owned(), |c| format!("status {c}")))]
+    #[error("{cmd} exited with {}: {output}", code.map_or_else(|| "a signal".to_owned(), |c| format!("status {c}")))]
     CommandFailed {
         /// The command, `[place] line`.
         cmd: String,
         /// Its exit code.
         code: Option<i32>,
-        /// The end of its standard error.
-        stderr: String,
+        /// The end of its standard error and (unless secret) output.
+        output: String,
     },
     /// A command's output is not what Ganeti prints.
     #[error("{cmd}: unexpected output: {what}")]
@@ -125,6 +125,23 @@ pub enum Error {
         run_id: String,
         /// Its status.
         status: String,
+    },
+    /// Instances of a merging cluster run, and the settings say not to stop
+    /// them ([`crate::Options::stop_instances`] false).
+    #[error(
+        "{cluster}: instances are running ({instances}) and the merge was asked not to stop them; stop them first (nothing was changed)"
+    )]
+    InstancesRunning {
+        /// The merging cluster.
+        cluster: String,
+        /// The running instances (bounded).
+        instances: String,
+    },
+    /// A signal asked to stop during discovery (nothing was changed).
+    #[error("stopped: bouture received {} while looking at the clusters; nothing was changed", crate::exec::signal_name(*signal))]
+    Interrupted {
+        /// The signal.
+        signal: i32,
     },
     /// Resuming without an unfinished merge.
     #[error("nothing to resume: {reason}")]

@@ -138,30 +138,119 @@ fn read_line(path: &Path) -> Result<String, Error> {
 
 fn read_public_key(path: &Path) -> Result<String, Error> {
     let key = read_line(path)?;
-    let bad = |reason| Error::BadPublicKey {
+    check_public_key(&key).map_err(|reason| Error::BadPublicKey {
         path: path.to_owned(),
         reason,
-    };
+    })?;
+    Ok(key)
+}
+
+/// Whether `key` is one OpenSSH public key line that a shell keeps whole
+/// between double quotes.
+fn check_public_key(key: &str) -> Result<(), &'static str> {
     if key.contains('\n') {
-        return Err(bad("more than one line"));
+        return Err("more than one line");
     }
     if !key.bytes().all(|b| (0x20..0x7f).contains(&b))
         || key.contains(['\'', '"', '$', '`', '\\'])
         || key.starts_with('-')
     {
-        return Err(bad("unexpected characters"));
+        return Err("unexpected characters");
     }
     let kind = key.split(' ').next().unwrap_or_default();
     if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-") || kind.starts_with("sk-"))
         || key.split(' ').nth(1).is_none()
     {
-        return Err(bad("it does not start with a key type and the key"));
+        return Err("it does not start with a key type and the key");
     }
-    Ok(key)
+    Ok(())
+}
+
+/// Check settings and facts read back from a journal as discovery checks
+/// what it finds: every name a valid host name, the public key one safe
+/// line, every path absolute.
+pub(crate) fn check_recorded(settings: &Options, facts: &Facts) -> Result<(), String> {
+    check_cluster_names(&settings.clusters).map_err(|e| e.to_string())?;
+    let name = |what: &str, name: &str| {
+        if is_valid_name(name) {
+            Ok(())
+        } else {
+            Err(format!(
+                "its {what} {:?} is not a valid name",
+                bouture_text::truncate(name, 80)
+            ))
+        }
+    };
+    let ours = &facts.ours;
+    name("cluster", &ours.cluster_name)?;
+    name("master", &ours.master)?;
+    ours.nodes.iter().try_for_each(|n| name("node", n))?;
+    ours.instances
+        .iter()
+        .try_for_each(|i| name("instance", i))?;
+    check_public_key(&ours.public_key).map_err(|why| format!("its public key: {why}"))?;
+    if facts.clusters.len() != settings.clusters.len() {
+        return Err("its facts do not cover the clusters of its settings".to_owned());
+    }
+    for (cluster, given) in facts.clusters.iter().zip(&settings.clusters) {
+        if &cluster.host != given {
+            return Err(format!(
+                "its facts are of {:?}, not of {given}",
+                bouture_text::truncate(&cluster.host, 80)
+            ));
+        }
+        name("cluster", &cluster.cluster_name)?;
+        name("master", &cluster.master)?;
+        cluster
+            .nodes
+            .iter()
+            .try_for_each(|n| name("node", &n.name))?;
+        for instance in &cluster.instances {
+            name("instance", &instance.name)?;
+            if !is_status(&instance.status) {
+                return Err(format!(
+                    "its instance status {:?} is not one Ganeti prints",
+                    bouture_text::truncate(&instance.status, 40)
+                ));
+            }
+        }
+    }
+    let paths = [
+        &settings.state_dir,
+        &settings.our_public_key,
+        &settings.local.sbin,
+        &settings.local.data_dir,
+        &settings.local.daemon_util,
+        &settings.local.root_ssh_dir,
+        &settings.remote.sbin,
+        &settings.remote.data_dir,
+        &settings.remote.daemon_util,
+        &settings.remote.root_ssh_dir,
+    ];
+    if let Some(path) = paths.into_iter().find(|p| !p.is_absolute()) {
+        return Err(format!("its path {} is not absolute", path.display()));
+    }
+    if !settings.their_private_key.starts_with('/') {
+        return Err("the merging clusters' key path is not absolute".to_owned());
+    }
+    Ok(())
+}
+
+/// Whether `status` looks like an instance status Ganeti prints
+/// (`running`, `ADMIN_down`, `ERROR_up`...).
+fn is_status(status: &str) -> bool {
+    !status.is_empty()
+        && status.len() <= 40
+        && status
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Run a command that must succeed; its standard output.
 fn query_bytes(exec: &mut dyn Executor, cmd: &Cmd) -> Result<Vec<u8>, Error> {
+    if let Some(signal) = exec.take_stop_request() {
+        return Err(Error::Interrupted { signal });
+    }
     let output = exec.run(cmd).map_err(|source| Error::Exec {
         cmd: cmd.to_string(),
         source,
@@ -170,7 +259,7 @@ fn query_bytes(exec: &mut dyn Executor, cmd: &Cmd) -> Result<Vec<u8>, Error> {
         return Err(Error::CommandFailed {
             cmd: cmd.to_string(),
             code: output.code,
-            stderr: output.stderr_excerpt(),
+            output: output.failure_excerpt(cmd.capture),
         });
     }
     Ok(output.stdout)
@@ -256,6 +345,7 @@ pub(crate) fn discover(
     settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
+    scratch: &Path,
 ) -> Result<(Facts, bouture_merge::Report), Error> {
     check_cluster_names(&settings.clusters)?;
     let local = &settings.local;
@@ -310,10 +400,11 @@ pub(crate) fn discover(
         public_key,
     };
 
-    let fetched = private_tempdir("bouture-cluster-merge-check.").map_err(|e| Error::StateDir {
-        path: std::env::temp_dir(),
-        reason: format!("cannot create a private temporary directory: {e}"),
-    })?;
+    let fetched =
+        private_tempdir(scratch, "bouture-cluster-merge-check.").map_err(|e| Error::StateDir {
+            path: scratch.to_owned(),
+            reason: format!("cannot create a private temporary directory: {e}"),
+        })?;
     let mut clusters: Vec<ClusterFacts> = Vec::new();
     let mut configs: Vec<PathBuf> = Vec::new();
     for host in &settings.clusters {
@@ -409,6 +500,28 @@ pub(crate) fn discover(
                 what: format!("the master {their_master} is not an online node"),
             });
         }
+        // Every online node must answer now, with the cluster's key, and
+        // belong to that cluster: a node that is down is found before
+        // anything is changed, not after authorized_keys was.
+        let ssconf_name = remote.data("ssconf_cluster_name").display().to_string();
+        for node in nodes.iter().filter(|n| !n.offline) {
+            let cmd = Cmd::remote(
+                &node.name,
+                Identity::ClusterKey(host.clone()),
+                ["cat", ssconf_name.as_str()],
+            );
+            let belongs = query(exec, &cmd)?.trim().to_owned();
+            if normalize(&belongs) != normalize(&their_name) {
+                return Err(Error::Unexpected {
+                    cmd: cmd.to_string(),
+                    what: format!(
+                        "node {} belongs to cluster {:?}, not to {their_name}",
+                        node.name,
+                        bouture_text::truncate(&belongs, 80)
+                    ),
+                });
+            }
+        }
         if let Some(clash) = nodes.iter().find(|n| ours.nodes.contains(&n.name)) {
             return Err(Error::SelfMerge {
                 cluster: format!("{host} (node {} is ours)", clash.name),
@@ -426,11 +539,7 @@ pub(crate) fn discover(
         ]);
         let mut instances = Vec::new();
         for (name, status) in pairs(&cmd, &query(exec, &cmd)?)? {
-            if !is_valid_name(&name)
-                || !status
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            {
+            if !is_valid_name(&name) || !is_status(&status) {
                 return Err(Error::InvalidName {
                     what: "instance",
                     name: format!(
@@ -440,6 +549,19 @@ pub(crate) fn discover(
                 });
             }
             instances.push(InstanceFacts { name, status });
+        }
+        if !settings.stop_instances {
+            let running: Vec<&str> = instances
+                .iter()
+                .filter(|i| matches!(i.status.as_str(), "running" | "ERROR_up"))
+                .map(|i| i.name.as_str())
+                .collect();
+            if !running.is_empty() {
+                return Err(Error::InstancesRunning {
+                    cluster: host.clone(),
+                    instances: bouture_text::truncate(&running.join(", "), 400),
+                });
+            }
         }
         let cmd = on(&[&remote.gnt("gnt-cluster"), "watcher", "info"]);
         let paused = watcher_paused(&cmd, &query(exec, &cmd)?)?;

@@ -121,6 +121,12 @@ pub struct Journal {
     pub undone: Vec<String>,
 }
 
+/// Whether `id` is a run id as bouture makes them: a plain name (ASCII
+/// letters and digits, at most 32), safe in file names.
+pub(crate) fn is_run_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 impl Journal {
     /// A fresh journal for `plan`: every step pending.
     pub fn new(plan: Plan) -> Self {
@@ -151,40 +157,78 @@ impl Journal {
     }
 
     /// Read the journal of `state_dir`; `None` when there is none.
+    ///
+    /// The journal is input: it must be a regular file owned by the user
+    /// running bouture and writable by nobody else, hold no duplicate key,
+    /// name its run plainly, and hold exactly the plan bouture builds from
+    /// its recorded settings and facts (themselves checked as discovery
+    /// checks them), so that no command is ever taken from its text.
     pub fn load(state_dir: &Path) -> Result<Option<Self>, Error> {
         let path = Self::path(state_dir);
+        let bad = |reason: String| Error::Journal {
+            path: path.clone(),
+            reason,
+        };
+        match std::fs::symlink_metadata(&path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(bad(error.to_string())),
+            Ok(meta) if !meta.is_file() => {
+                return Err(bad(format!(
+                    "is {}, not a regular file",
+                    bouture_fs::describe(meta.file_type())
+                )));
+            }
+            Ok(meta) => {
+                if let Some(why) = crate::state::not_private(&meta) {
+                    return Err(bad(why));
+                }
+            }
+        }
         let bytes = match bouture_fs::read_bounded(&path, JOURNAL_LIMIT, bouture_fs::Links::Refuse)
         {
             Ok(bytes) => bytes,
             Err(error) if error.is_not_found() => return Ok(None),
             Err(error) => return Err(error.into()),
         };
-        let bad = |reason: String| Error::Journal {
-            path: path.clone(),
-            reason,
-        };
-        let journal: Self = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("not a bouture journal: {e}")))?;
+        let journal: Self =
+            bouture_json::from_slice(&bytes, |key| format!("the key {key:?} appears twice"))
+                .map_err(|e| bad(format!("not a bouture journal: {e}")))?;
         if journal.format != JOURNAL_FORMAT {
             return Err(bad(format!(
                 "format {} is not {JOURNAL_FORMAT}, the one this bouture reads",
                 journal.format
             )));
         }
-        let consistent = journal.steps.len() == journal.plan.steps.len()
-            && journal
-                .steps
-                .iter()
-                .zip(&journal.plan.steps)
-                .all(|(record, step)| {
-                    record.step == step.kind.name()
-                        && record.done <= step.actions.len()
-                        && record.to_undo <= step.actions.len()
-                });
-        if !consistent {
-            return Err(bad("its step records do not match its plan".to_owned()));
-        }
+        journal.validate().map_err(bad)?;
         Ok(Some(journal))
+    }
+
+    /// Everything [`Journal::load`] checks once the text is parsed.
+    fn validate(&self) -> Result<(), String> {
+        let plan = &self.plan;
+        if !is_run_id(&plan.run_id) {
+            return Err(format!(
+                "its run id {:?} is not a plain name (letters and digits)",
+                bouture_text::truncate(&plan.run_id, 40)
+            ));
+        }
+        crate::facts::check_recorded(&plan.settings, &plan.facts)?;
+        let consistent = self.steps.len() == plan.steps.len()
+            && self.steps.iter().zip(&plan.steps).all(|(record, step)| {
+                record.step == step.kind.name()
+                    && record.done <= step.actions.len()
+                    && record.to_undo <= step.actions.len()
+            });
+        if !consistent {
+            return Err("its step records do not match its plan".to_owned());
+        }
+        if Plan::build(&plan.run_id, &plan.settings, &plan.facts) != *plan {
+            return Err(
+                "its plan is not the one bouture builds from its recorded settings and facts (was it edited?)"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 
     /// Write the journal atomically (mode 0600) into `state_dir`.

@@ -8,13 +8,14 @@ mod journal;
 mod plan;
 mod run;
 mod ssh;
+mod state;
 
 /// The merge's choices for node groups and cluster parameters, as
 /// [`Options`] records them: bouture-merge's own types.
 pub use bouture_merge::{GroupStrategy, ParameterPolicy};
 pub use command::{Capture, Cmd, Identity, Target, is_valid_name};
 pub use error::Error;
-pub use exec::{CmdOutput, EXCERPT, ExecError, Executor, STDERR_LIMIT};
+pub use exec::{CmdOutput, EXCERPT, ExecError, Executor, STDERR_LIMIT, StopRequest, signal_name};
 pub use facts::{ClusterFacts, Facts, InstanceFacts, NodeFacts, OurFacts};
 pub use journal::{
     FailureRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, Status, StepRecord, StepState,

@@ -63,20 +63,31 @@ impl GanetiPaths {
 /// order.
 const MASTER_DAEMONS: [&str; 3] = ["ganeti-wconfd", "ganeti-rapi", "ganeti-luxid"];
 
-/// Which instances are started after the merge (`--restart`).
+/// Which instances are started after the merge (`--restart`, as Ganeti's
+/// `tools/cluster-merge` defines it).
 ///
-/// With the `clap` feature it is a `clap::ValueEnum` (`all`, `none`).
+/// With the `clap` feature it is a `clap::ValueEnum` (`all`, `up`, `none`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Restart {
-    /// The merged instances that were running before the merge.
+    /// Every instance of the merged cluster, ours and theirs, whatever
+    /// its state before (Ganeti's `gnt-instance startup --all`).
     #[default]
     #[cfg_attr(
         feature = "clap",
-        value(help = "The merged instances that were running before")
+        value(
+            help = "Every instance of the merged cluster (as Ganeti's `gnt-instance startup --all`)"
+        )
     )]
     All,
+    /// The merged instances that were running before the merge (Ganeti
+    /// names it and never implemented it).
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "The merged instances that were running before the merge")
+    )]
+    Up,
     /// None; the operator starts them.
     #[cfg_attr(feature = "clap", value(help = "None"))]
     None,
@@ -186,7 +197,7 @@ pub enum StepKind {
     RedistConfig,
     /// Restart the master daemon normally.
     RestartMaster,
-    /// Start the merged instances that were running.
+    /// Start the instances `--restart` names.
     StartInstances,
     /// `gnt-cluster verify`, and node and instance lists against the expected ones.
     VerifyMerged,
@@ -809,12 +820,16 @@ impl Plan {
             ],
         ));
 
-        let mut to_start: Vec<String> = Vec::new();
-        if settings.restart == Restart::All {
-            for cluster in &facts.clusters {
-                to_start.extend(cluster.running_instances().iter().map(|s| (*s).to_owned()));
-            }
-        }
+        let to_start: Vec<String> = match settings.restart {
+            Restart::All => instances.clone(),
+            Restart::Up => facts
+                .clusters
+                .iter()
+                .flat_map(|c| c.running_instances())
+                .map(str::to_owned)
+                .collect(),
+            Restart::None => Vec::new(),
+        };
         let actions = if to_start.is_empty() {
             Vec::new()
         } else {
@@ -829,7 +844,8 @@ impl Plan {
         steps.push(step(
             StepKind::StartInstances,
             match settings.restart {
-                Restart::All => "start the merged instances that were running",
+                Restart::All => "start every instance of the merged cluster (--restart all)",
+                Restart::Up => "start the merged instances that were running (--restart up)",
                 Restart::None => "start no instance (--restart none)",
             },
             vec![],

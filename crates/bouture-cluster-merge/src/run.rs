@@ -86,9 +86,14 @@ pub struct Report {
     pub undone: Vec<String>,
     /// Undo actions that failed: to be done by hand.
     pub undo_failures: Vec<String>,
-    /// After the point of no return: the exact commands left, in order.
+    /// What is left to do, in order: after the point of no return, the
+    /// exact commands left ([`Status::Stopped`]); when an undo failed and
+    /// the rollback stopped there ([`Status::RollingBack`]), the undo
+    /// actions left, the failed one first.
     pub remaining: Vec<String>,
-    /// What the config merge did, when it ran in this invocation.
+    /// What the config merge did, when it ran in this invocation and was
+    /// not undone (its paths: the installed config.data and the merging
+    /// clusters' own files).
     pub merge: Option<bouture_merge::Report>,
     /// Files that could not be cleaned up.
     pub cleanup_errors: Vec<String>,
@@ -219,7 +224,7 @@ pub fn dry_run(
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
 ) -> Result<Prepared, Error> {
-    let result = discover(settings, exec, observer);
+    let result = discover(settings, exec, observer, &std::env::temp_dir());
     let removed = exec.remove_keys();
     let (facts, merge) = result?;
     removed.map_err(|source| Error::Exec {
@@ -232,28 +237,8 @@ pub fn dry_run(
     })
 }
 
-fn prepare_state_dir(path: &Path) -> Result<(), Error> {
-    let bad = |reason: String| Error::StateDir {
-        path: path.to_owned(),
-        reason,
-    };
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(meta) => Err(bad(format!(
-            "is {}, not a directory",
-            bouture_fs::describe(meta.file_type())
-        ))),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(path).map_err(|e| bad(format!("cannot create it: {e}")))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| bad(format!("cannot make it private: {e}")))
-        }
-        Err(error) => Err(bad(error.to_string())),
-    }
-}
-
 fn lock(state_dir: &Path) -> Result<bouture_fs::PidLock, Error> {
-    prepare_state_dir(state_dir)?;
+    crate::state::prepare(state_dir)?;
     Ok(bouture_fs::PidLock::acquire(&state_dir.join("lock"))?)
 }
 
@@ -277,7 +262,12 @@ pub fn run(
             status: journal.status.name().to_owned(),
         });
     }
-    let discovered = discover(settings, exec, observer);
+    // What a killed run left (keys, fetched configurations) goes first;
+    // this run keeps its own keys in the state directory too, so that a
+    // later run can remove them if this one is killed.
+    let _ = crate::state::remove_scratch(&settings.state_dir);
+    exec.keep_keys_in(&settings.state_dir);
+    let discovered = discover(settings, exec, observer, &settings.state_dir);
     let (facts, _preview) = match discovered {
         Ok(found) => found,
         Err(error) => {
@@ -307,15 +297,21 @@ pub fn run(
     runner.execute()
 }
 
-/// Continue the merge recorded in `state_dir` after the last completed
-/// action (or continue its undo). `clusters`, when not empty, must be the
-/// recorded ones.
+/// Continue the merge recorded in `settings.state_dir` after the last
+/// completed action (or continue its undo).
+///
+/// The recorded run must be of `settings.clusters` (unless that is empty),
+/// and have been planned with the same state directory, Ganeti paths and
+/// keys as `settings` (the caller's, not the journal's: a journal never
+/// chooses which programs run); the operator's other choices (groups,
+/// restart...) are the recorded ones. The plan run is rebuilt from the
+/// recorded settings and facts ([`Journal::load`]).
 pub fn resume(
-    state_dir: &Path,
-    clusters: &[String],
+    settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
 ) -> Result<Report, Error> {
+    let state_dir = settings.state_dir.as_path();
     let _lock = lock(state_dir)?;
     let Some(journal) = Journal::load(state_dir)? else {
         return Err(Error::NothingToResume {
@@ -332,12 +328,41 @@ pub fn resume(
             ),
         });
     }
-    if !clusters.is_empty() && clusters != journal.plan.settings.clusters.as_slice() {
+    let recorded = &journal.plan.settings;
+    if !settings.clusters.is_empty() && settings.clusters != recorded.clusters {
         return Err(Error::ResumeMismatch {
-            recorded: journal.plan.settings.clusters.join(" "),
-            given: clusters.join(" "),
+            recorded: recorded.clusters.join(" "),
+            given: settings.clusters.join(" "),
         });
     }
+    let differing = [
+        ("state directory", recorded.state_dir == settings.state_dir),
+        ("local Ganeti paths", recorded.local == settings.local),
+        ("remote Ganeti paths", recorded.remote == settings.remote),
+        (
+            "our public key",
+            recorded.our_public_key == settings.our_public_key,
+        ),
+        (
+            "the merging clusters' key",
+            recorded.their_private_key == settings.their_private_key,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, same)| !same)
+    .map(|(what, _)| what)
+    .collect::<Vec<_>>();
+    if !differing.is_empty() {
+        return Err(Error::Journal {
+            path: Journal::path(state_dir),
+            reason: format!(
+                "recorded with another {} than given now",
+                differing.join(", ")
+            ),
+        });
+    }
+    let _ = crate::state::remove_scratch(state_dir);
+    exec.keep_keys_in(state_dir);
     let log = RunLog::open(log_path(&journal))?;
     let mut runner = Runner {
         exec,
@@ -379,8 +404,40 @@ impl Runner<'_> {
         action.shell_lines(&|cmd| exec.describe(cmd)).join("\n")
     }
 
+    /// Configurations fetched by an earlier invocation were removed when it
+    /// ended: until the merge step is done, fetch them again.
+    fn refetch_removed(&mut self) {
+        let steps = &self.journal.plan.steps;
+        let merged = steps.iter().enumerate().any(|(index, step)| {
+            step.actions
+                .iter()
+                .any(|p| matches!(p.action, Action::MergeConfig { .. }))
+                && self
+                    .journal
+                    .steps
+                    .get(index)
+                    .is_some_and(|r| r.state == StepState::Done)
+        });
+        if merged {
+            return;
+        }
+        for (index, step) in steps.iter().enumerate() {
+            let Some(record) = self.journal.steps.get_mut(index) else {
+                continue;
+            };
+            let missing = step.actions.iter().take(record.done).position(|p| {
+                matches!(&p.action, Action::Fetch { to, .. } if std::fs::symlink_metadata(to).is_err())
+            });
+            if let Some(first) = missing {
+                record.done = first;
+                record.state = StepState::Started;
+            }
+        }
+    }
+
     fn execute(&mut self) -> Result<Report, Error> {
         if self.journal.status == Status::Running || self.journal.status == Status::Stopped {
+            self.refetch_removed();
             self.journal.status = Status::Running;
             self.journal.failure = None;
             self.save()?;
@@ -422,6 +479,20 @@ impl Runner<'_> {
             self.log.line(&format!("step {} started", step.kind.name()));
             let start = self.record(index).done;
             for (number, planned) in step.actions.iter().enumerate().skip(start) {
+                if let Some(signal) = self.exec.take_stop_request() {
+                    let message = format!(
+                        "stopped: bouture received {} before this action",
+                        crate::exec::signal_name(signal)
+                    );
+                    self.log
+                        .line(&format!("step {} {message}", step.kind.name()));
+                    return self.failed(
+                        index,
+                        Some(number),
+                        &ActionFailure::untouched(message),
+                        ponr,
+                    );
+                }
                 self.observer
                     .event(&Event::Action(self.lines(&planned.action)));
                 if let Err(failure) = self.perform(&planned.action) {
@@ -489,6 +560,9 @@ impl Runner<'_> {
             action,
             message: bouture_text::truncate(&failure.message, 2000),
         });
+        // A stop request is answered by this failure: the undo runs (a new
+        // signal stops it where it is).
+        let _ = self.exec.take_stop_request();
         let reversible = ponr.is_none_or(|p| index <= p);
         if let Some(record) = self.journal.steps.get_mut(index) {
             record.state = StepState::Failed;
@@ -512,11 +586,18 @@ impl Runner<'_> {
         self.save()
     }
 
+    /// Undo, newest first. An undo that fails stops the rollback there:
+    /// what is older stays as it is (the backup of our config.data among
+    /// it), and the journal stays [`Status::RollingBack`] so that
+    /// `--resume`, once the cause is fixed, retries the failed undo and
+    /// goes on.
     fn rollback(&mut self) -> Result<(), Error> {
         self.observer.event(&Event::Note(
             "a step failed before the point of no return: undoing everything done, newest first"
                 .to_owned(),
         ));
+        // Retried now: only the undo that fails in this run is the operator's.
+        self.journal.undo_failures.clear();
         for index in (0..self.journal.steps.len()).rev() {
             let Some(step) = self.journal.plan.steps.get(index).cloned() else {
                 continue;
@@ -527,16 +608,21 @@ impl Runner<'_> {
                     for undo in &planned.undo {
                         let lines = self.lines(undo);
                         self.observer.event(&Event::Undo(lines.clone()));
-                        match self.perform(undo) {
-                            Ok(()) => self.journal.undone.push(lines),
-                            Err(failure) => {
-                                self.log.line(&format!("undo failed: {}", failure.message));
-                                self.journal.undo_failures.push(format!(
-                                    "{lines}\n  failed: {}",
-                                    bouture_text::truncate(&failure.message, 600)
-                                ));
-                            }
+                        if let Err(failure) = self.perform(undo) {
+                            self.log.line(&format!(
+                                "undo failed, rollback stopped: {}",
+                                failure.message
+                            ));
+                            self.journal.undo_failures.push(format!(
+                                "{lines}\n  failed: {}",
+                                bouture_text::truncate(&failure.message, 600)
+                            ));
+                            self.observer.event(&Event::Note(
+                                "an undo failed: the rollback stops here and older steps are left as they are; fix the cause, then --resume continues the undo".to_owned(),
+                            ));
+                            return self.save();
                         }
+                        self.journal.undone.push(lines);
                     }
                 }
                 if let Some(record) = self.journal.steps.get_mut(index) {
@@ -550,6 +636,21 @@ impl Runner<'_> {
         }
         self.journal.status = Status::RolledBack;
         self.save()
+    }
+
+    /// The undo actions left after a rollback stopped, in the order they
+    /// run (the failed one first).
+    fn undo_left(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (index, step) in self.journal.plan.steps.iter().enumerate().rev() {
+            let left = self.record(index).to_undo;
+            for planned in step.actions.iter().take(left).rev() {
+                for undo in &planned.undo {
+                    lines.push(self.lines(undo));
+                }
+            }
+        }
+        lines
     }
 
     /// The exact commands left after a stop: the failed action and every one after it.
@@ -569,17 +670,13 @@ impl Runner<'_> {
 
     fn finish(&mut self) -> Report {
         let status = self.journal.status;
-        let mut cleanup_errors = Vec::new();
-        if matches!(
-            status,
-            Status::Complete | Status::RolledBack | Status::Stopped
-        ) {
-            cleanup_errors = self.cleanup();
-        }
-        let remaining = if status == Status::Stopped {
-            self.remaining()
-        } else {
-            Vec::new()
+        // Keys and fetched configurations never outlive the invocation,
+        // whatever its end: a resumed run fetches them again.
+        let mut cleanup_errors = self.cleanup();
+        let remaining = match status {
+            Status::Stopped => self.remaining(),
+            Status::RollingBack => self.undo_left(),
+            _ => Vec::new(),
         };
         // Read back what was recorded before reporting it.
         match Journal::load(&self.state_dir()) {
@@ -607,30 +704,50 @@ impl Runner<'_> {
             undone: self.journal.undone.clone(),
             undo_failures: self.journal.undo_failures.clone(),
             remaining,
-            merge: self.merge.take(),
+            merge: self
+                .merge
+                .take()
+                .and_then(|report| self.settled(report, status)),
             cleanup_errors,
         }
     }
 
+    /// The config merge's report as it stands once the run ends: none once
+    /// undone; else naming the installed config.data and the merging
+    /// clusters' own files, not the work files removed by then.
+    fn settled(
+        &self,
+        mut report: bouture_merge::Report,
+        status: Status,
+    ) -> Option<bouture_merge::Report> {
+        if !matches!(status, Status::Complete | Status::Stopped) {
+            return None;
+        }
+        let settings = &self.journal.plan.settings;
+        report.output = Some(settings.local.data("config.data"));
+        for (merged, cluster) in report
+            .merged
+            .iter_mut()
+            .zip(&self.journal.plan.facts.clusters)
+        {
+            merged.path = PathBuf::from(format!(
+                "{}:{}",
+                cluster.master,
+                settings.remote.data("config.data").display()
+            ));
+        }
+        Some(report)
+    }
+
     /// Remove the temporary keys and the work directory (fetched configs,
-    /// staged merge).
+    /// staged merge), and whatever a killed run left.
     fn cleanup(&mut self) -> Vec<String> {
         let mut errors = Vec::new();
         if let Err(error) = self.exec.remove_keys() {
             errors.push(error.to_string());
         }
         self.keys.clear();
-        let work = self.journal.plan.work_dir.clone();
-        if let Ok(entries) = std::fs::read_dir(&work) {
-            for entry in entries.flatten() {
-                if let Err(error) = std::fs::remove_file(entry.path()) {
-                    errors.push(format!("{}: {error}", entry.path().display()));
-                }
-            }
-            if let Err(error) = std::fs::remove_dir(&work) {
-                errors.push(format!("{}: {error}", work.display()));
-            }
-        }
+        errors.extend(crate::state::remove_scratch(&self.state_dir()));
         errors
     }
 
@@ -675,7 +792,7 @@ impl Runner<'_> {
                 output
                     .code
                     .map_or_else(|| "a signal".to_owned(), |c| format!("status {c}")),
-                output.stderr_excerpt()
+                output.failure_excerpt(cmd.capture)
             ))),
             Err(error) => {
                 // A connection that failed never ran the command.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use bouture_text::shell_quote;
 
 use crate::command::{Cmd, Identity, Target};
-use crate::exec::{CmdOutput, EXCERPT, ExecError, Executor, private_tempdir, run_process};
+use crate::exec::{
+    CmdOutput, EXCERPT, ExecError, Executor, StopRequest, private_tempdir, run_process,
+};
 
 /// What `ssh` does with a host key it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,8 +84,10 @@ pub const KEY_LIMIT: usize = 64 * 1024;
 pub struct SystemExecutor {
     options: SshOptions,
     key_dir: Option<tempfile::TempDir>,
+    key_parent: Option<PathBuf>,
     keys: BTreeMap<String, PathBuf>,
     output_limit: u64,
+    stop: Option<StopRequest>,
 }
 
 impl SystemExecutor {
@@ -92,12 +96,24 @@ impl SystemExecutor {
         Self {
             options,
             key_dir: None,
+            key_parent: None,
             keys: BTreeMap::new(),
             output_limit: OUTPUT_LIMIT,
+            stop: None,
         }
     }
 
-    /// The directory holding the temporary keys, while there is one.
+    /// The same executor, stopping the running command (its whole process
+    /// group) when `stop` is requested.
+    #[must_use]
+    pub fn with_stop(mut self, stop: StopRequest) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// The directory holding the temporary keys, while there is one (in the
+    /// directory given to [`Executor::keep_keys_in`], else in the system's
+    /// temporary directory).
     pub fn key_dir(&self) -> Option<&Path> {
         self.key_dir.as_ref().map(tempfile::TempDir::path)
     }
@@ -192,6 +208,7 @@ impl SystemExecutor {
             &program,
             self.output_limit,
             self.options.command_deadline,
+            self.stop.as_ref(),
         )?;
         if output.code == Some(255)
             && let Some(error) = classify_ssh_failure(host, &output.stderr)
@@ -257,6 +274,7 @@ impl Executor for SystemExecutor {
                     program,
                     self.output_limit,
                     self.options.command_deadline,
+                    self.stop.as_ref(),
                 )
             }
             Target::Remote { host, identity } => self.run_remote(host, identity, cmd),
@@ -273,11 +291,13 @@ impl Executor for SystemExecutor {
             });
         }
         if self.key_dir.is_none() {
-            let dir = private_tempdir("bouture-cluster-merge-keys.").map_err(|source| {
-                ExecError::KeyFile {
-                    path: std::env::temp_dir(),
-                    source,
-                }
+            let (parent, prefix) = match &self.key_parent {
+                Some(parent) => (parent.clone(), "keys."),
+                None => (std::env::temp_dir(), "bouture-cluster-merge-keys."),
+            };
+            let dir = private_tempdir(&parent, prefix).map_err(|source| ExecError::KeyFile {
+                path: parent,
+                source,
             })?;
             self.key_dir = Some(dir);
         }
@@ -304,6 +324,14 @@ impl Executor for SystemExecutor {
                 .map_err(|source| ExecError::KeyFile { path, source })?;
         }
         Ok(())
+    }
+
+    fn keep_keys_in(&mut self, dir: &Path) {
+        self.key_parent = Some(dir.to_owned());
+    }
+
+    fn take_stop_request(&mut self) -> Option<i32> {
+        self.stop.as_ref().and_then(StopRequest::take)
     }
 
     fn describe(&self, cmd: &Cmd) -> String {

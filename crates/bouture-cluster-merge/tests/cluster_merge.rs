@@ -456,7 +456,7 @@ fn failure_after_the_point_of_no_return_stops_with_the_exact_commands_left_then_
         bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap_err();
     assert!(matches!(error, Error::Unfinished { .. }), "{error}");
     let outcome =
-        bouture_cluster_merge::resume(&sim.state_dir(), &[], &mut executor, &mut Quiet).unwrap();
+        bouture_cluster_merge::resume(&sim.settings(&[]), &mut executor, &mut Quiet).unwrap();
     assert_eq!(outcome.status, Status::Complete, "{outcome:#?}");
     assert_merged(&sim);
     assert_no_secrets(&sim);
@@ -506,10 +506,11 @@ fn crash(sim: &Sim, crash_at: usize) {
 #[test]
 fn a_crash_while_stopping_daemons_resumes_after_the_last_completed_action() {
     let sim = Sim::new();
-    // 17 discovery commands, then 1 verify, 6 authorize, 4 instance
-    // commands, 3 watcher pauses, 2 master IPs: the 36th command is the 3rd
-    // daemon stop (the configurations are fetched after the daemons stop).
-    crash(&sim, 36);
+    // 23 discovery commands (17, and every merging node asked its
+    // cluster's name), then 1 verify, 6 authorize, 4 instance commands, 3
+    // watcher pauses, 2 master IPs: the 42nd command is the 3rd daemon stop
+    // (the configurations are fetched after the daemons stop).
+    crash(&sim, 42);
     let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
     assert_eq!(journal.status, Status::Running);
     let stop = journal
@@ -524,13 +525,8 @@ fn a_crash_while_stopping_daemons_resumes_after_the_last_completed_action() {
     let calls_before = sim.calls().lines().count();
 
     let mut executor = sim.executor();
-    let outcome = bouture_cluster_merge::resume(
-        &sim.state_dir(),
-        &[B.to_owned(), C.to_owned()],
-        &mut executor,
-        &mut Quiet,
-    )
-    .unwrap();
+    let outcome =
+        bouture_cluster_merge::resume(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap();
     assert_eq!(outcome.status, Status::Complete, "{outcome:#?}");
     assert_merged(&sim);
     assert_no_secrets(&sim);
@@ -551,14 +547,14 @@ fn a_crash_while_undoing_resumes_the_undo() {
     let mut fault = fault(sim.master(OURS), "daemon-util stop-master");
     fault["times"] = json!(1);
     sim.inject(fault);
-    // Discovery 17, then 1 + 6 + 4 + 3 + 2 + 2 + 6 = 41 commands, the
-    // failing stop-master is the 42nd; undoing starts at the 43rd.
-    crash(&sim, 45);
+    // Discovery 23, then 1 + 6 + 4 + 3 + 2 + 2 + 6 = 47 commands, the
+    // failing stop-master is the 48th; undoing starts at the 49th.
+    crash(&sim, 51);
     let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
     assert_eq!(journal.status, Status::RollingBack);
     let mut executor = sim.executor();
     let outcome =
-        bouture_cluster_merge::resume(&sim.state_dir(), &[], &mut executor, &mut Quiet).unwrap();
+        bouture_cluster_merge::resume(&sim.settings(&[]), &mut executor, &mut Quiet).unwrap();
     assert_eq!(outcome.status, Status::RolledBack, "{outcome:#?}");
     let diff = differences(&before, &sim.snapshot());
     assert!(diff.is_empty(), "{diff:#?}");
@@ -626,6 +622,36 @@ fn an_unreachable_cluster_at_the_start_changes_nothing() {
 }
 
 #[test]
+fn a_merging_node_down_or_running_instances_are_found_before_any_change() {
+    let sim = Sim::new();
+    sim.down("node3.c.example.com");
+    let before = sim.snapshot();
+    let mut executor = sim.executor();
+    let error =
+        bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap_err();
+    assert!(
+        matches!(&error, Error::Exec { source: ExecError::Unreachable { host, .. }, .. } if host == "node3.c.example.com"),
+        "{error}"
+    );
+    assert!(differences(&before, &sim.snapshot()).is_empty());
+    assert!(Journal::load(&sim.state_dir()).unwrap().is_none());
+
+    // Every node up; instances run and are not to be stopped.
+    std::fs::remove_file(sim.host("node3.c.example.com").join("state/down")).unwrap();
+    let before = sim.snapshot();
+    let mut settings = sim.settings(&[B, C]);
+    settings.stop_instances = false;
+    let error = bouture_cluster_merge::run(&settings, &mut executor, &mut Quiet).unwrap_err();
+    assert!(
+        matches!(&error, Error::InstancesRunning { cluster, instances } if cluster == B && instances.contains("instance1.b.example.com")),
+        "{error}"
+    );
+    assert!(differences(&before, &sim.snapshot()).is_empty());
+    assert!(Journal::load(&sim.state_dir()).unwrap().is_none());
+    assert!(!sim.calls().contains("authorized_keys"));
+}
+
+#[test]
 fn merging_a_cluster_with_itself_or_twice_is_refused() {
     let sim = Sim::new();
     let before = sim.snapshot();
@@ -663,11 +689,226 @@ fn a_second_run_at_the_same_time_is_refused() {
         matches!(&error, Error::Busy(bouture_fs::LockError::Busy { pid, .. }) if *pid == held),
         "{error}"
     );
-    let error = bouture_cluster_merge::resume(&sim.state_dir(), &[], &mut executor, &mut Quiet)
-        .unwrap_err();
+    let error =
+        bouture_cluster_merge::resume(&sim.settings(&[]), &mut executor, &mut Quiet).unwrap_err();
     assert!(
         matches!(&error, Error::Busy(bouture_fs::LockError::Busy { pid, .. }) if *pid == held),
         "{error}"
     );
     assert!(sim.calls().is_empty(), "nothing ran");
+}
+
+// ---------------------------------------------------------------------------
+// An undo that fails; state written earlier is input.
+
+/// Clears a file's immutable flag when dropped, even when the test panics.
+struct Immutable(std::path::PathBuf);
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn an_undo_that_fails_stops_the_rollback_keeps_the_backup_and_resumes() {
+    let sim = Sim::new();
+    let before = sim.snapshot();
+    let our_master = sim.master(OURS).to_owned();
+    let flag = Immutable(sim.our_config());
+    // Starting our master without voting fails, and our config.data can no
+    // longer be replaced (chattr +i): restoring it, the undo of the merge
+    // step, fails.
+    sim.inject(json!({
+        "host": our_master, "match": "daemon-util start ganeti-wconfd --no-voting", "times": 1,
+        "action": "immutable", "file": "var/lib/ganeti/config.data",
+    }));
+    let outcome = merge(&sim);
+    assert_eq!(outcome.status, Status::RollingBack, "{outcome:#?}");
+    assert_eq!(
+        outcome.failure.as_ref().unwrap().step,
+        StepKind::StartMasterNoVoting.name()
+    );
+    // Only the undo of the failed step ran; the failed restore stopped the
+    // rollback: the backup (the only copy of our config.data) is kept.
+    assert_eq!(outcome.undone.len(), 1, "{outcome:#?}");
+    assert!(
+        outcome.undone[0].ends_with("daemon-util stop ganeti-wconfd"),
+        "{outcome:#?}"
+    );
+    assert_eq!(outcome.undo_failures.len(), 1, "{outcome:#?}");
+    let backup = outcome.backup.clone().expect("the backup is kept");
+    assert_eq!(std::fs::read(&backup).unwrap(), sim.configs[OURS]);
+    // What is left: the failed restore first, then every older undo, the
+    // removal of the backup after the restore.
+    let restore = format!("cp -p {} {}", backup.display(), sim.our_config().display());
+    assert_eq!(outcome.remaining[0], restore, "{outcome:#?}");
+    assert!(outcome.undo_failures[0].starts_with(&restore));
+    let removal = outcome
+        .remaining
+        .iter()
+        .position(|l| *l == format!("rm -f {}", backup.display()))
+        .unwrap();
+    assert!(removal > 0);
+    assert!(
+        outcome
+            .remaining
+            .last()
+            .unwrap()
+            .contains("authorized_keys"),
+        "{outcome:#?}"
+    );
+    let journal = Journal::load(&sim.state_dir()).unwrap().unwrap();
+    assert_eq!(journal.status, Status::RollingBack);
+    assert_no_secrets(&sim);
+
+    // The cause fixed, --resume finishes the undo: everything as before.
+    drop(flag);
+    let mut executor = sim.executor();
+    let outcome =
+        bouture_cluster_merge::resume(&sim.settings(&[]), &mut executor, &mut Quiet).unwrap();
+    assert_eq!(outcome.status, Status::RolledBack, "{outcome:#?}");
+    assert!(outcome.undo_failures.is_empty());
+    assert!(outcome.backup.is_none());
+    let diff = differences(&before, &sim.snapshot());
+    assert!(diff.is_empty(), "{diff:#?}");
+    assert_no_secrets(&sim);
+}
+
+#[test]
+fn a_failed_command_says_what_it_printed_on_stdout() {
+    let sim = Sim::new();
+    let mut fault = fault(sim.master(OURS), "gnt-cluster verify");
+    fault["stdout"] = json!("ERROR: node node1: ENODESETUP: the verify finding\n");
+    sim.inject(fault);
+    let outcome = merge(&sim);
+    assert_eq!(outcome.status, Status::RolledBack);
+    let message = &outcome.failure.unwrap().message;
+    assert!(
+        message.contains("stdout: ERROR: node node1: ENODESETUP: the verify finding"),
+        "{message}"
+    );
+    assert!(message.contains("injected failure"), "{message}");
+}
+
+#[test]
+fn restart_all_starts_every_instance_as_ganeti_does() {
+    let sim = Sim::new();
+    let mut settings = sim.settings(&[B, C]);
+    settings.restart = bouture_cluster_merge::Restart::All;
+    let mut executor = sim.executor();
+    let outcome = bouture_cluster_merge::run(&settings, &mut executor, &mut Quiet).unwrap();
+    assert_eq!(outcome.status, Status::Complete, "{outcome:#?}");
+    let states = sim.state(sim.master(OURS), "instances.json");
+    for cluster in ["b", "c"] {
+        for number in 1..=3 {
+            assert_eq!(
+                states[format!("instance{number}.{cluster}.example.com")],
+                "running",
+                "{states:#}"
+            );
+        }
+    }
+}
+
+/// A journal planned (by a dry run) and saved, as a run saves it.
+fn planned_journal(sim: &Sim) -> Journal {
+    let mut executor = sim.executor();
+    let prepared =
+        bouture_cluster_merge::dry_run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap();
+    std::fs::create_dir(sim.state_dir()).unwrap();
+    std::fs::set_permissions(
+        sim.state_dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let journal = Journal::new(prepared.plan);
+    journal.save(&sim.state_dir()).unwrap();
+    assert_eq!(Journal::load(&sim.state_dir()).unwrap().unwrap(), journal);
+    journal
+}
+
+#[test]
+fn an_edited_journal_is_refused_and_nothing_it_says_runs() {
+    let sim = Sim::new();
+    let journal = planned_journal(&sim);
+    let path = Journal::path(&sim.state_dir());
+    let original = std::fs::read_to_string(&path).unwrap();
+    let calls = sim.calls().lines().count();
+    let refused = |text: &str, why: &str| {
+        std::fs::write(&path, text).unwrap();
+        let error = Journal::load(&sim.state_dir()).unwrap_err().to_string();
+        assert!(error.contains(why), "{error}");
+        let mut executor = sim.executor();
+        let error = bouture_cluster_merge::resume(&sim.settings(&[]), &mut executor, &mut Quiet)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(why), "{error}");
+    };
+    // A command replaced: it is not the one the recorded facts make.
+    let mut edited: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let argv = &mut edited["plan"]["steps"][0]["actions"][0]["action"]["run"]["argv"];
+    assert!(argv[1] == "verify", "{argv}");
+    *argv = json!(["sh", "-c", "touch /tmp/bouture-edited-journal"]);
+    refused(&edited.to_string(), "was it edited?");
+    // A key twice: serde would keep the last, another reader the first.
+    refused(
+        &original.replacen(
+            "\"status\": \"running\"",
+            "\"status\": \"running\", \"status\": \"rolled-back\"",
+            1,
+        ),
+        "appears twice",
+    );
+    // A run id that leads out of the state directory (the log's name).
+    refused(
+        &original.replace(&journal.plan.run_id, "../../tmp/evil"),
+        "not a plain name",
+    );
+    // A name that is not a host name, in the recorded facts.
+    refused(
+        &original.replacen("node1.b.example.com", "node1.b.example.com;reboot", 1),
+        "not a valid name",
+    );
+    // Writable by others, or owned by someone else.
+    std::fs::write(&path, &original).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o622)).unwrap();
+    let error = Journal::load(&sim.state_dir()).unwrap_err().to_string();
+    assert!(error.contains("lets group or others write it"), "{error}");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+    let error = Journal::load(&sim.state_dir()).unwrap_err().to_string();
+    assert!(error.contains("belongs to uid 65534"), "{error}");
+    std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+    assert!(Journal::load(&sim.state_dir()).unwrap().is_some());
+    // A state directory writable by others is refused before anything.
+    std::fs::set_permissions(
+        sim.state_dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let mut executor = sim.executor();
+    let error =
+        bouture_cluster_merge::resume(&sim.settings(&[]), &mut executor, &mut Quiet).unwrap_err();
+    assert!(matches!(error, Error::StateDir { .. }), "{error}");
+    let error =
+        bouture_cluster_merge::run(&sim.settings(&[B, C]), &mut executor, &mut Quiet).unwrap_err();
+    assert!(matches!(error, Error::StateDir { .. }), "{error}");
+    // Another program directory than the caller's is refused too.
+    std::fs::set_permissions(
+        sim.state_dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let mut settings = sim.settings(&[]);
+    settings.local.sbin = std::path::PathBuf::from("/tmp");
+    let error = bouture_cluster_merge::resume(&settings, &mut executor, &mut Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("local Ganeti paths"), "{error}");
+    // Nothing ran.
+    assert_eq!(sim.calls().lines().count(), calls);
 }

@@ -115,6 +115,19 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The input asks to start the node daemons, the start command is the
+    /// default one (the system's daemons, reading the default data
+    /// directory) and the data directory is another one: refused unless
+    /// [`crate::Options::restart_system_daemons`].
+    #[error(
+        "{}: the default start command restarts the system's Ganeti daemons, which read {}, not this data directory; refused unless restarting them is asked for (or give a start command for this data directory)",
+        data_dir.display(),
+        crate::DEFAULT_DATA_DIR
+    )]
+    SystemDaemons {
+        /// The data directory given.
+        data_dir: PathBuf,
+    },
     /// Another run holds the data directory's lock.
     #[error("{path}: another node setup is running on this data directory (it holds its lock)")]
     Busy {

@@ -15,10 +15,21 @@ pub use input::{INPUT_KEYS, MAX_INPUT_BYTES, Secret, SetupInput};
 pub use plan::{
     BACKUP_MODE, CERT_MODE, DEFAULT_DATA_DIR, DEFAULT_START_COMMAND, DEFAULT_START_DEADLINE,
     FileKind, MAX_EXISTING_BYTES, Options, Plan, PlannedWrite, SSCONF_MAX_BYTES, SSCONF_MODE,
-    VALID_SSCONF_KEYS, check, masterd_owner, ssconf_contents,
+    VALID_SSCONF_KEYS, check, default_start_command, masterd_owner, ssconf_contents,
 };
 pub use report::Report;
-pub use start::{MAX_OUTPUT_BYTES, StartOutcome};
+pub use start::{MAX_OUTPUT_BYTES, StartOutcome, StartPart};
+
+/// Read the master's JSON document from `reader` (at most
+/// [`MAX_INPUT_BYTES`]) and [`setup`] the node with it: what the CLI does
+/// with its standard input, for any reader.
+///
+/// # Errors
+///
+/// The document refused ([`SetupInput::read`]), or any error of [`setup`].
+pub fn setup_from_reader(reader: impl std::io::Read, options: &Options) -> Result<Report, Error> {
+    setup(&SetupInput::read(reader)?, options)
+}
 
 /// Set the node up: lock the data directory, run every [`check`], then
 /// (unless [`Options::dry_run`]) [`Plan::apply`] the writes and, if the
@@ -36,8 +47,8 @@ pub fn setup(input: &SetupInput, options: &Options) -> Result<Report, Error> {
     let plan = check(input, options)?;
     if options.dry_run {
         let start = match &plan.start_command {
-            Some(command) => StartOutcome::WouldRun {
-                command: command.clone(),
+            Some(parts) => StartOutcome::WouldRun {
+                command: parts.join("; "),
             },
             None => StartOutcome::NotRequested,
         };
@@ -45,7 +56,7 @@ pub fn setup(input: &SetupInput, options: &Options) -> Result<Report, Error> {
     }
     plan.apply()?;
     let start = match &plan.start_command {
-        Some(command) => start::run(command, options.start_deadline),
+        Some(parts) => start::run(parts, options.start_deadline),
         None => StartOutcome::NotRequested,
     };
     Ok(Report::new(&plan, false, start))

@@ -17,9 +17,21 @@ use crate::input::{SetupInput, excerpt};
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/ganeti";
 
 /// What Ganeti's `node-daemon-setup` runs to restart the node daemons
-/// (`daemon-util stop-all`, then start `ganeti-noded` and `ganeti-mond`).
-pub const DEFAULT_START_COMMAND: &str = "/usr/lib/ganeti/daemon-util stop-all; \
-/usr/lib/ganeti/daemon-util start ganeti-noded; /usr/lib/ganeti/daemon-util start ganeti-mond";
+/// (`daemon-util stop-all`, then start `ganeti-noded` and `ganeti-mond`),
+/// one part at a time: each part's status is reported.
+pub const DEFAULT_START_COMMAND: [&str; 3] = [
+    "/usr/lib/ganeti/daemon-util stop-all",
+    "/usr/lib/ganeti/daemon-util start ganeti-noded",
+    "/usr/lib/ganeti/daemon-util start ganeti-mond",
+];
+
+/// [`DEFAULT_START_COMMAND`] as owned parts.
+pub fn default_start_command() -> Vec<String> {
+    DEFAULT_START_COMMAND
+        .iter()
+        .map(|&p| p.to_owned())
+        .collect()
+}
 
 /// The largest ssconf file Ganeti's reader accepts (`ssconf._MAX_SIZE`),
 /// in bytes, newline included.
@@ -88,13 +100,18 @@ pub struct Options {
     /// Check everything and report what would be done; write nothing, run
     /// nothing.
     pub dry_run: bool,
-    /// The shell command line (run with `sh -c`) that restarts the node
-    /// daemons when the input asks for it (default
-    /// [`DEFAULT_START_COMMAND`]).
-    pub start_command: String,
-    /// How long the start command may run before it is killed with its
-    /// process group (default [`DEFAULT_START_DEADLINE`]).
+    /// The shell command lines that restart the node daemons when the
+    /// input asks for it: each run with `sh -c`, in order, every one even
+    /// when one fails (as Ganeti's `a; b; c`), each one's status reported
+    /// (default [`DEFAULT_START_COMMAND`]).
+    pub start_command: Vec<String>,
+    /// How long each part of the start command may run before it is killed
+    /// with its process group (default [`DEFAULT_START_DEADLINE`]).
     pub start_deadline: std::time::Duration,
+    /// Whether the default start command may run with another data
+    /// directory than [`DEFAULT_DATA_DIR`]: it restarts the system's
+    /// daemons, which read the default directory ([`Error::SystemDaemons`]).
+    pub restart_system_daemons: bool,
     /// Owner and group of `hmac.key` and `server.pem` (Ganeti gives them to
     /// `gnt-masterd`; see [`masterd_owner`]). `None`: the process's own.
     pub cluster_file_owner: Option<(u32, u32)>,
@@ -108,9 +125,10 @@ impl Default for Options {
         Self {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             dry_run: false,
-            start_command: DEFAULT_START_COMMAND.to_owned(),
+            start_command: default_start_command(),
             start_deadline: DEFAULT_START_DEADLINE,
-            cluster_file_owner: None,
+            restart_system_daemons: false,
+            cluster_file_owner: masterd_owner(Path::new("/etc")),
             now: None,
         }
     }
@@ -223,8 +241,12 @@ pub struct Plan {
     pub certificate_subject: String,
     /// The files, in the order they are written.
     pub writes: Vec<PlannedWrite>,
-    /// The command that restarts the node daemons, if the input asks for it.
-    pub start_command: Option<String>,
+    /// The commands that restart the node daemons, if the input asks for it.
+    pub start_command: Option<Vec<String>>,
+    /// Whether they are the default ones with another data directory than
+    /// the default: the system's daemons are restarted (allowed by
+    /// [`Options::restart_system_daemons`]).
+    pub restarts_system_daemons: bool,
 }
 
 /// Run every check of the input against the data directory and make the
@@ -310,6 +332,14 @@ pub fn check(input: &SetupInput, options: &Options) -> Result<Plan, Error> {
     let start_command = input
         .start_node_daemon
         .then(|| options.start_command.clone());
+    let restarts_system_daemons = start_command.is_some()
+        && options.start_command == default_start_command()
+        && dir.as_path() != Path::new(DEFAULT_DATA_DIR);
+    if restarts_system_daemons && !options.restart_system_daemons {
+        return Err(Error::SystemDaemons {
+            data_dir: dir.clone(),
+        });
+    }
     Ok(Plan {
         data_dir: dir.clone(),
         cluster_name: input.cluster_name.clone(),
@@ -317,6 +347,7 @@ pub fn check(input: &SetupInput, options: &Options) -> Result<Plan, Error> {
         certificate_subject: cluster.subject.clone(),
         writes,
         start_command,
+        restarts_system_daemons,
     })
 }
 

@@ -26,6 +26,9 @@ pub struct Report {
     pub files: Vec<PlannedWrite>,
     /// The node daemons.
     pub start: StartOutcome,
+    /// Whether the start command restarts the system's Ganeti daemons
+    /// (the default command with another data directory).
+    pub restarts_system_daemons: bool,
 }
 
 impl Report {
@@ -39,6 +42,7 @@ impl Report {
             certificate_subject: plan.certificate_subject.clone(),
             files: plan.writes.clone(),
             start,
+            restarts_system_daemons: plan.restarts_system_daemons,
         }
     }
 }

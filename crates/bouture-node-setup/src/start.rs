@@ -20,22 +20,40 @@ pub enum StartOutcome {
         /// The shell command line.
         command: String,
     },
-    /// The command exited 0.
+    /// Every part exited 0.
     Started {
-        /// The shell command line.
+        /// The parts, `; `-separated.
         command: String,
+        /// Each part and how it ended.
+        parts: Vec<StartPart>,
     },
-    /// The command could not be run or did not exit 0. The files stay
-    /// written: the node is set up, its daemons are not running.
+    /// A part could not be run or did not exit 0 (every part ran). The
+    /// files stay written: the node is set up, its daemons may not be
+    /// running.
     Failed {
-        /// The shell command line.
+        /// The parts, `; `-separated.
         command: String,
-        /// How it ended (`exit status: 3`, `signal: 9`, or why it could not run).
+        /// The failed parts and how each ended (`exit status: 3`,
+        /// `signal: 9`, or why it could not run), `; `-separated.
         status: String,
-        /// The end of its standard output and error, at most
+        /// The end of the failed parts' standard output and error, at most
         /// [`MAX_OUTPUT_BYTES`].
         output: String,
+        /// Each part and how it ended.
+        parts: Vec<StartPart>,
     },
+}
+
+/// One part of the start command and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct StartPart {
+    /// The shell command line (run with `sh -c`).
+    pub command: String,
+    /// How it ended (`exit status: 0`...).
+    pub status: String,
+    /// Whether it exited 0.
+    pub success: bool,
 }
 
 impl StartOutcome {
@@ -45,17 +63,51 @@ impl StartOutcome {
     }
 }
 
-/// Run `command` with `sh -c` through bouture-proc: standard input empty,
+/// Run each part with `sh -c`, in order, every one (as `a; b; c` would),
+/// each killed with its process group after `deadline`, and report each
+/// one's status.
+pub(crate) fn run(parts: &[String], deadline: Duration) -> StartOutcome {
+    let command = parts.join("; ");
+    let mut results = Vec::new();
+    let mut failed_output = String::new();
+    for part in parts {
+        let (status, success, output) = run_part(part, deadline);
+        if !success && !output.is_empty() {
+            failed_output.push_str(&output);
+            failed_output.push('\n');
+        }
+        results.push(StartPart {
+            command: part.clone(),
+            status,
+            success,
+        });
+    }
+    let failures: Vec<String> = results
+        .iter()
+        .filter(|p| !p.success)
+        .map(|p| format!("`{}`: {}", p.command, p.status))
+        .collect();
+    if failures.is_empty() {
+        return StartOutcome::Started {
+            command,
+            parts: results,
+        };
+    }
+    StartOutcome::Failed {
+        command,
+        status: failures.join("; "),
+        output: bouture_text::tail(failed_output.as_bytes(), MAX_OUTPUT_BYTES - '…'.len_utf8()),
+        parts: results,
+    }
+}
+
+/// Run one part with `sh -c` through bouture-proc: standard input empty,
 /// standard output and error together, its last [`MAX_OUTPUT_BYTES`] kept,
 /// killed with its process group after `deadline`. A daemon it leaves
-/// running may keep the output open: reading stops shortly after the
-/// command exits ([`bouture_proc::HELD_OPEN_GRACE`]).
-pub(crate) fn run(command: &str, deadline: Duration) -> StartOutcome {
-    let failed = |status: String, output: String| StartOutcome::Failed {
-        command: command.to_owned(),
-        status,
-        output,
-    };
+/// running may keep the output open: reading stops shortly after the part
+/// exits ([`bouture_proc::HELD_OPEN_GRACE`]). How it ended, whether it
+/// succeeded, and the end of its output.
+fn run_part(command: &str, deadline: Duration) -> (String, bool, String) {
     let mut sh = Command::new("sh");
     sh.arg("-c").arg(command);
     let options = bouture_proc::Options {
@@ -64,16 +116,19 @@ pub(crate) fn run(command: &str, deadline: Duration) -> StartOutcome {
         ..bouture_proc::Options::new(deadline)
     };
     match bouture_proc::run(sh, None, &options) {
-        Ok(output) if output.status.success() => StartOutcome::Started {
-            command: command.to_owned(),
-        },
-        Ok(output) => failed(output.status.to_string(), printed(&output.stdout)),
-        Err(bouture_proc::Error::Deadline { stdout, .. }) => failed(
+        Ok(output) => (
+            output.status.to_string(),
+            output.status.success(),
+            printed(&output.stdout),
+        ),
+        Err(bouture_proc::Error::Deadline { stdout, .. }) => (
             format!("killed after {} s", deadline.as_secs()),
+            false,
             printed(&stdout),
         ),
-        Err(error) => failed(
+        Err(error) => (
             format!("could not be run ({})", bouture_text::error_chain(&error)),
+            false,
             String::new(),
         ),
     }

@@ -181,7 +181,7 @@ fn dry_run_checks_everything_and_writes_nothing() {
         sent["start_node_daemon"] = json!(true);
         let options = Options {
             dry_run: true,
-            start_command: format!("touch {}/started", dir.path().display()),
+            start_command: vec![format!("touch {}/started", dir.path().display())],
             ..options(dir.path())
         };
         let report = setup(&input(&sent), &options).unwrap();
@@ -189,7 +189,7 @@ fn dry_run_checks_everything_and_writes_nothing() {
         assert_eq!(
             report.start,
             StartOutcome::WouldRun {
-                command: options.start_command.clone()
+                command: options.start_command[0].clone()
             }
         );
         assert_eq!(snapshot(dir.path()), before);
@@ -530,11 +530,11 @@ fn the_start_command_runs_with_sh_and_its_failure_is_reported_with_its_output() 
     sent["start_node_daemon"] = json!(true);
     let marker = dir.path().join("started");
     let options = Options {
-        start_command: format!(
+        start_command: vec![format!(
             "test -f {}/server.pem && touch {}",
             dir.path().display(),
             marker.display()
-        ),
+        )],
         ..options(dir.path())
     };
     let report = setup(&input(&sent), &options).unwrap();
@@ -547,7 +547,7 @@ fn the_start_command_runs_with_sh_and_its_failure_is_reported_with_its_output() 
     fs::remove_file(&marker).unwrap();
 
     let options = Options {
-        start_command: "echo stopping; echo 'noded: cannot bind' >&2; head -c 100000 /dev/zero | tr '\\0' x; echo; echo last words >&2; exit 3".to_owned(),
+        start_command: vec!["echo stopping; echo 'noded: cannot bind' >&2; head -c 100000 /dev/zero | tr '\\0' x; echo; echo last words >&2; exit 3".to_owned()],
         ..options
     };
     let report = setup(&input(&sent), &options).unwrap();
@@ -555,15 +555,127 @@ fn the_start_command_runs_with_sh_and_its_failure_is_reported_with_its_output() 
         command,
         status,
         output,
+        ..
     } = &report.start
     else {
         panic!("{:?}", report.start);
     };
-    assert_eq!(command, &options.start_command);
-    assert_eq!(status, "exit status: 3");
+    assert_eq!(command, &options.start_command[0]);
+    assert_eq!(
+        status,
+        &format!("`{}`: exit status: 3", options.start_command[0])
+    );
     assert!(output.ends_with("x\nlast words"), "{output}");
     assert!(output.len() <= 4096);
     assert!(report.start.failed());
+}
+
+#[test]
+fn every_part_of_the_start_command_runs_and_each_status_is_reported() {
+    let pair = pki().rsa();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sent = document(&pair.pem());
+    sent["start_node_daemon"] = json!(true);
+    let marker = dir.path().join("last-part-ran");
+    // The middle part fails, the last one succeeds: the outcome is still a
+    // failure, naming the failed part (a single `sh -c 'a; b; c'` would
+    // report only c's status).
+    let options = Options {
+        start_command: vec![
+            "true".to_owned(),
+            "echo noded cannot bind >&2; exit 7".to_owned(),
+            format!("touch {}", marker.display()),
+        ],
+        ..options(dir.path())
+    };
+    let report = setup(&input(&sent), &options).unwrap();
+    assert!(marker.exists(), "every part runs");
+    let StartOutcome::Failed {
+        status,
+        output,
+        parts,
+        ..
+    } = &report.start
+    else {
+        panic!("{:?}", report.start);
+    };
+    assert_eq!(
+        status,
+        "`echo noded cannot bind >&2; exit 7`: exit status: 7"
+    );
+    assert_eq!(output, "noded cannot bind");
+    let statuses: Vec<(&str, bool)> = parts
+        .iter()
+        .map(|p| (p.status.as_str(), p.success))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("exit status: 0", true),
+            ("exit status: 7", false),
+            ("exit status: 0", true)
+        ]
+    );
+}
+
+#[test]
+fn the_default_start_command_with_another_data_dir_is_refused_unless_asked() {
+    let pair = pki().rsa();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sent = document(&pair.pem());
+    sent["start_node_daemon"] = json!(true);
+    let before = snapshot(dir.path());
+    let error = setup(&input(&sent), &options(dir.path())).unwrap_err();
+    assert!(matches!(error, Error::SystemDaemons { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("restarts the system's Ganeti daemons, which read /var/lib/ganeti"),
+        "{error}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    // Asked for (dry run: the system's daemons are not touched here), the
+    // report says so.
+    let asked = Options {
+        dry_run: true,
+        restart_system_daemons: true,
+        ..options(dir.path())
+    };
+    let report = setup(&input(&sent), &asked).unwrap();
+    assert!(report.restarts_system_daemons);
+    // Not asked to start the daemons: nothing to refuse.
+    sent["start_node_daemon"] = json!(false);
+    assert!(setup(&input(&sent), &options(dir.path())).is_ok());
+}
+
+#[test]
+fn any_reader_gives_the_document_and_the_defaults_are_the_clis() {
+    let pair = pki().rsa();
+    let dir = tempfile::tempdir().unwrap();
+    let text = document(&pair.pem()).to_string();
+    let report =
+        bouture_node_setup::setup_from_reader(text.as_bytes(), &options(dir.path())).unwrap();
+    assert!(!report.dry_run);
+    let defaults = Options::default();
+    assert_eq!(
+        defaults.cluster_file_owner,
+        bouture_node_setup::masterd_owner(Path::new("/etc"))
+    );
+    assert_eq!(
+        defaults.start_command,
+        bouture_node_setup::default_start_command()
+    );
+    let owner = |name: &str| {
+        let meta = fs::metadata(dir.path().join(name)).unwrap();
+        Some((
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            std::os::unix::fs::MetadataExt::gid(&meta),
+        ))
+    };
+    if let Some(expected) = defaults.cluster_file_owner {
+        assert_eq!(owner("hmac.key"), Some(expected));
+        assert_eq!(owner("server.pem"), Some(expected));
+    }
 }
 
 #[test]
@@ -599,7 +711,12 @@ fn ssconf_contents_are_ganetis() {
 fn the_report_is_stable() {
     let pair = pki().rsa();
     let dir = tempfile::tempdir().unwrap();
-    let report = setup(&input(&document(&pair.pem())), &options(dir.path())).unwrap();
+    // The process's own owner: gnt-masterd's ids differ between machines.
+    let options = Options {
+        cluster_file_owner: None,
+        ..options(dir.path())
+    };
+    let report = setup(&input(&document(&pair.pem())), &options).unwrap();
     let root = dir.path().to_str().unwrap();
     // Its text is the `bouture` command's (issue 23: renderers live in the
     // CLI), snapshotted by bouture-cli's node_setup tests.

@@ -3,6 +3,7 @@
 use std::io::{self, PipeReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -12,6 +13,10 @@ use rustix::process::{Pid, Signal, kill_process_group};
 /// it left running (a daemon it started) holds its standard output or error
 /// open: what that process prints later is not the program's.
 pub const HELD_OPEN_GRACE: Duration = Duration::from_millis(200);
+
+/// How long a program asked to stop ([`run_until_stopped`]) and its process
+/// group have to exit after `SIGTERM`, before `SIGKILL`.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How often a running program is checked for its exit while its output is
 /// quiet.
@@ -215,6 +220,16 @@ pub enum Error {
         /// What it had printed on standard error.
         stderr: Box<Captured>,
     },
+    /// The caller asked it to stop ([`run_until_stopped`]): its process
+    /// group got `SIGTERM`, then `SIGKILL` after [`STOP_GRACE`].
+    #[error("{program} was stopped (request {request})")]
+    Stopped {
+        /// The command line.
+        program: String,
+        /// The non-zero value that asked to stop (a signal's number when a
+        /// signal handler set it).
+        request: usize,
+    },
 }
 
 /// `command`'s program and arguments as a shell line (for messages), at
@@ -237,7 +252,26 @@ pub fn describe(command: &Command) -> String {
 /// too long (it and its process group are killed), [`Error::Io`] when its
 /// output cannot be read. A program that ran and failed is an `Ok` whose
 /// status says so.
-pub fn run(mut command: Command, input: Option<&[u8]>, options: &Options) -> Result<Output, Error> {
+pub fn run(command: Command, input: Option<&[u8]>, options: &Options) -> Result<Output, Error> {
+    run_until_stopped(command, input, options, &AtomicUsize::new(0))
+}
+
+/// [`run`], and stop early when `stop` becomes non-zero (a signal handler
+/// may store its signal's number there, as `signal_hook::flag::register_usize`
+/// does): the process group gets `SIGTERM`, then `SIGKILL` after
+/// [`STOP_GRACE`] if the program is still running; what is left of the group
+/// once the program exited is killed. `stop` is read, never cleared.
+///
+/// # Errors
+///
+/// Those of [`run`], and [`Error::Stopped`] when a stop was requested
+/// while the program ran (even if it then exited by itself).
+pub fn run_until_stopped(
+    mut command: Command,
+    input: Option<&[u8]>,
+    options: &Options,
+    stop: &AtomicUsize,
+) -> Result<Output, Error> {
     let program = describe(&command);
     let io_error = |source| Error::Io {
         program: program.clone(),
@@ -276,13 +310,18 @@ pub fn run(mut command: Command, input: Option<&[u8]>, options: &Options) -> Res
         [Some(out_reader), err_pipe],
         [&mut stdout, &mut stderr],
         started + options.deadline,
+        stop,
     );
     if let Some(writer) = writer.filter(std::thread::JoinHandle::is_finished) {
         let _ = writer.join();
     }
     let status = match read {
-        Ok(Some(status)) => status,
-        Ok(None) => {
+        Ok(Ended::Exited(status)) => status,
+        Ok(Ended::Stopped(request)) => {
+            kill(&mut child);
+            return Err(Error::Stopped { program, request });
+        }
+        Ok(Ended::Deadline) => {
             kill(&mut child);
             return Err(Error::Deadline {
                 program,
@@ -322,14 +361,28 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// How [`read_until_exit`] ended.
+enum Ended {
+    /// The child exited.
+    Exited(ExitStatus),
+    /// The deadline passed.
+    Deadline,
+    /// A stop was requested (the value) and the child exited or
+    /// [`STOP_GRACE`] passed.
+    Stopped(usize),
+}
+
 /// Read both pipes until the child has exited and they are closed (or
-/// [`HELD_OPEN_GRACE`] after its exit): its status, or `None` at the deadline.
+/// [`HELD_OPEN_GRACE`] after its exit), the deadline passes, or a stop is
+/// requested (the group gets `SIGTERM`, the child [`STOP_GRACE`] to exit).
 fn read_until_exit(
     child: &mut Child,
     mut pipes: [Option<PipeReader>; 2],
     mut sinks: [&mut Captured; 2],
     deadline: Instant,
-) -> io::Result<Option<ExitStatus>> {
+    stop: &AtomicUsize,
+) -> io::Result<Ended> {
+    let mut stopping: Option<(usize, Instant)> = None;
     let mut status = None;
     let mut stop_reading_at = None;
     let mut buffer = vec![0_u8; CHUNK];
@@ -341,13 +394,25 @@ fn read_until_exit(
                 stop_reading_at = Some(now + HELD_OPEN_GRACE);
             }
         }
+        if stopping.is_none() {
+            let request = stop.load(Ordering::SeqCst);
+            if request != 0 && status.is_none() {
+                let _ = kill_process_group(Pid::from_child(child), Signal::TERM);
+                stopping = Some((request, now));
+            }
+        }
+        if let Some((request, since)) = stopping
+            && (status.is_some() || now >= since + STOP_GRACE)
+        {
+            return Ok(Ended::Stopped(request));
+        }
         let open = pipes.iter().any(Option::is_some);
         match (status, open) {
-            (Some(status), false) => return Ok(Some(status)),
+            (Some(status), false) => return Ok(Ended::Exited(status)),
             (Some(status), true) if stop_reading_at.is_some_and(|at| now >= at) => {
-                return Ok(Some(status));
+                return Ok(Ended::Exited(status));
             }
-            (None, _) if now >= deadline => return Ok(None),
+            (None, _) if now >= deadline => return Ok(Ended::Deadline),
             _ => {}
         }
         let wait = deadline.saturating_duration_since(now).min(TICK);
@@ -520,6 +585,63 @@ mod tests {
         let big = vec![b'x'; 1 << 20];
         let output = run(sh("exit 0"), Some(&big), &options).unwrap();
         assert!(output.status.success());
+    }
+
+    #[test]
+    fn a_stop_request_kills_the_group_with_sigterm() {
+        let dir = std::env::temp_dir().join(format!("bouture-proc-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("grandchild-alive");
+        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let stop = std::sync::Arc::new(AtomicUsize::new(0));
+        let requester = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                stop.store(15, Ordering::SeqCst);
+            })
+        };
+        let start = Instant::now();
+        let error = run_until_stopped(
+            sh(&script),
+            None,
+            &Options::new(Duration::from_mins(1)),
+            &stop,
+        )
+        .unwrap_err();
+        requester.join().unwrap();
+        assert!(
+            matches!(error, Error::Stopped { request: 15, .. }),
+            "{error}"
+        );
+        assert!(start.elapsed() < STOP_GRACE, "{:?}", start.elapsed());
+        // The request is read, not cleared.
+        assert_eq!(stop.load(Ordering::SeqCst), 15);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(!marker.exists(), "the grandchild survived the stop");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_program_ignoring_sigterm_is_killed_after_the_grace() {
+        let stop = AtomicUsize::new(2);
+        let start = Instant::now();
+        let error = run_until_stopped(
+            sh("trap '' TERM; sleep 30"),
+            None,
+            &Options::new(Duration::from_mins(1)),
+            &stop,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, Error::Stopped { request: 2, .. }),
+            "{error}"
+        );
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= STOP_GRACE && elapsed < STOP_GRACE * 3,
+            "{elapsed:?}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bouture_cluster_merge::{
     Event, Executor, GroupStrategy, HostKeyPolicy, Observer, ParameterPolicy, Restart, SshOptions,
-    Status, SystemExecutor,
+    Status, StopRequest, SystemExecutor,
 };
 
 use crate::commands::merge::render_report;
@@ -35,6 +35,12 @@ Before the point of no return (our master restarted without voting on the
 merged configuration) a failure undoes every step done, newest first. After
 it, bouture stops and prints the exact commands left; fix the cause, then run
 them or --resume. See docs/cluster-merge.md.
+
+SIGINT, SIGTERM and SIGHUP stop the merge at the current action (its command
+and everything it started are killed), as a failure would: undone before the
+point of no return, stopped with the commands left after it. The copied keys
+and fetched configurations are removed at the end of every run; those of a
+killed run (SIGKILL) by the next run or --resume.
 
 Exit status: 0 merged and verified (or dry run done), 1 refused before
 anything was changed, failed and rolled back, or stopped after the point of
@@ -112,7 +118,7 @@ impl ClusterMergeArgs {
         settings
     }
 
-    fn executor(&self) -> SystemExecutor {
+    fn executor(&self, stop: StopRequest) -> SystemExecutor {
         SystemExecutor::new(SshOptions {
             connect_timeout: Duration::from_secs(self.ssh_timeout.max(1)),
             host_keys: if self.accept_new_host_keys {
@@ -122,6 +128,42 @@ impl ClusterMergeArgs {
             },
             ..SshOptions::default()
         })
+        .with_stop(stop)
+    }
+}
+
+/// `SIGINT`, `SIGTERM` and `SIGHUP` set a [`StopRequest`] for as long as
+/// this guard lives (the handler only stores the signal's number): the
+/// merge stops at the current action, rolls back or lists what is left,
+/// and removes its keys and fetched configurations.
+struct StopOnSignals {
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl StopOnSignals {
+    fn register(stop: &StopRequest) -> std::io::Result<Self> {
+        let mut ids = Vec::new();
+        for signal in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            let number = usize::try_from(signal).unwrap_or(1);
+            ids.push(signal_hook::flag::register_usize(
+                signal,
+                stop.flag(),
+                number,
+            )?);
+        }
+        Ok(Self { ids })
+    }
+}
+
+impl Drop for StopOnSignals {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
     }
 }
 
@@ -152,7 +194,9 @@ impl Observer for Progress<'_, '_> {
 }
 
 pub(crate) fn run(args: &ClusterMergeArgs, cx: &mut Context<'_>) -> CommandResult {
-    let mut executor = args.executor();
+    let stop = StopRequest::new();
+    let _signals = StopOnSignals::register(&stop).map_err(CommandError::failed)?;
+    let mut executor = args.executor(stop);
     cx.log.debug(&format!(
         "state directory {}; {}",
         args.state_dir.display(),
@@ -182,12 +226,7 @@ pub(crate) fn run(args: &ClusterMergeArgs, cx: &mut Context<'_>) -> CommandResul
         return Ok(Outcome::Done);
     }
     let outcome = if args.resume {
-        bouture_cluster_merge::resume(
-            &args.state_dir,
-            &args.clusters,
-            &mut executor,
-            &mut progress,
-        )
+        bouture_cluster_merge::resume(&args.settings(), &mut executor, &mut progress)
     } else {
         bouture_cluster_merge::run(&args.settings(), &mut executor, &mut progress)
     }
@@ -263,6 +302,9 @@ fn render(outcome: &bouture_cluster_merge::Report) -> String {
         Status::RolledBack => {
             "merge FAILED before the point of no return; everything done was undone"
         }
+        Status::RollingBack => {
+            "merge FAILED before the point of no return, and an undo FAILED: the rollback stopped there"
+        }
         Status::Stopped => "merge STOPPED after the point of no return; nothing was undone",
         _ => "merge interrupted; continue it with --resume",
     };
@@ -281,22 +323,24 @@ fn render(outcome: &bouture_cluster_merge::Report) -> String {
         }
     }
     if !outcome.undo_failures.is_empty() {
-        let _ = writeln!(out, "\nCould NOT be undone (do it by hand):");
+        let _ = writeln!(out, "\nCould NOT be undone:");
         for line in &outcome.undo_failures {
             let _ = writeln!(out, "  {line}");
         }
     }
     if !outcome.remaining.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nCommands left, in order (fix the cause first; or run `bouture cluster-merge --resume`):"
-        );
+        let intro = if outcome.status == Status::RollingBack {
+            "Left to undo, in order (fix the cause first, then run `bouture cluster-merge --resume`, or run them by hand); older steps were left as they are:"
+        } else {
+            "Commands left, in order (fix the cause first; or run `bouture cluster-merge --resume`):"
+        };
+        let _ = writeln!(out, "\n{intro}");
         for line in &outcome.remaining {
             let _ = writeln!(out, "  {line}");
         }
     }
     if let Some(report) = &outcome.merge {
-        let _ = write!(out, "\n{}", render_report(report, false));
+        let _ = write!(out, "\n{}", merge_summary(report));
     }
     if let Some(backup) = &outcome.backup {
         let _ = writeln!(out, "\nBackup of our config.data: {}", backup.display());
@@ -310,6 +354,33 @@ fn render(outcome: &bouture_cluster_merge::Report) -> String {
         outcome.journal.display(),
         outcome.log.display()
     );
+    out
+}
+
+/// What the config merge brought, without the `bouture merge` report's
+/// file paths and next steps (the run did them).
+fn merge_summary(report: &bouture_merge::Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Configuration merged into cluster '{}' (Ganeti {}):",
+        report.cluster, report.version
+    );
+    for cluster in &report.merged {
+        let _ = writeln!(
+            out,
+            "  from '{}': {} nodes, {} instances, {} disks, {} networks",
+            cluster.name,
+            cluster.nodes_added.len(),
+            cluster.instances_added.len(),
+            cluster.disks_added.len(),
+            cluster.networks_added.len()
+        );
+    }
+    let _ = writeln!(out, "  ports reallocated: {}", report.port_changes.len());
+    for warning in &report.warnings {
+        let _ = writeln!(out, "  warning: {}", warning.message);
+    }
     out
 }
 

@@ -29,7 +29,11 @@ Examples:
 
   # Another data directory, restarting the daemons with systemd, JSON report
   bouture node-setup --data-dir /srv/ganeti/lib \\
-      --start-command 'systemctl restart ganeti-noded' --format json < setup.json
+      --start-command 'systemctl restart ganeti-noded' \\
+      --start-command 'systemctl restart ganeti-mond' --format json < setup.json
+
+With another --data-dir, the default start command (which restarts the
+system's daemons) is refused unless --restart-system-daemons is given.
 
 Exit status: 0 node set up (or dry run passed), 1 input refused or operation
 failed (the message says what was left as it was), 2 configuration error (an
@@ -47,10 +51,16 @@ pub struct NodeSetupArgs {
     /// Run every check and print what would be written and run; write and run nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The shell command line (run with `sh -c`) restarting the node daemons when the input's
-    /// `start_node_daemon` is true.
-    #[arg(long, value_name = "CMD", default_value = DEFAULT_START_COMMAND)]
-    pub start_command: String,
+    /// A shell command line (run with `sh -c`) restarting the node daemons when the input's
+    /// `start_node_daemon` is true; repeat it for several parts, each run in order and its
+    /// status reported (default: Ganeti's `daemon-util stop-all`, `start ganeti-noded`,
+    /// `start ganeti-mond`).
+    #[arg(long, value_name = "CMD", default_values = DEFAULT_START_COMMAND)]
+    pub start_command: Vec<String>,
+    /// With another --data-dir, allow the default start command, which restarts the system's
+    /// Ganeti daemons (they read /var/lib/ganeti).
+    #[arg(long)]
+    pub restart_system_daemons: bool,
     /// How to print the report (-v adds sizes and owners to the text, -q prints it only on failure).
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -58,14 +68,11 @@ pub struct NodeSetupArgs {
 
 /// Set the node up from standard input and print the report.
 pub(crate) fn run(args: &NodeSetupArgs, cx: &mut Context<'_>) -> CommandResult {
-    let options = Options {
-        data_dir: args.data_dir.clone(),
-        dry_run: args.dry_run,
-        start_command: args.start_command.clone(),
-        start_deadline: bouture_node_setup::DEFAULT_START_DEADLINE,
-        cluster_file_owner: bouture_node_setup::masterd_owner("/etc".as_ref()),
-        now: None,
-    };
+    let mut options = Options::default();
+    options.data_dir.clone_from(&args.data_dir);
+    options.dry_run = args.dry_run;
+    options.start_command.clone_from(&args.start_command);
+    options.restart_system_daemons = args.restart_system_daemons;
     let outcome = SetupInput::read(std::io::stdin().lock()).and_then(|input| {
         cx.log.debug(&format!(
             "read the setup document from stdin: cluster {}, node {}, {} ssconf value(s), start the daemons: {}",
@@ -114,6 +121,7 @@ fn render(report: &Report, format: OutputFormat, cx: &mut Context<'_>) -> Comman
         command,
         status,
         output,
+        ..
     } = &report.start
     {
         return Err(CommandError::failed(StartFailed {
@@ -192,18 +200,27 @@ fn render_text(report: &Report, verbose: bool) -> String {
         StartOutcome::WouldRun { command } => {
             let _ = writeln!(out, "Node daemons: would run (with sh -c): {command}");
         }
-        StartOutcome::Started { command } => {
+        StartOutcome::Started { command, .. } => {
             let _ = writeln!(out, "Node daemons: restarted (with sh -c): {command}");
         }
-        StartOutcome::Failed {
-            command, status, ..
-        } => {
+        StartOutcome::Failed { status, parts, .. } => {
             let _ = writeln!(
                 out,
-                "Node daemons: NOT started, the files above stay written; this failed ({status}, run with sh -c): {command}"
+                "Node daemons: NOT started, the files above stay written; failed (run with sh -c): {status}"
             );
+            for part in parts {
+                let _ = writeln!(out, "  {}: {}", part.status, part.command);
+            }
         }
         _ => {}
+    }
+    if report.restarts_system_daemons {
+        let _ = writeln!(
+            out,
+            "Note: the start command restarts the system's Ganeti daemons, which read {}, not {}.",
+            bouture_node_setup::DEFAULT_DATA_DIR,
+            report.data_dir.display()
+        );
     }
     out
 }

@@ -9,6 +9,7 @@
 )]
 
 mod cluster_merge;
+mod cluster_merge_signals;
 mod configure;
 mod dropin;
 mod exit;
@@ -30,3 +31,6 @@ mod verbosity;
 use bouture_test_support::demo_node;
 use bouture_test_support::ganeti_config as merge_common;
 use bouture_test_support::node_setup as node_setup_common;
+
+#[path = "../../../bouture-cluster-merge/tests/sim/mod.rs"]
+mod cluster_sim;

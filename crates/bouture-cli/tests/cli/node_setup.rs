@@ -98,12 +98,42 @@ fn joins_then_joins_again_with_text_reports() {
         (0, "", "")
     );
 
+    // Another data directory and the default start command (the system's
+    // daemons): refused, unless asked for, and then said.
+    let before = snapshot(dir.path());
     let run = node_setup(dir.path(), &["--format", "json", "--dry-run"], &again);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the default start command restarts the system's Ganeti daemons"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    let run = node_setup(
+        dir.path(),
+        &["--format", "json", "--dry-run", "--restart-system-daemons"],
+        &again,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         report["start"],
         json!({"outcome": "would_run", "command": "/usr/lib/ganeti/daemon-util stop-all; /usr/lib/ganeti/daemon-util start ganeti-noded; /usr/lib/ganeti/daemon-util start ganeti-mond"})
+    );
+    assert_eq!(report["restarts_system_daemons"], json!(true));
+    let run = node_setup(
+        dir.path(),
+        &["--dry-run", "--restart-system-daemons"],
+        &again,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "Note: the start command restarts the system's Ganeti daemons, which read /var/lib/ganeti, not [DATA_DIR]."
+        ),
+        "{}",
+        run.stdout
     );
     let names: Vec<&str> = report["files"]
         .as_array()
@@ -263,11 +293,12 @@ fn a_write_failing_midway_leaves_the_data_dir_byte_for_byte_as_it_was() {
         },
         "node_name": "node2.example.com",
     });
-    // SIGXFSZ ignored: a write past the limit fails with EFBIG instead of
-    // killing the process. The limit (in blocks of 512 or 1024 bytes) is
-    // above every file but the large one.
+    // bouture ignores SIGXFSZ itself (as Python does; no `trap` here): a
+    // write past the limit fails with EFBIG instead of killing the process.
+    // The limit (in blocks of 512 or 1024 bytes) is above every file but
+    // the large one.
     let run = run_sh(
-        r#"trap '' XFSZ; ulimit -f 64 && exec "$0" node-setup --data-dir "$1""#,
+        r#"ulimit -f 64 && exec "$0" node-setup --data-dir "$1""#,
         dir.path(),
         &[],
         input.to_string().as_bytes(),

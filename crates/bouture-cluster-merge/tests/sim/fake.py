@@ -22,7 +22,11 @@ the name it was called by. Every host is a directory SIM/hosts/NODE:
 SIM/aliases/CLUSTER names the master node a cluster name resolves to, while
 its master IP is up. SIM/inject.json lists injected faults:
   {"host": H, "match": TEXT, "skip": N, "times": N,
-   "action": "fail" | "replace", "file": REL, "content": TEXT}
+   "action": "fail" | "replace" | "immutable", "file": REL, "content": TEXT,
+   "stdout": TEXT}
+("immutable" makes FILE immutable with chattr +i, then fails; "wait" appends
+the call to SIM/reached, then sleeps `seconds` and goes on; "stdout" is
+printed on standard output first.)
 A fault applies to the calls on H whose command line contains TEXT, after
 skipping N of them, `times` times (default: always). Every call is appended
 to SIM/calls.log.
@@ -39,7 +43,9 @@ import shlex
 import subprocess
 import sys
 
-BIN = os.path.dirname(os.path.abspath(__file__))
+# BOUTURE_SIM_BIN: where SIM/bin is when this script is bind-mounted
+# elsewhere (over /usr/sbin/gnt-* in a private mount namespace).
+BIN = os.environ.get("BOUTURE_SIM_BIN") or os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.dirname(BIN)
 NAME = os.path.basename(sys.argv[0])
 ARGS = sys.argv[1:]
@@ -105,7 +111,23 @@ def injected(host, line):
         if changed:
             dump_json(path, faults)
             changed = False
+        if "stdout" in fault:
+            sys.stdout.write(fault["stdout"])
+            sys.stdout.flush()
         if fault["action"] == "fail":
+            die("injected failure of %r on %s" % (line, host))
+        if fault["action"] == "wait":
+            # Say the call is reached, then take `seconds` (the test sends
+            # bouture a signal meanwhile).
+            with open(os.path.join(SIM, "reached"), "a") as handle:
+                handle.write(line + "\n")
+            import time
+            time.sleep(fault.get("seconds", 5))
+        if fault["action"] == "immutable":
+            # The file can no longer be replaced, even by root (an undo
+            # that fails); the test clears the flag.
+            subprocess.run(["chattr", "+i", os.path.join(host_dir(host), fault["file"])],
+                           check=True)
             die("injected failure of %r on %s" % (line, host))
         if fault["action"] == "replace":
             write(os.path.join(host_dir(host), fault["file"]), fault["content"])

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bouture_cluster_merge::{GanetiPaths, GroupStrategy, Options, SshOptions, SystemExecutor};
+use bouture_cluster_merge::{
+    GanetiPaths, GroupStrategy, Options, Restart, SshOptions, SystemExecutor,
+};
 use serde_json::{Value, json};
 
 /// The fixtures: ours, and the two merging clusters.
@@ -24,11 +26,19 @@ pub const OURS: &str = "cluster.name.example.com";
 pub const B: &str = "cluster.name.b.example.com";
 pub const C: &str = "cluster.name.c.example.com";
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+/// A fixture's bytes (included, so that the CLI's tests can use the
+/// simulation too).
+fn fixture(name: &str) -> &'static [u8] {
+    match name {
+        "ours.config.data" => include_bytes!("../fixtures/ours.config.data"),
+        "b.config.data" => include_bytes!("../fixtures/b.config.data"),
+        "c.config.data" => include_bytes!("../fixtures/c.config.data"),
+        other => panic!("no fixture {other}"),
+    }
 }
+
+/// The fake programs (one script, see its header).
+const FAKE: &[u8] = include_bytes!("fake.py");
 
 /// The fake private key of a cluster, and its public key line.
 pub fn private_key(cluster: &str) -> String {
@@ -60,8 +70,7 @@ impl Sim {
         let root = dir.path().canonicalize().unwrap();
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let script =
-            std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sim/fake.py")).unwrap();
+        let script = FAKE;
         for name in [
             "ssh",
             "gnt-cluster",
@@ -70,7 +79,7 @@ impl Sim {
             "daemon-util",
         ] {
             let path = bin.join(name);
-            std::fs::write(&path, &script).unwrap();
+            std::fs::write(&path, script).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         std::fs::create_dir_all(root.join("aliases")).unwrap();
@@ -112,7 +121,7 @@ impl Sim {
 
     /// Create the hosts of one cluster from its fixture; returns its master.
     fn add_cluster(&mut self, fixture_name: &str) -> String {
-        let bytes = std::fs::read(fixture(fixture_name)).unwrap();
+        let bytes = fixture(fixture_name).to_vec();
         let config: Value = serde_json::from_slice(&bytes).unwrap();
         let cluster = config["cluster"]["cluster_name"]
             .as_str()
@@ -221,7 +230,8 @@ impl Sim {
             .join("var/lib/ganeti/config.data")
     }
 
-    /// Options for merging `clusters` into ours, with `--groups merge`.
+    /// Options for merging `clusters` into ours, with `--groups merge` and
+    /// `--restart up`.
     pub fn settings(&self, clusters: &[&str]) -> Options {
         let our_master = self.host(self.master(OURS));
         let mut settings = Options::new(
@@ -229,6 +239,7 @@ impl Sim {
             self.state_dir(),
         );
         settings.groups = Some(GroupStrategy::Merge);
+        settings.restart = Restart::Up;
         settings.local = GanetiPaths {
             sbin: self.bin(),
             data_dir: our_master.join("var/lib/ganeti"),
