@@ -624,14 +624,22 @@ mod tests {
 
     #[test]
     fn a_program_ignoring_sigterm_is_killed_after_the_grace() {
-        let stop = AtomicUsize::new(2);
+        // The stop comes once the shell has had time to ignore SIGTERM: a
+        // stop already set at the spawn would reach it before its trap.
+        let stop = AtomicUsize::new(0);
         let start = Instant::now();
-        let error = run_until_stopped(
-            sh("trap '' TERM; sleep 30"),
-            None,
-            &Options::new(Duration::from_mins(1)),
-            &stop,
-        )
+        let error = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(500));
+                stop.store(2, Ordering::SeqCst);
+            });
+            run_until_stopped(
+                sh("trap '' TERM; sleep 30"),
+                None,
+                &Options::new(Duration::from_mins(1)),
+                &stop,
+            )
+        })
         .unwrap_err();
         assert!(
             matches!(error, Error::Stopped { request: 2, .. }),
