@@ -8,7 +8,9 @@
     clippy::panic,
     clippy::indexing_slicing,
     clippy::print_stderr,
-    reason = "tests: failing loudly is their job; timings are printed for the CI log"
+    clippy::too_many_lines,
+    reason = "tests: failing loudly is their job; timings are printed for the CI log; \
+              a chain of scenarios on one lab reads best in order"
 )]
 
 use std::collections::BTreeMap;
@@ -246,10 +248,530 @@ fn check_merged(lab: &Lab, before: &Before, groups: &str) {
     }
 }
 
-/// Two merges side by side in one lab of four clusters: beta into alpha
-/// with `--groups merge`, delta into gamma with `--groups rename`.
+/// bouture's state directory on our master (the default).
+const STATE: &str = "/var/lib/bouture/cluster-merge";
+
+/// How long one scenario of the lab test took, for the CI log.
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    eprintln!(
+        "SCENARIO {what}: {:.1} s (load {})",
+        start.elapsed().as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    out
+}
+
+/// Removes `serial_no` and `mtime` at any depth: the fields Ganeti itself
+/// rewrites in `config.data` when an instance is shut down and started
+/// again, or a master IP deactivated and activated again.
+fn without_ganeti_stamps(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("serial_no");
+            map.remove("mtime");
+            for v in map.values_mut() {
+                without_ganeti_stamps(v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_ganeti_stamps),
+        _ => {}
+    }
+}
+
+/// What a failure before the point of no return must leave as it was, on
+/// every node of one cluster.
+#[derive(Debug, PartialEq)]
+struct ClusterState {
+    /// `gnt-node list`: name → (offline, role).
+    nodes: BTreeMap<String, (String, String)>,
+    /// `gnt-instance list`: name → status.
+    instances: BTreeMap<String, String>,
+    /// Per node: `ssconf_master_node`, `ssconf_cluster_name`, the master
+    /// daemons running (wconfd, luxid) and whether eth0 holds the master IP.
+    roles: BTreeMap<String, String>,
+    /// `gnt-cluster watcher info`.
+    watcher: String,
+    /// Per node: root's `authorized_keys`, byte for byte.
+    authorized_keys: BTreeMap<String, Vec<u8>>,
+    /// The master's `config.data` without Ganeti's own stamps.
+    config: serde_json::Value,
+}
+
+/// The cluster as it is now; `gnt-cluster verify` must exit 0. Also its
+/// master's `config.data`, byte for byte.
+fn capture(lab: &Lab, short: &str) -> (ClusterState, Vec<u8>) {
+    let cluster = lab.cluster(short).unwrap().clone();
+    let master = cluster.master();
+    lab.verify(master)
+        .unwrap_or_else(|e| panic!("{}: {e}", cluster.name));
+    let mut roles = BTreeMap::new();
+    let mut authorized_keys = BTreeMap::new();
+    for node in &cluster.nodes {
+        let role = ok(
+            lab,
+            node,
+            &format!(
+                "cat /var/lib/ganeti/ssconf_master_node /var/lib/ganeti/ssconf_cluster_name
+                 for d in ganeti-wconfd ganeti-luxid; do pgrep -x $d >/dev/null && echo $d; done
+                 ip -o addr show dev eth0 | grep -qw {} && echo master-ip; true",
+                cluster.ip
+            ),
+        );
+        roles.insert(node.clone(), role);
+        let keys = lab
+            .node(node)
+            .unwrap()
+            .root_home()
+            .join(".ssh/authorized_keys");
+        authorized_keys.insert(node.clone(), std::fs::read(keys).unwrap_or_default());
+    }
+    let bytes = std::fs::read(lab.node(master).unwrap().data_dir().join("config.data")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    without_ganeti_stamps(&mut config);
+    let state = ClusterState {
+        nodes: node_list(lab, master),
+        instances: instance_states(lab, master),
+        roles,
+        watcher: ok(lab, master, "gnt-cluster watcher info"),
+        authorized_keys,
+        config,
+    };
+    (state, bytes)
+}
+
+/// Both clusters are as `before`: verify exits 0 on each, and every field
+/// of [`ClusterState`] is equal. When `same_bytes` (no instance was
+/// stopped and started again, no master IP moved), each master's
+/// `config.data` is also the same bytes as in `last` (the capture that
+/// ended the previous scenario: Ganeti's stamps of earlier scenarios
+/// differ from `before`'s). `last` becomes this capture.
+fn assert_as_before(
+    lab: &Lab,
+    before: &[(&str, (ClusterState, Vec<u8>))],
+    last: &mut Vec<Vec<u8>>,
+    same_bytes: bool,
+    what: &str,
+) {
+    let mut now_all = Vec::new();
+    for ((short, (state, _)), last_bytes) in before.iter().zip(last.iter()) {
+        let (now, now_bytes) = capture(lab, short);
+        assert_eq!(&now, state, "{what}: {short} is not as before");
+        if same_bytes {
+            assert!(
+                &now_bytes == last_bytes,
+                "{what}: {short}'s config.data is not the same bytes"
+            );
+        }
+        now_all.push(now_bytes);
+    }
+    *last = now_all;
+}
+
+/// No copied key, fetched configuration or work directory is left on our
+/// master (`keys.*` allowed only after a SIGKILL).
+fn assert_no_scratch(lab: &Lab, master: &str, keys_allowed: bool, what: &str) {
+    let left = ok(
+        lab,
+        master,
+        &format!(
+            "ls -d {STATE}/work-* {STATE}/keys.* {STATE}/bouture-cluster-merge-check.* \
+             /tmp/bouture-cluster-merge-keys.* 2>/dev/null; true"
+        ),
+    );
+    let left: Vec<&str> = left
+        .lines()
+        .filter(|l| !(keys_allowed && l.starts_with(&format!("{STATE}/keys."))))
+        .collect();
+    assert!(left.is_empty(), "{what}: left behind: {left:?}");
+}
+
+/// `bouture cluster-merge ARGS`, started on `master` (as an operator runs
+/// it there), with its host PID for signals.
+struct Running {
+    child: std::process::Child,
+    pid: u32,
+    master: String,
+}
+
+fn start(lab: &Lab, master: &str, args: &str) -> Running {
+    let child = lab
+        .spawn(master, &format!("exec {BOUTURE} cluster-merge {args}"))
+        .unwrap();
+    let pid = Lab::spawned_pid(&child, "bouture").unwrap();
+    Running {
+        child,
+        pid,
+        master: master.to_owned(),
+    }
+}
+
+struct Ended {
+    /// `None` when killed by a signal.
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ended {
+    fn text(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn finish(running: Running) -> Ended {
+    let output = running.child.wait_with_output().unwrap();
+    Ended {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Waits until this run's journal says `step` has started (the run is
+/// `running`), polling every 20 ms.
+fn wait_for_step(lab: &Lab, running: &mut Running, step: &str) {
+    let path = lab
+        .node_path(&running.master, &format!("{STATE}/journal.json"))
+        .unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_mins(15);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(journal) = serde_json::from_str::<serde_json::Value>(&text)
+            && journal["status"] == "running"
+            && journal["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["step"] == step && s["state"] == "started")
+        {
+            return;
+        }
+        if let Ok(Some(status)) = running.child.try_wait() {
+            panic!("bouture ended ({status}) before step {step} started");
+        }
+        assert!(Instant::now() < deadline, "step {step} never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn signal(running: &Running, name: &str) {
+    let status = std::process::Command::new("/bin/kill")
+        .args(["-s", name, &running.pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -s {name} {}", running.pid);
+}
+
+fn journal_status(lab: &Lab, master: &str) -> String {
+    let text = ok(lab, master, &format!("cat {STATE}/journal.json"));
+    let journal: serde_json::Value = serde_json::from_str(&text).unwrap();
+    journal["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Issue 22's test 2 on real daemons, then the rename merge, on gamma
+/// (ours) and delta (theirs): each failure before the point of no return
+/// exits 1 and leaves both clusters as they were; the clusters then serve
+/// the next scenario.
+fn failures_then_rename_merge(lab: &Lab, before: &Before) {
+    let master = lab.cluster("gamma").unwrap().master().to_owned();
+    let delta = lab.cluster("delta").unwrap().clone();
+    let args = "delta.lab.test --groups rename --restart up -v";
+    let snapshot = || {
+        vec![
+            ("gamma", capture(lab, "gamma")),
+            ("delta", capture(lab, "delta")),
+        ]
+    };
+    let initial = snapshot();
+    let mut last: Vec<Vec<u8>> = initial.iter().map(|(_, (_, b))| b.clone()).collect();
+
+    // A merging node's sshd stopped after discovery: the key step reaches
+    // n1.delta, not n2.delta; n1.delta's authorized_keys is put back.
+    timed("sshd of n2.delta stopped after discovery", || {
+        let mut running = start(lab, &master, args);
+        wait_for_step(lab, &mut running, "verify-ours");
+        ok(lab, &delta.nodes[1], "kill $(cat /run/sshd.pid)");
+        let ended = finish(running);
+        let text = ended.text();
+        eprintln!("sshd stopped: {text}");
+        assert_eq!(ended.code, Some(1), "{text}");
+        assert!(
+            ended.stdout.contains("everything done was undone"),
+            "{text}"
+        );
+        assert!(
+            ended.stdout.contains("Failed at step authorize-key")
+                && ended.stdout.contains(&delta.nodes[1]),
+            "{text}"
+        );
+        ok(lab, &delta.nodes[1], "/usr/sbin/sshd");
+        assert_no_scratch(lab, &master, false, "sshd stopped");
+        assert_as_before(lab, &initial, &mut last, true, "sshd stopped");
+    });
+
+    // A gnt-* command refused by the real daemons: a pre-hook on delta's
+    // master refuses to stop file.delta (Ganeti's "Hooks failure"), after
+    // run.delta was stopped: the undo starts it again.
+    timed("gnt-instance shutdown refused by a Ganeti hook", || {
+        let hooks = lab
+            .node(delta.master())
+            .unwrap()
+            .dir
+            .join("etc-ganeti/hooks/instance-stop-pre.d");
+        std::fs::create_dir_all(&hooks).unwrap();
+        let hook = hooks.join("refuse-file");
+        std::fs::write(
+            &hook,
+            "#!/bin/sh\nif [ \"$GANETI_INSTANCE_NAME\" = file.delta.lab.test ]; then\n  \
+             echo 'the lab refuses to stop file.delta' >&2\n  exit 1\nfi\nexit 0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let ended = finish(start(lab, &master, args));
+        let text = ended.text();
+        eprintln!("hook refusal: {text}");
+        std::fs::remove_file(&hook).unwrap();
+        assert_eq!(ended.code, Some(1), "{text}");
+        assert!(
+            ended.stdout.contains("everything done was undone"),
+            "{text}"
+        );
+        assert!(
+            ended.stdout.contains("Failed at step stop-instances")
+                && ended
+                    .stdout
+                    .contains("gnt-instance startup --force-multiple"),
+            "{text}"
+        );
+        assert_no_scratch(lab, &master, false, "hook refusal");
+        assert_as_before(lab, &initial, &mut last, false, "hook refusal");
+    });
+
+    // A file the next step needs made unreadable: our known_hosts (the
+    // key step's ssh reads it), over which a file that root cannot read
+    // (a write-only sysctl: EACCES even for root) is bind-mounted inside
+    // our master's mount namespace once discovery is done.
+    timed("known_hosts made unreadable after discovery", || {
+        let mut running = start(lab, &master, args);
+        wait_for_step(lab, &mut running, "verify-ours");
+        ok(
+            lab,
+            &master,
+            "mount -n --bind /proc/sys/vm/compact_memory /root/.ssh/known_hosts
+             ! cat /root/.ssh/known_hosts 2>/dev/null",
+        );
+        let ended = finish(running);
+        let text = ended.text();
+        eprintln!("known_hosts unreadable: {text}");
+        ok(lab, &master, "umount -n /root/.ssh/known_hosts");
+        assert_eq!(ended.code, Some(1), "{text}");
+        assert!(
+            ended.stdout.contains("everything done was undone"),
+            "{text}"
+        );
+        assert!(
+            ended.stdout.contains("Failed at step authorize-key"),
+            "{text}"
+        );
+        assert_no_scratch(lab, &master, false, "known_hosts unreadable");
+        assert_as_before(lab, &initial, &mut last, true, "known_hosts unreadable");
+    });
+
+    // SIGINT before the point of no return, while delta's instances are
+    // being shut down: the running command is stopped, everything undone.
+    timed("SIGINT during stop-instances", || {
+        let mut running = start(lab, &master, args);
+        wait_for_step(lab, &mut running, "stop-instances");
+        signal(&running, "INT");
+        let ended = finish(running);
+        let text = ended.text();
+        eprintln!("SIGINT before the point of no return: {text}");
+        assert_eq!(ended.code, Some(1), "{text}");
+        assert!(
+            ended.stdout.contains("everything done was undone"),
+            "{text}"
+        );
+        assert!(ended.stdout.contains("SIGINT"), "{text}");
+        assert!(!ended.stdout.contains("Merged into"), "{text}");
+        assert_no_scratch(lab, &master, false, "SIGINT");
+        assert_as_before(lab, &initial, &mut last, false, "SIGINT");
+    });
+
+    timed("merge with --groups rename", || {
+        let (code, text, _) = run_merge(lab, before, "rename");
+        eprintln!("{text}");
+        assert_eq!(code, 0, "the merge with --groups rename succeeds");
+        check_merged(lab, before, "rename");
+    });
+}
+
+/// Issue 22's tests 3 and 4 on real daemons, on alpha (ours) and beta
+/// (theirs): an undo that fails, then a merge killed and resumed until it
+/// completes.
+fn undo_failure_then_killed_merge(lab: &Lab, before: &Before) {
+    let master = lab.cluster("alpha").unwrap().master().to_owned();
+    let args = "beta.lab.test --groups merge --restart up -v";
+    let config = lab.node(&master).unwrap().data_dir().join("config.data");
+    let config_path = config.display().to_string();
+    let initial = vec![
+        ("alpha", capture(lab, "alpha")),
+        ("beta", capture(lab, "beta")),
+    ];
+    let mut last: Vec<Vec<u8>> = initial.iter().map(|(_, (_, b))| b.clone()).collect();
+
+    // Our config.data immutable (chattr +i): installing the merged one
+    // fails, and so does putting the backup back. The rollback stops
+    // there, keeps the backup, stays resumable and lists what is left.
+    timed(
+        "undo fails on an immutable config.data, then --resume",
+        || {
+            let chattr = |flag: &str| {
+                let status = std::process::Command::new("chattr")
+                    .args([flag, &config_path])
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "chattr {flag} {config_path}");
+            };
+            chattr("+i");
+            let ended = finish(start(lab, &master, args));
+            chattr("-i");
+            let text = ended.text();
+            eprintln!("undo fails: {text}");
+            assert_eq!(ended.code, Some(1), "{text}");
+            assert!(
+                ended
+                    .stdout
+                    .contains("an undo FAILED: the rollback stopped there"),
+                "{text}"
+            );
+            assert!(
+                ended.stdout.contains("Failed at step merge-config"),
+                "{text}"
+            );
+            let left = ended
+                .stdout
+                .split_once("Left to undo, in order")
+                .map_or_else(|| panic!("no undo left listed: {text}"), |(_, rest)| rest);
+            let first = left.lines().nth(1).unwrap_or_default();
+            assert!(
+                first.contains("cp -p") && first.contains("config.data.bouture-cluster-merge-"),
+                "the failed restore is listed first: {first}\n{text}"
+            );
+            for later in [
+                "daemon-util start-master",
+                "start-all",
+                "activate-master-ip",
+            ] {
+                assert!(left.contains(later), "{later} is left: {text}");
+            }
+            let backup = ended
+                .stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("Backup of our config.data: "))
+                .unwrap_or_else(|| panic!("the backup is named: {text}"))
+                .to_owned();
+            let backup_on_host = lab
+                .node(&master)
+                .unwrap()
+                .data_dir()
+                .join(std::path::Path::new(&backup).file_name().unwrap());
+            assert_eq!(
+                std::fs::read(&backup_on_host).unwrap(),
+                initial[0].1.1,
+                "the backup is kept and holds our config.data"
+            );
+            assert_eq!(journal_status(lab, &master), "rolling-back");
+            assert_no_scratch(lab, &master, false, "undo fails");
+
+            let ended = finish(start(lab, &master, "--resume -v"));
+            let text = ended.text();
+            eprintln!("resumed undo: {text}");
+            assert_eq!(ended.code, Some(1), "{text}");
+            assert!(
+                ended.stdout.contains("everything done was undone"),
+                "{text}"
+            );
+            assert_eq!(journal_status(lab, &master), "rolled-back");
+            assert!(!backup_on_host.exists(), "the backup goes with the undo");
+            assert_no_scratch(lab, &master, false, "resumed undo");
+            assert_as_before(lab, &initial, &mut last, false, "undo resumed");
+        },
+    );
+
+    // SIGKILL while the merging daemons stop (before the point of no
+    // return): nothing runs any more; the copied keys are left only in
+    // the state directory, until the next invocation.
+    timed("SIGKILL during stop-daemons", || {
+        let mut running = start(lab, &master, args);
+        wait_for_step(lab, &mut running, "stop-daemons");
+        signal(&running, "KILL");
+        let ended = finish(running);
+        assert_eq!(ended.code, None, "killed: {}", ended.text());
+        assert_no_scratch(lab, &master, true, "SIGKILL");
+        // The command bouture was running (its ssh) ends on its own.
+        let deadline = Instant::now() + std::time::Duration::from_mins(3);
+        while !ok(lab, &master, "pgrep -x ssh; true").trim().is_empty() {
+            assert!(Instant::now() < deadline, "the orphaned ssh never ended");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+
+    // --resume, then SIGTERM after the point of no return (while the
+    // merged nodes are re-added): the run stops and lists what is left.
+    timed("--resume, SIGTERM during readd-nodes", || {
+        let mut running = start(lab, &master, "--resume -v");
+        wait_for_step(lab, &mut running, "readd-nodes");
+        signal(&running, "TERM");
+        let ended = finish(running);
+        let text = ended.text();
+        eprintln!("SIGTERM after the point of no return: {text}");
+        assert_eq!(ended.code, Some(1), "{text}");
+        assert!(
+            ended
+                .stdout
+                .contains("STOPPED after the point of no return"),
+            "{text}"
+        );
+        assert!(ended.stdout.contains("SIGTERM"), "{text}");
+        assert!(
+            ended.stdout.contains("Commands left, in order")
+                && ended.stdout.contains("gnt-cluster redist-conf"),
+            "{text}"
+        );
+        assert_eq!(journal_status(lab, &master), "stopped");
+        assert_no_scratch(lab, &master, false, "SIGTERM");
+    });
+
+    timed("--resume completes the merge", || {
+        let ended = finish(start(lab, &master, "--resume -v"));
+        let text = ended.text();
+        eprintln!("resume: {text}");
+        assert_eq!(ended.code, Some(0), "{text}");
+        assert!(
+            ended.stdout.contains("merge complete and verified"),
+            "{text}"
+        );
+        check_merged(lab, before, "merge");
+    });
+}
+
+/// One lab of four real clusters for every scenario, two chains side by
+/// side: on gamma and delta, failures before the point of no return (a
+/// node's sshd stopped, a command refused by Ganeti, a file made
+/// unreadable, SIGINT) then the merge with `--groups rename`; on alpha and
+/// beta, an undo that fails then a merge killed (SIGKILL, SIGTERM) and
+/// resumed until it completes with `--groups merge`. Each failure leaves
+/// the clusters as they were, so the same clusters serve the next scenario.
 #[test]
-fn merges_of_real_clusters_groups_merge_and_rename() {
+fn merges_and_failures_on_real_clusters() {
     let total = Instant::now();
     let lab = build(&[
         ClusterSpec::new("alpha", 2).with_standard_instances(),
@@ -257,35 +779,52 @@ fn merges_of_real_clusters_groups_merge_and_rename() {
         ClusterSpec::new("gamma", 2).with_standard_instances(),
         ClusterSpec::new("delta", 2).with_standard_instances(),
     ]);
-    let pairs = [("alpha", "beta", "merge"), ("gamma", "delta", "rename")];
-    let befores: Vec<Before> = pairs
-        .iter()
-        .map(|(ours, theirs, _)| before_merge(&lab, ours, theirs))
+    // The lab itself: every cluster verified clean, its two nodes online,
+    // its instances as built.
+    for cluster in lab.clusters() {
+        lab.verify(cluster.master())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let nodes = node_list(&lab, cluster.master());
+        assert_eq!(nodes.len(), 2, "{nodes:?}");
+        assert!(
+            nodes.values().all(|(offline, _)| offline == "N"),
+            "{nodes:?}"
+        );
+        let short = cluster.name.trim_end_matches(".lab.test");
+        let expected: BTreeMap<String, String> = [
+            (format!("file.{short}.lab.test"), "running"),
+            (format!("run.{short}.lab.test"), "running"),
+            (format!("stopped.{short}.lab.test"), "ADMIN_down"),
+        ]
+        .into_iter()
+        .map(|(n, s)| (n, s.to_owned()))
         .collect();
-    let runs: Vec<(i32, String, f64)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pairs
-            .iter()
-            .zip(&befores)
-            .map(|((_, _, groups), before)| {
-                let lab = &lab;
-                scope.spawn(move || run_merge(lab, before, groups))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        assert_eq!(instance_states(&lab, cluster.master()), expected);
+    }
+    // Each other's names over the lab network (prepare_access's ssh).
+    let ab = before_merge(&lab, "alpha", "beta");
+    let gd = before_merge(&lab, "gamma", "delta");
+    std::thread::scope(|scope| {
+        let lab = &lab;
+        let (ab, gd) = (&ab, &gd);
+        let first = scope.spawn(move || undo_failure_then_killed_merge(lab, ab));
+        let second = scope.spawn(move || failures_then_rename_merge(lab, gd));
+        let a = first.join();
+        let b = second.join();
+        if let Err(panic) = a {
+            std::panic::resume_unwind(panic);
+        }
+        if let Err(panic) = b {
+            std::panic::resume_unwind(panic);
+        }
     });
-    for ((code, text, _), (_, _, groups)) in runs.iter().zip(&pairs) {
-        eprintln!("{text}");
-        assert_eq!(*code, 0, "the merge with --groups {groups} succeeds");
-    }
-    for (before, (_, _, groups)) in befores.iter().zip(&pairs) {
-        check_merged(&lab, before, groups);
-    }
     lab.teardown().unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
-        "merges {:.1} s and {:.1} s; test total {:.1} s",
-        runs[0].2,
-        runs[1].2,
-        total.elapsed().as_secs_f64()
+        "test total {:.1} s (load {})",
+        total.elapsed().as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
 }
 

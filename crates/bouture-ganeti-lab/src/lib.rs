@@ -857,6 +857,46 @@ impl Lab {
         run_in(self.node(node)?.pid, script, Some(stdin))
     }
 
+    /// Starts `script` with bash inside `node` (as [`Lab::run`]) without
+    /// waiting for it: its standard output and error are piped. The child
+    /// is `nsenter`, whose own child runs the script (with `exec`, the
+    /// program itself: [`Lab::spawned_pid`]).
+    pub fn spawn(&self, node: &str, script: &str) -> Result<Child, LabError> {
+        let mut cmd = in_node(self.node(node)?.pid);
+        cmd.args(["/bin/bash", "-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        cmd.spawn().map_err(io("running nsenter"))
+    }
+
+    /// The host PID of the process a [`Lab::spawn`]ed script became, once
+    /// its command name is `comm` (the script `exec`s it).
+    pub fn spawned_pid(child: &Child, comm: &str) -> Result<u32, LabError> {
+        let mut found = None;
+        wait_for(
+            &format!("{comm} to start in the node"),
+            Duration::from_mins(1),
+            || {
+                found = child_pid(child.id()).filter(|pid| {
+                    fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .is_ok_and(|name| name.trim() == comm)
+                });
+                found.is_some()
+            },
+        )?;
+        found.ok_or_else(|| LabError::Failed(format!("{comm} did not start")))
+    }
+
+    /// `path` (absolute) as `node` sees it, seen from the host (through its
+    /// PID 1's `/proc/PID/root`: the node's mounts included).
+    pub fn node_path(&self, node: &str, path: &str) -> Result<PathBuf, LabError> {
+        Ok(PathBuf::from(format!(
+            "/proc/{}/root{path}",
+            self.node(node)?.pid
+        )))
+    }
+
     /// Runs `script` inside `node`; an error unless it exits 0. Returns its
     /// standard output.
     pub fn run_ok(&self, node: &str, script: &str) -> Result<String, LabError> {
