@@ -743,13 +743,20 @@ impl Plan {
         // through `DATA_DIR/NAME.onetime.conf` (`ONETIME_ARGS`, which Ganeti's
         // units read) under systemd, where the environment `daemon-util`
         // gets (`EXTRA_WCONFD_ARGS`, what Ganeti's own master failover sets)
-        // never reaches the daemon. No file is left to restore.
+        // never reaches the daemon. Under systemd, 3.0's `daemon-util`
+        // removes that file only when `systemctl start` succeeded (it runs
+        // under `set -e`): a failed start leaves `--no-voting --yes-do-it`
+        // there for every later start of the unit, the undo's
+        // `start-master` included. The undo removes it after the stop.
         let start_daemon = |daemon: &str, args: &[&str]| {
             let mut argv = vec![local.daemon_util(), "start".to_owned(), daemon.to_owned()];
             argv.extend(args.iter().map(|a| (*a).to_owned()));
             Planned {
                 action: Action::Run(Cmd::local(argv)),
-                undo: vec![Action::Run(lcl(&[&local.daemon_util(), "stop", daemon]))],
+                undo: vec![
+                    Action::Run(lcl(&[&local.daemon_util(), "stop", daemon])),
+                    Action::Remove(local.data(&format!("{daemon}.onetime.conf"))),
+                ],
             }
         };
         let no_voting = ["--no-voting", "--yes-do-it"];

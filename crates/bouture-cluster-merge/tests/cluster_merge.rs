@@ -719,6 +719,13 @@ fn an_undo_that_fails_stops_the_rollback_keeps_the_backup_and_resumes() {
     let before = sim.snapshot();
     let our_master = sim.master(OURS).to_owned();
     let flag = Immutable(sim.our_config());
+    // What Ganeti 3.0's daemon-util leaves under systemd when `systemctl
+    // start` fails: the one-time arguments, read by every later start of
+    // the unit. The undo removes it (the snapshot above has no such file).
+    let onetime = sim
+        .our_config()
+        .with_file_name("ganeti-wconfd.onetime.conf");
+    std::fs::write(&onetime, "ONETIME_ARGS=--no-voting --yes-do-it\n").unwrap();
     // Starting our master without voting fails, and our config.data can no
     // longer be replaced (chattr +i): restoring it, the undo of the merge
     // step, fails.
@@ -732,13 +739,20 @@ fn an_undo_that_fails_stops_the_rollback_keeps_the_backup_and_resumes() {
         outcome.failure.as_ref().unwrap().step,
         StepKind::StartMasterNoVoting.name()
     );
-    // Only the undo of the failed step ran; the failed restore stopped the
-    // rollback: the backup (the only copy of our config.data) is kept.
-    assert_eq!(outcome.undone.len(), 1, "{outcome:#?}");
+    // Only the undo of the failed step ran (the daemon stopped, the one-time
+    // arguments file a failed start leaves under systemd removed); the
+    // failed restore stopped the rollback: the backup (the only copy of our
+    // config.data) is kept.
+    assert_eq!(outcome.undone.len(), 2, "{outcome:#?}");
     assert!(
         outcome.undone[0].ends_with("daemon-util stop ganeti-wconfd"),
         "{outcome:#?}"
     );
+    assert!(
+        outcome.undone[1].ends_with("/var/lib/ganeti/ganeti-wconfd.onetime.conf"),
+        "{outcome:#?}"
+    );
+    assert!(!onetime.exists(), "the one-time arguments are gone");
     assert_eq!(outcome.undo_failures.len(), 1, "{outcome:#?}");
     let backup = outcome.backup.clone().expect("the backup is kept");
     assert_eq!(std::fs::read(&backup).unwrap(), sim.configs[OURS]);
