@@ -251,6 +251,14 @@ fn check_merged(lab: &Lab, before: &Before, groups: &str) {
 /// bouture's state directory on our master (the default).
 const STATE: &str = "/var/lib/bouture/cluster-merge";
 
+/// The load average, for the times printed.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
 /// How long one scenario of the lab test took, for the CI log.
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
@@ -258,9 +266,7 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     eprintln!(
         "SCENARIO {what}: {:.1} s (load {})",
         start.elapsed().as_secs_f64(),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
+        load()
     );
     out
 }
@@ -434,6 +440,18 @@ fn finish(running: Running) -> Ended {
     }
 }
 
+/// Prints the run's output for the CI log, checks its exit code and that
+/// its standard output says each of `says`; returns the output.
+fn ended_with(ended: &Ended, what: &str, code: Option<i32>, says: &[&str]) -> String {
+    let text = ended.text();
+    eprintln!("{what}: {text}");
+    assert_eq!(ended.code, code, "{what}: {text}");
+    for said in says {
+        assert!(ended.stdout.contains(said), "{what}: {said}\n{text}");
+    }
+    text
+}
+
 /// Waits until this run's journal says `step` has started (the run is
 /// `running`), polling every 20 ms.
 fn wait_for_step(lab: &Lab, running: &mut Running, step: &str) {
@@ -483,14 +501,21 @@ fn failures_then_rename_merge(lab: &Lab, before: &Before) {
     let master = lab.cluster("gamma").unwrap().master().to_owned();
     let delta = lab.cluster("delta").unwrap().clone();
     let args = "delta.lab.test --groups rename --restart up -v";
-    let snapshot = || {
-        vec![
-            ("gamma", capture(lab, "gamma")),
-            ("delta", capture(lab, "delta")),
-        ]
-    };
-    let initial = snapshot();
+    let initial = vec![
+        ("gamma", capture(lab, "gamma")),
+        ("delta", capture(lab, "delta")),
+    ];
     let mut last: Vec<Vec<u8>> = initial.iter().map(|(_, (_, b))| b.clone()).collect();
+    // Exit 1, everything undone, the output says `says`, nothing secret
+    // left, both clusters as before.
+    let mut rolled_back = |ended: &Ended, what: &str, says: &[&str], same_bytes: bool| {
+        let mut all = vec!["everything done was undone"];
+        all.extend_from_slice(says);
+        let text = ended_with(ended, what, Some(1), &all);
+        assert!(!ended.stdout.contains("Merged into"), "{what}: {text}");
+        assert_no_scratch(lab, &master, false, what);
+        assert_as_before(lab, &initial, &mut last, same_bytes, what);
+    };
 
     // A merging node's sshd stopped after discovery: the key step reaches
     // n1.delta, not n2.delta; n1.delta's authorized_keys is put back.
@@ -499,26 +524,14 @@ fn failures_then_rename_merge(lab: &Lab, before: &Before) {
         wait_for_step(lab, &mut running, "verify-ours");
         ok(lab, &delta.nodes[1], "kill $(cat /run/sshd.pid)");
         let ended = finish(running);
-        let text = ended.text();
-        eprintln!("sshd stopped: {text}");
-        assert_eq!(ended.code, Some(1), "{text}");
-        assert!(
-            ended.stdout.contains("everything done was undone"),
-            "{text}"
-        );
-        assert!(
-            ended.stdout.contains("Failed at step authorize-key")
-                && ended.stdout.contains(&delta.nodes[1]),
-            "{text}"
-        );
         ok(lab, &delta.nodes[1], "/usr/sbin/sshd");
-        assert_no_scratch(lab, &master, false, "sshd stopped");
-        assert_as_before(lab, &initial, &mut last, true, "sshd stopped");
+        let failed = format!("Failed at step authorize-key: [{}]", delta.nodes[1]);
+        rolled_back(&ended, "sshd stopped", &[&failed], true);
     });
 
     // A gnt-* command refused by the real daemons: a pre-hook on delta's
-    // master refuses to stop file.delta (Ganeti's "Hooks failure"), after
-    // run.delta was stopped: the undo starts it again.
+    // master refuses to stop file.delta (Ganeti's "hooks execution
+    // failed"), after run.delta was stopped: the undo starts it again.
     timed("gnt-instance shutdown refused by a Ganeti hook", || {
         let hooks = lab
             .node(delta.master())
@@ -536,23 +549,17 @@ fn failures_then_rename_merge(lab: &Lab, before: &Before) {
         std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         let ended = finish(start(lab, &master, args));
-        let text = ended.text();
-        eprintln!("hook refusal: {text}");
         std::fs::remove_file(&hook).unwrap();
-        assert_eq!(ended.code, Some(1), "{text}");
-        assert!(
-            ended.stdout.contains("everything done was undone"),
-            "{text}"
+        rolled_back(
+            &ended,
+            "hook refusal",
+            &[
+                "Failed at step stop-instances",
+                "hooks execution failed",
+                "gnt-instance startup --force-multiple",
+            ],
+            false,
         );
-        assert!(
-            ended.stdout.contains("Failed at step stop-instances")
-                && ended
-                    .stdout
-                    .contains("gnt-instance startup --force-multiple"),
-            "{text}"
-        );
-        assert_no_scratch(lab, &master, false, "hook refusal");
-        assert_as_before(lab, &initial, &mut last, false, "hook refusal");
     });
 
     // A file the next step needs made unreadable: our known_hosts (the
@@ -569,20 +576,13 @@ fn failures_then_rename_merge(lab: &Lab, before: &Before) {
              ! cat /root/.ssh/known_hosts 2>/dev/null",
         );
         let ended = finish(running);
-        let text = ended.text();
-        eprintln!("known_hosts unreadable: {text}");
         ok(lab, &master, "umount -n /root/.ssh/known_hosts");
-        assert_eq!(ended.code, Some(1), "{text}");
-        assert!(
-            ended.stdout.contains("everything done was undone"),
-            "{text}"
+        rolled_back(
+            &ended,
+            "known_hosts unreadable",
+            &["Failed at step authorize-key"],
+            true,
         );
-        assert!(
-            ended.stdout.contains("Failed at step authorize-key"),
-            "{text}"
-        );
-        assert_no_scratch(lab, &master, false, "known_hosts unreadable");
-        assert_as_before(lab, &initial, &mut last, true, "known_hosts unreadable");
     });
 
     // SIGINT before the point of no return, while delta's instances are
@@ -592,17 +592,12 @@ fn failures_then_rename_merge(lab: &Lab, before: &Before) {
         wait_for_step(lab, &mut running, "stop-instances");
         signal(&running, "INT");
         let ended = finish(running);
-        let text = ended.text();
-        eprintln!("SIGINT before the point of no return: {text}");
-        assert_eq!(ended.code, Some(1), "{text}");
-        assert!(
-            ended.stdout.contains("everything done was undone"),
-            "{text}"
+        rolled_back(
+            &ended,
+            "SIGINT before the point of no return",
+            &["SIGINT"],
+            false,
         );
-        assert!(ended.stdout.contains("SIGINT"), "{text}");
-        assert!(!ended.stdout.contains("Merged into"), "{text}");
-        assert_no_scratch(lab, &master, false, "SIGINT");
-        assert_as_before(lab, &initial, &mut last, false, "SIGINT");
     });
 
     timed("merge with --groups rename", || {
@@ -643,18 +638,14 @@ fn undo_failure_then_killed_merge(lab: &Lab, before: &Before) {
             chattr("+i");
             let ended = finish(start(lab, &master, args));
             chattr("-i");
-            let text = ended.text();
-            eprintln!("undo fails: {text}");
-            assert_eq!(ended.code, Some(1), "{text}");
-            assert!(
-                ended
-                    .stdout
-                    .contains("an undo FAILED: the rollback stopped there"),
-                "{text}"
-            );
-            assert!(
-                ended.stdout.contains("Failed at step merge-config"),
-                "{text}"
+            let text = ended_with(
+                &ended,
+                "undo fails",
+                Some(1),
+                &[
+                    "an undo FAILED: the rollback stopped there",
+                    "Failed at step merge-config",
+                ],
             );
             let left = ended
                 .stdout
@@ -692,12 +683,11 @@ fn undo_failure_then_killed_merge(lab: &Lab, before: &Before) {
             assert_no_scratch(lab, &master, false, "undo fails");
 
             let ended = finish(start(lab, &master, "--resume -v"));
-            let text = ended.text();
-            eprintln!("resumed undo: {text}");
-            assert_eq!(ended.code, Some(1), "{text}");
-            assert!(
-                ended.stdout.contains("everything done was undone"),
-                "{text}"
+            ended_with(
+                &ended,
+                "resumed undo",
+                Some(1),
+                &["everything done was undone"],
             );
             assert_eq!(journal_status(lab, &master), "rolled-back");
             assert!(!backup_on_host.exists(), "the backup goes with the undo");
@@ -731,20 +721,16 @@ fn undo_failure_then_killed_merge(lab: &Lab, before: &Before) {
         wait_for_step(lab, &mut running, "readd-nodes");
         signal(&running, "TERM");
         let ended = finish(running);
-        let text = ended.text();
-        eprintln!("SIGTERM after the point of no return: {text}");
-        assert_eq!(ended.code, Some(1), "{text}");
-        assert!(
-            ended
-                .stdout
-                .contains("STOPPED after the point of no return"),
-            "{text}"
-        );
-        assert!(ended.stdout.contains("SIGTERM"), "{text}");
-        assert!(
-            ended.stdout.contains("Commands left, in order")
-                && ended.stdout.contains("gnt-cluster redist-conf"),
-            "{text}"
+        ended_with(
+            &ended,
+            "SIGTERM after the point of no return",
+            Some(1),
+            &[
+                "STOPPED after the point of no return",
+                "SIGTERM",
+                "Commands left, in order",
+                "gnt-cluster redist-conf",
+            ],
         );
         assert_eq!(journal_status(lab, &master), "stopped");
         assert_no_scratch(lab, &master, false, "SIGTERM");
@@ -752,12 +738,11 @@ fn undo_failure_then_killed_merge(lab: &Lab, before: &Before) {
 
     timed("--resume completes the merge", || {
         let ended = finish(start(lab, &master, "--resume -v"));
-        let text = ended.text();
-        eprintln!("resume: {text}");
-        assert_eq!(ended.code, Some(0), "{text}");
-        assert!(
-            ended.stdout.contains("merge complete and verified"),
-            "{text}"
+        ended_with(
+            &ended,
+            "resume to the end",
+            Some(0),
+            &["merge complete and verified"],
         );
         check_merged(lab, before, "merge");
     });
@@ -822,9 +807,7 @@ fn merges_and_failures_on_real_clusters() {
     eprintln!(
         "test total {:.1} s (load {})",
         total.elapsed().as_secs_f64(),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
+        load()
     );
 }
 
