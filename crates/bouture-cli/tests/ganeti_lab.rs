@@ -953,7 +953,7 @@ fn gnt_node_add_runs_bouture_node_setup() {
     eprintln!("test total {:.1} s", total.elapsed().as_secs_f64());
 }
 
-/// `bouture cluster-merge THEIRS --groups merge -v` on our master, every
+/// `bouture cluster-merge THEIRS --groups merge --restart up -v` on our master, every
 /// line of its progress stamped when it arrives: (exit code, per step
 /// seconds, downtime seconds, total seconds).
 fn timed_merge(lab: &Lab, before: &Before) -> (i32, Vec<(String, f64)>, f64, f64) {
@@ -964,7 +964,7 @@ fn timed_merge(lab: &Lab, before: &Before) -> (i32, Vec<(String, f64)>, f64, f64
             &master,
             &format!(
                 "start=$EPOCHREALTIME
-                 {BOUTURE} cluster-merge {theirs} --groups merge -v 2>&1 >/dev/null \
+                 {BOUTURE} cluster-merge {theirs} --groups merge --restart up -v 2>&1 >/dev/null \
                    | while IFS= read -r line; do
                        case \"$line\" in '['*) echo \"$EPOCHREALTIME $line\";; esac
                      done
