@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::content::check_content;
 use super::ext::{Region, fill_filesystem};
-use super::inputs::{Source, buildable};
+use super::inputs::{Source, buildable, fs_image_tools};
 use super::kernel::find_boot_files;
 use super::verify::table_matches;
 use crate::bootcfg::{BootFiles, BootInfo};
@@ -31,7 +31,8 @@ pub struct DeployOptions {
     pub image: String,
     /// The multiboot disk: an image file or a block device.
     pub disk: PathBuf,
-    /// The new content of the image's root: a directory or a tar archive.
+    /// The new content of the image's root: a directory, a tar archive, or
+    /// a raw or qcow2 filesystem image of its `/`.
     pub source: PathBuf,
     /// The running system's kernel command line (tells which image runs).
     pub cmdline: String,
@@ -110,7 +111,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         path: path.clone(),
         message,
     };
-    let (tools, tar) = tools_for(options)?;
+    let (tools, source) = tools_for(options)?;
     // The exclusive lock is held until the end: a boot switch or another
     // deploy waits.
     let mut opened = open_disk(path, !options.dry_run)?;
@@ -157,11 +158,6 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
     // archive listed, not extracted, and stopped past the partitions' size).
     let mut only = plan.clone();
     only.images.retain(|i| i.name == image.name);
-    let source = if tar {
-        Source::Tar(options.source.clone())
-    } else {
-        Source::Dir(options.source.clone())
-    };
     check_content(&only, std::slice::from_ref(&source), &tools)?;
     let work_parent = work_parent(path)?;
     let work = tempfile::Builder::new()
@@ -169,7 +165,26 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         .tempdir_in(&work_parent)
         .map_err(io(&work_parent, "cannot create a work directory"))?;
     let work = work.path();
-    let root = if tar {
+    // A filesystem image is checked (size, type, e2fsck) against its
+    // partition, converted from qcow2 into the work directory, before any
+    // byte is written.
+    let placed = super::fsimage::prepare_all(&only, std::slice::from_ref(&source), &tools, work)?
+        .into_iter()
+        .flatten()
+        .next();
+    if let Some(placed) = &placed
+        && !written.iter().any(|p| p.number == placed.partition)
+    {
+        return Err(target(format!(
+            "image {}'s '/' (partition {}) is kept (keep_data): a filesystem image cannot be written there",
+            image.name, placed.partition
+        )));
+    }
+    let root = if placed.is_some() {
+        let dir = work.join("source");
+        std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
+        dir
+    } else if matches!(source, Source::Tar(_)) {
         let dir = work.join("source");
         std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
         let mut command = tools.command("tar");
@@ -184,7 +199,12 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
     } else {
         options.source.clone()
     };
-    let boot_files = find_boot_files(&image.name, &root, &image.image_name)?;
+    let boot_files = match &placed {
+        Some(placed) => {
+            super::fsimage::boot_files(&tools, &image.name, &placed.raw, &image.image_name)?
+        }
+        None => find_boot_files(&image.name, &root, &image.image_name)?,
+    };
     let mut files = layout.boot_files.clone();
     if let Some(slot) = files.get_mut(index) {
         slot.clone_from(&boot_files);
@@ -230,7 +250,12 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
             offset: partition.offset_bytes,
             size: partition.size_bytes,
         };
-        fill_filesystem(&tools, plan, disk_plan, partition, &roots, work, &region)?;
+        match placed.as_ref().filter(|p| p.partition == partition.number) {
+            Some(placed) => {
+                super::fsimage::write(&tools, plan, partition, placed, &region, false)?;
+            }
+            None => fill_filesystem(&tools, plan, disk_plan, partition, &roots, work, &region)?,
+        }
         fsck(&tools, path, partition.offset_bytes)?;
     }
     let layout = Layout::new(plan, &files);
@@ -332,8 +357,9 @@ fn read_layout(
     Ok(layout)
 }
 
-/// The tools needed, and whether the source is a tar archive.
-fn tools_for(options: &DeployOptions) -> Result<(Tools, bool), Error> {
+/// The tools needed, and the source (a tree, a tar archive or a
+/// filesystem image).
+fn tools_for(options: &DeployOptions) -> Result<(Tools, Source), Error> {
     let mut wanted = vec![
         ("sfdisk", "fdisk"),
         ("mke2fs", "e2fsprogs"),
@@ -341,22 +367,13 @@ fn tools_for(options: &DeployOptions) -> Result<(Tools, bool), Error> {
         ("e2fsck", "e2fsprogs"),
         ("cp", "coreutils"),
     ];
-    let source_meta = std::fs::metadata(&options.source)
-        .map_err(io(&options.source, "cannot read the image source"))?;
-    let tar = source_meta.is_file();
-    if tar {
-        wanted.push(("tar", "tar"));
-    } else if !source_meta.is_dir() {
-        return Err(Error::Source {
-            image: options.image.clone(),
-            message: format!(
-                "{} is {}, not a directory or a tar archive",
-                options.source.display(),
-                bouture_fs::describe(source_meta.file_type())
-            ),
-        });
+    let source = Source::open(&options.image, &options.source)?;
+    match &source {
+        Source::Tar(_) => wanted.push(("tar", "tar")),
+        Source::FsImage(image) => wanted.extend(fs_image_tools(image.format)),
+        Source::Dir(_) => {}
     }
-    Ok((Tools::require(&wanted)?, tar))
+    Ok((Tools::require(&wanted)?, source))
 }
 
 /// The running image is never rewritten, the default only with `force`;
