@@ -7,6 +7,7 @@ mod grubenv;
 mod layout;
 mod model;
 mod plan;
+mod pull;
 mod running;
 mod size;
 mod switch;
@@ -28,6 +29,7 @@ pub use plan::{
     DiskPlan, FilesystemPlan, ImagePlan, MountPlan, PartitionPlan, PartitionRole, Plan,
     PlanOptions, entry_id,
 };
+pub use pull::PULL_DEADLINE;
 pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{

@@ -40,6 +40,8 @@ pub struct DeployOptions {
     pub force: bool,
     /// Check everything, write nothing.
     pub dry_run: bool,
+    /// The deadline of the download when the source is an http(s) URL.
+    pub pull_deadline: std::time::Duration,
 }
 
 impl DeployOptions {
@@ -52,6 +54,7 @@ impl DeployOptions {
             cmdline: cmdline.to_owned(),
             force: false,
             dry_run: false,
+            pull_deadline: crate::pull::PULL_DEADLINE,
         }
     }
 }
@@ -111,7 +114,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         path: path.clone(),
         message,
     };
-    let (tools, source) = tools_for(options)?;
+    let tools = Tools::require(BASE_TOOLS)?;
     // The exclusive lock is held until the end: a boot switch or another
     // deploy waits.
     let mut opened = open_disk(path, !options.dry_run)?;
@@ -154,12 +157,29 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
             image.name
         )));
     }
+    // A URL is downloaded (bounded by the image's partitions, its checksum
+    // verified) into a private directory removed when the deploy ends.
+    let work_parent = work_parent(path)?;
+    let pulled = match options.source.to_str().filter(|t| crate::pull::is_url(t)) {
+        Some(url) => Some(crate::pull::pull(
+            &image.name,
+            url,
+            plan.capacity_of(&image.name),
+            options.pull_deadline,
+            &work_parent,
+            None,
+        )?),
+        None => None,
+    };
+    let local = pulled
+        .as_ref()
+        .map_or_else(|| options.source.clone(), |p| p.path().to_owned());
+    let (tools, source) = tools_for(&image.name, &local)?;
     // The source must fit its partitions: measured as the build does (a tar
     // archive listed, not extracted, and stopped past the partitions' size).
     let mut only = plan.clone();
     only.images.retain(|i| i.name == image.name);
     check_content(&only, std::slice::from_ref(&source), &tools)?;
-    let work_parent = work_parent(path)?;
     let work = tempfile::Builder::new()
         .prefix(".bouture-deploy-")
         .tempdir_in(&work_parent)
@@ -188,12 +208,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         let dir = work.join("source");
         std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
         let mut command = tools.command("tar");
-        command
-            .arg("-x")
-            .arg("-f")
-            .arg(&options.source)
-            .arg("-C")
-            .arg(&dir);
+        command.arg("-x").arg("-f").arg(&local).arg("-C").arg(&dir);
         tools.run(command, None)?;
         dir
     } else {
@@ -357,20 +372,23 @@ fn read_layout(
     Ok(layout)
 }
 
+/// What reading the disk needs.
+const BASE_TOOLS: &[(&str, &str)] = &[
+    ("sfdisk", "fdisk"),
+    ("mke2fs", "e2fsprogs"),
+    ("debugfs", "e2fsprogs"),
+    ("e2fsck", "e2fsprogs"),
+    ("cp", "coreutils"),
+];
+
 /// The tools needed, and the source (a tree, a tar archive or a
 /// filesystem image).
-fn tools_for(options: &DeployOptions) -> Result<(Tools, Source), Error> {
-    let mut wanted = vec![
-        ("sfdisk", "fdisk"),
-        ("mke2fs", "e2fsprogs"),
-        ("debugfs", "e2fsprogs"),
-        ("e2fsck", "e2fsprogs"),
-        ("cp", "coreutils"),
-    ];
-    let source = Source::open(&options.image, &options.source)?;
+fn tools_for(image: &str, path: &Path) -> Result<(Tools, Source), Error> {
+    let mut wanted = BASE_TOOLS.to_vec();
+    let source = Source::open(image, path)?;
     match &source {
         Source::Tar(_) => wanted.push(("tar", "tar")),
-        Source::FsImage(image) => wanted.extend(fs_image_tools(image.format)),
+        Source::FsImage(fs) => wanted.extend(fs_image_tools(fs.format)),
         Source::Dir(_) => {}
     }
     Ok((Tools::require(&wanted)?, source))

@@ -214,11 +214,62 @@ pub(super) fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<So
                     .find(|s| s.name == image.name)
                     .ok_or_else(|| Error::Source {
                         image: image.name.clone(),
-                        message: "no content given (--image NAME=DIR, NAME=ARCHIVE.tar or NAME=FILESYSTEM.img)".into(),
+                        message: "no content given (--image NAME=DIR, NAME=ARCHIVE.tar, NAME=FILESYSTEM.img or NAME=URL, or --pull for its image_pull_url)".into(),
                     })?;
             Source::open(&image.name, &source.path)
         })
         .collect()
+}
+
+/// The sources given as http(s) URLs, and (with `pull`) the
+/// `image_pull_url` of each image given none, downloaded into private directories in
+/// `parent` (each bounded by the image's partitions, under the options'
+/// deadline, its checksum verified): the sources with local paths, and the
+/// downloads (removed when dropped).
+pub(super) fn pull_sources(
+    plan: &Plan,
+    options: &BuildOptions,
+    parent: &Path,
+) -> Result<(Vec<ImageSource>, Vec<crate::pull::Pulled>), Error> {
+    let mut given = options.sources.clone();
+    for image in plan.images.iter().filter(|_| options.pull) {
+        if !given.iter().any(|s| s.name == image.name) {
+            if !crate::pull::is_url(&image.image_pull_url) {
+                return Err(Error::Source {
+                    image: image.name.clone(),
+                    message: format!(
+                        "its image_pull_url '{}' is not an http or https URL, which is what bouture downloads: give --image",
+                        crate::pull::shown(&image.image_pull_url)
+                    ),
+                });
+            }
+            given.push(ImageSource {
+                name: image.name.clone(),
+                path: PathBuf::from(&image.image_pull_url),
+            });
+        }
+    }
+    let mut pulled = Vec::new();
+    for source in &mut given {
+        let Some(url) = source.path.to_str().filter(|t| crate::pull::is_url(t)) else {
+            continue;
+        };
+        // Unknown names are refused by check_sources.
+        if !plan.images.iter().any(|i| i.name == source.name) {
+            continue;
+        }
+        let download = crate::pull::pull(
+            &source.name,
+            url,
+            plan.capacity_of(&source.name),
+            options.pull_deadline,
+            parent,
+            options.cancel.as_deref(),
+        )?;
+        download.path().clone_into(&mut source.path);
+        pulled.push(download);
+    }
+    Ok((given, pulled))
 }
 
 pub(super) fn output_paths(

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -38,7 +39,7 @@ use disk::build_disk;
 use grub::{make_core_image, make_efi_image};
 use inputs::{
     Source, check_grub_dir, check_grub_efi_dir, check_outputs, check_sources, output_paths,
-    required_tools,
+    pull_sources, required_tools,
 };
 use kernel::{find_boot_files, pick_boot_files};
 use verify::verify_disk;
@@ -93,6 +94,12 @@ pub struct BuildOptions {
     /// work directory and the unfinished outputs removed, and the build
     /// fails with [`Error::Interrupted`].
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Download the `image_pull_url` (http or https) of each image given no
+    /// source.
+    pub pull: bool,
+    /// The deadline of each http(s) download (a source given as a URL, or
+    /// an image's `image_pull_url` when no source is given).
+    pub pull_deadline: Duration,
 }
 
 impl BuildOptions {
@@ -108,6 +115,8 @@ impl BuildOptions {
             dry_run: false,
             provision: None,
             cancel: None,
+            pull: false,
+            pull_deadline: crate::pull::PULL_DEADLINE,
         }
     }
 }
@@ -149,18 +158,20 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     };
     buildable(plan)?;
     // Everything is checked before anything is written.
-    let sources = check_sources(plan, &options.sources)?;
     let outputs = output_paths(plan, &options.outputs, options.format)?;
-    check_outputs(plan, options, &outputs, &sources)?;
-    let tools = required_tools(plan, options, &sources)?.cancelled_by(options.cancel.clone());
-    check_grub_dir(&options.grub_dir).and(check_grub_efi_dir(&options.grub_efi_dir))?;
-    // What each partition receives, tar archives listed, not extracted.
-    let listed = content::check_content(plan, &sources, &tools)?;
     let parent = outputs
         .first()
         .and_then(|p| p.parent())
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    // URLs downloaded beside the outputs, removed when the build ends.
+    let (given, _pulled) = pull_sources(plan, options, &parent)?;
+    let sources = check_sources(plan, &given)?;
+    check_outputs(plan, options, &outputs, &sources)?;
+    let tools = required_tools(plan, options, &sources)?.cancelled_by(options.cancel.clone());
+    check_grub_dir(&options.grub_dir).and(check_grub_efi_dir(&options.grub_efi_dir))?;
+    // What each partition receives, tar archives listed, not extracted.
+    let listed = content::check_content(plan, &sources, &tools)?;
 
     if options.dry_run {
         return dry_run(plan, options, &outputs, &sources, &listed, &tools);
