@@ -10,6 +10,7 @@ mod plan;
 mod pull;
 mod running;
 mod size;
+mod superblock;
 mod switch;
 mod tools;
 
@@ -30,7 +31,7 @@ pub use plan::{
     PlanOptions, entry_id,
 };
 pub use pull::PULL_DEADLINE;
-pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
+pub use running::{PROC_CMDLINE, PROC_MOUNTINFO, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,

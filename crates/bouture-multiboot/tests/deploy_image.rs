@@ -224,3 +224,93 @@ fn a_disk_that_is_not_the_one_bouture_wrote_is_refused_unchanged() {
     );
     assert!(same(&disk, &before, None));
 }
+
+/// The mounted root tells which image runs: a mountinfo whose `/` is a file
+/// holding a real copy of one image's root filesystem (its superblock, its
+/// UUID), as /proc/self/mountinfo names the booted root's device.
+#[test]
+fn the_mounted_root_tells_which_image_runs() {
+    use std::io::{Read as _, Seek as _};
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let plan = plan(&document("console=ttyS0"));
+    let centos = image_tree(work, "centos", "C", b"k", b"i");
+    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
+    let disk = work.join("disk.img");
+    build_two(&plan, &disk, &centos, &ubuntu);
+    // The booted root's "device": ubuntu's root partition, copied out.
+    let root_u = partition(&plan, "root-ubuntu");
+    let mut from = std::fs::File::open(&disk).unwrap();
+    from.seek(std::io::SeekFrom::Start(root_u.offset_bytes))
+        .unwrap();
+    let mut bytes = Vec::new();
+    from.take(1 << 20).read_to_end(&mut bytes).unwrap();
+    let device = work.join("root device");
+    std::fs::write(&device, &bytes).unwrap();
+    let escaped = device.to_str().unwrap().replace(' ', "\\040");
+    let mountinfo = work.join("mountinfo");
+    std::fs::write(
+        &mountinfo,
+        format!(
+            "21 1 0:20 / / rw - tmpfs tmpfs rw\n22 1 8:2 / / rw,relatime shared:1 - ext4 {escaped} rw\n25 22 0:5 / /dev rw - devtmpfs udev rw\n"
+        ),
+    )
+    .unwrap();
+    let before = snapshot(&disk, "before.img");
+    let with = |cmdline: &str, mountinfo: &Path| {
+        let mut options = DeployOptions::new("ubuntu", &disk, &ubuntu, cmdline);
+        options.mountinfo = mountinfo.to_path_buf();
+        options.dry_run = true;
+        deploy_image(&options)
+    };
+    // The command line says nothing; the mounted root says ubuntu.
+    let error = with(NOT_ON_THIS_DISK, &mountinfo).unwrap_err().to_string();
+    assert!(
+        error.contains("image ubuntu is running (the mounted root"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("filesystem UUID {}", plan.images[1].root_uuid)),
+        "{error}"
+    );
+    // They disagree: nothing is guessed.
+    let error = with("bouture.image=centos", &mountinfo)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("refusing to guess"), "{error}");
+    assert!(same(&disk, &before, None));
+    // A root device that cannot be read (a FIFO, never opened; a missing
+    // /dev/root): the command line alone decides, and the report says why.
+    let fifo = work.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for source in [fifo.to_str().unwrap(), "/dev/nonexistent-root"] {
+        std::fs::write(&mountinfo, format!("22 1 8:2 / / rw - ext4 {source} rw\n")).unwrap();
+        let report = with(NOT_ON_THIS_DISK, &mountinfo).unwrap();
+        assert_eq!(report.running.image, None);
+        assert!(
+            report
+                .running
+                .evidence
+                .contains("the mounted root's UUID is unknown"),
+            "{}",
+            report.running.evidence
+        );
+    }
+    // The command line still counts when the root is another system's.
+    std::fs::write(
+        &mountinfo,
+        format!("22 1 8:2 / / rw - ext4 {} rw\n", disk.display()),
+    )
+    .unwrap();
+    let report = with(NOT_ON_THIS_DISK, &mountinfo).unwrap();
+    assert!(
+        report.running.evidence.contains("holds no ext filesystem"),
+        "{}",
+        report.running.evidence
+    );
+    assert!(same(&disk, &before, None));
+}

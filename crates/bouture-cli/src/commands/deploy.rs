@@ -101,7 +101,9 @@ info and layout record, and IMAGE's /etc/fstab is written. Every check comes
 before the first byte is written: the disk's table and boot info are the ones
 bouture wrote (its layout record), IMAGE exists, the source fits. The image
 that runs (the kernel command line, --cmdline, tells) is never rewritten; the
-default image only with --force. Afterwards each rewritten filesystem is
+default image only with --force. The mounted root's device (--mountinfo)
+and its superblock's filesystem UUID tell which image runs too, beside the
+kernel command line; when they disagree, nothing is written. Afterwards each rewritten filesystem is
 checked with e2fsck -fn and the table, grubenv and boot info are read back.
 The disk is locked: a `bouture boot` switch or another deploy waits.
 
@@ -137,6 +139,9 @@ pub struct ImageArgs {
     /// The running system's kernel command line (tells which image runs).
     #[arg(long, value_name = "FILE", default_value = bouture_multiboot::PROC_CMDLINE)]
     pub cmdline: PathBuf,
+    /// The running system's mounts (the mounted root's device and filesystem UUID tell which image runs).
+    #[arg(long, value_name = "FILE", default_value = bouture_multiboot::PROC_MOUNTINFO)]
+    pub mountinfo: PathBuf,
     /// Also rewrite the default image.
     #[arg(long)]
     pub force: bool,
@@ -362,6 +367,7 @@ fn image_outcome(args: &ImageArgs) -> Result<Deployed, CommandError> {
     let mut options = DeployOptions::new(&args.name, &args.disk, &args.source, &cmdline);
     options.force = args.force;
     options.dry_run = args.dry_run;
+    options.mountinfo.clone_from(&args.mountinfo);
     options.pull_deadline = std::time::Duration::from_secs(args.pull_timeout);
     bouture_multiboot::deploy_image(&options)
         .map(|report| Deployed::Updated(Box::new(report)))

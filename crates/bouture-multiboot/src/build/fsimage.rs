@@ -20,6 +20,7 @@ use super::kernel::{os_release_text, pick_boot_files};
 use crate::bootcfg::BootFiles;
 use crate::error::{Error, io};
 use crate::plan::{PartitionPlan, Plan};
+use crate::superblock::{ext_size, filesystem_type, read_head};
 use crate::tools::Tools;
 
 /// How a filesystem image is stored.
@@ -40,13 +41,6 @@ pub(super) struct FsImage {
     pub(super) format: FsFormat,
 }
 
-/// The bytes read to recognise a file: a qcow2 header, or a filesystem's
-/// superblock (ext's is at 1024, swap's signature ends at 4096).
-const SNIFF: usize = 4096;
-/// ext2/3/4's superblock: offset and magic.
-const EXT_SUPERBLOCK: usize = 1024;
-const EXT_MAGIC: u16 = 0xEF53;
-
 /// What a regular file given as a source is: `Some` for a filesystem
 /// image (raw or qcow2), `None` for anything else (read as a tar archive).
 pub(super) fn sniff(path: &Path) -> Result<Option<FsFormat>, Error> {
@@ -55,70 +49,6 @@ pub(super) fn sniff(path: &Path) -> Result<Option<FsFormat>, Error> {
         return Ok(Some(FsFormat::Qcow2));
     }
     Ok(filesystem_type(&head).map(|_| FsFormat::Raw))
-}
-
-fn read_head(path: &Path) -> Result<Vec<u8>, Error> {
-    let file = File::open(path).map_err(io(path, "cannot open the image source"))?;
-    let mut head = Vec::with_capacity(SNIFF);
-    file.take(SNIFF as u64)
-        .read_to_end(&mut head)
-        .map_err(io(path, "cannot read the image source"))?;
-    Ok(head)
-}
-
-fn le16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// The filesystem a file's first 4 KiB start: ext2/3/4 told apart by their
-/// feature flags as blkid does, xfs, vfat and swap by their signatures.
-pub(super) fn filesystem_type(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(b"XFSB") {
-        return Some("xfs");
-    }
-    if head.get(4086..4096) == Some(b"SWAPSPACE2") {
-        return Some("swap");
-    }
-    if head.get(510..512) == Some(&[0x55, 0xAA])
-        && (head.get(54..57) == Some(b"FAT") || head.get(82..87) == Some(b"FAT32"))
-    {
-        return Some("vfat");
-    }
-    let sb = head.get(EXT_SUPERBLOCK..)?;
-    if le16(sb, 56)? != EXT_MAGIC {
-        return None;
-    }
-    let compat = le32(sb, 92)?;
-    let incompat = le32(sb, 96)?;
-    let ro_compat = le32(sb, 100)?;
-    // What ext3 knows: filetype, recover, meta_bg; sparse_super,
-    // large_file, btree_dir. Anything else is ext4's.
-    if incompat & !(0x0002 | 0x0004 | 0x0010) != 0 || ro_compat & !(0x0001 | 0x0002 | 0x0004) != 0 {
-        Some("ext4")
-    } else if compat & 0x0004 != 0 {
-        Some("ext3")
-    } else {
-        Some("ext2")
-    }
-}
-
-/// The size of the ext filesystem a superblock describes, in bytes.
-fn ext_size(head: &[u8]) -> Option<u64> {
-    let sb = head.get(EXT_SUPERBLOCK..)?;
-    let log = le32(sb, 24)?;
-    if log > 6 {
-        return None;
-    }
-    let block = 1024u64 << log;
-    let mut blocks = u64::from(le32(sb, 4)?);
-    if le32(sb, 96)? & 0x0080 != 0 {
-        blocks |= u64::from(le32(sb, 0x150)?) << 32;
-    }
-    blocks.checked_mul(block)
 }
 
 /// Where an image's filesystem image goes: the partition of its `/`, the
@@ -481,26 +411,4 @@ pub(super) fn copy_into(
         position += filled as u64;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::filesystem_type;
-
-    #[test]
-    fn ext_generations_by_features() {
-        let mut head = vec![0u8; 4096];
-        head[1024 + 56] = 0x53;
-        head[1024 + 57] = 0xEF;
-        assert_eq!(filesystem_type(&head), Some("ext2"));
-        head[1024 + 92] = 0x04; // has_journal
-        assert_eq!(filesystem_type(&head), Some("ext3"));
-        head[1024 + 96] = 0x40; // extents
-        assert_eq!(filesystem_type(&head), Some("ext4"));
-        head[1024 + 96] = 0x02; // filetype only
-        head[1024 + 100] = 0x08; // huge_file
-        assert_eq!(filesystem_type(&head), Some("ext4"));
-        assert_eq!(filesystem_type(&[0u8; 4096]), None);
-        assert_eq!(filesystem_type(b"XFSB"), Some("xfs"));
-    }
 }

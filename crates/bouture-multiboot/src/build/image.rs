@@ -19,7 +19,7 @@ use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::layout::{LAYOUT_FORMAT, LAYOUT_LIMIT, LAYOUT_NAME, Layout};
 use crate::plan::{DiskPlan, PartitionPlan, PartitionRole, Plan};
-use crate::running::{Running, running_image};
+use crate::running::{Running, detect};
 use crate::switch::{BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk};
 use crate::tools::Tools;
 
@@ -36,6 +36,9 @@ pub struct DeployOptions {
     pub source: PathBuf,
     /// The running system's kernel command line (tells which image runs).
     pub cmdline: String,
+    /// The running system's mounts ([`crate::PROC_MOUNTINFO`]): the mounted
+    /// root's device and its filesystem UUID tell which image runs too.
+    pub mountinfo: PathBuf,
     /// Also rewrite the default image.
     pub force: bool,
     /// Check everything, write nothing.
@@ -52,6 +55,7 @@ impl DeployOptions {
             disk: disk.to_owned(),
             source: source.to_owned(),
             cmdline: cmdline.to_owned(),
+            mountinfo: PathBuf::from(crate::running::PROC_MOUNTINFO),
             force: false,
             dry_run: false,
             pull_deadline: crate::pull::PULL_DEADLINE,
@@ -141,7 +145,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         .images
         .get(index)
         .ok_or_else(|| target("no such image".into()))?;
-    let running = running_image(&opened.info, &options.cmdline)?;
+    let running = detect(&opened.info, &options.cmdline, &options.mountinfo)?;
     let default_image = default_of(&opened, plan);
     refuse_unsafe(
         plan,
