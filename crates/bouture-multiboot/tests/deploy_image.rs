@@ -314,3 +314,98 @@ fn the_mounted_root_tells_which_image_runs() {
     );
     assert!(same(&disk, &before, None));
 }
+
+/// Images spanning two disks: `deploy image` takes one disk per disk of the
+/// document, in its order, and rewrites the image's partitions on each.
+#[test]
+fn an_image_spanning_two_disks_is_deployed_on_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let plan = plan(
+        r#"{
+  "images": [
+    {"name": "centos", "boot": true, "target": "/", "image_pull_url": "http://x/c"},
+    {"name": "ubuntu", "target": "/", "image_pull_url": "http://x/u"}
+  ],
+  "partitions": [
+    {"type": "disk", "id": {"type": "name", "value": "vda"}, "size": "240", "volumes": [
+      {"type": "partition", "mount": "/", "images": ["centos"], "file_system": "ext4", "size": "40"},
+      {"type": "partition", "mount": "/", "images": ["ubuntu"], "file_system": "ext4", "size": "40"}]},
+    {"type": "disk", "id": {"type": "name", "value": "vdb"}, "size": "120", "volumes": [
+      {"type": "partition", "mount": "/srv", "images": ["centos"], "file_system": "ext4", "size": "32"},
+      {"type": "partition", "mount": "/srv", "images": ["ubuntu"], "file_system": "ext4", "size": "32"}]}
+  ]
+}"#,
+    );
+    let centos = image_tree(work, "centos", "C", b"k", b"i");
+    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
+    std::fs::create_dir_all(ubuntu.join("srv")).unwrap();
+    std::fs::write(ubuntu.join("srv/old"), "old").unwrap();
+    let (vda, vdb) = (work.join("vda.img"), work.join("vdb.img"));
+    bouture_multiboot::build_disks(
+        &plan,
+        &bouture_multiboot::BuildOptions::new(
+            vec![vda.clone(), vdb.clone()],
+            support::sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
+        ),
+    )
+    .unwrap();
+    let new = work.join("ubuntu-2");
+    std::fs::create_dir_all(new.join("boot")).unwrap();
+    std::fs::create_dir_all(new.join("srv")).unwrap();
+    std::fs::write(new.join("boot/vmlinuz-2"), b"k2").unwrap();
+    std::fs::write(new.join("srv/new"), "new").unwrap();
+    let (before_a, before_b) = (snapshot(&vda, "a.before"), snapshot(&vdb, "b.before"));
+    let deploy = |disks: &[&Path]| {
+        let mut options = DeployOptions::new("ubuntu", disks[0], &new, NOT_ON_THIS_DISK);
+        options.more_disks = disks[1..].iter().map(|p| p.to_path_buf()).collect();
+        deploy_image(&options)
+    };
+    let unchanged = || same(&vda, &before_a, None) && same(&vdb, &before_b, None);
+    // One disk given: ubuntu also lives on vdb.
+    let error = deploy(&[&vda]).unwrap_err().to_string();
+    assert!(
+        error.contains("has partitions on disk vdb: give --disk once per disk of the document, in its order (vda, vdb)"),
+        "{error}"
+    );
+    // The wrong order, or one disk twice.
+    let error = deploy(&[&vdb, &vda]).unwrap_err().to_string();
+    assert!(
+        error.contains("give --disk in the document's order (vda, vdb)"),
+        "{error}"
+    );
+    let error = deploy(&[&vda, &vda]).unwrap_err().to_string();
+    assert!(error.contains("is given twice as --disk"), "{error}");
+    assert!(unchanged(), "a refusal changed a disk");
+    // Both, in order: each disk gets ubuntu's partition rewritten.
+    let report = deploy(&[&vda, &vdb]).unwrap();
+    let written: Vec<(&str, Option<&str>)> = report
+        .written
+        .iter()
+        .map(|p| (p.disk.as_str(), p.mount.as_deref()))
+        .collect();
+    assert_eq!(written, [("vda", Some("/")), ("vdb", Some("/srv"))]);
+    let srv_u = plan.disks[1]
+        .partitions
+        .iter()
+        .find(|p| {
+            p.filesystem
+                .as_ref()
+                .is_some_and(|f| f.images == ["ubuntu"])
+        })
+        .unwrap();
+    assert_eq!(debugfs_cat(&vdb, srv_u, "/new"), "new");
+    assert!(debugfs_cat(&vdb, srv_u, "/old").is_empty());
+    assert_eq!(report.boot_files.kernel, "/boot/vmlinuz-2");
+    for (disk, before, index) in [(&vda, &before_a, 0), (&vdb, &before_b, 1)] {
+        for p in &plan.disks[index].partitions {
+            if p.filesystem
+                .as_ref()
+                .is_some_and(|f| f.images == ["centos"])
+            {
+                assert!(same(disk, before, Some(p)), "centos changed on {}", p.name);
+            }
+        }
+        fsck_all(disk, &plan, index);
+    }
+}

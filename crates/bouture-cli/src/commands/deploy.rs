@@ -91,7 +91,9 @@ is left behind), 2 for usage errors.")]
     /// Put a new version of one image onto a multiboot disk (A/B update).
     #[command(after_help = "\
 TARGET is a disk bouture built (an image file, or a block device such as
-/dev/sda on the node itself). Only the partitions that belong to IMAGE alone
+/dev/sda on the node itself); when the document's images span several disks,
+--disk is given once per disk, in the document's order (each checked against
+the layout record before anything is written). Only the partitions that belong to IMAGE alone
 are remade (mkfs.ext4 -d from SOURCE, a directory or a tar archive, or SOURCE
 written as is when it is a raw or qcow2 filesystem image of IMAGE's '/'; an
 http(s) URL is downloaded first, its #sha256= fragment verified; the same
@@ -127,9 +129,9 @@ large: nothing was written) or when writing failed, 2 for usage errors.")]
 pub struct ImageArgs {
     /// The image to update (its `name`).
     pub name: String,
-    /// The multiboot disk: a disk image or a block device.
-    #[arg(long, value_name = "TARGET")]
-    pub disk: PathBuf,
+    /// The multiboot disk: a disk image or a block device; once per disk of the document, in its order, when the image spans several.
+    #[arg(long, value_name = "TARGET", required = true)]
+    pub disk: Vec<PathBuf>,
     /// The image's new root: a directory, a tar archive, a raw or qcow2 filesystem image, or an http(s) URL of one.
     #[arg(long = "image", value_name = "SOURCE")]
     pub source: PathBuf,
@@ -364,7 +366,13 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
 
 fn image_outcome(args: &ImageArgs) -> Result<Deployed, CommandError> {
     let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(CommandError::failed)?;
-    let mut options = DeployOptions::new(&args.name, &args.disk, &args.source, &cmdline);
+    let (first, more) = args.disk.split_first().ok_or_else(|| {
+        CommandError::failed(bouture_multiboot::Error::Unsupported(
+            "--disk is required".into(),
+        ))
+    })?;
+    let mut options = DeployOptions::new(&args.name, first, &args.source, &cmdline);
+    options.more_disks = more.to_vec();
     options.force = args.force;
     options.dry_run = args.dry_run;
     options.mountinfo.clone_from(&args.mountinfo);

@@ -18,9 +18,12 @@ use super::verify::table_matches;
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::layout::{LAYOUT_FORMAT, LAYOUT_LIMIT, LAYOUT_NAME, Layout};
-use crate::plan::{DiskPlan, PartitionPlan, PartitionRole, Plan};
+use crate::plan::MULTIBOOT_NAME;
+use crate::plan::{PartitionPlan, PartitionRole, Plan};
 use crate::running::{Running, detect};
-use crate::switch::{BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk};
+use crate::switch::{
+    BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk, read_table,
+};
 use crate::tools::Tools;
 
 /// What `bouture deploy image` is asked.
@@ -29,8 +32,12 @@ use crate::tools::Tools;
 pub struct DeployOptions {
     /// The image's `name`.
     pub image: String,
-    /// The multiboot disk: an image file or a block device.
+    /// The multiboot disk: an image file or a block device (the first
+    /// disk given).
     pub disk: PathBuf,
+    /// The document's other disks, when its images span several: with
+    /// [`DeployOptions::disk`], one per disk in the document's order.
+    pub more_disks: Vec<PathBuf>,
     /// The new content of the image's root: a directory, a tar archive, or
     /// a raw or qcow2 filesystem image of its `/`.
     pub source: PathBuf,
@@ -53,6 +60,7 @@ impl DeployOptions {
         Self {
             image: image.to_owned(),
             disk: disk.to_owned(),
+            more_disks: Vec::new(),
             source: source.to_owned(),
             cmdline: cmdline.to_owned(),
             mountinfo: PathBuf::from(crate::running::PROC_MOUNTINFO),
@@ -67,6 +75,8 @@ impl DeployOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DeployedPartition {
+    /// The disk's id in the document.
+    pub disk: String,
     /// Partition number.
     pub number: u32,
     /// GPT name.
@@ -92,8 +102,10 @@ pub struct DeployReport {
     pub dry_run: bool,
     /// The image deployed.
     pub image: String,
-    /// The disk.
+    /// The disk holding the multiboot partition.
     pub disk: PathBuf,
+    /// Every disk given, in the document's order.
+    pub disks: Vec<PathBuf>,
     /// Which image runs, and how that was told.
     pub running: Running,
     /// The default image (grubenv's `saved_entry`, else grub.cfg's).
@@ -113,14 +125,17 @@ pub struct DeployReport {
 /// Put a new version of one image onto a multiboot disk (see the module).
 #[allow(clippy::too_many_lines)] // the checks then the writes, in order
 pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
-    let path = &options.disk;
+    let tools = Tools::require(BASE_TOOLS)?;
+    let given: Vec<&PathBuf> = std::iter::once(&options.disk)
+        .chain(&options.more_disks)
+        .collect();
+    let path = multiboot_disk(&tools, &given)?;
     let target = |message: String| Error::Target {
         path: path.clone(),
         message,
     };
-    let tools = Tools::require(BASE_TOOLS)?;
-    // The exclusive lock is held until the end: a boot switch or another
-    // deploy waits.
+    // The exclusive locks are held until the end: a boot switch or another
+    // deploy waits (the multiboot disk is locked first, by every deploy).
     let mut opened = open_disk(path, !options.dry_run)?;
     let Some((table, mb_offset)) = opened.disk.clone() else {
         return Err(target("not a disk".into()));
@@ -154,7 +169,8 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         default_image.as_deref(),
         options.force,
     )?;
-    let (written, kept) = partitions_of(plan, disk_plan, &image.name, path)?;
+    let (paths, _locks) = other_disks(&tools, plan, &given, path, !options.dry_run)?;
+    let (written, kept) = partitions_of(plan, &image.name, &paths)?;
     if written.is_empty() {
         return Err(target(format!(
             "image {} has no partition of its own to rewrite",
@@ -197,7 +213,9 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         .flatten()
         .next();
     if let Some(placed) = &placed
-        && !written.iter().any(|p| p.number == placed.partition)
+        && !written
+            .iter()
+            .any(|(d, p)| *d == placed.disk && p.number == placed.partition)
     {
         return Err(target(format!(
             "image {}'s '/' (partition {}) is kept (keep_data): a filesystem image cannot be written there",
@@ -244,9 +262,13 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         dry_run,
         image: image.name.clone(),
         disk: path.clone(),
+        disks: given.iter().map(|p| (*p).clone()).collect(),
         running: running.clone(),
         default_image: default_image.clone(),
-        written: written.iter().map(|p| describe(p, None)).collect(),
+        written: written
+            .iter()
+            .map(|(d, p)| describe(plan, *d, p, None))
+            .collect(),
         kept: kept.clone(),
         boot_files: boot_files.clone(),
         multiboot_files: multiboot_files.clone(),
@@ -263,19 +285,25 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
     if let Some(slot) = roots.get_mut(index) {
         *slot = root;
     }
-    for partition in &written {
+    for (d, partition) in &written {
+        let (Some(Some(disk_path)), Some(disk)) = (paths.get(*d), plan.disks.get(*d)) else {
+            continue;
+        };
         let region = Region {
-            disk: path,
+            disk: disk_path,
             offset: partition.offset_bytes,
             size: partition.size_bytes,
         };
-        match placed.as_ref().filter(|p| p.partition == partition.number) {
+        match placed
+            .as_ref()
+            .filter(|p| p.disk == *d && p.partition == partition.number)
+        {
             Some(placed) => {
                 super::fsimage::write(&tools, plan, partition, placed, &region, false)?;
             }
-            None => fill_filesystem(&tools, plan, disk_plan, partition, &roots, work, &region)?,
+            None => fill_filesystem(&tools, plan, disk, partition, &roots, work, &region)?,
         }
-        fsck(&tools, path, partition.offset_bytes)?;
+        fsck(&tools, disk_path, partition.offset_bytes)?;
     }
     let layout = Layout::new(plan, &files);
     let mut info_text = serde_json::to_vec_pretty(&boot_info).unwrap_or_default();
@@ -304,6 +332,17 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
             path: path.clone(),
             what: BOOT_INFO_NAME.into(),
         });
+    }
+    for (d, other) in paths.iter().enumerate() {
+        let (Some(other), Some(disk)) = (other, plan.disks.get(d)) else {
+            continue;
+        };
+        if other != path && !table_matches(&read_table(&tools, other)?, disk) {
+            return Err(Error::ReadBack {
+                path: other.clone(),
+                what: "the partition table".into(),
+            });
+        }
     }
     Ok(report(false))
 }
@@ -444,58 +483,179 @@ fn default_of(opened: &Opened, plan: &Plan) -> Option<String> {
         .map(|i| i.name.clone())
 }
 
-type Written<'a> = Vec<&'a PartitionPlan>;
+type Written<'a> = Vec<(usize, &'a PartitionPlan)>;
 
-/// The image's partitions on this disk: those it owns alone (remade) and
-/// the others (kept). Partitions of the image on another disk are refused.
+/// The image's partitions: those it owns alone (remade) and the others
+/// (kept), each with its disk's index. A partition on a disk not given is
+/// refused, naming the disks to give.
 fn partitions_of<'a>(
     plan: &'a Plan,
-    disk: &'a DiskPlan,
     image: &str,
-    path: &Path,
+    paths: &[Option<PathBuf>],
 ) -> Result<(Written<'a>, Vec<DeployedPartition>), Error> {
-    for other in plan.disks.iter().filter(|d| d.id != disk.id) {
-        if other.partitions.iter().any(|p| {
-            p.filesystem
-                .as_ref()
-                .is_some_and(|f| f.images.iter().any(|i| i == image))
-        }) {
-            return Err(Error::Unsupported(format!(
-                "image {image} has partitions on disk {}, not only on {}: bouture deploy image rewrites one disk",
-                other.id,
-                path.display()
-            )));
-        }
-    }
     let mut written = Vec::new();
     let mut kept = Vec::new();
-    for partition in &disk.partitions {
-        let Some(fs) = &partition.filesystem else {
-            continue;
-        };
-        if partition.role == PartitionRole::Multiboot || !fs.images.iter().any(|i| i == image) {
-            continue;
-        }
-        let kept_because = if fs.images.len() > 1 {
-            Some(format!("shared with {}", fs.images.join(", ")))
-        } else if fs.keep_data {
-            Some("keep_data".to_owned())
-        } else if fs.fs_type == "swap" {
-            Some("swap (nothing to deploy)".to_owned())
-        } else {
-            None
-        };
-        match kept_because {
-            Some(reason) => kept.push(describe(partition, Some(reason))),
-            None => written.push(partition),
+    for (d, disk) in plan.disks.iter().enumerate() {
+        for partition in &disk.partitions {
+            let Some(fs) = &partition.filesystem else {
+                continue;
+            };
+            if partition.role == PartitionRole::Multiboot || !fs.images.iter().any(|i| i == image) {
+                continue;
+            }
+            let kept_because = if fs.images.len() > 1 {
+                Some(format!("shared with {}", fs.images.join(", ")))
+            } else if fs.keep_data {
+                Some("keep_data".to_owned())
+            } else if fs.fs_type == "swap" {
+                Some("swap (nothing to deploy)".to_owned())
+            } else {
+                None
+            };
+            if kept_because.is_none() && paths.get(d).is_none_or(Option::is_none) {
+                return Err(Error::Unsupported(format!(
+                    "image {image} has partitions on disk {}: give --disk once per disk of the document, in its order ({})",
+                    disk.id,
+                    plan.disks
+                        .iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            match kept_because {
+                Some(reason) => kept.push(describe(plan, d, partition, Some(reason))),
+                None => written.push((d, partition)),
+            }
         }
     }
     Ok((written, kept))
 }
 
-fn describe(partition: &PartitionPlan, kept_because: Option<String>) -> DeployedPartition {
+/// The given disk holding the multiboot partition (the only one given,
+/// else the one whose GPT has it). Two names of one disk are refused.
+fn multiboot_disk<'a>(tools: &Tools, given: &[&'a PathBuf]) -> Result<&'a PathBuf, Error> {
+    for (i, a) in given.iter().enumerate() {
+        if given
+            .iter()
+            .skip(i + 1)
+            .any(|b| bouture_fs::same_file(a, b))
+        {
+            return Err(Error::Target {
+                path: (*a).clone(),
+                message: "is given twice as --disk".into(),
+            });
+        }
+    }
+    if let [only] = given {
+        return Ok(only);
+    }
+    let mut found = Vec::new();
+    for path in given {
+        let table = read_table(tools, path)?;
+        if table.partitions.iter().any(|p| p.name == MULTIBOOT_NAME) {
+            found.push(*path);
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one),
+        _ => Err(Error::Unsupported(format!(
+            "{} of the {} disks given have a '{MULTIBOOT_NAME}' partition, not exactly one",
+            found.len(),
+            given.len()
+        ))),
+    }
+}
+
+/// The path of each of the plan's disks (in its order), every disk but the
+/// multiboot one locked and its table checked against the layout record.
+/// One disk given for a document of several: only the multiboot disk is
+/// known. Several: exactly one per disk, in the document's order.
+fn other_disks(
+    tools: &Tools,
+    plan: &Plan,
+    given: &[&PathBuf],
+    multiboot: &Path,
+    write: bool,
+) -> Result<(Vec<Option<PathBuf>>, Vec<bouture_fs::FileLock>), Error> {
+    let ids = || {
+        plan.disks
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(mb_index) = plan.disks.iter().position(|d| {
+        d.partitions
+            .iter()
+            .any(|p| p.role == PartitionRole::Multiboot)
+    }) else {
+        return Err(Error::Target {
+            path: multiboot.to_owned(),
+            message: format!("{LAYOUT_NAME}: the plan has no multiboot partition"),
+        });
+    };
+    if let [_] = given {
+        let mut paths = vec![None; plan.disks.len()];
+        if let Some(slot) = paths.get_mut(mb_index) {
+            *slot = Some(multiboot.to_owned());
+        }
+        return Ok((paths, Vec::new()));
+    }
+    if given.len() != plan.disks.len() {
+        return Err(Error::Unsupported(format!(
+            "the layout has {} disk(s) ({}), {} --disk given: give one per disk, in this order",
+            plan.disks.len(),
+            ids(),
+            given.len()
+        )));
+    }
+    let mut locks = Vec::new();
+    for (d, (path, disk)) in given.iter().zip(&plan.disks).enumerate() {
+        if d == mb_index {
+            if path.as_path() != multiboot {
+                return Err(Error::Target {
+                    path: (*path).clone(),
+                    message: format!(
+                        "is given as disk {} but the multiboot partition is on {}: give --disk in the document's order ({})",
+                        disk.id,
+                        multiboot.display(),
+                        ids()
+                    ),
+                });
+            }
+            continue;
+        }
+        locks.push(crate::switch::lock(path, write, true)?);
+        if !table_matches(&read_table(tools, path)?, disk) {
+            return Err(Error::Target {
+                path: (*path).clone(),
+                message: format!(
+                    "is not disk {} of the layout (GPT {} with {} partitions): give --disk in the document's order ({})",
+                    disk.id,
+                    disk.disk_uuid,
+                    disk.partitions.len(),
+                    ids()
+                ),
+            });
+        }
+    }
+    Ok((given.iter().map(|p| Some((*p).clone())).collect(), locks))
+}
+
+fn describe(
+    plan: &Plan,
+    disk: usize,
+    partition: &PartitionPlan,
+    kept_because: Option<String>,
+) -> DeployedPartition {
     let fs = partition.filesystem.as_ref();
     DeployedPartition {
+        disk: plan
+            .disks
+            .get(disk)
+            .map(|d| d.id.clone())
+            .unwrap_or_default(),
         number: partition.number,
         name: partition.name.clone(),
         mount: fs.and_then(|f| f.mount.clone()),
