@@ -13,33 +13,10 @@ mod support;
 
 use std::path::Path;
 
-use bouture_multiboot::{BootTarget, DeployOptions, Error, PartitionPlan, Switch, deploy_image};
-use support::{build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan};
-
-/// A copy of the disk (sparse), to compare with later.
-fn snapshot(disk: &Path, name: &str) -> std::path::PathBuf {
-    let copy = disk.with_file_name(name);
-    let out = std::process::Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(disk)
-        .arg(&copy)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    copy
-}
-
-/// `cmp` of the whole disks, or of one partition of each.
-fn same(a: &Path, b: &Path, part: Option<&PartitionPlan>) -> bool {
-    let mut command = std::process::Command::new(support::tool("cmp", "diffutils"));
-    command.arg("-s");
-    if let Some(p) = part {
-        command
-            .arg(format!("--ignore-initial={}", p.offset_bytes))
-            .arg(format!("--bytes={}", p.size_bytes));
-    }
-    command.arg(a).arg(b).status().unwrap().success()
-}
+use bouture_multiboot::{BootTarget, DeployOptions, Error, Switch, deploy_image};
+use support::{
+    build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan, same, snapshot,
+};
 
 const NOT_ON_THIS_DISK: &str =
     "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";

@@ -17,30 +17,12 @@ use std::path::{Path, PathBuf};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
 use support::{
-    blkid, build_two, debugfs_cat, document, fsck_all, image_tree, output, partition, plan, sources,
+    blkid, build_two, debugfs_cat, document, fsck_all, image_tree, make_fs, output, partition,
+    plan, same, snapshot, sources,
 };
 
 const NOT_ON_THIS_DISK: &str =
     "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
-
-/// `mke2fs -t TYPE -d TREE` into a new file of `mib` MiB.
-fn make_fs(tree: &Path, fs_type: &str, mib: u64, out: &Path) -> PathBuf {
-    output(
-        "mke2fs",
-        "e2fsprogs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            fs_type,
-            "-d",
-            tree.to_str().unwrap(),
-            out.to_str().unwrap(),
-            &format!("{mib}M"),
-        ],
-    );
-    out.to_path_buf()
-}
 
 /// `qemu-img convert -O qcow2` of a raw file.
 fn to_qcow2(raw: &Path) -> PathBuf {
@@ -60,24 +42,6 @@ fn to_qcow2(raw: &Path) -> PathBuf {
         ],
     );
     out
-}
-
-fn cmp_region(a: &Path, b: &Path, offset: u64, size: u64) -> bool {
-    std::process::Command::new(support::tool("cmp", "diffutils"))
-        .arg("-s")
-        .arg(format!("--ignore-initial={offset}"))
-        .arg(format!("--bytes={size}"))
-        .arg(a)
-        .arg(b)
-        .status()
-        .unwrap()
-        .success()
-}
-
-fn copy(disk: &Path, name: &str) -> PathBuf {
-    let to = disk.with_file_name(name);
-    std::fs::copy(disk, &to).unwrap();
-    to
 }
 
 #[test]
@@ -212,7 +176,7 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     let root_c = partition(&plan, "root-centos");
     let root_u = partition(&plan, "root-ubuntu");
     let common = partition(&plan, "common");
-    let before = copy(&disk, "before.img");
+    let before = snapshot(&disk, "before.img");
     let unchanged = || std::fs::read(&disk).unwrap() == std::fs::read(&before).unwrap();
 
     // Refusals leave the disk unchanged byte for byte.
@@ -254,18 +218,8 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
         found.contains(&format!("UUID={}", plan.images[1].root_uuid)),
         "{found}"
     );
-    assert!(cmp_region(
-        &disk,
-        &before,
-        root_c.offset_bytes,
-        root_c.size_bytes
-    ));
-    assert!(cmp_region(
-        &disk,
-        &before,
-        common.offset_bytes,
-        common.size_bytes
-    ));
+    assert!(same(&disk, &before, Some(root_c)));
+    assert!(same(&disk, &before, Some(common)));
     let multiboot = partition(&plan, "multiboot");
     let grub_cfg = debugfs_cat(&disk, multiboot, "/boot/grub/grub.cfg");
     assert!(
@@ -285,12 +239,7 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     .unwrap();
     assert!(debugfs_cat(&disk, root_u, "/etc/version").is_empty());
     assert_eq!(debugfs_cat(&disk, root_u, "/etc/ubuntu-only"), "ubuntu");
-    assert!(cmp_region(
-        &disk,
-        &before,
-        root_c.offset_bytes,
-        root_c.size_bytes
-    ));
+    assert!(same(&disk, &before, Some(root_c)));
     fsck_all(&disk, &plan, 0);
     // No work file left beside the disk.
     let left: Vec<_> = std::fs::read_dir(work)

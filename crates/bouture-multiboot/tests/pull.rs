@@ -193,21 +193,7 @@ fn build_and_deploy_from_urls_checksums_and_bounds() {
     std::fs::create_dir_all(new.join("etc")).unwrap();
     std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
     std::fs::write(new.join("etc/version"), "2\n").unwrap();
-    let fs = served.join("ubuntu-2.ext4");
-    output(
-        "mke2fs",
-        "e2fsprogs",
-        &[
-            "-q",
-            "-F",
-            "-t",
-            "ext4",
-            "-d",
-            new.to_str().unwrap(),
-            fs.to_str().unwrap(),
-            "32M",
-        ],
-    );
+    let fs = support::make_fs(&new, "ext4", 32, &served.join("ubuntu-2.ext4"));
     let url = format!("{}#sha512={}", http.url("ubuntu-2.ext4"), {
         output("sha512sum", "coreutils", &[fs.to_str().unwrap()])
             .split_whitespace()

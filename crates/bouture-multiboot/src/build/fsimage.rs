@@ -336,30 +336,9 @@ fn write_fstab(
         .prefix(".bouture-fstab-")
         .tempdir()
         .map_err(io(&std::env::temp_dir(), "cannot create a work directory"))?;
-    let local = work.path().join("fstab");
-    std::fs::write(&local, fstab).map_err(io(&local, "cannot write"))?;
-    std::fs::set_permissions(&local, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(io(&local, "cannot set permissions"))?;
-    let local_text = local
-        .to_str()
-        .filter(|t| !t.contains([' ', '"', '\n']))
-        .ok_or_else(|| Error::Target {
-            path: local.clone(),
-            message: "work path unusable by debugfs".into(),
-        })?;
+    let local_text = super::ext::stage_for_debugfs(&work.path().join("fstab"), fstab.as_bytes())?;
     let _ = writeln!(script, "write {local_text} /etc/fstab");
-    let spec = crate::switch::device_spec(region.disk, region.offset)?;
-    let mut command = tools.command("debugfs");
-    command.args(["-w", "-f", "-"]).arg(&spec);
-    tools.run(command, Some(script.as_bytes()))?;
-    let back = crate::switch::debugfs(tools, region.disk, region.offset, "cat /etc/fstab")?;
-    if back != fstab {
-        return Err(Error::ReadBack {
-            path: region.disk.to_owned(),
-            what: "/etc/fstab".into(),
-        });
-    }
-    Ok(())
+    super::ext::edit(tools, region, script, Some(fstab))
 }
 
 /// Copy `from` into the region, every byte (or, `sparse`, skipping zero

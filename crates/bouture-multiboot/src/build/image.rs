@@ -711,15 +711,8 @@ fn replace_multiboot_files(
     use std::fmt::Write as _;
     let mut script = format!("cd {GRUB_DIR}\n");
     for (name, bytes) in contents {
-        let local = work.join(format!("multiboot-{name}"));
-        std::fs::write(&local, bytes).map_err(io(&local, "cannot write"))?;
-        let local_text = local
-            .to_str()
-            .filter(|t| !t.contains([' ', '"', '\n']))
-            .ok_or_else(|| Error::Target {
-                path: local.clone(),
-                message: "work path unusable by debugfs".into(),
-            })?;
+        let local_text =
+            super::ext::stage_for_debugfs(&work.join(format!("multiboot-{name}")), bytes)?;
         let _ = writeln!(
             script,
             "rm {name}\nwrite {local_text} {name}\nsif {name} mode 0100644"
