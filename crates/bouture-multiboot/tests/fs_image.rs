@@ -136,6 +136,26 @@ fn a_build_refuses_a_filesystem_image_that_does_not_fit_before_writing() {
         error.contains("larger than its 50331648-byte partition"),
         "{error}"
     );
+    // A qcow2 with a backing file (a reference to another file): refused.
+    let base = make_fs(&centos_tree, "ext4", 16, &work.join("base.raw"));
+    let overlay = work.join("overlay.qcow2");
+    output(
+        "qemu-img",
+        "qemu-utils",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            base.to_str().unwrap(),
+            "-F",
+            "raw",
+            overlay.to_str().unwrap(),
+        ],
+    );
+    let error = build(&overlay);
+    assert!(error.contains("with a backing file is refused"), "{error}");
     // Another filesystem type than the document's.
     let ext2 = make_fs(&centos_tree, "ext2", 16, &work.join("ext2.raw"));
     let error = build(&ext2);
