@@ -37,6 +37,7 @@ pub mod ganeti;
 pub mod ganeti_config;
 pub mod master;
 pub mod misbehaving;
+pub mod multiboot;
 pub mod node;
 pub mod node_setup;
 pub mod peers;
