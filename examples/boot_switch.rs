@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn switches_the_default_and_the_next_boot_of_a_built_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, disk) = two_image_disk(dir.path());
+        let disk = two_image_disk(dir.path()).disk;
 
         let outcome = super::run(&disk, "ubuntu", true).unwrap();
         assert!(

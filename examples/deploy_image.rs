@@ -56,12 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use bouture_test_support::multiboot::{debugfs_cat, partition, two_image_disk};
+    use bouture_test_support::multiboot::{TwoImageDisk, debugfs_cat, partition, two_image_disk};
 
     #[test]
     fn deploys_a_new_version_of_the_image_that_neither_runs_nor_boots_by_default() {
         let dir = tempfile::tempdir().unwrap();
-        let (plan, disk) = two_image_disk(dir.path());
+        let TwoImageDisk { plan, disk, .. } = two_image_disk(dir.path());
         let new = dir.path().join("ubuntu-2");
         std::fs::create_dir_all(new.join("boot")).unwrap();
         std::fs::create_dir_all(new.join("etc")).unwrap();

@@ -33,7 +33,7 @@ pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
 };
-pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
+pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI, TOOL_DEADLINE};
 
 /// Parse JSON text, refusing duplicate keys in any object: serde keeps the
 /// first of two equal keys and Python's `json` the last, so a document with

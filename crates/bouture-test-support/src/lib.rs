@@ -40,6 +40,7 @@ pub mod misbehaving;
 pub mod multiboot;
 pub mod node;
 pub mod node_setup;
+pub mod offline_changes;
 pub mod peers;
 pub mod python;
 pub mod tls;

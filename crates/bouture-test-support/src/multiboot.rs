@@ -209,13 +209,30 @@ pub fn build_two(plan: &Plan, disk: &Path, centos: &Path, ubuntu: &Path) {
     .unwrap();
 }
 
+/// A disk of [`document`] built by [`two_image_disk`].
+pub struct TwoImageDisk {
+    /// Its plan.
+    pub plan: Plan,
+    /// The disk image.
+    pub disk: PathBuf,
+    /// The centos tree it was built from.
+    pub centos: PathBuf,
+    /// The ubuntu tree it was built from.
+    pub ubuntu: PathBuf,
+}
+
 /// The disk of [`document`] built at `dir/disk.img` from two [`image_tree`]s
-/// (centos, the default, and ubuntu), with its plan.
-pub fn two_image_disk(dir: &Path) -> (Plan, PathBuf) {
+/// (centos, the default, and ubuntu).
+pub fn two_image_disk(dir: &Path) -> TwoImageDisk {
     let plan = plan(&document("console=ttyS0"));
     let centos = image_tree(dir, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
     let ubuntu = image_tree(dir, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
     let disk = dir.join("disk.img");
     build_two(&plan, &disk, &centos, &ubuntu);
-    (plan, disk)
+    TwoImageDisk {
+        plan,
+        disk,
+        centos,
+        ubuntu,
+    }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 
 use bouture_multiboot::{
     BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, PartitionRole,
@@ -302,16 +302,20 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
     options.boot_info.clone_from(&args.boot_info);
     options.dry_run = args.dry_run;
     options.provision = Some(args.provision.provision.clone());
-    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is killed,
-    // the work directory and the unfinished outputs are removed.
-    let stop = Arc::new(AtomicBool::new(false));
+    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is stopped
+    // with its process group, the work directory and the unfinished outputs
+    // are removed.
+    let stop = Arc::new(AtomicUsize::new(0));
     let handlers: Vec<signal_hook::SigId> = [
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
     ]
     .into_iter()
-    .filter_map(|signal| signal_hook::flag::register(signal, Arc::clone(&stop)).ok())
+    .filter_map(|signal| {
+        let value = usize::try_from(signal).unwrap_or(usize::MAX);
+        signal_hook::flag::register_usize(signal, Arc::clone(&stop), value).ok()
+    })
     .collect();
     options.cancel = Some(stop);
     let built = bouture_multiboot::build_disks(&plan, &options);
