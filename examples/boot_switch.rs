@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use bouture::multiboot::{BootTarget, Switch, SwitchOutcome};
+use bouture::multiboot::{BootTarget, Switch, SwitchOptions, SwitchOutcome};
 
 /// Make `image` the default of `disk` (a disk image or device; a mounted multiboot
 /// partition would be `BootTarget::Dir`), or only its next boot when `once`.
@@ -22,7 +22,7 @@ pub fn run(
     once: bool,
 ) -> Result<SwitchOutcome, bouture::multiboot::Error> {
     let switch = if once { Switch::Next } else { Switch::Default };
-    BootTarget::Disk(disk.to_path_buf()).switch(image, switch, false)
+    BootTarget::Disk(disk.to_path_buf()).switch(image, switch, &SwitchOptions::default())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

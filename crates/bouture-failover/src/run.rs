@@ -591,12 +591,11 @@ impl Run<'_> {
             options.new_node_cfg.display()
         ));
         let started = Instant::now();
-        let configured = configure::configure(
+        let configured = configure::configure(&configure::ConfigureOptions::new(
             &options.node_cfg,
             &options.new_node_cfg,
             &options.new_master_url,
-            false,
-        )
+        ))
         .map_err(Error::SwitchConfigure)?;
         for change in &configured.changes {
             self.info(&format!("configure: {change}"));
@@ -661,12 +660,11 @@ impl Run<'_> {
                 options.new_master_url
             ),
         );
-        configure::configure(
+        configure::configure(&configure::ConfigureOptions::new(
             &options.node_cfg,
             &options.new_node_cfg,
             &options.new_master_url,
-            false,
-        )
+        ))
         .map_err(Error::RewriteNewConfig)?;
         Ok(())
     }

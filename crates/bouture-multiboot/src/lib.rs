@@ -31,7 +31,8 @@ pub use plan::{
 pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{
-    BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
+    BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOptions,
+    SwitchOutcome,
 };
 pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI, TOOL_DEADLINE};
 

@@ -97,6 +97,14 @@ pub enum SwitchOutcome {
     },
 }
 
+/// How [`BootTarget::switch`] and [`BootTarget::confirm`] run.
+#[derive(Debug, Clone, Default)]
+pub struct SwitchOptions {
+    /// Check everything and say what would change; write nothing (the
+    /// target is locked shared, as for reading).
+    pub dry_run: bool,
+}
+
 /// Which switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Switch {
@@ -133,8 +141,9 @@ impl BootTarget {
         &self,
         image: &str,
         switch: Switch,
-        dry_run: bool,
+        options: &SwitchOptions,
     ) -> Result<SwitchOutcome, Error> {
+        let dry_run = options.dry_run;
         let opened = self.open(!dry_run)?;
         let element = find_element(&opened.info, image)?.clone();
         apply(self, opened, element, switch, dry_run)
@@ -144,7 +153,8 @@ impl BootTarget {
     /// the kernel command line `cmdline` booted the default. A no-op that
     /// says so when it already is; refused when the command line names none
     /// of the disk's images (run it on the booted system).
-    pub fn confirm(&self, cmdline: &str, dry_run: bool) -> Result<SwitchOutcome, Error> {
+    pub fn confirm(&self, cmdline: &str, options: &SwitchOptions) -> Result<SwitchOutcome, Error> {
+        let dry_run = options.dry_run;
         let opened = self.open(!dry_run)?;
         let running = crate::running::running_image(&opened.info, cmdline)?;
         let Some(name) = running.image else {
@@ -175,14 +185,7 @@ impl BootTarget {
                 let local = tempfile::NamedTempFile::new()
                     .map_err(io(disk, "cannot stage the boot info"))?;
                 std::fs::write(local.path(), &text).map_err(io(local.path(), "cannot write"))?;
-                let local_text = local
-                    .path()
-                    .to_str()
-                    .filter(|t| !t.contains([' ', '"', '\n']))
-                    .ok_or_else(|| Error::Target {
-                        path: local.path().to_owned(),
-                        message: "temporary path unusable by debugfs".into(),
-                    })?;
+                let local_text = debugfs_word(local.path(), "temporary")?;
                 let script = format!(
                     "cd {GRUB_DIR}\nrm {BOOT_INFO_NAME}\nwrite {local_text} {BOOT_INFO_NAME}\n"
                 );
@@ -519,6 +522,17 @@ pub(crate) fn debugfs(
     let mut command = tools.command("debugfs");
     command.arg("-R").arg(request).arg(spec);
     Ok(String::from_utf8_lossy(&tools.run(command, None)?).into_owned())
+}
+
+/// `path` as one word of a debugfs script (no space, quote or newline), or
+/// a refusal naming it (`what`: "work" or "temporary").
+pub(crate) fn debugfs_word<'p>(path: &'p Path, what: &str) -> Result<&'p str, Error> {
+    path.to_str()
+        .filter(|t| !t.contains([' ', '"', '\n']))
+        .ok_or_else(|| Error::Target {
+            path: path.to_owned(),
+            message: format!("{what} path unusable by debugfs"),
+        })
 }
 
 /// `FILE?offset=N`, the e2fsprogs I/O option syntax.

@@ -13,6 +13,7 @@ mod support;
 
 use std::path::Path;
 
+use bouture_multiboot::SwitchOptions;
 use bouture_multiboot::{BootTarget, DeployOptions, Error, PartitionPlan, Switch, deploy_image};
 use support::{TwoImageDisk, debugfs_cat, fsck_all, partition, two_image_disk};
 
@@ -123,7 +124,9 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
 
     // A pending one-shot of the image is cancelled by the deploy.
     let target = BootTarget::Disk(disk.clone());
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let report =
         deploy_image(&DeployOptions::new("ubuntu", &disk, &new, NOT_ON_THIS_DISK)).unwrap();
     assert!(!report.dry_run);

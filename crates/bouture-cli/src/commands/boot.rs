@@ -191,7 +191,13 @@ pub(crate) fn run(args: &BootArgs, cx: &mut Context<'_>) -> CommandResult {
             let outcome = switch
                 .target
                 .target()
-                .switch(&switch.image, kind, switch.dry_run)
+                .switch(
+                    &switch.image,
+                    kind,
+                    &bouture_multiboot::SwitchOptions {
+                        dry_run: switch.dry_run,
+                    },
+                )
                 .map_err(CommandError::failed)?;
             (Booted::Switched(outcome), switch.format, false)
         }
@@ -201,7 +207,12 @@ pub(crate) fn run(args: &BootArgs, cx: &mut Context<'_>) -> CommandResult {
             let outcome = confirm
                 .target
                 .target()
-                .confirm(&cmdline, confirm.dry_run)
+                .confirm(
+                    &cmdline,
+                    &bouture_multiboot::SwitchOptions {
+                        dry_run: confirm.dry_run,
+                    },
+                )
                 .map_err(CommandError::failed)?;
             (Booted::Switched(outcome), confirm.format, false)
         }

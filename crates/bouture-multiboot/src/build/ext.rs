@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::inputs::sanitize;
 use crate::error::{Error, io};
 use crate::plan::{DiskPlan, ImagePlan, PartitionPlan, Plan};
+use crate::switch::debugfs_word;
 use crate::tools::Tools;
 
 /// A partition of a disk image, as e2fsprogs reaches it.
@@ -222,13 +223,7 @@ pub(super) fn edit_script(
     std::fs::write(&local, fstab).map_err(io(&local, "cannot write"))?;
     std::fs::set_permissions(&local, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .map_err(io(&local, "cannot set permissions"))?;
-    let local_text = local
-        .to_str()
-        .filter(|t| !t.contains([' ', '"', '\n']))
-        .ok_or_else(|| Error::Target {
-            path: local.clone(),
-            message: "work path unusable by debugfs".into(),
-        })?;
+    let local_text = debugfs_word(&local, "work")?;
     if missing("/etc") {
         script.push_str("mkdir /etc\n");
     }

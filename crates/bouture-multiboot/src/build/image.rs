@@ -20,7 +20,9 @@ use crate::error::{Error, io};
 use crate::layout::{LAYOUT_FORMAT, LAYOUT_LIMIT, LAYOUT_NAME, Layout};
 use crate::plan::{DiskPlan, PartitionPlan, PartitionRole, Plan};
 use crate::running::{Running, running_image};
-use crate::switch::{BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk};
+use crate::switch::{
+    BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, debugfs_word, device_spec, open_disk, read_disk,
+};
 use crate::tools::Tools;
 
 /// What `bouture deploy image` is asked.
@@ -514,13 +516,7 @@ fn replace_multiboot_files(
     for (name, bytes) in contents {
         let local = work.join(format!("multiboot-{name}"));
         std::fs::write(&local, bytes).map_err(io(&local, "cannot write"))?;
-        let local_text = local
-            .to_str()
-            .filter(|t| !t.contains([' ', '"', '\n']))
-            .ok_or_else(|| Error::Target {
-                path: local.clone(),
-                message: "work path unusable by debugfs".into(),
-            })?;
+        let local_text = debugfs_word(&local, "work")?;
         let _ = writeln!(
             script,
             "rm {name}\nwrite {local_text} {name}\nsif {name} mode 0100644"
