@@ -17,7 +17,7 @@ pub use build::{
     BuildOptions, BuildReport, BuiltDisk, DeployOptions, DeployReport, DeployedPartition,
     DiskFormat, ImageSource, build_disks, buildable, deploy_image,
 };
-pub use error::{Error, MissingTool};
+pub use error::{Error, Input, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
 pub use layout::{LAYOUT_FORMAT, LAYOUT_NAME};
 pub use model::{

@@ -571,10 +571,9 @@ pub(crate) fn read_disk(lock: FileLock, path: &Path) -> Result<Opened, Error> {
     let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
-        return Err(Error::Unsupported(format!(
-            "{}: is a qcow2 image; switch the raw image (bouture deploy build --output-format raw) or convert it with qemu-img",
-            path.display()
-        )));
+        return Err(Error::Qcow2 {
+            path: path.to_owned(),
+        });
     }
     let table = read_table(&tools, path)?;
     let target = |message: String| Error::Target {

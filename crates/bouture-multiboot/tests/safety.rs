@@ -95,7 +95,7 @@ fn an_output_equal_to_an_input_or_to_another_output_is_refused() {
         assert!(
             error
                 .to_string()
-                .ends_with("is both the disk output and the --boot-info output"),
+                .ends_with("is both the disk output and the boot info output"),
             "{error}"
         );
         assert!(!disk.exists());
@@ -120,7 +120,7 @@ fn an_output_equal_to_an_input_or_to_another_output_is_refused() {
     assert!(
         error
             .to_string()
-            .contains("the --boot-info output would replace it"),
+            .contains("the boot info output would replace it"),
         "{error}"
     );
     assert_eq!(std::fs::read_to_string(&provision).unwrap(), document(""));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, PartitionRole,
-    Plan, PlanOptions, Provision, ValidationErrors,
+    BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, Input,
+    PartitionRole, Plan, PlanOptions, Provision, ValidationErrors,
 };
 
 use crate::context::Context;
@@ -333,19 +333,58 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
                 )]),
                 _ => serde_json::Map::new(),
             };
-            Err(CommandError::failed(error).with_details(details))
+            Err(failed(error).with_details(details))
         }
     }
 }
 
 fn image_outcome(args: &ImageArgs) -> Result<Deployed, CommandError> {
-    let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(CommandError::failed)?;
+    let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(failed)?;
     let mut options = DeployOptions::new(&args.name, &args.disk, &args.source, &cmdline);
     options.force = args.force;
     options.dry_run = args.dry_run;
     bouture_multiboot::deploy_image(&options)
         .map(|report| Deployed::Updated(Box::new(report)))
-        .map_err(CommandError::failed)
+        .map_err(failed)
+}
+
+/// How `bouture deploy` and `bouture boot` name what the operator acts on.
+fn name(input: Input) -> String {
+    match input {
+        Input::Sources => "--image".to_owned(),
+        Input::SourceForms => "--image NAME=DIR or NAME=ARCHIVE.tar".to_owned(),
+        Input::Outputs => "--output".to_owned(),
+        Input::Force => "pass --force".to_owned(),
+        Input::RawFormat => "bouture deploy build --output-format raw".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A multiboot error worded with the command line's flags, its sources kept.
+#[derive(Debug)]
+pub(crate) struct Worded {
+    text: String,
+    error: bouture_multiboot::Error,
+}
+
+impl std::fmt::Display for Worded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Worded {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+/// A failed `deploy` or `boot`, worded with the command line's flags.
+pub(crate) fn failed(error: bouture_multiboot::Error) -> CommandError {
+    CommandError::failed(Worded {
+        text: error.message(&name),
+        error,
+    })
 }
 
 fn render_image(report: &DeployReport) -> String {
