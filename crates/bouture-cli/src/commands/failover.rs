@@ -146,5 +146,8 @@ pub(crate) fn name(name: Name<'_>) -> String {
 
 /// The error and its sources on one line, its files named by their options.
 fn describe(error: &bouture_failover::Error) -> String {
-    bouture_text::error_chain_after(error.message(&name), error)
+    crate::output::flags(
+        bouture_text::error_chain_after(error.message(&name), error),
+        error,
+    )
 }
