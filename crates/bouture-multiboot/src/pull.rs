@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, io};
@@ -139,7 +139,7 @@ pub(crate) fn pull(
     limit: u64,
     deadline: Duration,
     parent: &Path,
-    cancel: Option<&AtomicBool>,
+    cancel: Option<&AtomicUsize>,
 ) -> Result<Pulled, Error> {
     let request = parse(image, url)?;
     let failed = |message: String| Error::Pull {
@@ -195,7 +195,7 @@ pub(crate) fn pull(
     let mut buffer = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
-        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst) != 0) {
             return Err(Error::Interrupted);
         }
         let n = body

@@ -13,9 +13,10 @@ mod support;
 
 use std::path::Path;
 
-use bouture_multiboot::{BootTarget, DeployOptions, Error, Switch, deploy_image};
+use bouture_multiboot::{BootTarget, DeployOptions, Error, Switch, SwitchOptions, deploy_image};
 use support::{
-    build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan, same, snapshot,
+    TwoImageDisk, build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan, same,
+    snapshot, two_image_disk,
 };
 
 const NOT_ON_THIS_DISK: &str =
@@ -25,11 +26,9 @@ const NOT_ON_THIS_DISK: &str =
 fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
+    let TwoImageDisk {
+        plan, disk, ubuntu, ..
+    } = two_image_disk(work);
     // The new ubuntu: another kernel version, another file.
     let new = work.join("ubuntu-2");
     std::fs::create_dir_all(new.join("boot")).unwrap();
@@ -102,7 +101,9 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
 
     // A pending one-shot of the image is cancelled by the deploy.
     let target = BootTarget::Disk(disk.clone());
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let report =
         deploy_image(&DeployOptions::new("ubuntu", &disk, &new, NOT_ON_THIS_DISK)).unwrap();
     assert!(!report.dry_run);
@@ -172,11 +173,7 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
 fn a_disk_that_is_not_the_one_bouture_wrote_is_refused_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
+    let TwoImageDisk { disk, ubuntu, .. } = two_image_disk(work);
     // Another partition table: the last partition renamed.
     let out = std::process::Command::new(support::tool("sfdisk", "fdisk"))
         .args(["-q", "--part-label", disk.to_str().unwrap(), "5", "renamed"])

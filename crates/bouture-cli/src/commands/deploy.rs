@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, PartitionRole,
-    Plan, PlanOptions, Provision, ValidationErrors,
+    BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, Input,
+    PartitionRole, Plan, PlanOptions, Provision, ValidationErrors,
 };
 
 use crate::context::Context;
@@ -332,16 +332,20 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
     options.provision = Some(args.provision.provision.clone());
     options.pull = args.pull;
     options.pull_deadline = std::time::Duration::from_secs(args.pull_timeout);
-    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is killed,
-    // the work directory and the unfinished outputs are removed.
-    let stop = Arc::new(AtomicBool::new(false));
+    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is stopped
+    // with its process group, the work directory and the unfinished outputs
+    // are removed.
+    let stop = Arc::new(AtomicUsize::new(0));
     let handlers: Vec<signal_hook::SigId> = [
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
     ]
     .into_iter()
-    .filter_map(|signal| signal_hook::flag::register(signal, Arc::clone(&stop)).ok())
+    .filter_map(|signal| {
+        let value = usize::try_from(signal).unwrap_or(usize::MAX);
+        signal_hook::flag::register_usize(signal, Arc::clone(&stop), value).ok()
+    })
     .collect();
     options.cancel = Some(stop);
     let built = bouture_multiboot::build_disks(&plan, &options);
@@ -359,13 +363,13 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
                 )]),
                 _ => serde_json::Map::new(),
             };
-            Err(CommandError::failed(error).with_details(details))
+            Err(failed(error).with_details(details))
         }
     }
 }
 
 fn image_outcome(args: &ImageArgs) -> Result<Deployed, CommandError> {
-    let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(CommandError::failed)?;
+    let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(failed)?;
     let (first, more) = args.disk.split_first().ok_or_else(|| {
         CommandError::failed(bouture_multiboot::Error::Unsupported(
             "--disk is required".into(),
@@ -379,7 +383,46 @@ fn image_outcome(args: &ImageArgs) -> Result<Deployed, CommandError> {
     options.pull_deadline = std::time::Duration::from_secs(args.pull_timeout);
     bouture_multiboot::deploy_image(&options)
         .map(|report| Deployed::Updated(Box::new(report)))
-        .map_err(CommandError::failed)
+        .map_err(failed)
+}
+
+/// How `bouture deploy` and `bouture boot` name what the operator acts on.
+fn name(input: Input) -> String {
+    match input {
+        Input::Sources => "--image".to_owned(),
+        Input::SourceForms => "--image NAME=DIR, NAME=ARCHIVE.tar, NAME=FILESYSTEM.img or NAME=URL, or --pull for its image_pull_url".to_owned(),
+        Input::Outputs => "--output".to_owned(),
+        Input::Force => "pass --force".to_owned(),
+        Input::RawFormat => "bouture deploy build --output-format raw".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A multiboot error worded with the command line's flags, its sources kept.
+#[derive(Debug)]
+pub(crate) struct Worded {
+    text: String,
+    error: bouture_multiboot::Error,
+}
+
+impl std::fmt::Display for Worded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Worded {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+/// A failed `deploy` or `boot`, worded with the command line's flags.
+pub(crate) fn failed(error: bouture_multiboot::Error) -> CommandError {
+    CommandError::failed(Worded {
+        text: error.message(&name),
+        error,
+    })
 }
 
 fn render_image(report: &DeployReport) -> String {

@@ -147,14 +147,7 @@ pub(super) fn stage_for_debugfs(local: &Path, bytes: &[u8]) -> Result<String, Er
     std::fs::write(local, bytes).map_err(io(local, "cannot write"))?;
     std::fs::set_permissions(local, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .map_err(io(local, "cannot set permissions"))?;
-    local
-        .to_str()
-        .filter(|t| !t.contains([' ', '"', '\n']))
-        .map(str::to_owned)
-        .ok_or_else(|| Error::Target {
-            path: local.to_owned(),
-            message: "work path unusable by debugfs".into(),
-        })
+    crate::switch::debugfs_word(local, "work").map(str::to_owned)
 }
 
 /// The tree given to `mkfs -d`: the source itself when it can be used as is

@@ -465,9 +465,10 @@ fn refuse_unsafe(
         )));
     }
     if default_image == Some(image) && !force {
-        return Err(Error::Refused(format!(
-            "image {image} is the default: a failed update would leave nothing to fall back to; {safe_text}, or pass --force"
-        )));
+        return Err(Error::DefaultImage {
+            image: image.to_owned(),
+            safe: safe_text,
+        });
     }
     Ok(())
 }

@@ -199,23 +199,19 @@ pub(super) fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<So
             .skip(i + 1)
             .any(|other| other.name == source.name)
         {
-            return Err(Error::Source {
+            return Err(Error::SourceGivenTwice {
                 image: source.name.clone(),
-                message: "given twice with --image".into(),
             });
         }
     }
     plan.images
         .iter()
         .map(|image| {
-            let source =
-                given
-                    .iter()
-                    .find(|s| s.name == image.name)
-                    .ok_or_else(|| Error::Source {
-                        image: image.name.clone(),
-                        message: "no content given (--image NAME=DIR, NAME=ARCHIVE.tar, NAME=FILESYSTEM.img or NAME=URL, or --pull for its image_pull_url)".into(),
-                    })?;
+            let source = given.iter().find(|s| s.name == image.name).ok_or_else(|| {
+                Error::SourceMissing {
+                    image: image.name.clone(),
+                }
+            })?;
             Source::open(&image.name, &source.path)
         })
         .collect()
@@ -297,10 +293,10 @@ pub(super) fn output_paths(
         }
         many if many.len() == disks => many.to_vec(),
         _ => {
-            return Err(Error::Unsupported(format!(
-                "the document has {disks} disks: give --output once (names are derived) or once per disk, not {} times",
-                given.len()
-            )));
+            return Err(Error::OutputCount {
+                disks,
+                given: given.len(),
+            });
         }
     };
     for (i, path) in paths.iter().enumerate() {
@@ -397,7 +393,7 @@ pub(super) fn check_outputs(
 ) -> Result<(), Error> {
     let mut outputs: Vec<(&Path, &str)> = disks.iter().map(|p| (p.as_path(), "disk")).collect();
     if let Some(info) = &options.boot_info {
-        outputs.push((info, "--boot-info"));
+        outputs.push((info, "boot info"));
     }
     for (i, (output, what)) in outputs.iter().enumerate() {
         let refuse = |message: String| Error::Target {

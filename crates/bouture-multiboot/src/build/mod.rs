@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -90,10 +90,12 @@ pub struct BuildOptions {
     pub dry_run: bool,
     /// The provision document read, an input no output may replace.
     pub provision: Option<PathBuf>,
-    /// Set (by a signal handler) to stop: the running tool is killed, the
-    /// work directory and the unfinished outputs removed, and the build
-    /// fails with [`Error::Interrupted`].
-    pub cancel: Option<Arc<AtomicBool>>,
+    /// Set non-zero (by a signal handler, e.g. to its signal's number with
+    /// `signal_hook::flag::register_usize`) to stop: the running tool and its
+    /// process group get `SIGTERM` (then `SIGKILL`), the work directory and
+    /// the unfinished outputs are removed, and the build fails with
+    /// [`Error::Interrupted`].
+    pub cancel: Option<Arc<AtomicUsize>>,
     /// Download the `image_pull_url` (http or https) of each image given no
     /// source.
     pub pull: bool,
