@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 mod command;
+mod discover;
 mod error;
 mod exec;
 mod facts;
 mod journal;
 mod plan;
+mod query;
 mod run;
 mod ssh;
 mod state;

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::command::{Capture, Cmd, Identity};
+use crate::discover::discover;
 use crate::error::Error;
 use crate::exec::{CmdOutput, ExecError, Executor};
-use crate::facts::{CONFIG_LIMIT, Facts, discover, key_command};
+use crate::facts::{CONFIG_LIMIT, Facts};
 use crate::journal::{FailureRecord, Journal, Status, StepState};
 use crate::plan::{Action, Check, Options, Plan, Step};
+use crate::query::{ClusterKey, Query as _};
 
 /// What the run tells its caller as it goes (for progress output).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -772,7 +774,11 @@ impl Runner<'_> {
             .iter()
             .find(|c| &c.host == cluster)
             .map_or_else(|| cluster.clone(), |c| c.master.clone());
-        let fetch = key_command(&self.journal.plan.settings, &master);
+        let fetch = ClusterKey {
+            host: &master,
+            path: &self.journal.plan.settings.their_private_key,
+        }
+        .command();
         let output = self.run_cmd(&fetch)?;
         self.exec
             .add_cluster_key(cluster, &output.stdout)
