@@ -90,12 +90,13 @@ fn plans_a_multiboot_disk_through_the_facade() {
 fn a_cluster_merge_naming_one_cluster_twice_is_refused_before_anything_runs() {
     use bouture::cluster_merge::{Error, Options, Quiet, SshOptions, SystemExecutor};
     let dir = tempfile::tempdir().unwrap();
-    let settings = Options::new(
+    let mut settings = Options::new(
         vec!["b.example.com".to_owned(), "B.example.com.".to_owned()],
         dir.path().join("state"),
     );
+    settings.dry_run = true;
     let mut executor = SystemExecutor::new(SshOptions::default());
-    let error = bouture::cluster_merge::dry_run(&settings, &mut executor, &mut Quiet).unwrap_err();
+    let error = bouture::cluster_merge::run(&settings, &mut executor, &mut Quiet).unwrap_err();
     assert!(matches!(error, Error::Duplicate { .. }), "{error}");
     assert!(
         !dir.path().join("state").exists(),

@@ -88,6 +88,20 @@ fn invalid(what: &'static str, name: &str, cmd: &Cmd) -> Error {
     }
 }
 
+/// `PROGRAM list -o FIELDS --no-headers --separator=,`: one `NAME,VALUE`
+/// line per object.
+fn listing(on: &On<'_>, program: &str, fields: &str) -> Cmd {
+    let program = on.paths.gnt(program);
+    on.cmd(&[
+        &program,
+        "list",
+        "-o",
+        fields,
+        "--no-headers",
+        "--separator=,",
+    ])
+}
+
 /// `NAME,VALUE` lines.
 fn pairs(cmd: &Cmd, text: &str) -> Result<Vec<(String, String)>, Error> {
     lines(text)
@@ -164,15 +178,7 @@ impl Query for Nodes<'_> {
     type Answer = Vec<NodeFacts>;
 
     fn command(&self) -> Cmd {
-        let program = self.on.paths.gnt("gnt-node");
-        self.on.cmd(&[
-            &program,
-            "list",
-            "-o",
-            "name,offline",
-            "--no-headers",
-            "--separator=,",
-        ])
+        listing(&self.on, "gnt-node", "name,offline")
     }
 
     fn parse(&self, cmd: &Cmd, stdout: Vec<u8>) -> Result<Vec<NodeFacts>, Error> {
@@ -209,26 +215,20 @@ impl Query for Instances<'_> {
     type Answer = Vec<InstanceFacts>;
 
     fn command(&self) -> Cmd {
-        let program = self.on.paths.gnt("gnt-instance");
-        self.on.cmd(&[
-            &program,
-            "list",
-            "-o",
-            "name,status",
-            "--no-headers",
-            "--separator=,",
-        ])
+        listing(&self.on, "gnt-instance", "name,status")
     }
 
     fn parse(&self, cmd: &Cmd, stdout: Vec<u8>) -> Result<Vec<InstanceFacts>, Error> {
-        let mut instances = Vec::new();
-        for (name, status) in pairs(cmd, &text(&stdout))? {
-            if !is_valid_name(&name) || !is_status(&status) {
-                return Err(invalid("instance", &format!("{name},{status}"), cmd));
-            }
-            instances.push(InstanceFacts { name, status });
-        }
-        Ok(instances)
+        pairs(cmd, &text(&stdout))?
+            .into_iter()
+            .map(|(name, status)| {
+                if is_valid_name(&name) && is_status(&status) {
+                    Ok(InstanceFacts { name, status })
+                } else {
+                    Err(invalid("instance", &format!("{name},{status}"), cmd))
+                }
+            })
+            .collect()
     }
 }
 

@@ -1,7 +1,6 @@
 //! The typed plan: every step, its precondition checks, its actions and,
 //! until the point of no return, how each action is undone.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -122,6 +121,12 @@ pub struct Options {
     pub our_public_key: PathBuf,
     /// The merging clusters' root private key (copied for the run, then removed).
     pub their_private_key: String,
+    /// Discover and plan only: nothing is changed anywhere, no state
+    /// directory is written ([`crate::run`] returns
+    /// [`crate::Outcome::Planned`]). Never recorded: a plan (and the
+    /// journal that holds it) is of a run, whichever way it was asked for.
+    #[serde(skip)]
+    pub dry_run: bool,
 }
 
 impl Options {
@@ -140,19 +145,8 @@ impl Options {
             remote: GanetiPaths::default(),
             our_public_key: PathBuf::from("/root/.ssh/id_rsa.pub"),
             their_private_key: "/root/.ssh/id_rsa".to_owned(),
+            dry_run: false,
         }
-    }
-
-    /// [`Options::merge_options`] as `bouture merge` command-line flags.
-    pub fn merge_flags(&self) -> Vec<String> {
-        let mut flags = Vec::new();
-        if let Some(groups) = self.groups {
-            flags.push("--groups".to_owned());
-            flags.push(groups.name().to_owned());
-        }
-        flags.push("--parameter-conflicts".to_owned());
-        flags.push(self.parameter_conflicts.name().to_owned());
-        flags
     }
 
     /// The options given to `bouture_merge::merge_files`.
@@ -303,25 +297,8 @@ pub enum Action {
     },
     /// Remove a local regular file (nothing when it is missing).
     Remove(PathBuf),
-    /// Merge `ours` with `theirs` into `staged` (bouture-merge), check the
-    /// result, then install it over `install` atomically (mode 0640, the
-    /// owner of `install`), and read it back.
-    MergeConfig {
-        /// Our config.data as it was (the backup).
-        ours: PathBuf,
-        /// The merging clusters' config.data.
-        theirs: Vec<PathBuf>,
-        /// Where the merged file is written first.
-        staged: PathBuf,
-        /// Our live config.data.
-        install: PathBuf,
-        /// Node names the merged file must hold.
-        nodes: Vec<String>,
-        /// Instance names the merged file must hold.
-        instances: Vec<String>,
-        /// The settings' merge options as `bouture merge` flags (for the operator).
-        flags: Vec<String>,
-    },
+    /// Merge the configurations, check the result and install it.
+    MergeConfig(MergeConfig),
     /// Run node and instance listings; every expected name must be listed.
     CompareLists {
         /// `gnt-node list -o name --no-headers`.
@@ -343,17 +320,18 @@ impl Action {
             Self::CompareLists {
                 nodes, instances, ..
             } => vec![nodes, instances],
-            Self::Backup { .. }
-            | Self::Restore { .. }
-            | Self::Remove(_)
-            | Self::MergeConfig { .. } => Vec::new(),
+            Self::Backup { .. } | Self::Restore { .. } | Self::Remove(_) | Self::MergeConfig(_) => {
+                Vec::new()
+            }
         }
     }
 
-    /// The action as shell lines an operator could run by hand;
-    /// `describe` renders a command (the executor's exact command line).
+    /// The action as shell lines an operator could run by hand (the
+    /// config merge, which is bouture-merge's, as a comment stating what
+    /// it merges and how: [`MergeConfig`]); `describe` renders a command
+    /// (the executor's exact command line).
     pub fn shell_lines(&self, describe: &dyn Fn(&Cmd) -> String) -> Vec<String> {
-        let p = |path: &Path| shell_quote(&path.display().to_string());
+        let p = quote_path;
         match self {
             Self::Run(cmd) => vec![describe(cmd)],
             Self::ExpectStopped(cmd) => vec![format!(
@@ -364,24 +342,7 @@ impl Action {
             Self::Backup { from, to } => vec![format!("cp -p {} {}", p(from), p(to))],
             Self::Restore { backup, to } => vec![format!("cp -p {} {}", p(backup), p(to))],
             Self::Remove(path) => vec![format!("rm -f {}", p(path))],
-            Self::MergeConfig {
-                ours,
-                theirs,
-                staged,
-                install,
-                flags,
-                ..
-            } => {
-                let mut merge = format!("bouture merge --config {}", p(ours));
-                for other in theirs {
-                    let _ = write!(merge, " --merge {}", p(other));
-                }
-                let _ = write!(merge, " --output {}", p(staged));
-                for flag in flags {
-                    let _ = write!(merge, " {}", shell_quote(flag));
-                }
-                vec![merge, format!("cp {} {}", p(staged), p(install))]
-            }
+            Self::MergeConfig(merge) => merge.shell_lines(),
             Self::CompareLists {
                 nodes,
                 instances,
@@ -401,6 +362,76 @@ impl Action {
             ],
         }
     }
+}
+
+/// Merge `ours` with `theirs` into `staged` (bouture-merge), check the
+/// result, then install it over `install` atomically (mode 0640, the owner
+/// of `install`), and read it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MergeConfig {
+    /// Our config.data as it was (the backup).
+    pub ours: PathBuf,
+    /// The merging clusters' config.data.
+    pub theirs: Vec<PathBuf>,
+    /// Where the merged file is written first.
+    pub staged: PathBuf,
+    /// Our live config.data.
+    pub install: PathBuf,
+    /// Node names the merged file must hold.
+    pub nodes: Vec<String>,
+    /// Instance names the merged file must hold.
+    pub instances: Vec<String>,
+    /// What is done with node groups whose name clashes
+    /// ([`Options::groups`]).
+    pub groups: Option<GroupStrategy>,
+    /// Whether differing strict parameters refuse the merge
+    /// ([`Options::parameter_conflicts`]).
+    pub parameter_conflicts: ParameterPolicy,
+}
+
+impl MergeConfig {
+    /// The options given to `bouture_merge::merge_files`.
+    pub fn merge_options(&self) -> bouture_merge::Options {
+        bouture_merge::Options {
+            groups: self.groups,
+            parameter_conflicts: self.parameter_conflicts,
+            ..bouture_merge::Options::default()
+        }
+    }
+
+    /// The merge as shell lines: a comment stating what is merged into
+    /// what and how (bouture-merge's job, no command of its own here),
+    /// then the copy over our config.data.
+    fn shell_lines(&self) -> Vec<String> {
+        let theirs: Vec<String> = self.theirs.iter().map(|t| quote_path(t)).collect();
+        vec![
+            format!(
+                "# merge {} {} into {} (node groups: {}; parameter conflicts: {}), then check it",
+                quote_path(&self.ours),
+                theirs.join(" "),
+                quote_path(&self.staged),
+                self.groups
+                    .map_or("refused when their names clash", GroupStrategy::name),
+                self.parameter_conflicts.name()
+            ),
+            self.install_line(),
+        ]
+    }
+
+    /// `cp STAGED INSTALL`, the merged file installed.
+    pub fn install_line(&self) -> String {
+        format!(
+            "cp {} {}",
+            quote_path(&self.staged),
+            quote_path(&self.install)
+        )
+    }
+}
+
+/// A path as one shell word.
+fn quote_path(path: &Path) -> String {
+    shell_quote(&path.display().to_string())
 }
 
 /// An action and how to undo it (empty after the point of no return, or
@@ -461,9 +492,11 @@ impl Plan {
     pub fn build(run_id: &str, settings: &Options, facts: &Facts) -> Self {
         let ctx = steps::Ctx::new(run_id, settings, facts);
         let steps = ctx.steps();
+        let mut settings = settings.clone();
+        settings.dry_run = false;
         Self {
             run_id: run_id.to_owned(),
-            settings: settings.clone(),
+            settings,
             facts: facts.clone(),
             backup: ctx.backup,
             work_dir: ctx.work_dir,
@@ -474,62 +507,5 @@ impl Plan {
     /// The index of the step whose success is the point of no return.
     pub fn point_of_no_return(&self) -> Option<usize> {
         self.steps.iter().position(|s| s.point_of_no_return)
-    }
-
-    /// The plan as text: every step with its checks, the exact command
-    /// lines and their undo; `describe` renders a command.
-    pub fn to_text(&self, describe: &dyn Fn(&Cmd) -> String) -> String {
-        let mut out = String::new();
-        let names: Vec<&str> = self
-            .facts
-            .clusters
-            .iter()
-            .map(|c| c.host.as_str())
-            .collect();
-        let _ = writeln!(
-            out,
-            "Plan {}: merge {} into {} (master {})",
-            self.run_id,
-            names.join(", "),
-            self.facts.ours.cluster_name,
-            self.facts.ours.master
-        );
-        let _ = writeln!(
-            out,
-            "State directory: {}",
-            self.settings.state_dir.display()
-        );
-        let _ = writeln!(out, "Backup of our config.data: {}", self.backup.display());
-        for (index, step) in self.steps.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "\n{:>2}. {}: {}",
-                index + 1,
-                step.kind.name(),
-                step.title
-            );
-            for check in &step.checks {
-                let _ = writeln!(out, "    check: {}", check.describe());
-            }
-            if step.actions.is_empty() {
-                out.push_str("    (nothing to do)\n");
-            }
-            for planned in &step.actions {
-                for line in planned.action.shell_lines(describe) {
-                    let _ = writeln!(out, "    {line}");
-                }
-                for undo in &planned.undo {
-                    for line in undo.shell_lines(describe) {
-                        let _ = writeln!(out, "      undo: {line}");
-                    }
-                }
-            }
-            if step.point_of_no_return {
-                out.push_str(
-                    "\n    ---- point of no return: after this step nothing is undone; on failure bouture stops and prints what is left ----\n",
-                );
-            }
-        }
-        out
     }
 }

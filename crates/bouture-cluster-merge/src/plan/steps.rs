@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use bouture_text::shell_quote;
 
 use super::{
-    AUTHORIZED_KEYS_BACKUP, Action, Check, GanetiPaths, MASTER_DAEMONS, Options, Planned, Restart,
-    Step, StepKind,
+    AUTHORIZED_KEYS_BACKUP, Action, Check, GanetiPaths, MASTER_DAEMONS, MergeConfig, Options,
+    Planned, Restart, Step, StepKind,
 };
 use crate::command::{Cmd, Identity};
 use crate::facts::{ClusterFacts, Facts};
@@ -93,14 +93,10 @@ impl<'a> Ctx<'a> {
     }
 
     fn verify_ours(&self) -> Step {
-        step(
+        one_command(
             StepKind::VerifyOurs,
             "verify our cluster",
-            vec![],
-            vec![done(Action::Run(lcl(&[
-                &self.local().gnt("gnt-cluster"),
-                "verify",
-            ])))],
+            lcl(&[&self.local().gnt("gnt-cluster"), "verify"]),
         )
     }
 
@@ -178,7 +174,7 @@ impl<'a> Ctx<'a> {
             if stop {
                 "shut the merging clusters' instances down"
             } else {
-                "check that no merging instance runs (--skip-stop-instances)"
+                "check that no merging instance runs"
             },
             vec![],
             actions,
@@ -344,15 +340,16 @@ impl<'a> Ctx<'a> {
                 Check::SameContent(self.config.clone(), self.backup.clone()),
             ],
             vec![Planned {
-                action: Action::MergeConfig {
+                action: Action::MergeConfig(MergeConfig {
                     ours: self.backup.clone(),
                     theirs: self.fetched.clone(),
                     staged: self.work_dir.join("merged.config.data"),
                     install: self.config.clone(),
                     nodes: self.nodes.clone(),
                     instances: self.instances.clone(),
-                    flags: self.settings.merge_flags(),
-                },
+                    groups: self.settings.groups,
+                    parameter_conflicts: self.settings.parameter_conflicts,
+                }),
                 undo: vec![Action::Restore {
                     backup: self.backup.clone(),
                     to: self.config.clone(),
@@ -434,14 +431,10 @@ impl<'a> Ctx<'a> {
     }
 
     fn redist_config(&self) -> Step {
-        step(
+        one_command(
             StepKind::RedistConfig,
             "redistribute the configuration",
-            vec![],
-            vec![done(Action::Run(lcl(&[
-                &self.local().gnt("gnt-cluster"),
-                "redist-conf",
-            ])))],
+            lcl(&[&self.local().gnt("gnt-cluster"), "redist-conf"]),
         )
     }
 
@@ -485,9 +478,9 @@ impl<'a> Ctx<'a> {
         step(
             StepKind::StartInstances,
             match restart {
-                Restart::All => "start every instance of the merged cluster (--restart all)",
-                Restart::Up => "start the merged instances that were running (--restart up)",
-                Restart::None => "start no instance (--restart none)",
+                Restart::All => "start every instance of the merged cluster",
+                Restart::Up => "start the merged instances that were running",
+                Restart::None => "start no instance",
             },
             vec![],
             actions,
@@ -585,6 +578,11 @@ fn step(kind: StepKind, title: &str, checks: Vec<Check>, actions: Vec<Planned>) 
         actions,
         point_of_no_return: false,
     }
+}
+
+/// A step of one command, with nothing to undo and no check.
+fn one_command(kind: StepKind, title: &str, cmd: Cmd) -> Step {
+    step(kind, title, vec![], vec![done(Action::Run(cmd))])
 }
 
 /// An action with nothing to undo.
