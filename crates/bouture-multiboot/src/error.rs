@@ -60,6 +60,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An image source could not be downloaded (nothing of it is kept).
+    #[error("image {image}: {url}: {message}")]
+    Pull {
+        /// The image.
+        image: String,
+        /// The URL, without user, password, query or fragment.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// An image name that is not in the boot list.
     #[error("unknown image '{image}': the images are {}", .valid.join(", "))]
     UnknownImage {

@@ -7,8 +7,10 @@ mod grubenv;
 mod layout;
 mod model;
 mod plan;
+mod pull;
 mod running;
 mod size;
+mod superblock;
 mod switch;
 mod tools;
 
@@ -28,7 +30,8 @@ pub use plan::{
     DiskPlan, FilesystemPlan, ImagePlan, MountPlan, PartitionPlan, PartitionRole, Plan,
     PlanOptions, entry_id,
 };
-pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
+pub use pull::PULL_DEADLINE;
+pub use running::{PROC_CMDLINE, PROC_MOUNTINFO, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{
     BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,

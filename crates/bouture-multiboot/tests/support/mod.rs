@@ -205,3 +205,48 @@ pub(crate) fn build_two(plan: &Plan, disk: &Path, centos: &Path, ubuntu: &Path) 
     )
     .unwrap();
 }
+
+/// A copy of the disk (sparse), to compare with later.
+pub(crate) fn snapshot(disk: &Path, name: &str) -> PathBuf {
+    let copy = disk.with_file_name(name);
+    let out = Command::new("cp")
+        .args(["--sparse=always"])
+        .arg(disk)
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    copy
+}
+
+/// `cmp` of the whole disks, or of one partition of each.
+pub(crate) fn same(a: &Path, b: &Path, part: Option<&PartitionPlan>) -> bool {
+    let mut command = Command::new(tool("cmp", "diffutils"));
+    command.arg("-s");
+    if let Some(p) = part {
+        command
+            .arg(format!("--ignore-initial={}", p.offset_bytes))
+            .arg(format!("--bytes={}", p.size_bytes));
+    }
+    command.arg(a).arg(b).status().unwrap().success()
+}
+
+/// `mke2fs -t TYPE -d TREE` into a new file of `mib` MiB: a raw
+/// filesystem image.
+pub(crate) fn make_fs(tree: &Path, fs_type: &str, mib: u64, out: &Path) -> PathBuf {
+    output(
+        "mke2fs",
+        "e2fsprogs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            fs_type,
+            "-d",
+            tree.to_str().unwrap(),
+            out.to_str().unwrap(),
+            &format!("{mib}M"),
+        ],
+    );
+    out.to_path_buf()
+}
