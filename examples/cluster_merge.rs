@@ -8,9 +8,11 @@
 
 use std::path::Path;
 
-use bouture::cluster_merge::{Options, Prepared, Quiet, SshOptions, SystemExecutor, dry_run};
+use bouture::cluster_merge::{
+    Error, Options, Outcome, Quiet, SshOptions, SystemExecutor, run as merge,
+};
 
-/// The plan of merging `clusters` (their master's names) into the cluster this node is
+/// The plan of merging (an [`Outcome::Planned`], `dry_run` being set) `clusters` (their master's names) into the cluster this node is
 /// the master of; `state_dir` is where a real run would keep its journal (nothing is
 /// written there).
 ///
@@ -18,13 +20,11 @@ use bouture::cluster_merge::{Options, Prepared, Quiet, SshOptions, SystemExecuto
 ///
 /// A cluster named twice or not a host name, a command over SSH failed, or the
 /// clusters cannot be merged (conflicts, the merged configuration refused).
-pub fn run(
-    state_dir: &Path,
-    clusters: Vec<String>,
-) -> Result<Prepared, bouture::cluster_merge::Error> {
-    let options = Options::new(clusters, state_dir.to_path_buf());
+pub fn run(state_dir: &Path, clusters: Vec<String>) -> Result<Outcome, Error> {
+    let mut options = Options::new(clusters, state_dir.to_path_buf());
+    options.dry_run = true;
     let mut executor = SystemExecutor::new(SshOptions::default());
-    dry_run(&options, &mut executor, &mut Quiet)
+    merge(&options, &mut executor, &mut Quiet)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state_dir = args
         .next()
         .ok_or("usage: cluster_merge STATE_DIR CLUSTER...")?;
-    let prepared = run(Path::new(&state_dir), args.collect())?;
+    let Outcome::Planned(prepared) = run(Path::new(&state_dir), args.collect())? else {
+        return Err("a dry run ran the merge".into());
+    };
     #[allow(clippy::print_stdout)]
     {
         println!(

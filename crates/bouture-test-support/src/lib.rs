@@ -32,6 +32,8 @@
 //! proxy. Starting one takes about a second; tests may run in parallel (one proxy each).
 
 pub mod client;
+#[cfg(feature = "cluster-sim")]
+pub mod cluster_sim;
 pub mod demo_node;
 pub mod ganeti;
 pub mod ganeti_config;
