@@ -35,7 +35,6 @@ pub fn run(cfg: &Path, master_url: &str) -> Result<usize, Box<dyn std::error::Er
     Ok(graft.report.map_or(0, |report| report.totals.grafted))
 }
 
-#[allow(dead_code)] // the facade's tests call `run`, not `main`
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
     let cfg = args.next().ok_or("usage: graft NODE_CFG MASTER_URL")?;
@@ -46,4 +45,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{grafted} partition(s) grafted");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::{Duration, Instant};
+
+    use bouture_test_support::SlapProxy;
+    use bouture_test_support::node::{TestNode, TestPartition};
+
+    #[test]
+    fn grafts_the_node_onto_a_real_proxy_holding_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = TestNode::new(dir.path(), "COMP-EXAMPLE")
+            .partition(TestPartition::new(0).instance("Main", "started"))
+            .partition(TestPartition::new(1))
+            .write();
+        let proxy = SlapProxy::start("COMP-EXAMPLE").unwrap();
+        // Another graft of the node holds the lock: the example waits for it.
+        let lock =
+            bouture::graft::NodeLock::acquire(&node.instance_root, Duration::ZERO, &mut |_, _| {})
+                .unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            drop(lock);
+        });
+        let started = Instant::now();
+        assert_eq!(super::run(&node.cfg, proxy.url()).unwrap(), 1);
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "it waited for the lock"
+        );
+        releaser.join().unwrap();
+    }
 }

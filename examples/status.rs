@@ -29,7 +29,6 @@ pub fn run(cfg: &Path, switchfile: &Path) -> Result<String, Box<dyn std::error::
     ))
 }
 
-#[allow(dead_code)] // the facade's tests call `run`, not `main`
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
     let cfg = args.next().ok_or("usage: status NODE_CFG SWITCHFILE")?;
@@ -40,4 +39,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{line}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn reads_what_bouture_status_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = bouture_test_support::demo_node::materialize_demo_node(dir.path());
+        let line = super::run(&cfg, &dir.path().join("bouture-switch")).unwrap();
+        assert!(line.starts_with("following the original master "), "{line}");
+        assert!(line.ends_with("; 0 change(s) to carry back"), "{line}");
+    }
 }

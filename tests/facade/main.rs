@@ -87,23 +87,6 @@ fn plans_a_multiboot_disk_through_the_facade() {
 }
 
 #[test]
-fn a_cluster_merge_naming_one_cluster_twice_is_refused_before_anything_runs() {
-    use bouture::cluster_merge::{Error, Options, Quiet, SshOptions, SystemExecutor};
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Options::new(
-        vec!["b.example.com".to_owned(), "B.example.com.".to_owned()],
-        dir.path().join("state"),
-    );
-    let mut executor = SystemExecutor::new(SshOptions::default());
-    let error = bouture::cluster_merge::dry_run(&settings, &mut executor, &mut Quiet).unwrap_err();
-    assert!(matches!(error, Error::Duplicate { .. }), "{error}");
-    assert!(
-        !dir.path().join("state").exists(),
-        "a dry run writes nothing"
-    );
-}
-
-#[test]
 fn reads_no_offline_changes_through_the_facade() {
     let dir = tempfile::tempdir().unwrap();
     let switchfile = dir.path().join("SWITCHFILE");
@@ -117,51 +100,4 @@ fn reads_no_offline_changes_through_the_facade() {
             .is_none(),
         "no changes file, no changes"
     );
-}
-
-#[path = "../../examples/graft.rs"]
-#[allow(unreachable_pub)]
-mod graft_example;
-
-#[path = "../../examples/status.rs"]
-#[allow(unreachable_pub)]
-mod status_example;
-
-#[test]
-fn the_graft_example_grafts_the_node_onto_a_real_proxy_holding_the_lock() {
-    use bouture_test_support::SlapProxy;
-    use bouture_test_support::node::{TestNode, TestPartition};
-    let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::new(dir.path(), "COMP-EXAMPLE")
-        .partition(TestPartition::new(0).instance("Main", "started"))
-        .partition(TestPartition::new(1))
-        .write();
-    let proxy = SlapProxy::start("COMP-EXAMPLE").unwrap();
-    // Another graft of the node holds the lock: the example waits for it.
-    let lock = bouture::graft::NodeLock::acquire(
-        &node.instance_root,
-        std::time::Duration::ZERO,
-        &mut |_, _| {},
-    )
-    .unwrap();
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        drop(lock);
-    });
-    let started = std::time::Instant::now();
-    assert_eq!(graft_example::run(&node.cfg, proxy.url()).unwrap(), 1);
-    assert!(
-        started.elapsed() >= std::time::Duration::from_millis(500),
-        "it waited for the lock"
-    );
-    releaser.join().unwrap();
-}
-
-#[test]
-fn the_status_example_reads_what_bouture_status_reports() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = demo_node::materialize_demo_node(dir.path());
-    let line = status_example::run(&cfg, &dir.path().join("bouture-switch")).unwrap();
-    assert!(line.starts_with("following the original master "), "{line}");
-    assert!(line.ends_with("; 0 change(s) to carry back"), "{line}");
 }

@@ -183,6 +183,10 @@ impl FailoverLog for Logger<'_> {
     fn log(&mut self, level: Level, message: &str) {
         Logger::log(self, level, message);
     }
+
+    fn name(&self, name: bouture_failover::Name<'_>) -> String {
+        crate::commands::failover::name(name)
+    }
 }
 
 /// Open the log file for appending: created (mode 0640) when missing,

@@ -14,12 +14,39 @@ pub enum OutputFormat {
     Json,
 }
 
-/// The error and its sources on one line, separated by `: `.
-pub(crate) use bouture_text::error_chain;
+/// The error and its sources on one line, separated by `: `
+/// ([`bouture_text::error_chain`], [`flags`] applied).
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    flags(bouture_text::error_chain(error), error)
+}
+
+/// The CA file option a refused master certificate's hint names, as the
+/// command line's flag: the library names `TlsOptions::ca_file`.
+const CA_FILE_FLAG: &str = "--new-master-ca-file FILE";
+
+/// `text` (the rendering of `error` and its sources) with what the
+/// libraries name by their options' fields named by the command line's
+/// flags: the hint of a refused master certificate found in the chain.
+pub(crate) fn flags(mut text: String, error: &(dyn std::error::Error + 'static)) -> String {
+    use bouture_master_client::Error as MasterError;
+    let mut node = Some(error);
+    while let Some(current) = node {
+        let master = current.downcast_ref::<MasterError>().or_else(|| {
+            current
+                .downcast_ref::<Box<MasterError>>()
+                .map(|boxed| &**boxed)
+        });
+        if let Some(MasterError::Certificate { rejection, .. }) = master {
+            text = text.replace(&rejection.hint(), &rejection.hint_naming(CA_FILE_FLAG));
+        }
+        node = current.source();
+    }
+    text
+}
 
 /// The error's message and its sources' messages, outermost first; a source
 /// whose message the text so far already holds is left out (a wrapper that
-/// words its cause into its own message).
+/// words its cause into its own message). Each is worded with [`flags`].
 pub(crate) fn error_causes(error: &(dyn std::error::Error + 'static)) -> (String, Vec<String>) {
     let message = error.to_string();
     let mut said = message.clone();
@@ -30,11 +57,11 @@ pub(crate) fn error_causes(error: &(dyn std::error::Error + 'static)) -> (String
         if !said.contains(&text) {
             said.push_str(": ");
             said.push_str(&text);
-            causes.push(text);
+            causes.push(flags(text, error));
         }
         source = cause.source();
     }
-    (message, causes)
+    (flags(message, error), causes)
 }
 
 /// Write a serde value as pretty JSON followed by a newline. Generic over

@@ -149,6 +149,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Resuming was asked as a dry run ([`crate::Options::dry_run`]).
+    #[error("a recorded merge is resumed, never planned again: a resume cannot be a dry run")]
+    DryRunResume,
     /// Resuming with clusters other than the recorded ones.
     #[error("the recorded merge is of {recorded}, not of {given}")]
     ResumeMismatch {

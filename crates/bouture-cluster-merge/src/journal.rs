@@ -10,8 +10,11 @@ use crate::plan::Plan;
 
 /// The journal's file name in the state directory.
 pub const JOURNAL_FILE: &str = "journal.json";
-/// The journal format written by this version.
-pub const JOURNAL_FORMAT: u32 = 1;
+/// The journal format written by this version. 2: the config merge action
+/// holds its typed choices (`groups`, `parameter_conflicts`) instead of
+/// command-line flags, and step titles name no flag (a journal of format 1
+/// is refused, as any other format).
+pub const JOURNAL_FORMAT: u32 = 2;
 /// The largest journal read.
 const JOURNAL_LIMIT: u64 = 64 * 1024 * 1024;
 

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 mod command;
+mod discover;
 mod error;
 mod exec;
 mod facts;
 mod journal;
 mod plan;
+mod query;
 mod run;
 mod ssh;
 mod state;
@@ -21,10 +23,10 @@ pub use journal::{
     FailureRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, Status, StepRecord, StepState,
 };
 pub use plan::{
-    AUTHORIZED_KEYS_BACKUP, Action, Check, GanetiPaths, Options, Plan, Planned, Restart, Step,
-    StepKind,
+    AUTHORIZED_KEYS_BACKUP, Action, Check, GanetiPaths, MergeConfig, Options, Plan, Planned,
+    Restart, Step, StepKind,
 };
-pub use run::{Event, Observer, Prepared, Quiet, Report, dry_run, resume, run};
+pub use run::{Event, Note, Observer, Outcome, Prepared, Quiet, Report, resume, run};
 pub use ssh::{
     DEFAULT_COMMAND_DEADLINE, HostKeyPolicy, KEY_LIMIT, OUTPUT_LIMIT, SshOptions, SystemExecutor,
 };

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::command::{Capture, Cmd, Identity};
+use crate::discover::discover;
 use crate::error::Error;
 use crate::exec::{CmdOutput, ExecError, Executor};
-use crate::facts::{CONFIG_LIMIT, Facts, discover, key_command};
+use crate::facts::{CONFIG_LIMIT, Facts};
 use crate::journal::{FailureRecord, Journal, Status, StepState};
-use crate::plan::{Action, Check, Options, Plan, Step};
+use crate::plan::{Action, Check, MergeConfig, Options, Plan, Step};
+use crate::query::{ClusterKey, Query as _};
 
 /// What the run tells its caller as it goes (for progress output).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +41,22 @@ pub enum Event {
     /// An action is undone (its shell lines).
     Undo(String),
     /// Something the operator should know.
-    Note(String),
+    Note(Note),
+}
+
+/// What the run tells the operator as it goes, beyond steps and actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Note {
+    /// The point of no return is passed: from now on a failure stops the
+    /// merge and nothing is undone.
+    PointOfNoReturnPassed,
+    /// A step failed before the point of no return: everything done is
+    /// undone, newest first.
+    RollingBack,
+    /// An undo failed: the rollback stops there and older steps are left
+    /// as they are; once the cause is fixed, resuming continues the undo.
+    UndoFailed,
 }
 
 /// Receives [`Event`]s.
@@ -54,6 +71,20 @@ pub struct Quiet;
 
 impl Observer for Quiet {
     fn event(&mut self, _event: &Event) {}
+}
+
+/// What [`run`] did: planned only ([`Options::dry_run`]), or ran.
+#[derive(Debug)]
+#[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per run, unpacked by the caller at once"
+)]
+pub enum Outcome {
+    /// A dry run: what was found and would be done; nothing was changed.
+    Planned(Prepared),
+    /// A merge that started, and how it ended.
+    Ran(Report),
 }
 
 /// What a dry run found and would do.
@@ -219,7 +250,7 @@ fn utc_now() -> String {
 
 /// Discover and plan without changing anything anywhere (no state directory
 /// is written either).
-pub fn dry_run(
+fn plan_only(
     settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
@@ -246,7 +277,21 @@ fn lock(state_dir: &Path) -> Result<bouture_fs::PidLock, Error> {
 /// is recorded there, discover (nothing changed on failure), write the
 /// journal, run the steps, undo on failure before the point of no return,
 /// stop after it, and clean up.
+///
+/// With [`Options::dry_run`], only discover and plan: nothing is changed
+/// anywhere and no state directory is written ([`Outcome::Planned`]).
 pub fn run(
+    settings: &Options,
+    exec: &mut dyn Executor,
+    observer: &mut dyn Observer,
+) -> Result<Outcome, Error> {
+    if settings.dry_run {
+        return plan_only(settings, exec, observer).map(Outcome::Planned);
+    }
+    start(settings, exec, observer).map(Outcome::Ran)
+}
+
+fn start(
     settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
@@ -305,12 +350,16 @@ pub fn run(
 /// keys as `settings` (the caller's, not the journal's: a journal never
 /// chooses which programs run); the operator's other choices (groups,
 /// restart...) are the recorded ones. The plan run is rebuilt from the
-/// recorded settings and facts ([`Journal::load`]).
+/// recorded settings and facts ([`Journal::load`]). A resume is never a
+/// dry run ([`Error::DryRunResume`]).
 pub fn resume(
     settings: &Options,
     exec: &mut dyn Executor,
     observer: &mut dyn Observer,
 ) -> Result<Report, Error> {
+    if settings.dry_run {
+        return Err(Error::DryRunResume);
+    }
     let state_dir = settings.state_dir.as_path();
     let _lock = lock(state_dir)?;
     let Some(journal) = Journal::load(state_dir)? else {
@@ -411,7 +460,7 @@ impl Runner<'_> {
         let merged = steps.iter().enumerate().any(|(index, step)| {
             step.actions
                 .iter()
-                .any(|p| matches!(p.action, Action::MergeConfig { .. }))
+                .any(|p| matches!(p.action, Action::MergeConfig(_)))
                 && self
                     .journal
                     .steps
@@ -512,9 +561,8 @@ impl Runner<'_> {
             self.set_state(index, StepState::Done)?;
             self.log.line(&format!("step {} done", step.kind.name()));
             if step.point_of_no_return {
-                self.observer.event(&Event::Note(
-                    "point of no return passed: from now on a failure stops the merge and nothing is undone".to_owned(),
-                ));
+                self.observer
+                    .event(&Event::Note(Note::PointOfNoReturnPassed));
             }
         }
         self.journal.status = Status::Complete;
@@ -592,10 +640,7 @@ impl Runner<'_> {
     /// `--resume`, once the cause is fixed, retries the failed undo and
     /// goes on.
     fn rollback(&mut self) -> Result<(), Error> {
-        self.observer.event(&Event::Note(
-            "a step failed before the point of no return: undoing everything done, newest first"
-                .to_owned(),
-        ));
+        self.observer.event(&Event::Note(Note::RollingBack));
         // Retried now: only the undo that fails in this run is the operator's.
         self.journal.undo_failures.clear();
         for index in (0..self.journal.steps.len()).rev() {
@@ -617,9 +662,7 @@ impl Runner<'_> {
                                 "{lines}\n  failed: {}",
                                 bouture_text::truncate(&failure.message, 600)
                             ));
-                            self.observer.event(&Event::Note(
-                                "an undo failed: the rollback stops here and older steps are left as they are; fix the cause, then --resume continues the undo".to_owned(),
-                            ));
+                            self.observer.event(&Event::Note(Note::UndoFailed));
                             return self.save();
                         }
                         self.journal.undone.push(lines);
@@ -772,7 +815,11 @@ impl Runner<'_> {
             .iter()
             .find(|c| &c.host == cluster)
             .map_or_else(|| cluster.clone(), |c| c.master.clone());
-        let fetch = key_command(&self.journal.plan.settings, &master);
+        let fetch = ClusterKey {
+            host: &master,
+            path: &self.journal.plan.settings.their_private_key,
+        }
+        .command();
         let output = self.run_cmd(&fetch)?;
         self.exec
             .add_cluster_key(cluster, &output.stdout)
@@ -847,29 +894,13 @@ impl Runner<'_> {
             Action::Backup { from, to } => backup(from, to),
             Action::Restore { backup, to } => restore(backup, to),
             Action::Remove(path) => remove(path),
-            Action::MergeConfig {
-                ours,
-                theirs,
-                staged,
-                install,
-                nodes,
-                instances,
-                ..
-            } => {
+            Action::MergeConfig(merge) => {
                 self.make_work_dir()?;
-                let report = merge_config(
-                    &self.journal.plan.settings,
-                    ours,
-                    theirs,
-                    staged,
-                    install,
-                    nodes,
-                    instances,
-                )?;
+                let report = merge_config(merge)?;
                 self.log.line(&format!(
                     "merged config.data installed at {} (staged at {})",
-                    install.display(),
-                    staged.display()
+                    merge.install.display(),
+                    merge.staged.display()
                 ));
                 self.merge = Some(report);
                 Ok(())
@@ -1001,29 +1032,26 @@ fn remove(path: &Path) -> Result<(), ActionFailure> {
 
 /// Merge into `staged`, check it, install it over `install` atomically
 /// (mode 0640, `install`'s owner), read it back.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the fields of Action::MergeConfig"
-)]
-fn merge_config(
-    settings: &Options,
-    ours: &Path,
-    theirs: &[PathBuf],
-    staged: &Path,
-    install: &Path,
-    nodes: &[String],
-    instances: &[String],
-) -> Result<bouture_merge::Report, ActionFailure> {
-    let theirs: Vec<&Path> = theirs.iter().map(PathBuf::as_path).collect();
-    let report = bouture_merge::merge_files(ours, &theirs, Some(staged), &settings.merge_options())
-        .map_err(|e| {
+fn merge_config(merge: &MergeConfig) -> Result<bouture_merge::Report, ActionFailure> {
+    let MergeConfig {
+        ours,
+        staged,
+        install,
+        nodes,
+        instances,
+        ..
+    } = merge;
+    let options = merge.merge_options();
+    let theirs: Vec<&Path> = merge.theirs.iter().map(PathBuf::as_path).collect();
+    let report =
+        bouture_merge::merge_files(ours, &theirs, Some(staged), &options).map_err(|e| {
             ActionFailure::untouched(format!("merge: {}", bouture_text::error_chain(&e)))
         })?;
     // Verify the merged file before it replaces ours: it must load again
     // (bouture-merge's reader and checks), hold every node and instance,
     // and have Ganeti's mode.
     let bytes = read_config(staged).map_err(ActionFailure::untouched)?;
-    bouture_merge::merge_files(staged, &[], None, &settings.merge_options()).map_err(|e| {
+    bouture_merge::merge_files(staged, &[], None, &options).map_err(|e| {
         ActionFailure::untouched(format!(
             "the merged {} does not load again: {}",
             staged.display(),

@@ -36,11 +36,7 @@ pub(crate) fn parse_json_object(bytes: &[u8]) -> Result<JsonObject, FileErrorKin
 
 /// The message of a key found twice (at most [`KEY_SHOWN`] characters of it).
 fn duplicate_key(key: &str) -> String {
-    let mut shown: String = key.chars().take(KEY_SHOWN).collect();
-    if shown.len() < key.len() {
-        shown.push('…');
-    }
-    format!("duplicate key {shown:?}")
+    format!("duplicate key {:?}", bouture_text::truncate(key, KEY_SHOWN))
 }
 
 /// `serde_json` appends " at line L column C"; the error carries those separately.

@@ -336,6 +336,35 @@ pub struct ConfigureReport {
     pub written: bool,
 }
 
+/// What [`configure`] is asked.
+#[derive(Debug, Clone)]
+pub struct ConfigureOptions {
+    /// The node configuration read (never modified).
+    pub node_cfg: PathBuf,
+    /// Where the configuration for the new master is written.
+    pub new_cfg: PathBuf,
+    /// The new master's URL.
+    pub new_master_url: String,
+    /// Check and compute everything, write nothing.
+    pub dry_run: bool,
+}
+
+impl ConfigureOptions {
+    /// Write the configuration of `node_cfg` for `new_master_url` to `new_cfg`.
+    pub fn new(
+        node_cfg: impl Into<PathBuf>,
+        new_cfg: impl Into<PathBuf>,
+        new_master_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            node_cfg: node_cfg.into(),
+            new_cfg: new_cfg.into(),
+            new_master_url: new_master_url.into(),
+            dry_run: false,
+        }
+    }
+}
+
 /// Read `node_cfg`, make the configuration for `new_master_url`, and, unless
 /// `dry_run`, write it atomically to `new_cfg` with no wider permissions than
 /// `node_cfg` (and, as root, its owner), holding the lock of `new_cfg`'s
@@ -344,12 +373,14 @@ pub struct ConfigureReport {
 /// Refuses a `new_cfg` that is the same file as `node_cfg` (same path, a
 /// symbolic link or a hard link to it: device and inode are compared).
 /// A symbolic link at `new_cfg` is replaced by the new file, not followed.
-pub fn configure(
-    node_cfg: &Path,
-    new_cfg: &Path,
-    new_master_url: &str,
-    dry_run: bool,
-) -> Result<ConfigureReport, ConfigureError> {
+pub fn configure(options: &ConfigureOptions) -> Result<ConfigureReport, ConfigureError> {
+    let ConfigureOptions {
+        node_cfg,
+        new_cfg,
+        new_master_url,
+        dry_run,
+    } = options;
+    let (node_cfg, new_cfg, dry_run) = (node_cfg.as_path(), new_cfg.as_path(), *dry_run);
     check_master_url(new_master_url)?;
     let node_metadata = std::fs::metadata(node_cfg).map_err(|source| {
         NodeConfigError::Read(FileError::new(node_cfg, FileErrorKind::Io { source }))

@@ -12,5 +12,6 @@ pub mod switchfile;
 pub use graft_step::GraftStepError;
 pub use run::{
     DEFAULT_MASTER_TIMEOUT, DEFAULT_PIDFILE_INSTANCE, Error, Failover, FailoverLog,
-    FailoverOutcome, FileRole, Master, NotProcessed, Options, SlaposCommand, SlaposNode,
+    FailoverOutcome, FileRole, Master, Name, NotProcessed, Options, SlaposCommand, SlaposNode,
+    Unwritable,
 };

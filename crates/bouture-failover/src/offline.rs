@@ -12,7 +12,7 @@ use bouture_offline_changes::{self as changes, Change, MasterSnapshot, Return};
 
 use bouture_text::Level;
 
-use crate::run::{FailoverLog, Options};
+use crate::run::{FailoverLog, FileRole, Name, Options, Unwritable};
 use crate::switchfile::{self, SwitchStatus};
 
 /// The files a run may write next to the switchfile.
@@ -34,11 +34,11 @@ fn companions(switchfile: &Path) -> [PathBuf; 5] {
 /// A directory is checked by creating (and removing) a file in it, which
 /// catches a missing directory, a read-only file system and missing
 /// permissions alike.
-pub(crate) fn unwritable(options: &Options) -> Vec<String> {
+pub(crate) fn unwritable(options: &Options) -> Vec<Unwritable> {
     let mut problems = Vec::new();
-    for (option, path) in [
-        ("--switchfile", &options.switchfile),
-        ("--new-node-cfg", &options.new_node_cfg),
+    for (role, path) in [
+        (FileRole::Switchfile, &options.switchfile),
+        (FileRole::NewNodeCfg, &options.new_node_cfg),
     ] {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -56,7 +56,11 @@ pub(crate) fn unwritable(options: &Options) -> Vec<String> {
                 .map(|error| format!("cannot create a file in {}: {error}", dir.display())),
         };
         if let Some(problem) = problem {
-            problems.push(format!("{option} {}: {problem}", path.display()));
+            problems.push(Unwritable {
+                role,
+                path: path.clone(),
+                problem,
+            });
         }
     }
     // Something that is not a regular file where a companion goes is never
@@ -65,12 +69,15 @@ pub(crate) fn unwritable(options: &Options) -> Vec<String> {
         if let Ok(metadata) = std::fs::symlink_metadata(path)
             && !metadata.is_file()
         {
-            problems.push(format!(
-                "--switchfile {}: {} is {}, not a regular file, and is never replaced",
-                options.switchfile.display(),
-                path.display(),
-                bouture_fs::describe(metadata.file_type())
-            ));
+            problems.push(Unwritable {
+                role: FileRole::Switchfile,
+                path: options.switchfile.clone(),
+                problem: format!(
+                    "{} is {}, not a regular file, and is never replaced",
+                    path.display(),
+                    bouture_fs::describe(metadata.file_type())
+                ),
+            });
         }
     }
     problems
@@ -181,7 +188,7 @@ pub(crate) fn collect_changes(
         Ok(Some(_)) => log.log(
             Level::Warning,
             &format!(
-                "{} in {}; see `bouture status --switchfile {}`, then acknowledge with --ack",
+                "{} in {}; {}",
                 if collected == 0 {
                     "what changed while the node followed the new master could not be \
                      collected: noted"
@@ -194,7 +201,9 @@ pub(crate) fn collect_changes(
                     )
                 },
                 changes::changes_path(&options.switchfile).display(),
-                options.switchfile.display()
+                log.name(Name::Acknowledge {
+                    switchfile: &options.switchfile
+                })
             ),
         ),
         Ok(None) => log.log(

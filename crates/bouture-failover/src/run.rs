@@ -89,6 +89,13 @@ impl SlaposNode for SlaposCommand {
 pub trait FailoverLog {
     /// One line of the log.
     fn log(&mut self, level: Level, message: &str);
+
+    /// How the lines name what their reader acts on (a file of the run, how
+    /// to acknowledge the changes carried back): by default the library's
+    /// wording ([`Name`]'s `Display`); a command line names its options.
+    fn name(&self, name: Name<'_>) -> String {
+        name.to_string()
+    }
 }
 
 /// Keep the lines (for tests and embedders that show them later).
@@ -198,8 +205,10 @@ pub enum FailoverOutcome {
     NotProcessed(NotProcessed),
 }
 
-/// A file of the failover, named as the option of `bouture failover` that
-/// gives it (so that a message says which argument to change).
+/// A file of the failover, by the [`Options`] field that gives it. A
+/// message names it through its caller ([`FailoverLog::name`],
+/// [`Error::message`]): by default as the field (`Options::pidfile`); the
+/// command line names its option instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileRole {
@@ -216,11 +225,78 @@ pub enum FileRole {
 impl fmt::Display for FileRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::NodeCfg => "--cfg",
-            Self::NewNodeCfg => "--new-node-cfg",
-            Self::Pidfile => "--pidfile",
-            Self::Switchfile => "--switchfile",
+            Self::NodeCfg => "Options::node_cfg",
+            Self::NewNodeCfg => "Options::new_node_cfg",
+            Self::Pidfile => "Options::pidfile",
+            Self::Switchfile => "Options::switchfile",
         })
+    }
+}
+
+/// What a failover message names that its caller words: one of the run's
+/// files, or how to list and acknowledge the changes carried back. Its
+/// [`fmt::Display`] is the library's wording (the `Options` field, the
+/// functions to call); a command line gives its own ([`FailoverLog::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Name<'a> {
+    /// One of the run's files.
+    File(FileRole),
+    /// How to see the changes noted beside `switchfile` and acknowledge
+    /// them once handled.
+    Acknowledge {
+        /// The switchfile the changes are noted beside.
+        switchfile: &'a Path,
+    },
+    /// How to give the path of the `slapos` program that cannot be started.
+    SlaposProgram,
+}
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(role) => role.fmt(f),
+            Self::Acknowledge { .. } => f.write_str(
+                "see them with status::read, then acknowledge them with \
+                 bouture_offline_changes::acknowledge",
+            ),
+            Self::SlaposProgram => f.write_str("give its path to SlaposCommand::new"),
+        }
+    }
+}
+
+/// The library's wording of a [`Name`].
+fn own_name(name: Name<'_>) -> String {
+    name.to_string()
+}
+
+/// A file the run may have to write that cannot be written (or replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unwritable {
+    /// Which file.
+    pub role: FileRole,
+    /// Its path.
+    pub path: PathBuf,
+    /// Why it cannot be written.
+    pub problem: String,
+}
+
+impl Unwritable {
+    /// The problem, its file named by `name`.
+    pub fn message(&self, name: &dyn Fn(Name<'_>) -> String) -> String {
+        format!(
+            "{} {}: {}",
+            name(Name::File(self.role)),
+            self.path.display(),
+            self.problem
+        )
+    }
+}
+
+impl fmt::Display for Unwritable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(&own_name))
     }
 }
 
@@ -236,11 +312,7 @@ pub enum Error {
     Url(ConfigureError),
     /// The pidfile is the node's `pidfile_instance`: `slapos node instance`
     /// would find it locked and refuse to run.
-    #[error(
-        "--pidfile {} is the node's pidfile_instance ({}): `slapos node instance` would \
-         find it locked and refuse to run; choose another path, e.g. /run/bouture-failover.pid",
-        pidfile.display(), pidfile_instance.display()
-    )]
+    #[error("{}", self.message(&own_name))]
     PidfileIsPidfileInstance {
         /// The pidfile given.
         pidfile: PathBuf,
@@ -248,7 +320,7 @@ pub enum Error {
         pidfile_instance: PathBuf,
     },
     /// Two of the failover's files are the same file.
-    #[error("{role} {} is {}", path.display(), clash_text(*role, *other))]
+    #[error("{}", self.message(&own_name))]
     SameFile {
         /// The file.
         path: PathBuf,
@@ -266,17 +338,13 @@ pub enum Error {
     Switchfile(#[from] SwitchfileError),
     /// The original master is offline and the run must record it, but the
     /// files it writes cannot be written (each problem names its option).
-    #[error(
-        "the original master is offline but the failover's files cannot be written, so the \
-         node cannot switch to the new master: {}",
-        problems.join("; ")
-    )]
+    #[error("{}", self.message(&own_name))]
     NotWritable {
         /// What cannot be written, and why.
-        problems: Vec<String>,
+        problems: Vec<Unwritable>,
     },
     /// The inner program cannot be started.
-    #[error("cannot run `{program}` (give its path with --slapos-command)")]
+    #[error("{}", self.message(&own_name))]
     Inner {
         /// The program, as [`SlaposNode::program`] names it.
         program: String,
@@ -306,13 +374,51 @@ pub enum Error {
     RewriteNewConfig(#[source] ConfigureError),
 }
 
-fn clash_text(role: FileRole, other: FileRole) -> String {
-    match (role, other) {
-        (FileRole::Switchfile, _) => "also a configuration file; choose another path".into(),
-        (FileRole::NewNodeCfg, FileRole::NodeCfg) => "the node configuration itself; choose \
-            another path: the node configuration is never modified"
-            .into(),
-        (_, other) => format!("also {other}; choose another path"),
+impl Error {
+    /// This error's own message (without its sources), the failover's files
+    /// and hints named by `name` (its [`fmt::Display`] uses the library's
+    /// wording; the command line passes its option names).
+    pub fn message(&self, name: &dyn Fn(Name<'_>) -> String) -> String {
+        match self {
+            Self::PidfileIsPidfileInstance {
+                pidfile,
+                pidfile_instance,
+            } => format!(
+                "{} {} is the node's pidfile_instance ({}): `slapos node instance` would \
+                 find it locked and refuse to run; choose another path, e.g. \
+                 /run/bouture-failover.pid",
+                name(Name::File(FileRole::Pidfile)),
+                pidfile.display(),
+                pidfile_instance.display()
+            ),
+            Self::SameFile { path, role, other } => {
+                let clash = match (role, other) {
+                    (FileRole::Switchfile, _) => {
+                        "also a configuration file; choose another path".to_owned()
+                    }
+                    (FileRole::NewNodeCfg, FileRole::NodeCfg) => "the node configuration \
+                        itself; choose another path: the node configuration is never modified"
+                        .to_owned(),
+                    (_, other) => {
+                        format!("also {}; choose another path", name(Name::File(*other)))
+                    }
+                };
+                format!("{} {} is {clash}", name(Name::File(*role)), path.display())
+            }
+            Self::NotWritable { problems } => format!(
+                "the original master is offline but the failover's files cannot be written, \
+                 so the node cannot switch to the new master: {}",
+                problems
+                    .iter()
+                    .map(|problem| problem.message(name))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Self::Inner { program, .. } => {
+                format!("cannot run `{program}` ({})", name(Name::SlaposProgram))
+            }
+            other => other.to_string(),
+        }
     }
 }
 
@@ -389,8 +495,9 @@ impl Run<'_> {
             self.log.log(
                 Level::Warning,
                 &format!(
-                    "--switchfile {}: {problem}; it still counts as switched (its existence \
+                    "{} {}: {problem}; it still counts as switched (its existence \
                      decides, as with the Python tool)",
+                    self.log.name(Name::File(FileRole::Switchfile)),
                     options.switchfile.display()
                 ),
             );
@@ -484,12 +591,11 @@ impl Run<'_> {
             options.new_node_cfg.display()
         ));
         let started = Instant::now();
-        let configured = configure::configure(
+        let configured = configure::configure(&configure::ConfigureOptions::new(
             &options.node_cfg,
             &options.new_node_cfg,
             &options.new_master_url,
-            false,
-        )
+        ))
         .map_err(Error::SwitchConfigure)?;
         for change in &configured.changes {
             self.info(&format!("configure: {change}"));
@@ -554,12 +660,11 @@ impl Run<'_> {
                 options.new_master_url
             ),
         );
-        configure::configure(
+        configure::configure(&configure::ConfigureOptions::new(
             &options.node_cfg,
             &options.new_node_cfg,
             &options.new_master_url,
-            false,
-        )
+        ))
         .map_err(Error::RewriteNewConfig)?;
         Ok(())
     }
@@ -623,12 +728,13 @@ impl Run<'_> {
         &mut self,
         outcome: InnerOutcome,
         action: Action,
-        problems: Vec<String>,
+        problems: Vec<Unwritable>,
     ) -> Result<(), Error> {
         let offline = matches!(outcome, InnerOutcome::Offline);
         for problem in &problems {
+            let problem = problem.message(&|name| self.log.name(name));
             if offline {
-                self.log.log(Level::Error, problem);
+                self.log.log(Level::Error, &problem);
             } else {
                 self.log.log(
                     Level::Warning,

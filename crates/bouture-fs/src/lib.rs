@@ -8,7 +8,7 @@ mod write;
 
 pub use identity::{FileId, resolve, same_file};
 pub use lock::{Access, FileLock, LockError, PidLock, Wait};
-pub use read::{Links, ReadError, read_bounded, read_to_limit};
+pub use read::{Links, ReadError, read_bounded, read_head, read_to_limit};
 pub use replace::{Staged, replace_together};
 pub use write::{
     WriteError, remove_if_exists, write_at_verified, write_atomic, write_atomic_with, write_like,

@@ -440,7 +440,7 @@ fn push_char(out: &mut String, c: char, whole: &str) -> Result<(), EncodeError> 
 
 fn invalid_char(whole: &str, code: u32) -> EncodeError {
     EncodeError::InvalidChar {
-        string: whole.chars().take(80).collect(),
+        string: bouture_text::truncate(whole, 80),
         code,
     }
 }

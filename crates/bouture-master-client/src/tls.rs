@@ -252,29 +252,35 @@ pub struct CertificateRejection {
 }
 
 impl CertificateRejection {
-    /// What the operator can do about it.
-    pub fn hint(&self) -> &'static str {
+    /// What the operator can do about it, the CA file named as the option
+    /// that gives it ([`TlsOptions::ca_file`]).
+    pub fn hint(&self) -> String {
+        self.hint_naming("TlsOptions::ca_file")
+    }
+
+    /// [`Self::hint`], the option that gives a CA file named `ca_file` (a
+    /// command line passes its flag).
+    pub fn hint_naming(&self, ca_file: &str) -> String {
         match self.problem {
-            CertificateProblem::UnknownIssuer => {
-                "if you trust that CA, pass its certificate with --new-master-ca-file FILE \
-                 (TlsOptions::ca_file), or add it to SSL_CERT_FILE or the system's store"
-            }
-            CertificateProblem::SelfSigned => {
+            CertificateProblem::UnknownIssuer => format!(
+                "if you trust that CA, pass its certificate with {ca_file}, or add it to \
+                 SSL_CERT_FILE or the system's store"
+            ),
+            CertificateProblem::SelfSigned => format!(
                 "if this is the master's own certificate (compare the fingerprint on the master, \
                  e.g. `openssl x509 -noout -fingerprint -sha256 -in CERT`), pin it: save it in a \
-                 PEM file and pass --new-master-ca-file FILE (TlsOptions::ca_file)"
-            }
-            CertificateProblem::NameMismatch { .. } => {
+                 PEM file and pass it with {ca_file}"
+            ),
+            CertificateProblem::NameMismatch { .. } => format!(
                 "use a master URL with a name or address the certificate holds, or pin this exact \
-                 certificate with --new-master-ca-file FILE (TlsOptions::ca_file)"
-            }
-            CertificateProblem::Expired { .. } | CertificateProblem::NotYetValid => {
+                 certificate with {ca_file}"
+            ),
+            CertificateProblem::Expired { .. } | CertificateProblem::NotYetValid => format!(
                 "renew the master's certificate (or fix this node's clock), or pin this exact \
-                 certificate with --new-master-ca-file FILE (TlsOptions::ca_file)"
-            }
+                 certificate with {ca_file}"
+            ),
             CertificateProblem::Other(_) => {
-                "check the master's certificate, or pin it with --new-master-ca-file FILE \
-                 (TlsOptions::ca_file)"
+                format!("check the master's certificate, or pin it with {ca_file}")
             }
         }
     }

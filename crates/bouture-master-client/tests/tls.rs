@@ -42,7 +42,7 @@ fn rejected(url: &str, tls: TlsOptions, cert: &Path) -> (CertificateProblem, Str
         "{message}"
     );
     assert!(message.contains(&rejection.fingerprint), "{message}");
-    assert!(message.contains("--new-master-ca-file"), "{message}");
+    assert!(message.contains("TlsOptions::ca_file"), "{message}");
     (rejection.problem.clone(), message)
 }
 

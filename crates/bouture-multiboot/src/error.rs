@@ -1,9 +1,45 @@
 //! The errors of building and switching.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use crate::grubenv::GrubEnvError;
 use crate::model::ValidationErrors;
+
+/// What a message names that its caller words: the library names its
+/// options' fields ([`fmt::Display`]), a command line its flags
+/// ([`Error::message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input {
+    /// Where an image's content is given ([`crate::BuildOptions::sources`]).
+    Sources,
+    /// How an image's content is given (an [`crate::ImageSource`]).
+    SourceForms,
+    /// The disk images written ([`crate::BuildOptions::outputs`]).
+    Outputs,
+    /// How to rewrite the default image anyway ([`crate::DeployOptions::force`]).
+    Force,
+    /// How to build a raw disk image ([`crate::DiskFormat::Raw`]).
+    RawFormat,
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sources => "BuildOptions::sources",
+            Self::SourceForms => "an ImageSource: a directory, a tar archive, a filesystem image (raw or qcow2) or an http(s) URL; or BuildOptions::pull for the image's image_pull_url",
+            Self::Outputs => "BuildOptions::outputs",
+            Self::Force => "set DeployOptions::force",
+            Self::RawFormat => "DiskFormat::Raw",
+        })
+    }
+}
+
+/// The library's wording of an [`Input`].
+fn own_name(input: Input) -> String {
+    input.to_string()
+}
 
 /// A tool that is not installed, and the Debian package that provides it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -52,12 +88,56 @@ pub enum Error {
         /// The start of its error output.
         stderr: String,
     },
-    /// An `--image NAME=SOURCE` problem.
+    /// An image source given twice.
+    #[error("{}", self.message(&own_name))]
+    SourceGivenTwice {
+        /// The image.
+        image: String,
+    },
+    /// An image without a source.
+    #[error("{}", self.message(&own_name))]
+    SourceMissing {
+        /// The image.
+        image: String,
+    },
+    /// Neither one output nor one per disk.
+    #[error("{}", self.message(&own_name))]
+    OutputCount {
+        /// The document's disks.
+        disks: usize,
+        /// The outputs given.
+        given: usize,
+    },
+    /// The image to deploy is the default and the deploy was not forced.
+    #[error("{}", self.message(&own_name))]
+    DefaultImage {
+        /// The image.
+        image: String,
+        /// Which images are safe to update.
+        safe: String,
+    },
+    /// A qcow2 disk image, which is switched only raw.
+    #[error("{}", self.message(&own_name))]
+    Qcow2 {
+        /// The disk image.
+        path: PathBuf,
+    },
+    /// An image source problem.
     #[error("image {image}: {message}")]
     Source {
         /// The image.
         image: String,
         /// What is wrong.
+        message: String,
+    },
+    /// An image source could not be downloaded (nothing of it is kept).
+    #[error("image {image}: {url}: {message}")]
+    Pull {
+        /// The image.
+        image: String,
+        /// The URL, without user, password, query or fragment.
+        url: String,
+        /// What went wrong.
         message: String,
     },
     /// An image name that is not in the boot list.
@@ -110,4 +190,37 @@ pub(crate) fn io(
 ) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { path, what, source }
+}
+
+impl Error {
+    /// This error's own message (without its sources), what the operator
+    /// acts on named by `name` (its [`fmt::Display`] uses the library's
+    /// wording; the command line passes its flags).
+    pub fn message(&self, name: &dyn Fn(Input) -> String) -> String {
+        match self {
+            Self::SourceGivenTwice { image } => {
+                format!("image {image}: given twice with {}", name(Input::Sources))
+            }
+            Self::SourceMissing { image } => format!(
+                "image {image}: no content given ({})",
+                name(Input::SourceForms)
+            ),
+            Self::OutputCount { disks, given } => format!(
+                "the document has {disks} disks: give {} once (names are derived) or once per \
+                 disk, not {given} times",
+                name(Input::Outputs)
+            ),
+            Self::DefaultImage { image, safe } => format!(
+                "image {image} is the default: a failed update would leave nothing to fall \
+                 back to; {safe}, or {}",
+                name(Input::Force)
+            ),
+            Self::Qcow2 { path } => format!(
+                "{}: is a qcow2 image; switch the raw image ({}) or convert it with qemu-img",
+                path.display(),
+                name(Input::RawFormat)
+            ),
+            other => other.to_string(),
+        }
+    }
 }

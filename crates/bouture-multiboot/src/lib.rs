@@ -7,8 +7,10 @@ mod grubenv;
 mod layout;
 mod model;
 mod plan;
+mod pull;
 mod running;
 mod size;
+mod superblock;
 mod switch;
 mod tools;
 
@@ -17,7 +19,7 @@ pub use build::{
     BuildOptions, BuildReport, BuiltDisk, DeployOptions, DeployReport, DeployedPartition,
     DiskFormat, ImageSource, build_disks, buildable, deploy_image,
 };
-pub use error::{Error, MissingTool};
+pub use error::{Error, Input, MissingTool};
 pub use grubenv::{GRUBENV_SIZE, GrubEnv, GrubEnvError};
 pub use layout::{LAYOUT_FORMAT, LAYOUT_NAME};
 pub use model::{
@@ -28,12 +30,14 @@ pub use plan::{
     DiskPlan, FilesystemPlan, ImagePlan, MountPlan, PartitionPlan, PartitionRole, Plan,
     PlanOptions, entry_id,
 };
-pub use running::{PROC_CMDLINE, Running, read_cmdline, running_image};
+pub use pull::PULL_DEADLINE;
+pub use running::{PROC_CMDLINE, PROC_MOUNTINFO, Running, read_cmdline, running_image};
 pub use size::Size;
 pub use switch::{
-    BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOutcome,
+    BOOT_INFO_NAME, BootStatus, BootTarget, GRUB_DIR, GrubEnvLocation, Switch, SwitchOptions,
+    SwitchOutcome,
 };
-pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
+pub use tools::{GRUB_I386_PC, GRUB_X86_64_EFI, TOOL_DEADLINE};
 
 /// Parse JSON text, refusing duplicate keys in any object: serde keeps the
 /// first of two equal keys and Python's `json` the last, so a document with

@@ -155,6 +155,10 @@ pub struct ImagePlan {
     pub image_name: String,
     /// `image_uuid`.
     pub image_uuid: String,
+    /// `image_pull_url`: downloaded by a build when it is http(s) and no
+    /// other source is given.
+    #[serde(default)]
+    pub image_pull_url: String,
     /// `boot`.
     pub boot: bool,
     /// Its boot entry's position in grub.cfg (Bareon's `grub_id`).
@@ -498,6 +502,7 @@ impl Plan {
                 name: image.name.clone(),
                 image_name: image.image_name.clone(),
                 image_uuid: image.image_uuid.clone(),
+                image_pull_url: image.image_pull_url.clone(),
                 boot: image.boot,
                 grub_id: images.len(),
                 grub_entry_id: entry_id(&image.name),
@@ -514,6 +519,21 @@ impl Plan {
             partitions_policy: provision.partitions_policy,
             image_deploy_flags: provision.image_deploy_flags.clone(),
         })
+    }
+
+    /// The bytes of all the partitions an image's filesystems are on (the
+    /// most its content can be, whatever its form).
+    pub fn capacity_of(&self, image: &str) -> u64 {
+        self.disks
+            .iter()
+            .flat_map(|d| &d.partitions)
+            .filter(|p| {
+                p.filesystem
+                    .as_ref()
+                    .is_some_and(|f| f.images.iter().any(|i| i == image))
+            })
+            .map(|p| p.size_bytes)
+            .sum()
     }
 
     /// The image booted by default (`boot: true`).

@@ -97,6 +97,14 @@ pub enum SwitchOutcome {
     },
 }
 
+/// How [`BootTarget::switch`] and [`BootTarget::confirm`] run.
+#[derive(Debug, Clone, Default)]
+pub struct SwitchOptions {
+    /// Check everything and say what would change; write nothing (the
+    /// target is locked shared, as for reading).
+    pub dry_run: bool,
+}
+
 /// Which switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Switch {
@@ -133,8 +141,9 @@ impl BootTarget {
         &self,
         image: &str,
         switch: Switch,
-        dry_run: bool,
+        options: &SwitchOptions,
     ) -> Result<SwitchOutcome, Error> {
+        let dry_run = options.dry_run;
         let opened = self.open(!dry_run)?;
         let element = find_element(&opened.info, image)?.clone();
         apply(self, opened, element, switch, dry_run)
@@ -144,7 +153,8 @@ impl BootTarget {
     /// the kernel command line `cmdline` booted the default. A no-op that
     /// says so when it already is; refused when the command line names none
     /// of the disk's images (run it on the booted system).
-    pub fn confirm(&self, cmdline: &str, dry_run: bool) -> Result<SwitchOutcome, Error> {
+    pub fn confirm(&self, cmdline: &str, options: &SwitchOptions) -> Result<SwitchOutcome, Error> {
+        let dry_run = options.dry_run;
         let opened = self.open(!dry_run)?;
         let running = crate::running::running_image(&opened.info, cmdline)?;
         let Some(name) = running.image else {
@@ -175,14 +185,7 @@ impl BootTarget {
                 let local = tempfile::NamedTempFile::new()
                     .map_err(io(disk, "cannot stage the boot info"))?;
                 std::fs::write(local.path(), &text).map_err(io(local.path(), "cannot write"))?;
-                let local_text = local
-                    .path()
-                    .to_str()
-                    .filter(|t| !t.contains([' ', '"', '\n']))
-                    .ok_or_else(|| Error::Target {
-                        path: local.path().to_owned(),
-                        message: "temporary path unusable by debugfs".into(),
-                    })?;
+                let local_text = debugfs_word(local.path(), "temporary")?;
                 let script = format!(
                     "cd {GRUB_DIR}\nrm {BOOT_INFO_NAME}\nwrite {local_text} {BOOT_INFO_NAME}\n"
                 );
@@ -521,6 +524,17 @@ pub(crate) fn debugfs(
     Ok(String::from_utf8_lossy(&tools.run(command, None)?).into_owned())
 }
 
+/// `path` as one word of a debugfs script (no space, quote or newline), or
+/// a refusal naming it (`what`: "work" or "temporary").
+pub(crate) fn debugfs_word<'p>(path: &'p Path, what: &str) -> Result<&'p str, Error> {
+    path.to_str()
+        .filter(|t| !t.contains([' ', '"', '\n']))
+        .ok_or_else(|| Error::Target {
+            path: path.to_owned(),
+            message: format!("{what} path unusable by debugfs"),
+        })
+}
+
 /// `FILE?offset=N`, the e2fsprogs I/O option syntax.
 pub(crate) fn device_spec(disk: &Path, offset: u64) -> Result<String, Error> {
     let text = disk
@@ -557,10 +571,9 @@ pub(crate) fn read_disk(lock: FileLock, path: &Path) -> Result<Opened, Error> {
     let file = lock.file();
     let mut magic = [0u8; 4];
     if file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"QFI\xfb" {
-        return Err(Error::Unsupported(format!(
-            "{}: is a qcow2 image; switch the raw image (bouture deploy build --output-format raw) or convert it with qemu-img",
-            path.display()
-        )));
+        return Err(Error::Qcow2 {
+            path: path.to_owned(),
+        });
     }
     let table = read_table(&tools, path)?;
     let target = |message: String| Error::Target {

@@ -1,11 +1,11 @@
 //! External tools: found up front (with the Debian package to install when
-//! missing), run with bounded output.
+//! missing), run through bouture-proc: bounded output, a deadline
+//! ([`TOOL_DEADLINE`]), the whole process group stopped or killed.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, MissingTool};
@@ -28,8 +28,9 @@ pub(crate) fn find(tool: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub(crate) struct Tools {
     found: Vec<(&'static str, PathBuf)>,
-    /// Set (by a signal handler) to stop: the running tool is killed.
-    cancel: Option<Arc<AtomicBool>>,
+    /// Set non-zero (by a signal handler) to stop: the running tool is
+    /// stopped with its process group.
+    cancel: Option<Arc<AtomicUsize>>,
 }
 
 impl Tools {
@@ -64,7 +65,7 @@ impl Tools {
 
     /// Stop when `cancel` is set: [`Tools::run`] kills the running tool and
     /// [`Tools::check_cancel`] says so.
-    pub(crate) fn cancelled_by(mut self, cancel: Option<Arc<AtomicBool>>) -> Self {
+    pub(crate) fn cancelled_by(mut self, cancel: Option<Arc<AtomicUsize>>) -> Self {
         self.cancel = cancel;
         self
     }
@@ -72,15 +73,18 @@ impl Tools {
     /// [`Error::Interrupted`] once cancelled.
     pub(crate) fn check_cancel(&self) -> Result<(), Error> {
         match &self.cancel {
-            Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Interrupted),
+            Some(flag) if flag.load(Ordering::SeqCst) != 0 => Err(Error::Interrupted),
             _ => Ok(()),
         }
     }
 
-    /// [`run`], killing the tool when cancelled.
+    /// [`run`], stopping the tool when cancelled.
     pub(crate) fn run(&self, command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
         self.check_cancel()?;
-        run_with(command, input, self.cancel.as_deref())
+        match self.cancel.as_deref() {
+            Some(cancel) => run_with(command, input, cancel),
+            None => run(command, input),
+        }
     }
 
     pub(crate) fn command(&self, tool: &str) -> Command {
@@ -95,106 +99,71 @@ impl Tools {
     }
 }
 
-/// Most bytes kept from a tool's standard output.
-pub(crate) const OUTPUT_LIMIT: u64 = 4 * 1024 * 1024;
+/// Most bytes kept from a tool's standard output (more is an error).
+pub(crate) const OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
+/// Most bytes kept from the start of a tool's standard error.
+const STDERR_LIMIT: usize = 8192;
+/// How long one tool may run before it is killed with its process group
+/// (an `mke2fs -d` of a large tree, a `qemu-img convert` of a large disk).
+pub const TOOL_DEADLINE: Duration = Duration::from_mins(30);
 
 /// Run a command (with optional standard input), return its standard output
 /// (at most `OUTPUT_LIMIT` bytes); a failure carries the start of stderr.
 pub(crate) fn run(command: Command, input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
-    run_with(command, input, None)
+    run_with(command, input, &AtomicUsize::new(0))
 }
 
-/// [`run`], killing the command as soon as `cancel` is set.
+/// [`run`] through bouture-proc (its own process group, bounded output,
+/// killed with its group at [`TOOL_DEADLINE`]), stopped as soon as `cancel`
+/// is non-zero.
 fn run_with(
-    mut command: Command,
+    command: Command,
     input: Option<&[u8]>,
-    cancel: Option<&AtomicBool>,
+    cancel: &AtomicUsize,
 ) -> Result<Vec<u8>, Error> {
     let described = describe(&command);
-    command
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|error| Error::Tool {
+    let failed = |status: String, stderr: String| Error::Tool {
         command: described.clone(),
-        status: "not started".into(),
-        stderr: error.to_string(),
-    })?;
-    let stdin = child.stdin.take();
-    let input = input.map(<[u8]>::to_vec);
-    let writer = std::thread::spawn(move || {
-        if let (Some(mut stdin), Some(input)) = (stdin, input) {
-            let _ = stdin.write_all(&input);
-        }
-    });
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        if let Some(mut stderr) = stderr {
-            let _ = stderr.by_ref().take(8192).read_to_end(&mut kept);
-            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-        }
-        kept
-    });
-    let stdout = child.stdout.take();
-    let overflow = Arc::new(AtomicBool::new(false));
-    let overflowed = Arc::clone(&overflow);
-    let out_reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(mut stdout) = stdout {
-            let _ = stdout.by_ref().take(OUTPUT_LIMIT + 1).read_to_end(&mut out);
-            if out.len() as u64 > OUTPUT_LIMIT {
-                overflowed.store(true, Ordering::SeqCst);
-            }
-        }
-        out
-    });
-    let mut interrupted = false;
-    let mut too_long = false;
-    let status = loop {
-        let waited = child.try_wait().map_err(|error| Error::Tool {
-            command: described.clone(),
-            status: "not waited for".into(),
-            stderr: error.to_string(),
-        })?;
-        if let Some(status) = waited {
-            break status;
-        }
-        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) && !interrupted {
-            interrupted = true;
-            let _ = child.kill();
-        }
-        if overflow.load(Ordering::SeqCst) && !too_long {
-            too_long = true;
-            let _ = child.kill();
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        status,
+        stderr,
     };
-    let _ = writer.join();
-    let out = out_reader.join().unwrap_or_default();
-    let stderr = reader.join().unwrap_or_default();
-    if interrupted {
-        return Err(Error::Interrupted);
+    let options = bouture_proc::Options {
+        stdout: bouture_proc::Bound::start(OUTPUT_LIMIT),
+        stderr: bouture_proc::Bound::start(STDERR_LIMIT),
+        ..bouture_proc::Options::new(TOOL_DEADLINE)
+    };
+    let excerpt = |stderr: &bouture_proc::Captured| {
+        bouture_text::truncate(String::from_utf8_lossy(&stderr.bytes).trim(), 2000)
+    };
+    let output = match bouture_proc::run_until_stopped(command, input, &options, cancel) {
+        Ok(output) => output,
+        Err(bouture_proc::Error::Stopped { .. }) => return Err(Error::Interrupted),
+        Err(bouture_proc::Error::Start { source, .. }) => {
+            return Err(failed("not started".into(), source.to_string()));
+        }
+        Err(bouture_proc::Error::Io { source, .. }) => {
+            return Err(failed("not waited for".into(), source.to_string()));
+        }
+        Err(bouture_proc::Error::Deadline {
+            deadline, stderr, ..
+        }) => {
+            return Err(failed(
+                format!("ran longer than {} s and was killed", deadline.as_secs()),
+                excerpt(&stderr),
+            ));
+        }
+        Err(error) => return Err(failed("not run".into(), error.to_string())),
+    };
+    if output.stdout.is_cut() {
+        return Err(failed(
+            format!("output longer than {OUTPUT_LIMIT} bytes"),
+            String::new(),
+        ));
     }
-    if out.len() as u64 > OUTPUT_LIMIT {
-        return Err(Error::Tool {
-            command: described,
-            status: format!("output longer than {OUTPUT_LIMIT} bytes"),
-            stderr: String::new(),
-        });
+    if !output.status.success() {
+        return Err(failed(output.status.to_string(), excerpt(&output.stderr)));
     }
-    if !status.success() {
-        return Err(Error::Tool {
-            command: described,
-            status: status.to_string(),
-            stderr: bouture_text::truncate(String::from_utf8_lossy(&stderr).trim(), 2000),
-        });
-    }
-    Ok(out)
+    Ok(output.stdout.bytes)
 }
 
 fn describe(command: &Command) -> String {

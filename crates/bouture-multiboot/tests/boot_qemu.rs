@@ -14,6 +14,7 @@
 
 mod support;
 
+use bouture_multiboot::SwitchOptions;
 use bouture_multiboot::{BootTarget, BuildOptions, Switch, build_disks};
 use support::qemu::{boot, initrd, kernel};
 use support::{document, fsck_all, image_tree, plan, sources};
@@ -50,8 +51,12 @@ fn qemu_boots_the_default_then_the_new_default_then_next_once() {
     assert_eq!(boot(&disk, work, 1), "centos");
     // 2. A new default, and a one-shot of the other image: the one-shot
     //    boots, and GRUB clears it before booting it...
-    target.switch("ubuntu", Switch::Default, false).unwrap();
-    target.switch("centos", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Default, &SwitchOptions::default())
+        .unwrap();
+    target
+        .switch("centos", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     assert_eq!(
         target.status().unwrap().next_image.as_deref(),
         Some("centos")

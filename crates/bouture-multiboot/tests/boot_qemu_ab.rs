@@ -18,6 +18,7 @@ mod support;
 
 use std::path::Path;
 
+use bouture_multiboot::SwitchOptions;
 use bouture_multiboot::{BootTarget, DeployOptions, Switch, SwitchOutcome, deploy_image};
 use support::qemu::{Firmware, initrd, initrd_ending, kernel, marker, marker_cmdline, run};
 use support::{build_two, document, fsck_all, image_tree, output, partition, plan, spec};
@@ -60,7 +61,9 @@ fn qemu_deploy_next_confirm_and_fall_back_by_itself() {
     let v2 = new_tree(work, "2.0", &kernel, &initrd(work, "ubuntu"));
     deploy_image(&DeployOptions::new("ubuntu", &disk, &v2, &on_centos)).unwrap();
     // 2. boot next ubuntu: it boots once, with its new kernel...
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let serial = boot(1, false);
     assert_eq!(marker(&serial, 1), "ubuntu");
     assert!(
@@ -75,16 +78,22 @@ fn qemu_deploy_next_confirm_and_fall_back_by_itself() {
     assert_eq!(marker(&serial, 2), "centos");
     let centos_cmdline = marker_cmdline(&serial);
     // 4. Once more, and confirmed from the booted ubuntu: it stays the default.
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let serial = boot(3, false);
     assert_eq!(marker(&serial, 3), "ubuntu");
     let ubuntu_cmdline = marker_cmdline(&serial);
-    let confirmed = target.confirm(&ubuntu_cmdline, false).unwrap();
+    let confirmed = target
+        .confirm(&ubuntu_cmdline, &SwitchOptions::default())
+        .unwrap();
     assert!(
         matches!(&confirmed, SwitchOutcome::Changed { image, .. } if image == "ubuntu"),
         "{confirmed:?}"
     );
-    let again = target.confirm(&ubuntu_cmdline, false).unwrap();
+    let again = target
+        .confirm(&ubuntu_cmdline, &SwitchOptions::default())
+        .unwrap();
     assert!(
         matches!(&again, SwitchOutcome::Unchanged { reason, .. } if reason.contains("already the default")),
         "{again:?}"
@@ -93,11 +102,15 @@ fn qemu_deploy_next_confirm_and_fall_back_by_itself() {
 
     // 5. Back on centos (confirmed from it); an ubuntu 3.0 whose init dies
     //    makes the kernel panic: panic=10 reboots, GRUB boots centos.
-    target.confirm(&centos_cmdline, false).unwrap();
+    target
+        .confirm(&centos_cmdline, &SwitchOptions::default())
+        .unwrap();
     let panics = initrd_ending(work, "ubuntu-panics", "ubuntu", "exit 1");
     let v3 = new_tree(work, "3.0", &kernel, &panics);
     deploy_image(&DeployOptions::new("ubuntu", &disk, &v3, &centos_cmdline)).unwrap();
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let serial = boot(5, true);
     let panic_at = serial
         .find("Kernel panic")
@@ -115,7 +128,9 @@ fn qemu_deploy_next_confirm_and_fall_back_by_itself() {
         "e2fsprogs",
         &["-w", "-R", "rm /boot/vmlinuz-3.0", &spec(&disk, root_u)],
     );
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let serial = boot(6, false);
     assert_eq!(marker(&serial, 6), "centos", "{serial}");
     // GRUB shows its errors for 10 s ("Press any key to continue..." times
@@ -146,7 +161,9 @@ fn qemu_uefi_boots_the_default_then_next_once() {
     build_two(&plan, &disk, &centos, &ubuntu);
     let target = BootTarget::Disk(disk.clone());
     assert_eq!(marker(&run(&disk, work, 1, &firmware, false), 1), "centos");
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     assert_eq!(marker(&run(&disk, work, 2, &firmware, false), 2), "ubuntu");
     let status = target.status().unwrap();
     assert_eq!(status.next_image, None, "GRUB's save_env on UEFI");

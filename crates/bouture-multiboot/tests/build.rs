@@ -11,6 +11,7 @@
 
 mod support;
 
+use bouture_multiboot::SwitchOptions;
 use bouture_multiboot::{BootTarget, BuildOptions, DiskFormat, Switch, SwitchOutcome, build_disks};
 use support::*;
 
@@ -212,7 +213,9 @@ fn switching_on_a_disk_image() {
     assert_eq!(status.default_image.as_deref(), Some("centos"));
     assert_eq!(status.next_image, None);
 
-    let outcome = target.switch("ubuntu", Switch::Default, false).unwrap();
+    let outcome = target
+        .switch("ubuntu", Switch::Default, &SwitchOptions::default())
+        .unwrap();
     assert!(
         matches!(outcome, SwitchOutcome::Changed { ref after, .. } if after == "image-ubuntu"),
         "{outcome:?}"
@@ -224,7 +227,9 @@ fn switching_on_a_disk_image() {
     fsck_all(&disk, &plan, 0);
 
     // Switching to the current default is a no-op that says so.
-    let outcome = target.switch("ubuntu", Switch::Default, false).unwrap();
+    let outcome = target
+        .switch("ubuntu", Switch::Default, &SwitchOptions::default())
+        .unwrap();
     assert_eq!(
         outcome,
         SwitchOutcome::Unchanged {
@@ -234,7 +239,9 @@ fn switching_on_a_disk_image() {
     );
 
     // A dry run writes nothing.
-    let outcome = target.switch("centos", Switch::Next, true).unwrap();
+    let outcome = target
+        .switch("centos", Switch::Next, &SwitchOptions { dry_run: true })
+        .unwrap();
     assert!(
         matches!(outcome, SwitchOutcome::Changed { dry_run: true, .. }),
         "{outcome:?}"
@@ -246,7 +253,7 @@ fn switching_on_a_disk_image() {
 
     // One-shot, by image_name this time.
     target
-        .switch("centos-7.1.1503", Switch::Next, false)
+        .switch("centos-7.1.1503", Switch::Next, &SwitchOptions::default())
         .unwrap();
     assert_eq!(
         grubenv_list(&disk, &plan, dir.path()),
@@ -264,7 +271,9 @@ fn switching_on_a_disk_image() {
     fsck_all(&disk, &plan, 0);
 
     // Unknown images are refused with the list.
-    let error = target.switch("debian", Switch::Default, false).unwrap_err();
+    let error = target
+        .switch("debian", Switch::Default, &SwitchOptions::default())
+        .unwrap_err();
     assert!(matches!(
         error,
         bouture_multiboot::Error::UnknownImage { .. }
@@ -291,7 +300,9 @@ fn concurrent_switches_never_corrupt_the_block() {
                     } else {
                         Switch::Next
                     };
-                    target.switch(image, switch, false).unwrap();
+                    target
+                        .switch(image, switch, &SwitchOptions::default())
+                        .unwrap();
                 }
             })
         })
@@ -332,7 +343,9 @@ fn switching_in_a_mounted_multiboot_directory() {
         target.status().unwrap().default_image.as_deref(),
         Some("centos")
     );
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let env = mounted.join("boot/grub/grubenv");
     assert_eq!(std::fs::metadata(&env).unwrap().len(), 1024);
     assert_eq!(
@@ -344,7 +357,9 @@ fn switching_in_a_mounted_multiboot_directory() {
         "saved_entry=image-centos\nnext_entry=image-ubuntu\n"
     );
     // Asking for the default again cancels the pending one-shot.
-    target.switch("centos", Switch::Next, false).unwrap();
+    target
+        .switch("centos", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     assert_eq!(
         output(
             "grub-editenv",
@@ -356,7 +371,11 @@ fn switching_in_a_mounted_multiboot_directory() {
     // A symbolic link in place of grubenv is refused, not followed.
     std::fs::rename(&env, mounted.join("real")).unwrap();
     std::os::unix::fs::symlink(mounted.join("real"), &env).unwrap();
-    assert!(target.switch("ubuntu", Switch::Default, false).is_err());
+    assert!(
+        target
+            .switch("ubuntu", Switch::Default, &SwitchOptions::default())
+            .is_err()
+    );
 }
 
 #[test]

@@ -13,33 +13,11 @@ mod support;
 
 use std::path::Path;
 
-use bouture_multiboot::{BootTarget, DeployOptions, Error, PartitionPlan, Switch, deploy_image};
-use support::{build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan};
-
-/// A copy of the disk (sparse), to compare with later.
-fn snapshot(disk: &Path, name: &str) -> std::path::PathBuf {
-    let copy = disk.with_file_name(name);
-    let out = std::process::Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(disk)
-        .arg(&copy)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    copy
-}
-
-/// `cmp` of the whole disks, or of one partition of each.
-fn same(a: &Path, b: &Path, part: Option<&PartitionPlan>) -> bool {
-    let mut command = std::process::Command::new(support::tool("cmp", "diffutils"));
-    command.arg("-s");
-    if let Some(p) = part {
-        command
-            .arg(format!("--ignore-initial={}", p.offset_bytes))
-            .arg(format!("--bytes={}", p.size_bytes));
-    }
-    command.arg(a).arg(b).status().unwrap().success()
-}
+use bouture_multiboot::{BootTarget, DeployOptions, Error, Switch, SwitchOptions, deploy_image};
+use support::{
+    TwoImageDisk, build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan, same,
+    snapshot, two_image_disk,
+};
 
 const NOT_ON_THIS_DISK: &str =
     "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
@@ -48,11 +26,9 @@ const NOT_ON_THIS_DISK: &str =
 fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
+    let TwoImageDisk {
+        plan, disk, ubuntu, ..
+    } = two_image_disk(work);
     // The new ubuntu: another kernel version, another file.
     let new = work.join("ubuntu-2");
     std::fs::create_dir_all(new.join("boot")).unwrap();
@@ -125,7 +101,9 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
 
     // A pending one-shot of the image is cancelled by the deploy.
     let target = BootTarget::Disk(disk.clone());
-    target.switch("ubuntu", Switch::Next, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     let report =
         deploy_image(&DeployOptions::new("ubuntu", &disk, &new, NOT_ON_THIS_DISK)).unwrap();
     assert!(!report.dry_run);
@@ -195,11 +173,7 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
 fn a_disk_that_is_not_the_one_bouture_wrote_is_refused_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
+    let TwoImageDisk { disk, ubuntu, .. } = two_image_disk(work);
     // Another partition table: the last partition renamed.
     let out = std::process::Command::new(support::tool("sfdisk", "fdisk"))
         .args(["-q", "--part-label", disk.to_str().unwrap(), "5", "renamed"])
@@ -223,4 +197,189 @@ fn a_disk_that_is_not_the_one_bouture_wrote_is_refused_unchanged() {
         "{error}"
     );
     assert!(same(&disk, &before, None));
+}
+
+/// The mounted root tells which image runs: a mountinfo whose `/` is a file
+/// holding a real copy of one image's root filesystem (its superblock, its
+/// UUID), as /proc/self/mountinfo names the booted root's device.
+#[test]
+fn the_mounted_root_tells_which_image_runs() {
+    use std::io::{Read as _, Seek as _};
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let plan = plan(&document("console=ttyS0"));
+    let centos = image_tree(work, "centos", "C", b"k", b"i");
+    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
+    let disk = work.join("disk.img");
+    build_two(&plan, &disk, &centos, &ubuntu);
+    // The booted root's "device": ubuntu's root partition, copied out.
+    let root_u = partition(&plan, "root-ubuntu");
+    let mut from = std::fs::File::open(&disk).unwrap();
+    from.seek(std::io::SeekFrom::Start(root_u.offset_bytes))
+        .unwrap();
+    let mut bytes = Vec::new();
+    from.take(1 << 20).read_to_end(&mut bytes).unwrap();
+    let device = work.join("root device");
+    std::fs::write(&device, &bytes).unwrap();
+    let escaped = device.to_str().unwrap().replace(' ', "\\040");
+    let mountinfo = work.join("mountinfo");
+    std::fs::write(
+        &mountinfo,
+        format!(
+            "21 1 0:20 / / rw - tmpfs tmpfs rw\n22 1 8:2 / / rw,relatime shared:1 - ext4 {escaped} rw\n25 22 0:5 / /dev rw - devtmpfs udev rw\n"
+        ),
+    )
+    .unwrap();
+    let before = snapshot(&disk, "before.img");
+    let with = |cmdline: &str, mountinfo: &Path| {
+        let mut options = DeployOptions::new("ubuntu", &disk, &ubuntu, cmdline);
+        options.mountinfo = mountinfo.to_path_buf();
+        options.dry_run = true;
+        deploy_image(&options)
+    };
+    // The command line says nothing; the mounted root says ubuntu.
+    let error = with(NOT_ON_THIS_DISK, &mountinfo).unwrap_err().to_string();
+    assert!(
+        error.contains("image ubuntu is running (the mounted root"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("filesystem UUID {}", plan.images[1].root_uuid)),
+        "{error}"
+    );
+    // They disagree: nothing is guessed.
+    let error = with("bouture.image=centos", &mountinfo)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("refusing to guess"), "{error}");
+    assert!(same(&disk, &before, None));
+    // A root device that cannot be read (a FIFO, never opened; a missing
+    // /dev/root): the command line alone decides, and the report says why.
+    let fifo = work.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for source in [fifo.to_str().unwrap(), "/dev/nonexistent-root"] {
+        std::fs::write(&mountinfo, format!("22 1 8:2 / / rw - ext4 {source} rw\n")).unwrap();
+        let report = with(NOT_ON_THIS_DISK, &mountinfo).unwrap();
+        assert_eq!(report.running.image, None);
+        assert!(
+            report
+                .running
+                .evidence
+                .contains("the mounted root's UUID is unknown"),
+            "{}",
+            report.running.evidence
+        );
+    }
+    // The command line still counts when the root is another system's.
+    std::fs::write(
+        &mountinfo,
+        format!("22 1 8:2 / / rw - ext4 {} rw\n", disk.display()),
+    )
+    .unwrap();
+    let report = with(NOT_ON_THIS_DISK, &mountinfo).unwrap();
+    assert!(
+        report.running.evidence.contains("holds no ext filesystem"),
+        "{}",
+        report.running.evidence
+    );
+    assert!(same(&disk, &before, None));
+}
+
+/// Images spanning two disks: `deploy image` takes one disk per disk of the
+/// document, in its order, and rewrites the image's partitions on each.
+#[test]
+fn an_image_spanning_two_disks_is_deployed_on_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let plan = plan(
+        r#"{
+  "images": [
+    {"name": "centos", "boot": true, "target": "/", "image_pull_url": "http://x/c"},
+    {"name": "ubuntu", "target": "/", "image_pull_url": "http://x/u"}
+  ],
+  "partitions": [
+    {"type": "disk", "id": {"type": "name", "value": "vda"}, "size": "240", "volumes": [
+      {"type": "partition", "mount": "/", "images": ["centos"], "file_system": "ext4", "size": "40"},
+      {"type": "partition", "mount": "/", "images": ["ubuntu"], "file_system": "ext4", "size": "40"}]},
+    {"type": "disk", "id": {"type": "name", "value": "vdb"}, "size": "120", "volumes": [
+      {"type": "partition", "mount": "/srv", "images": ["centos"], "file_system": "ext4", "size": "32"},
+      {"type": "partition", "mount": "/srv", "images": ["ubuntu"], "file_system": "ext4", "size": "32"}]}
+  ]
+}"#,
+    );
+    let centos = image_tree(work, "centos", "C", b"k", b"i");
+    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
+    std::fs::create_dir_all(ubuntu.join("srv")).unwrap();
+    std::fs::write(ubuntu.join("srv/old"), "old").unwrap();
+    let (vda, vdb) = (work.join("vda.img"), work.join("vdb.img"));
+    bouture_multiboot::build_disks(
+        &plan,
+        &bouture_multiboot::BuildOptions::new(
+            vec![vda.clone(), vdb.clone()],
+            support::sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
+        ),
+    )
+    .unwrap();
+    let new = work.join("ubuntu-2");
+    std::fs::create_dir_all(new.join("boot")).unwrap();
+    std::fs::create_dir_all(new.join("srv")).unwrap();
+    std::fs::write(new.join("boot/vmlinuz-2"), b"k2").unwrap();
+    std::fs::write(new.join("srv/new"), "new").unwrap();
+    let (before_a, before_b) = (snapshot(&vda, "a.before"), snapshot(&vdb, "b.before"));
+    let deploy = |disks: &[&Path]| {
+        let mut options = DeployOptions::new("ubuntu", disks[0], &new, NOT_ON_THIS_DISK);
+        options.more_disks = disks[1..].iter().map(|p| p.to_path_buf()).collect();
+        deploy_image(&options)
+    };
+    let unchanged = || same(&vda, &before_a, None) && same(&vdb, &before_b, None);
+    // One disk given: ubuntu also lives on vdb.
+    let error = deploy(&[&vda]).unwrap_err().to_string();
+    assert!(
+        error.contains("has partitions on disk vdb: give --disk once per disk of the document, in its order (vda, vdb)"),
+        "{error}"
+    );
+    // The wrong order, or one disk twice.
+    let error = deploy(&[&vdb, &vda]).unwrap_err().to_string();
+    assert!(
+        error.contains("give --disk in the document's order (vda, vdb)"),
+        "{error}"
+    );
+    let error = deploy(&[&vda, &vda]).unwrap_err().to_string();
+    assert!(error.contains("is given twice as --disk"), "{error}");
+    assert!(unchanged(), "a refusal changed a disk");
+    // Both, in order: each disk gets ubuntu's partition rewritten.
+    let report = deploy(&[&vda, &vdb]).unwrap();
+    let written: Vec<(&str, Option<&str>)> = report
+        .written
+        .iter()
+        .map(|p| (p.disk.as_str(), p.mount.as_deref()))
+        .collect();
+    assert_eq!(written, [("vda", Some("/")), ("vdb", Some("/srv"))]);
+    let srv_u = plan.disks[1]
+        .partitions
+        .iter()
+        .find(|p| {
+            p.filesystem
+                .as_ref()
+                .is_some_and(|f| f.images == ["ubuntu"])
+        })
+        .unwrap();
+    assert_eq!(debugfs_cat(&vdb, srv_u, "/new"), "new");
+    assert!(debugfs_cat(&vdb, srv_u, "/old").is_empty());
+    assert_eq!(report.boot_files.kernel, "/boot/vmlinuz-2");
+    for (disk, before, index) in [(&vda, &before_a, 0), (&vdb, &before_b, 1)] {
+        for p in &plan.disks[index].partitions {
+            if p.filesystem
+                .as_ref()
+                .is_some_and(|f| f.images == ["centos"])
+            {
+                assert!(same(disk, before, Some(p)), "centos changed on {}", p.name);
+            }
+        }
+        fsck_all(disk, &plan, index);
+    }
 }

@@ -18,6 +18,7 @@ mod support;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use bouture_multiboot::SwitchOptions;
 use bouture_multiboot::{BootTarget, BuildOptions, Error, Switch, build_disks};
 use support::*;
 
@@ -94,7 +95,7 @@ fn an_output_equal_to_an_input_or_to_another_output_is_refused() {
         assert!(
             error
                 .to_string()
-                .ends_with("is both the disk output and the --boot-info output"),
+                .ends_with("is both the disk output and the boot info output"),
             "{error}"
         );
         assert!(!disk.exists());
@@ -119,7 +120,7 @@ fn an_output_equal_to_an_input_or_to_another_output_is_refused() {
     assert!(
         error
             .to_string()
-            .contains("the --boot-info output would replace it"),
+            .contains("the boot info output would replace it"),
         "{error}"
     );
     assert_eq!(std::fs::read_to_string(&provision).unwrap(), document(""));
@@ -456,7 +457,7 @@ fn a_multiboot_directory_whose_boot_is_a_link_is_refused() {
     std::fs::create_dir(&mounted).unwrap();
     std::os::unix::fs::symlink(elsewhere.join("boot"), mounted.join("boot")).unwrap();
     let error = BootTarget::Dir(mounted.clone())
-        .switch("ubuntu", Switch::Default, false)
+        .switch("ubuntu", Switch::Default, &SwitchOptions::default())
         .unwrap_err();
     assert!(
         error.to_string().ends_with(
@@ -489,12 +490,18 @@ fn the_boot_info_current_element_follows_the_default() {
     };
     assert_eq!(current(&disk), 0);
     let target = BootTarget::Disk(disk.clone());
-    target.switch("ubuntu", Switch::Default, false).unwrap();
+    target
+        .switch("ubuntu", Switch::Default, &SwitchOptions::default())
+        .unwrap();
     assert_eq!(current(&disk), 1);
     // A one-shot boot is not the default: the file stays.
-    target.switch("centos", Switch::Next, false).unwrap();
+    target
+        .switch("centos", Switch::Next, &SwitchOptions::default())
+        .unwrap();
     assert_eq!(current(&disk), 1);
-    target.switch("centos", Switch::Default, false).unwrap();
+    target
+        .switch("centos", Switch::Default, &SwitchOptions::default())
+        .unwrap();
     assert_eq!(current(&disk), 0);
     fsck_all(&disk, &plan, 0);
     let status = target.status().unwrap();
@@ -520,7 +527,7 @@ fn the_boot_info_current_element_follows_the_default() {
     )
     .unwrap();
     BootTarget::Dir(mounted.clone())
-        .switch("ubuntu", Switch::Default, false)
+        .switch("ubuntu", Switch::Default, &SwitchOptions::default())
         .unwrap();
     let info: serde_json::Value =
         serde_json::from_slice(&std::fs::read(mounted.join("boot/grub/boot-info.json")).unwrap())

@@ -222,16 +222,7 @@ fn wrong_type(key: &str, expected: &str, value: &Value) -> Error {
 
 /// A key or value echoed in a message: at most 64 characters, escaped.
 pub(crate) fn excerpt(text: &str) -> String {
-    const MAX: usize = 64;
-    let mut out: String = text
-        .chars()
-        .take(MAX)
-        .flat_map(char::escape_debug)
-        .collect();
-    if text.chars().nth(MAX).is_some() {
-        out.push_str("...");
-    }
-    out
+    bouture_text::escaped(text, 64)
 }
 
 /// What a JSON value is, for messages.
@@ -268,6 +259,6 @@ mod tests {
     #[test]
     fn excerpts_are_bounded_and_escaped() {
         assert_eq!(excerpt("a\nb"), "a\\nb");
-        assert_eq!(excerpt(&"x".repeat(100)), format!("{}...", "x".repeat(64)));
+        assert_eq!(excerpt(&"x".repeat(100)), format!("{}…", "x".repeat(64)));
     }
 }

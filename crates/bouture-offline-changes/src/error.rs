@@ -85,7 +85,7 @@ pub enum Error {
         detail: String,
     },
     /// `slapos` cannot be started.
-    #[error("cannot run `{program}` (give its path with --slapos-command): {source}")]
+    #[error("cannot run `{program}` (give its path in replay::Options::slapos): {source}")]
     Slapos {
         /// The program.
         program: String,

@@ -15,12 +15,10 @@
 //!   ([`Error::ReplayBusy`]).
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bouture_fs::{Links, PidLock, Wait};
 
@@ -353,83 +351,49 @@ fn full_argv(request: &OwnedRequest, options: &Options) -> Result<Vec<String>, E
     Ok(full)
 }
 
-/// Run one request with the real `slapos`, bounded in time and output.
+/// Run one request with the real `slapos` through bouture-proc: its own
+/// process group, bounded output (the start of each stream), killed with its
+/// group at `options.timeout`.
 fn run(request: &OwnedRequest, options: &Options) -> Result<ReplayOutcome, Error> {
     let argv = full_argv(request, options)?;
     let program = Path::new(&options.slapos).display().to_string();
-    let mut child = Command::new(&options.slapos)
-        .args(argv.iter().skip(1))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::Slapos {
-            program: program.clone(),
-            source,
-        })?;
-    let readers: Vec<_> = [
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|stream| thread::spawn(move || read_bounded_stream(stream)))
-    .collect();
-    let deadline = Instant::now() + options.timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(source) => return Err(Error::Slapos { program, source }),
-        }
+    let mut command = Command::new(&options.slapos);
+    command.args(argv.iter().skip(1));
+    let bounds = bouture_proc::Options {
+        stdout: bouture_proc::Bound::start(OUTPUT_LIMIT),
+        stderr: bouture_proc::Bound::start(OUTPUT_LIMIT),
+        ..bouture_proc::Options::new(options.timeout)
     };
-    let mut output = String::new();
-    for reader in readers {
-        if let Ok(text) = reader.join() {
-            output.push_str(&text);
-        }
-    }
-    Ok(match status {
-        Some(status) if status.success() => ReplayOutcome::Acknowledged,
-        Some(status) => ReplayOutcome::Failed {
-            exit_code: status.code(),
-            answer: tail(&output),
+    // What it printed: its error output first, then its output.
+    let printed = |stdout: &bouture_proc::Captured, stderr: &bouture_proc::Captured| {
+        let mut text = String::from_utf8_lossy(&stderr.bytes).into_owned();
+        text.push_str(&String::from_utf8_lossy(&stdout.bytes));
+        text
+    };
+    Ok(match bouture_proc::run(command, None, &bounds) {
+        Ok(output) if output.status.success() => ReplayOutcome::Acknowledged,
+        Ok(output) => ReplayOutcome::Failed {
+            exit_code: output.status.code(),
+            answer: tail(&printed(&output.stdout, &output.stderr)),
         },
-        None => ReplayOutcome::Failed {
+        Err(bouture_proc::Error::Deadline { stdout, stderr, .. }) => ReplayOutcome::Failed {
             exit_code: None,
             answer: tail(&format!(
-                "{output}\n(killed after {} s)",
+                "{}\n(killed after {} s)",
+                printed(&stdout, &stderr),
                 options.timeout.as_secs()
             )),
         },
-    })
-}
-
-/// At most [`OUTPUT_LIMIT`] bytes of `stream`, the rest read and dropped.
-fn read_bounded_stream(mut stream: Box<dyn Read + Send>) -> String {
-    let mut kept = Vec::new();
-    let mut buffer = [0_u8; 8192];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = OUTPUT_LIMIT.saturating_sub(kept.len());
-                kept.extend_from_slice(buffer.get(..n.min(room)).unwrap_or_default());
-            }
+        Err(bouture_proc::Error::Start { source, .. } | bouture_proc::Error::Io { source, .. }) => {
+            return Err(Error::Slapos { program, source });
         }
-    }
-    String::from_utf8_lossy(&kept).into_owned()
+        Err(other) => {
+            return Err(Error::Slapos {
+                program,
+                source: std::io::Error::other(other.to_string()),
+            });
+        }
+    })
 }
 
 /// The last [`ANSWER_EXCERPT`] characters of `text`, trimmed.

@@ -25,44 +25,15 @@ use bouture_offline_changes::{
     record_return, write_grafted,
 };
 use bouture_test_support::SlapProxy;
-use bouture_test_support::node::{
-    TEST_SOFTWARE_URL, TestNode, TestPartition, WrittenNode, bouture_json,
-};
+use bouture_test_support::node::{TEST_SOFTWARE_URL, WrittenNode};
+use bouture_test_support::offline_changes::essence;
 use serde_json::{Value, json};
 
 const COMPUTER: &str = "COMP-RET";
 
-/// Four opted-in partitions: A with two shared instances, B started, C
-/// stopped, D started (to be destroyed).
+/// The four partitions of the scene.
 fn node(root: &std::path::Path) -> WrittenNode {
-    let config = |n: u32| json!({"_": format!("{{\"n\": {n}}}")});
-    let sim = |imsi: &str| json!({"_": format!("{{\"imsi\": \"{imsi}\"}}")});
-    TestNode::new(root, COMPUTER)
-        .partition(TestPartition::new(0).bouture_value(&bouture_json(
-            "Main A",
-            "started",
-            &config(0),
-            &[("SIM 1", sim("001")), ("SIM 2", sim("002"))],
-        )))
-        .partition(TestPartition::new(1).bouture_value(&bouture_json(
-            "Main B",
-            "started",
-            &config(1),
-            &[],
-        )))
-        .partition(TestPartition::new(2).bouture_value(&bouture_json(
-            "Main C",
-            "stopped",
-            &config(2),
-            &[],
-        )))
-        .partition(TestPartition::new(3).bouture_value(&bouture_json(
-            "Main D",
-            "started",
-            &config(3),
-            &[],
-        )))
-        .write()
+    bouture_test_support::offline_changes::node(root, COMPUTER, 4)
 }
 
 fn plan(node: &WrittenNode) -> GraftPlan {
@@ -79,34 +50,6 @@ fn graft(node: &WrittenNode, proxy: &SlapProxy) -> MasterSnapshot {
     let report = bouture_graft::apply(&plan(node), &client, &mut ()).unwrap();
     assert_eq!(report.totals.grafted, 4, "{report:?}");
     MasterSnapshot::read(&client, COMPUTER).unwrap()
-}
-
-/// What an instance is, without where it lives or what it published:
-/// software release, type, state, parameters, shared instances.
-fn essence(snapshot: &MasterSnapshot) -> BTreeMap<String, Value> {
-    snapshot
-        .instances
-        .iter()
-        .filter(|i| i.state != Some(bouture_master_client::InstanceState::Destroyed))
-        .map(|i| {
-            let mut shared: Vec<Value> = i
-                .shared_instances
-                .iter()
-                .map(|s| json!([s.requested_title(), s.software_type, s.parameters]))
-                .collect();
-            shared.sort_by_key(ToString::to_string);
-            (
-                i.title.clone(),
-                json!({
-                    "software_release": i.software_release,
-                    "software_type": i.software_type,
-                    "state": i.state,
-                    "parameters": i.parameters,
-                    "shared": shared,
-                }),
-            )
-        })
-        .collect()
 }
 
 /// While offline, change the local master as people and instances do.

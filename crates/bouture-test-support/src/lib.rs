@@ -32,13 +32,17 @@
 //! proxy. Starting one takes about a second; tests may run in parallel (one proxy each).
 
 pub mod client;
+#[cfg(feature = "cluster-sim")]
+pub mod cluster_sim;
 pub mod demo_node;
 pub mod ganeti;
 pub mod ganeti_config;
 pub mod master;
 pub mod misbehaving;
+pub mod multiboot;
 pub mod node;
 pub mod node_setup;
+pub mod offline_changes;
 pub mod peers;
 pub mod python;
 pub mod tls;

@@ -21,6 +21,26 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// [`truncate`] of `text` with every character escaped as Rust's `{:?}`
+/// escapes it inside a string (`\n`, `\"`, `\u{1b}`): a key or value
+/// echoed from an input, on one line whatever it holds.
+///
+/// ```
+/// assert_eq!(bouture_text::escaped("a\nb", 64), "a\\nb");
+/// assert_eq!(bouture_text::escaped("abcdef", 3), "abc…");
+/// ```
+pub fn escaped(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// The end of a program's output (where its error is), as trimmed text: at
 /// most `max` bytes, cut at a character boundary and preceded by `…` when
 /// something was cut. Bytes that are not UTF-8 become `�`.
@@ -100,7 +120,12 @@ where
 /// assert_eq!(bouture_text::error_chain(&outer), "disk full");
 /// ```
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
+    error_chain_after(error.to_string(), error)
+}
+
+/// [`error_chain`] with `message` as the error's own text (the error worded
+/// by its caller, e.g. naming a command line's options), then its sources.
+pub fn error_chain_after(mut message: String, error: &(dyn std::error::Error + 'static)) -> String {
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();

@@ -177,7 +177,7 @@ pub(crate) fn run(args: &BootArgs, cx: &mut Context<'_>) -> CommandResult {
                 show.target
                     .target()
                     .status()
-                    .map_err(CommandError::failed)?,
+                    .map_err(super::deploy::failed)?,
             )),
             show.format,
             matches!(args.action, BootAction::List(_)),
@@ -191,18 +191,29 @@ pub(crate) fn run(args: &BootArgs, cx: &mut Context<'_>) -> CommandResult {
             let outcome = switch
                 .target
                 .target()
-                .switch(&switch.image, kind, switch.dry_run)
-                .map_err(CommandError::failed)?;
+                .switch(
+                    &switch.image,
+                    kind,
+                    &bouture_multiboot::SwitchOptions {
+                        dry_run: switch.dry_run,
+                    },
+                )
+                .map_err(super::deploy::failed)?;
             (Booted::Switched(outcome), switch.format, false)
         }
         BootAction::Confirm(confirm) => {
             let cmdline =
-                bouture_multiboot::read_cmdline(&confirm.cmdline).map_err(CommandError::failed)?;
+                bouture_multiboot::read_cmdline(&confirm.cmdline).map_err(super::deploy::failed)?;
             let outcome = confirm
                 .target
                 .target()
-                .confirm(&cmdline, confirm.dry_run)
-                .map_err(CommandError::failed)?;
+                .confirm(
+                    &cmdline,
+                    &bouture_multiboot::SwitchOptions {
+                        dry_run: confirm.dry_run,
+                    },
+                )
+                .map_err(super::deploy::failed)?;
             (Booted::Switched(outcome), confirm.format, false)
         }
     };

@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bouture_cluster_merge::{
-    Event, Executor, GroupStrategy, HostKeyPolicy, Observer, ParameterPolicy, Restart, SshOptions,
-    Status, StopRequest, SystemExecutor,
+    Action, Cmd, Event, Executor, GroupStrategy, HostKeyPolicy, Note, Observer,
+    Outcome as MergeOutcome, ParameterPolicy, Plan, Restart, SshOptions, Status, StepKind,
+    StopRequest, SystemExecutor,
 };
+use bouture_text::shell_quote;
+use clap::ValueEnum as _;
 
 use crate::commands::merge::render_report;
 use crate::context::Context;
@@ -115,6 +118,7 @@ impl ClusterMergeArgs {
         settings
             .their_private_key
             .clone_from(&self.their_private_key);
+        settings.dry_run = self.dry_run;
         settings
     }
 
@@ -187,7 +191,7 @@ impl Observer for Progress<'_, '_> {
                 .info(&format!("[{number}/{total}] {name}: {title}")),
             Event::Action(line) => self.log.debug(&format!("  $ {line}")),
             Event::Undo(line) => self.log.debug(&format!("  undo $ {line}")),
-            Event::Note(note) => self.log.info(&format!("note: {note}")),
+            Event::Note(note) => self.log.info(&format!("note: {}", note_text(*note))),
             _ => {}
         }
     }
@@ -208,35 +212,157 @@ pub(crate) fn run(args: &ClusterMergeArgs, cx: &mut Context<'_>) -> CommandResul
     ));
     let stdout = &mut *cx.stdout;
     let mut progress = Progress { log: &mut cx.log };
-    if args.dry_run {
-        let prepared =
-            bouture_cluster_merge::dry_run(&args.settings(), &mut executor, &mut progress)
-                .map_err(refused)?;
-        let written = match args.format {
-            OutputFormat::Json => write_json(
-                stdout,
-                &serde_json::json!({ "plan": prepared.plan, "merge": prepared.merge }),
-            ),
-            OutputFormat::Text => {
-                let plan = prepared.plan.to_text(&|cmd| executor.describe(cmd));
-                write!(stdout, "{plan}\n{}", render_report(&prepared.merge, false))
-            }
-        };
-        written.map_err(CommandError::Output)?;
-        return Ok(Outcome::Done);
-    }
     let outcome = if args.resume {
         bouture_cluster_merge::resume(&args.settings(), &mut executor, &mut progress)
+            .map(MergeOutcome::Ran)
     } else {
         bouture_cluster_merge::run(&args.settings(), &mut executor, &mut progress)
     }
     .map_err(refused)?;
-    let written = match args.format {
-        OutputFormat::Json => write_json(stdout, &outcome),
-        OutputFormat::Text => stdout.write_all(render(&outcome).as_bytes()),
+    let (written, status) = match outcome {
+        MergeOutcome::Planned(prepared) => (
+            match args.format {
+                OutputFormat::Json => write_json(
+                    stdout,
+                    &serde_json::json!({ "plan": prepared.plan, "merge": prepared.merge }),
+                ),
+                OutputFormat::Text => {
+                    let plan = render_plan(&prepared.plan, &|cmd| executor.describe(cmd));
+                    write!(stdout, "{plan}\n{}", render_report(&prepared.merge, false))
+                }
+            },
+            None,
+        ),
+        MergeOutcome::Ran(report) => (
+            match args.format {
+                OutputFormat::Json => write_json(stdout, &report),
+                OutputFormat::Text => stdout.write_all(render(&report).as_bytes()),
+            },
+            Some(report.status),
+        ),
+        _ => {
+            return Err(CommandError::failed(std::io::Error::other(
+                "bouture-cluster-merge returned an outcome this bouture does not know",
+            )));
+        }
     };
     written.map_err(CommandError::Output)?;
-    Ok(outcome_of(outcome.status))
+    Ok(status.map_or(Outcome::Done, outcome_of))
+}
+
+/// What the run notes as it goes, in the CLI's words (with the flag to
+/// pass where one is needed).
+fn note_text(note: Note) -> &'static str {
+    match note {
+        Note::PointOfNoReturnPassed => {
+            "point of no return passed: from now on a failure stops the merge and nothing is undone"
+        }
+        Note::RollingBack => {
+            "a step failed before the point of no return: undoing everything done, newest first"
+        }
+        Note::UndoFailed => {
+            "an undo failed: the rollback stops here and older steps are left as they are; fix the cause, then --resume continues the undo"
+        }
+        _ => "(a note this bouture does not know)",
+    }
+}
+
+/// The plan as text: every step with its checks, the exact command lines
+/// (`describe`: the executor's) and their undo.
+fn render_plan(plan: &Plan, describe: &dyn Fn(&Cmd) -> String) -> String {
+    let mut out = String::new();
+    let names: Vec<&str> = plan
+        .facts
+        .clusters
+        .iter()
+        .map(|c| c.host.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "Plan {}: merge {} into {} (master {})",
+        plan.run_id,
+        names.join(", "),
+        plan.facts.ours.cluster_name,
+        plan.facts.ours.master
+    );
+    let _ = writeln!(
+        out,
+        "State directory: {}",
+        plan.settings.state_dir.display()
+    );
+    let _ = writeln!(out, "Backup of our config.data: {}", plan.backup.display());
+    for (index, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\n{:>2}. {}: {}{}",
+            index + 1,
+            step.kind.name(),
+            step.title,
+            flag_of_step(plan, step.kind)
+        );
+        for check in &step.checks {
+            let _ = writeln!(out, "    check: {}", check.describe());
+        }
+        if step.actions.is_empty() {
+            out.push_str("    (nothing to do)\n");
+        }
+        for planned in &step.actions {
+            for line in action_lines(&planned.action, describe) {
+                let _ = writeln!(out, "    {line}");
+            }
+            for undo in &planned.undo {
+                for line in action_lines(undo, describe) {
+                    let _ = writeln!(out, "      undo: {line}");
+                }
+            }
+        }
+        if step.point_of_no_return {
+            out.push_str(
+                "\n    ---- point of no return: after this step nothing is undone; on failure bouture stops and prints what is left ----\n",
+            );
+        }
+    }
+    out
+}
+
+/// The flag that chose what a step does, as a suffix of its title.
+fn flag_of_step(plan: &Plan, kind: StepKind) -> String {
+    match kind {
+        StepKind::StopInstances if !plan.settings.stop_instances => {
+            " (--skip-stop-instances)".to_owned()
+        }
+        StepKind::StartInstances => plan
+            .settings
+            .restart
+            .to_possible_value()
+            .map(|value| format!(" (--restart {})", value.get_name()))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// An action as shell lines: the config merge as the `bouture merge`
+/// command that does the same (its flags are the CLI's), every other
+/// action as the library writes it.
+fn action_lines(action: &Action, describe: &dyn Fn(&Cmd) -> String) -> Vec<String> {
+    let Action::MergeConfig(merge) = action else {
+        return action.shell_lines(describe);
+    };
+    let p = |path: &std::path::Path| shell_quote(&path.display().to_string());
+    let mut line = format!("bouture merge --config {}", p(&merge.ours));
+    for other in &merge.theirs {
+        let _ = write!(line, " --merge {}", p(other));
+    }
+    let _ = write!(line, " --output {}", p(&merge.staged));
+    if let Some(groups) = merge.groups {
+        let _ = write!(line, " --groups {}", shell_quote(groups.name()));
+    }
+    let _ = write!(
+        line,
+        " --parameter-conflicts {}",
+        shell_quote(merge.parameter_conflicts.name())
+    );
+    vec![line, merge.install_line()]
 }
 
 /// A merge that could not start or go on: the library states what is

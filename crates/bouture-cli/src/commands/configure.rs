@@ -61,12 +61,10 @@ pub(crate) fn run(args: &ConfigureArgs, cx: &mut Context<'_>) -> CommandResult {
 
 fn configure(args: &ConfigureArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> CommandResult {
     let verbosity = log.verbosity();
-    let outcome = configure::configure(
-        &args.node.cfg,
-        &args.new_node_cfg,
-        &args.new_master_url,
-        args.dry_run,
-    )
+    let outcome = configure::configure(&configure::ConfigureOptions {
+        dry_run: args.dry_run,
+        ..configure::ConfigureOptions::new(&args.node.cfg, &args.new_node_cfg, &args.new_master_url)
+    })
     .map_err(|error| match error {
         ConfigureError::Node(error) => CommandError::config(error),
         error => CommandError::failed(error),

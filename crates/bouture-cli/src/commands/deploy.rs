@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 
 use bouture_multiboot::{
-    BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, PartitionRole,
-    Plan, PlanOptions, Provision, ValidationErrors,
+    BuildOptions, BuildReport, DeployOptions, DeployReport, DiskFormat, ImageSource, Input,
+    PartitionRole, Plan, PlanOptions, Provision, ValidationErrors,
 };
 
 use crate::context::Context;
@@ -56,7 +56,13 @@ read), 2 for usage errors.")]
     /// Build a bootable GPT disk image (one per disk) from provision.json and image trees.
     #[command(after_help = "\
 Each image's filesystems are made with mkfs.ext4 -d from its tree (a directory
-or a tar archive), its /etc/fstab generated from the partition-image mapping;
+or a tar archive), or its '/' written from a raw or qcow2 ext2/3/4 filesystem
+image (told by its first bytes; checked against the partition's size and the
+document's type before anything is written, then given the planned UUID);
+a SOURCE that is an http(s) URL is downloaded first (at most the image's
+partitions, within --pull-timeout, its #sha256=/#sha384=/#sha512= fragment
+verified), and --pull downloads the image_pull_url of each image given no
+--image. Its /etc/fstab is generated from the partition-image mapping;
 the multiboot partition gets grub.cfg, grubenv and GRUB's modules, and GRUB's
 BIOS boot code is installed, so the disk boots. Nothing is mounted and no
 loop device is used. Needs sfdisk (fdisk), mke2fs and debugfs (e2fsprogs),
@@ -75,6 +81,8 @@ Examples:
       --output node.qcow2 --output-format qcow2      # node-vda.qcow2, node-vdb.qcow2
   bouture deploy build --provision provision.json --image centos=c --image ubuntu=u \\
       --output node.img --dry-run
+  bouture deploy build --provision provision.json --image centos=centos-root.qcow2 \\
+      --pull --output node.img        # ubuntu from its image_pull_url
 
 Exit status: 0 when the disks were written (or, with --dry-run, could be), 1
 when the document is invalid, a tool is missing, or the build failed (nothing
@@ -83,15 +91,21 @@ is left behind), 2 for usage errors.")]
     /// Put a new version of one image onto a multiboot disk (A/B update).
     #[command(after_help = "\
 TARGET is a disk bouture built (an image file, or a block device such as
-/dev/sda on the node itself). Only the partitions that belong to IMAGE alone
-are remade (mkfs.ext4 -d from SOURCE, a directory or a tar archive, with the
-same UUIDs); shared and keep_data partitions are kept byte for byte; the
+/dev/sda on the node itself); when the document's images span several disks,
+--disk is given once per disk, in the document's order (each checked against
+the layout record before anything is written). Only the partitions that belong to IMAGE alone
+are remade (mkfs.ext4 -d from SOURCE, a directory or a tar archive, or SOURCE
+written as is when it is a raw or qcow2 filesystem image of IMAGE's '/'; an
+http(s) URL is downloaded first, its #sha256= fragment verified; the same
+UUIDs either way); shared and keep_data partitions are kept byte for byte; the
 multiboot partition gets IMAGE's new menu entry (the kernel may change), boot
 info and layout record, and IMAGE's /etc/fstab is written. Every check comes
 before the first byte is written: the disk's table and boot info are the ones
 bouture wrote (its layout record), IMAGE exists, the source fits. The image
 that runs (the kernel command line, --cmdline, tells) is never rewritten; the
-default image only with --force. Afterwards each rewritten filesystem is
+default image only with --force. The mounted root's device (--mountinfo)
+and its superblock's filesystem UUID tell which image runs too, beside the
+kernel command line; when they disagree, nothing is written. Afterwards each rewritten filesystem is
 checked with e2fsck -fn and the table, grubenv and boot info are read back.
 The disk is locked: a `bouture boot` switch or another deploy waits.
 
@@ -100,6 +114,8 @@ Then: bouture boot next IMAGE, reboot; on the new image, bouture boot confirm.
 Examples:
   bouture deploy image ubuntu --disk /dev/sda --image /srv/ubuntu-2.tar
   bouture deploy image ubuntu --disk node.img --image tree/ --dry-run
+  bouture deploy image ubuntu --disk /dev/sda \\
+      --image 'https://images.example.com/ubuntu-2.ext4#sha256=<64 hex digits>'
   bouture deploy image centos --disk node.img --image tree/ --force --format json
 
 Exit status: 0 when written (or, with --dry-run, could be), 1 when refused
@@ -113,15 +129,21 @@ large: nothing was written) or when writing failed, 2 for usage errors.")]
 pub struct ImageArgs {
     /// The image to update (its `name`).
     pub name: String,
-    /// The multiboot disk: a disk image or a block device.
-    #[arg(long, value_name = "TARGET")]
-    pub disk: PathBuf,
-    /// The image's new root: a directory or a tar archive.
+    /// The multiboot disk: a disk image or a block device; once per disk of the document, in its order, when the image spans several.
+    #[arg(long, value_name = "TARGET", required = true)]
+    pub disk: Vec<PathBuf>,
+    /// The image's new root: a directory, a tar archive, a raw or qcow2 filesystem image, or an http(s) URL of one.
     #[arg(long = "image", value_name = "SOURCE")]
     pub source: PathBuf,
+    /// The deadline of the download when SOURCE is a URL, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub pull_timeout: u64,
     /// The running system's kernel command line (tells which image runs).
     #[arg(long, value_name = "FILE", default_value = bouture_multiboot::PROC_CMDLINE)]
     pub cmdline: PathBuf,
+    /// The running system's mounts (the mounted root's device and filesystem UUID tell which image runs).
+    #[arg(long, value_name = "FILE", default_value = bouture_multiboot::PROC_MOUNTINFO)]
+    pub mountinfo: PathBuf,
     /// Also rewrite the default image.
     #[arg(long)]
     pub force: bool,
@@ -161,9 +183,15 @@ pub struct BuildArgs {
     /// The document and the report format.
     #[command(flatten)]
     pub provision: ProvisionArgs,
-    /// An image's content: NAME=DIR or NAME=ARCHIVE.tar (once per image).
-    #[arg(long = "image", value_name = "NAME=SOURCE", value_parser = parse_image, required = true)]
+    /// An image's content: NAME=DIR, NAME=ARCHIVE.tar, NAME=FILESYSTEM.img (raw or qcow2) or NAME=URL (once per image).
+    #[arg(long = "image", value_name = "NAME=SOURCE", value_parser = parse_image, required_unless_present = "pull")]
     pub images: Vec<ImageSource>,
+    /// Download the pull URL the document gives (http or https) for each image given no --image.
+    #[arg(long)]
+    pub pull: bool,
+    /// The deadline of each download, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub pull_timeout: u64,
     /// The disk image to write; once per disk, or once (then NAME-DISK.EXT per disk).
     #[arg(long = "output", value_name = "DISK", required = true)]
     pub outputs: Vec<PathBuf>,
@@ -302,16 +330,22 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
     options.boot_info.clone_from(&args.boot_info);
     options.dry_run = args.dry_run;
     options.provision = Some(args.provision.provision.clone());
-    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is killed,
-    // the work directory and the unfinished outputs are removed.
-    let stop = Arc::new(AtomicBool::new(false));
+    options.pull = args.pull;
+    options.pull_deadline = std::time::Duration::from_secs(args.pull_timeout);
+    // SIGTERM, SIGINT or SIGHUP stop the build: the running tool is stopped
+    // with its process group, the work directory and the unfinished outputs
+    // are removed.
+    let stop = Arc::new(AtomicUsize::new(0));
     let handlers: Vec<signal_hook::SigId> = [
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
     ]
     .into_iter()
-    .filter_map(|signal| signal_hook::flag::register(signal, Arc::clone(&stop)).ok())
+    .filter_map(|signal| {
+        let value = usize::try_from(signal).unwrap_or(usize::MAX);
+        signal_hook::flag::register_usize(signal, Arc::clone(&stop), value).ok()
+    })
     .collect();
     options.cancel = Some(stop);
     let built = bouture_multiboot::build_disks(&plan, &options);
@@ -329,19 +363,66 @@ fn build_outcome(args: &BuildArgs, log: &mut Logger<'_>) -> Result<Deployed, Com
                 )]),
                 _ => serde_json::Map::new(),
             };
-            Err(CommandError::failed(error).with_details(details))
+            Err(failed(error).with_details(details))
         }
     }
 }
 
 fn image_outcome(args: &ImageArgs) -> Result<Deployed, CommandError> {
-    let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(CommandError::failed)?;
-    let mut options = DeployOptions::new(&args.name, &args.disk, &args.source, &cmdline);
+    let cmdline = bouture_multiboot::read_cmdline(&args.cmdline).map_err(failed)?;
+    let (first, more) = args.disk.split_first().ok_or_else(|| {
+        CommandError::failed(bouture_multiboot::Error::Unsupported(
+            "--disk is required".into(),
+        ))
+    })?;
+    let mut options = DeployOptions::new(&args.name, first, &args.source, &cmdline);
+    options.more_disks = more.to_vec();
     options.force = args.force;
     options.dry_run = args.dry_run;
+    options.mountinfo.clone_from(&args.mountinfo);
+    options.pull_deadline = std::time::Duration::from_secs(args.pull_timeout);
     bouture_multiboot::deploy_image(&options)
         .map(|report| Deployed::Updated(Box::new(report)))
-        .map_err(CommandError::failed)
+        .map_err(failed)
+}
+
+/// How `bouture deploy` and `bouture boot` name what the operator acts on.
+fn name(input: Input) -> String {
+    match input {
+        Input::Sources => "--image".to_owned(),
+        Input::SourceForms => "--image NAME=DIR, NAME=ARCHIVE.tar, NAME=FILESYSTEM.img or NAME=URL, or --pull for its image_pull_url".to_owned(),
+        Input::Outputs => "--output".to_owned(),
+        Input::Force => "pass --force".to_owned(),
+        Input::RawFormat => "bouture deploy build --output-format raw".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A multiboot error worded with the command line's flags, its sources kept.
+#[derive(Debug)]
+pub(crate) struct Worded {
+    text: String,
+    error: bouture_multiboot::Error,
+}
+
+impl std::fmt::Display for Worded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Worded {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+/// A failed `deploy` or `boot`, worded with the command line's flags.
+pub(crate) fn failed(error: bouture_multiboot::Error) -> CommandError {
+    CommandError::failed(Worded {
+        text: error.message(&name),
+        error,
+    })
 }
 
 fn render_image(report: &DeployReport) -> String {

@@ -10,12 +10,11 @@ use std::ffi::OsString;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use bouture_failover::{Failover, FailoverOutcome, SlaposCommand};
+use bouture_failover::{Failover, FailoverOutcome, FileRole, Name, SlaposCommand};
 
 use crate::commands::NodeCfgArg;
 use crate::context::Context;
 use crate::exit::{CommandError, CommandResult, Outcome};
-use crate::output::error_chain;
 
 /// Arguments of `bouture failover`.
 #[derive(Debug, clap::Args)]
@@ -109,7 +108,7 @@ pub(crate) fn run(args: &FailoverArgs, cx: &mut Context<'_>) -> CommandResult {
     let failover = match Failover::new(options) {
         Ok(failover) => failover,
         Err(error) => {
-            log.error(&error_chain(&error));
+            log.error(&describe(&error));
             return Err(CommandError::Reported);
         }
     };
@@ -122,8 +121,33 @@ pub(crate) fn run(args: &FailoverArgs, cx: &mut Context<'_>) -> CommandResult {
         }
         Ok(_) => Ok(Outcome::FailoverNotProcessed),
         Err(error) => {
-            log.error(&error_chain(&error));
+            log.error(&describe(&error));
             Err(CommandError::Reported)
         }
     }
+}
+
+/// How `bouture failover`'s lines name what the operator acts on: its
+/// options, and the `bouture status` commands.
+pub(crate) fn name(name: Name<'_>) -> String {
+    match name {
+        Name::File(FileRole::NodeCfg) => "--cfg".to_owned(),
+        Name::File(FileRole::NewNodeCfg) => "--new-node-cfg".to_owned(),
+        Name::File(FileRole::Pidfile) => "--pidfile".to_owned(),
+        Name::File(FileRole::Switchfile) => "--switchfile".to_owned(),
+        Name::Acknowledge { switchfile } => format!(
+            "see `bouture status --switchfile {}`, then acknowledge with --ack",
+            switchfile.display()
+        ),
+        Name::SlaposProgram => "give its path with --slapos-command".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The error and its sources on one line, its files named by their options.
+fn describe(error: &bouture_failover::Error) -> String {
+    crate::output::flags(
+        bouture_text::error_chain_after(error.message(&name), error),
+        error,
+    )
 }

@@ -348,7 +348,7 @@ fn replay(args: &StatusArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> Co
             text,
         },
     )
-    .map_err(CommandError::failed)?;
+    .map_err(replay_failed)?;
     let Some(report) = report else {
         log.info(&format!(
             "no change to replay: {} does not exist",
@@ -371,4 +371,37 @@ fn replay(args: &StatusArgs, log: &mut Logger<'_>, stdout: &mut dyn Write) -> Co
     } else {
         Outcome::Incomplete
     })
+}
+
+/// The replay's error: the library names its option, the command line its flag.
+fn replay_failed(error: bouture_offline_changes::Error) -> CommandError {
+    match error {
+        bouture_offline_changes::Error::Slapos { program, source } => {
+            CommandError::failed(SlaposNotStarted { program, source })
+        }
+        other => CommandError::failed(other),
+    }
+}
+
+/// `--slapos-command` cannot be started.
+#[derive(Debug)]
+struct SlaposNotStarted {
+    program: String,
+    source: std::io::Error,
+}
+
+impl std::fmt::Display for SlaposNotStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot run `{}` (give its path with --slapos-command): {}",
+            self.program, self.source
+        )
+    }
+}
+
+impl std::error::Error for SlaposNotStarted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }

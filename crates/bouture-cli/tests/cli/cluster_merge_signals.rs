@@ -209,3 +209,39 @@ fn sigkill_leaves_no_secret_past_the_resume_which_completes_the_merge() {
     assert_eq!(sim.state(&our_master, "daemons.json")["master"], "running");
     assert_no_secrets_left(&sim);
 }
+
+/// `--dry-run` prints the plan, rendered by the CLI: every step (the flags
+/// that chose a step named in its title), check, exact command line and
+/// undo, the config merge as the `bouture merge` command doing the same,
+/// then what the merge will bring; nothing is changed.
+#[test]
+fn cluster_merge_dry_run_prints_the_plan() {
+    let sim = Sim::new();
+    let before = sim.snapshot();
+    let ended = wait(start(
+        &sim,
+        &[B, C, "--groups", "merge", "--restart", "up", "--dry-run"],
+    ));
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(differences(&before, &sim.snapshot()).is_empty());
+    assert!(!sim.state_dir().exists(), "a dry run writes no state");
+    let run_id = ended
+        .stdout
+        .strip_prefix("Plan ")
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(id, _)| id.to_owned())
+        .expect("the plan's first line names its run");
+    let text = sim.redact(&ended.stdout).replace(&run_id, "[RUN]");
+    // The merge report names the checked copies, in a private temporary
+    // directory of a random name (removed by then).
+    let prefix = "bouture-cluster-merge-check.";
+    let mut parts = text.split(prefix);
+    let mut redacted = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        redacted.push_str(prefix);
+        redacted.push_str("XXXXXX");
+        redacted.push_str(part.get(6..).unwrap_or_default());
+    }
+    let text = redacted;
+    insta::assert_snapshot!("dry_run_plan", text);
+}

@@ -28,9 +28,7 @@ mod replay;
 mod support;
 mod verbosity;
 
+use bouture_test_support::cluster_sim;
 use bouture_test_support::demo_node;
 use bouture_test_support::ganeti_config as merge_common;
 use bouture_test_support::node_setup as node_setup_common;
-
-#[path = "../../../bouture-cluster-merge/tests/sim/mod.rs"]
-mod cluster_sim;

@@ -498,3 +498,74 @@ fn deploy_image_then_confirm() {
         changed.stdout
     );
 }
+
+#[test]
+fn build_from_a_filesystem_image_and_pull_without_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    std::fs::write(work.join("p.json"), DOCUMENT).unwrap();
+    let centos = tree(work, "centos", "CentOS");
+    let ubuntu_tree = tree(work, "ubuntu", "Ubuntu FS");
+    let ubuntu_dir = ubuntu_tree.split_once('=').unwrap().1.to_owned();
+    let raw = work.join("ubuntu.ext4");
+    let made = std::process::Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext4", "-d", &ubuntu_dir])
+        .arg(&raw)
+        .arg("24M")
+        .env("PATH", "/usr/sbin:/sbin:/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "mke2fs (apt-get install e2fsprogs)");
+    let image = format!("ubuntu={}", raw.display());
+    let run = crate::support::bouture_env(
+        &[
+            "deploy",
+            "build",
+            "--provision",
+            "p.json",
+            "--uuid-seed",
+            "cli",
+            "--image",
+            &centos,
+            "--image",
+            &image,
+            "--output",
+            "disk.img",
+        ],
+        work,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Ubuntu FS"), "{}", run.stdout);
+    // --pull with a document whose URLs are there but unreachable is not
+    // tried here; one that is not http(s) is refused by name.
+    std::fs::write(
+        work.join("q.json"),
+        DOCUMENT.replace("http://images.example.com/u.tar", "glance:ubuntu"),
+    )
+    .unwrap();
+    let run = crate::support::bouture_env(
+        &[
+            "deploy",
+            "build",
+            "--provision",
+            "q.json",
+            "--image",
+            &centos,
+            "--pull",
+            "--output",
+            "other.img",
+        ],
+        work,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "image ubuntu: its image_pull_url 'glance:ubuntu' is not an http or https URL"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!work.join("other.img").exists());
+}

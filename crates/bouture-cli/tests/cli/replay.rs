@@ -10,41 +10,18 @@ use std::time::{Duration, Instant};
 
 use bouture_core::{Inventory, NodeConfig};
 use bouture_graft::{GraftPlan, Options};
-use bouture_master_client::{InstanceState, MasterClient};
+use bouture_master_client::MasterClient;
 use bouture_offline_changes::{MasterSnapshot, Return, diff, read_changes, record_return};
-use bouture_test_support::node::{
-    TEST_SOFTWARE_URL, TestNode, TestPartition, WrittenNode, bouture_json,
-};
+use bouture_test_support::node::{TEST_SOFTWARE_URL, WrittenNode};
 use bouture_test_support::{SlapProxy, SlaposEnv};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::bouture;
 
 const COMPUTER: &str = "COMP-REPLAY";
 
 fn node(root: &Path) -> WrittenNode {
-    let config = |n: u32| json!({"_": format!("{{\"n\": {n}}}")});
-    let sim = |imsi: &str| json!({"_": format!("{{\"imsi\": \"{imsi}\"}}")});
-    TestNode::new(root, COMPUTER)
-        .partition(TestPartition::new(0).bouture_value(&bouture_json(
-            "Main A",
-            "started",
-            &config(0),
-            &[("SIM 1", sim("001")), ("SIM 2", sim("002"))],
-        )))
-        .partition(TestPartition::new(1).bouture_value(&bouture_json(
-            "Main B",
-            "started",
-            &config(1),
-            &[],
-        )))
-        .partition(TestPartition::new(2).bouture_value(&bouture_json(
-            "Main C",
-            "stopped",
-            &config(2),
-            &[],
-        )))
-        .write()
+    bouture_test_support::offline_changes::node(root, COMPUTER, 3)
 }
 
 fn graft(node: &WrittenNode, proxy: &SlapProxy) -> MasterSnapshot {
@@ -58,31 +35,10 @@ fn graft(node: &WrittenNode, proxy: &SlapProxy) -> MasterSnapshot {
 
 /// What an instance is, without where it lives or what it published.
 fn essence(proxy: &SlapProxy) -> BTreeMap<String, Value> {
-    let snapshot =
-        MasterSnapshot::read(&MasterClient::new(proxy.url()).unwrap(), COMPUTER).unwrap();
-    snapshot
-        .instances
-        .iter()
-        .filter(|i| i.state != Some(InstanceState::Destroyed))
-        .map(|i| {
-            let mut shared: Vec<Value> = i
-                .shared_instances
-                .iter()
-                .map(|s| json!([s.requested_title(), s.software_type, s.parameters]))
-                .collect();
-            shared.sort_by_key(ToString::to_string);
-            (
-                i.title.clone(),
-                json!({
-                    "software_release": i.software_release,
-                    "software_type": i.software_type,
-                    "state": i.state,
-                    "parameters": i.parameters,
-                    "shared": shared,
-                }),
-            )
-        })
-        .collect()
+    let client = MasterClient::new(proxy.url()).unwrap();
+    bouture_test_support::offline_changes::essence(
+        &MasterSnapshot::read(&client, COMPUTER).unwrap(),
+    )
 }
 
 /// Both masters hold the grafted node; the local one is changed offline with the real

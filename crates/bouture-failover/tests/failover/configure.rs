@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use bouture_failover::configure::{configure_text, unified_diff};
+use bouture_failover::configure::{ConfigureOptions, configure_text, unified_diff};
 use serde_json::{Map, Value};
 
 use crate::support::{fixtures, python};
@@ -153,8 +153,9 @@ fn configure_waits_while_another_process_writes_in_the_directory() {
 
     let held = bouture_fs::FileLock::directory(dir.path(), bouture_fs::Wait::NO).unwrap();
     let (node, new) = (node_cfg.clone(), new_cfg.clone());
-    let writer =
-        std::thread::spawn(move || bouture_failover::configure::configure(&node, &new, URL, false));
+    let writer = std::thread::spawn(move || {
+        bouture_failover::configure::configure(&ConfigureOptions::new(&node, &new, URL))
+    });
     std::thread::sleep(std::time::Duration::from_millis(700));
     assert!(!writer.is_finished(), "configure did not wait for the lock");
     assert!(
@@ -162,7 +163,11 @@ fn configure_waits_while_another_process_writes_in_the_directory() {
         "configure wrote while the directory was locked"
     );
     // A dry run writes nothing and takes no lock.
-    let dry = bouture_failover::configure::configure(&node_cfg, &new_cfg, URL, true).unwrap();
+    let dry = bouture_failover::configure::configure(&ConfigureOptions {
+        dry_run: true,
+        ..ConfigureOptions::new(&node_cfg, &new_cfg, URL)
+    })
+    .unwrap();
     assert!(!dry.written);
     drop(held);
     let report = writer.join().unwrap().unwrap();

@@ -222,10 +222,12 @@ fn decode_text(raw: &str, out: &mut String) -> Result<(), DecodeError> {
             rest = after.strip_prefix('\n').unwrap_or(after);
             continue;
         }
-        let semi = tail
-            .find(';')
-            .filter(|&s| s <= 12)
-            .ok_or_else(|| xml_error(format!("bad reference {:?}", truncate(tail))))?;
+        let semi = tail.find(';').filter(|&s| s <= 12).ok_or_else(|| {
+            xml_error(format!(
+                "bad reference {:?}",
+                bouture_text::truncate(tail, 16)
+            ))
+        })?;
         let entity = tail.get(1..semi).unwrap_or_default();
         match entity {
             "lt" => out.push('<'),
@@ -274,8 +276,4 @@ fn check_chars(s: &str) -> Result<(), DecodeError> {
         ))),
         None => Ok(()),
     }
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(16).collect()
 }

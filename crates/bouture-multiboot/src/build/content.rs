@@ -113,6 +113,12 @@ pub(super) fn check_content(
                 Some(boot) => names.push(Some(boot)),
                 None => return Err(too_large(&archive.display().to_string())),
             },
+            // A filesystem image fills its `/` alone: its size and type
+            // are checked against that partition (fsimage::prepare).
+            Source::FsImage(_) => {
+                super::fsimage::target_partition(plan, &image.name)?;
+                names.push(None);
+            }
         }
     }
     for slot in slots.values() {

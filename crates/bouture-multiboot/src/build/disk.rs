@@ -2,12 +2,12 @@
 //! filesystem made in place, the boot code.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::BuildOptions;
 use super::ext::{Region, fill_filesystem, mkfs_ext};
+use super::fsimage::Placed;
 use super::grub::{install_boot_code, make_esp, stage_multiboot};
 use super::inputs::sanitize;
 use crate::bootcfg::{BootFiles, BootInfo};
@@ -15,19 +15,37 @@ use crate::error::{Error, io};
 use crate::plan::{DiskPlan, PartitionRole, Plan};
 use crate::tools::Tools;
 
-#[allow(clippy::too_many_arguments)]
+/// What a disk's partitions are made from.
+pub(super) struct Inputs<'a> {
+    /// Each image's root tree (an empty one for a filesystem image).
+    pub(super) roots: &'a [PathBuf],
+    /// Each image's filesystem image, when given one.
+    pub(super) placed: &'a [Option<Placed>],
+    /// Each image's kernel, initrd and title.
+    pub(super) files: &'a [BootFiles],
+    /// The boot info of the multiboot partition.
+    pub(super) boot_info: &'a BootInfo,
+    /// GRUB's core image.
+    pub(super) core: &'a [u8],
+}
+
 pub(super) fn build_disk(
     tools: &Tools,
     plan: &Plan,
     disk: &DiskPlan,
-    roots: &[PathBuf],
-    files: &[BootFiles],
-    boot_info: &BootInfo,
+    inputs: &Inputs<'_>,
     options: &BuildOptions,
     work: &Path,
     raw: &Path,
-    core: &[u8],
 ) -> Result<(), Error> {
+    let Inputs {
+        roots,
+        placed,
+        files,
+        boot_info,
+        core,
+    } = *inputs;
+    let disk_index = plan.disks.iter().position(|d| d.id == disk.id);
     // The disk: a sparse file with the GPT, then each filesystem made in
     // place at its partition's offset (mke2fs -E offset= with the size
     // given, so it never writes past its partition), then the boot code.
@@ -93,7 +111,14 @@ pub(super) fn build_disk(
                 )?;
                 std::fs::remove_file(&swap).map_err(io(&swap, "cannot remove"))?;
             }
-            _ => fill_filesystem(tools, plan, disk, partition, roots, work, &region)?,
+            _ => match placed
+                .iter()
+                .flatten()
+                .find(|p| Some(p.disk) == disk_index && p.partition == partition.number)
+            {
+                Some(image) => super::fsimage::write(tools, plan, partition, image, &region, true)?,
+                None => fill_filesystem(tools, plan, disk, partition, roots, work, &region)?,
+            },
         }
     }
     // Flushed when put in place (bouture_fs::replace_together).
@@ -125,36 +150,10 @@ pub(super) fn copy_sparse(
     offset: u64,
     size: u64,
 ) -> Result<(), Error> {
-    let mut input = File::open(from).map_err(io(from, "cannot open"))?;
-    let length = input.metadata().map_err(io(from, "cannot stat"))?.len();
-    if length > size {
-        return Err(Error::Target {
-            path: from.to_owned(),
-            message: format!("is {length} bytes, larger than its {size}-byte partition"),
-        });
-    }
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut position = 0u64;
-    loop {
-        let mut filled = 0;
-        while filled < buffer.len() {
-            let n = input
-                .read(buffer.get_mut(filled..).unwrap_or_default())
-                .map_err(io(from, "cannot read"))?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        let chunk = buffer.get(..filled).unwrap_or_default();
-        if chunk.iter().any(|&b| b != 0) {
-            disk.write_all_at(chunk, offset + position)
-                .map_err(io(disk_path, "cannot write"))?;
-        }
-        position += filled as u64;
-    }
-    Ok(())
+    let region = Region {
+        disk: disk_path,
+        offset,
+        size,
+    };
+    super::fsimage::copy_into(from, disk, &region, true)
 }

@@ -107,13 +107,24 @@ pub(super) fn fill_filesystem(
         _ => {}
     }
     mkfs_ext(tools, fs, &content, region, None)?;
-    let spec = crate::switch::device_spec(region.disk, region.offset)?;
     let fstab = match owners.first() {
         Some((_, image)) if mount == "/" => Some(plan.fstab(&image.name)),
         _ => None,
     };
     let script = edit_script(&content, &nested, fstab.as_deref(), work, &name)?;
+    edit(tools, region, &script, fstab.as_deref())
+}
+
+/// Run a `debugfs -w` script on the region's filesystem (nothing when
+/// empty), then check that `/etc/fstab` reads back as `fstab`.
+pub(super) fn edit(
+    tools: &Tools,
+    region: &Region<'_>,
+    script: &str,
+    fstab: Option<&str>,
+) -> Result<(), Error> {
     if !script.is_empty() {
+        let spec = crate::switch::device_spec(region.disk, region.offset)?;
         let mut command = tools.command("debugfs");
         command.args(["-w", "-f", "-"]).arg(&spec);
         tools.run(command, Some(script.as_bytes()))?;
@@ -128,6 +139,15 @@ pub(super) fn fill_filesystem(
         }
     }
     Ok(())
+}
+
+/// Write `bytes` to `local` (mode 0644) for a debugfs `write`: the path as
+/// a debugfs script can name it (no space, quote or newline).
+pub(super) fn stage_for_debugfs(local: &Path, bytes: &[u8]) -> Result<String, Error> {
+    std::fs::write(local, bytes).map_err(io(local, "cannot write"))?;
+    std::fs::set_permissions(local, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(io(local, "cannot set permissions"))?;
+    crate::switch::debugfs_word(local, "work").map(str::to_owned)
 }
 
 /// The tree given to `mkfs -d`: the source itself when it can be used as is
@@ -218,17 +238,7 @@ pub(super) fn edit_script(
             message: "is not a directory: the generated /etc/fstab cannot be written".into(),
         });
     }
-    let local = work.join(format!("fstab-{name}"));
-    std::fs::write(&local, fstab).map_err(io(&local, "cannot write"))?;
-    std::fs::set_permissions(&local, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(io(&local, "cannot set permissions"))?;
-    let local_text = local
-        .to_str()
-        .filter(|t| !t.contains([' ', '"', '\n']))
-        .ok_or_else(|| Error::Target {
-            path: local.clone(),
-            message: "work path unusable by debugfs".into(),
-        })?;
+    let local_text = stage_for_debugfs(&work.join(format!("fstab-{name}")), fstab.as_bytes())?;
     if missing("/etc") {
         script.push_str("mkdir /etc\n");
     }

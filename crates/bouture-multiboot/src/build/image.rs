@@ -12,15 +12,18 @@ use serde::Serialize;
 
 use super::content::check_content;
 use super::ext::{Region, fill_filesystem};
-use super::inputs::{Source, buildable};
+use super::inputs::{Source, buildable, fs_image_tools};
 use super::kernel::find_boot_files;
 use super::verify::table_matches;
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::layout::{LAYOUT_FORMAT, LAYOUT_LIMIT, LAYOUT_NAME, Layout};
-use crate::plan::{DiskPlan, PartitionPlan, PartitionRole, Plan};
-use crate::running::{Running, running_image};
-use crate::switch::{BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk};
+use crate::plan::MULTIBOOT_NAME;
+use crate::plan::{PartitionPlan, PartitionRole, Plan};
+use crate::running::{Running, detect};
+use crate::switch::{
+    BOOT_INFO_NAME, GRUB_DIR, Opened, debugfs, device_spec, open_disk, read_disk, read_table,
+};
 use crate::tools::Tools;
 
 /// What `bouture deploy image` is asked.
@@ -29,16 +32,26 @@ use crate::tools::Tools;
 pub struct DeployOptions {
     /// The image's `name`.
     pub image: String,
-    /// The multiboot disk: an image file or a block device.
+    /// The multiboot disk: an image file or a block device (the first
+    /// disk given).
     pub disk: PathBuf,
-    /// The new content of the image's root: a directory or a tar archive.
+    /// The document's other disks, when its images span several: with
+    /// [`DeployOptions::disk`], one per disk in the document's order.
+    pub more_disks: Vec<PathBuf>,
+    /// The new content of the image's root: a directory, a tar archive, or
+    /// a raw or qcow2 filesystem image of its `/`.
     pub source: PathBuf,
     /// The running system's kernel command line (tells which image runs).
     pub cmdline: String,
+    /// The running system's mounts ([`crate::PROC_MOUNTINFO`]): the mounted
+    /// root's device and its filesystem UUID tell which image runs too.
+    pub mountinfo: PathBuf,
     /// Also rewrite the default image.
     pub force: bool,
     /// Check everything, write nothing.
     pub dry_run: bool,
+    /// The deadline of the download when the source is an http(s) URL.
+    pub pull_deadline: std::time::Duration,
 }
 
 impl DeployOptions {
@@ -47,10 +60,13 @@ impl DeployOptions {
         Self {
             image: image.to_owned(),
             disk: disk.to_owned(),
+            more_disks: Vec::new(),
             source: source.to_owned(),
             cmdline: cmdline.to_owned(),
+            mountinfo: PathBuf::from(crate::running::PROC_MOUNTINFO),
             force: false,
             dry_run: false,
+            pull_deadline: crate::pull::PULL_DEADLINE,
         }
     }
 }
@@ -59,6 +75,8 @@ impl DeployOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DeployedPartition {
+    /// The disk's id in the document.
+    pub disk: String,
     /// Partition number.
     pub number: u32,
     /// GPT name.
@@ -84,8 +102,10 @@ pub struct DeployReport {
     pub dry_run: bool,
     /// The image deployed.
     pub image: String,
-    /// The disk.
+    /// The disk holding the multiboot partition.
     pub disk: PathBuf,
+    /// Every disk given, in the document's order.
+    pub disks: Vec<PathBuf>,
     /// Which image runs, and how that was told.
     pub running: Running,
     /// The default image (grubenv's `saved_entry`, else grub.cfg's).
@@ -105,14 +125,17 @@ pub struct DeployReport {
 /// Put a new version of one image onto a multiboot disk (see the module).
 #[allow(clippy::too_many_lines)] // the checks then the writes, in order
 pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
-    let path = &options.disk;
+    let tools = Tools::require(BASE_TOOLS)?;
+    let given: Vec<&PathBuf> = std::iter::once(&options.disk)
+        .chain(&options.more_disks)
+        .collect();
+    let path = multiboot_disk(&tools, &given)?;
     let target = |message: String| Error::Target {
         path: path.clone(),
         message,
     };
-    let (tools, tar) = tools_for(options)?;
-    // The exclusive lock is held until the end: a boot switch or another
-    // deploy waits.
+    // The exclusive locks are held until the end: a boot switch or another
+    // deploy waits (the multiboot disk is locked first, by every deploy).
     let mut opened = open_disk(path, !options.dry_run)?;
     let Some((table, mb_offset)) = opened.disk.clone() else {
         return Err(target("not a disk".into()));
@@ -137,7 +160,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         .images
         .get(index)
         .ok_or_else(|| target("no such image".into()))?;
-    let running = running_image(&opened.info, &options.cmdline)?;
+    let running = detect(&opened.info, &options.cmdline, &options.mountinfo)?;
     let default_image = default_of(&opened, plan);
     refuse_unsafe(
         plan,
@@ -146,45 +169,79 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         default_image.as_deref(),
         options.force,
     )?;
-    let (written, kept) = partitions_of(plan, disk_plan, &image.name, path)?;
+    let (paths, _locks) = other_disks(&tools, plan, &given, path, !options.dry_run)?;
+    let (written, kept) = partitions_of(plan, &image.name, &paths)?;
     if written.is_empty() {
         return Err(target(format!(
             "image {} has no partition of its own to rewrite",
             image.name
         )));
     }
+    // A URL is downloaded (bounded by the image's partitions, its checksum
+    // verified) into a private directory removed when the deploy ends.
+    let work_parent = work_parent(path)?;
+    let pulled = match options.source.to_str().filter(|t| crate::pull::is_url(t)) {
+        Some(url) => Some(crate::pull::pull(
+            &image.name,
+            url,
+            plan.capacity_of(&image.name),
+            options.pull_deadline,
+            &work_parent,
+            None,
+        )?),
+        None => None,
+    };
+    let local = pulled
+        .as_ref()
+        .map_or_else(|| options.source.clone(), |p| p.path().to_owned());
+    let (tools, source) = tools_for(&image.name, &local)?;
     // The source must fit its partitions: measured as the build does (a tar
     // archive listed, not extracted, and stopped past the partitions' size).
     let mut only = plan.clone();
     only.images.retain(|i| i.name == image.name);
-    let source = if tar {
-        Source::Tar(options.source.clone())
-    } else {
-        Source::Dir(options.source.clone())
-    };
     check_content(&only, std::slice::from_ref(&source), &tools)?;
-    let work_parent = work_parent(path)?;
     let work = tempfile::Builder::new()
         .prefix(".bouture-deploy-")
         .tempdir_in(&work_parent)
         .map_err(io(&work_parent, "cannot create a work directory"))?;
     let work = work.path();
-    let root = if tar {
+    // A filesystem image is checked (size, type, e2fsck) against its
+    // partition, converted from qcow2 into the work directory, before any
+    // byte is written.
+    let placed = super::fsimage::prepare_all(&only, std::slice::from_ref(&source), &tools, work)?
+        .into_iter()
+        .flatten()
+        .next();
+    if let Some(placed) = &placed
+        && !written
+            .iter()
+            .any(|(d, p)| *d == placed.disk && p.number == placed.partition)
+    {
+        return Err(target(format!(
+            "image {}'s '/' (partition {}) is kept (keep_data): a filesystem image cannot be written there",
+            image.name, placed.partition
+        )));
+    }
+    let root = if placed.is_some() {
+        let dir = work.join("source");
+        std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
+        dir
+    } else if matches!(source, Source::Tar(_)) {
         let dir = work.join("source");
         std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
         let mut command = tools.command("tar");
-        command
-            .arg("-x")
-            .arg("-f")
-            .arg(&options.source)
-            .arg("-C")
-            .arg(&dir);
+        command.arg("-x").arg("-f").arg(&local).arg("-C").arg(&dir);
         tools.run(command, None)?;
         dir
     } else {
         options.source.clone()
     };
-    let boot_files = find_boot_files(&image.name, &root, &image.image_name)?;
+    let boot_files = match &placed {
+        Some(placed) => {
+            super::fsimage::boot_files(&tools, &image.name, &placed.raw, &image.image_name)?
+        }
+        None => find_boot_files(&image.name, &root, &image.image_name)?,
+    };
     let mut files = layout.boot_files.clone();
     if let Some(slot) = files.get_mut(index) {
         slot.clone_from(&boot_files);
@@ -205,9 +262,13 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         dry_run,
         image: image.name.clone(),
         disk: path.clone(),
+        disks: given.iter().map(|p| (*p).clone()).collect(),
         running: running.clone(),
         default_image: default_image.clone(),
-        written: written.iter().map(|p| describe(p, None)).collect(),
+        written: written
+            .iter()
+            .map(|(d, p)| describe(plan, *d, p, None))
+            .collect(),
         kept: kept.clone(),
         boot_files: boot_files.clone(),
         multiboot_files: multiboot_files.clone(),
@@ -224,14 +285,25 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
     if let Some(slot) = roots.get_mut(index) {
         *slot = root;
     }
-    for partition in &written {
+    for (d, partition) in &written {
+        let (Some(Some(disk_path)), Some(disk)) = (paths.get(*d), plan.disks.get(*d)) else {
+            continue;
+        };
         let region = Region {
-            disk: path,
+            disk: disk_path,
             offset: partition.offset_bytes,
             size: partition.size_bytes,
         };
-        fill_filesystem(&tools, plan, disk_plan, partition, &roots, work, &region)?;
-        fsck(&tools, path, partition.offset_bytes)?;
+        match placed
+            .as_ref()
+            .filter(|p| p.disk == *d && p.partition == partition.number)
+        {
+            Some(placed) => {
+                super::fsimage::write(&tools, plan, partition, placed, &region, false)?;
+            }
+            None => fill_filesystem(&tools, plan, disk, partition, &roots, work, &region)?,
+        }
+        fsck(&tools, disk_path, partition.offset_bytes)?;
     }
     let layout = Layout::new(plan, &files);
     let mut info_text = serde_json::to_vec_pretty(&boot_info).unwrap_or_default();
@@ -260,6 +332,17 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
             path: path.clone(),
             what: BOOT_INFO_NAME.into(),
         });
+    }
+    for (d, other) in paths.iter().enumerate() {
+        let (Some(other), Some(disk)) = (other, plan.disks.get(d)) else {
+            continue;
+        };
+        if other != path && !table_matches(&read_table(&tools, other)?, disk) {
+            return Err(Error::ReadBack {
+                path: other.clone(),
+                what: "the partition table".into(),
+            });
+        }
     }
     Ok(report(false))
 }
@@ -332,31 +415,26 @@ fn read_layout(
     Ok(layout)
 }
 
-/// The tools needed, and whether the source is a tar archive.
-fn tools_for(options: &DeployOptions) -> Result<(Tools, bool), Error> {
-    let mut wanted = vec![
-        ("sfdisk", "fdisk"),
-        ("mke2fs", "e2fsprogs"),
-        ("debugfs", "e2fsprogs"),
-        ("e2fsck", "e2fsprogs"),
-        ("cp", "coreutils"),
-    ];
-    let source_meta = std::fs::metadata(&options.source)
-        .map_err(io(&options.source, "cannot read the image source"))?;
-    let tar = source_meta.is_file();
-    if tar {
-        wanted.push(("tar", "tar"));
-    } else if !source_meta.is_dir() {
-        return Err(Error::Source {
-            image: options.image.clone(),
-            message: format!(
-                "{} is {}, not a directory or a tar archive",
-                options.source.display(),
-                bouture_fs::describe(source_meta.file_type())
-            ),
-        });
+/// What reading the disk needs.
+const BASE_TOOLS: &[(&str, &str)] = &[
+    ("sfdisk", "fdisk"),
+    ("mke2fs", "e2fsprogs"),
+    ("debugfs", "e2fsprogs"),
+    ("e2fsck", "e2fsprogs"),
+    ("cp", "coreutils"),
+];
+
+/// The tools needed, and the source (a tree, a tar archive or a
+/// filesystem image).
+fn tools_for(image: &str, path: &Path) -> Result<(Tools, Source), Error> {
+    let mut wanted = BASE_TOOLS.to_vec();
+    let source = Source::open(image, path)?;
+    match &source {
+        Source::Tar(_) => wanted.push(("tar", "tar")),
+        Source::FsImage(fs) => wanted.extend(fs_image_tools(fs.format)),
+        Source::Dir(_) => {}
     }
-    Ok((Tools::require(&wanted)?, tar))
+    Ok((Tools::require(&wanted)?, source))
 }
 
 /// The running image is never rewritten, the default only with `force`;
@@ -387,9 +465,10 @@ fn refuse_unsafe(
         )));
     }
     if default_image == Some(image) && !force {
-        return Err(Error::Refused(format!(
-            "image {image} is the default: a failed update would leave nothing to fall back to; {safe_text}, or pass --force"
-        )));
+        return Err(Error::DefaultImage {
+            image: image.to_owned(),
+            safe: safe_text,
+        });
     }
     Ok(())
 }
@@ -405,58 +484,179 @@ fn default_of(opened: &Opened, plan: &Plan) -> Option<String> {
         .map(|i| i.name.clone())
 }
 
-type Written<'a> = Vec<&'a PartitionPlan>;
+type Written<'a> = Vec<(usize, &'a PartitionPlan)>;
 
-/// The image's partitions on this disk: those it owns alone (remade) and
-/// the others (kept). Partitions of the image on another disk are refused.
+/// The image's partitions: those it owns alone (remade) and the others
+/// (kept), each with its disk's index. A partition on a disk not given is
+/// refused, naming the disks to give.
 fn partitions_of<'a>(
     plan: &'a Plan,
-    disk: &'a DiskPlan,
     image: &str,
-    path: &Path,
+    paths: &[Option<PathBuf>],
 ) -> Result<(Written<'a>, Vec<DeployedPartition>), Error> {
-    for other in plan.disks.iter().filter(|d| d.id != disk.id) {
-        if other.partitions.iter().any(|p| {
-            p.filesystem
-                .as_ref()
-                .is_some_and(|f| f.images.iter().any(|i| i == image))
-        }) {
-            return Err(Error::Unsupported(format!(
-                "image {image} has partitions on disk {}, not only on {}: bouture deploy image rewrites one disk",
-                other.id,
-                path.display()
-            )));
-        }
-    }
     let mut written = Vec::new();
     let mut kept = Vec::new();
-    for partition in &disk.partitions {
-        let Some(fs) = &partition.filesystem else {
-            continue;
-        };
-        if partition.role == PartitionRole::Multiboot || !fs.images.iter().any(|i| i == image) {
-            continue;
-        }
-        let kept_because = if fs.images.len() > 1 {
-            Some(format!("shared with {}", fs.images.join(", ")))
-        } else if fs.keep_data {
-            Some("keep_data".to_owned())
-        } else if fs.fs_type == "swap" {
-            Some("swap (nothing to deploy)".to_owned())
-        } else {
-            None
-        };
-        match kept_because {
-            Some(reason) => kept.push(describe(partition, Some(reason))),
-            None => written.push(partition),
+    for (d, disk) in plan.disks.iter().enumerate() {
+        for partition in &disk.partitions {
+            let Some(fs) = &partition.filesystem else {
+                continue;
+            };
+            if partition.role == PartitionRole::Multiboot || !fs.images.iter().any(|i| i == image) {
+                continue;
+            }
+            let kept_because = if fs.images.len() > 1 {
+                Some(format!("shared with {}", fs.images.join(", ")))
+            } else if fs.keep_data {
+                Some("keep_data".to_owned())
+            } else if fs.fs_type == "swap" {
+                Some("swap (nothing to deploy)".to_owned())
+            } else {
+                None
+            };
+            if kept_because.is_none() && paths.get(d).is_none_or(Option::is_none) {
+                return Err(Error::Unsupported(format!(
+                    "image {image} has partitions on disk {}: give --disk once per disk of the document, in its order ({})",
+                    disk.id,
+                    plan.disks
+                        .iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            match kept_because {
+                Some(reason) => kept.push(describe(plan, d, partition, Some(reason))),
+                None => written.push((d, partition)),
+            }
         }
     }
     Ok((written, kept))
 }
 
-fn describe(partition: &PartitionPlan, kept_because: Option<String>) -> DeployedPartition {
+/// The given disk holding the multiboot partition (the only one given,
+/// else the one whose GPT has it). Two names of one disk are refused.
+fn multiboot_disk<'a>(tools: &Tools, given: &[&'a PathBuf]) -> Result<&'a PathBuf, Error> {
+    for (i, a) in given.iter().enumerate() {
+        if given
+            .iter()
+            .skip(i + 1)
+            .any(|b| bouture_fs::same_file(a, b))
+        {
+            return Err(Error::Target {
+                path: (*a).clone(),
+                message: "is given twice as --disk".into(),
+            });
+        }
+    }
+    if let [only] = given {
+        return Ok(only);
+    }
+    let mut found = Vec::new();
+    for path in given {
+        let table = read_table(tools, path)?;
+        if table.partitions.iter().any(|p| p.name == MULTIBOOT_NAME) {
+            found.push(*path);
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one),
+        _ => Err(Error::Unsupported(format!(
+            "{} of the {} disks given have a '{MULTIBOOT_NAME}' partition, not exactly one",
+            found.len(),
+            given.len()
+        ))),
+    }
+}
+
+/// The path of each of the plan's disks (in its order), every disk but the
+/// multiboot one locked and its table checked against the layout record.
+/// One disk given for a document of several: only the multiboot disk is
+/// known. Several: exactly one per disk, in the document's order.
+fn other_disks(
+    tools: &Tools,
+    plan: &Plan,
+    given: &[&PathBuf],
+    multiboot: &Path,
+    write: bool,
+) -> Result<(Vec<Option<PathBuf>>, Vec<bouture_fs::FileLock>), Error> {
+    let ids = || {
+        plan.disks
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(mb_index) = plan.disks.iter().position(|d| {
+        d.partitions
+            .iter()
+            .any(|p| p.role == PartitionRole::Multiboot)
+    }) else {
+        return Err(Error::Target {
+            path: multiboot.to_owned(),
+            message: format!("{LAYOUT_NAME}: the plan has no multiboot partition"),
+        });
+    };
+    if let [_] = given {
+        let mut paths = vec![None; plan.disks.len()];
+        if let Some(slot) = paths.get_mut(mb_index) {
+            *slot = Some(multiboot.to_owned());
+        }
+        return Ok((paths, Vec::new()));
+    }
+    if given.len() != plan.disks.len() {
+        return Err(Error::Unsupported(format!(
+            "the layout has {} disk(s) ({}), {} --disk given: give one per disk, in this order",
+            plan.disks.len(),
+            ids(),
+            given.len()
+        )));
+    }
+    let mut locks = Vec::new();
+    for (d, (path, disk)) in given.iter().zip(&plan.disks).enumerate() {
+        if d == mb_index {
+            if path.as_path() != multiboot {
+                return Err(Error::Target {
+                    path: (*path).clone(),
+                    message: format!(
+                        "is given as disk {} but the multiboot partition is on {}: give --disk in the document's order ({})",
+                        disk.id,
+                        multiboot.display(),
+                        ids()
+                    ),
+                });
+            }
+            continue;
+        }
+        locks.push(crate::switch::lock(path, write, true)?);
+        if !table_matches(&read_table(tools, path)?, disk) {
+            return Err(Error::Target {
+                path: (*path).clone(),
+                message: format!(
+                    "is not disk {} of the layout (GPT {} with {} partitions): give --disk in the document's order ({})",
+                    disk.id,
+                    disk.disk_uuid,
+                    disk.partitions.len(),
+                    ids()
+                ),
+            });
+        }
+    }
+    Ok((given.iter().map(|p| Some((*p).clone())).collect(), locks))
+}
+
+fn describe(
+    plan: &Plan,
+    disk: usize,
+    partition: &PartitionPlan,
+    kept_because: Option<String>,
+) -> DeployedPartition {
     let fs = partition.filesystem.as_ref();
     DeployedPartition {
+        disk: plan
+            .disks
+            .get(disk)
+            .map(|d| d.id.clone())
+            .unwrap_or_default(),
         number: partition.number,
         name: partition.name.clone(),
         mount: fs.and_then(|f| f.mount.clone()),
@@ -512,15 +712,8 @@ fn replace_multiboot_files(
     use std::fmt::Write as _;
     let mut script = format!("cd {GRUB_DIR}\n");
     for (name, bytes) in contents {
-        let local = work.join(format!("multiboot-{name}"));
-        std::fs::write(&local, bytes).map_err(io(&local, "cannot write"))?;
-        let local_text = local
-            .to_str()
-            .filter(|t| !t.contains([' ', '"', '\n']))
-            .ok_or_else(|| Error::Target {
-                path: local.clone(),
-                message: "work path unusable by debugfs".into(),
-            })?;
+        let local_text =
+            super::ext::stage_for_debugfs(&work.join(format!("multiboot-{name}")), bytes)?;
         let _ = writeln!(
             script,
             "rm {name}\nwrite {local_text} {name}\nsif {name} mode 0100644"

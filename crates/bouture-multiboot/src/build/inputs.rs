@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::fsimage::{FsFormat, FsImage};
 use super::{BuildOptions, DiskFormat, ImageSource};
 use crate::error::{Error, io};
 use crate::model::{PartitionsPolicy, PathElement, ValidationError, ValidationErrors};
@@ -49,6 +50,36 @@ pub(super) fn check_grub_efi_dir(dir: &Path) -> Result<(), Error> {
 pub(super) enum Source {
     Dir(PathBuf),
     Tar(PathBuf),
+    /// A raw or qcow2 filesystem image of the image's `/`.
+    FsImage(FsImage),
+}
+
+impl Source {
+    /// What a source path is: a directory, a filesystem image (raw or
+    /// qcow2, told by its first bytes) or else a tar archive.
+    pub(super) fn open(image: &str, path: &Path) -> Result<Self, Error> {
+        let metadata = std::fs::metadata(path).map_err(io(path, "cannot read the image source"))?;
+        if metadata.is_dir() {
+            Ok(Source::Dir(path.to_owned()))
+        } else if metadata.is_file() {
+            Ok(match super::fsimage::sniff(path)? {
+                Some(format) => Source::FsImage(FsImage {
+                    path: path.to_owned(),
+                    format,
+                }),
+                None => Source::Tar(path.to_owned()),
+            })
+        } else {
+            Err(Error::Source {
+                image: image.to_owned(),
+                message: format!(
+                    "{} is {}, not a directory, a tar archive or a filesystem image",
+                    path.display(),
+                    bouture_fs::describe(metadata.file_type())
+                ),
+            })
+        }
+    }
 }
 
 /// The filesystems `build_disks` makes.
@@ -168,41 +199,73 @@ pub(super) fn check_sources(plan: &Plan, given: &[ImageSource]) -> Result<Vec<So
             .skip(i + 1)
             .any(|other| other.name == source.name)
         {
-            return Err(Error::Source {
+            return Err(Error::SourceGivenTwice {
                 image: source.name.clone(),
-                message: "given twice with --image".into(),
             });
         }
     }
     plan.images
         .iter()
         .map(|image| {
-            let source =
-                given
-                    .iter()
-                    .find(|s| s.name == image.name)
-                    .ok_or_else(|| Error::Source {
-                        image: image.name.clone(),
-                        message: "no content given (--image NAME=DIR or NAME=ARCHIVE.tar)".into(),
-                    })?;
-            let metadata = std::fs::metadata(&source.path)
-                .map_err(io(&source.path, "cannot read the image source"))?;
-            if metadata.is_dir() {
-                Ok(Source::Dir(source.path.clone()))
-            } else if metadata.is_file() {
-                Ok(Source::Tar(source.path.clone()))
-            } else {
-                Err(Error::Source {
+            let source = given.iter().find(|s| s.name == image.name).ok_or_else(|| {
+                Error::SourceMissing {
                     image: image.name.clone(),
-                    message: format!(
-                        "{} is {}, not a directory or a tar archive",
-                        source.path.display(),
-                        bouture_fs::describe(metadata.file_type())
-                    ),
-                })
-            }
+                }
+            })?;
+            Source::open(&image.name, &source.path)
         })
         .collect()
+}
+
+/// The sources given as http(s) URLs, and (with `pull`) the
+/// `image_pull_url` of each image given none, downloaded into private directories in
+/// `parent` (each bounded by the image's partitions, under the options'
+/// deadline, its checksum verified): the sources with local paths, and the
+/// downloads (removed when dropped).
+pub(super) fn pull_sources(
+    plan: &Plan,
+    options: &BuildOptions,
+    parent: &Path,
+) -> Result<(Vec<ImageSource>, Vec<crate::pull::Pulled>), Error> {
+    let mut given = options.sources.clone();
+    for image in plan.images.iter().filter(|_| options.pull) {
+        if !given.iter().any(|s| s.name == image.name) {
+            if !crate::pull::is_url(&image.image_pull_url) {
+                return Err(Error::Source {
+                    image: image.name.clone(),
+                    message: format!(
+                        "its image_pull_url '{}' is not an http or https URL, which is what bouture downloads: give --image",
+                        crate::pull::shown(&image.image_pull_url)
+                    ),
+                });
+            }
+            given.push(ImageSource {
+                name: image.name.clone(),
+                path: PathBuf::from(&image.image_pull_url),
+            });
+        }
+    }
+    let mut pulled = Vec::new();
+    for source in &mut given {
+        let Some(url) = source.path.to_str().filter(|t| crate::pull::is_url(t)) else {
+            continue;
+        };
+        // Unknown names are refused by check_sources.
+        if !plan.images.iter().any(|i| i.name == source.name) {
+            continue;
+        }
+        let download = crate::pull::pull(
+            &source.name,
+            url,
+            plan.capacity_of(&source.name),
+            options.pull_deadline,
+            parent,
+            options.cancel.as_deref(),
+        )?;
+        download.path().clone_into(&mut source.path);
+        pulled.push(download);
+    }
+    Ok((given, pulled))
 }
 
 pub(super) fn output_paths(
@@ -230,10 +293,10 @@ pub(super) fn output_paths(
         }
         many if many.len() == disks => many.to_vec(),
         _ => {
-            return Err(Error::Unsupported(format!(
-                "the document has {disks} disks: give --output once (names are derived) or once per disk, not {} times",
-                given.len()
-            )));
+            return Err(Error::OutputCount {
+                disks,
+                given: given.len(),
+            });
         }
     };
     for (i, path) in paths.iter().enumerate() {
@@ -292,6 +355,11 @@ pub(super) fn required_tools(
     if sources.iter().any(|s| matches!(s, Source::Tar(_))) {
         wanted.push(("tar", "tar"));
     }
+    for source in sources {
+        if let Source::FsImage(image) = source {
+            wanted.extend(fs_image_tools(image.format));
+        }
+    }
     let has = |fs_type: &str| {
         plan.disks
             .iter()
@@ -325,7 +393,7 @@ pub(super) fn check_outputs(
 ) -> Result<(), Error> {
     let mut outputs: Vec<(&Path, &str)> = disks.iter().map(|p| (p.as_path(), "disk")).collect();
     if let Some(info) = &options.boot_info {
-        outputs.push((info, "--boot-info"));
+        outputs.push((info, "boot info"));
     }
     for (i, (output, what)) in outputs.iter().enumerate() {
         let refuse = |message: String| Error::Target {
@@ -353,6 +421,12 @@ pub(super) fn check_outputs(
                 Source::Tar(archive) if bouture_fs::same_file(output, archive) => {
                     return Err(refuse(format!(
                         "is image {}'s tar archive, an input: the {what} output would replace it",
+                        image.name
+                    )));
+                }
+                Source::FsImage(fs) if bouture_fs::same_file(output, &fs.path) => {
+                    return Err(refuse(format!(
+                        "is image {}'s filesystem image, an input: the {what} output would replace it",
                         image.name
                     )));
                 }
@@ -387,6 +461,19 @@ pub(super) fn check_outputs(
         }
     }
     Ok(())
+}
+
+/// The tools a filesystem image source needs.
+pub(super) fn fs_image_tools(format: FsFormat) -> Vec<(&'static str, &'static str)> {
+    let mut wanted = vec![
+        ("e2fsck", "e2fsprogs"),
+        ("tune2fs", "e2fsprogs"),
+        ("debugfs", "e2fsprogs"),
+    ];
+    if format == FsFormat::Qcow2 {
+        wanted.push(("qemu-img", "qemu-utils"));
+    }
+    wanted
 }
 
 /// Whether `path` (existing or not) resolves to a place inside `tree`.

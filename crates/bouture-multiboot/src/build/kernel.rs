@@ -148,13 +148,18 @@ pub(super) fn os_release_name(root: &Path) -> Option<String> {
             let path = resolve_in_tree(root, rel)?;
             let text =
                 bouture_fs::read_bounded(&path, 64 * 1024, bouture_fs::Links::Refuse).ok()?;
-            let text = String::from_utf8_lossy(&text).into_owned();
-            let value = text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME="))?;
-            let value = value.trim().trim_matches('"').trim_matches('\'');
-            let clean: String = value
-                .chars()
-                .filter(|c| !c.is_control() && !"'\"\\$".contains(*c))
-                .collect();
-            (!clean.is_empty()).then(|| bouture_text::truncate(&clean, 80))
+            os_release_text(&String::from_utf8_lossy(&text))
         })
+}
+
+/// os-release's `PRETTY_NAME`, cleaned for a menu title (at most 80
+/// characters, no quotes or control characters).
+pub(super) fn os_release_text(text: &str) -> Option<String> {
+    let value = text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME="))?;
+    let value = value.trim().trim_matches('"').trim_matches('\'');
+    let clean: String = value
+        .chars()
+        .filter(|c| !c.is_control() && !"'\"\\$".contains(*c))
+        .collect();
+    (!clean.is_empty()).then(|| bouture_text::truncate(&clean, 80))
 }

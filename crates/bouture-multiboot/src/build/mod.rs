@@ -7,19 +7,21 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::bootcfg::{BootFiles, BootInfo};
 use crate::error::{Error, io};
 use crate::plan::Plan;
-use crate::tools::{GRUB_I386_PC, GRUB_X86_64_EFI};
+use crate::tools::{self, GRUB_I386_PC, GRUB_X86_64_EFI};
 
 mod content;
 mod disk;
 mod ext;
 mod fat;
+mod fsimage;
 mod grub;
 mod image;
 mod inputs;
@@ -37,17 +39,19 @@ use disk::build_disk;
 use grub::{make_core_image, make_efi_image};
 use inputs::{
     Source, check_grub_dir, check_grub_efi_dir, check_outputs, check_sources, output_paths,
-    required_tools,
+    pull_sources, required_tools,
 };
 use kernel::{find_boot_files, pick_boot_files};
 use verify::verify_disk;
 
-/// `--image NAME=SOURCE`: a directory tree or a tar archive of the image's root.
+/// `--image NAME=SOURCE`: a directory tree or a tar archive of the image's
+/// root, or a raw or qcow2 filesystem image of its `/` (told by its first
+/// bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSource {
     /// The image's `name`.
     pub name: String,
-    /// The directory or tar archive.
+    /// The directory, tar archive or filesystem image.
     pub path: PathBuf,
 }
 
@@ -86,10 +90,18 @@ pub struct BuildOptions {
     pub dry_run: bool,
     /// The provision document read, an input no output may replace.
     pub provision: Option<PathBuf>,
-    /// Set (by a signal handler) to stop: the running tool is killed, the
-    /// work directory and the unfinished outputs removed, and the build
-    /// fails with [`Error::Interrupted`].
-    pub cancel: Option<Arc<AtomicBool>>,
+    /// Set non-zero (by a signal handler, e.g. to its signal's number with
+    /// `signal_hook::flag::register_usize`) to stop: the running tool and its
+    /// process group get `SIGTERM` (then `SIGKILL`), the work directory and
+    /// the unfinished outputs are removed, and the build fails with
+    /// [`Error::Interrupted`].
+    pub cancel: Option<Arc<AtomicUsize>>,
+    /// Download the `image_pull_url` (http or https) of each image given no
+    /// source.
+    pub pull: bool,
+    /// The deadline of each http(s) download (a source given as a URL, or
+    /// an image's `image_pull_url` when no source is given).
+    pub pull_deadline: Duration,
 }
 
 impl BuildOptions {
@@ -105,6 +117,8 @@ impl BuildOptions {
             dry_run: false,
             provision: None,
             cancel: None,
+            pull: false,
+            pull_deadline: crate::pull::PULL_DEADLINE,
         }
     }
 }
@@ -146,21 +160,23 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     };
     buildable(plan)?;
     // Everything is checked before anything is written.
-    let sources = check_sources(plan, &options.sources)?;
     let outputs = output_paths(plan, &options.outputs, options.format)?;
-    check_outputs(plan, options, &outputs, &sources)?;
-    let tools = required_tools(plan, options, &sources)?.cancelled_by(options.cancel.clone());
-    check_grub_dir(&options.grub_dir).and(check_grub_efi_dir(&options.grub_efi_dir))?;
-    // What each partition receives, tar archives listed, not extracted.
-    let listed = content::check_content(plan, &sources, &tools)?;
     let parent = outputs
         .first()
         .and_then(|p| p.parent())
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    // URLs downloaded beside the outputs, removed when the build ends.
+    let (given, _pulled) = pull_sources(plan, options, &parent)?;
+    let sources = check_sources(plan, &given)?;
+    check_outputs(plan, options, &outputs, &sources)?;
+    let tools = required_tools(plan, options, &sources)?.cancelled_by(options.cancel.clone());
+    check_grub_dir(&options.grub_dir).and(check_grub_efi_dir(&options.grub_efi_dir))?;
+    // What each partition receives, tar archives listed, not extracted.
+    let listed = content::check_content(plan, &sources, &tools)?;
 
     if options.dry_run {
-        return dry_run(plan, options, &outputs, &sources, &listed);
+        return dry_run(plan, options, &outputs, &sources, &listed, &tools);
     }
 
     let work = work::Work::create(&parent)?;
@@ -176,28 +192,11 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     let staged = work.stage(&targets)?;
     let work_dir = work.path().to_owned();
     let work_dir = work_dir.as_path();
-    // Tar archives are unpacked first (their size was checked above);
-    // directories are read in place.
-    let mut roots = Vec::new();
-    for (image, source) in plan.images.iter().zip(&sources) {
-        roots.push(match source {
-            Source::Dir(dir) => dir.clone(),
-            Source::Tar(archive) => {
-                let dir = work_dir.join(format!("src-{}", image.name));
-                std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
-                let mut command = tools.command("tar");
-                command.arg("-x").arg("-f").arg(archive).arg("-C").arg(&dir);
-                tools.run(command, None)?;
-                dir
-            }
-        });
-    }
-    let files: Vec<BootFiles> = plan
-        .images
-        .iter()
-        .zip(&roots)
-        .map(|(image, root)| find_boot_files(&image.name, root, &image.image_name))
-        .collect::<Result<_, _>>()?;
+    // Filesystem images checked against their partition (a qcow2 one
+    // converted into the work directory); tar archives are unpacked (their
+    // size was checked above); directories are read in place.
+    let placed = fsimage::prepare_all(plan, &sources, &tools, work_dir)?;
+    let (roots, files) = contents(plan, &sources, &placed, &tools, work_dir)?;
     let boot_info = plan.boot_info(&files);
 
     let core = make_core_image(
@@ -218,9 +217,14 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
             DiskFormat::Raw => target.path().to_owned(),
             DiskFormat::Qcow2 => work_dir.join(format!("disk-{n}.img")),
         };
-        build_disk(
-            &tools, plan, disk, &roots, &files, &boot_info, options, work_dir, &raw, &core,
-        )?;
+        let inputs = disk::Inputs {
+            roots: &roots,
+            placed: &placed,
+            files: &files,
+            boot_info: &boot_info,
+            core: &core,
+        };
+        build_disk(&tools, plan, disk, &inputs, options, work_dir, &raw)?;
         verify_disk(&tools, disk, &raw)?;
         if options.format == DiskFormat::Qcow2 {
             let mut command = tools.command("qemu-img");
@@ -248,6 +252,47 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     })
 }
 
+/// Each image's root tree (a tar archive unpacked into the work
+/// directory, an empty one for a filesystem image) and boot files.
+fn contents(
+    plan: &Plan,
+    sources: &[Source],
+    placed: &[Option<fsimage::Placed>],
+    tools: &tools::Tools,
+    work_dir: &Path,
+) -> Result<(Vec<PathBuf>, Vec<BootFiles>), Error> {
+    let mut roots = Vec::new();
+    for (image, source) in plan.images.iter().zip(sources) {
+        roots.push(match source {
+            Source::Dir(dir) => dir.clone(),
+            Source::FsImage(_) => {
+                let dir = work_dir.join(format!("src-{}", image.name));
+                std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
+                dir
+            }
+            Source::Tar(archive) => {
+                let dir = work_dir.join(format!("src-{}", image.name));
+                std::fs::create_dir(&dir).map_err(io(&dir, "cannot create"))?;
+                let mut command = tools.command("tar");
+                command.arg("-x").arg("-f").arg(archive).arg("-C").arg(&dir);
+                tools.run(command, None)?;
+                dir
+            }
+        });
+    }
+    let files: Vec<BootFiles> = plan
+        .images
+        .iter()
+        .zip(&roots)
+        .zip(placed)
+        .map(|((image, root), placed)| match placed {
+            Some(placed) => fsimage::boot_files(tools, &image.name, &placed.raw, &image.image_name),
+            None => find_boot_files(&image.name, root, &image.image_name),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((roots, files))
+}
+
 /// What the build would write: the kernel found in each tree (or in each
 /// archive's listing), nothing written.
 fn dry_run(
@@ -256,20 +301,38 @@ fn dry_run(
     outputs: &[PathBuf],
     sources: &[Source],
     listed: &[content::BootNames],
+    tools: &tools::Tools,
 ) -> Result<BuildReport, Error> {
+    // A qcow2 image is converted to be read: into a private directory
+    // removed before returning (no output is written).
+    let scratch = tempfile::Builder::new()
+        .prefix(".bouture-dry-run-")
+        .tempdir()
+        .map_err(io(&std::env::temp_dir(), "cannot create a work directory"))?;
+    let placed = fsimage::prepare_all(plan, sources, tools, scratch.path())?;
     let files: Vec<BootFiles> = plan
         .images
         .iter()
         .zip(sources)
         .zip(listed)
-        .map(|((image, source), listed)| match (source, listed) {
-            (Source::Tar(archive), Some(names)) => {
-                pick_boot_files(&image.name, names, None, &image.image_name, archive)
-            }
-            (Source::Dir(dir) | Source::Tar(dir), _) => {
-                find_boot_files(&image.name, dir, &image.image_name)
-            }
-        })
+        .zip(&placed)
+        .map(
+            |(((image, source), listed), placed)| match (source, listed, placed) {
+                (_, _, Some(placed)) => {
+                    fsimage::boot_files(tools, &image.name, &placed.raw, &image.image_name)
+                }
+                (Source::Tar(archive), Some(names), None) => {
+                    pick_boot_files(&image.name, names, None, &image.image_name, archive)
+                }
+                (Source::Dir(dir) | Source::Tar(dir), _, None) => {
+                    find_boot_files(&image.name, dir, &image.image_name)
+                }
+                (Source::FsImage(fs), _, None) => Err(Error::Source {
+                    image: image.name.clone(),
+                    message: format!("{} was not prepared", fs.path.display()),
+                }),
+            },
+        )
         .collect::<Result<_, _>>()?;
     let boot_info = plan.boot_info(&files);
     Ok(BuildReport {

@@ -1,14 +1,21 @@
 //! A simulation of three Ganeti clusters (ours and two merging ones) for
-//! the orchestration tests: one directory per host, operated on by the fake
-//! `ssh`, `gnt-*` and `daemon-util` of `fake.py`.
+//! the cluster-merge orchestration tests (bouture-cluster-merge's and the
+//! CLI's): one directory per host, operated on by the fake `ssh`, `gnt-*`
+//! and `daemon-util` of `fake.py`. Behind the `cluster-sim` feature (it
+//! depends on bouture-cluster-merge for its [`Options`] and executor).
+//!
+//! The fakes stand for a fault no real cluster can be made to produce on
+//! demand (a command failing at one chosen call, a node down mid-run); the
+//! real Ganeti tests are the CLI's `ganeti_lab`.
 
 #![allow(
-    unreachable_pub,
-    dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::missing_panics_doc,
+    clippy::must_use_candidate,
+    clippy::new_without_default,
     reason = "test helpers: failing loudly is their job"
 )]
 
@@ -23,16 +30,25 @@ use serde_json::{Value, json};
 
 /// The fixtures: ours, and the two merging clusters.
 pub const OURS: &str = "cluster.name.example.com";
+/// The first merging cluster.
 pub const B: &str = "cluster.name.b.example.com";
+/// The second merging cluster.
 pub const C: &str = "cluster.name.c.example.com";
 
-/// A fixture's bytes (included, so that the CLI's tests can use the
-/// simulation too).
+/// A fixture's bytes: bouture-cluster-merge's `tests/fixtures` (made by
+/// its `make-merging.py`), included so that every package's tests use the
+/// same clusters.
 fn fixture(name: &str) -> &'static [u8] {
     match name {
-        "ours.config.data" => include_bytes!("../fixtures/ours.config.data"),
-        "b.config.data" => include_bytes!("../fixtures/b.config.data"),
-        "c.config.data" => include_bytes!("../fixtures/c.config.data"),
+        "ours.config.data" => {
+            include_bytes!("../../../bouture-cluster-merge/tests/fixtures/ours.config.data")
+        }
+        "b.config.data" => {
+            include_bytes!("../../../bouture-cluster-merge/tests/fixtures/b.config.data")
+        }
+        "c.config.data" => {
+            include_bytes!("../../../bouture-cluster-merge/tests/fixtures/c.config.data")
+        }
         other => panic!("no fixture {other}"),
     }
 }
@@ -46,6 +62,7 @@ pub fn private_key(cluster: &str) -> String {
         "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-key-of:{cluster}\n-----END OPENSSH PRIVATE KEY-----\n"
     )
 }
+/// The public key line of `cluster`'s root on `master`.
 pub fn public_key(cluster: &str, master: &str) -> String {
     format!("ssh-ed25519 FAKE-{cluster} root@{master}")
 }
@@ -53,6 +70,7 @@ pub fn public_key(cluster: &str, master: &str) -> String {
 /// One simulated world.
 pub struct Sim {
     _dir: tempfile::TempDir,
+    /// The world's root directory (hosts, fake programs, state).
     pub root: PathBuf,
     /// cluster name -> (master, nodes).
     pub clusters: BTreeMap<String, (String, Vec<String>)>,
@@ -65,6 +83,8 @@ pub struct Sim {
 pub type Snapshot = BTreeMap<String, (u32, Option<Vec<u8>>)>;
 
 impl Sim {
+    /// A fresh world: the fake programs, the three clusters' hosts and
+    /// the operator's SSH access to the merging ones.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
@@ -204,22 +224,27 @@ impl Sim {
         master
     }
 
+    /// The directory standing for `node`'s root filesystem.
     pub fn host(&self, node: &str) -> PathBuf {
         self.root.join("hosts").join(node)
     }
 
+    /// `cluster`'s master node.
     pub fn master(&self, cluster: &str) -> &str {
         &self.clusters[cluster].0
     }
 
+    /// `cluster`'s nodes.
     pub fn nodes(&self, cluster: &str) -> &[String] {
         &self.clusters[cluster].1
     }
 
+    /// The fake programs' directory.
     pub fn bin(&self) -> PathBuf {
         self.root.join("bin")
     }
 
+    /// The merge's state directory (not created).
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("state")
     }
