@@ -334,17 +334,17 @@ impl Executor for SystemExecutor {
         self.stop.as_ref().and_then(StopRequest::take)
     }
 
+    /// The command as a shell line. A copied cluster key is named by what it
+    /// is, never by its path: the copy is removed when the run ends, so a
+    /// path would name a file that no longer exists in the journal and the
+    /// report, which outlive it.
     fn describe(&self, cmd: &Cmd) -> String {
         match &cmd.target {
             Target::Local => cmd.shell_line(),
             Target::Remote { host, identity } => {
-                let key = match identity {
-                    Identity::ClusterKey(cluster) => self.keys.get(cluster).map(PathBuf::as_path),
-                    Identity::Operator => None,
-                };
                 let mut words = vec![shell_quote(&self.options.program.display().to_string())];
                 words.extend(
-                    self.ssh_args(host, identity, key, cmd)
+                    self.ssh_args(host, identity, None, cmd)
                         .iter()
                         .map(|arg| shell_quote(arg)),
                 );
@@ -402,17 +402,12 @@ mod tests {
         let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let cmd = Cmd::remote("n1", Identity::ClusterKey("c".into()), ["true"]);
-        assert!(
-            executor
-                .describe(&cmd)
-                .contains(&format!("-i {}", key.display()))
-        );
+        // The copy is named by what it is, while it exists and after.
+        let described = executor.describe(&cmd);
+        assert!(!described.contains(&*dir.to_string_lossy()), "{described}");
+        assert!(described.contains("'<temporary copy of c'\\''s root key>'"));
         executor.remove_keys().unwrap();
         assert!(!dir.exists());
-        assert!(
-            executor
-                .describe(&cmd)
-                .contains("'<temporary copy of c'\\''s root key>'")
-        );
+        assert_eq!(executor.describe(&cmd), described);
     }
 }
