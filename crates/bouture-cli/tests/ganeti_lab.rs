@@ -516,7 +516,8 @@ fn failures_then_rename_merge(lab: &Lab, before: &Before) {
         // The report names no path that no longer exists: the copied keys
         // are removed when it is printed.
         assert!(
-            !ended.stdout.contains("keys.") && !ended.stdout.contains("bouture-cluster-merge-keys"),
+            !ended.stdout.contains("/keys.")
+                && !ended.stdout.contains("bouture-cluster-merge-keys"),
             "{what}: the report names a removed key copy: {text}"
         );
         assert_no_scratch(lab, &master, false, what);
