@@ -177,15 +177,18 @@ fn commands_run_with_their_output_and_exit_status_and_the_key_is_removed() {
     assert!(output.success());
     assert_eq!(output.stdout_text(), "a b|it's|$HOME||");
 
-    // The executor's description is the command line it runs.
+    // The executor's description is the command line it runs, the copied
+    // key named by what it is (the copy is gone when the journal and the
+    // report are read), never by its path.
     let line = executor.describe(&on_server(["true"]));
     assert!(line.contains("-o BatchMode=yes"), "{line}");
     assert!(line.contains("-o StrictHostKeyChecking=yes"), "{line}");
     assert!(line.contains("-o IdentitiesOnly=yes"), "{line}");
     assert!(
-        line.contains(&format!("-i {}", key_dir.join("key-0").display())),
+        line.contains("-i '<temporary copy of c'\\''s root key>'"),
         "{line}"
     );
+    assert!(!line.contains(&*key_dir.to_string_lossy()), "{line}");
 
     executor.remove_keys().unwrap();
     assert!(!key_dir.exists(), "the temporary key directory is removed");
