@@ -338,9 +338,14 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    #[inline]
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
-            self.pos += 1;
+        // Compact files (Ganeti writes them so) have no white space between
+        // tokens: one test then.
+        if self.bytes.get(self.pos).is_some_and(|&b| b <= b' ') {
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
         }
     }
 
@@ -539,9 +544,11 @@ impl<'t> Scanner<'t> {
     }
 
     fn digits(&mut self) {
-        while self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
-            self.pos += 1;
-        }
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        self.pos += rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
     }
 
     /// Read a value with `read`, returning it and the value's span.
@@ -621,7 +628,7 @@ impl<'t> Scanner<'t> {
     /// value. Duplicate keys are refused. Returns the object's span.
     ///
     /// Keys are compared by a 64-bit fingerprint of their decoded text (and
-    /// by their text when fingerprints are equal), through a 64-bit filter
+    /// by their text when fingerprints are equal), through a 128-bit filter
     /// in small objects and a hash map in large ones, so the check costs a
     /// few instructions per key.
     pub(crate) fn object(
@@ -637,7 +644,7 @@ impl<'t> Scanner<'t> {
         self.enter()?;
         self.path.push(Step::Between);
         let base = self.keys.len();
-        let mut filter = 0u64;
+        let mut filter = 0u128;
         let mut index: Option<FxHashMap<u64, usize>> = None;
         let mut spill: Vec<(u64, usize)> = Vec::new();
         let result = (|| {
@@ -654,7 +661,7 @@ impl<'t> Scanner<'t> {
                     .decode()
                     .map_err(|problem| self.error_at(key_offset, format!("{problem} in a key")))?;
                 let print = fingerprint(&decoded);
-                let bit = 1u64 << (print >> 58);
+                let bit = 1u128 << (print >> 57);
                 let first = if index.is_none() && filter & bit == 0 {
                     None
                 } else {
@@ -857,6 +864,33 @@ mod tests {
                 } else {
                     assert!(result.is_ok(), "{text:?}");
                     assert_eq!(scanner.offset(), text.len(), "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_scan_stops_where_the_byte_scan_does() {
+        // Every stop byte (and a byte just above each class) at every
+        // position of a 24-byte run, from every starting offset.
+        let bytes_scan = |bytes: &[u8], pos: usize| {
+            pos + bytes
+                .get(pos..)
+                .unwrap_or_default()
+                .iter()
+                .position(|&b| is_string_stop(b))
+                .unwrap_or(bytes.len() - pos)
+        };
+        for special in [b'"', b'\\', 0x00, 0x1f, 0x20, b'#', b']', 0x7f, 0x80, 0xff] {
+            for at in 0..24 {
+                let mut bytes = vec![b'a'; 24];
+                bytes[at] = special;
+                for from in 0..24 {
+                    assert_eq!(
+                        skip_plain(&bytes, from),
+                        bytes_scan(&bytes, from),
+                        "byte {special:#x} at {at}, from {from}"
+                    );
                 }
             }
         }

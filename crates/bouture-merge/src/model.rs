@@ -707,12 +707,26 @@ impl DiskParts<'_> {
     }
 }
 
-fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
+/// The LVs and child UUIDs of the disk being read, reused from one disk to
+/// the next so that each disk allocates its lists once, at their size.
+#[derive(Default)]
+struct DiskLists {
+    lvs: Vec<Lv>,
+    child_uuids: Vec<Str>,
+}
+
+fn disk(scanner: &mut Scanner<'_>, key: &str, lists: &mut DiskLists) -> Scan<Disk> {
     let start = scanner.offset();
     let mut members = Members::default();
-    let (mut lvs, mut child_uuids) = (Vec::new(), Vec::new());
-    let (parts, raw) = disk_parts(scanner, &mut members, &mut lvs, &mut child_uuids)?;
-    parts.collect_lv(&mut lvs);
+    lists.lvs.clear();
+    lists.child_uuids.clear();
+    let (parts, raw) = disk_parts(
+        scanner,
+        &mut members,
+        &mut lists.lvs,
+        &mut lists.child_uuids,
+    )?;
+    parts.collect_lv(&mut lists.lvs);
     let (mut drbd_port, mut drbd_nodes) = (None, None);
     if parts.dev_type.as_deref().is_some_and(is_drbd) {
         match parts.logical_id.get(2) {
@@ -739,15 +753,13 @@ fn disk(scanner: &mut Scanner<'_>, key: &str) -> Scan<Disk> {
         };
         drbd_nodes = Some([node(0)?, node(1)?]);
     }
-    lvs.shrink_to_fit();
-    child_uuids.shrink_to_fit();
     Ok(Disk {
         uuid: check_uuid(scanner, "disks", key, parts.uuid, start)?,
         iv_name: parts.iv_name,
         drbd_port,
         drbd_nodes,
-        lvs,
-        child_uuids,
+        lvs: lists.lvs.clone(),
+        child_uuids: lists.child_uuids.clone(),
         raw,
         members,
     })
@@ -883,7 +895,10 @@ fn parse_parts(text: &str) -> Scan<Parts> {
             "nodegroups" => parts.nodegroups = section(s, nodegroup)?,
             "instances" => parts.instances = section(s, instance)?,
             "networks" => parts.networks = section(s, network)?,
-            "disks" => parts.disks = section(s, disk)?,
+            "disks" => {
+                let mut lists = DiskLists::default();
+                parts.disks = section(s, |s, key| disk(s, key, &mut lists))?;
+            }
             "filters" => {
                 let span = s.spanned(|s| section(s, filter))?;
                 parts.filters = span.0.len();
