@@ -292,7 +292,7 @@ impl<'a> Finder<'a> {
                 .map(|i| {
                     (
                         format!("{}/nic {sub}", c.str(i.name)),
-                        i.nics
+                        c.nics(i)
                             .get(sub)
                             .and_then(|n| c.opt_str(n.uuid))
                             .map(str::to_owned),
@@ -306,7 +306,7 @@ impl<'a> Finder<'a> {
                     let name = c.str(d.iv_name.unwrap_or(d.uuid)).to_owned();
                     let uuid = match sub.checked_sub(1) {
                         None => Some(d.uuid),
-                        Some(child) => d.child_uuids.get(child).copied(),
+                        Some(child) => c.child_uuids(d).get(child).copied(),
                     };
                     (name, c.opt_str(uuid).map(str::to_owned))
                 })
@@ -314,7 +314,7 @@ impl<'a> Finder<'a> {
             (Some(c), ObjectKind::LogicalVolume) => c
                 .disks
                 .get(index)
-                .and_then(|d| d.lvs.get(sub))
+                .and_then(|d| c.lvs(d).get(sub))
                 .map(|lv| (c.lv_name(*lv), None))
                 .unwrap_or_default(),
             _ => (String::new(), None),
@@ -610,7 +610,7 @@ fn claim_all<'a>(
             let me = owner(ObjectKind::Instance, at);
             finder.claim(uuids, text(instance.uuid), me);
             finder.claim(instance_names, text(instance.name), me);
-            for (nic_index, nic) in instance.nics.iter().enumerate() {
+            for (nic_index, nic) in config.nics(instance).iter().enumerate() {
                 let nic_owner = owner(ObjectKind::Nic, at).sub(nic_index);
                 if let Some(uuid) = config.opt_str(nic.uuid) {
                     finder.claim(uuids, uuid, nic_owner);
@@ -638,10 +638,10 @@ fn claim_all<'a>(
         for (at, disk) in config.disks.iter().enumerate() {
             let me = owner(ObjectKind::Disk, at);
             finder.claim(uuids, text(disk.uuid), me);
-            for (child, uuid) in disk.child_uuids.iter().enumerate() {
+            for (child, uuid) in config.child_uuids(disk).iter().enumerate() {
                 finder.claim(uuids, text(*uuid), me.sub(child + 1));
             }
-            for (lv_index, lv) in disk.lvs.iter().enumerate() {
+            for (lv_index, lv) in config.lvs(disk).iter().enumerate() {
                 finder.claim_with(
                     lvs,
                     || LvName(text(lv.vg), text(lv.lv)),

@@ -27,8 +27,8 @@ pub use conflicts::{Conflict, ConflictKind, ObjectKind, ObjectRef, find_conflict
 pub use error::Error;
 pub use groups::{GroupAction, GroupPlan, GroupStrategy, plan_groups};
 pub use model::{
-    Cluster, ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Field, Instance, Lv, MAX_TEXT_SIZE, Members,
-    Network, Nic, NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, Str, is_drbd,
+    Cluster, ConfigFile, DEFAULT_MAX_INPUT_SIZE, Disk, Field, Instance, List, Lv, MAX_TEXT_SIZE,
+    Members, Network, Nic, NicParams, Node, NodeGroup, SECTIONS, SUPPORTED_VERSION, Str, is_drbd,
     version_name,
 };
 pub use params::{ParamReport, ParameterPolicy, Warning, check_parameters};

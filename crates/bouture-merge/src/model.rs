@@ -113,6 +113,44 @@ impl Str {
     }
 }
 
+/// Where an object's list (an instance's NICs or disks, a disk's LVs or
+/// child UUIDs) is in its file's arrays: one array per file and kind
+/// instead of a vector per object (8 bytes here and no allocation per
+/// object; see [`ConfigFile::nics`] and the like).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct List {
+    start: u32,
+    len: u32,
+}
+
+impl List {
+    /// Its number of elements.
+    pub fn len(self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(self) -> bool {
+        self.len == 0
+    }
+
+    /// Its elements in `all`.
+    fn of<T>(self, all: &[T]) -> &[T] {
+        let start = self.start as usize;
+        all.get(start..start + self.len as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// The elements pushed onto `all` since it had `start` elements, as a
+/// [`List`] (`None` past 2^32 elements).
+fn list_since<T>(all: &[T], start: usize) -> Option<List> {
+    Some(List {
+        start: u32::try_from(start).ok()?,
+        len: u32::try_from(all.len().checked_sub(start)?).ok()?,
+    })
+}
+
 /// The sections of `config.data` that hold objects keyed by UUID.
 pub const SECTIONS: [&str; 6] = [
     "nodes",
@@ -159,6 +197,26 @@ pub struct ConfigFile {
     pub filters: usize,
     /// The decoded text of the strings written with escapes (see [`Str`]).
     decoded: String,
+    /// The objects' lists (see [`List`]).
+    lists: Lists,
+}
+
+/// The lists of all the objects of a file, one array per kind.
+#[derive(Debug, Clone, Default)]
+struct Lists {
+    nics: Vec<Nic>,
+    instance_disks: Vec<Str>,
+    lvs: Vec<Lv>,
+    child_uuids: Vec<Str>,
+}
+
+impl Lists {
+    fn shrink_to_fit(&mut self) {
+        self.nics.shrink_to_fit();
+        self.instance_disks.shrink_to_fit();
+        self.lvs.shrink_to_fit();
+        self.child_uuids.shrink_to_fit();
+    }
 }
 
 /// The cluster object: its members as raw text, plus the fields bouture reads.
@@ -342,10 +400,10 @@ pub struct Instance {
     pub primary_node: Option<Str>,
     /// `network_port` (console port), when set.
     pub network_port: Option<u64>,
-    /// `nics`.
-    pub nics: Vec<Nic>,
-    /// `disks` (disk UUIDs, in order).
-    pub disks: Vec<Str>,
+    /// `nics` ([`ConfigFile::nics`] gives them).
+    pub nics: List,
+    /// `disks`, disk UUIDs in order ([`ConfigFile::instance_disks`] gives them).
+    pub disks: List,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
     /// Where its replaceable members are.
@@ -375,10 +433,10 @@ pub struct Disk {
     pub drbd_port: Option<u64>,
     /// The two nodes of a DRBD disk (`logical_id[0]` and `[1]`).
     pub drbd_nodes: Option<[Str; 2]>,
-    /// The logical volumes of this disk and its children.
-    pub lvs: Vec<Lv>,
-    /// UUIDs of child disks that have one.
-    pub child_uuids: Vec<Str>,
+    /// The logical volumes of this disk and its children ([`ConfigFile::lvs`] gives them).
+    pub lvs: List,
+    /// UUIDs of child disks that have one ([`ConfigFile::child_uuids`] gives them).
+    pub child_uuids: List,
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
     /// Where its replaceable members are.
@@ -560,10 +618,16 @@ fn nic_params(scanner: &mut Scanner<'_>) -> Scan<NicParams> {
     Ok(params)
 }
 
-fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
+/// A list pushed onto `all` since `start`, or an error at `offset`.
+fn list<T>(scanner: &Scanner<'_>, all: &[T], start: usize, offset: usize) -> Scan<List> {
+    list_since(all, start)
+        .ok_or_else(|| scanner.error_at(offset, "more than 2^32 list elements in one file"))
+}
+
+fn instance(scanner: &mut Scanner<'_>, key: &str, lists: &mut Lists) -> Scan<Instance> {
     let start = scanner.offset();
     let (mut uuid, mut name, mut primary_node, mut network_port) = (None, None, None, None);
-    let (mut nics, mut disks) = (Vec::new(), Vec::new());
+    let (nics_start, disks_start) = (lists.nics.len(), lists.instance_disks.len());
     let mut members = Members::default();
     let raw = scanner.object(|s, member| {
         match member {
@@ -575,18 +639,17 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
                 network_port = port;
                 members.set(Field::NetworkPort, &span);
             }
+            // Duplicate keys are refused, so each list is read once and
+            // its elements are contiguous in the file's array.
             "nics" => {
-                // Most instances have one NIC and one disk: no reallocation then.
-                nics.reserve_exact(1);
                 s.array(|s, _| {
-                    nics.push(nic(s)?);
+                    lists.nics.push(nic(s)?);
                     Ok(())
                 })?;
             }
             "disks" => {
-                disks.reserve_exact(1);
                 s.array(|s, _| {
-                    disks.push(s.str()?);
+                    lists.instance_disks.push(s.str()?);
                     Ok(())
                 })?;
             }
@@ -598,15 +661,13 @@ fn instance(scanner: &mut Scanner<'_>, key: &str) -> Scan<Instance> {
         }
         Ok(())
     })?;
-    nics.shrink_to_fit();
-    disks.shrink_to_fit();
     Ok(Instance {
         uuid: check_uuid(scanner, "instances", key, uuid, start)?,
         name: required(scanner, name, "name", start)?,
         primary_node,
         network_port,
-        nics,
-        disks,
+        nics: list(scanner, &lists.nics, nics_start, start)?,
+        disks: list(scanner, &lists.instance_disks, disks_start, start)?,
         raw,
         members,
     })
@@ -707,19 +768,10 @@ impl DiskParts<'_> {
     }
 }
 
-/// The LVs and child UUIDs of the disk being read, reused from one disk to
-/// the next so that each disk allocates its lists once, at their size.
-#[derive(Default)]
-struct DiskLists {
-    lvs: Vec<Lv>,
-    child_uuids: Vec<Str>,
-}
-
-fn disk(scanner: &mut Scanner<'_>, key: &str, lists: &mut DiskLists) -> Scan<Disk> {
+fn disk(scanner: &mut Scanner<'_>, key: &str, lists: &mut Lists) -> Scan<Disk> {
     let start = scanner.offset();
     let mut members = Members::default();
-    lists.lvs.clear();
-    lists.child_uuids.clear();
+    let (lvs_start, children_start) = (lists.lvs.len(), lists.child_uuids.len());
     let (parts, raw) = disk_parts(
         scanner,
         &mut members,
@@ -758,8 +810,8 @@ fn disk(scanner: &mut Scanner<'_>, key: &str, lists: &mut DiskLists) -> Scan<Dis
         iv_name: parts.iv_name,
         drbd_port,
         drbd_nodes,
-        lvs: lists.lvs.clone(),
-        child_uuids: lists.child_uuids.clone(),
+        lvs: list(scanner, &lists.lvs, lvs_start, start)?,
+        child_uuids: list(scanner, &lists.child_uuids, children_start, start)?,
         raw,
         members,
     })
@@ -865,6 +917,7 @@ struct Parts {
     disks: Vec<Disk>,
     filters: usize,
     decoded: String,
+    lists: Lists,
 }
 
 fn parse_parts(text: &str) -> Scan<Parts> {
@@ -893,12 +946,11 @@ fn parse_parts(text: &str) -> Scan<Parts> {
             }
             "nodes" => parts.nodes = section(s, node)?,
             "nodegroups" => parts.nodegroups = section(s, nodegroup)?,
-            "instances" => parts.instances = section(s, instance)?,
-            "networks" => parts.networks = section(s, network)?,
-            "disks" => {
-                let mut lists = DiskLists::default();
-                parts.disks = section(s, |s, key| disk(s, key, &mut lists))?;
+            "instances" => {
+                parts.instances = section(s, |s, key| instance(s, key, &mut parts.lists))?;
             }
+            "networks" => parts.networks = section(s, network)?,
+            "disks" => parts.disks = section(s, |s, key| disk(s, key, &mut parts.lists))?,
             "filters" => {
                 let span = s.spanned(|s| section(s, filter))?;
                 parts.filters = span.0.len();
@@ -920,6 +972,7 @@ fn parse_parts(text: &str) -> Scan<Parts> {
     })?;
     scanner.end()?;
     parts.decoded = scanner.into_decoded();
+    parts.lists.shrink_to_fit();
     Ok(parts)
 }
 
@@ -999,6 +1052,7 @@ impl ConfigFile {
             disks: parts.disks,
             filters: parts.filters,
             decoded: parts.decoded,
+            lists: parts.lists,
         })
     }
 
@@ -1006,6 +1060,26 @@ impl ConfigFile {
     /// names a place in that file: use each with its own file).
     pub fn str(&self, value: Str) -> &str {
         value.resolve(&self.text, &self.decoded)
+    }
+
+    /// An instance's NICs (`instance` must be one of this file's).
+    pub fn nics(&self, instance: &Instance) -> &[Nic] {
+        instance.nics.of(&self.lists.nics)
+    }
+
+    /// An instance's disk UUIDs, in order (`instance` must be one of this file's).
+    pub fn instance_disks(&self, instance: &Instance) -> &[Str] {
+        instance.disks.of(&self.lists.instance_disks)
+    }
+
+    /// The logical volumes of a disk and its children (`disk` must be one of this file's).
+    pub fn lvs(&self, disk: &Disk) -> &[Lv] {
+        disk.lvs.of(&self.lists.lvs)
+    }
+
+    /// The UUIDs of a disk's children that have one (`disk` must be one of this file's).
+    pub fn child_uuids(&self, disk: &Disk) -> &[Str] {
+        disk.child_uuids.of(&self.lists.child_uuids)
     }
 
     /// The text of one of this file's strings, if there is one.
@@ -1070,4 +1144,86 @@ fn invalid(path: &Path, text: &str, offset: usize, object: String, rule: String)
 
 fn scan_error(path: &Path, text: &str, error: ScanError) -> Error {
     invalid(path, text, error.offset, error.path, error.message)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        reason = "tests fail loudly"
+    )]
+
+    use super::*;
+
+    /// Every instance's and disk's lists, read through the file's shared
+    /// arrays, are what `serde_json` reads in the same object.
+    #[test]
+    fn lists_in_shared_arrays_are_each_objects_own() {
+        let text = r#"{"version": 3000000, "serial_no": 1,
+            "cluster": {"cluster_name": "c"},
+            "instances": {
+              "i1": {"uuid": "i1", "name": "a", "nics": [{"mac": "m1"}, {"mac": "m2"}], "disks": ["d1", "d2"]},
+              "i2": {"uuid": "i2", "name": "b", "nics": [], "disks": []},
+              "i3": {"uuid": "i3", "name": "c", "disks": ["d3"], "nics": [{"mac": "m3", "uuid": "n3"}]}
+            },
+            "disks": {
+              "d1": {"uuid": "d1", "dev_type": "drbd", "logical_id": ["n1", "n2", 11000, 0, 0, "s"],
+                     "children": [{"uuid": "c1", "dev_type": "plain", "logical_id": ["vg", "data"]},
+                                  {"dev_type": "plain", "logical_id": ["vg", "meta"]}]},
+              "d2": {"uuid": "d2", "dev_type": "plain", "logical_id": ["vg", "d2"]},
+              "d3": {"uuid": "d3", "dev_type": "file", "logical_id": ["loop", "/x"]}
+            }}"#;
+        let config = ConfigFile::parse(text, "t.data").unwrap();
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        for instance in &config.instances {
+            let json = &value["instances"][config.str(instance.uuid)];
+            let macs: Vec<&str> = config
+                .nics(instance)
+                .iter()
+                .map(|n| config.opt_str(n.mac).unwrap())
+                .collect();
+            let expected: Vec<&str> = json["nics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["mac"].as_str().unwrap())
+                .collect();
+            assert_eq!(macs, expected);
+            let disks: Vec<&str> = config
+                .instance_disks(instance)
+                .iter()
+                .map(|d| config.str(*d))
+                .collect();
+            assert_eq!(
+                disks,
+                json["disks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_str().unwrap())
+                    .collect::<Vec<_>>()
+            );
+        }
+        let lvs: Vec<Vec<String>> = config
+            .disks
+            .iter()
+            .map(|d| config.lvs(d).iter().map(|lv| config.lv_name(*lv)).collect())
+            .collect();
+        assert_eq!(lvs, [vec!["vg/data", "vg/meta"], vec!["vg/d2"], vec![]]);
+        let children: Vec<Vec<&str>> = config
+            .disks
+            .iter()
+            .map(|d| {
+                config
+                    .child_uuids(d)
+                    .iter()
+                    .map(|u| config.str(*u))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(children, [vec!["c1"], vec![], vec![]]);
+        assert_eq!(config.instances[1].nics.len(), 0);
+        assert!(config.instances[1].disks.is_empty());
+    }
 }

@@ -269,7 +269,7 @@ fn plan_ports(
         };
         for (instance_index, instance) in other.instances.iter().enumerate() {
             let name = other.str(instance.name);
-            for uuid in &instance.disks {
+            for uuid in other.instance_disks(instance) {
                 let Some(&at) = disks.get(other.str(*uuid)) else {
                     continue;
                 };
@@ -455,7 +455,7 @@ fn our_ports<'c>(ours: &'c ConfigFile, range: PortRange) -> Result<Bookkeeping, 
     };
     let mut attached = rustc_hash::FxHashSet::default();
     for instance in &ours.instances {
-        for uuid in instance.disks.iter().map(|d| ours.str(*d)) {
+        for uuid in ours.instance_disks(instance).iter().map(|d| ours.str(*d)) {
             if let Some(disk) = disks.get(uuid)
                 && let Some(port) = disk.drbd_port
             {

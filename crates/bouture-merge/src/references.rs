@@ -71,7 +71,7 @@ pub fn check_references(config: &ConfigFile) -> Result<(), Error> {
             }
             Some(_) => {}
         }
-        for uuid in instance.disks.iter().map(|d| text(*d)) {
+        for uuid in config.instance_disks(instance).iter().map(|d| text(*d)) {
             let Some(owner) = attached.get_mut(uuid) else {
                 return Err(refuse(format!(
                     "names the disk '{uuid}', which is not in 'disks' (Ganeti cannot load such a file)"
