@@ -407,12 +407,12 @@ impl<'w> SectionWriter<'w> {
 
     /// Write an object of `config` with the members of `edits` replaced
     /// (or added, before its closing brace, when it lacks them).
-    fn patched(
+    fn patched<const N: usize>(
         &mut self,
         key: &str,
         config: &ConfigFile,
         raw: &Range<usize>,
-        members: &Members,
+        members: &Members<N>,
         edits: &[(Field, &str)],
     ) -> io::Result<()> {
         self.entry(key)?;

@@ -272,8 +272,6 @@ pub enum Field {
 }
 
 impl Field {
-    const COUNT: usize = 9;
-
     /// The member's name (for `DrbdPort`, the member holding it).
     pub fn name(self) -> &'static str {
         match self {
@@ -292,26 +290,54 @@ impl Field {
 
 /// Where an object's replaceable members are in the file, so that the merge
 /// can write the object with a few values replaced without reading it again.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Members([(u32, u32); Field::COUNT]);
+///
+/// It has room for `N` of the [`Field`]s: instances and disks have four
+/// (`serial_no`, `ctime`, `mtime` and their port), nodes seven; 36 bytes
+/// for four instead of a slot for every field (72), which is 13 MB at
+/// 100,000 instances and disks per cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Members<const N: usize = 4> {
+    spans: [(u32, u32); N],
+    fields: [Option<Field>; N],
+}
 
-impl Members {
-    fn set(&mut self, field: Field, span: &Range<usize>) {
-        if let (Some(slot), Ok(start), Ok(end)) = (
-            self.0.get_mut(field as usize),
-            u32::try_from(span.start),
-            u32::try_from(span.end),
-        ) {
-            *slot = (start, end);
+impl<const N: usize> Default for Members<N> {
+    fn default() -> Self {
+        Self {
+            spans: [(0, 0); N],
+            fields: [None; N],
+        }
+    }
+}
+
+impl<const N: usize> Members<N> {
+    /// Record the span of `field`; false when there is no room left (a
+    /// kind of object given a field it does not have room for).
+    #[must_use]
+    fn set(&mut self, field: Field, span: &Range<usize>) -> bool {
+        let (Ok(start), Ok(end)) = (u32::try_from(span.start), u32::try_from(span.end)) else {
+            return false;
+        };
+        let slot = self
+            .fields
+            .iter()
+            .position(|f| *f == Some(field))
+            .or_else(|| self.fields.iter().position(Option::is_none));
+        match slot.and_then(|i| Some((self.spans.get_mut(i)?, self.fields.get_mut(i)?))) {
+            Some((span, slot_field)) => {
+                *span = (start, end);
+                *slot_field = Some(field);
+                true
+            }
+            None => false,
         }
     }
 
     /// The byte range of a member's value, if the object has that member.
     pub fn get(&self, field: Field) -> Option<Range<usize>> {
-        // A value never starts at offset 0 (the document's own brace is there).
-        self.0
-            .get(field as usize)
-            .filter(|(start, _)| *start > 0)
+        let i = self.fields.iter().position(|f| *f == Some(field))?;
+        self.spans
+            .get(i)
             .map(|&(start, end)| start as usize..end as usize)
     }
 }
@@ -333,7 +359,7 @@ pub struct Node {
     /// Where the object's JSON text is in [`ConfigFile::text`] (see [`ConfigFile::raw`]).
     pub raw: Range<usize>,
     /// Where its replaceable members are.
-    pub members: Members,
+    pub members: Members<7>,
 }
 
 /// A node group.
@@ -481,14 +507,38 @@ fn required(scanner: &Scanner<'_>, value: Option<Str>, what: &str, start: usize)
     value.ok_or_else(|| scanner.error_at(start, format!("has no {what}")))
 }
 
-/// Record the span of the value read by `read` as `field`.
-fn record(scanner: &mut Scanner<'_>, members: &mut Members, field: Field) -> Scan<()> {
-    let span = scanner.value()?;
-    members.set(field, &span);
-    Ok(())
+/// Record `span` as where `field` is.
+fn put<const N: usize>(
+    scanner: &Scanner<'_>,
+    members: &mut Members<N>,
+    field: Field,
+    span: &Range<usize>,
+) -> Scan<()> {
+    if members.set(field, span) {
+        Ok(())
+    } else {
+        Err(scanner.error_at(
+            span.start,
+            format!("has no room to record its '{}' member", field.name()),
+        ))
+    }
 }
 
-fn stamp_member(scanner: &mut Scanner<'_>, members: &mut Members, name: &str) -> Scan<bool> {
+/// Record the span of the value read by `read` as `field`.
+fn record<const N: usize>(
+    scanner: &mut Scanner<'_>,
+    members: &mut Members<N>,
+    field: Field,
+) -> Scan<()> {
+    let span = scanner.value()?;
+    put(scanner, members, field, &span)
+}
+
+fn stamp_member<const N: usize>(
+    scanner: &mut Scanner<'_>,
+    members: &mut Members<N>,
+    name: &str,
+) -> Scan<bool> {
     let field = match name {
         "serial_no" => Field::SerialNo,
         "ctime" => Field::Ctime,
@@ -503,7 +553,7 @@ fn node(scanner: &mut Scanner<'_>, key: &str) -> Scan<Node> {
     let start = scanner.offset();
     let (mut uuid, mut name) = (None, None);
     let (mut primary_ip, mut secondary_ip, mut group) = (None, None, None);
-    let mut members = Members::default();
+    let mut members = Members::<7>::default();
     let raw = scanner.object(|s, member| {
         match member {
             "uuid" => uuid = Some(s.str()?),
@@ -513,7 +563,7 @@ fn node(scanner: &mut Scanner<'_>, key: &str) -> Scan<Node> {
             "group" => {
                 let (value, span) = s.spanned(Scanner::opt_str)?;
                 group = value;
-                members.set(Field::Group, &span);
+                put(s, &mut members, Field::Group, &span)?;
             }
             "master_candidate" => record(s, &mut members, Field::MasterCandidate)?,
             "drained" => record(s, &mut members, Field::Drained)?,
@@ -637,7 +687,7 @@ fn instance(scanner: &mut Scanner<'_>, key: &str, lists: &mut Lists) -> Scan<Ins
             "network_port" => {
                 let (port, span) = s.spanned(Scanner::opt_u64)?;
                 network_port = port;
-                members.set(Field::NetworkPort, &span);
+                put(s, &mut members, Field::NetworkPort, &span)?;
             }
             // Duplicate keys are refused, so each list is read once and
             // its elements are contiguous in the file's array.
@@ -791,7 +841,7 @@ fn disk(scanner: &mut Scanner<'_>, key: &str, lists: &mut Lists) -> Scan<Disk> {
             }
         }
         if let Some(span) = &parts.port_span {
-            members.set(Field::DrbdPort, span);
+            put(scanner, &mut members, Field::DrbdPort, span)?;
         }
         let node = |index: usize| {
             parts.text(index).ok_or_else(|| {
@@ -1155,6 +1205,56 @@ mod tests {
     )]
 
     use super::*;
+
+    #[test]
+    fn members_keep_one_span_per_field_and_say_when_full() {
+        let mut members = Members::<2>::default();
+        assert_eq!(members.get(Field::Ctime), None);
+        assert!(members.set(Field::Ctime, &(5..9)));
+        assert!(members.set(Field::Mtime, &(12..20)));
+        assert!(members.set(Field::Ctime, &(30..31)));
+        assert!(!members.set(Field::SerialNo, &(40..41)));
+        assert_eq!(members.get(Field::Ctime), Some(30..31));
+        assert_eq!(members.get(Field::Mtime), Some(12..20));
+        assert_eq!(members.get(Field::SerialNo), None);
+    }
+
+    /// Every node's, instance's and disk's replaceable members are where
+    /// their text is.
+    #[test]
+    fn members_of_each_kind_are_all_recorded() {
+        let text = std::fs::read_to_string("tests/fixtures/cluster_config_3.0.json").unwrap();
+        let config = ConfigFile::parse(&text, "f").unwrap();
+        let check = |members: &dyn Fn(Field) -> Option<Range<usize>>, fields: &[Field]| {
+            for field in fields {
+                let span = members(*field).unwrap();
+                assert!(!text[span].is_empty(), "{field:?}");
+            }
+        };
+        let stamps = [Field::SerialNo, Field::Ctime, Field::Mtime];
+        for node in &config.nodes {
+            check(&|f| node.members.get(f), &stamps);
+            check(
+                &|f| node.members.get(f),
+                &[
+                    Field::MasterCandidate,
+                    Field::Drained,
+                    Field::Offline,
+                    Field::Group,
+                ],
+            );
+        }
+        for instance in &config.instances {
+            check(&|f| instance.members.get(f), &stamps);
+        }
+        for disk in &config.disks {
+            check(&|f| disk.members.get(f), &stamps);
+            if disk.drbd_port.is_some() {
+                let span = disk.members.get(Field::DrbdPort).unwrap();
+                assert_eq!(text[span].parse::<u64>().ok(), disk.drbd_port);
+            }
+        }
+    }
 
     /// Every instance's and disk's lists, read through the file's shared
     /// arrays, are what `serde_json` reads in the same object.
