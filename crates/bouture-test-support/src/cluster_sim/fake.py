@@ -40,8 +40,12 @@ the node to accept our root key; instances start only on running nodes.
 import json
 import os
 import shlex
-import subprocess
 import sys
+
+# The simulation installs this script with its interpreter on the #! line,
+# isolated and without site (see cluster_sim's fake_script); every call of a
+# fake is a process start, so what only some calls need (subprocess, time)
+# is imported where it is used.
 
 # BOUTURE_SIM_BIN: where SIM/bin is when this script is bind-mounted
 # elsewhere (over /usr/sbin/gnt-* in a private mount namespace).
@@ -126,6 +130,7 @@ def injected(host, line):
         if fault["action"] == "immutable":
             # The file can no longer be replaced, even by root (an undo
             # that fails); the test clears the flag.
+            import subprocess
             subprocess.run(["chattr", "+i", os.path.join(host_dir(host), fault["file"])],
                            check=True)
             die("injected failure of %r on %s" % (line, host))
@@ -192,6 +197,7 @@ def fake_ssh():
                  .replace("/var/lib/ganeti", home + "/var/lib/ganeti")
                  .replace("/root/.ssh", home + "/root/.ssh"))
     env = dict(os.environ, GANETI_SIM_HOST=name)
+    import subprocess
     sys.exit(subprocess.call(["sh", "-c", rewritten], env=env))
 
 
