@@ -246,6 +246,11 @@ impl<'t> Scanner<'t> {
 
     /// Read a string as a [`Str`]: its place in the text, or, when it has
     /// escapes, its decoded text kept aside.
+    #[inline(always)]
+    #[allow(
+        clippy::inline_always,
+        reason = "called for every string value the model reads; measured with callgrind (issue 21)"
+    )]
     pub(crate) fn str(&mut self) -> Scan<Str> {
         let offset = self.offset();
         let value = self.string()?;
@@ -403,6 +408,11 @@ impl<'t> Scanner<'t> {
     }
 
     /// [`Scanner::string`], white space already skipped.
+    #[inline(always)]
+    #[allow(
+        clippy::inline_always,
+        reason = "every key and string value; measured with callgrind (issue 21)"
+    )]
     fn string_here(&mut self) -> Scan<Quoted<'t>> {
         if self.bytes.get(self.pos) != Some(&b'"') {
             return Err(self.unexpected("a string"));
@@ -513,6 +523,11 @@ impl<'t> Scanner<'t> {
     }
 
     /// [`Scanner::number`], white space already skipped.
+    #[inline(always)]
+    #[allow(
+        clippy::inline_always,
+        reason = "called for every number; measured with callgrind (issue 21)"
+    )]
     fn number_here(&mut self) -> Scan<Range<usize>> {
         let start = self.pos;
         if self.bytes.get(self.pos) == Some(&b'-') {
