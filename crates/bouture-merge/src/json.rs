@@ -402,6 +402,11 @@ impl<'t> Scanner<'t> {
     }
 
     /// Read a string.
+    #[inline(always)]
+    #[allow(
+        clippy::inline_always,
+        reason = "as string_here, which it wraps; measured with callgrind (issue 21)"
+    )]
     pub(crate) fn string(&mut self) -> Scan<Quoted<'t>> {
         self.skip_ws();
         self.string_here()
