@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
 use support::{
-    blkid, build_two, debugfs_cat, document, fsck_all, image_tree, make_fs, output, partition,
-    plan, same, snapshot, sources,
+    blkid, build_two, debugfs_cat, document, ext_fs_size, fsck_all, image_tree, make_fs,
+    mounted_since_checked, output, partition, plan, same, snapshot, sources,
 };
 
 const NOT_ON_THIS_DISK: &str =
@@ -101,6 +101,9 @@ fn a_build_from_a_raw_and_a_qcow2_filesystem_image() {
     fsck_all(&disk, &plan, 0);
     // The source was read, never changed.
     assert_eq!(std::fs::read(&centos).unwrap(), centos_bytes);
+    // The 32 MiB filesystem was grown to its 48 MiB partition.
+    let root_c = partition(&plan, "root-centos");
+    assert_eq!(ext_fs_size(&disk, root_c), root_c.size_bytes);
 }
 
 #[test]
@@ -222,9 +225,15 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
 
     // A raw image: written at the partition, every byte (the region held
     // the old filesystem), then the planned UUID and fstab.
+    // It is smaller than the partition, and was mounted after its last
+    // check: grown to the partition, the source unchanged.
     let raw = make_fs(&new, "ext4", 40, &work.join("new.raw"));
+    mounted_since_checked(&raw);
+    let raw_bytes = std::fs::read(&raw).unwrap();
     let report =
         deploy_image(&DeployOptions::new("ubuntu", &disk, &raw, NOT_ON_THIS_DISK)).unwrap();
+    assert_eq!(ext_fs_size(&disk, root_u), root_u.size_bytes);
+    assert_eq!(std::fs::read(&raw).unwrap(), raw_bytes);
     assert_eq!(report.boot_files.kernel, "/boot/vmlinuz-6.2.0-2");
     assert_eq!(report.boot_files.title, "Ubuntu 2");
     assert_eq!(debugfs_cat(&disk, root_u, "/etc/version"), "2\n");
@@ -248,8 +257,11 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     );
     fsck_all(&disk, &plan, 0);
 
-    // A qcow2 image, back to the first tree.
-    let qcow2 = to_qcow2(&make_fs(&ubuntu, "ext4", 48, &work.join("old.raw")));
+    // A qcow2 image, back to the first tree; mounted since its last check
+    // and the partition's size: only given the planned UUID and label.
+    let old = make_fs(&ubuntu, "ext4", 48, &work.join("old.raw"));
+    mounted_since_checked(&old);
+    let qcow2 = to_qcow2(&old);
     deploy_image(&DeployOptions::new(
         "ubuntu",
         &disk,

@@ -281,3 +281,34 @@ pub fn make_fs(tree: &Path, fs_type: &str, mib: u64, out: &Path) -> PathBuf {
     );
     out.to_path_buf()
 }
+
+/// The size in bytes of the ext filesystem at `partition` of `disk`
+/// (`dumpe2fs -h`: block count times block size).
+pub fn ext_fs_size(disk: &Path, partition: &PartitionPlan) -> u64 {
+    let header = output("dumpe2fs", "e2fsprogs", &["-h", &spec(disk, partition)]);
+    let field = |name: &str| -> u64 {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("dumpe2fs -h gives no {name}: {header}"))
+    };
+    field("Block count:") * field("Block size:")
+}
+
+/// Mark the ext filesystem image `image` as mounted after its last check
+/// (as an image taken from a system that ran is): `tune2fs -U` and
+/// `resize2fs` then ask for a fresh `e2fsck -f`.
+pub fn mounted_since_checked(image: &Path) {
+    let image = image.to_str().unwrap();
+    output(
+        "debugfs",
+        "e2fsprogs",
+        &["-w", "-R", "ssv lastcheck 20200101", image],
+    );
+    output(
+        "debugfs",
+        "e2fsprogs",
+        &["-w", "-R", "ssv mtime 20210101", image],
+    );
+}

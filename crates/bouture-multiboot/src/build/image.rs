@@ -208,10 +208,16 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
     // A filesystem image is checked (size, type, e2fsck) against its
     // partition, converted from qcow2 into the work directory, before any
     // byte is written.
-    let placed = super::fsimage::prepare_all(&only, std::slice::from_ref(&source), &tools, work)?
-        .into_iter()
-        .flatten()
-        .next();
+    let placed = super::fsimage::prepare_all(
+        &only,
+        std::slice::from_ref(&source),
+        &tools,
+        work,
+        !options.dry_run,
+    )?
+    .into_iter()
+    .flatten()
+    .next();
     if let Some(placed) = &placed
         && !written
             .iter()
@@ -237,9 +243,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         options.source.clone()
     };
     let boot_files = match &placed {
-        Some(placed) => {
-            super::fsimage::boot_files(&tools, &image.name, &placed.raw, &image.image_name)?
-        }
+        Some(placed) => placed.boot_files.clone(),
         None => find_boot_files(&image.name, &root, &image.image_name)?,
     };
     let mut files = layout.boot_files.clone();
@@ -724,9 +728,26 @@ fn replace_multiboot_files(
         .args(["-w", "-f", "-"])
         .arg(device_spec(disk, offset)?);
     tools.run(command, Some(script.as_bytes()))?;
+    // Read back, all in one debugfs run: each file dumped into the work
+    // directory, then compared.
+    let mut script = String::new();
+    let mut dumped = Vec::new();
     for (name, bytes) in contents {
-        let back = debugfs(tools, disk, offset, &format!("cat {GRUB_DIR}/{name}"))?;
-        if back.as_bytes() != bytes.as_slice() {
+        let local = work.join(format!("back-{name}"));
+        let _ = writeln!(
+            script,
+            "dump {GRUB_DIR}/{name} {}",
+            crate::switch::debugfs_word(&local, "work")?
+        );
+        dumped.push((name, bytes, local));
+    }
+    let mut command = tools.command("debugfs");
+    command.args(["-f", "-"]).arg(device_spec(disk, offset)?);
+    tools.run(command, Some(script.as_bytes()))?;
+    for (name, bytes, local) in dumped {
+        let same = std::fs::metadata(&local).is_ok_and(|m| m.len() == bytes.len() as u64)
+            && std::fs::read(&local).is_ok_and(|back| back == *bytes);
+        if !same {
             return Err(Error::ReadBack {
                 path: disk.to_owned(),
                 what: format!("{GRUB_DIR}/{name} on the multiboot partition"),

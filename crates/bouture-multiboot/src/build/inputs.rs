@@ -468,6 +468,7 @@ pub(super) fn fs_image_tools(format: FsFormat) -> Vec<(&'static str, &'static st
     let mut wanted = vec![
         ("e2fsck", "e2fsprogs"),
         ("tune2fs", "e2fsprogs"),
+        ("resize2fs", "e2fsprogs"),
         ("debugfs", "e2fsprogs"),
     ];
     if format == FsFormat::Qcow2 {
