@@ -159,7 +159,7 @@ impl BootTarget {
         let running = crate::running::running_image(&opened.info, cmdline)?;
         let Some(name) = running.image else {
             return Err(Error::Unsupported(format!(
-                "cannot confirm: {}; run bouture boot confirm on the system that was booted from this disk",
+                "cannot confirm: {}; confirm on the system that was booted from this disk",
                 running.evidence
             )));
         };

@@ -336,20 +336,37 @@ fn an_image_spanning_two_disks_is_deployed_on_both() {
         deploy_image(&options)
     };
     let unchanged = || same(&vda, &before_a, None) && same(&vdb, &before_b, None);
+    // Worded as the command line words them (the library names its options).
+    let worded = |error: bouture_multiboot::Error| {
+        error.message(&|input| match input {
+            bouture_multiboot::Input::Disks => "--disk".to_owned(),
+            other => other.to_string(),
+        })
+    };
     // One disk given: ubuntu also lives on vdb.
-    let error = deploy(&[&vda]).unwrap_err().to_string();
+    let error = deploy(&[&vda]).unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "has partitions on disk vdb: give DeployOptions::disk and more_disks once per disk of the document, in its order (vda, vdb)"
+        ),
+        "{error}"
+    );
+    let error = worded(error);
     assert!(
         error.contains("has partitions on disk vdb: give --disk once per disk of the document, in its order (vda, vdb)"),
         "{error}"
     );
     // The wrong order, or one disk twice.
-    let error = deploy(&[&vdb, &vda]).unwrap_err().to_string();
+    let error = worded(deploy(&[&vdb, &vda]).unwrap_err());
     assert!(
-        error.contains("give --disk in the document's order (vda, vdb)"),
+        error.contains("give --disk once per disk of the document, in its order (vda, vdb)"),
         "{error}"
     );
-    let error = deploy(&[&vda, &vda]).unwrap_err().to_string();
-    assert!(error.contains("is given twice as --disk"), "{error}");
+    let error = worded(deploy(&[&vda, &vda]).unwrap_err());
+    assert!(
+        error.contains("is given twice: give --disk once per disk of the document"),
+        "{error}"
+    );
     assert!(unchanged(), "a refusal changed a disk");
     // Both, in order: each disk gets ubuntu's partition rewritten.
     let report = deploy(&[&vda, &vdb]).unwrap();

@@ -64,7 +64,7 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     );
     assert_eq!(
         found[4],
-        "partitions:0:volumes:2:file_system:'btrfs' cannot be built: bouture deploy build makes ext2, ext3, ext4, xfs, vfat, swap (partition 6 of disk vda)"
+        "partitions:0:volumes:2:file_system:'btrfs' cannot be built: a build makes ext2, ext3, ext4, xfs, vfat, swap (partition 6 of disk vda)"
     );
 
     let mut doc = base();

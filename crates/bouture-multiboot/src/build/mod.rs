@@ -156,7 +156,7 @@ pub struct BuildReport {
 /// read back.
 pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, Error> {
     let Some(multiboot_uuid) = plan.multiboot_uuid else {
-        return Err(Error::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
+        return Err(Error::Unsupported("a multiboot build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
     };
     buildable(plan)?;
     // Everything is checked before anything is written.
