@@ -350,29 +350,7 @@ pub(super) fn inspect(
     raw: &Path,
     image_name: &str,
 ) -> Result<(BootFiles, Etc), Error> {
-    let script = INSPECT.join("\n") + "\n";
-    let mut command = tools.command("debugfs");
-    command
-        .args(["-f", "-"])
-        .arg(crate::switch::device_spec(raw, 0)?);
-    let out = String::from_utf8_lossy(&tools.run(command, Some(script.as_bytes()))?).into_owned();
-    // debugfs echoes each request ("debugfs: REQUEST") before its output.
-    let mut sections = Vec::new();
-    let mut rest = out.as_str();
-    for (n, request) in INSPECT.iter().enumerate() {
-        let echo = format!("debugfs: {request}\n");
-        let Some(at) = rest.find(&echo) else {
-            return Err(Error::Source {
-                image: image.to_owned(),
-                message: format!("{}: debugfs did not answer '{request}'", raw.display()),
-            });
-        };
-        if n > 0 {
-            sections.push(rest.get(..at).unwrap_or_default());
-        }
-        rest = rest.get(at + echo.len()..).unwrap_or_default();
-    }
-    sections.push(rest);
+    let sections = crate::switch::debugfs_many(tools, raw, 0, &INSPECT)?;
     let [etc, fstab, listing, os_release, usr_os_release] = sections.as_slice() else {
         return Err(Error::Source {
             image: image.to_owned(),
