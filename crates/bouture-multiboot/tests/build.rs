@@ -383,21 +383,8 @@ fn qcow2_output_and_tar_sources() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
-    let tar = work.join("ubuntu.tar");
-    output(
-        "tar",
-        "tar",
-        &[
-            "-c",
-            "-f",
-            tar.to_str().unwrap(),
-            "-C",
-            ubuntu.to_str().unwrap(),
-            ".",
-        ],
-    );
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
+    let tar = support::tar(&ubuntu, &work.join("ubuntu.tar"));
     let out = work.join("disk.qcow2");
     let mut options = BuildOptions::new(
         vec![out.clone()],
@@ -454,8 +441,7 @@ fn two_disks_build_one_file_per_disk() {
       ]
     }"#;
     let plan = plan(document);
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     let options = BuildOptions::new(
         vec![work.join("node.img")],
         sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
@@ -560,8 +546,7 @@ fn the_esp_of_a_large_disk_is_fat16() {
     let work = dir.path();
     let document = document("").replace(r#""size": "256""#, r#""size": "1200""#);
     let plan = plan(&document);
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     let disk = work.join("disk.img");
     build_disks(
         &plan,

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use bouture_multiboot::{BootTarget, DeployOptions, Error, Switch, SwitchOptions, deploy_image};
 use support::{
-    TwoImageDisk, build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan, same,
-    snapshot, two_image_disk,
+    TwoImageDisk, debugfs_cat, fsck_all, partition, plan, same, snapshot, two_image_disk,
+    two_image_disk_titled, ubuntu_2,
 };
 
 const NOT_ON_THIS_DISK: &str =
@@ -30,13 +30,7 @@ fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
         plan, disk, ubuntu, ..
     } = two_image_disk(work);
     // The new ubuntu: another kernel version, another file.
-    let new = work.join("ubuntu-2");
-    std::fs::create_dir_all(new.join("boot")).unwrap();
-    std::fs::create_dir_all(new.join("etc")).unwrap();
-    std::fs::write(new.join("etc/os-release"), "PRETTY_NAME=\"Ubuntu 2\"\n").unwrap();
-    std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
-    std::fs::write(new.join("boot/initrd.img-6.2.0-2"), b"initrd 2").unwrap();
-    std::fs::write(new.join("etc/version"), "2\n").unwrap();
+    let new = ubuntu_2(work);
 
     let root_c = partition(&plan, "root-centos");
     let root_u = partition(&plan, "root-ubuntu");
@@ -207,11 +201,9 @@ fn the_mounted_root_tells_which_image_runs() {
     use std::io::{Read as _, Seek as _};
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
+    let TwoImageDisk {
+        plan, disk, ubuntu, ..
+    } = two_image_disk_titled(work, "C", "U");
     // The booted root's "device": ubuntu's root partition, copied out.
     let root_u = partition(&plan, "root-ubuntu");
     let mut from = std::fs::File::open(&disk).unwrap();
@@ -311,8 +303,7 @@ fn an_image_spanning_two_disks_is_deployed_on_both() {
   ]
 }"#,
     );
-    let centos = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "C", "U");
     std::fs::create_dir_all(ubuntu.join("srv")).unwrap();
     std::fs::write(ubuntu.join("srv/old"), "old").unwrap();
     let (vda, vdb) = (work.join("vda.img"), work.join("vdb.img"));

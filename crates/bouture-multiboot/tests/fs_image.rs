@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
 use support::{
-    blkid, build_two, debugfs_cat, document, ext_fs_size, fsck_all, image_tree, make_fs,
-    mounted_since_checked, output, partition, plan, same, snapshot, sources,
+    TwoImageDisk, blkid, debugfs_cat, document, ext_fs_size, fsck_all, make_fs,
+    mounted_since_checked, output, partition, plan, same, snapshot, sources, two_image_disk,
+    ubuntu_2,
 };
 
 const NOT_ON_THIS_DISK: &str =
@@ -49,8 +50,8 @@ fn a_build_from_a_raw_and_a_qcow2_filesystem_image() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     let plan = plan(&document("console=ttyS0"));
-    let centos_tree = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu_tree = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
+    let (centos_tree, ubuntu_tree) =
+        support::two_trees(work, "CentOS Linux 7 (Core)", "Ubuntu 14.04.3 LTS");
     // centos: a raw ext4 image smaller than its 48 MiB partition; ubuntu: a
     // qcow2 one.
     let centos = make_fs(&centos_tree, "ext4", 32, &work.join("centos.raw"));
@@ -111,8 +112,7 @@ fn a_build_refuses_a_filesystem_image_that_does_not_fit_before_writing() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     let plan = plan(&document("console=ttyS0"));
-    let centos_tree = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu_tree = image_tree(work, "ubuntu", "U", b"k", b"i");
+    let (centos_tree, ubuntu_tree) = support::two_trees(work, "C", "U");
     let disk = work.join("disk.img");
     std::fs::write(&disk, b"the previous disk").unwrap();
     let build = |centos: &Path| {
@@ -184,18 +184,10 @@ fn a_build_refuses_a_filesystem_image_that_does_not_fit_before_writing() {
 fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
-    let new = work.join("ubuntu-2");
-    std::fs::create_dir_all(new.join("boot")).unwrap();
-    std::fs::create_dir_all(new.join("etc")).unwrap();
-    std::fs::write(new.join("etc/os-release"), "PRETTY_NAME=\"Ubuntu 2\"\n").unwrap();
-    std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
-    std::fs::write(new.join("boot/initrd.img-6.2.0-2"), b"initrd 2").unwrap();
-    std::fs::write(new.join("etc/version"), "2\n").unwrap();
+    let TwoImageDisk {
+        plan, disk, ubuntu, ..
+    } = two_image_disk(work);
+    let new = ubuntu_2(work);
     let root_c = partition(&plan, "root-centos");
     let root_u = partition(&plan, "root-ubuntu");
     let common = partition(&plan, "common");

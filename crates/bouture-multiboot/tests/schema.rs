@@ -118,8 +118,7 @@ fn a_vfat_partition_is_built_without_mounting() {
         .unwrap()
         .push(json!({"type": "partition", "mount": "/efi", "images": ["centos"], "file_system": "vfat", "size": "40", "name": "esp"}));
     let plan = plan(&doc.to_string());
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     std::fs::create_dir_all(centos.join("efi/EFI/BOOT")).unwrap();
     std::fs::write(centos.join("efi/EFI/BOOT/BOOTX64.EFI"), "efi binary").unwrap();
     let disk = work.join("disk.img");
@@ -207,8 +206,7 @@ fn an_empty_xfs_data_volume_is_built_and_content_for_it_refused() {
         .unwrap()
         .push(json!({"type": "partition", "mount": "/srv/log", "images": ["ubuntu"], "file_system": "ext4", "size": "8", "name": "srvlog"}));
     let plan = plan(&doc.to_string());
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     let disk = work.join("disk.img");
     let options = BuildOptions::new(
         vec![disk.clone()],

@@ -224,9 +224,13 @@ pub struct TwoImageDisk {
 /// The disk of [`document`] built at `dir/disk.img` from two [`image_tree`]s
 /// (centos, the default, and ubuntu).
 pub fn two_image_disk(dir: &Path) -> TwoImageDisk {
+    two_image_disk_titled(dir, "CentOS Linux 7 (Core)", "Ubuntu 14.04.3 LTS")
+}
+
+/// [`two_image_disk`] with the images' menu titles (`PRETTY_NAME`).
+pub fn two_image_disk_titled(dir: &Path, centos: &str, ubuntu: &str) -> TwoImageDisk {
     let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(dir, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu = image_tree(dir, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
+    let (centos, ubuntu) = two_trees(dir, centos, ubuntu);
     let disk = dir.join("disk.img");
     build_two(&plan, &disk, &centos, &ubuntu);
     TwoImageDisk {
@@ -311,4 +315,44 @@ pub fn mounted_since_checked(image: &Path) {
         "e2fsprogs",
         &["-w", "-R", "ssv mtime 20210101", image],
     );
+}
+
+/// The new ubuntu the deploy tests put on a built disk, at `dir/ubuntu-2`:
+/// another kernel version (6.2.0-2, its initrd), another title ("Ubuntu
+/// 2"), and `/etc/version` holding "2".
+pub fn ubuntu_2(dir: &Path) -> PathBuf {
+    let new = dir.join("ubuntu-2");
+    std::fs::create_dir_all(new.join("boot")).unwrap();
+    std::fs::create_dir_all(new.join("etc")).unwrap();
+    std::fs::write(new.join("etc/os-release"), "PRETTY_NAME=\"Ubuntu 2\"\n").unwrap();
+    std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
+    std::fs::write(new.join("boot/initrd.img-6.2.0-2"), b"initrd 2").unwrap();
+    std::fs::write(new.join("etc/version"), "2\n").unwrap();
+    new
+}
+
+/// `tar -c` of a whole tree into `out`.
+pub fn tar(tree: &Path, out: &Path) -> PathBuf {
+    output(
+        "tar",
+        "tar",
+        &[
+            "-c",
+            "-f",
+            out.to_str().unwrap(),
+            "-C",
+            tree.to_str().unwrap(),
+            ".",
+        ],
+    );
+    out.to_path_buf()
+}
+
+/// The two [`image_tree`]s of [`document`]'s images (kernel `k`, initrd
+/// `i`), with their menu titles: (centos, ubuntu).
+pub fn two_trees(dir: &Path, centos: &str, ubuntu: &str) -> (PathBuf, PathBuf) {
+    (
+        image_tree(dir, "centos", centos, b"k", b"i"),
+        image_tree(dir, "ubuntu", ubuntu, b"k", b"i"),
+    )
 }
