@@ -356,3 +356,56 @@ pub fn two_trees(dir: &Path, centos: &str, ubuntu: &str) -> (PathBuf, PathBuf) {
         image_tree(dir, "ubuntu", ubuntu, b"k", b"i"),
     )
 }
+
+/// The command-line tests' two-image document: one 200 MiB disk `vda`,
+/// centos (the default) on a 32 MiB root, ubuntu on the rest.
+pub const SMALL_DOCUMENT: &str = r#"{
+  "images": [
+    {"name": "centos", "boot": true, "image_name": "centos-7.1.1503", "target": "/", "image_pull_url": "http://images.example.com/c.tar"},
+    {"name": "ubuntu", "image_name": "ubuntu-14.04", "target": "/", "image_pull_url": "http://images.example.com/u.tar"}
+  ],
+  "partitions_policy": "clean",
+  "partitions": [{
+    "type": "disk", "id": {"type": "name", "value": "vda"}, "size": "200",
+    "volumes": [
+      {"type": "partition", "mount": "/", "images": ["centos"], "file_system": "ext4", "size": "32"},
+      {"type": "partition", "mount": "/", "images": ["ubuntu"], "file_system": "ext4", "size": "remaining"}
+    ]
+  }]
+}"#;
+
+/// A small image tree at `dir/NAME` as the command-line tests give it:
+/// a 6.1.0-test kernel and initrd, and os-release's `PRETTY_NAME` when
+/// `pretty` is given. Returns `--image`'s value, `NAME=DIR`.
+pub fn small_tree(dir: &Path, name: &str, pretty: Option<&str>) -> String {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    if let Some(pretty) = pretty {
+        std::fs::write(
+            root.join("etc/os-release"),
+            format!("PRETTY_NAME=\"{pretty}\"\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(root.join("boot/vmlinuz-6.1.0-test"), b"kernel").unwrap();
+    std::fs::write(root.join("boot/initrd.img-6.1.0-test"), b"initrd").unwrap();
+    format!("{name}={}", root.display())
+}
+
+/// `document` written at `dir/provision.json`, and the two [`small_tree`]s
+/// of its images with their titles: (provision, `centos=DIR`, `ubuntu=DIR`).
+pub fn small_setup(
+    dir: &Path,
+    document: &str,
+    centos: &str,
+    ubuntu: &str,
+) -> (PathBuf, String, String) {
+    let provision = dir.join("provision.json");
+    std::fs::write(&provision, document).unwrap();
+    (
+        provision,
+        small_tree(dir, "centos", Some(centos)),
+        small_tree(dir, "ubuntu", Some(ubuntu)),
+    )
+}
