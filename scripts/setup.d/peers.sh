@@ -87,6 +87,12 @@ bouture_peers_install() {
         fi
         export "$var=$value"
         echo "== setup: $var=$value" >&2
+        # sshd's privilege separation directory, which its init would make
+        # at boot: made here, before any test, so that no test makes it on
+        # the host while the Ganeti lab watches the host's /run.
+        if [ "$var" = BOUTURE_SSHD ] && [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then
+            mkdir -p -m 0755 /run/sshd || return 1
+        fi
     done
     echo "== setup: ${#debs[@]} Debian packages, ${#venvs[@]} venvs, ${#crates[@]} crates, ${#unpacks[@]} unpacked files ready (scripts/peers${*:+, tags: $*})" >&2
 }

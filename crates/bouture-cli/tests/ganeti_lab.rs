@@ -801,14 +801,23 @@ fn merges_and_failures_on_real_clusters() {
         let (ab, gd) = (&ab, &gd);
         let first = scope.spawn(move || undo_failure_then_killed_merge(lab, ab));
         let second = scope.spawn(move || failures_then_rename_merge(lab, gd));
-        let a = first.join();
-        let b = second.join();
-        if let Err(panic) = a {
-            std::panic::resume_unwind(panic);
-        }
-        if let Err(panic) = b {
-            std::panic::resume_unwind(panic);
-        }
+        // Each chain's failure again at the very end of the output (a CI
+        // page may show only the end), both when both failed.
+        let failures: Vec<String> = [("alpha/beta", first.join()), ("gamma/delta", second.join())]
+            .into_iter()
+            .filter_map(|(chain, result)| {
+                let panic = result.err()?;
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "(no message)".to_owned());
+                // Its start: the assertion, before the run's output.
+                let start: String = message.chars().take(1500).collect();
+                Some(format!("the {chain} chain failed: {start}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     });
     lab.teardown().unwrap_or_else(|e| panic!("{e}"));
     eprintln!(

@@ -984,6 +984,41 @@ fn list_files(dir: &Path, out: &mut BTreeSet<String>, depth: usize) {
     }
 }
 
+/// The parent of process `pid`, from `/proc/PID/stat` (`None` once it is
+/// gone or for PID 1).
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
+    let (_, rest) = stat.rsplit_once(") ")?;
+    let parent: u32 = rest.split(' ').nth(1)?.parse().ok()?;
+    (parent != 0).then_some(parent)
+}
+
+/// Whether process `pid` descends from another child of `runner` (the
+/// test runner that started this test process): a test running beside
+/// this one (nextest runs each test in a process of its own), such as the
+/// sshd tests' private `sshd -D` and its sessions. Those come and go on
+/// the host while the lab lives, and are not the lab's doing; a daemon
+/// the lab leaked would have been started by this process (or have been
+/// handed to init), never by a sibling.
+fn of_another_test(pid: &str, runner: u32) -> bool {
+    let me = std::process::id();
+    let Ok(mut current) = pid.parse::<u32>() else {
+        return false;
+    };
+    // Bounded: a process tree is not deeper than this on any real host.
+    for _ in 0..64 {
+        let Some(parent) = parent_pid(current) else {
+            return false;
+        };
+        if parent == runner {
+            return current != me;
+        }
+        current = parent;
+    }
+    false
+}
+
 impl HostState {
     /// The host as it is now.
     pub fn capture() -> Result<HostState, LabError> {
@@ -1002,8 +1037,11 @@ impl HostState {
         for dir in WATCHED_DIRS {
             list_files(Path::new(dir), &mut files, 0);
         }
-        // Daemons of the host (its own network namespace): Ganeti's and sshd.
+        // Daemons of the host (its own network namespace): Ganeti's and sshd,
+        // except those of the tests that run beside this one (see
+        // `of_another_test`).
         let ours = fs::read_link("/proc/self/ns/net").map_err(io("reading our netns"))?;
+        let runner = parent_pid(std::process::id()).filter(|&p| p != 1);
         let mut daemons = BTreeSet::new();
         for entry in fs::read_dir("/proc")
             .map_err(io("listing /proc"))?
@@ -1020,7 +1058,9 @@ impl HostState {
             if !(comm.starts_with("ganeti-") || comm == "sshd") {
                 continue;
             }
-            if fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|ns| ns == ours) {
+            if fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|ns| ns == ours)
+                && !runner.is_some_and(|runner| of_another_test(&pid, runner))
+            {
                 daemons.insert(format!("{pid} {comm}"));
             }
         }
@@ -1049,5 +1089,38 @@ impl HostState {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests: failing loudly is their job")]
+
+    use super::{of_another_test, parent_pid};
+
+    /// A process this test started is its own (a daemon the lab leaked
+    /// would be one), never another test's; the process tree is read
+    /// from /proc as the kernel keeps it.
+    #[test]
+    fn our_own_children_are_never_another_tests() {
+        let me = std::process::id();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert_eq!(parent_pid(pid), Some(me));
+        let runner = parent_pid(me).unwrap();
+        assert!(!of_another_test(&pid.to_string(), runner));
+        // Ourselves neither; nor a PID that is no number or no process.
+        assert!(!of_another_test(&me.to_string(), runner));
+        assert!(!of_another_test("self", runner));
+        // Our runner's own child is us: a child of the runner that is not
+        // us is a sibling, which is what `of_another_test` looks for.
+        assert_eq!(parent_pid(me), Some(runner));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(parent_pid(pid), None, "a reaped process has no parent");
+        assert_eq!(parent_pid(1), None, "init has no parent");
     }
 }
