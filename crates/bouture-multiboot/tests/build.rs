@@ -401,18 +401,7 @@ fn qcow2_output_and_tar_sources() {
     assert_eq!(info["format"], "qcow2");
     assert_eq!(info["virtual-size"], 256u64 << 20);
     // Back to raw: the ubuntu root came from the archive.
-    let raw = work.join("back.img");
-    output(
-        "qemu-img",
-        "qemu-utils",
-        &[
-            "convert",
-            "-O",
-            "raw",
-            out.to_str().unwrap(),
-            raw.to_str().unwrap(),
-        ],
-    );
+    let raw = support::qemu_img_convert(&out, "raw", &work.join("back.img"));
     assert_eq!(
         debugfs_cat(&raw, partition(&plan, "root-ubuntu"), "/etc/ubuntu-only"),
         "ubuntu"

@@ -19,8 +19,7 @@ use support::{
     two_image_disk_titled, ubuntu_2,
 };
 
-const NOT_ON_THIS_DISK: &str =
-    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
+use support::NOT_ON_THIS_DISK;
 
 #[test]
 fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {

@@ -22,27 +22,11 @@ use support::{
     ubuntu_2,
 };
 
-const NOT_ON_THIS_DISK: &str =
-    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
+use support::NOT_ON_THIS_DISK;
 
 /// `qemu-img convert -O qcow2` of a raw file.
 fn to_qcow2(raw: &Path) -> PathBuf {
-    let out = raw.with_extension("qcow2");
-    output(
-        "qemu-img",
-        "qemu-utils",
-        &[
-            "convert",
-            "-q",
-            "-f",
-            "raw",
-            "-O",
-            "qcow2",
-            raw.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-    );
-    out
+    support::qemu_img_convert(raw, "qcow2", &raw.with_extension("qcow2"))
 }
 
 #[test]

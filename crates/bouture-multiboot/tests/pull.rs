@@ -27,8 +27,7 @@ use support::{
     two_image_disk_titled, ubuntu_2,
 };
 
-const NOT_ON_THIS_DISK: &str =
-    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
+use support::NOT_ON_THIS_DISK;
 
 /// `python3 -m http.server` on 127.0.0.1, serving `dir`; killed on drop.
 struct Server {

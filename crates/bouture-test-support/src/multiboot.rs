@@ -409,3 +409,25 @@ pub fn small_setup(
         small_tree(dir, "ubuntu", Some(ubuntu)),
     )
 }
+
+/// A kernel command line that names none of [`document`]'s images (its
+/// root UUID is none of theirs): the deploy tests run "elsewhere".
+pub const NOT_ON_THIS_DISK: &str =
+    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
+
+/// `qemu-img convert -q -O FORMAT FROM TO` (the input's format detected).
+pub fn qemu_img_convert(from: &Path, format: &str, to: &Path) -> PathBuf {
+    output(
+        "qemu-img",
+        "qemu-utils",
+        &[
+            "convert",
+            "-q",
+            "-O",
+            format,
+            from.to_str().unwrap(),
+            to.to_str().unwrap(),
+        ],
+    );
+    to.to_path_buf()
+}
