@@ -15,26 +15,26 @@ use std::path::Path;
 
 use bouture_multiboot::{BootTarget, DeployOptions, Error, Switch, SwitchOptions, deploy_image};
 use support::{
-    TwoImageDisk, debugfs_cat, fsck_all, partition, plan, same, snapshot, two_image_disk,
-    two_image_disk_titled, ubuntu_2,
+    DeployScene, NOT_ON_THIS_DISK, TwoImageDisk, debugfs_cat, deploy_scene, fsck_all, partition,
+    plan, same, snapshot, two_image_disk, two_image_disk_titled,
 };
-
-use support::NOT_ON_THIS_DISK;
 
 #[test]
 fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let TwoImageDisk {
-        plan, disk, ubuntu, ..
-    } = two_image_disk(work);
     // The new ubuntu: another kernel version, another file.
-    let new = ubuntu_2(work);
-
-    let root_c = partition(&plan, "root-centos");
-    let root_u = partition(&plan, "root-ubuntu");
-    let common = partition(&plan, "common");
-    let before = snapshot(&disk, "before.img");
+    let DeployScene {
+        plan,
+        disk,
+        ubuntu,
+        new,
+        before,
+        root_c,
+        root_u,
+        common,
+    } = deploy_scene(work);
+    let (root_c, root_u, common) = (&root_c, &root_u, &common);
     let refused = |options: &DeployOptions, expected: &str| {
         let error = deploy_image(options).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");

@@ -17,12 +17,9 @@ use std::path::{Path, PathBuf};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
 use support::{
-    TwoImageDisk, blkid, debugfs_cat, document, ext_fs_size, fsck_all, make_fs,
-    mounted_since_checked, output, partition, plan, same, snapshot, sources, two_image_disk,
-    ubuntu_2,
+    DeployScene, NOT_ON_THIS_DISK, blkid, debugfs_cat, deploy_scene, document, ext_fs_size,
+    fsck_all, make_fs, mounted_since_checked, output, partition, plan, same, sources,
 };
-
-use support::NOT_ON_THIS_DISK;
 
 /// `qemu-img convert -O qcow2` of a raw file.
 fn to_qcow2(raw: &Path) -> PathBuf {
@@ -168,14 +165,17 @@ fn a_build_refuses_a_filesystem_image_that_does_not_fit_before_writing() {
 fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let TwoImageDisk {
-        plan, disk, ubuntu, ..
-    } = two_image_disk(work);
-    let new = ubuntu_2(work);
-    let root_c = partition(&plan, "root-centos");
-    let root_u = partition(&plan, "root-ubuntu");
-    let common = partition(&plan, "common");
-    let before = snapshot(&disk, "before.img");
+    let DeployScene {
+        plan,
+        disk,
+        ubuntu,
+        new,
+        before,
+        root_c,
+        root_u,
+        common,
+    } = deploy_scene(work);
+    let (root_c, root_u, common) = (&root_c, &root_u, &common);
     let unchanged = || std::fs::read(&disk).unwrap() == std::fs::read(&before).unwrap();
 
     // Refusals leave the disk unchanged byte for byte.

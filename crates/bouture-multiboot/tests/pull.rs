@@ -23,11 +23,9 @@ use std::time::{Duration, Instant};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
 use support::{
-    TwoImageDisk, debugfs_cat, document, output, partition, plan, sources, tar,
+    NOT_ON_THIS_DISK, TwoImageDisk, debugfs_cat, document, output, partition, plan, sources, tar,
     two_image_disk_titled, ubuntu_2,
 };
-
-use support::NOT_ON_THIS_DISK;
 
 /// `python3 -m http.server` on 127.0.0.1, serving `dir`; killed on drop.
 struct Server {

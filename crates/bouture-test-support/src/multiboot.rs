@@ -431,3 +431,44 @@ pub fn qemu_img_convert(from: &Path, format: &str, to: &Path) -> PathBuf {
     );
     to.to_path_buf()
 }
+
+/// What the deploy tests start from: [`two_image_disk`], the new ubuntu
+/// ([`ubuntu_2`]), the disk's three partitions they look at, and a copy of
+/// the disk before any deploy ([`snapshot`], `before.img`).
+pub struct DeployScene {
+    /// The plan of [`document`].
+    pub plan: Plan,
+    /// The disk image.
+    pub disk: PathBuf,
+    /// The ubuntu tree it was built from.
+    pub ubuntu: PathBuf,
+    /// The new ubuntu tree.
+    pub new: PathBuf,
+    /// The copy of the disk as built.
+    pub before: PathBuf,
+    /// centos's root partition.
+    pub root_c: PartitionPlan,
+    /// ubuntu's root partition.
+    pub root_u: PartitionPlan,
+    /// The shared volume.
+    pub common: PartitionPlan,
+}
+
+/// The [`DeployScene`] in `dir`.
+pub fn deploy_scene(dir: &Path) -> DeployScene {
+    let TwoImageDisk {
+        plan, disk, ubuntu, ..
+    } = two_image_disk(dir);
+    let new = ubuntu_2(dir);
+    let before = snapshot(&disk, "before.img");
+    DeployScene {
+        root_c: partition(&plan, "root-centos").clone(),
+        root_u: partition(&plan, "root-ubuntu").clone(),
+        common: partition(&plan, "common").clone(),
+        plan,
+        disk,
+        ubuntu,
+        new,
+        before,
+    }
+}
