@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
 use support::{
-    DeployScene, NOT_ON_THIS_DISK, blkid, debugfs_cat, deploy_scene, document, ext_fs_size,
-    fsck_all, make_fs, mounted_since_checked, output, partition, plan, same, sources,
+    NOT_ON_THIS_DISK, blkid, debugfs_cat, deploy_scene, document, ext_fs_size, fsck_all, make_fs,
+    mounted_since_checked, output, partition, plan, same, sources,
 };
 
 /// `qemu-img convert -O qcow2` of a raw file.
@@ -165,24 +165,17 @@ fn a_build_refuses_a_filesystem_image_that_does_not_fit_before_writing() {
 fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let DeployScene {
-        plan,
-        disk,
-        ubuntu,
-        new,
-        before,
-        root_c,
-        root_u,
-        common,
-    } = deploy_scene(work);
-    let (root_c, root_u, common) = (&root_c, &root_u, &common);
-    let unchanged = || std::fs::read(&disk).unwrap() == std::fs::read(&before).unwrap();
+    let scene = deploy_scene(work);
+    let (plan, disk, ubuntu, new) = (&scene.plan, &scene.disk, &scene.ubuntu, &scene.new);
+    let (before, root_c, root_u) = (&scene.before, &scene.root_c, &scene.root_u);
+    let common = &scene.common;
+    let unchanged = || std::fs::read(disk).unwrap() == std::fs::read(before).unwrap();
 
     // Refusals leave the disk unchanged byte for byte.
     let refused = |source: &Path, expected: &str| {
         let error = deploy_image(&DeployOptions::new(
             "ubuntu",
-            &disk,
+            disk,
             source,
             NOT_ON_THIS_DISK,
         ))
@@ -191,11 +184,11 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
         assert!(error.contains(expected), "{error}");
         assert!(unchanged(), "a refusal changed the disk");
     };
-    let big = make_fs(&new, "ext4", 60, &work.join("big.raw"));
+    let big = make_fs(new, "ext4", 60, &work.join("big.raw"));
     refused(&big, "larger than its 50331648-byte partition");
     refused(&to_qcow2(&big), "larger than its 50331648-byte partition");
     refused(
-        &make_fs(&new, "ext3", 16, &work.join("ext3.raw")),
+        &make_fs(new, "ext3", 16, &work.join("ext3.raw")),
         "is a ext3 filesystem, but the document makes partition",
     );
 
@@ -203,52 +196,51 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     // the old filesystem), then the planned UUID and fstab.
     // It is smaller than the partition, and was mounted after its last
     // check: grown to the partition, the source unchanged.
-    let raw = make_fs(&new, "ext4", 40, &work.join("new.raw"));
+    let raw = make_fs(new, "ext4", 40, &work.join("new.raw"));
     mounted_since_checked(&raw);
     let raw_bytes = std::fs::read(&raw).unwrap();
-    let report =
-        deploy_image(&DeployOptions::new("ubuntu", &disk, &raw, NOT_ON_THIS_DISK)).unwrap();
-    assert_eq!(ext_fs_size(&disk, root_u), root_u.size_bytes);
+    let report = deploy_image(&DeployOptions::new("ubuntu", disk, &raw, NOT_ON_THIS_DISK)).unwrap();
+    assert_eq!(ext_fs_size(disk, root_u), root_u.size_bytes);
     assert_eq!(std::fs::read(&raw).unwrap(), raw_bytes);
     assert_eq!(report.boot_files.kernel, "/boot/vmlinuz-6.2.0-2");
     assert_eq!(report.boot_files.title, "Ubuntu 2");
-    assert_eq!(debugfs_cat(&disk, root_u, "/etc/version"), "2\n");
-    assert!(debugfs_cat(&disk, root_u, "/etc/ubuntu-only").is_empty());
+    assert_eq!(debugfs_cat(disk, root_u, "/etc/version"), "2\n");
+    assert!(debugfs_cat(disk, root_u, "/etc/ubuntu-only").is_empty());
     assert_eq!(
-        debugfs_cat(&disk, root_u, "/etc/fstab"),
+        debugfs_cat(disk, root_u, "/etc/fstab"),
         plan.fstab("ubuntu")
     );
-    let found = blkid(&disk, root_u);
+    let found = blkid(disk, root_u);
     assert!(
         found.contains(&format!("UUID={}", plan.images[1].root_uuid)),
         "{found}"
     );
-    assert!(same(&disk, &before, Some(root_c)));
-    assert!(same(&disk, &before, Some(common)));
-    let multiboot = partition(&plan, "multiboot");
-    let grub_cfg = debugfs_cat(&disk, multiboot, "/boot/grub/grub.cfg");
+    assert!(same(disk, before, Some(root_c)));
+    assert!(same(disk, before, Some(common)));
+    let multiboot = partition(plan, "multiboot");
+    let grub_cfg = debugfs_cat(disk, multiboot, "/boot/grub/grub.cfg");
     assert!(
         grub_cfg.contains("menuentry 'Ubuntu 2 (image ubuntu)' --id 'image-ubuntu'"),
         "{grub_cfg}"
     );
-    fsck_all(&disk, &plan, 0);
+    fsck_all(disk, plan, 0);
 
     // A qcow2 image, back to the first tree; mounted since its last check
     // and the partition's size: only given the planned UUID and label.
-    let old = make_fs(&ubuntu, "ext4", 48, &work.join("old.raw"));
+    let old = make_fs(ubuntu, "ext4", 48, &work.join("old.raw"));
     mounted_since_checked(&old);
     let qcow2 = to_qcow2(&old);
     deploy_image(&DeployOptions::new(
         "ubuntu",
-        &disk,
+        disk,
         &qcow2,
         NOT_ON_THIS_DISK,
     ))
     .unwrap();
-    assert!(debugfs_cat(&disk, root_u, "/etc/version").is_empty());
-    assert_eq!(debugfs_cat(&disk, root_u, "/etc/ubuntu-only"), "ubuntu");
-    assert!(same(&disk, &before, Some(root_c)));
-    fsck_all(&disk, &plan, 0);
+    assert!(debugfs_cat(disk, root_u, "/etc/version").is_empty());
+    assert_eq!(debugfs_cat(disk, root_u, "/etc/ubuntu-only"), "ubuntu");
+    assert!(same(disk, before, Some(root_c)));
+    fsck_all(disk, plan, 0);
     // No work file left beside the disk.
     let left: Vec<_> = std::fs::read_dir(work)
         .unwrap()
