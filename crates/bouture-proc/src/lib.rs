@@ -19,7 +19,8 @@ pub const HELD_OPEN_GRACE: Duration = Duration::from_millis(200);
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How often a running program is checked for its exit while its output is
-/// quiet.
+/// quiet, where no pidfd tells it at once (kernels before 5.3), and how
+/// often the deadline and a stop request are looked at.
 const TICK: Duration = Duration::from_millis(20);
 
 /// The most bytes read from a pipe at once.
