@@ -15,7 +15,7 @@
 )]
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -43,8 +43,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let python =
-        std::env::var_os("BOUTURE_GANETI_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
+    let python = ganeti_python();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
     let output = Command::new(&python)
         .arg(&path)
@@ -65,6 +64,15 @@ where
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// The interpreter Ganeti's own tools run on: Debian's `/usr/bin/python3`,
+/// or `BOUTURE_GANETI_PYTHON` (the peers tagged ganeti in `scripts/peers`).
+/// The verifier scripts run on it, and so do the simulated clusters' fake
+/// Ganeti commands (`cluster_sim`).
+pub fn ganeti_python() -> PathBuf {
+    std::env::var_os("BOUTURE_GANETI_PYTHON")
+        .map_or_else(|| PathBuf::from("/usr/bin/python3"), PathBuf::from)
 }
 
 /// Load every file with Ganeti 3.0's own `ConfigWriter` and run `VerifyConfig`.

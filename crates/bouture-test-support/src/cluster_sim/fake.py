@@ -40,8 +40,12 @@ the node to accept our root key; instances start only on running nodes.
 import json
 import os
 import shlex
-import subprocess
 import sys
+
+# The simulation installs this script with its interpreter on the #! line,
+# isolated and without site (see cluster_sim's fake_script); every call of a
+# fake is a process start, so what only some calls need (subprocess, time)
+# is imported where it is used.
 
 # BOUTURE_SIM_BIN: where SIM/bin is when this script is bind-mounted
 # elsewhere (over /usr/sbin/gnt-* in a private mount namespace).
@@ -126,6 +130,7 @@ def injected(host, line):
         if fault["action"] == "immutable":
             # The file can no longer be replaced, even by root (an undo
             # that fails); the test clears the flag.
+            import subprocess
             subprocess.run(["chattr", "+i", os.path.join(host_dir(host), fault["file"])],
                            check=True)
             die("injected failure of %r on %s" % (line, host))
@@ -139,6 +144,7 @@ def injected(host, line):
 # ssh
 
 def fake_ssh():
+    global NAME, ARGS
     args = list(ARGS)
     options = []
     key = None
@@ -191,8 +197,31 @@ def fake_ssh():
                  .replace("/usr/lib/ganeti/daemon-util", BIN + "/daemon-util")
                  .replace("/var/lib/ganeti", home + "/var/lib/ganeti")
                  .replace("/root/.ssh", home + "/root/.ssh"))
+    words = simple_command(rewritten)
+    if words is not None and os.path.dirname(words[0]) == BIN \
+            and os.path.basename(words[0]) in HANDLERS:
+        # One fake and its plain arguments: what `sh -c` would start, run in
+        # this process (a Python start less; the shell is kept for the rest).
+        os.environ["GANETI_SIM_HOST"] = name
+        NAME, ARGS = os.path.basename(words[0]), words[1:]
+        HANDLERS[NAME](Host())
+        sys.exit(0)
     env = dict(os.environ, GANETI_SIM_HOST=name)
+    import subprocess
     sys.exit(subprocess.call(["sh", "-c", rewritten], env=env))
+
+
+def simple_command(command):
+    """The words of `command` when the shell would only split it into them:
+    it is exactly their canonical quoting (no expansion, redirection,
+    assignment or second command); else None."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if not words or " ".join(shlex.quote(w) for w in words) != command:
+        return None
+    return words
 
 
 # --------------------------------------------------------------------------
@@ -477,6 +506,10 @@ def daemon_util(host):
     host.set_daemons(daemons)
 
 
+HANDLERS = {"gnt-cluster": gnt_cluster, "gnt-node": gnt_node,
+            "gnt-instance": gnt_instance, "daemon-util": daemon_util}
+
+
 def main():
     if NAME == "ssh":
         fake_ssh()
@@ -485,11 +518,9 @@ def main():
     if os.environ.get("GANETI_SIM_HOST") is None:
         log_call(host.name, "local " + line)
         injected(host.name, line)
-    handlers = {"gnt-cluster": gnt_cluster, "gnt-node": gnt_node,
-                "gnt-instance": gnt_instance, "daemon-util": daemon_util}
-    if NAME not in handlers:
+    if NAME not in HANDLERS:
         die("fake.py: unknown program name %s" % NAME)
-    handlers[NAME](host)
+    HANDLERS[NAME](host)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ use bouture_cluster_merge::{
 };
 use serde_json::{Value, json};
 
+use crate::ganeti::ganeti_python;
+
 /// The fixtures: ours, and the two merging clusters.
 pub const OURS: &str = "cluster.name.example.com";
 /// The first merging cluster.
@@ -55,6 +57,40 @@ fn fixture(name: &str) -> &'static [u8] {
 
 /// The fake programs (one script, see its header).
 const FAKE: &[u8] = include_bytes!("fake.py");
+
+/// The fake programs as installed: `fake.py` run directly by the
+/// interpreter Ganeti's own tools run on ([`ganeti_python`]), isolated and
+/// without `site` (`-IS`: it needs only the standard library). Through
+/// `#!/usr/bin/env python3` a merge's hundred-odd fake calls would each
+/// start whatever `python3` comes first on `PATH`: a version manager's shim
+/// (pyenv's runs a dozen shell scripts before Python) made them cost a
+/// minute of CPU per merge.
+///
+/// Panics, saying how to get it, when that interpreter cannot run the fake.
+fn fake_script() -> Vec<u8> {
+    let python = ganeti_python();
+    let shown = python.display();
+    // The kernel reads a `#!` line up to its first blank as the interpreter.
+    assert!(
+        python.is_absolute() && !shown.to_string().contains(char::is_whitespace),
+        "BOUTURE_GANETI_PYTHON must be an absolute path without blanks, not {shown:?}"
+    );
+    let probe = std::process::Command::new(&python)
+        .args(["-IS", "-c", "import json, os, shlex, subprocess, sys"])
+        .output();
+    assert!(
+        probe.as_ref().is_ok_and(|o| o.status.success()),
+        "the simulated clusters' fake Ganeti commands run on {shown} ({probe:?}): run \
+         `source scripts/setup.d/peers.sh ganeti` as root (apt-get install python3), or point \
+         BOUTURE_GANETI_PYTHON at a Python 3 interpreter"
+    );
+    let body = FAKE
+        .strip_prefix(b"#!/usr/bin/env python3\n".as_slice())
+        .expect("fake.py starts with its #! line");
+    let mut script = format!("#!{shown} -IS\n").into_bytes();
+    script.extend_from_slice(body);
+    script
+}
 
 /// The fake private key of a cluster, and its public key line.
 pub fn private_key(cluster: &str) -> String {
@@ -90,7 +126,7 @@ impl Sim {
         let root = dir.path().canonicalize().unwrap();
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let script = FAKE;
+        let script = fake_script();
         for name in [
             "ssh",
             "gnt-cluster",
@@ -99,7 +135,7 @@ impl Sim {
             "daemon-util",
         ] {
             let path = bin.join(name);
-            std::fs::write(&path, script).unwrap();
+            std::fs::write(&path, &script).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         std::fs::create_dir_all(root.join("aliases")).unwrap();
