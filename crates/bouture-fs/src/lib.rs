@@ -11,7 +11,8 @@ pub use lock::{Access, FileLock, LockError, PidLock, Wait};
 pub use read::{Links, ReadError, read_bounded, read_head, read_to_limit};
 pub use replace::{Staged, replace_together};
 pub use write::{
-    WriteError, remove_if_exists, write_at_verified, write_atomic, write_atomic_with, write_like,
+    RegionWriter, WriteError, Zeros, remove_if_exists, write_at_verified, write_atomic,
+    write_atomic_with, write_like,
 };
 
 use std::fs::FileType;

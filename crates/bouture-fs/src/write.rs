@@ -482,4 +482,157 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn a_region_is_written_in_place_zeros_included_and_never_past_its_end() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk");
+        fs::write(&path, vec![0xff_u8; 64 * 1024]).unwrap();
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut region = RegionWriter::new(&file, &path, 8192, 32 * 1024, Zeros::Zero);
+        region.write(&[7_u8; 4096]).unwrap();
+        region.write(&[0_u8; 8192]).unwrap();
+        region.write(&[9_u8; 4096]).unwrap();
+        let past = region.write(&vec![1_u8; 16 * 1024 + 1]).unwrap_err();
+        assert!(past.to_string().contains("past the end"), "{past}");
+        assert_eq!(region.sync().unwrap(), 16 * 1024);
+        let mut back = vec![0_u8; 64 * 1024];
+        file.read_exact_at(&mut back, 0).unwrap();
+        assert!(back[..8192].iter().all(|&b| b == 0xff));
+        assert!(back[8192..12288].iter().all(|&b| b == 7));
+        assert!(
+            back[12288..20480].iter().all(|&b| b == 0),
+            "zero blocks are zeroed"
+        );
+        assert!(back[20480..24576].iter().all(|&b| b == 9));
+        assert!(
+            back[24576..].iter().all(|&b| b == 0xff),
+            "nothing past what was given"
+        );
+        // Skip: a region known to be zeros keeps what is there.
+        let mut region = RegionWriter::new(&file, &path, 0, 8192, Zeros::Skip);
+        region.write(&[0_u8; 8192]).unwrap();
+        region.sync().unwrap();
+        file.read_exact_at(&mut back, 0).unwrap();
+        assert!(back[..8192].iter().all(|&b| b == 0xff));
+    }
+}
+
+/// What becomes of the all-zero blocks written through a [`RegionWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Zeros {
+    /// The region is known to hold zeros already (a new sparse file): zero
+    /// blocks are skipped, nothing is written for them.
+    Skip,
+    /// The region holds old data: zero blocks are zeroed without writing
+    /// them when the file system or device can (`fallocate`
+    /// `FALLOC_FL_ZERO_RANGE`, which keeps the space allocated), else
+    /// written as zeros. Either way the region reads back as the bytes given.
+    Zero,
+}
+
+/// Writes a stream of bytes into a region of an open file or block device
+/// (a partition of a disk image), in place, never past the region's end,
+/// asking the kernel to start writing back each block as it is written (as
+/// [`write_atomic_with`] does), so that the final flush waits for the last
+/// part only. Used to put a filesystem image onto its partition.
+#[derive(Debug)]
+pub struct RegionWriter<'f> {
+    file: &'f File,
+    path: &'f Path,
+    start: u64,
+    end: u64,
+    position: u64,
+    zeros: Zeros,
+}
+
+impl<'f> RegionWriter<'f> {
+    /// A writer of the `length` bytes at `offset` of `file` (named `path`
+    /// in errors).
+    #[must_use]
+    pub fn new(file: &'f File, path: &'f Path, offset: u64, length: u64, zeros: Zeros) -> Self {
+        Self {
+            file,
+            path,
+            start: offset,
+            end: offset.saturating_add(length),
+            position: offset,
+            zeros,
+        }
+    }
+
+    fn error(&self, source: io::Error) -> WriteError {
+        WriteError::Io {
+            path: self.path.to_owned(),
+            source,
+        }
+    }
+
+    /// Write `bytes` after what was written so far.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Io`] when they would go past the region's end (nothing
+    /// is written then) or the write fails.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
+        use std::os::unix::fs::FileExt;
+        let length = bytes.len() as u64;
+        if self.position.saturating_add(length) > self.end {
+            return Err(self.error(io::Error::other(format!(
+                "{length} more bytes at offset {} would go past the end of the {}-byte region at offset {}",
+                self.position,
+                self.end - self.start,
+                self.start
+            ))));
+        }
+        let zero = bytes.iter().all(|&b| b == 0);
+        match (zero, self.zeros) {
+            (true, Zeros::Skip) => {}
+            (true, Zeros::Zero)
+                if rustix::fs::fallocate(
+                    self.file,
+                    rustix::fs::FallocateFlags::ZERO_RANGE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                    self.position,
+                    length,
+                )
+                .is_ok() => {}
+            _ => {
+                self.file
+                    .write_all_at(bytes, self.position)
+                    .map_err(|e| self.error(e))?;
+                // Advice only: an error here changes nothing of the result.
+                let _ = rustix::fs::fadvise(
+                    self.file,
+                    self.position,
+                    NonZeroU64::new(length),
+                    rustix::fs::Advice::DontNeed,
+                );
+            }
+        }
+        self.position += length;
+        Ok(())
+    }
+
+    /// The bytes written (or zeroed, or skipped) so far.
+    #[must_use]
+    pub fn written(&self) -> u64 {
+        self.position - self.start
+    }
+
+    /// Flush what was written to the disk (`fsync`, as `dd conv=fsync`
+    /// does); returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Io`] when the flush fails.
+    pub fn sync(self) -> Result<u64, WriteError> {
+        self.file.sync_all().map_err(|e| self.error(e))?;
+        Ok(self.written())
+    }
 }

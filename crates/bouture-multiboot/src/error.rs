@@ -22,6 +22,9 @@ pub enum Input {
     Force,
     /// How to build a raw disk image ([`crate::DiskFormat::Raw`]).
     RawFormat,
+    /// The disks a deploy writes ([`crate::DeployOptions::disk`] and
+    /// [`crate::DeployOptions::more_disks`]).
+    Disks,
 }
 
 impl fmt::Display for Input {
@@ -32,6 +35,7 @@ impl fmt::Display for Input {
             Self::Outputs => "BuildOptions::outputs",
             Self::Force => "set DeployOptions::force",
             Self::RawFormat => "DiskFormat::Raw",
+            Self::Disks => "DeployOptions::disk and more_disks",
         })
     }
 }
@@ -130,6 +134,26 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An image's `image_pull_url` is not an http(s) URL, and no content
+    /// was given for it.
+    #[error("{}", self.message(&own_name))]
+    NotDownloadable {
+        /// The image.
+        image: String,
+        /// Its `image_pull_url`, as shown (no credentials, query or fragment).
+        url: String,
+    },
+    /// The disks given for a deploy are not the layout's: their number,
+    /// their order, or one disk given twice. Nothing was written.
+    #[error("{}", self.message(&own_name))]
+    Disks {
+        /// The disk at fault, when one is.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        problem: String,
+        /// The document's disk ids, in its order (empty when not known yet).
+        order: Vec<String>,
+    },
     /// An image source could not be downloaded (nothing of it is kept).
     #[error("image {image}: {url}: {message}")]
     Pull {
@@ -220,6 +244,30 @@ impl Error {
                 path.display(),
                 name(Input::RawFormat)
             ),
+            Self::NotDownloadable { image, url } => format!(
+                "image {image}: its image_pull_url '{url}' is not an http or https URL, the only \
+                 kind that is downloaded: give its content with {}",
+                name(Input::Sources)
+            ),
+            Self::Disks {
+                path,
+                problem,
+                order,
+            } => {
+                let path = path
+                    .as_ref()
+                    .map(|p| format!("{}: ", p.display()))
+                    .unwrap_or_default();
+                let order = if order.is_empty() {
+                    String::new()
+                } else {
+                    format!(", in its order ({})", order.join(", "))
+                };
+                format!(
+                    "{path}{problem}: give {} once per disk of the document{order}",
+                    name(Input::Disks)
+                )
+            }
             other => other.to_string(),
         }
     }

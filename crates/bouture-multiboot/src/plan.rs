@@ -228,7 +228,7 @@ impl Plan {
         for vg in &provision.volume_groups {
             errors.push(ValidationError {
                 path: vec![PathElement::Key("partitions".into()), PathElement::Index(vg.index)],
-                message: format!("volume group '{}': LVM is validated but not laid out by bouture deploy (no device-mapper is used)", vg.id),
+                message: format!("volume group '{}': LVM is validated but not laid out (no device-mapper is used)", vg.id),
             });
         }
         let owning: Vec<&str> = provision
@@ -335,7 +335,7 @@ impl Plan {
                 if volume.kind != VolumeKind::Partition {
                     errors.push(ValidationError {
                         path: at(&[PathElement::Key("volumes".into()), PathElement::Index(volume.index)]),
-                        message: format!("{} volumes are validated but not laid out by bouture deploy (only 'partition': LVM and md RAID need device-mapper or md devices, which bouture never uses)", format!("{:?}", volume.kind).to_lowercase()),
+                        message: format!("{} volumes are validated but not laid out (only 'partition': LVM and md RAID need device-mapper or md devices, which bouture never uses)", format!("{:?}", volume.kind).to_lowercase()),
                     });
                 }
                 sizes.push(match volume.size {
@@ -442,7 +442,7 @@ impl Plan {
                     errors.push(ValidationError {
                         path,
                         message: format!(
-                            "partition name '{MULTIBOOT_NAME}' is reserved for the multiboot partition bouture adds (bouture boot finds it by that name); choose another disk_label or name"
+                            "partition name '{MULTIBOOT_NAME}' is reserved for the multiboot partition bouture adds (the boot switch finds it by that name); choose another disk_label or name"
                         ),
                     });
                 }

@@ -76,6 +76,52 @@ pub(crate) fn ext_size(head: &[u8]) -> Option<u64> {
     blocks.checked_mul(block)
 }
 
+/// What is needed of an ext superblock to write its filesystem onto a
+/// partition: its size, UUID, label, and whether `tune2fs` and `resize2fs`
+/// take it as it is (clean, checked since its last mount, no journal to
+/// replay) or `e2fsck -fp` must run first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Superblock {
+    /// The filesystem's size in bytes.
+    pub(crate) size: u64,
+    /// Its block size in bytes.
+    pub(crate) block_size: u64,
+    /// Its UUID.
+    pub(crate) uuid: uuid::Uuid,
+    /// Its label (up to 16 bytes, as written).
+    pub(crate) label: Vec<u8>,
+    /// Marked valid, no error recorded, no journal to replay.
+    pub(crate) clean: bool,
+    /// Mounted after its last check (`tune2fs` then asks for `e2fsck -f`).
+    pub(crate) mounted_since_check: bool,
+}
+
+impl Superblock {
+    /// The ext superblock `head` (a file's first 4 KiB) starts.
+    pub(crate) fn read(head: &[u8]) -> Option<Self> {
+        let sb = ext(head)?;
+        let state = le16(sb, 58)?;
+        let incompat = le32(sb, 96)?;
+        let time = |low: usize, high: usize| {
+            u64::from(le32(sb, low).unwrap_or(0)) | (u64::from(*sb.get(high).unwrap_or(&0)) << 32)
+        };
+        let label = sb.get(120..136)?;
+        let label = label
+            .iter()
+            .position(|&b| b == 0)
+            .map_or(label, |end| label.get(..end).unwrap_or_default());
+        Some(Self {
+            size: ext_size(head)?,
+            block_size: 1024 << le32(sb, 24)?.min(6),
+            uuid: ext_uuid(head)?,
+            label: label.to_vec(),
+            // EXT2_VALID_FS set, EXT2_ERROR_FS clear, no needs_recovery.
+            clean: state & 0x0001 != 0 && state & 0x0002 == 0 && incompat & 0x0004 == 0,
+            mounted_since_check: time(64, 0x277) < time(44, 0x274),
+        })
+    }
+}
+
 /// The UUID of the ext filesystem `head` starts.
 pub(crate) fn ext_uuid(head: &[u8]) -> Option<uuid::Uuid> {
     let bytes: [u8; 16] = ext(head)?.get(104..120)?.try_into().ok()?;
@@ -84,8 +130,35 @@ pub(crate) fn ext_uuid(head: &[u8]) -> Option<uuid::Uuid> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing)]
-    use super::{ext_uuid, filesystem_type};
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+    use super::{Superblock, ext_uuid, filesystem_type};
+
+    #[test]
+    fn what_tune2fs_and_resize2fs_need_is_read_from_the_superblock() {
+        let mut head = vec![0u8; 4096];
+        head[1024 + 56] = 0x53;
+        head[1024 + 57] = 0xEF;
+        head[1024 + 4] = 0x10; // 16 blocks of 1 KiB
+        head[1024 + 58] = 0x01; // valid
+        head[1024 + 104] = 0xab;
+        head[1024 + 120..1024 + 124].copy_from_slice(b"root");
+        head[1024 + 64] = 5; // last check
+        head[1024 + 44] = 4; // last mount, before it
+        let sb = Superblock::read(&head).unwrap();
+        assert_eq!(sb.size, 16 * 1024);
+        assert_eq!(sb.block_size, 1024);
+        assert_eq!(sb.label, b"root");
+        assert!(sb.clean && !sb.mounted_since_check);
+        assert!(sb.uuid.to_string().starts_with("ab"));
+        head[1024 + 0x274] = 1; // mounted in 2106 and later
+        assert!(Superblock::read(&head).unwrap().mounted_since_check);
+        head[1024 + 58] = 0x03; // errors recorded
+        assert!(!Superblock::read(&head).unwrap().clean);
+        head[1024 + 58] = 0x01;
+        head[1024 + 96] = 0x04; // journal to replay
+        assert!(!Superblock::read(&head).unwrap().clean);
+        assert_eq!(Superblock::read(&[0u8; 4096]), None);
+    }
 
     #[test]
     fn ext_generations_by_features() {

@@ -159,7 +159,7 @@ impl BootTarget {
         let running = crate::running::running_image(&opened.info, cmdline)?;
         let Some(name) = running.image else {
             return Err(Error::Unsupported(format!(
-                "cannot confirm: {}; run bouture boot confirm on the system that was booted from this disk",
+                "cannot confirm: {}; confirm on the system that was booted from this disk",
                 running.evidence
             )));
         };
@@ -524,6 +524,40 @@ pub(crate) fn debugfs(
     Ok(String::from_utf8_lossy(&tools.run(command, None)?).into_owned())
 }
 
+/// Several read-only debugfs requests on the filesystem at `offset` of
+/// `disk`, in one run: each request's output, in order. debugfs echoes each
+/// request (`debugfs: REQUEST`) before its output, which is split there:
+/// put requests whose output is free text (`cat`) last, since such text
+/// could hold an echo line itself.
+pub(crate) fn debugfs_many(
+    tools: &Tools,
+    disk: &Path,
+    offset: u64,
+    requests: &[&str],
+) -> Result<Vec<String>, Error> {
+    let script = requests.join("\n") + "\n";
+    let mut command = tools.command("debugfs");
+    command.args(["-f", "-"]).arg(device_spec(disk, offset)?);
+    let out = String::from_utf8_lossy(&tools.run(command, Some(script.as_bytes()))?).into_owned();
+    let mut sections = Vec::with_capacity(requests.len());
+    let mut rest = out.as_str();
+    for (n, request) in requests.iter().enumerate() {
+        let echo = format!("debugfs: {request}\n");
+        let at = rest.find(&echo).ok_or_else(|| Error::Target {
+            path: disk.to_owned(),
+            message: format!("debugfs did not answer '{request}'"),
+        })?;
+        if n > 0 {
+            sections.push(rest.get(..at).unwrap_or_default().to_owned());
+        }
+        rest = rest.get(at + echo.len()..).unwrap_or_default();
+    }
+    if !requests.is_empty() {
+        sections.push(rest.to_owned());
+    }
+    Ok(sections)
+}
+
 /// `path` as one word of a debugfs script (no space, quote or newline), or
 /// a refusal naming it (`what`: "work" or "temporary").
 pub(crate) fn debugfs_word<'p>(path: &'p Path, what: &str) -> Result<&'p str, Error> {
@@ -593,58 +627,34 @@ pub(crate) fn read_disk(lock: FileLock, path: &Path) -> Result<Opened, Error> {
         )));
     };
     let offset = partition.start * table.sectorsize;
-    let stats = debugfs(&tools, path, offset, "stats -h")?;
-    let block_size: u64 = field(&stats, "Block size:")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| target("the multiboot partition holds no ext2/3/4 filesystem".into()))?;
     let env_file = format!("{GRUB_DIR}/grubenv");
-    let stat = debugfs(&tools, path, offset, &format!("stat {env_file}"))?;
-    let size: Option<u64> = stat
-        .lines()
-        .find_map(|l| l.split("Size: ").nth(1))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok());
-    if size != Some(GRUBENV_SIZE as u64) {
-        return Err(target(format!(
-            "{env_file} on the multiboot partition is missing or not 1024 bytes"
-        )));
-    }
-    let blocks = debugfs(&tools, path, offset, &format!("blocks {env_file}"))?;
-    let blocks: Vec<u64> = blocks
-        .split_whitespace()
-        .filter_map(|b| b.parse().ok())
-        .collect();
-    let [block] = blocks.as_slice() else {
-        return Err(target(format!(
-            "{env_file} spans {} blocks, not one: it cannot be rewritten in place",
-            blocks.len()
-        )));
-    };
-    if block_size < GRUBENV_SIZE as u64 || *block == 0 {
-        return Err(target(format!(
-            "{env_file}: block size {block_size} cannot hold the environment block in one block"
-        )));
-    }
-    let env_offset = offset + block * block_size;
-    let partition_end = offset + partition.size * table.sectorsize;
-    if env_offset + GRUBENV_SIZE as u64 > partition_end {
-        return Err(target(format!(
-            "{env_file}: block {block} lies outside the multiboot partition"
-        )));
-    }
-    let env = decode(path, &read_block(file, path, env_offset)?)?;
-    let info_text = debugfs(
+    let info_file = format!("{GRUB_DIR}/{BOOT_INFO_NAME}");
+    // One debugfs run: the superblock, the grubenv's inode and block, the
+    // boot info (free text, last).
+    let answers = debugfs_many(
         &tools,
         path,
         offset,
-        &format!("cat {GRUB_DIR}/{BOOT_INFO_NAME}"),
+        &[
+            "stats -h",
+            &format!("stat {env_file}"),
+            &format!("blocks {env_file}"),
+            &format!("cat {info_file}"),
+        ],
     )?;
+    let [stats, stat, blocks, info_text] = answers.as_slice() else {
+        return Err(target("debugfs's answer is incomplete".into()));
+    };
+    let partition_end = offset + partition.size * table.sectorsize;
+    let env_offset = env_block(path, stats, stat, blocks, offset, partition_end)?;
+    let env = decode(path, &read_block(file, path, env_offset)?)?;
     if info_text.len() as u64 > BOOT_INFO_LIMIT {
         return Err(target(format!(
             "{BOOT_INFO_NAME} is larger than {BOOT_INFO_LIMIT} bytes"
         )));
     }
     let info = parse_info(path, info_text.as_bytes())?;
-    let uuid = field(&stats, "Filesystem UUID:").unwrap_or_default();
+    let uuid = field(stats, "Filesystem UUID:").unwrap_or_default();
     if !uuid.eq_ignore_ascii_case(&info.multiboot_partition) {
         return Err(target(format!(
             "the multiboot filesystem is {uuid}, but {BOOT_INFO_NAME} names {}",
@@ -664,4 +674,56 @@ pub(crate) fn read_disk(lock: FileLock, path: &Path) -> Result<Opened, Error> {
         env,
         disk: Some((table, offset)),
     })
+}
+
+/// Where the grubenv's 1,024 bytes are on the disk, from debugfs's
+/// `stats -h`, `stat` and `blocks` answers: one block of at least 1,024
+/// bytes, inside the multiboot partition.
+fn env_block(
+    path: &Path,
+    stats: &str,
+    stat: &str,
+    blocks: &str,
+    offset: u64,
+    partition_end: u64,
+) -> Result<u64, Error> {
+    let target = |message: String| Error::Target {
+        path: path.to_owned(),
+        message,
+    };
+    let env_file = format!("{GRUB_DIR}/grubenv");
+    let block_size: u64 = field(stats, "Block size:")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| target("the multiboot partition holds no ext2/3/4 filesystem".into()))?;
+    let size: Option<u64> = stat
+        .lines()
+        .find_map(|l| l.split("Size: ").nth(1))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok());
+    if size != Some(GRUBENV_SIZE as u64) {
+        return Err(target(format!(
+            "{env_file} on the multiboot partition is missing or not 1024 bytes"
+        )));
+    }
+    let blocks: Vec<u64> = blocks
+        .split_whitespace()
+        .filter_map(|b| b.parse().ok())
+        .collect();
+    let [block] = blocks.as_slice() else {
+        return Err(target(format!(
+            "{env_file} spans {} blocks, not one: it cannot be rewritten in place",
+            blocks.len()
+        )));
+    };
+    if block_size < GRUBENV_SIZE as u64 || *block == 0 {
+        return Err(target(format!(
+            "{env_file}: block size {block_size} cannot hold the environment block in one block"
+        )));
+    }
+    let env_offset = offset + block * block_size;
+    if env_offset + GRUBENV_SIZE as u64 > partition_end {
+        return Err(target(format!(
+            "{env_file}: block {block} lies outside the multiboot partition"
+        )));
+    }
+    Ok(env_offset)
 }

@@ -383,21 +383,8 @@ fn qcow2_output_and_tar_sources() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
-    let tar = work.join("ubuntu.tar");
-    output(
-        "tar",
-        "tar",
-        &[
-            "-c",
-            "-f",
-            tar.to_str().unwrap(),
-            "-C",
-            ubuntu.to_str().unwrap(),
-            ".",
-        ],
-    );
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
+    let tar = support::tar(&ubuntu, &work.join("ubuntu.tar"));
     let out = work.join("disk.qcow2");
     let mut options = BuildOptions::new(
         vec![out.clone()],
@@ -414,18 +401,7 @@ fn qcow2_output_and_tar_sources() {
     assert_eq!(info["format"], "qcow2");
     assert_eq!(info["virtual-size"], 256u64 << 20);
     // Back to raw: the ubuntu root came from the archive.
-    let raw = work.join("back.img");
-    output(
-        "qemu-img",
-        "qemu-utils",
-        &[
-            "convert",
-            "-O",
-            "raw",
-            out.to_str().unwrap(),
-            raw.to_str().unwrap(),
-        ],
-    );
+    let raw = support::qemu_img_convert(&out, "raw", &work.join("back.img"));
     assert_eq!(
         debugfs_cat(&raw, partition(&plan, "root-ubuntu"), "/etc/ubuntu-only"),
         "ubuntu"
@@ -454,8 +430,7 @@ fn two_disks_build_one_file_per_disk() {
       ]
     }"#;
     let plan = plan(document);
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     let options = BuildOptions::new(
         vec![work.join("node.img")],
         sources(&[("centos", &centos), ("ubuntu", &ubuntu)]),
@@ -560,8 +535,7 @@ fn the_esp_of_a_large_disk_is_fat16() {
     let work = dir.path();
     let document = document("").replace(r#""size": "256""#, r#""size": "1200""#);
     let plan = plan(&document);
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     let disk = work.join("disk.img");
     build_disks(
         &plan,

@@ -15,33 +15,26 @@ use std::path::Path;
 
 use bouture_multiboot::{BootTarget, DeployOptions, Error, Switch, SwitchOptions, deploy_image};
 use support::{
-    TwoImageDisk, build_two, debugfs_cat, document, fsck_all, image_tree, partition, plan, same,
-    snapshot, two_image_disk,
+    DeployScene, NOT_ON_THIS_DISK, TwoImageDisk, debugfs_cat, deploy_scene, fsck_all, partition,
+    plan, same, snapshot, two_image_disk, two_image_disk_titled,
 };
-
-const NOT_ON_THIS_DISK: &str =
-    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
 
 #[test]
 fn deploy_rewrites_only_the_image_and_refusals_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let TwoImageDisk {
-        plan, disk, ubuntu, ..
-    } = two_image_disk(work);
     // The new ubuntu: another kernel version, another file.
-    let new = work.join("ubuntu-2");
-    std::fs::create_dir_all(new.join("boot")).unwrap();
-    std::fs::create_dir_all(new.join("etc")).unwrap();
-    std::fs::write(new.join("etc/os-release"), "PRETTY_NAME=\"Ubuntu 2\"\n").unwrap();
-    std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
-    std::fs::write(new.join("boot/initrd.img-6.2.0-2"), b"initrd 2").unwrap();
-    std::fs::write(new.join("etc/version"), "2\n").unwrap();
-
-    let root_c = partition(&plan, "root-centos");
-    let root_u = partition(&plan, "root-ubuntu");
-    let common = partition(&plan, "common");
-    let before = snapshot(&disk, "before.img");
+    let DeployScene {
+        plan,
+        disk,
+        ubuntu,
+        new,
+        before,
+        root_c,
+        root_u,
+        common,
+    } = deploy_scene(work);
+    let (root_c, root_u, common) = (&root_c, &root_u, &common);
     let refused = |options: &DeployOptions, expected: &str| {
         let error = deploy_image(options).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
@@ -207,11 +200,9 @@ fn the_mounted_root_tells_which_image_runs() {
     use std::io::{Read as _, Seek as _};
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
+    let TwoImageDisk {
+        plan, disk, ubuntu, ..
+    } = two_image_disk_titled(work, "C", "U");
     // The booted root's "device": ubuntu's root partition, copied out.
     let root_u = partition(&plan, "root-ubuntu");
     let mut from = std::fs::File::open(&disk).unwrap();
@@ -311,8 +302,7 @@ fn an_image_spanning_two_disks_is_deployed_on_both() {
   ]
 }"#,
     );
-    let centos = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "C", "U");
     std::fs::create_dir_all(ubuntu.join("srv")).unwrap();
     std::fs::write(ubuntu.join("srv/old"), "old").unwrap();
     let (vda, vdb) = (work.join("vda.img"), work.join("vdb.img"));
@@ -336,20 +326,37 @@ fn an_image_spanning_two_disks_is_deployed_on_both() {
         deploy_image(&options)
     };
     let unchanged = || same(&vda, &before_a, None) && same(&vdb, &before_b, None);
+    // Worded as the command line words them (the library names its options).
+    let worded = |error: bouture_multiboot::Error| {
+        error.message(&|input| match input {
+            bouture_multiboot::Input::Disks => "--disk".to_owned(),
+            other => other.to_string(),
+        })
+    };
     // One disk given: ubuntu also lives on vdb.
-    let error = deploy(&[&vda]).unwrap_err().to_string();
+    let error = deploy(&[&vda]).unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "has partitions on disk vdb: give DeployOptions::disk and more_disks once per disk of the document, in its order (vda, vdb)"
+        ),
+        "{error}"
+    );
+    let error = worded(error);
     assert!(
         error.contains("has partitions on disk vdb: give --disk once per disk of the document, in its order (vda, vdb)"),
         "{error}"
     );
     // The wrong order, or one disk twice.
-    let error = deploy(&[&vdb, &vda]).unwrap_err().to_string();
+    let error = worded(deploy(&[&vdb, &vda]).unwrap_err());
     assert!(
-        error.contains("give --disk in the document's order (vda, vdb)"),
+        error.contains("give --disk once per disk of the document, in its order (vda, vdb)"),
         "{error}"
     );
-    let error = deploy(&[&vda, &vda]).unwrap_err().to_string();
-    assert!(error.contains("is given twice as --disk"), "{error}");
+    let error = worded(deploy(&[&vda, &vda]).unwrap_err());
+    assert!(
+        error.contains("is given twice: give --disk once per disk of the document"),
+        "{error}"
+    );
     assert!(unchanged(), "a refusal changed a disk");
     // Both, in order: each disk gets ubuntu's partition rewritten.
     let report = deploy(&[&vda, &vdb]).unwrap();

@@ -17,31 +17,13 @@ use std::path::{Path, PathBuf};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
 use support::{
-    blkid, build_two, debugfs_cat, document, fsck_all, image_tree, make_fs, output, partition,
-    plan, same, snapshot, sources,
+    NOT_ON_THIS_DISK, blkid, debugfs_cat, deploy_scene, document, ext_fs_size, fsck_all, make_fs,
+    mounted_since_checked, output, partition, plan, same, sources,
 };
-
-const NOT_ON_THIS_DISK: &str =
-    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
 
 /// `qemu-img convert -O qcow2` of a raw file.
 fn to_qcow2(raw: &Path) -> PathBuf {
-    let out = raw.with_extension("qcow2");
-    output(
-        "qemu-img",
-        "qemu-utils",
-        &[
-            "convert",
-            "-q",
-            "-f",
-            "raw",
-            "-O",
-            "qcow2",
-            raw.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-    );
-    out
+    support::qemu_img_convert(raw, "qcow2", &raw.with_extension("qcow2"))
 }
 
 #[test]
@@ -49,8 +31,8 @@ fn a_build_from_a_raw_and_a_qcow2_filesystem_image() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     let plan = plan(&document("console=ttyS0"));
-    let centos_tree = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu_tree = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
+    let (centos_tree, ubuntu_tree) =
+        support::two_trees(work, "CentOS Linux 7 (Core)", "Ubuntu 14.04.3 LTS");
     // centos: a raw ext4 image smaller than its 48 MiB partition; ubuntu: a
     // qcow2 one.
     let centos = make_fs(&centos_tree, "ext4", 32, &work.join("centos.raw"));
@@ -101,6 +83,9 @@ fn a_build_from_a_raw_and_a_qcow2_filesystem_image() {
     fsck_all(&disk, &plan, 0);
     // The source was read, never changed.
     assert_eq!(std::fs::read(&centos).unwrap(), centos_bytes);
+    // The 32 MiB filesystem was grown to its 48 MiB partition.
+    let root_c = partition(&plan, "root-centos");
+    assert_eq!(ext_fs_size(&disk, root_c), root_c.size_bytes);
 }
 
 #[test]
@@ -108,8 +93,7 @@ fn a_build_refuses_a_filesystem_image_that_does_not_fit_before_writing() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
     let plan = plan(&document("console=ttyS0"));
-    let centos_tree = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu_tree = image_tree(work, "ubuntu", "U", b"k", b"i");
+    let (centos_tree, ubuntu_tree) = support::two_trees(work, "C", "U");
     let disk = work.join("disk.img");
     std::fs::write(&disk, b"the previous disk").unwrap();
     let build = |centos: &Path| {
@@ -181,29 +165,17 @@ fn a_build_refuses_a_filesystem_image_that_does_not_fit_before_writing() {
 fn deploy_image_from_raw_and_qcow2_filesystem_images() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
-    let new = work.join("ubuntu-2");
-    std::fs::create_dir_all(new.join("boot")).unwrap();
-    std::fs::create_dir_all(new.join("etc")).unwrap();
-    std::fs::write(new.join("etc/os-release"), "PRETTY_NAME=\"Ubuntu 2\"\n").unwrap();
-    std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
-    std::fs::write(new.join("boot/initrd.img-6.2.0-2"), b"initrd 2").unwrap();
-    std::fs::write(new.join("etc/version"), "2\n").unwrap();
-    let root_c = partition(&plan, "root-centos");
-    let root_u = partition(&plan, "root-ubuntu");
-    let common = partition(&plan, "common");
-    let before = snapshot(&disk, "before.img");
-    let unchanged = || std::fs::read(&disk).unwrap() == std::fs::read(&before).unwrap();
+    let scene = deploy_scene(work);
+    let (plan, disk, ubuntu, new) = (&scene.plan, &scene.disk, &scene.ubuntu, &scene.new);
+    let (before, root_c, root_u) = (&scene.before, &scene.root_c, &scene.root_u);
+    let common = &scene.common;
+    let unchanged = || std::fs::read(disk).unwrap() == std::fs::read(before).unwrap();
 
     // Refusals leave the disk unchanged byte for byte.
     let refused = |source: &Path, expected: &str| {
         let error = deploy_image(&DeployOptions::new(
             "ubuntu",
-            &disk,
+            disk,
             source,
             NOT_ON_THIS_DISK,
         ))
@@ -212,55 +184,63 @@ fn deploy_image_from_raw_and_qcow2_filesystem_images() {
         assert!(error.contains(expected), "{error}");
         assert!(unchanged(), "a refusal changed the disk");
     };
-    let big = make_fs(&new, "ext4", 60, &work.join("big.raw"));
+    let big = make_fs(new, "ext4", 60, &work.join("big.raw"));
     refused(&big, "larger than its 50331648-byte partition");
     refused(&to_qcow2(&big), "larger than its 50331648-byte partition");
     refused(
-        &make_fs(&new, "ext3", 16, &work.join("ext3.raw")),
+        &make_fs(new, "ext3", 16, &work.join("ext3.raw")),
         "is a ext3 filesystem, but the document makes partition",
     );
 
     // A raw image: written at the partition, every byte (the region held
     // the old filesystem), then the planned UUID and fstab.
-    let raw = make_fs(&new, "ext4", 40, &work.join("new.raw"));
-    let report =
-        deploy_image(&DeployOptions::new("ubuntu", &disk, &raw, NOT_ON_THIS_DISK)).unwrap();
+    // It is smaller than the partition, and was mounted after its last
+    // check: grown to the partition, the source unchanged.
+    let raw = make_fs(new, "ext4", 40, &work.join("new.raw"));
+    mounted_since_checked(&raw);
+    let raw_bytes = std::fs::read(&raw).unwrap();
+    let report = deploy_image(&DeployOptions::new("ubuntu", disk, &raw, NOT_ON_THIS_DISK)).unwrap();
+    assert_eq!(ext_fs_size(disk, root_u), root_u.size_bytes);
+    assert_eq!(std::fs::read(&raw).unwrap(), raw_bytes);
     assert_eq!(report.boot_files.kernel, "/boot/vmlinuz-6.2.0-2");
     assert_eq!(report.boot_files.title, "Ubuntu 2");
-    assert_eq!(debugfs_cat(&disk, root_u, "/etc/version"), "2\n");
-    assert!(debugfs_cat(&disk, root_u, "/etc/ubuntu-only").is_empty());
+    assert_eq!(debugfs_cat(disk, root_u, "/etc/version"), "2\n");
+    assert!(debugfs_cat(disk, root_u, "/etc/ubuntu-only").is_empty());
     assert_eq!(
-        debugfs_cat(&disk, root_u, "/etc/fstab"),
+        debugfs_cat(disk, root_u, "/etc/fstab"),
         plan.fstab("ubuntu")
     );
-    let found = blkid(&disk, root_u);
+    let found = blkid(disk, root_u);
     assert!(
         found.contains(&format!("UUID={}", plan.images[1].root_uuid)),
         "{found}"
     );
-    assert!(same(&disk, &before, Some(root_c)));
-    assert!(same(&disk, &before, Some(common)));
-    let multiboot = partition(&plan, "multiboot");
-    let grub_cfg = debugfs_cat(&disk, multiboot, "/boot/grub/grub.cfg");
+    assert!(same(disk, before, Some(root_c)));
+    assert!(same(disk, before, Some(common)));
+    let multiboot = partition(plan, "multiboot");
+    let grub_cfg = debugfs_cat(disk, multiboot, "/boot/grub/grub.cfg");
     assert!(
         grub_cfg.contains("menuentry 'Ubuntu 2 (image ubuntu)' --id 'image-ubuntu'"),
         "{grub_cfg}"
     );
-    fsck_all(&disk, &plan, 0);
+    fsck_all(disk, plan, 0);
 
-    // A qcow2 image, back to the first tree.
-    let qcow2 = to_qcow2(&make_fs(&ubuntu, "ext4", 48, &work.join("old.raw")));
+    // A qcow2 image, back to the first tree; mounted since its last check
+    // and the partition's size: only given the planned UUID and label.
+    let old = make_fs(ubuntu, "ext4", 48, &work.join("old.raw"));
+    mounted_since_checked(&old);
+    let qcow2 = to_qcow2(&old);
     deploy_image(&DeployOptions::new(
         "ubuntu",
-        &disk,
+        disk,
         &qcow2,
         NOT_ON_THIS_DISK,
     ))
     .unwrap();
-    assert!(debugfs_cat(&disk, root_u, "/etc/version").is_empty());
-    assert_eq!(debugfs_cat(&disk, root_u, "/etc/ubuntu-only"), "ubuntu");
-    assert!(same(&disk, &before, Some(root_c)));
-    fsck_all(&disk, &plan, 0);
+    assert!(debugfs_cat(disk, root_u, "/etc/version").is_empty());
+    assert_eq!(debugfs_cat(disk, root_u, "/etc/ubuntu-only"), "ubuntu");
+    assert!(same(disk, before, Some(root_c)));
+    fsck_all(disk, plan, 0);
     // No work file left beside the disk.
     let left: Vec<_> = std::fs::read_dir(work)
         .unwrap()

@@ -17,15 +17,15 @@
 mod support;
 
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bouture_multiboot::{BuildOptions, DeployOptions, build_disks, deploy_image};
-use support::{build_two, debugfs_cat, document, image_tree, output, partition, plan, sources};
-
-const NOT_ON_THIS_DISK: &str =
-    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
+use support::{
+    NOT_ON_THIS_DISK, TwoImageDisk, debugfs_cat, document, output, partition, plan, sources, tar,
+    two_image_disk_titled, ubuntu_2,
+};
 
 /// `python3 -m http.server` on 127.0.0.1, serving `dir`; killed on drop.
 struct Server {
@@ -78,22 +78,6 @@ fn sha256(path: &Path) -> String {
         .to_owned()
 }
 
-fn tar(tree: &Path, out: &Path) -> PathBuf {
-    output(
-        "tar",
-        "tar",
-        &[
-            "-c",
-            "-f",
-            out.to_str().unwrap(),
-            "-C",
-            tree.to_str().unwrap(),
-            ".",
-        ],
-    );
-    out.to_path_buf()
-}
-
 /// Nothing the runs downloaded is left in `dir`.
 fn no_download_left(dir: &Path) {
     let left: Vec<_> = std::fs::read_dir(dir)
@@ -113,8 +97,7 @@ fn build_and_deploy_from_urls_checksums_and_bounds() {
     let out = work.join("out");
     std::fs::create_dir_all(&served).unwrap();
     std::fs::create_dir_all(&out).unwrap();
-    let centos = image_tree(work, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS Linux 7 (Core)", "Ubuntu 14.04.3 LTS");
     let archive = tar(&ubuntu, &served.join("ubuntu.tar"));
     let sum = sha256(&archive);
     // Larger than all of ubuntu's partitions (48 MiB + the shared rest).
@@ -188,11 +171,7 @@ fn build_and_deploy_from_urls_checksums_and_bounds() {
     std::fs::remove_file(&disk2).unwrap();
 
     // deploy image from a URL (a filesystem image this time).
-    let new = work.join("ubuntu-2");
-    std::fs::create_dir_all(new.join("boot")).unwrap();
-    std::fs::create_dir_all(new.join("etc")).unwrap();
-    std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
-    std::fs::write(new.join("etc/version"), "2\n").unwrap();
+    let new = ubuntu_2(work);
     let fs = support::make_fs(&new, "ext4", 32, &served.join("ubuntu-2.ext4"));
     let url = format!("{}#sha512={}", http.url("ubuntu-2.ext4"), {
         output("sha512sum", "coreutils", &[fs.to_str().unwrap()])
@@ -217,11 +196,9 @@ fn build_and_deploy_from_urls_checksums_and_bounds() {
 fn a_server_that_never_answers_meets_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let centos = image_tree(work, "centos", "C", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "U", b"k", b"i");
-    let plan = plan(&document("console=ttyS0"));
-    let disk = work.join("disk.img");
-    build_two(&plan, &disk, &centos, &ubuntu);
+    let TwoImageDisk {
+        plan, disk, centos, ..
+    } = two_image_disk_titled(work, "C", "U");
     let before = std::fs::read(&disk).unwrap();
     // Accepts connections (the kernel's backlog) and never reads or writes.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -64,7 +64,7 @@ fn what_the_build_cannot_honour_is_refused_with_the_field_named() {
     );
     assert_eq!(
         found[4],
-        "partitions:0:volumes:2:file_system:'btrfs' cannot be built: bouture deploy build makes ext2, ext3, ext4, xfs, vfat, swap (partition 6 of disk vda)"
+        "partitions:0:volumes:2:file_system:'btrfs' cannot be built: a build makes ext2, ext3, ext4, xfs, vfat, swap (partition 6 of disk vda)"
     );
 
     let mut doc = base();
@@ -118,8 +118,7 @@ fn a_vfat_partition_is_built_without_mounting() {
         .unwrap()
         .push(json!({"type": "partition", "mount": "/efi", "images": ["centos"], "file_system": "vfat", "size": "40", "name": "esp"}));
     let plan = plan(&doc.to_string());
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     std::fs::create_dir_all(centos.join("efi/EFI/BOOT")).unwrap();
     std::fs::write(centos.join("efi/EFI/BOOT/BOOTX64.EFI"), "efi binary").unwrap();
     let disk = work.join("disk.img");
@@ -207,8 +206,7 @@ fn an_empty_xfs_data_volume_is_built_and_content_for_it_refused() {
         .unwrap()
         .push(json!({"type": "partition", "mount": "/srv/log", "images": ["ubuntu"], "file_system": "ext4", "size": "8", "name": "srvlog"}));
     let plan = plan(&doc.to_string());
-    let centos = image_tree(work, "centos", "CentOS", b"k", b"i");
-    let ubuntu = image_tree(work, "ubuntu", "Ubuntu", b"k", b"i");
+    let (centos, ubuntu) = support::two_trees(work, "CentOS", "Ubuntu");
     let disk = work.join("disk.img");
     let options = BuildOptions::new(
         vec![disk.clone()],

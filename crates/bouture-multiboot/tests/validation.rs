@@ -469,7 +469,7 @@ fn a_disk_label_clashing_with_the_multiboot_partition_is_refused() {
         doc["partitions"][0]["volumes"][1][key] = json!("multiboot");
         assert_error(
             &doc,
-            "partitions:0:volumes:1:partition name 'multiboot' is reserved for the multiboot partition bouture adds (bouture boot finds it by that name); choose another disk_label or name",
+            "partitions:0:volumes:1:partition name 'multiboot' is reserved for the multiboot partition bouture adds (the boot switch finds it by that name); choose another disk_label or name",
         );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::process::{Pid, Signal, kill_process_group};
+use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group};
 
 /// How long output is still read after the program exited, when a process
 /// it left running (a daemon it started) holds its standard output or error
@@ -19,7 +19,8 @@ pub const HELD_OPEN_GRACE: Duration = Duration::from_millis(200);
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How often a running program is checked for its exit while its output is
-/// quiet.
+/// quiet, where no pidfd tells it at once (kernels before 5.3), and how
+/// often the deadline and a stop request are looked at.
 const TICK: Duration = Duration::from_millis(20);
 
 /// The most bytes read from a pipe at once.
@@ -384,6 +385,10 @@ fn read_until_exit(
 ) -> io::Result<Ended> {
     let mut stopping: Option<(usize, Instant)> = None;
     let mut status = None;
+    // Readable once the child has exited: its exit wakes the poll below at
+    // once instead of at the next tick (a process closes its pipes before
+    // it can be reaped). Without pidfds (before Linux 5.3), the tick.
+    let exited = rustix::process::pidfd_open(Pid::from_child(child), PidfdFlags::empty()).ok();
     let mut stop_reading_at = None;
     let mut buffer = vec![0_u8; CHUNK];
     loop {
@@ -416,22 +421,34 @@ fn read_until_exit(
             _ => {}
         }
         let wait = deadline.saturating_duration_since(now).min(TICK);
+        let timeout = Timespec {
+            tv_sec: 0,
+            tv_nsec: i64::from(wait.subsec_nanos()),
+        };
+        let exit_fd = exited.as_ref().filter(|_| status.is_none());
         if !open {
-            std::thread::sleep(wait);
+            match exit_fd {
+                Some(fd) => {
+                    let mut polled = [PollFd::new(fd, PollFlags::IN)];
+                    match poll(&mut polled, Some(&timeout)) {
+                        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                None => std::thread::sleep(wait),
+            }
             continue;
         }
         let indices: Vec<usize> = (0..pipes.len())
             .filter(|index| pipes.get(*index).is_some_and(Option::is_some))
             .collect();
+        // The pipes first (their order is `indices`'), then the exit.
         let mut polled: Vec<PollFd<'_>> = pipes
             .iter()
             .flatten()
             .map(|pipe| PollFd::new(pipe, PollFlags::IN))
+            .chain(exit_fd.map(|fd| PollFd::new(fd, PollFlags::IN)))
             .collect();
-        let timeout = Timespec {
-            tv_sec: 0,
-            tv_nsec: i64::from(wait.subsec_nanos()),
-        };
         match poll(&mut polled, Some(&timeout)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(error) => return Err(error.into()),

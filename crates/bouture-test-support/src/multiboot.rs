@@ -224,9 +224,13 @@ pub struct TwoImageDisk {
 /// The disk of [`document`] built at `dir/disk.img` from two [`image_tree`]s
 /// (centos, the default, and ubuntu).
 pub fn two_image_disk(dir: &Path) -> TwoImageDisk {
+    two_image_disk_titled(dir, "CentOS Linux 7 (Core)", "Ubuntu 14.04.3 LTS")
+}
+
+/// [`two_image_disk`] with the images' menu titles (`PRETTY_NAME`).
+pub fn two_image_disk_titled(dir: &Path, centos: &str, ubuntu: &str) -> TwoImageDisk {
     let plan = plan(&document("console=ttyS0"));
-    let centos = image_tree(dir, "centos", "CentOS Linux 7 (Core)", b"k", b"i");
-    let ubuntu = image_tree(dir, "ubuntu", "Ubuntu 14.04.3 LTS", b"k", b"i");
+    let (centos, ubuntu) = two_trees(dir, centos, ubuntu);
     let disk = dir.join("disk.img");
     build_two(&plan, &disk, &centos, &ubuntu);
     TwoImageDisk {
@@ -280,4 +284,191 @@ pub fn make_fs(tree: &Path, fs_type: &str, mib: u64, out: &Path) -> PathBuf {
         ],
     );
     out.to_path_buf()
+}
+
+/// The size in bytes of the ext filesystem at `partition` of `disk`
+/// (`dumpe2fs -h`: block count times block size).
+pub fn ext_fs_size(disk: &Path, partition: &PartitionPlan) -> u64 {
+    let header = output("dumpe2fs", "e2fsprogs", &["-h", &spec(disk, partition)]);
+    let field = |name: &str| -> u64 {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("dumpe2fs -h gives no {name}: {header}"))
+    };
+    field("Block count:") * field("Block size:")
+}
+
+/// Mark the ext filesystem image `image` as mounted after its last check
+/// (as an image taken from a system that ran is): `tune2fs -U` and
+/// `resize2fs` then ask for a fresh `e2fsck -f`.
+pub fn mounted_since_checked(image: &Path) {
+    let image = image.to_str().unwrap();
+    output(
+        "debugfs",
+        "e2fsprogs",
+        &["-w", "-R", "ssv lastcheck 20200101", image],
+    );
+    output(
+        "debugfs",
+        "e2fsprogs",
+        &["-w", "-R", "ssv mtime 20210101", image],
+    );
+}
+
+/// The new ubuntu the deploy tests put on a built disk, at `dir/ubuntu-2`:
+/// another kernel version (6.2.0-2, its initrd), another title ("Ubuntu
+/// 2"), and `/etc/version` holding "2".
+pub fn ubuntu_2(dir: &Path) -> PathBuf {
+    let new = dir.join("ubuntu-2");
+    std::fs::create_dir_all(new.join("boot")).unwrap();
+    std::fs::create_dir_all(new.join("etc")).unwrap();
+    std::fs::write(new.join("etc/os-release"), "PRETTY_NAME=\"Ubuntu 2\"\n").unwrap();
+    std::fs::write(new.join("boot/vmlinuz-6.2.0-2"), b"kernel 2").unwrap();
+    std::fs::write(new.join("boot/initrd.img-6.2.0-2"), b"initrd 2").unwrap();
+    std::fs::write(new.join("etc/version"), "2\n").unwrap();
+    new
+}
+
+/// `tar -c` of a whole tree into `out`.
+pub fn tar(tree: &Path, out: &Path) -> PathBuf {
+    output(
+        "tar",
+        "tar",
+        &[
+            "-c",
+            "-f",
+            out.to_str().unwrap(),
+            "-C",
+            tree.to_str().unwrap(),
+            ".",
+        ],
+    );
+    out.to_path_buf()
+}
+
+/// The two [`image_tree`]s of [`document`]'s images (kernel `k`, initrd
+/// `i`), with their menu titles: (centos, ubuntu).
+pub fn two_trees(dir: &Path, centos: &str, ubuntu: &str) -> (PathBuf, PathBuf) {
+    (
+        image_tree(dir, "centos", centos, b"k", b"i"),
+        image_tree(dir, "ubuntu", ubuntu, b"k", b"i"),
+    )
+}
+
+/// The command-line tests' two-image document: one 200 MiB disk `vda`,
+/// centos (the default) on a 32 MiB root, ubuntu on the rest.
+pub const SMALL_DOCUMENT: &str = r#"{
+  "images": [
+    {"name": "centos", "boot": true, "image_name": "centos-7.1.1503", "target": "/", "image_pull_url": "http://images.example.com/c.tar"},
+    {"name": "ubuntu", "image_name": "ubuntu-14.04", "target": "/", "image_pull_url": "http://images.example.com/u.tar"}
+  ],
+  "partitions_policy": "clean",
+  "partitions": [{
+    "type": "disk", "id": {"type": "name", "value": "vda"}, "size": "200",
+    "volumes": [
+      {"type": "partition", "mount": "/", "images": ["centos"], "file_system": "ext4", "size": "32"},
+      {"type": "partition", "mount": "/", "images": ["ubuntu"], "file_system": "ext4", "size": "remaining"}
+    ]
+  }]
+}"#;
+
+/// A small image tree at `dir/NAME` as the command-line tests give it:
+/// a 6.1.0-test kernel and initrd, and os-release's `PRETTY_NAME` when
+/// `pretty` is given. Returns `--image`'s value, `NAME=DIR`.
+pub fn small_tree(dir: &Path, name: &str, pretty: Option<&str>) -> String {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    if let Some(pretty) = pretty {
+        std::fs::write(
+            root.join("etc/os-release"),
+            format!("PRETTY_NAME=\"{pretty}\"\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(root.join("boot/vmlinuz-6.1.0-test"), b"kernel").unwrap();
+    std::fs::write(root.join("boot/initrd.img-6.1.0-test"), b"initrd").unwrap();
+    format!("{name}={}", root.display())
+}
+
+/// `document` written at `dir/provision.json`, and the two [`small_tree`]s
+/// of its images with their titles: (provision, `centos=DIR`, `ubuntu=DIR`).
+pub fn small_setup(
+    dir: &Path,
+    document: &str,
+    centos: &str,
+    ubuntu: &str,
+) -> (PathBuf, String, String) {
+    let provision = dir.join("provision.json");
+    std::fs::write(&provision, document).unwrap();
+    (
+        provision,
+        small_tree(dir, "centos", Some(centos)),
+        small_tree(dir, "ubuntu", Some(ubuntu)),
+    )
+}
+
+/// A kernel command line that names none of [`document`]'s images (its
+/// root UUID is none of theirs): the deploy tests run "elsewhere".
+pub const NOT_ON_THIS_DISK: &str =
+    "BOOT_IMAGE=/vmlinuz root=UUID=00000000-0000-0000-0000-000000000000 ro";
+
+/// `qemu-img convert -q -O FORMAT FROM TO` (the input's format detected).
+pub fn qemu_img_convert(from: &Path, format: &str, to: &Path) -> PathBuf {
+    output(
+        "qemu-img",
+        "qemu-utils",
+        &[
+            "convert",
+            "-q",
+            "-O",
+            format,
+            from.to_str().unwrap(),
+            to.to_str().unwrap(),
+        ],
+    );
+    to.to_path_buf()
+}
+
+/// What the deploy tests start from: [`two_image_disk`], the new ubuntu
+/// ([`ubuntu_2`]), the disk's three partitions they look at, and a copy of
+/// the disk before any deploy ([`snapshot`], `before.img`).
+pub struct DeployScene {
+    /// The plan of [`document`].
+    pub plan: Plan,
+    /// The disk image.
+    pub disk: PathBuf,
+    /// The ubuntu tree it was built from.
+    pub ubuntu: PathBuf,
+    /// The new ubuntu tree.
+    pub new: PathBuf,
+    /// The copy of the disk as built.
+    pub before: PathBuf,
+    /// centos's root partition.
+    pub root_c: PartitionPlan,
+    /// ubuntu's root partition.
+    pub root_u: PartitionPlan,
+    /// The shared volume.
+    pub common: PartitionPlan,
+}
+
+/// The [`DeployScene`] in `dir`.
+pub fn deploy_scene(dir: &Path) -> DeployScene {
+    let TwoImageDisk {
+        plan, disk, ubuntu, ..
+    } = two_image_disk(dir);
+    let new = ubuntu_2(dir);
+    let before = snapshot(&disk, "before.img");
+    DeployScene {
+        root_c: partition(&plan, "root-centos").clone(),
+        root_u: partition(&plan, "root-ubuntu").clone(),
+        common: partition(&plan, "common").clone(),
+        plan,
+        disk,
+        ubuntu,
+        new,
+        before,
+    }
 }

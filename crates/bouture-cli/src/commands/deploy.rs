@@ -394,6 +394,7 @@ fn name(input: Input) -> String {
         Input::Outputs => "--output".to_owned(),
         Input::Force => "pass --force".to_owned(),
         Input::RawFormat => "bouture deploy build --output-format raw".to_owned(),
+        Input::Disks => "--disk".to_owned(),
         other => other.to_string(),
     }
 }

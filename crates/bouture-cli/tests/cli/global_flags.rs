@@ -275,28 +275,9 @@ fn check(case: &Case, dir: &Path) {
     file_entries(case, &log);
 }
 
-const DOCUMENT: &str = r#"{
-  "images": [
-    {"name": "centos", "boot": true, "image_name": "centos-7.1.1503", "target": "/", "image_pull_url": "http://images.example.com/c.tar"},
-    {"name": "ubuntu", "image_name": "ubuntu-14.04", "target": "/", "image_pull_url": "http://images.example.com/u.tar"}
-  ],
-  "partitions_policy": "clean",
-  "partitions": [{
-    "type": "disk", "id": {"type": "name", "value": "vda"}, "size": "200",
-    "volumes": [
-      {"type": "partition", "mount": "/", "images": ["centos"], "file_system": "ext4", "size": "32"},
-      {"type": "partition", "mount": "/", "images": ["ubuntu"], "file_system": "ext4", "size": "remaining"}
-    ]
-  }]
-}"#;
-
 /// An image tree `NAME=DIR` with a kernel and an initrd.
 fn tree(dir: &Path, name: &str) -> String {
-    let root = dir.join(name);
-    fs::create_dir_all(root.join("boot")).unwrap();
-    fs::write(root.join("boot/vmlinuz-6.1.0-test"), b"kernel").unwrap();
-    fs::write(root.join("boot/initrd.img-6.1.0-test"), b"initrd").unwrap();
-    format!("{name}={}", root.display())
+    bouture_test_support::multiboot::small_tree(dir, name, None)
 }
 
 #[test]
@@ -330,7 +311,11 @@ fn every_global_flag_works_for_every_command() {
     fs::create_dir(path("ganeti")).unwrap();
 
     // Disks: a document, two trees, and a disk built once for `boot`.
-    fs::write(path("provision.json"), DOCUMENT).unwrap();
+    fs::write(
+        path("provision.json"),
+        bouture_test_support::multiboot::SMALL_DOCUMENT,
+    )
+    .unwrap();
     let centos = tree(root, "centos");
     let ubuntu = tree(root, "ubuntu");
     let build = Case::new(

@@ -2,35 +2,14 @@
 
 use std::path::Path;
 
+use bouture_test_support::multiboot::{SMALL_DOCUMENT, small_setup, small_tree};
+
 use crate::support::bouture;
 
-const DOCUMENT: &str = r#"{
-  "images": [
-    {"name": "centos", "boot": true, "image_name": "centos-7.1.1503", "target": "/", "image_pull_url": "http://images.example.com/c.tar"},
-    {"name": "ubuntu", "image_name": "ubuntu-14.04", "target": "/", "image_pull_url": "http://images.example.com/u.tar"}
-  ],
-  "partitions_policy": "clean",
-  "partitions": [{
-    "type": "disk", "id": {"type": "name", "value": "vda"}, "size": "200",
-    "volumes": [
-      {"type": "partition", "mount": "/", "images": ["centos"], "file_system": "ext4", "size": "32"},
-      {"type": "partition", "mount": "/", "images": ["ubuntu"], "file_system": "ext4", "size": "remaining"}
-    ]
-  }]
-}"#;
+const DOCUMENT: &str = SMALL_DOCUMENT;
 
 fn tree(dir: &Path, name: &str, pretty: &str) -> String {
-    let root = dir.join(name);
-    std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::create_dir_all(root.join("boot")).unwrap();
-    std::fs::write(
-        root.join("etc/os-release"),
-        format!("PRETTY_NAME=\"{pretty}\"\n"),
-    )
-    .unwrap();
-    std::fs::write(root.join("boot/vmlinuz-6.1.0-test"), b"kernel").unwrap();
-    std::fs::write(root.join("boot/initrd.img-6.1.0-test"), b"initrd").unwrap();
-    format!("{name}={}", root.display())
+    small_tree(dir, name, Some(pretty))
 }
 
 #[test]
@@ -93,11 +72,13 @@ fn plan_of_the_fixtures_as_text_and_json() {
 fn build_then_list_and_switch() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let provision = root.join("provision.json");
-    std::fs::write(&provision, DOCUMENT).unwrap();
+    let (provision, centos, ubuntu) = small_setup(
+        root,
+        DOCUMENT,
+        "CentOS Linux 7 (Core)",
+        "Ubuntu 14.04.3 LTS",
+    );
     let provision = provision.to_str().unwrap();
-    let centos = tree(root, "centos", "CentOS Linux 7 (Core)");
-    let ubuntu = tree(root, "ubuntu", "Ubuntu 14.04.3 LTS");
     let disk = root.join("node.img");
     let disk = disk.to_str().unwrap();
     let build = [
@@ -334,10 +315,12 @@ fn a_build_stopped_by_a_signal_leaves_nothing_and_a_killed_one_is_cleaned_next_t
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let document = DOCUMENT.replace(r#""size": "200""#, r#""size": "400""#);
-    let provision = root.join("provision.json");
-    std::fs::write(&provision, document).unwrap();
-    let centos = tree(root, "centos", "CentOS Linux 7 (Core)");
-    let ubuntu = tree(root, "ubuntu", "Ubuntu 14.04.3 LTS");
+    let (provision, centos, ubuntu) = small_setup(
+        root,
+        &document,
+        "CentOS Linux 7 (Core)",
+        "Ubuntu 14.04.3 LTS",
+    );
     // Enough content that mke2fs is still at work when the signal comes.
     let data: Vec<u8> = (0..160u32 << 20).map(|i| (i % 251) as u8).collect();
     std::fs::write(root.join("ubuntu/data"), data).unwrap();
@@ -395,10 +378,12 @@ fn a_build_stopped_by_a_signal_leaves_nothing_and_a_killed_one_is_cleaned_next_t
 fn deploy_image_then_confirm() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let provision = root.join("provision.json");
-    std::fs::write(&provision, DOCUMENT).unwrap();
-    let centos = tree(root, "centos", "CentOS Linux 7 (Core)");
-    let ubuntu = tree(root, "ubuntu", "Ubuntu 14.04.3 LTS");
+    let (provision, centos, ubuntu) = small_setup(
+        root,
+        DOCUMENT,
+        "CentOS Linux 7 (Core)",
+        "Ubuntu 14.04.3 LTS",
+    );
     let disk = root.join("node.img");
     let disk = disk.to_str().unwrap();
     let built = bouture(

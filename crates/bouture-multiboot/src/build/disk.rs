@@ -142,7 +142,7 @@ pub(super) fn sfdisk_script(disk: &DiskPlan) -> String {
 }
 
 /// Copy a filesystem image into the disk at `offset`, skipping zero blocks
-/// (the disk file is sparse and zero-filled).
+/// (the disk file is sparse and zero-filled; flushed when put in place).
 pub(super) fn copy_sparse(
     from: &Path,
     disk: &File,
@@ -155,5 +155,5 @@ pub(super) fn copy_sparse(
         offset,
         size,
     };
-    super::fsimage::copy_into(from, disk, &region, true)
+    super::fsimage::copy_into(from, disk, &region, bouture_fs::Zeros::Skip, false)
 }

@@ -12,7 +12,6 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::ext::Region;
@@ -20,7 +19,7 @@ use super::kernel::{os_release_text, pick_boot_files};
 use crate::bootcfg::BootFiles;
 use crate::error::{Error, io};
 use crate::plan::{PartitionPlan, Plan};
-use crate::superblock::{ext_size, filesystem_type, read_head};
+use crate::superblock::{Superblock, filesystem_type, read_head};
 use crate::tools::Tools;
 
 /// How a filesystem image is stored.
@@ -90,14 +89,17 @@ pub(super) fn target_partition<'a>(
 
 /// Check a filesystem image against the partition it goes to, converting
 /// a qcow2 one to raw into `work`; nothing is written to any disk. The raw
-/// bytes to write: the file given, or its conversion.
+/// bytes to write (the file given, or its conversion) and their superblock;
+/// with `grow`, a filesystem smaller than its partition is grown to it
+/// ([`grow_to`]).
 pub(super) fn prepare(
     tools: &Tools,
     image: &str,
     source: &FsImage,
     partition: &PartitionPlan,
     work: &Path,
-) -> Result<PathBuf, Error> {
+    grow: bool,
+) -> Result<(PathBuf, Superblock), Error> {
     let refuse = |message: String| Error::Source {
         image: image.to_owned(),
         message,
@@ -154,7 +156,9 @@ pub(super) fn prepare(
             )));
         }
     }
-    let size = ext_size(&head).ok_or_else(|| refuse(format!("{shown}: unreadable superblock")))?;
+    let superblock =
+        Superblock::read(&head).ok_or_else(|| refuse(format!("{shown}: unreadable superblock")))?;
+    let size = superblock.size;
     if size > length {
         return Err(refuse(format!(
             "{shown}: its superblock describes {size} bytes but the file has {length}: truncated"
@@ -168,7 +172,67 @@ pub(super) fn prepare(
             "{shown} is not a clean filesystem (e2fsck -fn): {error}"
         ))
     })?;
-    Ok(raw)
+    if !grow {
+        return Ok((raw, superblock));
+    }
+    let usable = capacity - capacity % superblock.block_size;
+    if superblock.size >= usable {
+        return Ok((raw, superblock));
+    }
+    grow_to(tools, image, source, raw, &superblock, usable, work)
+}
+
+/// Grow a checked filesystem image smaller than its partition to `usable`
+/// bytes (the partition, whole blocks), in the work directory (a qcow2
+/// conversion in place, a raw file given copied first: the source is never
+/// changed). resize2fs sizes a regular file to the filesystem it leaves, so
+/// it cannot run on a partition inside a disk image file: the image grows
+/// before it is written. `e2fsck -fp` first when the superblock is not
+/// clean; `tune2fs -T now` records the `e2fsck -fn` just done, which
+/// resize2fs asks for.
+fn grow_to(
+    tools: &Tools,
+    image: &str,
+    source: &FsImage,
+    raw: PathBuf,
+    superblock: &Superblock,
+    usable: u64,
+    work: &Path,
+) -> Result<(PathBuf, Superblock), Error> {
+    let grown = if raw == source.path {
+        let copy = work.join(format!("fsimage-{}.grown", super::inputs::sanitize(image)));
+        std::fs::copy(&raw, &copy).map_err(io(&copy, "cannot copy the image source to"))?;
+        copy
+    } else {
+        raw
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&grown)
+        .and_then(|f| f.set_len(usable))
+        .map_err(io(&grown, "cannot size"))?;
+    let spec = crate::switch::device_spec(&grown, 0)?;
+    if !superblock.clean {
+        let mut command = tools.command("e2fsck");
+        command.arg("-fp").arg(&spec);
+        tools.run(command, None)?;
+    }
+    let mut command = tools.command("tune2fs");
+    command.args(["-T", "now"]).arg(&spec);
+    tools.run(command, None)?;
+    let mut command = tools.command("resize2fs");
+    command.arg(&spec).arg(format!("{}K", usable / 1024));
+    tools.run(command, None)?;
+    let superblock = Superblock::read(&read_head(&grown)?)
+        .filter(|s| s.size == usable)
+        .ok_or_else(|| Error::Source {
+            image: image.to_owned(),
+            message: format!(
+                "{}: resize2fs did not grow it to {usable} bytes",
+                source.path.display()
+            ),
+        })?;
+    Ok((grown, superblock))
 }
 
 /// A prepared filesystem image and where it goes.
@@ -182,15 +246,36 @@ pub(super) struct Placed {
     pub(super) partition: u32,
     /// The raw bytes to write.
     pub(super) raw: PathBuf,
+    /// Its kernel, initrd and title.
+    pub(super) boot_files: BootFiles,
+    /// Its `/etc`, where the generated fstab goes.
+    pub(super) etc: Etc,
+    /// Its superblock, as written.
+    pub(super) superblock: Superblock,
+}
+
+/// A filesystem image's `/etc`, read before it is written, so the
+/// generated fstab is written by one debugfs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Etc {
+    /// No `/etc`: it is created.
+    Missing,
+    /// A directory, holding an `/etc/fstab` (replaced) or not.
+    Directory {
+        /// `/etc/fstab` exists.
+        fstab: bool,
+    },
 }
 
 /// [`prepare`] for every filesystem image source: one entry per image,
-/// `None` for the images given as a tree or an archive.
+/// `None` for the images given as a tree or an archive. `grow`: grow
+/// filesystems smaller than their partition (not for a dry run).
 pub(super) fn prepare_all(
     plan: &Plan,
     sources: &[super::inputs::Source],
     tools: &Tools,
     work: &Path,
+    grow: bool,
 ) -> Result<Vec<Option<Placed>>, Error> {
     plan.images
         .iter()
@@ -200,12 +285,16 @@ pub(super) fn prepare_all(
                 return Ok(None);
             };
             let (disk, partition) = target_partition(plan, &image.name)?;
-            let raw = prepare(tools, &image.name, fs, partition, work)?;
+            let (raw, superblock) = prepare(tools, &image.name, fs, partition, work, grow)?;
+            let (boot_files, etc) = inspect(tools, &image.name, &raw, &image.image_name)?;
             Ok(Some(Placed {
                 image: image.name.clone(),
                 disk,
                 partition: partition.number,
                 raw,
+                boot_files,
+                etc,
+                superblock,
             }))
         })
         .collect()
@@ -241,15 +330,45 @@ fn qcow2_size(tools: &Tools, path: &Path) -> Result<u64, Error> {
         .ok_or_else(|| bad("qemu-img info gives no virtual-size".into()))
 }
 
-/// Kernel, initrd and title read from the filesystem image (debugfs, read
-/// only): the regular files of `/boot`, os-release's `PRETTY_NAME`.
-pub(super) fn boot_files(
+/// The requests of [`inspect`]'s one debugfs run, in order: the commands
+/// whose output is parsed first, the files whose text is free last.
+const INSPECT: [&str; 5] = [
+    "stat /etc",
+    "stat /etc/fstab",
+    "ls -p /boot",
+    "cat /etc/os-release",
+    "cat /usr/lib/os-release",
+];
+
+/// Read from the filesystem image, in one debugfs run (read only): the
+/// kernel, initrd and title (the regular files of `/boot`, os-release's
+/// `PRETTY_NAME`), and what its `/etc` is (refused when it is not a
+/// directory: the generated fstab could not be written).
+pub(super) fn inspect(
     tools: &Tools,
     image: &str,
     raw: &Path,
     image_name: &str,
-) -> Result<BootFiles, Error> {
-    let listing = crate::switch::debugfs(tools, raw, 0, "ls -p /boot")?;
+) -> Result<(BootFiles, Etc), Error> {
+    let sections = crate::switch::debugfs_many(tools, raw, 0, &INSPECT)?;
+    let [etc, fstab, listing, os_release, usr_os_release] = sections.as_slice() else {
+        return Err(Error::Source {
+            image: image.to_owned(),
+            message: format!("{}: debugfs's answer is incomplete", raw.display()),
+        });
+    };
+    let etc = if etc.trim().is_empty() {
+        Etc::Missing
+    } else if etc.contains("Type: directory") {
+        Etc::Directory {
+            fstab: !fstab.trim().is_empty(),
+        }
+    } else {
+        return Err(Error::Source {
+            image: image.to_owned(),
+            message: "the filesystem image's /etc is not a directory: the generated /etc/fstab cannot be written".into(),
+        });
+    };
     // `/inode/mode/uid/gid/name/size/`: regular files have mode 100xxx.
     let files: Vec<String> = listing
         .lines()
@@ -260,27 +379,29 @@ pub(super) fn boot_files(
             (mode.starts_with("100") && !name.is_empty()).then(|| (*name).to_owned())
         })
         .collect();
-    let mut title = None;
-    for path in ["/etc/os-release", "/usr/lib/os-release"] {
-        let text = crate::switch::debugfs(tools, raw, 0, &format!("cat {path}"))?;
-        title = os_release_text(&text);
-        if title.is_some() {
-            break;
-        }
-    }
-    pick_boot_files(image, &files, title, image_name, &raw.join("boot"))
+    let title = os_release_text(os_release).or_else(|| os_release_text(usr_os_release));
+    let boot_files = pick_boot_files(image, &files, title, image_name, &raw.join("boot"))?;
+    Ok((boot_files, etc))
 }
 
 /// Write a prepared filesystem image into its partition, then give it the
-/// planned UUID and label and the image's fstab. `sparse`: the region is
-/// known to be zeros (a new disk file), so zero blocks are skipped.
+/// planned UUID and label and write the image's fstab. `fresh`: the region is known to be zeros (a new disk file, flushed
+/// when it is put in place), so zero blocks are skipped and nothing is
+/// flushed here; otherwise (`deploy image`) every byte is written, as `dd`
+/// would, and flushed.
+///
+/// The source was checked with `e2fsck -fn` ([`prepare`]) and these are
+/// its bytes: `e2fsck -fp` runs first only when its superblock is not clean
+/// (a journal to replay, errors recorded), and `tune2fs -T now` records
+/// that check, which `tune2fs -U` asks for. Each tool runs only when it
+/// changes something; the caller checks the result.
 pub(super) fn write(
     tools: &Tools,
     plan: &Plan,
     partition: &PartitionPlan,
     placed: &Placed,
     region: &Region<'_>,
-    sparse: bool,
+    fresh: bool,
 ) -> Result<(), Error> {
     let image = placed.image.as_str();
     let Some(fs) = &partition.filesystem else {
@@ -290,37 +411,36 @@ pub(super) fn write(
         .write(true)
         .open(region.disk)
         .map_err(io(region.disk, "cannot open"))?;
-    copy_into(&placed.raw, &disk, region, sparse)?;
-    disk.sync_all().map_err(io(region.disk, "cannot flush"))?;
+    let zeros = if fresh {
+        bouture_fs::Zeros::Skip
+    } else {
+        bouture_fs::Zeros::Zero
+    };
+    copy_into(&placed.raw, &disk, region, zeros, !fresh)?;
     drop(disk);
     let spec = crate::switch::device_spec(region.disk, region.offset)?;
-    // tune2fs changes the UUID only on a freshly checked filesystem.
-    let mut command = tools.command("e2fsck");
-    command.arg("-fp").arg(&spec);
-    tools.run(command, None)?;
-    let mut command = tools.command("tune2fs");
-    command
-        .arg("-U")
-        .arg(fs.uuid.to_string())
-        .arg("-L")
-        .arg(&fs.label)
-        .arg(&spec);
-    tools.run(command, None)?;
-    let fstab = plan.fstab(image);
-    let etc = crate::switch::debugfs(tools, region.disk, region.offset, "stat /etc")?;
-    let has_fstab =
-        !crate::switch::debugfs(tools, region.disk, region.offset, "stat /etc/fstab")?.is_empty();
-    let mut script = String::new();
-    if etc.is_empty() {
-        script.push_str("mkdir /etc\n");
-    } else if !etc.contains("Type: directory") {
-        return Err(Error::Source {
-            image: image.to_owned(),
-            message: "the filesystem image's /etc is not a directory: the generated /etc/fstab cannot be written".into(),
-        });
+    let superblock = &placed.superblock;
+    if !superblock.clean {
+        let mut command = tools.command("e2fsck");
+        command.arg("-fp").arg(&spec);
+        tools.run(command, None)?;
     }
-    if has_fstab {
-        script.push_str("rm /etc/fstab\n");
+    if superblock.uuid != fs.uuid || superblock.label != fs.label.as_bytes() {
+        let mut command = tools.command("tune2fs");
+        command
+            .args(["-T", "now", "-U"])
+            .arg(fs.uuid.to_string())
+            .arg("-L")
+            .arg(&fs.label)
+            .arg(&spec);
+        tools.run(command, None)?;
+    }
+    let fstab = plan.fstab(image);
+    let mut script = String::new();
+    match placed.etc {
+        Etc::Missing => script.push_str("mkdir /etc\n"),
+        Etc::Directory { fstab: true } => script.push_str("rm /etc/fstab\n"),
+        Etc::Directory { fstab: false } => {}
     }
     write_fstab(tools, region, &mut script, &fstab)
 }
@@ -341,13 +461,15 @@ fn write_fstab(
     super::ext::edit(tools, region, script, Some(fstab))
 }
 
-/// Copy `from` into the region, every byte (or, `sparse`, skipping zero
-/// blocks of a region known to be zeros); never past the region.
+/// Copy `from` into the region through [`bouture_fs::RegionWriter`]: every
+/// byte (zero blocks zeroed, or skipped in a region known to be zeros),
+/// never past the region, flushed when `durable`.
 pub(super) fn copy_into(
     from: &Path,
     disk: &File,
     region: &Region<'_>,
-    sparse: bool,
+    zeros: bouture_fs::Zeros,
+    durable: bool,
 ) -> Result<(), Error> {
     let mut input = File::open(from).map_err(io(from, "cannot open"))?;
     let length = input.metadata().map_err(io(from, "cannot stat"))?.len();
@@ -360,8 +482,9 @@ pub(super) fn copy_into(
             ),
         });
     }
+    let mut writer =
+        bouture_fs::RegionWriter::new(disk, region.disk, region.offset, region.size, zeros);
     let mut buffer = vec![0u8; 4 << 20];
-    let mut position = 0u64;
     loop {
         let mut filled = 0;
         while filled < buffer.len() {
@@ -376,18 +499,10 @@ pub(super) fn copy_into(
         if filled == 0 {
             break;
         }
-        if position + filled as u64 > region.size {
-            return Err(Error::Target {
-                path: from.to_owned(),
-                message: format!("grew past its {}-byte partition", region.size),
-            });
-        }
-        let chunk = buffer.get(..filled).unwrap_or_default();
-        if !sparse || chunk.iter().any(|&b| b != 0) {
-            disk.write_all_at(chunk, region.offset + position)
-                .map_err(io(region.disk, "cannot write"))?;
-        }
-        position += filled as u64;
+        writer.write(buffer.get(..filled).unwrap_or_default())?;
+    }
+    if durable {
+        writer.sync()?;
     }
     Ok(())
 }

@@ -208,10 +208,16 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
     // A filesystem image is checked (size, type, e2fsck) against its
     // partition, converted from qcow2 into the work directory, before any
     // byte is written.
-    let placed = super::fsimage::prepare_all(&only, std::slice::from_ref(&source), &tools, work)?
-        .into_iter()
-        .flatten()
-        .next();
+    let placed = super::fsimage::prepare_all(
+        &only,
+        std::slice::from_ref(&source),
+        &tools,
+        work,
+        !options.dry_run,
+    )?
+    .into_iter()
+    .flatten()
+    .next();
     if let Some(placed) = &placed
         && !written
             .iter()
@@ -237,9 +243,7 @@ pub fn deploy_image(options: &DeployOptions) -> Result<DeployReport, Error> {
         options.source.clone()
     };
     let boot_files = match &placed {
-        Some(placed) => {
-            super::fsimage::boot_files(&tools, &image.name, &placed.raw, &image.image_name)?
-        }
+        Some(placed) => placed.boot_files.clone(),
         None => find_boot_files(&image.name, &root, &image.image_name)?,
     };
     let mut files = layout.boot_files.clone();
@@ -368,7 +372,7 @@ fn read_layout(
     )?;
     if text.is_empty() {
         return Err(target(format!(
-            "the multiboot partition has no {GRUB_DIR}/{LAYOUT_NAME}: the disk was built by an older bouture (rebuild it with bouture deploy build)"
+            "the multiboot partition has no {GRUB_DIR}/{LAYOUT_NAME}: the disk was built by an older bouture (rebuild it)"
         )));
     }
     if text.len() as u64 > LAYOUT_LIMIT {
@@ -453,8 +457,7 @@ fn refuse_unsafe(
         .filter(|n| running.image.as_deref() != Some(*n) && default_image != Some(*n))
         .collect();
     let safe_text = if safe.is_empty() {
-        "no image is safe to update: make another one the default first (bouture boot set-default)"
-            .to_owned()
+        "no image is safe to update: make another one the default first".to_owned()
     } else {
         format!("safe to update: {}", safe.join(", "))
     };
@@ -514,15 +517,11 @@ fn partitions_of<'a>(
                 None
             };
             if kept_because.is_none() && paths.get(d).is_none_or(Option::is_none) {
-                return Err(Error::Unsupported(format!(
-                    "image {image} has partitions on disk {}: give --disk once per disk of the document, in its order ({})",
-                    disk.id,
-                    plan.disks
-                        .iter()
-                        .map(|d| d.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                return Err(Error::Disks {
+                    path: None,
+                    problem: format!("image {image} has partitions on disk {}", disk.id),
+                    order: plan.disks.iter().map(|d| d.id.clone()).collect(),
+                });
             }
             match kept_because {
                 Some(reason) => kept.push(describe(plan, d, partition, Some(reason))),
@@ -542,9 +541,10 @@ fn multiboot_disk<'a>(tools: &Tools, given: &[&'a PathBuf]) -> Result<&'a PathBu
             .skip(i + 1)
             .any(|b| bouture_fs::same_file(a, b))
         {
-            return Err(Error::Target {
-                path: (*a).clone(),
-                message: "is given twice as --disk".into(),
+            return Err(Error::Disks {
+                path: Some((*a).clone()),
+                problem: "is given twice".into(),
+                order: Vec::new(),
             });
         }
     }
@@ -579,13 +579,7 @@ fn other_disks(
     multiboot: &Path,
     write: bool,
 ) -> Result<(Vec<Option<PathBuf>>, Vec<bouture_fs::FileLock>), Error> {
-    let ids = || {
-        plan.disks
-            .iter()
-            .map(|d| d.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let order = || plan.disks.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
     let Some(mb_index) = plan.disks.iter().position(|d| {
         d.partitions
             .iter()
@@ -604,40 +598,43 @@ fn other_disks(
         return Ok((paths, Vec::new()));
     }
     if given.len() != plan.disks.len() {
-        return Err(Error::Unsupported(format!(
-            "the layout has {} disk(s) ({}), {} --disk given: give one per disk, in this order",
-            plan.disks.len(),
-            ids(),
-            given.len()
-        )));
+        return Err(Error::Disks {
+            path: None,
+            problem: format!(
+                "the layout has {} disk(s), {} given",
+                plan.disks.len(),
+                given.len()
+            ),
+            order: order(),
+        });
     }
     let mut locks = Vec::new();
     for (d, (path, disk)) in given.iter().zip(&plan.disks).enumerate() {
         if d == mb_index {
             if path.as_path() != multiboot {
-                return Err(Error::Target {
-                    path: (*path).clone(),
-                    message: format!(
-                        "is given as disk {} but the multiboot partition is on {}: give --disk in the document's order ({})",
+                return Err(Error::Disks {
+                    path: Some((*path).clone()),
+                    problem: format!(
+                        "is given as disk {} but the multiboot partition is on {}",
                         disk.id,
-                        multiboot.display(),
-                        ids()
+                        multiboot.display()
                     ),
+                    order: order(),
                 });
             }
             continue;
         }
         locks.push(crate::switch::lock(path, write, true)?);
         if !table_matches(&read_table(tools, path)?, disk) {
-            return Err(Error::Target {
-                path: (*path).clone(),
-                message: format!(
-                    "is not disk {} of the layout (GPT {} with {} partitions): give --disk in the document's order ({})",
+            return Err(Error::Disks {
+                path: Some((*path).clone()),
+                problem: format!(
+                    "is not disk {} of the layout (GPT {} with {} partitions)",
                     disk.id,
                     disk.disk_uuid,
-                    disk.partitions.len(),
-                    ids()
+                    disk.partitions.len()
                 ),
+                order: order(),
             });
         }
     }
@@ -724,9 +721,26 @@ fn replace_multiboot_files(
         .args(["-w", "-f", "-"])
         .arg(device_spec(disk, offset)?);
     tools.run(command, Some(script.as_bytes()))?;
+    // Read back, all in one debugfs run: each file dumped into the work
+    // directory, then compared.
+    let mut script = String::new();
+    let mut dumped = Vec::new();
     for (name, bytes) in contents {
-        let back = debugfs(tools, disk, offset, &format!("cat {GRUB_DIR}/{name}"))?;
-        if back.as_bytes() != bytes.as_slice() {
+        let local = work.join(format!("back-{name}"));
+        let _ = writeln!(
+            script,
+            "dump {GRUB_DIR}/{name} {}",
+            crate::switch::debugfs_word(&local, "work")?
+        );
+        dumped.push((name, bytes, local));
+    }
+    let mut command = tools.command("debugfs");
+    command.args(["-f", "-"]).arg(device_spec(disk, offset)?);
+    tools.run(command, Some(script.as_bytes()))?;
+    for (name, bytes, local) in dumped {
+        let same = std::fs::metadata(&local).is_ok_and(|m| m.len() == bytes.len() as u64)
+            && std::fs::read(&local).is_ok_and(|back| back == *bytes);
+        if !same {
             return Err(Error::ReadBack {
                 path: disk.to_owned(),
                 what: format!("{GRUB_DIR}/{name} on the multiboot partition"),

@@ -106,7 +106,7 @@ pub fn buildable(plan: &Plan) -> Result<(), ValidationErrors> {
     match plan.partitions_policy {
         Some(PartitionsPolicy::Verify) => errors.push(at(
             &["partitions_policy"],
-            "'verify' keeps the disk's partitions and installs no image (Bareon); bouture deploy build writes a whole new disk: say 'clean' (or leave it out)".into(),
+            "'verify' keeps the disk's partitions and installs no image (Bareon); a build writes a whole new disk: say 'clean' (or leave it out)".into(),
         )),
         Some(PartitionsPolicy::NailgunLegacy) => errors.push(at(
             &["partitions_policy"],
@@ -137,7 +137,7 @@ pub fn buildable(plan: &Plan) -> Result<(), ValidationErrors> {
                 errors.push(at(
                     &path,
                     format!(
-                        "'{}' cannot be built: bouture deploy build makes {} (partition {} of disk {})",
+                        "'{}' cannot be built: a build makes {} (partition {} of disk {})",
                         bouture_text::truncate(&fs.fs_type, 40),
                         BUILT_FILESYSTEMS.join(", "),
                         partition.number,
@@ -231,12 +231,9 @@ pub(super) fn pull_sources(
     for image in plan.images.iter().filter(|_| options.pull) {
         if !given.iter().any(|s| s.name == image.name) {
             if !crate::pull::is_url(&image.image_pull_url) {
-                return Err(Error::Source {
+                return Err(Error::NotDownloadable {
                     image: image.name.clone(),
-                    message: format!(
-                        "its image_pull_url '{}' is not an http or https URL, which is what bouture downloads: give --image",
-                        crate::pull::shown(&image.image_pull_url)
-                    ),
+                    url: crate::pull::shown(&image.image_pull_url),
                 });
             }
             given.push(ImageSource {
@@ -468,6 +465,7 @@ pub(super) fn fs_image_tools(format: FsFormat) -> Vec<(&'static str, &'static st
     let mut wanted = vec![
         ("e2fsck", "e2fsprogs"),
         ("tune2fs", "e2fsprogs"),
+        ("resize2fs", "e2fsprogs"),
         ("debugfs", "e2fsprogs"),
     ];
     if format == FsFormat::Qcow2 {

@@ -156,7 +156,7 @@ pub struct BuildReport {
 /// read back.
 pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, Error> {
     let Some(multiboot_uuid) = plan.multiboot_uuid else {
-        return Err(Error::Unsupported("bouture deploy build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
+        return Err(Error::Unsupported("a multiboot build needs at least two images owning filesystems (a multiboot layout); single-image documents are Bareon's single-boot path".into()));
     };
     buildable(plan)?;
     // Everything is checked before anything is written.
@@ -195,7 +195,7 @@ pub fn build_disks(plan: &Plan, options: &BuildOptions) -> Result<BuildReport, E
     // Filesystem images checked against their partition (a qcow2 one
     // converted into the work directory); tar archives are unpacked (their
     // size was checked above); directories are read in place.
-    let placed = fsimage::prepare_all(plan, &sources, &tools, work_dir)?;
+    let placed = fsimage::prepare_all(plan, &sources, &tools, work_dir, true)?;
     let (roots, files) = contents(plan, &sources, &placed, &tools, work_dir)?;
     let boot_info = plan.boot_info(&files);
 
@@ -286,7 +286,7 @@ fn contents(
         .zip(&roots)
         .zip(placed)
         .map(|((image, root), placed)| match placed {
-            Some(placed) => fsimage::boot_files(tools, &image.name, &placed.raw, &image.image_name),
+            Some(placed) => Ok(placed.boot_files.clone()),
             None => find_boot_files(&image.name, root, &image.image_name),
         })
         .collect::<Result<_, _>>()?;
@@ -309,7 +309,7 @@ fn dry_run(
         .prefix(".bouture-dry-run-")
         .tempdir()
         .map_err(io(&std::env::temp_dir(), "cannot create a work directory"))?;
-    let placed = fsimage::prepare_all(plan, sources, tools, scratch.path())?;
+    let placed = fsimage::prepare_all(plan, sources, tools, scratch.path(), false)?;
     let files: Vec<BootFiles> = plan
         .images
         .iter()
@@ -318,9 +318,7 @@ fn dry_run(
         .zip(&placed)
         .map(
             |(((image, source), listed), placed)| match (source, listed, placed) {
-                (_, _, Some(placed)) => {
-                    fsimage::boot_files(tools, &image.name, &placed.raw, &image.image_name)
-                }
+                (_, _, Some(placed)) => Ok(placed.boot_files.clone()),
                 (Source::Tar(archive), Some(names), None) => {
                     pick_boot_files(&image.name, names, None, &image.image_name, archive)
                 }
