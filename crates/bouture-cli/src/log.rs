@@ -124,14 +124,17 @@ impl<'a> Logger<'a> {
             _ => "ERROR",
         };
         let line = format!("bouture[{}] {level_name} {message}\n", self.pid);
-        let stamp = local_stamp();
+        // The local time only when a line shows it: finding the local time
+        // zone reads the system's zone database, a few million instructions
+        // that a quiet run (a merge's) need not spend.
+        let mut stamp: Option<String> = None;
         if self.settings.shows(level) {
             let stamped = match self.style {
                 Style::Slapos => !self.settings.log_time,
                 Style::Plain => self.settings.log_time,
             };
             if stamped {
-                let _ = write!(self.out, "{stamp} ");
+                let _ = write!(self.out, "{} ", stamp.get_or_insert_with(local_stamp));
             }
             let _ = match (self.style, level) {
                 (Style::Slapos, _) => self.out.write_all(line.as_bytes()),
@@ -142,6 +145,7 @@ impl<'a> Logger<'a> {
             let _ = self.out.flush();
         }
         if let Some(file) = &mut self.file {
+            let stamp = stamp.get_or_insert_with(local_stamp);
             let _ = file.write_all(format!("{stamp} {line}").as_bytes());
         }
     }
