@@ -273,7 +273,12 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 /// Removes `serial_no` and `mtime` at any depth: the fields Ganeti itself
 /// rewrites in `config.data` when an instance is shut down and started
-/// again, or a master IP deactivated and activated again.
+/// again, or a master IP deactivated and activated again. Fractional
+/// numbers (the `ctime` stamps) are compared to the microsecond: when
+/// Ganeti's daemons rewrite `config.data` they may print a stamp's last
+/// digit differently (seen in CI: an untouched, stopped instance's `ctime`
+/// `1796697435.422228` before a scenario and `1796697435.4222283` after
+/// its restarted daemons rewrote the file).
 fn without_ganeti_stamps(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
@@ -284,6 +289,14 @@ fn without_ganeti_stamps(value: &mut serde_json::Value) {
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(without_ganeti_stamps),
+        serde_json::Value::Number(number) if number.is_f64() => {
+            if let Some(micros) = number
+                .as_f64()
+                .and_then(|f| serde_json::Number::from_f64((f * 1e6).round() / 1e6))
+            {
+                *number = micros;
+            }
+        }
         _ => {}
     }
 }
