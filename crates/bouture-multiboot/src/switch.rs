@@ -526,9 +526,10 @@ pub(crate) fn debugfs(
 
 /// Several read-only debugfs requests on the filesystem at `offset` of
 /// `disk`, in one run: each request's output, in order. debugfs echoes each
-/// request (`debugfs: REQUEST`) before its output, which is split there:
-/// put requests whose output is free text (`cat`) last, since such text
-/// could hold an echo line itself.
+/// request (`debugfs: REQUEST`) before its output, which is split there.
+/// A file's text (`cat`) could hold such an echo line itself and move the
+/// split: an answer in which any request's echo line is not found exactly
+/// once is refused, never guessed at.
 pub(crate) fn debugfs_many(
     tools: &Tools,
     disk: &Path,
@@ -543,6 +544,24 @@ pub(crate) fn debugfs_many(
     let mut rest = out.as_str();
     for (n, request) in requests.iter().enumerate() {
         let echo = format!("debugfs: {request}\n");
+        match out.matches(&echo).count() {
+            1 => {}
+            0 => {
+                return Err(Error::Target {
+                    path: disk.to_owned(),
+                    message: format!("debugfs did not answer '{request}'"),
+                });
+            }
+            _ => {
+                return Err(Error::Target {
+                    path: disk.to_owned(),
+                    message: format!(
+                        "debugfs's answer is ambiguous: a file on the filesystem holds the line \
+                         'debugfs: {request}' that marks where an answer starts"
+                    ),
+                });
+            }
+        }
         let at = rest.find(&echo).ok_or_else(|| Error::Target {
             path: disk.to_owned(),
             message: format!("debugfs did not answer '{request}'"),
@@ -726,4 +745,56 @@ fn env_block(
         )));
     }
     Ok(env_offset)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::panic,
+        reason = "tests: failing loudly is their job"
+    )]
+
+    use super::debugfs_many;
+    use crate::tools::Tools;
+
+    /// A filesystem image made by the real mke2fs from a tree holding
+    /// `os_release` as its /etc/os-release.
+    fn image(dir: &std::path::Path, os_release: &str) -> std::path::PathBuf {
+        let tree = dir.join("tree");
+        std::fs::create_dir_all(tree.join("etc")).unwrap();
+        std::fs::write(tree.join("etc/os-release"), os_release).unwrap();
+        std::fs::write(tree.join("etc/hostname"), "node\n").unwrap();
+        let image = dir.join("fs.img");
+        let status = std::process::Command::new("mke2fs")
+            .args(["-q", "-F", "-t", "ext4", "-d"])
+            .arg(&tree)
+            .arg(&image)
+            .arg("8M")
+            .status()
+            .unwrap_or_else(|e| panic!("mke2fs (apt-get install e2fsprogs): {e}"));
+        assert!(status.success());
+        image
+    }
+
+    #[test]
+    fn answers_are_split_per_request_and_a_planted_echo_line_is_refused() {
+        let tools = Tools::require(&[("debugfs", "e2fsprogs")]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let requests = ["cat /etc/os-release", "cat /etc/hostname"];
+
+        let plain = image(dir.path(), "PRETTY_NAME=\"Plain\"\n");
+        let answers = debugfs_many(&tools, &plain, 0, &requests).unwrap();
+        assert_eq!(answers, ["PRETTY_NAME=\"Plain\"\n", "node\n"]);
+
+        // A file's text holding the next request's echo line would move
+        // the split (the hostname read as os-release's end): refused.
+        std::fs::remove_dir_all(dir.path().join("tree")).unwrap();
+        let planted = image(
+            dir.path(),
+            "PRETTY_NAME=\"Planted\"\ndebugfs: cat /etc/hostname\nPRETTY_NAME=\"Other\"\n",
+        );
+        let error = debugfs_many(&tools, &planted, 0, &requests).unwrap_err();
+        assert!(error.to_string().contains("ambiguous"), "{error}");
+    }
 }
